@@ -1,0 +1,88 @@
+//! `registry-mocks`: runs the five mock registries until Ctrl-C.
+//!
+//! `cargo run -p registry-mocks -- --fixture PATH --bind 127.0.0.1 --base-port 18080`
+
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::Parser;
+use registry_mocks::{Fixture, MockRegistries, Registry};
+use tokio::net::TcpListener;
+
+/// Mock state registries (GBD FL, IS ZAGS, E-social security, NOBD, EPVO) speaking the SHEP
+/// SOAP envelope.
+#[derive(Debug, Parser)]
+#[command(version, about)]
+struct Args {
+    /// Fixture file (TOML); the embedded demo population when omitted.
+    #[arg(long)]
+    fixture: Option<PathBuf>,
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1")]
+    bind: IpAddr,
+    /// First port; the five mocks take consecutive ports in the order gbd_fl, zags,
+    /// social_security, nobd, epvo. 0 gives each an ephemeral port.
+    #[arg(long, default_value_t = 18080)]
+    base_port: u16,
+    /// Pin "today" (YYYY-MM-DD) for relative fixture dates; default: the current date in UTC+5.
+    #[arg(long)]
+    today: Option<chrono::NaiveDate>,
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .init();
+    let args = Args::parse();
+    match run(args).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("registry-mocks: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
+    let mut fixture = match &args.fixture {
+        Some(path) => Fixture::load(path)?,
+        None => Fixture::demo(),
+    };
+    if let Some(today) = args.today {
+        fixture = fixture.with_today(today);
+    }
+    let fixture = Arc::new(fixture);
+
+    let mut listeners = Vec::with_capacity(Registry::ALL.len());
+    for (i, registry) in Registry::ALL.into_iter().enumerate() {
+        let port = if args.base_port == 0 {
+            0
+        } else {
+            u16::try_from(i)
+                .ok()
+                .and_then(|i| args.base_port.checked_add(i))
+                .ok_or("--base-port too high for five consecutive ports")?
+        };
+        let listener = TcpListener::bind((args.bind, port))
+            .await
+            .map_err(|e| format!("binding {registry} to {}:{port}: {e}", args.bind))?;
+        listeners.push(listener);
+    }
+    let listeners: [TcpListener; 5] = listeners
+        .try_into()
+        .map_err(|_| "expected five listeners")?;
+    let mocks = MockRegistries::spawn_on(fixture, listeners).await;
+    for mock in mocks.iter() {
+        println!("{:<16} {}", mock.registry(), mock.endpoint());
+    }
+    tokio::signal::ctrl_c().await?;
+    println!("stopping");
+    mocks.shutdown().await;
+    Ok(())
+}

@@ -1,0 +1,335 @@
+//! Domain -> protobuf, in one place.
+
+use chrono::NaiveDate;
+
+use super::pb;
+use crate::decision::{
+    self, Decision, EvidenceStatus, Outcome, OwnerCheck, ReasonCode, Role, Service,
+};
+use crate::registry::{
+    self, CapacityStatus, CivilActs, Fetched, Gender, GuardianshipKind, LifeStatus, Person,
+    Registry, SchoolEnrolment, SocialStatus, Source, Study, StudyForm,
+};
+
+fn date(d: Option<NaiveDate>) -> String {
+    d.map(|d| d.to_string()).unwrap_or_default()
+}
+
+fn registry(r: Registry) -> i32 {
+    match r {
+        Registry::GbdFl => pb::Registry::GbdFl,
+        Registry::Zags => pb::Registry::Zags,
+        Registry::SocialSecurity => pb::Registry::SocialSecurity,
+        Registry::Nobd => pb::Registry::Nobd,
+        Registry::Epvo => pb::Registry::Epvo,
+    }
+    .into()
+}
+
+fn timestamp(source: &Source) -> prost_types::Timestamp {
+    prost_types::Timestamp {
+        seconds: source.fetched_at.timestamp(),
+        nanos: source.fetched_at.timestamp_subsec_nanos() as i32,
+    }
+}
+
+fn evidence(
+    registry_: Registry,
+    status: EvidenceStatus,
+    record_id: String,
+    source: Option<&Source>,
+) -> pb::Evidence {
+    pb::Evidence {
+        registry: registry(registry_),
+        status: match status {
+            EvidenceStatus::Found => pb::EvidenceStatus::Found,
+            EvidenceStatus::NotFound => pb::EvidenceStatus::NotFound,
+            EvidenceStatus::Unavailable => pb::EvidenceStatus::Unavailable,
+            EvidenceStatus::NotConsulted => pb::EvidenceStatus::NotConsulted,
+        }
+        .into(),
+        record_id,
+        fetched_at: source.map(timestamp),
+        from_cache: source.is_some_and(|s| s.from_cache),
+        stale: source.is_some_and(|s| s.stale),
+    }
+}
+
+/// Evidence for a look-up answer.
+pub fn found(registry: Registry, source: &Source) -> pb::Evidence {
+    evidence(
+        registry,
+        EvidenceStatus::Found,
+        source.message_id.clone(),
+        Some(source),
+    )
+}
+
+fn capacity_status(s: CapacityStatus) -> pb::CapacityStatus {
+    match s {
+        CapacityStatus::Capable => pb::CapacityStatus::Capable,
+        CapacityStatus::Incapable => pb::CapacityStatus::Incapable,
+        CapacityStatus::Limited => pb::CapacityStatus::Limited,
+    }
+}
+
+fn certificate(c: Option<registry::gbd_fl::Certificate>) -> Option<pb::Certificate> {
+    c.map(|c| pb::Certificate {
+        number: c.number,
+        issued_on: date(c.issued_on),
+    })
+}
+
+pub fn person(p: Person) -> pb::Person {
+    pb::Person {
+        iin: p.iin,
+        surname: p.surname,
+        name: p.name,
+        patronymic: p.patronymic.unwrap_or_default(),
+        birth_date: p.birth_date.to_string(),
+        death_date: date(p.death_date),
+        gender: match p.gender {
+            Some(Gender::Male) => pb::Gender::Male,
+            Some(Gender::Female) => pb::Gender::Female,
+            None => pb::Gender::Unspecified,
+        }
+        .into(),
+        citizenship: p.citizenship.unwrap_or_default(),
+        life_status: match p.life_status {
+            LifeStatus::Alive => pb::LifeStatus::Alive,
+            LifeStatus::Deceased => pb::LifeStatus::Deceased,
+            LifeStatus::Missing => pb::LifeStatus::Missing,
+        }
+        .into(),
+        life_status_code: p.life_status_code,
+        capacity: Some(pb::LegalCapacity {
+            status: capacity_status(p.capacity.status).into(),
+            status_code: p.capacity.status_code,
+            decided_on: date(p.capacity.decided_on),
+            ends_on: date(p.capacity.ends_on),
+            case_number: p.capacity.case_number.unwrap_or_default(),
+            court: p.capacity.court.unwrap_or_default(),
+        }),
+        reg_address: p.reg_address.unwrap_or_default(),
+        birth_certificate: certificate(p.birth_certificate),
+        death_certificate: certificate(p.death_certificate),
+    }
+}
+
+fn person_ref(p: registry::PersonRef) -> pb::PersonRef {
+    pb::PersonRef {
+        iin: p.iin,
+        full_name: p.full_name,
+    }
+}
+
+pub fn civil_acts(f: Fetched<CivilActs>) -> pb::GetCivilActsResponse {
+    let acts = f.value;
+    pb::GetCivilActsResponse {
+        birth_acts: acts
+            .birth_acts
+            .into_iter()
+            .map(|a| pb::BirthAct {
+                act_number: a.act_number,
+                act_date: date(a.act_date),
+                child: Some(person_ref(a.child)),
+                mother: a.mother.map(person_ref),
+                father: a.father.map(person_ref),
+            })
+            .collect(),
+        marriage_acts: acts
+            .marriage_acts
+            .into_iter()
+            .map(|a| pb::MarriageAct {
+                act_number: a.act_number,
+                act_date: date(a.act_date),
+                spouse: a.spouse.map(person_ref),
+                dissolved: a.dissolved,
+            })
+            .collect(),
+        death_act: acts.death_act.map(|a| pb::DeathAct {
+            act_number: a.act_number,
+            act_date: date(a.act_date),
+            death_date: date(a.death_date),
+        }),
+        name_change_acts: acts
+            .name_change_acts
+            .into_iter()
+            .map(|a| pb::NameChangeAct {
+                act_number: a.act_number,
+                act_date: date(a.act_date),
+                previous_full_name: a.previous_full_name,
+                new_full_name: a.new_full_name,
+            })
+            .collect(),
+        evidence: Some(found(Registry::Zags, &f.source)),
+    }
+}
+
+pub fn social_status(f: Fetched<SocialStatus>, today: NaiveDate) -> pb::GetSocialStatusResponse {
+    pb::GetSocialStatusResponse {
+        disabilities: f
+            .value
+            .disabilities
+            .into_iter()
+            .map(|d| pb::Disability {
+                group: d.group,
+                since: d.since.to_string(),
+                until: date(d.until),
+            })
+            .collect(),
+        guardianships: f
+            .value
+            .guardianships
+            .into_iter()
+            .map(|g| pb::Guardianship {
+                kind: match g.kind {
+                    GuardianshipKind::Guardianship => pb::GuardianshipKind::Guardianship,
+                    GuardianshipKind::Trusteeship => pb::GuardianshipKind::Trusteeship,
+                }
+                .into(),
+                active: g.in_force(today),
+                record_id: g.record_id,
+                ward_iin: g.ward_iin,
+                guardian_iin: g.guardian_iin,
+                basis: g.basis,
+                since: g.since.to_string(),
+                until: date(g.until),
+            })
+            .collect(),
+        evidence: Some(found(Registry::SocialSecurity, &f.source)),
+    }
+}
+
+pub fn school_enrolment(f: Fetched<Vec<SchoolEnrolment>>) -> pb::GetSchoolEnrolmentResponse {
+    pb::GetSchoolEnrolmentResponse {
+        enrolments: f
+            .value
+            .into_iter()
+            .map(|e| pb::SchoolEnrolment {
+                organisation_bin: e.organisation_bin,
+                organisation_name: e.organisation_name,
+                grade: e.grade,
+                since: date(e.since),
+                until: date(e.until),
+                without_parental_care: e.without_parental_care,
+            })
+            .collect(),
+        evidence: Some(found(Registry::Nobd, &f.source)),
+    }
+}
+
+pub fn higher_education(f: Fetched<Vec<Study>>) -> pb::GetHigherEducationResponse {
+    pb::GetHigherEducationResponse {
+        studies: f
+            .value
+            .into_iter()
+            .map(|s| pb::Study {
+                university_bin: s.university_bin,
+                university_name: s.university_name,
+                programme: s.programme,
+                course: s.course,
+                study_form: match s.study_form {
+                    Some(StudyForm::FullTime) => pb::StudyForm::FullTime,
+                    Some(StudyForm::PartTime) => pb::StudyForm::PartTime,
+                    Some(StudyForm::Distance) => pb::StudyForm::Distance,
+                    None => pb::StudyForm::Unspecified,
+                }
+                .into(),
+                dormitory: s.dormitory,
+                since: date(s.since),
+                until: date(s.until),
+            })
+            .collect(),
+        evidence: Some(found(Registry::Epvo, &f.source)),
+    }
+}
+
+fn reason_code(code: ReasonCode) -> pb::ReasonCode {
+    use pb::ReasonCode as P;
+    match code {
+        ReasonCode::OwnerMinor => P::OwnerMinor,
+        ReasonCode::OwnerIncapable => P::OwnerIncapable,
+        ReasonCode::OwnerLimitedCapacity => P::OwnerLimitedCapacity,
+        ReasonCode::OwnerUnderGuardianship => P::OwnerUnderGuardianship,
+        ReasonCode::OwnerUnderTrusteeship => P::OwnerUnderTrusteeship,
+        ReasonCode::OwnerCapableAdult => P::OwnerCapableAdult,
+        ReasonCode::OwnerIsOrganisation => P::OwnerIsOrganisation,
+        ReasonCode::OwnerDeceased => P::OwnerDeceased,
+        ReasonCode::OwnerNotFound => P::OwnerNotFound,
+        ReasonCode::BirthDateDiffersFromIin => P::BirthDateDiffersFromIin,
+        ReasonCode::MinorMarried => P::MinorMarried,
+        ReasonCode::OwnerDeclaredMissing => P::OwnerDeclaredMissing,
+        ReasonCode::OwnerHasDisability => P::OwnerHasDisability,
+        ReasonCode::RegistryNotAnswered => P::RegistryNotAnswered,
+        ReasonCode::CapacityStatusExpired => P::CapacityStatusExpired,
+    }
+}
+
+fn reasons(list: Vec<decision::Reason>) -> Vec<pb::Reason> {
+    list.into_iter()
+        .map(|r| pb::Reason {
+            code: reason_code(r.code).into(),
+            text: r.text,
+            source: r.source.map(registry).unwrap_or_default(),
+        })
+        .collect()
+}
+
+pub fn decision(check: &OwnerCheck, d: Decision) -> pb::CheckOwnerResponse {
+    let owner = d.owner;
+    pb::CheckOwnerResponse {
+        decision_id: d.id,
+        outcome: match d.outcome {
+            Outcome::OperationalHall => pb::Outcome::OperationalHall,
+            Outcome::Online => pb::Outcome::Online,
+            Outcome::RefusedHere => pb::Outcome::RefusedHere,
+        }
+        .into(),
+        reasons: reasons(d.reasons),
+        notes: reasons(d.notes),
+        owner: Some(pb::OwnerFacts {
+            kind: if owner.organisation {
+                pb::OwnerKind::Organisation
+            } else {
+                pb::OwnerKind::Person
+            }
+            .into(),
+            age_years: owner.age_years,
+            minor: owner.minor,
+            capacity: owner
+                .capacity
+                .map(capacity_status)
+                .unwrap_or_default()
+                .into(),
+            deceased: owner.deceased,
+            under_guardianship: owner.under_guardianship,
+        }),
+        representation: d.representation.map(|r| pb::Representation {
+            role: match r.role {
+                Role::NotConfirmed => pb::RepresentativeRole::NotConfirmed,
+                Role::Mother => pb::RepresentativeRole::Mother,
+                Role::Father => pb::RepresentativeRole::Father,
+                Role::Guardian => pb::RepresentativeRole::Guardian,
+                Role::Trustee => pb::RepresentativeRole::Trustee,
+                Role::Owner => pb::RepresentativeRole::Self_,
+            }
+            .into(),
+            source: r.source.map(registry).unwrap_or_default(),
+            record_id: r.record_id,
+            text: r.text,
+        }),
+        evidence: d
+            .evidence
+            .into_iter()
+            .map(|e| evidence(e.registry, e.status, e.record_id, e.source.as_ref()))
+            .collect(),
+        order_item: d.outcome.order_item().to_owned(),
+        decision_date: check.date.to_string(),
+        service: match check.service {
+            Service::RegistrationAtResidence => pb::Service::RegistrationAtResidence,
+            Service::TemporaryRegistration => pb::Service::TemporaryRegistration,
+        }
+        .into(),
+    }
+}

@@ -1,0 +1,233 @@
+//! The gRPC edge: generated types, the `RegistryGateway` service, and the conversion between
+//! protobuf and domain types. A handler validates its request, calls a domain trait, and
+//! converts the answer; nothing below this module sees a protobuf type.
+
+use tonic::{Request, Response, Status};
+use tracing::Instrument;
+
+use crate::decision::{self, Decider, OwnerCheck, Service};
+use crate::error::Error;
+use crate::iin::{Holder, Iin};
+use crate::registry::{Query, Registries, Registry};
+
+mod convert;
+
+/// Code generated from `proto/registry_gateway/v1/gateway.proto`.
+pub mod pb {
+    tonic::include_proto!("registry_gateway.v1");
+
+    /// The encoded descriptor set, served by reflection.
+    pub const FILE_DESCRIPTOR_SET: &[u8] =
+        tonic::include_file_descriptor_set!("registry_gateway_descriptor");
+}
+
+pub use pb::registry_gateway_server::RegistryGatewayServer;
+
+/// Longest consent token passed through to GBD FL.
+const MAX_CONSENT_TOKEN: usize = 4096;
+
+/// The `registry_gateway.v1.RegistryGateway` service.
+pub struct Gateway {
+    registries: Registries,
+    decider: Decider,
+}
+
+impl Gateway {
+    pub fn new(registries: Registries, decider: Decider) -> Gateway {
+        Gateway {
+            registries,
+            decider,
+        }
+    }
+}
+
+/// FLK of an IIN field: 12 digits, valid check digit.
+fn parse_iin(field: &'static str, value: &str) -> Result<Iin, Error> {
+    Iin::parse(value).map_err(|e| Error::invalid(field, e.to_string()))
+}
+
+/// A look-up key: the FLK, and a person's IIN (registries hold physical persons).
+fn person_query(value: &str, consent_token: &str, registry: Registry) -> Result<Query, Error> {
+    let iin = parse_iin("iin", value)?;
+    if iin.holder() == Holder::Organisation {
+        return Err(Error::invalid(
+            "iin",
+            format!("is a BIN (5th digit 4-6); {registry} holds physical persons only"),
+        ));
+    }
+    Ok(Query {
+        iin,
+        consent_token: consent_token_field(consent_token)?,
+    })
+}
+
+fn consent_token_field(value: &str) -> Result<Option<String>, Error> {
+    if value.len() > MAX_CONSENT_TOKEN {
+        return Err(Error::invalid(
+            "consent_token",
+            format!("must be at most {MAX_CONSENT_TOKEN} bytes"),
+        ));
+    }
+    Ok((!value.is_empty()).then(|| value.to_owned()))
+}
+
+fn owner_check(r: pb::CheckOwnerRequest) -> Result<OwnerCheck, Error> {
+    let owner = parse_iin("owner_iin", &r.owner_iin)?;
+    let service =
+        match pb::Service::try_from(r.service) {
+            Ok(pb::Service::RegistrationAtResidence) => Service::RegistrationAtResidence,
+            Ok(pb::Service::TemporaryRegistration) => Service::TemporaryRegistration,
+            Ok(pb::Service::Unspecified) => {
+                return Err(Error::invalid(
+                    "service",
+                    "is required: REGISTRATION_AT_RESIDENCE or TEMPORARY_REGISTRATION",
+                ))
+            }
+            Err(_) => return Err(Error::invalid(
+                "service",
+                format!(
+                    "unknown value {}: must be REGISTRATION_AT_RESIDENCE or TEMPORARY_REGISTRATION",
+                    r.service
+                ),
+            )),
+        };
+    let applicant = match r.applicant_iin.as_str() {
+        "" => None,
+        s => {
+            let applicant = parse_iin("applicant_iin", s)?;
+            if applicant.holder() == Holder::Organisation {
+                return Err(Error::invalid(
+                    "applicant_iin",
+                    "is a BIN (5th digit 4-6); a legal representative is a physical person",
+                ));
+            }
+            Some(applicant)
+        }
+    };
+    let date = match r.decision_date.as_str() {
+        "" => decision::today(),
+        s => chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d")
+            .map_err(|_| Error::invalid("decision_date", "must be a date YYYY-MM-DD"))?,
+    };
+    Ok(OwnerCheck {
+        owner,
+        service,
+        applicant,
+        date,
+        consent_token: consent_token_field(&r.consent_token)?,
+    })
+}
+
+/// Runs a handler body inside its RPC span and converts the error.
+async fn handle<T>(
+    method: &'static str,
+    subject: Option<Iin>,
+    body: impl std::future::Future<Output = Result<T, Error>>,
+) -> Result<Response<T>, Status> {
+    let span = tracing::info_span!(
+        "rpc",
+        rpc.method = method,
+        subject = subject.map(|s| s.masked().to_string()).unwrap_or_default(),
+    );
+    async move {
+        let result = body.await;
+        match &result {
+            Ok(_) => tracing::debug!("ok"),
+            Err(e) => tracing::info!(error = %e, "failed"),
+        }
+        result.map(Response::new).map_err(Status::from)
+    }
+    .instrument(span)
+    .await
+}
+
+#[tonic::async_trait]
+impl pb::registry_gateway_server::RegistryGateway for Gateway {
+    async fn get_person(
+        &self,
+        request: Request<pb::GetPersonRequest>,
+    ) -> Result<Response<pb::GetPersonResponse>, Status> {
+        let r = request.into_inner();
+        let query = person_query(&r.iin, &r.consent_token, Registry::GbdFl);
+        let subject = query.as_ref().ok().map(|q| q.iin);
+        handle("GetPerson", subject, async {
+            let fetched = self.registries.gbd_fl.person(&query?).await?;
+            let source = fetched.source.clone();
+            let person = fetched.value.ok_or(Error::NotFound {
+                registry: Registry::GbdFl,
+            })?;
+            Ok(pb::GetPersonResponse {
+                person: Some(convert::person(person)),
+                evidence: Some(convert::found(Registry::GbdFl, &source)),
+            })
+        })
+        .await
+    }
+
+    async fn get_civil_acts(
+        &self,
+        request: Request<pb::GetCivilActsRequest>,
+    ) -> Result<Response<pb::GetCivilActsResponse>, Status> {
+        let query = person_query(&request.into_inner().iin, "", Registry::Zags);
+        let subject = query.as_ref().ok().map(|q| q.iin);
+        handle("GetCivilActs", subject, async {
+            let fetched = self.registries.zags.civil_acts(&query?).await?;
+            Ok(convert::civil_acts(fetched))
+        })
+        .await
+    }
+
+    async fn get_social_status(
+        &self,
+        request: Request<pb::GetSocialStatusRequest>,
+    ) -> Result<Response<pb::GetSocialStatusResponse>, Status> {
+        let query = person_query(&request.into_inner().iin, "", Registry::SocialSecurity);
+        let subject = query.as_ref().ok().map(|q| q.iin);
+        handle("GetSocialStatus", subject, async {
+            let fetched = self.registries.social.social_status(&query?).await?;
+            Ok(convert::social_status(fetched, decision::today()))
+        })
+        .await
+    }
+
+    async fn get_school_enrolment(
+        &self,
+        request: Request<pb::GetSchoolEnrolmentRequest>,
+    ) -> Result<Response<pb::GetSchoolEnrolmentResponse>, Status> {
+        let query = person_query(&request.into_inner().iin, "", Registry::Nobd);
+        let subject = query.as_ref().ok().map(|q| q.iin);
+        handle("GetSchoolEnrolment", subject, async {
+            let fetched = self.registries.nobd.enrolments(&query?).await?;
+            Ok(convert::school_enrolment(fetched))
+        })
+        .await
+    }
+
+    async fn get_higher_education(
+        &self,
+        request: Request<pb::GetHigherEducationRequest>,
+    ) -> Result<Response<pb::GetHigherEducationResponse>, Status> {
+        let query = person_query(&request.into_inner().iin, "", Registry::Epvo);
+        let subject = query.as_ref().ok().map(|q| q.iin);
+        handle("GetHigherEducation", subject, async {
+            let fetched = self.registries.epvo.studies(&query?).await?;
+            Ok(convert::higher_education(fetched))
+        })
+        .await
+    }
+
+    async fn check_owner(
+        &self,
+        request: Request<pb::CheckOwnerRequest>,
+    ) -> Result<Response<pb::CheckOwnerResponse>, Status> {
+        let check = owner_check(request.into_inner());
+        let subject = check.as_ref().ok().map(|c| c.owner);
+        handle("CheckOwner", subject, async {
+            let check = check?;
+            let decision = self.decider.check(&check).await?;
+            tracing::info!(outcome = ?decision.outcome, decision_id = %decision.id, "decided");
+            Ok(convert::decision(&check, decision))
+        })
+        .await
+    }
+}

@@ -1,0 +1,388 @@
+//! Typed configuration: a TOML file, then `REGGW_*` environment overrides, then `validate()`.
+//!
+//! Unknown keys are refused with the key named. Durations are human-readable ("5s", "250ms").
+//! With no `[registries]` section the gateway starts the embedded mock registries on the demo
+//! fixture (or `mocks.fixture`); with one, all five registries must be configured.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use figment::providers::{Env, Format, Toml};
+use figment::Figment;
+use serde::{Deserialize, Serialize};
+
+use crate::registry::{CapacityStatus, LifeStatus, Registry};
+
+/// Environment variables with this prefix override the file: `REGGW_LISTEN`,
+/// `REGGW_REGISTRIES__GBD_FL__URL` (`__` separates nested keys).
+pub const ENV_PREFIX: &str = "REGGW_";
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Address of the gRPC listener.
+    pub listen: SocketAddr,
+    pub decision: DecisionConfig,
+    pub shep: ShepConfig,
+    pub codes: CodeTables,
+    /// The real (or externally run) registries. Absent: embedded mocks.
+    pub registries: Option<RegistryEndpoints>,
+    pub mocks: MocksConfig,
+}
+
+impl Default for Config {
+    fn default() -> Config {
+        Config {
+            listen: SocketAddr::from(([127, 0, 0, 1], 50051)),
+            decision: DecisionConfig::default(),
+            shep: ShepConfig::default(),
+            codes: CodeTables::default(),
+            registries: None,
+            mocks: MocksConfig::default(),
+        }
+    }
+}
+
+/// Rules of the CheckOwner decision that the law leaves to a convention.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DecisionConfig {
+    /// When someone born on 29 February turns 18 in a non-leap year.
+    pub leap_day_birthday: LeapDayBirthday,
+    /// Whether a married minor (full capacity by marriage, Civil Code art. 17) is routed as an
+    /// adult. The order speaks of minors by age, so by default they are not.
+    pub married_minor_as_adult: bool,
+}
+
+impl Default for DecisionConfig {
+    fn default() -> DecisionConfig {
+        DecisionConfig {
+            leap_day_birthday: LeapDayBirthday::Feb28,
+            married_minor_as_adult: false,
+        }
+    }
+}
+
+/// The anniversary of a 29 February birth in a non-leap year.
+///
+/// Default `feb28`: by the civil-law rule for periods, a period that ends in a month without
+/// the matching date ends on that month's last day, so the 18 years end on 28 February.
+/// `mar1` is the other reading (the day after 28 February).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LeapDayBirthday {
+    Feb28,
+    Mar1,
+}
+
+/// How the bus is spoken to, shared by all registries.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ShepConfig {
+    /// Per-attempt timeout for a registry that sets none.
+    #[serde(with = "humantime_serde")]
+    pub timeout: Duration,
+    /// What the caller is told to wait before retrying after a transient registry failure.
+    #[serde(with = "humantime_serde")]
+    pub retry_after: Duration,
+    /// ... and after a failure that is not transient (malformed answer, SOAP fault).
+    #[serde(with = "humantime_serde")]
+    pub retry_after_permanent: Duration,
+    pub status_codes: ShepCodes,
+}
+
+impl Default for ShepConfig {
+    fn default() -> ShepConfig {
+        ShepConfig {
+            timeout: Duration::from_secs(5),
+            retry_after: Duration::from_secs(5),
+            retry_after_permanent: Duration::from_secs(60),
+            status_codes: ShepCodes::default(),
+        }
+    }
+}
+
+/// Meanings of `responseInfo/status/code`. A code in none of the lists is a permanent failure.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ShepCodes {
+    pub ok: Vec<String>,
+    pub not_found: Vec<String>,
+    pub transient: Vec<String>,
+}
+
+impl Default for ShepCodes {
+    fn default() -> ShepCodes {
+        ShepCodes {
+            ok: vec!["SCSS001".into()],
+            not_found: vec!["NOTFOUND".into()],
+            transient: vec!["TEMP_UNAVAILABLE".into()],
+        }
+    }
+}
+
+/// GBD FL code tables; their values are not public, so they live here.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CodeTables {
+    /// `lifeStatus/code` -> alive | deceased | missing.
+    pub life_status: BTreeMap<String, LifeStatus>,
+    /// `capableStatus/code` -> capable | incapable | limited.
+    pub capable_status: BTreeMap<String, CapacityStatus>,
+}
+
+impl Default for CodeTables {
+    fn default() -> CodeTables {
+        fn table<T: Copy>(pairs: &[(&str, T)]) -> BTreeMap<String, T> {
+            pairs.iter().map(|(k, v)| (k.to_string(), *v)).collect()
+        }
+        CodeTables {
+            life_status: table(&[
+                ("1", LifeStatus::Alive),
+                ("2", LifeStatus::Deceased),
+                ("3", LifeStatus::Missing),
+            ]),
+            capable_status: table(&[
+                ("1", CapacityStatus::Capable),
+                ("2", CapacityStatus::Incapable),
+                ("3", CapacityStatus::Limited),
+            ]),
+        }
+    }
+}
+
+/// The five registries on the bus.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RegistryEndpoints {
+    pub gbd_fl: ShepEndpoint,
+    pub zags: ShepEndpoint,
+    pub social_security: ShepEndpoint,
+    pub nobd: ShepEndpoint,
+    pub epvo: ShepEndpoint,
+}
+
+impl RegistryEndpoints {
+    pub fn get(&self, registry: Registry) -> &ShepEndpoint {
+        match registry {
+            Registry::GbdFl => &self.gbd_fl,
+            Registry::Zags => &self.zags,
+            Registry::SocialSecurity => &self.social_security,
+            Registry::Nobd => &self.nobd,
+            Registry::Epvo => &self.epvo,
+        }
+    }
+
+    /// Endpoints for registries reached at `url(registry)` with the default service ids.
+    pub fn local(url: impl Fn(Registry) -> String, timeout: Duration) -> RegistryEndpoints {
+        let endpoint = |registry: Registry| ShepEndpoint {
+            url: url(registry),
+            service_id: default_service_id(registry).into(),
+            sender_id: "registry-gateway".into(),
+            password: None,
+            timeout,
+        };
+        RegistryEndpoints {
+            gbd_fl: endpoint(Registry::GbdFl),
+            zags: endpoint(Registry::Zags),
+            social_security: endpoint(Registry::SocialSecurity),
+            nobd: endpoint(Registry::Nobd),
+            epvo: endpoint(Registry::Epvo),
+        }
+    }
+}
+
+fn default_service_id(registry: Registry) -> &'static str {
+    match registry {
+        Registry::GbdFl => "GBDFL_PERSON",
+        Registry::Zags => "ZAGS_CIVIL_ACTS",
+        Registry::SocialSecurity => "ESOC_SOCIAL_STATUS",
+        Registry::Nobd => "NOBD_ENROLMENT",
+        Registry::Epvo => "EPVO_STUDY",
+    }
+}
+
+/// One registry's address on the bus.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ShepEndpoint {
+    /// `http://` or `https://` URL of the sync channel.
+    pub url: String,
+    pub service_id: String,
+    pub sender_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password: Option<String>,
+    /// Per-attempt timeout.
+    #[serde(with = "humantime_serde", default = "default_timeout")]
+    pub timeout: Duration,
+}
+
+fn default_timeout() -> Duration {
+    crate::registry::shep::DEFAULT_TIMEOUT
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MocksConfig {
+    /// Fixture file for the embedded mocks; the built-in demo population when absent.
+    pub fixture: Option<PathBuf>,
+}
+
+/// A configuration that cannot be used, with the key and the rule.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{0}")]
+    Parse(String),
+    #[error("{key}: {rule}")]
+    Invalid { key: String, rule: String },
+}
+
+impl Config {
+    /// Defaults, then the file (if any), then `REGGW_*` variables; validated.
+    pub fn load(file: Option<&Path>) -> Result<Config, ConfigError> {
+        // Defaults come from `#[serde(default)]`, not a merged provider, so that a table given
+        // in the file (a code table, say) replaces the default instead of extending it.
+        let mut figment = Figment::new();
+        if let Some(file) = file {
+            if !file.exists() {
+                return Err(ConfigError::Parse(format!(
+                    "config file {} does not exist",
+                    file.display()
+                )));
+            }
+            figment = figment.merge(Toml::file_exact(file));
+        }
+        Config::from_figment(figment.merge(Env::prefixed(ENV_PREFIX).split("__")))
+    }
+
+    /// Parses TOML text alone (tests, examples).
+    pub fn from_toml(text: &str) -> Result<Config, ConfigError> {
+        Config::from_figment(Figment::from(Toml::string(text)))
+    }
+
+    fn from_figment(figment: Figment) -> Result<Config, ConfigError> {
+        let config: Config = figment.extract().map_err(|e| {
+            ConfigError::Parse(
+                e.into_iter()
+                    .map(|e| e.to_string())
+                    .collect::<Vec<_>>()
+                    .join("; "),
+            )
+        })?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let invalid = |key: &str, rule: &str| ConfigError::Invalid {
+            key: key.into(),
+            rule: rule.into(),
+        };
+        if self.shep.timeout.is_zero() {
+            return Err(invalid("shep.timeout", "must be more than zero"));
+        }
+        let codes = &self.shep.status_codes;
+        if codes.ok.is_empty() {
+            return Err(invalid(
+                "shep.status_codes.ok",
+                "must list at least one code",
+            ));
+        }
+        for code in &codes.ok {
+            if codes.not_found.contains(code) || codes.transient.contains(code) {
+                return Err(invalid(
+                    "shep.status_codes",
+                    &format!("code {code:?} is both ok and not_found/transient"),
+                ));
+            }
+        }
+        for (key, empty) in [
+            ("codes.life_status", self.codes.life_status.is_empty()),
+            ("codes.capable_status", self.codes.capable_status.is_empty()),
+        ] {
+            if empty {
+                return Err(invalid(key, "must map at least one code"));
+            }
+        }
+        if let Some(registries) = &self.registries {
+            for registry in Registry::ALL {
+                let e = registries.get(registry);
+                let key = |field: &str| format!("registries.{}.{field}", registry.key());
+                let url_ok = reqwest::Url::parse(&e.url)
+                    .map(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some())
+                    .unwrap_or(false);
+                if !url_ok {
+                    return Err(invalid(&key("url"), "must be an http:// or https:// URL"));
+                }
+                if e.service_id.trim().is_empty() {
+                    return Err(invalid(&key("service_id"), "must not be empty"));
+                }
+                if e.sender_id.trim().is_empty() {
+                    return Err(invalid(&key("sender_id"), "must not be empty"));
+                }
+                if e.timeout.is_zero() {
+                    return Err(invalid(&key("timeout"), "must be more than zero"));
+                }
+            }
+            if self.mocks.fixture.is_some() {
+                return Err(invalid(
+                    "mocks.fixture",
+                    "applies to the embedded mocks only; remove it or remove [registries]",
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_serve_loopback_with_embedded_mocks() {
+        let c = Config::from_toml("").unwrap();
+        assert_eq!(c.listen.to_string(), "127.0.0.1:50051");
+        assert!(c.registries.is_none());
+        assert_eq!(c.decision.leap_day_birthday, LeapDayBirthday::Feb28);
+    }
+
+    #[test]
+    fn unknown_keys_are_refused_by_name() {
+        let e = Config::from_toml("[decision]\nleap_day_birthdy = \"mar1\"").unwrap_err();
+        assert!(e.to_string().contains("leap_day_birthdy"), "{e}");
+        let e = Config::from_toml("listn = \"0.0.0.0:1\"").unwrap_err();
+        assert!(e.to_string().contains("listn"), "{e}");
+    }
+
+    #[test]
+    fn registries_are_validated_by_key() {
+        let mut text = String::new();
+        for r in Registry::ALL {
+            text.push_str(&format!(
+                "[registries.{}]\nurl = \"http://bus.example/{0}\"\nservice_id = \"S\"\nsender_id = \"me\"\ntimeout = \"2s\"\n",
+                r.key()
+            ));
+        }
+        let c = Config::from_toml(&text).unwrap();
+        assert_eq!(c.registries.unwrap().zags.timeout, Duration::from_secs(2));
+        let bad = text.replace("http://bus.example/nobd", "ftp://x");
+        let e = Config::from_toml(&bad).unwrap_err();
+        assert!(e.to_string().starts_with("registries.nobd.url"), "{e}");
+        let missing = text.replace("[registries.epvo]", "[other]");
+        assert!(Config::from_toml(&missing).is_err());
+    }
+
+    #[test]
+    fn code_tables_are_configurable() {
+        let c = Config::from_toml(
+            "[codes.capable_status]\n\"01\" = \"capable\"\n\"02\" = \"incapable\"",
+        )
+        .unwrap();
+        assert_eq!(c.codes.capable_status.len(), 2);
+        let e = Config::from_toml("[codes.capable_status]\n\"01\" = \"maybe\"").unwrap_err();
+        assert!(e.to_string().contains("maybe"), "{e}");
+    }
+}

@@ -1,0 +1,120 @@
+//! The gateway's errors and their one mapping to `tonic::Status`, with google.rpc details:
+//! a `BadRequest` field violation for caller errors, `ErrorInfo` naming the registry plus
+//! `RetryInfo` for registry failures.
+
+use std::collections::HashMap;
+
+use tonic::{Code, Status};
+use tonic_types::{ErrorDetails, StatusExt};
+
+use crate::registry::{Registry, RegistryError};
+
+/// `ErrorInfo.domain` of every error the gateway raises.
+pub const ERROR_DOMAIN: &str = "registry-gateway.kz";
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The request is malformed: `field` breaks `rule`.
+    #[error("{field}: {rule}")]
+    InvalidArgument { field: &'static str, rule: String },
+    /// A look-up found no such person in `registry`.
+    #[error("{registry} has no person with this IIN")]
+    NotFound { registry: Registry },
+    #[error(transparent)]
+    Registry(#[from] RegistryError),
+}
+
+impl Error {
+    pub fn invalid(field: &'static str, rule: impl Into<String>) -> Error {
+        Error::InvalidArgument {
+            field,
+            rule: rule.into(),
+        }
+    }
+}
+
+fn error_info(reason: &str, registry: Registry) -> ErrorDetails {
+    ErrorDetails::with_error_info(
+        reason,
+        ERROR_DOMAIN,
+        HashMap::from([("registry".to_owned(), registry.key().to_owned())]),
+    )
+}
+
+impl From<Error> for Status {
+    fn from(error: Error) -> Status {
+        let message = error.to_string();
+        match error {
+            Error::InvalidArgument { field, rule } => Status::with_error_details(
+                Code::InvalidArgument,
+                message,
+                ErrorDetails::with_bad_request_violation(field, rule),
+            ),
+            Error::NotFound { registry } => Status::with_error_details(
+                Code::NotFound,
+                message,
+                error_info("PERSON_NOT_FOUND", registry),
+            ),
+            Error::Registry(e) => {
+                let mut details = error_info(
+                    if e.failure.is_transient() {
+                        "REGISTRY_UNAVAILABLE"
+                    } else {
+                        "REGISTRY_FAILED"
+                    },
+                    e.registry,
+                );
+                details.set_retry_info(Some(e.retry_after));
+                let message = format!("{message}; retry in {}s", e.retry_after.as_secs().max(1));
+                Status::with_error_details(Code::Unavailable, message, details)
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::registry::Failure;
+
+    #[test]
+    fn invalid_argument_carries_a_field_violation() {
+        let status = Status::from(Error::invalid("owner_iin", "must be exactly 12 digits"));
+        assert_eq!(status.code(), Code::InvalidArgument);
+        let details = status.get_error_details();
+        let violation = &details.bad_request().unwrap().field_violations[0];
+        assert_eq!(violation.field, "owner_iin");
+        assert_eq!(violation.description, "must be exactly 12 digits");
+    }
+
+    #[test]
+    fn registry_failure_names_the_registry_and_when_to_retry() {
+        let status = Status::from(Error::from(RegistryError {
+            registry: Registry::SocialSecurity,
+            failure: Failure::Timeout(Duration::from_secs(5)),
+            retry_after: Duration::from_secs(7),
+        }));
+        assert_eq!(status.code(), Code::Unavailable);
+        assert!(
+            status.message().contains("E-social security"),
+            "{}",
+            status.message()
+        );
+        assert!(
+            status.message().contains("retry in 7s"),
+            "{}",
+            status.message()
+        );
+        let details = status.get_error_details();
+        assert_eq!(
+            details.error_info().unwrap().metadata["registry"],
+            "social_security"
+        );
+        assert_eq!(
+            details.retry_info().unwrap().retry_delay,
+            Some(Duration::from_secs(7))
+        );
+    }
+}

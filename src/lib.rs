@@ -1,0 +1,110 @@
+//! # registry-gateway
+//!
+//! One gRPC contract (`registry_gateway.v1.RegistryGateway`, in `proto/`) in front of five
+//! state registries of Kazakhstan, and the `CheckOwner` decision that IIS TsON calls under
+//! joint order MVD 801 / MCRIAP 500: does a residence registration go to the operational hall
+//! (the dwelling's owner is a minor or incapacitated), online, or is it refused here?
+//!
+//! How a request flows:
+//!
+//! ```text
+//! tonic server ── api (validate, convert pb <-> domain, one span per RPC)
+//!                  ├─ look-ups ──────────────┐
+//!                  └─ decision::Decider ─────┤ parallel fan-out, rules::decide (pure)
+//!                                            ▼
+//!                  registry::{GbdFl, Zags, SocialSecurity, Nobd, Epvo}   one trait each
+//!                                            ▼
+//!                  registry::shep::ShepClient   SOAP 1.1 SendMessage over HTTP
+//!                                            ▼
+//!                  the SHEP bus, or the mock registries of the `registry-mocks` crate
+//! ```
+//!
+//! Modules: [`api`] the gRPC edge; [`decision`] CheckOwner; [`registry`] adapters and the SHEP
+//! transport; [`iin`] the FLK of an IIN/BIN; [`config`] typed configuration; [`error`] errors
+//! and their mapping to `tonic::Status`; [`telemetry`] logging.
+
+use std::future::Future;
+use std::sync::Arc;
+
+use tokio::net::TcpListener;
+use tokio_stream::wrappers::TcpListenerStream;
+
+pub mod api;
+pub mod config;
+pub mod decision;
+pub mod error;
+pub mod iin;
+pub mod registry;
+pub mod telemetry;
+
+pub use config::Config;
+
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// Serves the gateway on `listener` until `shutdown` completes, then drains and returns.
+///
+/// Without `[registries]` in `config`, the embedded mock registries are started on loopback
+/// (ephemeral ports) with the configured or demo fixture, and stopped on return.
+pub async fn run(
+    listener: TcpListener,
+    config: Config,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), BoxError> {
+    let (endpoints, mocks) = match &config.registries {
+        Some(endpoints) => (endpoints.clone(), None),
+        None => {
+            let fixture = match &config.mocks.fixture {
+                Some(path) => registry_mocks::Fixture::load(path)?,
+                None => registry_mocks::Fixture::demo(),
+            };
+            let mocks = registry_mocks::MockRegistries::spawn(Arc::new(fixture)).await?;
+            let endpoints = config::RegistryEndpoints::local(
+                |r| mocks.get(mock_registry(r)).endpoint(),
+                config.shep.timeout,
+            );
+            tracing::info!(
+                fixture = %config.mocks.fixture.as_ref().map_or("demo".into(), |p| p.display().to_string()),
+                "embedded mock registries started on loopback"
+            );
+            (endpoints, Some(mocks))
+        }
+    };
+    let registries = registry::over_shep(
+        &endpoints,
+        Arc::new(config.shep.clone()),
+        Arc::new(config.codes.clone()),
+    )?;
+    let decider = decision::Decider::new(registries.clone(), config.decision);
+    let gateway = api::RegistryGatewayServer::new(api::Gateway::new(registries, decider));
+
+    let (health, health_service) = tonic_health::server::health_reporter();
+    health
+        .set_serving::<api::RegistryGatewayServer<api::Gateway>>()
+        .await;
+    let reflection = || {
+        tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(api::pb::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+    };
+
+    tracing::info!(addr = %listener.local_addr()?, "registry gateway serving");
+    let served = tonic::transport::Server::builder()
+        .add_service(health_service)
+        .add_service(reflection().build_v1()?)
+        .add_service(reflection().build_v1alpha()?)
+        .add_service(gateway)
+        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown)
+        .await;
+    if let Some(mocks) = mocks {
+        mocks.shutdown().await;
+    }
+    served?;
+    Ok(())
+}
+
+/// The mocks crate's name for a registry (the two enums share their keys).
+pub fn mock_registry(r: registry::Registry) -> registry_mocks::Registry {
+    r.key()
+        .parse()
+        .expect("registry keys are shared with registry-mocks")
+}

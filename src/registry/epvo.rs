@@ -1,0 +1,91 @@
+//! EPVO, the single platform of higher education (payload modelled; the real one is not
+//! public): university, programme, course, study form, dormitory.
+
+use async_trait::async_trait;
+use chrono::NaiveDate;
+use roxmltree::Node;
+
+use super::shep::{iin_payload, NodeExt, ShepClient};
+use super::{Fetched, Query, RegistryError};
+
+#[async_trait]
+pub trait Epvo: Send + Sync {
+    async fn studies(&self, query: &Query) -> Result<Fetched<Vec<Study>>, RegistryError>;
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StudyForm {
+    FullTime,
+    PartTime,
+    Distance,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Study {
+    pub university_bin: String,
+    pub university_name: String,
+    pub programme: String,
+    pub course: u32,
+    pub study_form: Option<StudyForm>,
+    pub dormitory: bool,
+    pub since: Option<NaiveDate>,
+    pub until: Option<NaiveDate>,
+}
+
+/// EPVO over SHEP.
+pub struct ShepEpvo(pub ShepClient);
+
+#[async_trait]
+impl Epvo for ShepEpvo {
+    async fn studies(&self, query: &Query) -> Result<Fetched<Vec<Study>>, RegistryError> {
+        let fetched = self.0.call(&iin_payload(&query.iin), parse_studies).await?;
+        Ok(Fetched {
+            value: fetched.value.unwrap_or_default(),
+            source: fetched.source,
+        })
+    }
+}
+
+fn parse_studies(data: Node) -> Result<Vec<Study>, String> {
+    data.child_el("higherEducation")
+        .ok_or("data/higherEducation missing")?
+        .children_named("study")
+        .map(|s| {
+            Ok(Study {
+                university_bin: s.req("universityBin")?.to_owned(),
+                university_name: s.owned("universityName"),
+                programme: s.owned("programme"),
+                course: match s.text_of("course") {
+                    None => 0,
+                    Some(c) => c.parse().map_err(|_| "study/course is not a number")?,
+                },
+                study_form: match s.text_of("studyForm") {
+                    Some("FULL_TIME") => Some(StudyForm::FullTime),
+                    Some("PART_TIME") => Some(StudyForm::PartTime),
+                    Some("DISTANCE") => Some(StudyForm::Distance),
+                    _ => None,
+                },
+                dormitory: s.bool_of("dormitory")?,
+                since: s.date_of("since")?,
+                until: s.date_of("until")?,
+            })
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_studies() {
+        let xml = "<data><higherEducation><study><universityBin>050140000121</universityBin>\
+            <course>2</course><studyForm>FULL_TIME</studyForm><dormitory>true</dormitory></study>\
+            </higherEducation></data>";
+        let doc = roxmltree::Document::parse(xml).unwrap();
+        let s = parse_studies(doc.root_element()).unwrap();
+        assert_eq!(s[0].course, 2);
+        assert_eq!(s[0].study_form, Some(StudyForm::FullTime));
+        assert!(s[0].dormitory);
+    }
+}

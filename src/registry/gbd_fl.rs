@@ -1,0 +1,211 @@
+//! GBD FL, the state database "Physical persons": a person by IIN, with the court status of
+//! legal capacity. Field names follow the publicly seen payload; the code values of
+//! `lifeStatus` and `capableStatus` are not public and come from [`CodeTables`].
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use chrono::NaiveDate;
+use quick_xml::escape::escape;
+use roxmltree::Node;
+use serde::{Deserialize, Serialize};
+
+use super::shep::{NodeExt, ShepClient};
+use super::{Fetched, Query, RegistryError};
+use crate::config::CodeTables;
+
+#[async_trait]
+pub trait GbdFl: Send + Sync {
+    /// The person with `query.iin`, or `None` when GBD FL has no such person.
+    async fn person(&self, query: &Query) -> Result<Fetched<Option<Person>>, RegistryError>;
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Person {
+    pub iin: String,
+    pub surname: String,
+    pub name: String,
+    pub patronymic: Option<String>,
+    pub birth_date: NaiveDate,
+    pub death_date: Option<NaiveDate>,
+    pub gender: Option<Gender>,
+    pub citizenship: Option<String>,
+    pub life_status: LifeStatus,
+    pub life_status_code: String,
+    pub capacity: LegalCapacity,
+    pub reg_address: Option<String>,
+    pub birth_certificate: Option<Certificate>,
+    pub death_certificate: Option<Certificate>,
+}
+
+impl Person {
+    pub fn is_deceased(&self) -> bool {
+        self.life_status == LifeStatus::Deceased || self.death_date.is_some()
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Gender {
+    Male,
+    Female,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LifeStatus {
+    Alive,
+    Deceased,
+    /// Declared missing by a court.
+    Missing,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CapacityStatus {
+    Capable,
+    /// Declared incapable by a court (Civil Code art. 26).
+    Incapable,
+    /// Capacity limited by a court (art. 27).
+    Limited,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LegalCapacity {
+    pub status: CapacityStatus,
+    pub status_code: String,
+    pub decided_on: Option<NaiveDate>,
+    pub ends_on: Option<NaiveDate>,
+    pub case_number: Option<String>,
+    pub court: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Certificate {
+    pub number: String,
+    pub issued_on: Option<NaiveDate>,
+}
+
+/// GBD FL over SHEP.
+pub struct ShepGbdFl {
+    pub client: ShepClient,
+    pub codes: Arc<CodeTables>,
+}
+
+#[async_trait]
+impl GbdFl for ShepGbdFl {
+    async fn person(&self, query: &Query) -> Result<Fetched<Option<Person>>, RegistryError> {
+        let mut payload = super::shep::iin_payload(&query.iin);
+        if let Some(token) = &query.consent_token {
+            payload.push_str(&format!("<kdpToken>{}</kdpToken>", escape(token.as_str())));
+        }
+        self.client
+            .call(&payload, |data| {
+                let person = data
+                    .child_el("person")
+                    .ok_or_else(|| "data/person missing".to_owned())?;
+                parse_person(person, &self.codes)
+            })
+            .await
+    }
+}
+
+fn parse_person(p: Node, codes: &CodeTables) -> Result<Person, String> {
+    let life_status_code = p
+        .child_el("lifeStatus")
+        .ok_or("person/lifeStatus missing")?
+        .req("code")?
+        .to_owned();
+    let life_status = *codes.life_status.get(&life_status_code).ok_or_else(|| {
+        format!("lifeStatus code {life_status_code:?} is not in [codes.life_status]")
+    })?;
+    let capable = p
+        .child_el("personCapableStatus")
+        .ok_or("person/personCapableStatus missing")?;
+    let status_code = capable
+        .child_el("capableStatus")
+        .ok_or("personCapableStatus/capableStatus missing")?
+        .req("code")?
+        .to_owned();
+    let status = *codes.capable_status.get(&status_code).ok_or_else(|| {
+        format!("capableStatus code {status_code:?} is not in [codes.capable_status]")
+    })?;
+    let certificate = |name: &str| -> Result<Option<Certificate>, String> {
+        p.child_el(name)
+            .map(|c| {
+                Ok(Certificate {
+                    number: c.req("number")?.to_owned(),
+                    issued_on: c.date_of("date")?,
+                })
+            })
+            .transpose()
+    };
+    Ok(Person {
+        iin: p.req("iin")?.to_owned(),
+        surname: p.req("surname")?.to_owned(),
+        name: p.req("name")?.to_owned(),
+        patronymic: p.text_of("patronymic").map(str::to_owned),
+        birth_date: p.req_date("birthDate")?,
+        death_date: p.date_of("deathDate")?,
+        gender: match p.text_of("gender") {
+            Some("MALE") => Some(Gender::Male),
+            Some("FEMALE") => Some(Gender::Female),
+            _ => None,
+        },
+        citizenship: p.text_of("citizenship").map(str::to_owned),
+        life_status,
+        life_status_code,
+        capacity: LegalCapacity {
+            status,
+            status_code,
+            decided_on: capable.date_of("capableDate")?,
+            ends_on: capable.date_of("capableEndDate")?,
+            case_number: capable.text_of("capableNumber").map(str::to_owned),
+            court: capable.text_of("court").map(str::to_owned),
+        },
+        reg_address: p.text_of("regAddress").map(str::to_owned),
+        birth_certificate: certificate("birthCertificate")?,
+        death_certificate: certificate("deathCertificate")?,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(xml: &str) -> Result<Person, String> {
+        let doc = roxmltree::Document::parse(xml).unwrap();
+        parse_person(doc.root_element(), &CodeTables::default())
+    }
+
+    const PERSON: &str = "<person><iin>061211600012</iin><surname>Test</surname><name>Aru</name>\
+        <birthDate>2006-12-11</birthDate><gender>FEMALE</gender><citizenship>KZ</citizenship>\
+        <lifeStatus><code>1</code><nameRu>Жив</nameRu></lifeStatus>\
+        <personCapableStatus><capableStatus><code>3</code></capableStatus>\
+        <capableDate>2025-01-10</capableDate><capableNumber>2-123/25</capableNumber><court>Court</court>\
+        </personCapableStatus></person>";
+
+    #[test]
+    fn parses_the_person_with_code_tables() {
+        let p = parse(PERSON).unwrap();
+        assert_eq!(p.birth_date, NaiveDate::from_ymd_opt(2006, 12, 11).unwrap());
+        assert_eq!(p.life_status, LifeStatus::Alive);
+        assert_eq!(p.capacity.status, CapacityStatus::Limited);
+        assert_eq!(p.capacity.case_number.as_deref(), Some("2-123/25"));
+        assert_eq!(p.gender, Some(Gender::Female));
+        assert!(!p.is_deceased());
+    }
+
+    #[test]
+    fn unknown_codes_fail_closed_and_name_the_table() {
+        let e = parse(&PERSON.replace("<code>3</code>", "<code>99</code>")).unwrap_err();
+        assert!(e.contains("capable_status"), "{e}");
+        let e = parse(&PERSON.replace("<code>1</code>", "<code>77</code>")).unwrap_err();
+        assert!(e.contains("life_status"), "{e}");
+    }
+
+    #[test]
+    fn bad_birth_date_names_the_element_not_the_value() {
+        let e = parse(&PERSON.replace("2006-12-11", "11.12.2006")).unwrap_err();
+        assert!(e.contains("birthDate") && !e.contains("11.12.2006"), "{e}");
+    }
+}

@@ -1,0 +1,198 @@
+//! The five registries in domain terms: one trait per registry, one SHEP adapter each.
+//!
+//! Handlers and the decision see only these traits and domain types; the XML of the SHEP
+//! envelope and of each registry's payload stays inside this module tree. Every adapter talks
+//! through the shared [`shep::ShepClient`], so pointing the gateway at the real bus is a change
+//! of endpoint, serviceId and senderId in configuration.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, NaiveDate, Utc};
+
+use crate::config::{CodeTables, RegistryEndpoints, ShepConfig};
+use crate::iin::Iin;
+use shep::ShepClient;
+
+pub mod epvo;
+pub mod gbd_fl;
+pub mod nobd;
+pub mod shep;
+pub mod social;
+pub mod zags;
+
+pub use epvo::{Epvo, Study, StudyForm};
+pub use gbd_fl::{CapacityStatus, GbdFl, Gender, LegalCapacity, LifeStatus, Person};
+pub use nobd::{Nobd, SchoolEnrolment};
+pub use social::{Disability, Guardianship, GuardianshipKind, SocialSecurity, SocialStatus};
+pub use zags::{BirthAct, CivilActs, DeathAct, MarriageAct, NameChangeAct, PersonRef, Zags};
+
+/// The registries behind the gateway.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Registry {
+    GbdFl,
+    Zags,
+    SocialSecurity,
+    Nobd,
+    Epvo,
+}
+
+impl Registry {
+    pub const ALL: [Registry; 5] = [
+        Registry::GbdFl,
+        Registry::Zags,
+        Registry::SocialSecurity,
+        Registry::Nobd,
+        Registry::Epvo,
+    ];
+
+    /// The configuration key and metric label: `gbd_fl`, `zags`, `social_security`, `nobd`, `epvo`.
+    pub fn key(self) -> &'static str {
+        match self {
+            Registry::GbdFl => "gbd_fl",
+            Registry::Zags => "zags",
+            Registry::SocialSecurity => "social_security",
+            Registry::Nobd => "nobd",
+            Registry::Epvo => "epvo",
+        }
+    }
+}
+
+impl fmt::Display for Registry {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Registry::GbdFl => "GBD FL",
+            Registry::Zags => "IS ZAGS",
+            Registry::SocialSecurity => "E-social security",
+            Registry::Nobd => "NOBD",
+            Registry::Epvo => "EPVO",
+        })
+    }
+}
+
+/// A look-up key: whose records, and the caller's consent token when it has one.
+#[derive(Debug, Clone)]
+pub struct Query {
+    pub iin: Iin,
+    /// Consent token for access to personal data (`kdpToken`), passed through to GBD FL.
+    pub consent_token: Option<String>,
+}
+
+impl Query {
+    pub fn new(iin: Iin) -> Query {
+        Query {
+            iin,
+            consent_token: None,
+        }
+    }
+}
+
+/// An answer and where it came from.
+#[derive(Debug, Clone)]
+pub struct Fetched<T> {
+    pub value: T,
+    pub source: Source,
+}
+
+/// Provenance of a registry answer, for evidence.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Source {
+    /// The SHEP message id of the registry's response.
+    pub message_id: String,
+    /// When the registry produced the answer.
+    pub fetched_at: DateTime<Utc>,
+    pub from_cache: bool,
+    pub stale: bool,
+}
+
+/// A registry call that did not give an answer.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{registry} did not answer: {failure}")]
+pub struct RegistryError {
+    pub registry: Registry,
+    pub failure: Failure,
+    /// When the caller may usefully retry.
+    pub retry_after: Duration,
+}
+
+/// What went wrong. Texts never carry personal data: registry-provided text is scrubbed of
+/// 12-digit numbers before it gets here.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum Failure {
+    #[error("connection failed ({0})")]
+    Connect(String),
+    #[error("no answer within {0:?}")]
+    Timeout(Duration),
+    #[error("HTTP status {0}")]
+    Http(u16),
+    #[error("SOAP fault: {0}")]
+    Fault(String),
+    #[error("SHEP status {code}: {message}")]
+    Status {
+        code: String,
+        message: String,
+        transient: bool,
+    },
+    #[error("malformed answer: {0}")]
+    Malformed(String),
+}
+
+impl Failure {
+    /// Whether the same call may succeed if repeated soon.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            Failure::Connect(_) | Failure::Timeout(_) => true,
+            Failure::Http(code) => *code >= 500,
+            Failure::Status { transient, .. } => *transient,
+            Failure::Fault(_) | Failure::Malformed(_) => false,
+        }
+    }
+}
+
+pub type RegistryResult<T> = Result<Fetched<T>, RegistryError>;
+
+/// The five registries, as the rest of the gateway uses them.
+#[derive(Clone)]
+pub struct Registries {
+    pub gbd_fl: Arc<dyn GbdFl>,
+    pub zags: Arc<dyn Zags>,
+    pub social: Arc<dyn SocialSecurity>,
+    pub nobd: Arc<dyn Nobd>,
+    pub epvo: Arc<dyn Epvo>,
+}
+
+/// The five registries over SHEP, as configured.
+pub fn over_shep(
+    endpoints: &RegistryEndpoints,
+    shep: Arc<ShepConfig>,
+    codes: Arc<CodeTables>,
+) -> Result<Registries, reqwest::Error> {
+    let http = reqwest::Client::builder()
+        .pool_idle_timeout(Duration::from_secs(60))
+        .build()?;
+    let client = |registry| {
+        ShepClient::new(
+            registry,
+            http.clone(),
+            endpoints.get(registry).clone(),
+            shep.clone(),
+        )
+    };
+    Ok(Registries {
+        gbd_fl: Arc::new(gbd_fl::ShepGbdFl {
+            client: client(Registry::GbdFl),
+            codes,
+        }),
+        zags: Arc::new(zags::ShepZags(client(Registry::Zags))),
+        social: Arc::new(social::ShepSocialSecurity(client(Registry::SocialSecurity))),
+        nobd: Arc::new(nobd::ShepNobd(client(Registry::Nobd))),
+        epvo: Arc::new(epvo::ShepEpvo(client(Registry::Epvo))),
+    })
+}
+
+/// `true` when a record that runs from `since` to `until` (inclusive, open-ended when `None`)
+/// is in force on `date`.
+pub fn in_force(since: NaiveDate, until: Option<NaiveDate>, date: NaiveDate) -> bool {
+    since <= date && until.is_none_or(|u| date <= u)
+}

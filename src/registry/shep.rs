@@ -1,0 +1,378 @@
+//! The SHEP sync-channel transport shared by every adapter: SOAP 1.1 `SendMessage` over HTTP.
+//!
+//! A request carries `requestInfo` (messageId, serviceId, messageDate, sender) and the
+//! registry's payload in `requestData/data`; the answer carries `responseInfo/status` and
+//! `responseData/data`. What a status code means (success, not found, transient) comes from
+//! configuration, because the bus's code tables are not public. Production messages are signed
+//! (XMLDSig with GOST algorithms); that is the [`Signer`] step, a no-op by default.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{NaiveDate, Utc};
+use quick_xml::escape::escape;
+use roxmltree::{Document, Node};
+
+use super::{Failure, Fetched, Registry, RegistryError, Source};
+use crate::config::{ShepCodes, ShepConfig, ShepEndpoint};
+
+const SOAP_NS: &str = "http://schemas.xmlsoap.org/soap/envelope/";
+const TYPES_NS: &str = "http://bip.bee.kz/SyncChannel/v10/Types";
+
+/// Signs an outgoing envelope (XMLDSig in production). Pluggable; [`Unsigned`] by default.
+pub trait Signer: Send + Sync {
+    fn sign(&self, envelope: String) -> Result<String, String>;
+}
+
+/// The mock bus does not check signatures.
+pub struct Unsigned;
+
+impl Signer for Unsigned {
+    fn sign(&self, envelope: String) -> Result<String, String> {
+        Ok(envelope)
+    }
+}
+
+/// One registry's connection to the bus.
+#[derive(Clone)]
+pub struct ShepClient {
+    registry: Registry,
+    http: reqwest::Client,
+    endpoint: ShepEndpoint,
+    shep: Arc<ShepConfig>,
+    signer: Arc<dyn Signer>,
+}
+
+impl ShepClient {
+    pub fn new(
+        registry: Registry,
+        http: reqwest::Client,
+        endpoint: ShepEndpoint,
+        shep: Arc<ShepConfig>,
+    ) -> ShepClient {
+        ShepClient {
+            registry,
+            http,
+            endpoint,
+            shep,
+            signer: Arc::new(Unsigned),
+        }
+    }
+
+    pub fn with_signer(mut self, signer: Arc<dyn Signer>) -> ShepClient {
+        self.signer = signer;
+        self
+    }
+
+    pub fn registry(&self) -> Registry {
+        self.registry
+    }
+
+    /// Sends `request_data` (the payload, already XML) and parses the answer's `data` element
+    /// with `parse`. `Ok(None)` when the registry says it has no such record.
+    pub async fn call<T>(
+        &self,
+        request_data: &str,
+        parse: impl FnOnce(Node) -> Result<T, String>,
+    ) -> Result<Fetched<Option<T>>, RegistryError> {
+        let fail = |failure: Failure| RegistryError {
+            registry: self.registry,
+            retry_after: if failure.is_transient() {
+                self.shep.retry_after
+            } else {
+                self.shep.retry_after_permanent
+            },
+            failure,
+        };
+        let message_id = uuid::Uuid::new_v4().to_string();
+        let envelope = self
+            .signer
+            .sign(self.envelope(&message_id, request_data))
+            .map_err(|e| fail(Failure::Malformed(format!("signing failed: {e}"))))?;
+        let timeout = self.endpoint.timeout;
+        let transport = |e: reqwest::Error| {
+            if e.is_timeout() {
+                Failure::Timeout(timeout)
+            } else {
+                Failure::Connect(scrub(&error_chain(&e)))
+            }
+        };
+        let response = self
+            .http
+            .post(&self.endpoint.url)
+            .timeout(timeout)
+            .header("Content-Type", "text/xml; charset=utf-8")
+            .header("SOAPAction", "\"SendMessage\"")
+            .body(envelope)
+            .send()
+            .await
+            .map_err(|e| fail(transport(e)))?;
+        let status = response.status();
+        let body = response.text().await.map_err(|e| fail(transport(e)))?;
+        parse_response(status.as_u16(), &body, &self.shep.status_codes, parse).map_err(fail)
+    }
+
+    fn envelope(&self, message_id: &str, data: &str) -> String {
+        let e = &self.endpoint;
+        let date = Utc::now()
+            .with_timezone(&crate::decision::kazakhstan_offset())
+            .format("%Y-%m-%dT%H:%M:%S%.3f%:z");
+        let password = e
+            .password
+            .as_deref()
+            .map(|p| format!("<password>{}</password>", escape(p)))
+            .unwrap_or_default();
+        format!(
+            r#"<?xml version="1.0" encoding="UTF-8"?><soap:Envelope xmlns:soap="{SOAP_NS}"><soap:Body><ns2:SendMessage xmlns:ns2="{TYPES_NS}"><request><requestInfo><messageId>{message_id}</messageId><serviceId>{service}</serviceId><messageDate>{date}</messageDate><sender><senderId>{sender}</senderId>{password}</sender></requestInfo><requestData><data>{data}</data></requestData></request></ns2:SendMessage></soap:Body></soap:Envelope>"#,
+            service = escape(e.service_id.as_str()),
+            sender = escape(e.sender_id.as_str()),
+        )
+    }
+}
+
+/// Turns an HTTP answer into the parsed payload, or the failure it is.
+fn parse_response<T>(
+    http_status: u16,
+    body: &str,
+    codes: &ShepCodes,
+    parse: impl FnOnce(Node) -> Result<T, String>,
+) -> Result<Fetched<Option<T>>, Failure> {
+    let doc = match Document::parse(body) {
+        Ok(doc) => doc,
+        Err(_) if !(200..300).contains(&http_status) => return Err(Failure::Http(http_status)),
+        Err(e) => return Err(Failure::Malformed(format!("not XML ({e})"))),
+    };
+    let body_el = doc
+        .root_element()
+        .child_el("Body")
+        .ok_or_else(|| Failure::Malformed("no SOAP Body".into()))?;
+    if let Some(fault) = body_el.child_el("Fault") {
+        let text = fault.text_of("faultstring").unwrap_or("no faultstring");
+        return Err(Failure::Fault(scrub(text)));
+    }
+    if !(200..300).contains(&http_status) {
+        return Err(Failure::Http(http_status));
+    }
+    let response = body_el
+        .child_el("SendMessageResponse")
+        .and_then(|r| r.child_el("response"))
+        .ok_or_else(|| Failure::Malformed("no SendMessageResponse/response".into()))?;
+    let info = response
+        .child_el("responseInfo")
+        .ok_or_else(|| Failure::Malformed("no responseInfo".into()))?;
+    let message_id = info.text_of("messageId").unwrap_or_default().to_owned();
+    let status = info
+        .child_el("status")
+        .ok_or_else(|| Failure::Malformed("no responseInfo/status".into()))?;
+    let code = status.req("code").map_err(Failure::Malformed)?;
+    let source = Source {
+        message_id,
+        fetched_at: Utc::now(),
+        from_cache: false,
+        stale: false,
+    };
+    let value = if codes.ok.iter().any(|c| c == code) {
+        let data = response
+            .child_el("responseData")
+            .and_then(|d| d.child_el("data"))
+            .ok_or_else(|| Failure::Malformed("no responseData/data".into()))?;
+        Some(parse(data).map_err(Failure::Malformed)?)
+    } else if codes.not_found.iter().any(|c| c == code) {
+        None
+    } else {
+        return Err(Failure::Status {
+            code: scrub(code),
+            message: scrub(status.text_of("message").unwrap_or_default()),
+            transient: codes.transient.iter().any(|c| c == code),
+        });
+    };
+    Ok(Fetched { value, source })
+}
+
+/// Replaces every run of 12 or more digits (an IIN, a BIN) in registry-provided text.
+pub fn scrub(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut digits = String::new();
+    let flush = |digits: &mut String, out: &mut String| {
+        if digits.len() >= 12 {
+            out.push_str("<number>");
+        } else {
+            out.push_str(digits);
+        }
+        digits.clear();
+    };
+    for c in text.chars() {
+        if c.is_ascii_digit() {
+            digits.push(c);
+        } else {
+            flush(&mut digits, &mut out);
+            out.push(c);
+        }
+    }
+    flush(&mut digits, &mut out);
+    out.chars().take(300).collect()
+}
+
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
+}
+
+/// Reading a payload by local element names. Errors name the element, never its value.
+pub trait NodeExt<'a, 'input: 'a> {
+    fn child_el(&self, name: &str) -> Option<Node<'a, 'input>>;
+    fn children_named(&self, name: &'static str) -> impl Iterator<Item = Node<'a, 'input>>;
+    /// Trimmed text of a child element; `None` when absent or empty.
+    fn text_of(&self, name: &str) -> Option<&'a str>;
+    fn req(&self, name: &str) -> Result<&'a str, String>;
+    fn date_of(&self, name: &str) -> Result<Option<NaiveDate>, String>;
+    fn req_date(&self, name: &str) -> Result<NaiveDate, String>;
+    fn bool_of(&self, name: &str) -> Result<bool, String>;
+    fn owned(&self, name: &str) -> String {
+        self.text_of(name).unwrap_or_default().to_owned()
+    }
+}
+
+impl<'a, 'input: 'a> NodeExt<'a, 'input> for Node<'a, 'input> {
+    fn child_el(&self, name: &str) -> Option<Node<'a, 'input>> {
+        self.children()
+            .find(|n| n.is_element() && n.tag_name().name() == name)
+    }
+
+    fn children_named(&self, name: &'static str) -> impl Iterator<Item = Node<'a, 'input>> {
+        self.children()
+            .filter(move |n| n.is_element() && n.tag_name().name() == name)
+    }
+
+    fn text_of(&self, name: &str) -> Option<&'a str> {
+        self.child_el(name)
+            .and_then(|n| n.text())
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+    }
+
+    fn req(&self, name: &str) -> Result<&'a str, String> {
+        self.text_of(name)
+            .ok_or_else(|| format!("{}/{name} missing", self.tag_name().name()))
+    }
+
+    fn date_of(&self, name: &str) -> Result<Option<NaiveDate>, String> {
+        self.text_of(name)
+            .map(|t| {
+                NaiveDate::parse_from_str(t, "%Y-%m-%d").map_err(|_| {
+                    format!("{}/{name} is not a YYYY-MM-DD date", self.tag_name().name())
+                })
+            })
+            .transpose()
+    }
+
+    fn req_date(&self, name: &str) -> Result<NaiveDate, String> {
+        self.date_of(name)?
+            .ok_or_else(|| format!("{}/{name} missing", self.tag_name().name()))
+    }
+
+    fn bool_of(&self, name: &str) -> Result<bool, String> {
+        match self.text_of(name) {
+            None | Some("false") | Some("0") => Ok(false),
+            Some("true") | Some("1") => Ok(true),
+            Some(_) => Err(format!(
+                "{}/{name} is not a boolean",
+                self.tag_name().name()
+            )),
+        }
+    }
+}
+
+/// The request payload every registry takes: `<iin>…</iin>`.
+pub fn iin_payload(iin: &crate::iin::Iin) -> String {
+    format!("<iin>{}</iin>", iin.as_str())
+}
+
+/// The default per-attempt timeout, used where configuration sets none.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn codes() -> ShepCodes {
+        ShepCodes::default()
+    }
+
+    fn ok_body(code: &str, data: &str) -> String {
+        format!(
+            r#"<s:Envelope xmlns:s="{SOAP_NS}"><s:Body><t:SendMessageResponse xmlns:t="{TYPES_NS}"><response><responseInfo><messageId>m-1</messageId><responseDate>2026-01-01T00:00:00+05:00</responseDate><status><code>{code}</code><message>msg 123456789012</message></status></responseInfo><responseData><data>{data}</data></responseData></response></t:SendMessageResponse></s:Body></s:Envelope>"#
+        )
+    }
+
+    fn first_child_name(n: Node) -> Result<String, String> {
+        Ok(n.children()
+            .find(|c| c.is_element())
+            .map(|c| c.tag_name().name().to_owned())
+            .unwrap_or_default())
+    }
+
+    #[test]
+    fn success_hands_data_to_the_parser() {
+        let got = parse_response(
+            200,
+            &ok_body("SCSS001", "<person/>"),
+            &codes(),
+            first_child_name,
+        )
+        .unwrap();
+        assert_eq!(got.value.as_deref(), Some("person"));
+        assert_eq!(got.source.message_id, "m-1");
+    }
+
+    #[test]
+    fn not_found_code_is_none() {
+        let got =
+            parse_response(200, &ok_body("NOTFOUND", ""), &codes(), first_child_name).unwrap();
+        assert!(got.value.is_none());
+    }
+
+    #[test]
+    fn transient_and_unknown_codes_are_failures_without_personal_data() {
+        let e = parse_response(
+            200,
+            &ok_body("TEMP_UNAVAILABLE", ""),
+            &codes(),
+            first_child_name,
+        )
+        .unwrap_err();
+        assert!(e.is_transient(), "{e}");
+        assert!(!e.to_string().contains("123456789012"), "{e}");
+        let e = parse_response(200, &ok_body("WHAT", ""), &codes(), first_child_name).unwrap_err();
+        assert!(!e.is_transient(), "{e}");
+        assert!(e.to_string().contains("WHAT"));
+    }
+
+    #[test]
+    fn soap_fault_and_http_errors() {
+        let fault = format!(
+            r#"<s:Envelope xmlns:s="{SOAP_NS}"><s:Body><s:Fault><faultcode>s:Server</faultcode><faultstring>bus down</faultstring></s:Fault></s:Body></s:Envelope>"#
+        );
+        let e = parse_response(500, &fault, &codes(), first_child_name).unwrap_err();
+        assert!(matches!(e, Failure::Fault(ref t) if t == "bus down"), "{e}");
+        let e = parse_response(503, "Service Unavailable", &codes(), first_child_name).unwrap_err();
+        assert!(matches!(e, Failure::Http(503)) && e.is_transient());
+        let e = parse_response(200, "<oops", &codes(), first_child_name).unwrap_err();
+        assert!(matches!(e, Failure::Malformed(_)) && !e.is_transient());
+    }
+
+    #[test]
+    fn scrub_removes_twelve_digit_runs_only() {
+        assert_eq!(
+            scrub("iin 061211600012 not found, code 42"),
+            "iin <number> not found, code 42"
+        );
+        assert_eq!(scrub("20261125"), "20261125");
+    }
+}

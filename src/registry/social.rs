@@ -1,0 +1,147 @@
+//! E-social security (payload modelled; the real one is not public): disability, and
+//! guardianship (опека) or trusteeship (попечительство) records where the person is the ward or
+//! the guardian.
+
+use async_trait::async_trait;
+use chrono::NaiveDate;
+use roxmltree::Node;
+
+use super::shep::{iin_payload, NodeExt, ShepClient};
+use super::{in_force, Fetched, Query, RegistryError};
+
+#[async_trait]
+pub trait SocialSecurity: Send + Sync {
+    async fn social_status(&self, query: &Query) -> Result<Fetched<SocialStatus>, RegistryError>;
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SocialStatus {
+    pub disabilities: Vec<Disability>,
+    pub guardianships: Vec<Guardianship>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Disability {
+    pub group: u32,
+    pub since: NaiveDate,
+    pub until: Option<NaiveDate>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GuardianshipKind {
+    /// Опека: wards under 14 or declared incapable.
+    Guardianship,
+    /// Попечительство: wards aged 14 to 18 or of limited capacity.
+    Trusteeship,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Guardianship {
+    pub kind: GuardianshipKind,
+    pub record_id: String,
+    pub ward_iin: String,
+    pub guardian_iin: String,
+    pub basis: String,
+    pub since: NaiveDate,
+    pub until: Option<NaiveDate>,
+}
+
+impl Guardianship {
+    pub fn in_force(&self, date: NaiveDate) -> bool {
+        in_force(self.since, self.until, date)
+    }
+}
+
+impl Disability {
+    pub fn in_force(&self, date: NaiveDate) -> bool {
+        in_force(self.since, self.until, date)
+    }
+}
+
+/// E-social security over SHEP.
+pub struct ShepSocialSecurity(pub ShepClient);
+
+#[async_trait]
+impl SocialSecurity for ShepSocialSecurity {
+    async fn social_status(&self, query: &Query) -> Result<Fetched<SocialStatus>, RegistryError> {
+        let fetched = self.0.call(&iin_payload(&query.iin), parse_status).await?;
+        Ok(Fetched {
+            value: fetched.value.unwrap_or_default(),
+            source: fetched.source,
+        })
+    }
+}
+
+fn parse_status(data: Node) -> Result<SocialStatus, String> {
+    let status = data
+        .child_el("socialStatus")
+        .ok_or("data/socialStatus missing")?;
+    Ok(SocialStatus {
+        disabilities: status
+            .children_named("disability")
+            .map(|d| {
+                Ok(Disability {
+                    group: d
+                        .req("group")?
+                        .parse()
+                        .map_err(|_| "disability/group is not a number")?,
+                    since: d.req_date("since")?,
+                    until: d.date_of("until")?,
+                })
+            })
+            .collect::<Result<_, String>>()?,
+        guardianships: status
+            .children_named("guardianship")
+            .map(|g| {
+                Ok(Guardianship {
+                    kind: match g.req("kind")? {
+                        "GUARDIANSHIP" => GuardianshipKind::Guardianship,
+                        "TRUSTEESHIP" => GuardianshipKind::Trusteeship,
+                        _ => {
+                            return Err(
+                                "guardianship/kind is not GUARDIANSHIP or TRUSTEESHIP".into()
+                            )
+                        }
+                    },
+                    record_id: g.owned("recordId"),
+                    ward_iin: g.req("wardIin")?.to_owned(),
+                    guardian_iin: g.req("guardianIin")?.to_owned(),
+                    basis: g.owned("basis"),
+                    since: g.req_date("since")?,
+                    until: g.date_of("until")?,
+                })
+            })
+            .collect::<Result<_, String>>()?,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_guardianship_and_its_period() {
+        let xml = "<data><socialStatus><disability><group>1</group><since>2020-01-01</since></disability>\
+            <guardianship><kind>TRUSTEESHIP</kind><recordId>G-7</recordId><wardIin>061211600012</wardIin>\
+            <guardianIin>980109050588</guardianIin><since>2024-01-01</since><until>2024-12-31</until>\
+            </guardianship></socialStatus></data>";
+        let doc = roxmltree::Document::parse(xml).unwrap();
+        let s = parse_status(doc.root_element()).unwrap();
+        assert_eq!(s.disabilities[0].group, 1);
+        let g = &s.guardianships[0];
+        assert_eq!(g.kind, GuardianshipKind::Trusteeship);
+        let d = |m, day| NaiveDate::from_ymd_opt(2024, m, day).unwrap();
+        assert!(g.in_force(d(1, 1)) && g.in_force(d(12, 31)));
+        assert!(!g.in_force(NaiveDate::from_ymd_opt(2025, 1, 1).unwrap()));
+        assert!(!g.in_force(NaiveDate::from_ymd_opt(2023, 12, 31).unwrap()));
+    }
+
+    #[test]
+    fn unknown_kind_is_refused() {
+        let xml = "<data><socialStatus><guardianship><kind>OTHER</kind></guardianship></socialStatus></data>";
+        let doc = roxmltree::Document::parse(xml).unwrap();
+        assert!(parse_status(doc.root_element())
+            .unwrap_err()
+            .contains("kind"));
+    }
+}

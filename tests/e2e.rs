@@ -1,0 +1,498 @@
+//! End to end: the five mock registries and the gateway on 127.0.0.1:0 in this process, a
+//! tonic client, the demo fixture. Every CheckOwner outcome, every look-up, caller errors, and
+//! a stopped registry.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use registry_gateway::api::pb::{self, registry_gateway_client::RegistryGatewayClient};
+use registry_gateway::config::{Config, RegistryEndpoints};
+use registry_gateway::registry::Registry;
+use registry_gateway::{decision, mock_registry};
+use registry_mocks::{demo, Fixture, MockRegistries};
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tonic::transport::Channel;
+use tonic::Code;
+use tonic_types::StatusExt;
+
+use pb::{Outcome, ReasonCode, RepresentativeRole};
+
+struct Harness {
+    client: RegistryGatewayClient<Channel>,
+    mocks: MockRegistries,
+    today: String,
+    addr: std::net::SocketAddr,
+    _stop: oneshot::Sender<()>,
+}
+
+async fn start() -> Harness {
+    let today = decision::today();
+    let mocks = MockRegistries::spawn(Arc::new(Fixture::demo().with_today(today)))
+        .await
+        .expect("mocks start");
+    let config = Config {
+        registries: Some(RegistryEndpoints::local(
+            |r| mocks.get(mock_registry(r)).endpoint(),
+            Duration::from_secs(5),
+        )),
+        ..Config::default()
+    };
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (stop, stopped) = oneshot::channel::<()>();
+    tokio::spawn(registry_gateway::run(listener, config, async {
+        let _ = stopped.await;
+    }));
+    let client = RegistryGatewayClient::connect(format!("http://{addr}"))
+        .await
+        .expect("gateway accepts connections");
+    Harness {
+        client,
+        mocks,
+        today: today.to_string(),
+        addr,
+        _stop: stop,
+    }
+}
+
+impl Harness {
+    async fn check(
+        &mut self,
+        owner: &str,
+        applicant: &str,
+    ) -> Result<pb::CheckOwnerResponse, tonic::Status> {
+        self.client
+            .check_owner(pb::CheckOwnerRequest {
+                owner_iin: owner.into(),
+                service: pb::Service::RegistrationAtResidence.into(),
+                applicant_iin: applicant.into(),
+                decision_date: self.today.clone(),
+                consent_token: String::new(),
+            })
+            .await
+            .map(tonic::Response::into_inner)
+    }
+}
+
+fn reason_codes(r: &pb::CheckOwnerResponse) -> Vec<ReasonCode> {
+    r.reasons.iter().map(|r| r.code()).collect()
+}
+
+#[tokio::test]
+async fn every_outcome_of_the_demo_fixture() {
+    let mut h = start().await;
+    use ReasonCode::*;
+    let cases: &[(
+        &str,
+        &str,
+        Outcome,
+        &[ReasonCode],
+        Option<RepresentativeRole>,
+    )] = &[
+        (
+            demo::CAPABLE_ADULT,
+            "",
+            Outcome::Online,
+            &[OwnerCapableAdult],
+            None,
+        ),
+        (
+            demo::MINOR,
+            demo::MINOR_MOTHER,
+            Outcome::OperationalHall,
+            &[OwnerMinor],
+            Some(RepresentativeRole::Mother),
+        ),
+        (
+            demo::MINOR,
+            demo::MINOR_FATHER,
+            Outcome::OperationalHall,
+            &[OwnerMinor],
+            Some(RepresentativeRole::Father),
+        ),
+        (
+            demo::MINOR,
+            demo::CAPABLE_ADULT,
+            Outcome::OperationalHall,
+            &[OwnerMinor],
+            Some(RepresentativeRole::NotConfirmed),
+        ),
+        (
+            demo::TURNS_18_TODAY,
+            "",
+            Outcome::Online,
+            &[OwnerCapableAdult],
+            None,
+        ),
+        (
+            demo::TURNS_18_TOMORROW,
+            "",
+            Outcome::OperationalHall,
+            &[OwnerMinor],
+            None,
+        ),
+        (
+            demo::INCAPABLE_BY_COURT,
+            demo::INCAPABLE_GUARDIAN,
+            Outcome::OperationalHall,
+            &[OwnerIncapable, OwnerUnderGuardianship],
+            Some(RepresentativeRole::Guardian),
+        ),
+        (
+            demo::LIMITED_CAPACITY,
+            demo::LIMITED_TRUSTEE,
+            Outcome::OperationalHall,
+            &[OwnerLimitedCapacity, OwnerUnderTrusteeship],
+            Some(RepresentativeRole::Trustee),
+        ),
+        (
+            demo::GUARDIANSHIP_ONLY,
+            demo::GUARDIANSHIP_ONLY_GUARDIAN,
+            Outcome::OperationalHall,
+            &[OwnerUnderGuardianship],
+            Some(RepresentativeRole::Guardian),
+        ),
+        (
+            demo::MINOR_IN_CARE,
+            "",
+            Outcome::OperationalHall,
+            &[OwnerMinor, OwnerUnderTrusteeship],
+            None,
+        ),
+        (
+            demo::DECEASED_GBD,
+            "",
+            Outcome::RefusedHere,
+            &[OwnerDeceased, OwnerDeceased],
+            None,
+        ),
+        (
+            demo::DECEASED_ZAGS_ONLY,
+            "",
+            Outcome::RefusedHere,
+            &[OwnerDeceased],
+            None,
+        ),
+        (
+            demo::UNKNOWN,
+            "",
+            Outcome::RefusedHere,
+            &[OwnerNotFound],
+            None,
+        ),
+        (
+            demo::ORGANISATION_BIN,
+            "",
+            Outcome::Online,
+            &[OwnerIsOrganisation],
+            None,
+        ),
+        (
+            demo::STUDENT,
+            "",
+            Outcome::Online,
+            &[OwnerCapableAdult],
+            None,
+        ),
+        (
+            demo::MARRIED_MINOR,
+            "",
+            Outcome::OperationalHall,
+            &[OwnerMinor],
+            None,
+        ),
+    ];
+    for (owner, applicant, outcome, codes, role) in cases {
+        let r = h
+            .check(owner, applicant)
+            .await
+            .unwrap_or_else(|s| panic!("{owner}: {s:?}"));
+        assert_eq!(r.outcome(), *outcome, "{owner}: {r:?}");
+        assert_eq!(reason_codes(&r), *codes, "{owner}: {r:?}");
+        assert_eq!(
+            r.representation.as_ref().map(|p| p.role()),
+            *role,
+            "{owner}: {r:?}"
+        );
+        let item = match outcome {
+            Outcome::OperationalHall => "4",
+            Outcome::Online => "5",
+            _ => "8",
+        };
+        assert_eq!(r.order_item, item);
+        assert_eq!(r.evidence.len(), 5);
+        assert!(!r.decision_id.is_empty());
+        assert_eq!(r.decision_date, h.today);
+    }
+    // Queries for persons ask GBD FL, ZAGS and E-social security only, once each.
+    let before: Vec<u64> = Registry::ALL
+        .iter()
+        .map(|r| h.mocks.get(mock_registry(*r)).calls())
+        .collect();
+    h.check(demo::CAPABLE_ADULT, "").await.unwrap();
+    let after: Vec<u64> = Registry::ALL
+        .iter()
+        .map(|r| h.mocks.get(mock_registry(*r)).calls())
+        .collect();
+    let delta: Vec<u64> = after.iter().zip(&before).map(|(a, b)| a - b).collect();
+    assert_eq!(delta, [1, 1, 1, 0, 0]);
+}
+
+#[tokio::test]
+async fn married_minor_and_leap_day_facts() {
+    let mut h = start().await;
+    let r = h.check(demo::MARRIED_MINOR, "").await.unwrap();
+    assert!(
+        r.notes.iter().any(|n| n.code() == ReasonCode::MinorMarried),
+        "{r:?}"
+    );
+    let owner = r.owner.unwrap();
+    assert!(owner.minor);
+    assert_eq!(owner.age_years, Some(17));
+
+    // Born 2008-02-29: adult on 2026-02-28 under the default convention.
+    let mut request = pb::CheckOwnerRequest {
+        owner_iin: demo::LEAP_DAY_BORN.into(),
+        service: pb::Service::TemporaryRegistration.into(),
+        decision_date: "2026-02-28".into(),
+        ..Default::default()
+    };
+    let r = h
+        .client
+        .check_owner(request.clone())
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(r.outcome(), Outcome::Online);
+    request.decision_date = "2026-02-27".into();
+    let r = h.client.check_owner(request).await.unwrap().into_inner();
+    assert_eq!(r.outcome(), Outcome::OperationalHall);
+    assert_eq!(r.service(), pb::Service::TemporaryRegistration);
+}
+
+#[tokio::test]
+async fn look_ups_reach_every_registry() {
+    let mut h = start().await;
+    let c = &mut h.client;
+    let person = c
+        .get_person(pb::GetPersonRequest {
+            iin: demo::INCAPABLE_BY_COURT.into(),
+            consent_token: "kdp-token".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let p = person.person.unwrap();
+    assert_eq!(p.iin, demo::INCAPABLE_BY_COURT);
+    assert!(!p.surname.is_empty());
+    assert_eq!(p.capacity.unwrap().status(), pb::CapacityStatus::Incapable);
+    assert_eq!(person.evidence.unwrap().registry(), pb::Registry::GbdFl);
+
+    let acts = c
+        .get_civil_acts(pb::GetCivilActsRequest {
+            iin: demo::MINOR.into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let birth = &acts.birth_acts[0];
+    assert_eq!(birth.mother.as_ref().unwrap().iin, demo::MINOR_MOTHER);
+    assert_eq!(birth.father.as_ref().unwrap().iin, demo::MINOR_FATHER);
+
+    let social = c
+        .get_social_status(pb::GetSocialStatusRequest {
+            iin: demo::INCAPABLE_BY_COURT.into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let g = &social.guardianships[0];
+    assert!(g.active);
+    assert_eq!(g.guardian_iin, demo::INCAPABLE_GUARDIAN);
+    assert_eq!(social.disabilities[0].group, 1);
+
+    let school = c
+        .get_school_enrolment(pb::GetSchoolEnrolmentRequest {
+            iin: demo::MINOR_IN_CARE.into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(school.enrolments.iter().any(|e| e.without_parental_care));
+
+    let uni = c
+        .get_higher_education(pb::GetHigherEducationRequest {
+            iin: demo::STUDENT.into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(uni.studies[0].dormitory);
+
+    let missing = c
+        .get_person(pb::GetPersonRequest {
+            iin: demo::UNKNOWN.into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(missing.code(), Code::NotFound);
+    assert!(missing.message().contains("GBD FL"));
+    let empty = c
+        .get_civil_acts(pb::GetCivilActsRequest {
+            iin: demo::UNKNOWN.into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(empty.birth_acts.is_empty() && empty.death_act.is_none());
+}
+
+#[tokio::test]
+async fn malformed_input_is_invalid_argument_with_the_field() {
+    let mut h = start().await;
+    let cases = [
+        (
+            "owner_iin",
+            pb::CheckOwnerRequest {
+                owner_iin: "12345".into(),
+                service: 1,
+                ..Default::default()
+            },
+        ),
+        (
+            "owner_iin",
+            pb::CheckOwnerRequest {
+                owner_iin: demo::BAD_CHECK_DIGIT.into(),
+                service: 1,
+                ..Default::default()
+            },
+        ),
+        (
+            "owner_iin",
+            pb::CheckOwnerRequest {
+                owner_iin: demo::NEVER_ISSUED.into(),
+                service: 1,
+                ..Default::default()
+            },
+        ),
+        (
+            "service",
+            pb::CheckOwnerRequest {
+                owner_iin: demo::MINOR.into(),
+                ..Default::default()
+            },
+        ),
+        (
+            "service",
+            pb::CheckOwnerRequest {
+                owner_iin: demo::MINOR.into(),
+                service: 42,
+                ..Default::default()
+            },
+        ),
+        (
+            "applicant_iin",
+            pb::CheckOwnerRequest {
+                owner_iin: demo::MINOR.into(),
+                service: 1,
+                applicant_iin: "x".into(),
+                ..Default::default()
+            },
+        ),
+        (
+            "decision_date",
+            pb::CheckOwnerRequest {
+                owner_iin: demo::MINOR.into(),
+                service: 1,
+                decision_date: "25.11.2026".into(),
+                ..Default::default()
+            },
+        ),
+    ];
+    for (field, request) in cases {
+        let status = h.client.check_owner(request.clone()).await.unwrap_err();
+        assert_eq!(status.code(), Code::InvalidArgument, "{request:?}");
+        let details = status.get_error_details();
+        let violation = &details
+            .bad_request()
+            .expect("BadRequest detail")
+            .field_violations[0];
+        assert_eq!(violation.field, field, "{request:?}");
+        assert!(!violation.description.is_empty());
+    }
+    let status = h
+        .client
+        .get_person(pb::GetPersonRequest {
+            iin: demo::ORGANISATION_BIN.into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::InvalidArgument);
+    assert!(status.message().contains("BIN"), "{}", status.message());
+}
+
+#[tokio::test]
+async fn a_stopped_registry_is_named_and_never_turns_into_online() {
+    let mut h = start().await;
+    h.mocks.stop(mock_registry(Registry::SocialSecurity)).await;
+
+    // A capable adult cannot be cleared without E-social security: fail closed.
+    let status = h.check(demo::CAPABLE_ADULT, "").await.unwrap_err();
+    assert_eq!(status.code(), Code::Unavailable);
+    assert!(
+        status.message().contains("E-social security"),
+        "{}",
+        status.message()
+    );
+    let details = status.get_error_details();
+    assert_eq!(
+        details.error_info().unwrap().metadata["registry"],
+        "social_security"
+    );
+    assert!(details.retry_info().unwrap().retry_delay.is_some());
+
+    // A minor by GBD FL still goes to the hall, with the silence noted.
+    let r = h.check(demo::MINOR, "").await.unwrap();
+    assert_eq!(r.outcome(), Outcome::OperationalHall);
+    assert!(r
+        .notes
+        .iter()
+        .any(|n| n.code() == ReasonCode::RegistryNotAnswered
+            && n.source() == pb::Registry::SocialSecurity));
+
+    h.mocks.stop(mock_registry(Registry::GbdFl)).await;
+    let status = h.check(demo::MINOR, "").await.unwrap_err();
+    assert_eq!(status.code(), Code::Unavailable);
+    assert_eq!(
+        status.get_error_details().error_info().unwrap().metadata["registry"],
+        "gbd_fl"
+    );
+}
+
+#[tokio::test]
+async fn health_reports_serving() {
+    let h = start().await;
+    let channel = Channel::from_shared(format!("http://{}", h.addr))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let mut health = tonic_health::pb::health_client::HealthClient::new(channel);
+    for service in ["", "registry_gateway.v1.RegistryGateway"] {
+        let r = health
+            .check(tonic_health::pb::HealthCheckRequest {
+                service: service.into(),
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(
+            r.status(),
+            tonic_health::pb::health_check_response::ServingStatus::Serving,
+            "{service:?}"
+        );
+    }
+}
