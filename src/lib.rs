@@ -81,10 +81,19 @@ pub async fn run(
     health
         .set_serving::<api::RegistryGatewayServer<api::Gateway>>()
         .await;
+    // Both reflection versions advertise every service, themselves included (grpcurl up to
+    // 1.8.7 speaks v1alpha, 1.8.8 and later v1), and know google.rpc's error details so that
+    // grpcurl can print them.
     let reflection = || {
         tonic_reflection::server::Builder::configure()
+            .include_reflection_service(false)
             .register_encoded_file_descriptor_set(api::pb::FILE_DESCRIPTOR_SET)
             .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_types::pb::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_reflection::pb::v1::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(
+                tonic_reflection::pb::v1alpha::FILE_DESCRIPTOR_SET,
+            )
     };
 
     tracing::info!(addr = %listener.local_addr()?, "registry gateway serving");

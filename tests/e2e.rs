@@ -75,6 +75,15 @@ impl Harness {
     }
 }
 
+/// Owner, applicant, expected outcome, reason codes and representative role.
+type Case<'a> = (
+    &'a str,
+    &'a str,
+    Outcome,
+    &'a [ReasonCode],
+    Option<RepresentativeRole>,
+);
+
 fn reason_codes(r: &pb::CheckOwnerResponse) -> Vec<ReasonCode> {
     r.reasons.iter().map(|r| r.code()).collect()
 }
@@ -83,13 +92,7 @@ fn reason_codes(r: &pb::CheckOwnerResponse) -> Vec<ReasonCode> {
 async fn every_outcome_of_the_demo_fixture() {
     let mut h = start().await;
     use ReasonCode::*;
-    let cases: &[(
-        &str,
-        &str,
-        Outcome,
-        &[ReasonCode],
-        Option<RepresentativeRole>,
-    )] = &[
+    let cases: &[Case] = &[
         (
             demo::CAPABLE_ADULT,
             "",

@@ -55,8 +55,12 @@ impl DateSpec {
 impl Term {
     fn apply(self, d: NaiveDate) -> NaiveDate {
         let stepped = match (self.unit, self.negative) {
-            (Unit::Years, false) => d.checked_add_months(Months::new(self.amount.saturating_mul(12))),
-            (Unit::Years, true) => d.checked_sub_months(Months::new(self.amount.saturating_mul(12))),
+            (Unit::Years, false) => {
+                d.checked_add_months(Months::new(self.amount.saturating_mul(12)))
+            }
+            (Unit::Years, true) => {
+                d.checked_sub_months(Months::new(self.amount.saturating_mul(12)))
+            }
             (Unit::Months, false) => d.checked_add_months(Months::new(self.amount)),
             (Unit::Months, true) => d.checked_sub_months(Months::new(self.amount)),
             (Unit::Days, false) => d.checked_add_days(Days::new(self.amount.into())),
@@ -101,7 +105,9 @@ impl FromStr for DateSpec {
                 _ => return Err(err("a term must start with + or -")),
             };
             rest = &rest[1..];
-            let digits_end = rest.find(|c: char| !c.is_ascii_digit()).unwrap_or(rest.len());
+            let digits_end = rest
+                .find(|c: char| !c.is_ascii_digit())
+                .unwrap_or(rest.len());
             if digits_end == 0 {
                 return Err(err("a term needs a number"));
             }
@@ -203,8 +209,18 @@ mod tests {
     #[test]
     fn rejects_garbage() {
         for s in [
-            "", "2024-02-30", "2024-2-3", "24-02-03", "tomorrow", "today-", "today-18",
-            "today18y", "today-18w", "today-999999999999y", "today+1y ", " today",
+            "",
+            "2024-02-30",
+            "2024-2-3",
+            "24-02-03",
+            "tomorrow",
+            "today-",
+            "today-18",
+            "today18y",
+            "today-18w",
+            "today-999999999999y",
+            "today+1y ",
+            " today",
         ] {
             assert!(s.parse::<DateSpec>().is_err(), "{s:?} accepted");
         }

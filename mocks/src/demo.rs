@@ -99,7 +99,12 @@ mod tests {
             assert!(iin::is_person_iin(p), "{p}");
         }
         assert!(iin::is_person_iin(UNKNOWN));
-        for b in [ORGANISATION_BIN, SCHOOL_BIN, BOARDING_SCHOOL_BIN, UNIVERSITY_BIN] {
+        for b in [
+            ORGANISATION_BIN,
+            SCHOOL_BIN,
+            BOARDING_SCHOOL_BIN,
+            UNIVERSITY_BIN,
+        ] {
             assert!(iin::is_bin(b), "{b}");
         }
         assert!(NEVER_ISSUED.starts_with("90010130080"));

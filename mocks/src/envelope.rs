@@ -189,7 +189,9 @@ pub(crate) fn fault(faultcode: &str, faultstring: &str, code: &str, message: &st
         r#"<ns2:SendMessageSendMessageFaultMsg xmlns:ns2="{TYPES_NS}">"#
     ));
     x.leaf("code", code).leaf("message", message);
-    x.raw("</ns2:SendMessageSendMessageFaultMsg></detail></soap:Fault></soap:Body></soap:Envelope>");
+    x.raw(
+        "</ns2:SendMessageSendMessageFaultMsg></detail></soap:Fault></soap:Body></soap:Envelope>",
+    );
     x.finish()
 }
 
@@ -241,19 +243,28 @@ mod tests {
             "<data><iin> 061211600012 </iin><kdpToken>t</kdpToken></data>",
             "<data>&lt;iin&gt;061211600012&lt;/iin&gt;</data>",
         );
-        assert_eq!(parse_request(&escaped).expect("parses").iin.as_deref(), Some("061211600012"));
+        assert_eq!(
+            parse_request(&escaped).expect("parses").iin.as_deref(),
+            Some("061211600012")
+        );
         let cdata = REQUEST.replace(
             "<data><iin> 061211600012 </iin><kdpToken>t</kdpToken></data>",
             "<data><![CDATA[<iin>061211600012</iin>]]></data>",
         );
-        assert_eq!(parse_request(&cdata).expect("parses").iin.as_deref(), Some("061211600012"));
+        assert_eq!(
+            parse_request(&cdata).expect("parses").iin.as_deref(),
+            Some("061211600012")
+        );
         let none = REQUEST.replace("<iin> 061211600012 </iin>", "");
         assert_eq!(parse_request(&none).expect("parses").iin, None);
     }
 
     #[test]
     fn rejects_what_is_not_send_message() {
-        assert!(matches!(parse_request("nope"), Err(EnvelopeError::NotXml(_))));
+        assert!(matches!(
+            parse_request("nope"),
+            Err(EnvelopeError::NotXml(_))
+        ));
         assert_eq!(
             parse_request("<Envelope><Body/></Envelope>"),
             Err(EnvelopeError::NotSendMessage)
@@ -287,7 +298,9 @@ mod tests {
         assert_eq!(find("message").as_deref(), Some("ok \"quoted\""));
         assert_eq!(find("iin").as_deref(), Some("1"));
         assert!(!xml.contains("sessionId"));
-        let body = doc.descendants().find(|n| n.tag_name().name() == "SendMessageResponse");
+        let body = doc
+            .descendants()
+            .find(|n| n.tag_name().name() == "SendMessageResponse");
         assert_eq!(body.and_then(|n| n.tag_name().namespace()), Some(TYPES_NS));
     }
 

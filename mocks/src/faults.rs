@@ -150,7 +150,10 @@ mod tests {
 
         let down: Faults = serde_json::from_str(r#"{"mode":"down"}"#).expect("parses");
         assert_eq!(down, Faults::mode(FaultMode::Down));
-        assert_eq!(serde_json::from_str::<Faults>("{}").expect("parses"), Faults::none());
+        assert_eq!(
+            serde_json::from_str::<Faults>("{}").expect("parses"),
+            Faults::none()
+        );
         assert!(serde_json::from_str::<Faults>(r#"{"mood":"down"}"#).is_err());
         assert!(serde_json::from_str::<Faults>(r#"{"latency":250}"#).is_err());
     }
@@ -198,7 +201,10 @@ mod tests {
         };
         for _ in 0..100 {
             let d = f.delay();
-            assert!(d >= Duration::from_millis(100) && d < Duration::from_millis(150), "{d:?}");
+            assert!(
+                d >= Duration::from_millis(100) && d < Duration::from_millis(150),
+                "{d:?}"
+            );
         }
     }
 }

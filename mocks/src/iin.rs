@@ -28,7 +28,12 @@ pub fn check_digit(s: &str) -> Option<u32> {
     if first != 10 {
         return Some(first);
     }
-    let second: u32 = d[..11].iter().zip(SECOND_WEIGHTS).map(|(x, w)| x * w).sum::<u32>() % 11;
+    let second: u32 = d[..11]
+        .iter()
+        .zip(SECOND_WEIGHTS)
+        .map(|(x, w)| x * w)
+        .sum::<u32>()
+        % 11;
     (second != 10).then_some(second)
 }
 

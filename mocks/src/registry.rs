@@ -4,7 +4,9 @@ use std::fmt;
 use std::str::FromStr;
 
 /// One of the five state registries behind the gateway.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Registry {
     /// GBD FL, the state database "Physical persons".
@@ -54,7 +56,7 @@ impl Registry {
 
 impl fmt::Display for Registry {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
+        f.pad(self.as_str())
     }
 }
 
@@ -88,5 +90,6 @@ mod tests {
             assert_eq!(json, format!("\"{}\"", r.as_str()));
         }
         assert!("GBD_FL".parse::<Registry>().is_err());
+        assert_eq!(format!("{:<6}|", Registry::Zags), "zags  |");
     }
 }

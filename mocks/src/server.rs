@@ -139,7 +139,11 @@ impl MockRegistry {
 }
 
 /// Starts a mock for `registry` on a listener the caller has already bound (port 0 in tests).
-pub async fn spawn(registry: Registry, fixture: Arc<Fixture>, listener: TcpListener) -> MockRegistry {
+pub async fn spawn(
+    registry: Registry,
+    fixture: Arc<Fixture>,
+    listener: TcpListener,
+) -> MockRegistry {
     let addr = listener
         .local_addr()
         .expect("a bound TCP listener has a local address");
@@ -239,15 +243,18 @@ fn xml_response(status: StatusCode, body: String) -> Response {
         .into_response()
 }
 
-/// A uuid-v4-shaped random message id.
+/// A random UUID v4 as the answer's message id.
 fn message_id() -> String {
     let r = fastrand::u128(..);
+    // Version 4 in bits 76..80, RFC 4122 variant (0b10) in bits 62..64.
+    let r = (r & !(0xF << 76)) | (0x4 << 76);
+    let r = (r & !(0x3 << 62)) | (0x2 << 62);
     let hex = format!("{r:032x}");
     format!(
-        "{}-{}-4{}-{}-{}",
+        "{}-{}-{}-{}-{}",
         &hex[0..8],
         &hex[8..12],
-        &hex[13..16],
+        &hex[12..16],
         &hex[16..20],
         &hex[20..32]
     )
@@ -303,7 +310,12 @@ async fn send_message(State(shared): State<Arc<Shared>>, body: Bytes) -> Respons
             tracing::debug!(registry = %registry, error = %e, "bad envelope");
             return xml_response(
                 StatusCode::INTERNAL_SERVER_ERROR,
-                envelope::fault("soap:Client", "Invalid request", payload::BAD_REQUEST, &e.to_string()),
+                envelope::fault(
+                    "soap:Client",
+                    "Invalid request",
+                    payload::BAD_REQUEST,
+                    &e.to_string(),
+                ),
             );
         }
     };
@@ -385,7 +397,13 @@ async fn get_faults(State(shared): State<Arc<Shared>>) -> Json<Faults> {
 async fn put_faults(State(shared): State<Arc<Shared>>, body: Bytes) -> Response {
     let faults: Faults = match serde_json::from_slice(&body) {
         Ok(f) => f,
-        Err(e) => return (StatusCode::BAD_REQUEST, format!("invalid faults JSON: {e}\n")).into_response(),
+        Err(e) => {
+            return (
+                StatusCode::BAD_REQUEST,
+                format!("invalid faults JSON: {e}\n"),
+            )
+                .into_response()
+        }
     };
     if let Err(e) = faults.validate() {
         return (StatusCode::BAD_REQUEST, format!("invalid faults: {e}\n")).into_response();
@@ -456,6 +474,21 @@ impl MockRegistries {
     pub async fn shutdown(self) {
         for mock in self.mocks {
             mock.stop().await;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn message_id_is_a_uuid_v4() {
+        for _ in 0..100 {
+            let id = super::message_id();
+            let parts: Vec<&str> = id.split('-').collect();
+            let lens: Vec<usize> = parts.iter().map(|p| p.len()).collect();
+            assert_eq!(lens, [8, 4, 4, 4, 12], "{id}");
+            assert!(parts[2].starts_with('4'), "{id}");
+            assert!(parts[3].starts_with(['8', '9', 'a', 'b']), "{id}");
         }
     }
 }

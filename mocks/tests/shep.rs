@@ -56,14 +56,20 @@ async fn gbd_fl_capable_adult() {
     let body = ask(&m, Registry::GbdFl, demo::CAPABLE_ADULT).await;
     let doc = Document::parse(&body).expect("xml");
     assert_eq!(status(&body), "SCSS001");
-    assert_eq!(text_in(&doc, "person", "iin").as_deref(), Some(demo::CAPABLE_ADULT));
+    assert_eq!(
+        text_in(&doc, "person", "iin").as_deref(),
+        Some(demo::CAPABLE_ADULT)
+    );
     assert_eq!(text(&doc, "surname").as_deref(), Some("Ахметов"));
     assert_eq!(text(&doc, "patronymic").as_deref(), Some("Болатович"));
     assert_eq!(text(&doc, "birthDate").as_deref(), Some("1986-03-14"));
     assert_eq!(text(&doc, "gender").as_deref(), Some("MALE"));
     assert_eq!(text(&doc, "citizenship").as_deref(), Some("KZ"));
     assert_eq!(text_in(&doc, "lifeStatus", "code").as_deref(), Some("1"));
-    assert_eq!(text_in(&doc, "lifeStatus", "nameRu").as_deref(), Some("Жив"));
+    assert_eq!(
+        text_in(&doc, "lifeStatus", "nameRu").as_deref(),
+        Some("Жив")
+    );
     assert_eq!(text_in(&doc, "capableStatus", "code").as_deref(), Some("1"));
     assert_eq!(count(&doc, "deathDate"), 0);
     assert_eq!(count(&doc, "capableDate"), 0);
@@ -91,8 +97,14 @@ async fn gbd_fl_court_status_death_and_relative_dates() {
     let doc = Document::parse(&body).expect("xml");
     assert_eq!(text_in(&doc, "lifeStatus", "code").as_deref(), Some("2"));
     assert_eq!(text(&doc, "deathDate").as_deref(), Some("2025-01-10"));
-    assert_eq!(text_in(&doc, "deathCertificate", "number").as_deref(), Some("ZAGS-D-0000117"));
-    assert_eq!(text_in(&doc, "deathCertificate", "date").as_deref(), Some("2025-01-12"));
+    assert_eq!(
+        text_in(&doc, "deathCertificate", "number").as_deref(),
+        Some("ZAGS-D-0000117")
+    );
+    assert_eq!(
+        text_in(&doc, "deathCertificate", "date").as_deref(),
+        Some("2025-01-12")
+    );
 
     let body = ask(&m, Registry::GbdFl, demo::DECEASED_ZAGS_ONLY).await;
     let doc = Document::parse(&body).expect("xml");
@@ -111,7 +123,10 @@ async fn gbd_fl_court_status_death_and_relative_dates() {
 
     let body = ask(&m, Registry::GbdFl, demo::MINOR).await;
     let doc = Document::parse(&body).expect("xml");
-    assert_eq!(text_in(&doc, "birthCertificate", "number").as_deref(), Some("ZAGS-B-0000451"));
+    assert_eq!(
+        text_in(&doc, "birthCertificate", "number").as_deref(),
+        Some("ZAGS-B-0000451")
+    );
     m.shutdown().await;
 }
 
@@ -157,12 +172,18 @@ async fn zags_acts() {
     assert_eq!(text(&doc, "actNumber").as_deref(), Some("ZAGS-B-0000451"));
     assert_eq!(text(&doc, "actDate").as_deref(), Some("2016-10-26"));
     assert_eq!(text_in(&doc, "child", "iin").as_deref(), Some(demo::MINOR));
-    assert_eq!(text_in(&doc, "mother", "iin").as_deref(), Some(demo::MINOR_MOTHER));
+    assert_eq!(
+        text_in(&doc, "mother", "iin").as_deref(),
+        Some(demo::MINOR_MOTHER)
+    );
     assert_eq!(
         text_in(&doc, "mother", "fullName").as_deref(),
         Some("Жаксыбекова Сауле Кайратовна")
     );
-    assert_eq!(text_in(&doc, "father", "iin").as_deref(), Some(demo::MINOR_FATHER));
+    assert_eq!(
+        text_in(&doc, "father", "iin").as_deref(),
+        Some(demo::MINOR_FATHER)
+    );
     assert_eq!(count(&doc, "marriageAct"), 0);
 
     // The other party of a marriage, seen from either side.
@@ -180,8 +201,14 @@ async fn zags_acts() {
 
     let body = ask(&m, Registry::Zags, demo::DECEASED_ZAGS_ONLY).await;
     let doc = Document::parse(&body).expect("xml");
-    assert_eq!(text_in(&doc, "deathAct", "deathDate").as_deref(), Some("2025-08-30"));
-    assert_eq!(text_in(&doc, "deathAct", "actNumber").as_deref(), Some("ZAGS-D-0000388"));
+    assert_eq!(
+        text_in(&doc, "deathAct", "deathDate").as_deref(),
+        Some("2025-08-30")
+    );
+    assert_eq!(
+        text_in(&doc, "deathAct", "actNumber").as_deref(),
+        Some("ZAGS-D-0000388")
+    );
 
     let body = ask(&m, Registry::Zags, demo::INCAPABLE_GUARDIAN).await;
     let doc = Document::parse(&body).expect("xml");
@@ -216,8 +243,14 @@ async fn social_security_guardianship_and_disability() {
     assert_eq!(count(&doc, "guardianship"), 1);
     assert_eq!(text(&doc, "kind").as_deref(), Some("GUARDIANSHIP"));
     assert_eq!(text(&doc, "recordId").as_deref(), Some("GS-2019-0415"));
-    assert_eq!(text(&doc, "wardIin").as_deref(), Some(demo::INCAPABLE_BY_COURT));
-    assert_eq!(text(&doc, "guardianIin").as_deref(), Some(demo::INCAPABLE_GUARDIAN));
+    assert_eq!(
+        text(&doc, "wardIin").as_deref(),
+        Some(demo::INCAPABLE_BY_COURT)
+    );
+    assert_eq!(
+        text(&doc, "guardianIin").as_deref(),
+        Some(demo::INCAPABLE_GUARDIAN)
+    );
     assert_eq!(count(&doc, "until"), 0);
 
     // The guardian sees the same record.
@@ -228,13 +261,25 @@ async fn social_security_guardianship_and_disability() {
 
     for (ward, kind, guardian) in [
         (demo::LIMITED_CAPACITY, "TRUSTEESHIP", demo::LIMITED_TRUSTEE),
-        (demo::GUARDIANSHIP_ONLY, "GUARDIANSHIP", demo::GUARDIANSHIP_ONLY_GUARDIAN),
-        (demo::MINOR_IN_CARE, "TRUSTEESHIP", demo::MINOR_IN_CARE_TRUSTEE),
+        (
+            demo::GUARDIANSHIP_ONLY,
+            "GUARDIANSHIP",
+            demo::GUARDIANSHIP_ONLY_GUARDIAN,
+        ),
+        (
+            demo::MINOR_IN_CARE,
+            "TRUSTEESHIP",
+            demo::MINOR_IN_CARE_TRUSTEE,
+        ),
     ] {
         let body = ask(&m, Registry::SocialSecurity, ward).await;
         let doc = Document::parse(&body).expect("xml");
         assert_eq!(text(&doc, "kind").as_deref(), Some(kind), "{ward}");
-        assert_eq!(text(&doc, "guardianIin").as_deref(), Some(guardian), "{ward}");
+        assert_eq!(
+            text(&doc, "guardianIin").as_deref(),
+            Some(guardian),
+            "{ward}"
+        );
     }
 
     let body = ask(&m, Registry::SocialSecurity, demo::CAPABLE_ADULT).await;
@@ -250,14 +295,20 @@ async fn nobd_enrolments() {
     let body = ask(&m, Registry::Nobd, demo::MINOR_IN_CARE).await;
     assert_eq!(status(&body), "SCSS001");
     let doc = Document::parse(&body).expect("xml");
-    assert_eq!(text(&doc, "organisationBin").as_deref(), Some(demo::BOARDING_SCHOOL_BIN));
+    assert_eq!(
+        text(&doc, "organisationBin").as_deref(),
+        Some(demo::BOARDING_SCHOOL_BIN)
+    );
     assert_eq!(text(&doc, "grade").as_deref(), Some("9"));
     assert_eq!(text(&doc, "withoutParentalCare").as_deref(), Some("true"));
     assert_eq!(text(&doc, "since").as_deref(), Some("2025-11-25"));
 
     let body = ask(&m, Registry::Nobd, demo::MINOR).await;
     let doc = Document::parse(&body).expect("xml");
-    assert_eq!(text(&doc, "organisationBin").as_deref(), Some(demo::SCHOOL_BIN));
+    assert_eq!(
+        text(&doc, "organisationBin").as_deref(),
+        Some(demo::SCHOOL_BIN)
+    );
     assert_eq!(text(&doc, "withoutParentalCare").as_deref(), Some("false"));
 
     let body = ask(&m, Registry::Nobd, demo::UNKNOWN).await;
@@ -273,14 +324,20 @@ async fn epvo_study() {
     assert_eq!(status(&body), "SCSS001");
     let doc = Document::parse(&body).expect("xml");
     assert_eq!(count(&doc, "study"), 1);
-    assert_eq!(text(&doc, "universityBin").as_deref(), Some(demo::UNIVERSITY_BIN));
+    assert_eq!(
+        text(&doc, "universityBin").as_deref(),
+        Some(demo::UNIVERSITY_BIN)
+    );
     assert_eq!(text(&doc, "course").as_deref(), Some("2"));
     assert_eq!(text(&doc, "studyForm").as_deref(), Some("FULL_TIME"));
     assert_eq!(text(&doc, "dormitory").as_deref(), Some("true"));
 
     let body = ask(&m, Registry::Epvo, demo::MINOR).await;
     let doc = Document::parse(&body).expect("xml");
-    assert_eq!((count(&doc, "higherEducation"), count(&doc, "study")), (1, 0));
+    assert_eq!(
+        (count(&doc, "higherEducation"), count(&doc, "study")),
+        (1, 0)
+    );
     m.shutdown().await;
 }
 
@@ -296,7 +353,10 @@ async fn bad_payload_and_bad_envelope() {
     assert_eq!(r.status, 500);
     let doc = Document::parse(&r.body).expect("fault is well-formed");
     assert_eq!(text(&doc, "faultcode").as_deref(), Some("soap:Client"));
-    assert_eq!(text_in(&doc, "detail", "code").as_deref(), Some("BAD_REQUEST"));
+    assert_eq!(
+        text_in(&doc, "detail", "code").as_deref(),
+        Some("BAD_REQUEST")
+    );
 
     let r = common::http(addr, "POST", "/shep", "\u{0}garbage", "text/xml").await;
     assert_eq!(r.status, 500);
@@ -316,7 +376,10 @@ async fn mocks_are_independent() {
     for (i, a) in addrs.iter().enumerate() {
         assert!(a.ip().is_loopback());
         assert_eq!(m.get(Registry::ALL[i]).registry(), Registry::ALL[i]);
-        assert_eq!(m.get(Registry::ALL[i]).endpoint(), format!("http://{a}/shep"));
+        assert_eq!(
+            m.get(Registry::ALL[i]).endpoint(),
+            format!("http://{a}/shep")
+        );
         assert!(!addrs[..i].contains(a), "ports must differ");
     }
     soap(addrs[0], "x", demo::CAPABLE_ADULT).await;

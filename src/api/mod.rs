@@ -73,24 +73,25 @@ fn consent_token_field(value: &str) -> Result<Option<String>, Error> {
 
 fn owner_check(r: pb::CheckOwnerRequest) -> Result<OwnerCheck, Error> {
     let owner = parse_iin("owner_iin", &r.owner_iin)?;
-    let service =
-        match pb::Service::try_from(r.service) {
-            Ok(pb::Service::RegistrationAtResidence) => Service::RegistrationAtResidence,
-            Ok(pb::Service::TemporaryRegistration) => Service::TemporaryRegistration,
-            Ok(pb::Service::Unspecified) => {
-                return Err(Error::invalid(
-                    "service",
-                    "is required: REGISTRATION_AT_RESIDENCE or TEMPORARY_REGISTRATION",
-                ))
-            }
-            Err(_) => return Err(Error::invalid(
+    let service = match pb::Service::try_from(r.service) {
+        Ok(pb::Service::RegistrationAtResidence) => Service::RegistrationAtResidence,
+        Ok(pb::Service::TemporaryRegistration) => Service::TemporaryRegistration,
+        Ok(pb::Service::Unspecified) => {
+            return Err(Error::invalid(
+                "service",
+                "is required: REGISTRATION_AT_RESIDENCE or TEMPORARY_REGISTRATION",
+            ))
+        }
+        Err(_) => {
+            return Err(Error::invalid(
                 "service",
                 format!(
                     "unknown value {}: must be REGISTRATION_AT_RESIDENCE or TEMPORARY_REGISTRATION",
                     r.service
                 ),
-            )),
-        };
+            ))
+        }
+    };
     let applicant = match r.applicant_iin.as_str() {
         "" => None,
         s => {

@@ -67,7 +67,13 @@ fn request_bytes(method: &str, path: &str, body: &str, content_type: &str, close
 
 /// Sends one request with `Connection: close` and returns everything the server wrote before
 /// closing (empty if it closed without an answer; a reset also counts as no answer).
-pub async fn raw(addr: SocketAddr, method: &str, path: &str, body: &str, content_type: &str) -> std::io::Result<Vec<u8>> {
+pub async fn raw(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    body: &str,
+    content_type: &str,
+) -> std::io::Result<Vec<u8>> {
     let mut stream = TcpStream::connect(addr).await?;
     stream
         .write_all(&request_bytes(method, path, body, content_type, true))
@@ -123,9 +129,13 @@ pub fn parse(bytes: &[u8]) -> HttpResponse {
 fn dechunk(mut rest: &[u8]) -> Vec<u8> {
     let mut out = Vec::new();
     loop {
-        let eol = rest.windows(2).position(|w| w == b"\r\n").expect("chunk size line");
-        let size = usize::from_str_radix(std::str::from_utf8(&rest[..eol]).expect("hex").trim(), 16)
-            .expect("chunk size");
+        let eol = rest
+            .windows(2)
+            .position(|w| w == b"\r\n")
+            .expect("chunk size line");
+        let size =
+            usize::from_str_radix(std::str::from_utf8(&rest[..eol]).expect("hex").trim(), 16)
+                .expect("chunk size");
         rest = &rest[eol + 2..];
         if size == 0 {
             return out;
@@ -136,7 +146,13 @@ fn dechunk(mut rest: &[u8]) -> Vec<u8> {
 }
 
 /// One request, one parsed response.
-pub async fn http(addr: SocketAddr, method: &str, path: &str, body: &str, content_type: &str) -> HttpResponse {
+pub async fn http(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    body: &str,
+    content_type: &str,
+) -> HttpResponse {
     let bytes = raw(addr, method, path, body, content_type)
         .await
         .expect("request sent");
@@ -145,7 +161,14 @@ pub async fn http(addr: SocketAddr, method: &str, path: &str, body: &str, conten
 
 /// POSTs a SendMessage for `iin` to the SHEP path.
 pub async fn soap(addr: SocketAddr, message_id: &str, iin: &str) -> HttpResponse {
-    http(addr, "POST", "/shep", &send_message(message_id, iin), "text/xml; charset=utf-8").await
+    http(
+        addr,
+        "POST",
+        "/shep",
+        &send_message(message_id, iin),
+        "text/xml; charset=utf-8",
+    )
+    .await
 }
 
 /// A keep-alive connection that can send several requests (for the stop test).
