@@ -5,17 +5,20 @@ use std::{env, fs, path::PathBuf};
 
 use protox::prost::Message as _;
 
-const PROTO: &str = "proto/registry_gateway/v1/gateway.proto";
+const PROTOS: [&str; 2] = [
+    "proto/registry_gateway/v1/gateway.proto",
+    "proto/registry_gateway/v1/admin.proto",
+];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("cargo:rerun-if-changed=proto");
-    let descriptors = protox::compile([PROTO], ["proto"])?;
+    let descriptors = protox::compile(PROTOS, ["proto"])?;
     let descriptor_path =
         PathBuf::from(env::var("OUT_DIR")?).join("registry_gateway_descriptor.bin");
     fs::write(&descriptor_path, descriptors.encode_to_vec())?;
     tonic_prost_build::configure()
         .file_descriptor_set_path(&descriptor_path)
         .skip_protoc_run()
-        .compile_protos(&[PROTO], &["proto"])?;
+        .compile_protos(&PROTOS, &["proto"])?;
     Ok(())
 }

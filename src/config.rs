@@ -9,11 +9,13 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use figment::providers::{Env, Format, Toml};
+use figment::providers::{Env, Format, Serialized, Toml};
+use figment::value::Dict;
 use figment::Figment;
 use serde::{Deserialize, Serialize};
 
 use crate::registry::{CapacityStatus, LifeStatus, Registry};
+use crate::resilience::Policy;
 
 /// Environment variables with this prefix override the file: `REGGW_LISTEN`,
 /// `REGGW_REGISTRIES__GBD_FL__URL` (`__` separates nested keys).
@@ -24,6 +26,9 @@ pub const ENV_PREFIX: &str = "REGGW_";
 pub struct Config {
     /// Address of the gRPC listener.
     pub listen: SocketAddr,
+    /// RPCs in flight at most, server-wide; more are shed with RESOURCE_EXHAUSTED.
+    pub max_in_flight: usize,
+    pub resilience: ResilienceConfig,
     pub decision: DecisionConfig,
     pub shep: ShepConfig,
     pub codes: CodeTables,
@@ -36,6 +41,8 @@ impl Default for Config {
     fn default() -> Config {
         Config {
             listen: SocketAddr::from(([127, 0, 0, 1], 50051)),
+            max_in_flight: 1024,
+            resilience: ResilienceConfig::default(),
             decision: DecisionConfig::default(),
             shep: ShepConfig::default(),
             codes: CodeTables::default(),
@@ -81,9 +88,6 @@ pub enum LeapDayBirthday {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ShepConfig {
-    /// Per-attempt timeout for a registry that sets none.
-    #[serde(with = "humantime_serde")]
-    pub timeout: Duration,
     /// What the caller is told to wait before retrying after a transient registry failure.
     #[serde(with = "humantime_serde")]
     pub retry_after: Duration,
@@ -96,7 +100,6 @@ pub struct ShepConfig {
 impl Default for ShepConfig {
     fn default() -> ShepConfig {
         ShepConfig {
-            timeout: Duration::from_secs(5),
             retry_after: Duration::from_secs(5),
             retry_after_permanent: Duration::from_secs(60),
             status_codes: ShepCodes::default(),
@@ -176,13 +179,12 @@ impl RegistryEndpoints {
     }
 
     /// Endpoints for registries reached at `url(registry)` with the default service ids.
-    pub fn local(url: impl Fn(Registry) -> String, timeout: Duration) -> RegistryEndpoints {
+    pub fn local(url: impl Fn(Registry) -> String) -> RegistryEndpoints {
         let endpoint = |registry: Registry| ShepEndpoint {
             url: url(registry),
             service_id: default_service_id(registry).into(),
             sender_id: "registry-gateway".into(),
             password: None,
-            timeout,
         };
         RegistryEndpoints {
             gbd_fl: endpoint(Registry::GbdFl),
@@ -214,13 +216,47 @@ pub struct ShepEndpoint {
     pub sender_id: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub password: Option<String>,
-    /// Per-attempt timeout.
-    #[serde(with = "humantime_serde", default = "default_timeout")]
-    pub timeout: Duration,
 }
 
-fn default_timeout() -> Duration {
-    crate::registry::shep::DEFAULT_TIMEOUT
+/// Caching, retries, timeouts, breaker and bulkhead: `defaults` for every registry, then
+/// per-registry tables that override some of its keys (`[resilience.gbd_fl] cache_ttl = "1m"`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ResilienceConfig {
+    pub defaults: Policy,
+    pub gbd_fl: Dict,
+    pub zags: Dict,
+    pub social_security: Dict,
+    pub nobd: Dict,
+    pub epvo: Dict,
+}
+
+impl ResilienceConfig {
+    /// The defaults with `registry`'s overrides, validated.
+    pub fn policy(&self, registry: Registry) -> Result<Policy, ConfigError> {
+        let overrides = match registry {
+            Registry::GbdFl => &self.gbd_fl,
+            Registry::Zags => &self.zags,
+            Registry::SocialSecurity => &self.social_security,
+            Registry::Nobd => &self.nobd,
+            Registry::Epvo => &self.epvo,
+        };
+        let prefix = format!("resilience.{}", registry.key());
+        let policy: Policy = Figment::from(Serialized::defaults(&self.defaults))
+            .merge(Serialized::defaults(overrides))
+            .extract()
+            .map_err(|e| ConfigError::Invalid {
+                key: prefix.clone(),
+                rule: e.to_string(),
+            })?;
+        policy
+            .check()
+            .map_err(|(field, rule)| ConfigError::Invalid {
+                key: format!("{prefix}.{field}"),
+                rule,
+            })?;
+        Ok(policy)
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -280,9 +316,6 @@ impl Config {
             key: key.into(),
             rule: rule.into(),
         };
-        if self.shep.timeout.is_zero() {
-            return Err(invalid("shep.timeout", "must be more than zero"));
-        }
         let codes = &self.shep.status_codes;
         if codes.ok.is_empty() {
             return Err(invalid(
@@ -306,6 +339,12 @@ impl Config {
                 return Err(invalid(key, "must map at least one code"));
             }
         }
+        if self.max_in_flight == 0 {
+            return Err(invalid("max_in_flight", "must be at least 1"));
+        }
+        for registry in Registry::ALL {
+            self.resilience.policy(registry)?;
+        }
         if let Some(registries) = &self.registries {
             for registry in Registry::ALL {
                 let e = registries.get(registry);
@@ -321,9 +360,6 @@ impl Config {
                 }
                 if e.sender_id.trim().is_empty() {
                     return Err(invalid(&key("sender_id"), "must not be empty"));
-                }
-                if e.timeout.is_zero() {
-                    return Err(invalid(&key("timeout"), "must be more than zero"));
                 }
             }
             if self.mocks.fixture.is_some() {
@@ -362,17 +398,40 @@ mod tests {
         let mut text = String::new();
         for r in Registry::ALL {
             text.push_str(&format!(
-                "[registries.{}]\nurl = \"http://bus.example/{0}\"\nservice_id = \"S\"\nsender_id = \"me\"\ntimeout = \"2s\"\n",
+                "[registries.{}]\nurl = \"http://bus.example/{0}\"\nservice_id = \"S\"\nsender_id = \"me\"\n",
                 r.key()
             ));
         }
         let c = Config::from_toml(&text).unwrap();
-        assert_eq!(c.registries.unwrap().zags.timeout, Duration::from_secs(2));
+        assert_eq!(c.registries.unwrap().zags.service_id, "S");
         let bad = text.replace("http://bus.example/nobd", "ftp://x");
         let e = Config::from_toml(&bad).unwrap_err();
         assert!(e.to_string().starts_with("registries.nobd.url"), "{e}");
         let missing = text.replace("[registries.epvo]", "[other]");
         assert!(Config::from_toml(&missing).is_err());
+    }
+
+    #[test]
+    fn resilience_overrides_merge_onto_defaults_and_are_validated() {
+        let c = Config::from_toml(
+            "[resilience.defaults]\ncache_ttl = \"5m\"\n[resilience.zags]\ncache_ttl = \"30s\"\ncache_negative_ttl = \"10s\"",
+        )
+        .unwrap();
+        let zags = c.resilience.policy(Registry::Zags).unwrap();
+        assert_eq!(zags.cache_ttl, Duration::from_secs(30));
+        assert_eq!(zags.max_attempts, 3);
+        assert_eq!(
+            c.resilience.policy(Registry::Nobd).unwrap().cache_ttl,
+            Duration::from_secs(300)
+        );
+        let e = Config::from_toml("[resilience.epvo]\nretry_budget_ratio = 0.3").unwrap_err();
+        assert!(
+            e.to_string()
+                .starts_with("resilience.epvo.retry_budget_ratio"),
+            "{e}"
+        );
+        let e = Config::from_toml("[resilience.nobd]\ncache_tll = \"1s\"").unwrap_err();
+        assert!(e.to_string().contains("cache_tll"), "{e}");
     }
 
     #[test]

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use tonic::{Code, Status};
 use tonic_types::{ErrorDetails, StatusExt};
 
-use crate::registry::{Registry, RegistryError};
+use crate::registry::{Failure, Registry, RegistryError};
 
 /// `ErrorInfo.domain` of every error the gateway raises.
 pub const ERROR_DOMAIN: &str = "registry-gateway.kz";
@@ -17,6 +17,9 @@ pub enum Error {
     /// The request is malformed: `field` breaks `rule`.
     #[error("{field}: {rule}")]
     InvalidArgument { field: &'static str, rule: String },
+    /// The caller's deadline ran out before the gateway could answer.
+    #[error("deadline exceeded before the gateway could answer")]
+    Deadline,
     /// A look-up found no such person in `registry`.
     #[error("{registry} has no person with this IIN")]
     NotFound { registry: Registry },
@@ -50,10 +53,20 @@ impl From<Error> for Status {
                 message,
                 ErrorDetails::with_bad_request_violation(field, rule),
             ),
+            Error::Deadline => Status::deadline_exceeded(message),
             Error::NotFound { registry } => Status::with_error_details(
                 Code::NotFound,
                 message,
                 error_info("PERSON_NOT_FOUND", registry),
+            ),
+            Error::Registry(RegistryError {
+                registry,
+                failure: Failure::DeadlineExceeded,
+                ..
+            }) => Status::with_error_details(
+                Code::DeadlineExceeded,
+                message,
+                error_info("DEADLINE_EXCEEDED", registry),
             ),
             Error::Registry(e) => {
                 let mut details = error_info(
@@ -77,7 +90,6 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
-    use crate::registry::Failure;
 
     #[test]
     fn invalid_argument_carries_a_field_violation() {

@@ -35,6 +35,7 @@ pub mod decision;
 pub mod error;
 pub mod iin;
 pub mod registry;
+pub mod resilience;
 pub mod telemetry;
 
 pub use config::Config;
@@ -58,10 +59,8 @@ pub async fn run(
                 None => registry_mocks::Fixture::demo(),
             };
             let mocks = registry_mocks::MockRegistries::spawn(Arc::new(fixture)).await?;
-            let endpoints = config::RegistryEndpoints::local(
-                |r| mocks.get(mock_registry(r)).endpoint(),
-                config.shep.timeout,
-            );
+            let endpoints =
+                config::RegistryEndpoints::local(|r| mocks.get(mock_registry(r)).endpoint());
             tracing::info!(
                 fixture = %config.mocks.fixture.as_ref().map_or("demo".into(), |p| p.display().to_string()),
                 "embedded mock registries started on loopback"
@@ -74,8 +73,18 @@ pub async fn run(
         Arc::new(config.shep.clone()),
         Arc::new(config.codes.clone()),
     )?;
+    let mut policies = Vec::new();
+    for r in registry::Registry::ALL {
+        policies.push(config.resilience.policy(r)?);
+    }
+    let (registries, guards) = resilience::guard(
+        registries,
+        |r| policies[r as usize].clone(),
+        config.shep.retry_after,
+    );
     let decider = decision::Decider::new(registries.clone(), config.decision);
     let gateway = api::RegistryGatewayServer::new(api::Gateway::new(registries, decider));
+    let admin = api::GatewayAdminServer::new(api::Admin::new(guards));
 
     let (health, health_service) = tonic_health::server::health_reporter();
     health
@@ -97,11 +106,21 @@ pub async fn run(
     };
 
     tracing::info!(addr = %listener.local_addr()?, "registry gateway serving");
+    // Server-wide shedding: past `max_in_flight` RPCs, refuse at once (RESOURCE_EXHAUSTED)
+    // rather than queue without bound.
+    let shed = tower::ServiceBuilder::new()
+        .load_shed()
+        .layer(tower::limit::GlobalConcurrencyLimitLayer::new(
+            config.max_in_flight,
+        ))
+        .into_inner();
     let served = tonic::transport::Server::builder()
+        .layer(shed)
         .add_service(health_service)
         .add_service(reflection().build_v1()?)
         .add_service(reflection().build_v1alpha()?)
         .add_service(gateway)
+        .add_service(admin)
         .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown)
         .await;
     if let Some(mocks) = mocks {

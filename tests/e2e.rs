@@ -3,7 +3,6 @@
 //! a stopped registry.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use registry_gateway::api::pb::{self, registry_gateway_client::RegistryGatewayClient};
 use registry_gateway::config::{Config, RegistryEndpoints};
@@ -32,10 +31,9 @@ async fn start() -> Harness {
         .await
         .expect("mocks start");
     let config = Config {
-        registries: Some(RegistryEndpoints::local(
-            |r| mocks.get(mock_registry(r)).endpoint(),
-            Duration::from_secs(5),
-        )),
+        registries: Some(RegistryEndpoints::local(|r| {
+            mocks.get(mock_registry(r)).endpoint()
+        })),
         ..Config::default()
     };
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -228,12 +226,15 @@ async fn every_outcome_of_the_demo_fixture() {
         assert!(!r.decision_id.is_empty());
         assert_eq!(r.decision_date, h.today);
     }
-    // Queries for persons ask GBD FL, ZAGS and E-social security only, once each.
+    // A person's check asks GBD FL, ZAGS and E-social security only, once each; asked again,
+    // the cache answers.
     let before: Vec<u64> = Registry::ALL
         .iter()
         .map(|r| h.mocks.get(mock_registry(*r)).calls())
         .collect();
-    h.check(demo::CAPABLE_ADULT, "").await.unwrap();
+    h.check(demo::MINOR_MOTHER, "").await.unwrap();
+    let r = h.check(demo::MINOR_MOTHER, "").await.unwrap();
+    assert!(r.evidence[..3].iter().all(|e| e.from_cache), "{r:?}");
     let after: Vec<u64> = Registry::ALL
         .iter()
         .map(|r| h.mocks.get(mock_registry(*r)).calls())
@@ -466,8 +467,9 @@ async fn a_stopped_registry_is_named_and_never_turns_into_online() {
         .any(|n| n.code() == ReasonCode::RegistryNotAnswered
             && n.source() == pb::Registry::SocialSecurity));
 
+    // GBD FL's answer for MINOR is cached now; a person not asked before needs GBD FL.
     h.mocks.stop(mock_registry(Registry::GbdFl)).await;
-    let status = h.check(demo::MINOR, "").await.unwrap_err();
+    let status = h.check(demo::TURNS_18_TOMORROW, "").await.unwrap_err();
     assert_eq!(status.code(), Code::Unavailable);
     assert_eq!(
         status.get_error_details().error_info().unwrap().metadata["registry"],

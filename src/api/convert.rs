@@ -15,7 +15,7 @@ fn date(d: Option<NaiveDate>) -> String {
     d.map(|d| d.to_string()).unwrap_or_default()
 }
 
-fn registry(r: Registry) -> i32 {
+pub fn registry(r: Registry) -> i32 {
     match r {
         Registry::GbdFl => pb::Registry::GbdFl,
         Registry::Zags => pb::Registry::Zags,
@@ -52,6 +52,12 @@ fn evidence(
         fetched_at: source.map(timestamp),
         from_cache: source.is_some_and(|s| s.from_cache),
         stale: source.is_some_and(|s| s.stale),
+        age: source
+            .filter(|s| s.from_cache)
+            .map(|s| prost_types::Duration {
+                seconds: s.age.as_secs() as i64,
+                nanos: s.age.subsec_nanos() as i32,
+            }),
     }
 }
 

@@ -2,6 +2,9 @@
 //! protobuf and domain types. A handler validates its request, calls a domain trait, and
 //! converts the answer; nothing below this module sees a protobuf type.
 
+use std::time::Duration;
+
+use tokio::time::Instant;
 use tonic::{Request, Response, Status};
 use tracing::Instrument;
 
@@ -10,7 +13,10 @@ use crate::error::Error;
 use crate::iin::{Holder, Iin};
 use crate::registry::{Query, Registries, Registry};
 
+mod admin;
 mod convert;
+
+pub use admin::Admin;
 
 /// Code generated from `proto/registry_gateway/v1/gateway.proto`.
 pub mod pb {
@@ -21,6 +27,7 @@ pub mod pb {
         tonic::include_file_descriptor_set!("registry_gateway_descriptor");
 }
 
+pub use pb::gateway_admin_server::GatewayAdminServer;
 pub use pb::registry_gateway_server::RegistryGatewayServer;
 
 /// Longest consent token passed through to GBD FL.
@@ -46,8 +53,33 @@ fn parse_iin(field: &'static str, value: &str) -> Result<Iin, Error> {
     Iin::parse(value).map_err(|e| Error::invalid(field, e.to_string()))
 }
 
+/// The caller's deadline from `grpc-timeout`, set a little early (1/20 of the budget, at most
+/// 5 ms) so that the gateway's DEADLINE_EXCEEDED reaches the caller before tonic's own timer
+/// fires, which would answer CANCELLED.
+fn deadline<T>(request: &Request<T>) -> Option<Instant> {
+    let value = request.metadata().get("grpc-timeout")?.to_str().ok()?;
+    let (digits, unit) = value.split_at(value.len().checked_sub(1)?);
+    let n: u64 = digits.parse().ok()?;
+    let budget = match unit {
+        "H" => Duration::from_secs(n.saturating_mul(3600)),
+        "M" => Duration::from_secs(n.saturating_mul(60)),
+        "S" => Duration::from_secs(n),
+        "m" => Duration::from_millis(n),
+        "u" => Duration::from_micros(n),
+        "n" => Duration::from_nanos(n),
+        _ => return None,
+    };
+    let margin = (budget / 20).min(Duration::from_millis(5));
+    Some(Instant::now() + (budget - margin))
+}
+
 /// A look-up key: the FLK, and a person's IIN (registries hold physical persons).
-fn person_query(value: &str, consent_token: &str, registry: Registry) -> Result<Query, Error> {
+fn person_query(
+    value: &str,
+    consent_token: &str,
+    registry: Registry,
+    deadline: Option<Instant>,
+) -> Result<Query, Error> {
     let iin = parse_iin("iin", value)?;
     if iin.holder() == Holder::Organisation {
         return Err(Error::invalid(
@@ -58,6 +90,7 @@ fn person_query(value: &str, consent_token: &str, registry: Registry) -> Result<
     Ok(Query {
         iin,
         consent_token: consent_token_field(consent_token)?,
+        deadline,
     })
 }
 
@@ -71,7 +104,7 @@ fn consent_token_field(value: &str) -> Result<Option<String>, Error> {
     Ok((!value.is_empty()).then(|| value.to_owned()))
 }
 
-fn owner_check(r: pb::CheckOwnerRequest) -> Result<OwnerCheck, Error> {
+fn owner_check(r: pb::CheckOwnerRequest, deadline: Option<Instant>) -> Result<OwnerCheck, Error> {
     let owner = parse_iin("owner_iin", &r.owner_iin)?;
     let service = match pb::Service::try_from(r.service) {
         Ok(pb::Service::RegistrationAtResidence) => Service::RegistrationAtResidence,
@@ -116,6 +149,7 @@ fn owner_check(r: pb::CheckOwnerRequest) -> Result<OwnerCheck, Error> {
         applicant,
         date,
         consent_token: consent_token_field(&r.consent_token)?,
+        deadline,
     })
 }
 
@@ -123,6 +157,7 @@ fn owner_check(r: pb::CheckOwnerRequest) -> Result<OwnerCheck, Error> {
 async fn handle<T>(
     method: &'static str,
     subject: Option<Iin>,
+    deadline: Option<Instant>,
     body: impl std::future::Future<Output = Result<T, Error>>,
 ) -> Result<Response<T>, Status> {
     let span = tracing::info_span!(
@@ -131,7 +166,12 @@ async fn handle<T>(
         subject = subject.map(|s| s.masked().to_string()).unwrap_or_default(),
     );
     async move {
-        let result = body.await;
+        let result = match deadline {
+            Some(deadline) => tokio::time::timeout_at(deadline, body)
+                .await
+                .unwrap_or(Err(Error::Deadline)),
+            None => body.await,
+        };
         match &result {
             Ok(_) => tracing::debug!("ok"),
             Err(e) => tracing::info!(error = %e, "failed"),
@@ -148,10 +188,11 @@ impl pb::registry_gateway_server::RegistryGateway for Gateway {
         &self,
         request: Request<pb::GetPersonRequest>,
     ) -> Result<Response<pb::GetPersonResponse>, Status> {
+        let deadline = deadline(&request);
         let r = request.into_inner();
-        let query = person_query(&r.iin, &r.consent_token, Registry::GbdFl);
+        let query = person_query(&r.iin, &r.consent_token, Registry::GbdFl, deadline);
         let subject = query.as_ref().ok().map(|q| q.iin);
-        handle("GetPerson", subject, async {
+        handle("GetPerson", subject, deadline, async {
             let fetched = self.registries.gbd_fl.person(&query?).await?;
             let source = fetched.source.clone();
             let person = fetched.value.ok_or(Error::NotFound {
@@ -169,9 +210,10 @@ impl pb::registry_gateway_server::RegistryGateway for Gateway {
         &self,
         request: Request<pb::GetCivilActsRequest>,
     ) -> Result<Response<pb::GetCivilActsResponse>, Status> {
-        let query = person_query(&request.into_inner().iin, "", Registry::Zags);
+        let deadline = deadline(&request);
+        let query = person_query(&request.into_inner().iin, "", Registry::Zags, deadline);
         let subject = query.as_ref().ok().map(|q| q.iin);
-        handle("GetCivilActs", subject, async {
+        handle("GetCivilActs", subject, deadline, async {
             let fetched = self.registries.zags.civil_acts(&query?).await?;
             Ok(convert::civil_acts(fetched))
         })
@@ -182,9 +224,15 @@ impl pb::registry_gateway_server::RegistryGateway for Gateway {
         &self,
         request: Request<pb::GetSocialStatusRequest>,
     ) -> Result<Response<pb::GetSocialStatusResponse>, Status> {
-        let query = person_query(&request.into_inner().iin, "", Registry::SocialSecurity);
+        let deadline = deadline(&request);
+        let query = person_query(
+            &request.into_inner().iin,
+            "",
+            Registry::SocialSecurity,
+            deadline,
+        );
         let subject = query.as_ref().ok().map(|q| q.iin);
-        handle("GetSocialStatus", subject, async {
+        handle("GetSocialStatus", subject, deadline, async {
             let fetched = self.registries.social.social_status(&query?).await?;
             Ok(convert::social_status(fetched, decision::today()))
         })
@@ -195,9 +243,10 @@ impl pb::registry_gateway_server::RegistryGateway for Gateway {
         &self,
         request: Request<pb::GetSchoolEnrolmentRequest>,
     ) -> Result<Response<pb::GetSchoolEnrolmentResponse>, Status> {
-        let query = person_query(&request.into_inner().iin, "", Registry::Nobd);
+        let deadline = deadline(&request);
+        let query = person_query(&request.into_inner().iin, "", Registry::Nobd, deadline);
         let subject = query.as_ref().ok().map(|q| q.iin);
-        handle("GetSchoolEnrolment", subject, async {
+        handle("GetSchoolEnrolment", subject, deadline, async {
             let fetched = self.registries.nobd.enrolments(&query?).await?;
             Ok(convert::school_enrolment(fetched))
         })
@@ -208,9 +257,10 @@ impl pb::registry_gateway_server::RegistryGateway for Gateway {
         &self,
         request: Request<pb::GetHigherEducationRequest>,
     ) -> Result<Response<pb::GetHigherEducationResponse>, Status> {
-        let query = person_query(&request.into_inner().iin, "", Registry::Epvo);
+        let deadline = deadline(&request);
+        let query = person_query(&request.into_inner().iin, "", Registry::Epvo, deadline);
         let subject = query.as_ref().ok().map(|q| q.iin);
-        handle("GetHigherEducation", subject, async {
+        handle("GetHigherEducation", subject, deadline, async {
             let fetched = self.registries.epvo.studies(&query?).await?;
             Ok(convert::higher_education(fetched))
         })
@@ -221,9 +271,10 @@ impl pb::registry_gateway_server::RegistryGateway for Gateway {
         &self,
         request: Request<pb::CheckOwnerRequest>,
     ) -> Result<Response<pb::CheckOwnerResponse>, Status> {
-        let check = owner_check(request.into_inner());
+        let deadline = deadline(&request);
+        let check = owner_check(request.into_inner(), deadline);
         let subject = check.as_ref().ok().map(|c| c.owner);
-        handle("CheckOwner", subject, async {
+        handle("CheckOwner", subject, deadline, async {
             let check = check?;
             let decision = self.decider.check(&check).await?;
             tracing::info!(outcome = ?decision.outcome, decision_id = %decision.id, "decided");

@@ -32,6 +32,8 @@ pub struct OwnerCheck {
     pub applicant: Option<Iin>,
     pub date: NaiveDate,
     pub consent_token: Option<String>,
+    /// The caller's deadline.
+    pub deadline: Option<tokio::time::Instant>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -165,6 +167,7 @@ impl Decider {
         let query = Query {
             iin: check.owner,
             consent_token: check.consent_token.clone(),
+            deadline: check.deadline,
         };
         let registries = &self.registries;
         let (person, acts, social) = tokio::join!(

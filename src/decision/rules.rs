@@ -478,6 +478,7 @@ mod tests {
                 fetched_at: Utc::now(),
                 from_cache: false,
                 stale: false,
+                age: Duration::ZERO,
             },
         })
     }
@@ -523,6 +524,7 @@ mod tests {
             applicant: applicant.map(|a| Iin::parse(a).unwrap()),
             date: d(date),
             consent_token: None,
+            deadline: None,
         }
     }
 

@@ -38,7 +38,10 @@ pub struct ShepEpvo(pub ShepClient);
 #[async_trait]
 impl Epvo for ShepEpvo {
     async fn studies(&self, query: &Query) -> Result<Fetched<Vec<Study>>, RegistryError> {
-        let fetched = self.0.call(&iin_payload(&query.iin), parse_studies).await?;
+        let fetched = self
+            .0
+            .call(&iin_payload(&query.iin), query.deadline, parse_studies)
+            .await?;
         Ok(Fetched {
             value: fetched.value.unwrap_or_default(),
             source: fetched.source,

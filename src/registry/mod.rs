@@ -77,6 +77,8 @@ pub struct Query {
     pub iin: Iin,
     /// Consent token for access to personal data (`kdpToken`), passed through to GBD FL.
     pub consent_token: Option<String>,
+    /// When the answer is no longer of use: the caller's deadline, tightened per attempt.
+    pub deadline: Option<tokio::time::Instant>,
 }
 
 impl Query {
@@ -84,6 +86,7 @@ impl Query {
         Query {
             iin,
             consent_token: None,
+            deadline: None,
         }
     }
 }
@@ -104,6 +107,8 @@ pub struct Source {
     pub fetched_at: DateTime<Utc>,
     pub from_cache: bool,
     pub stale: bool,
+    /// How old a cached answer is (zero for a fresh call).
+    pub age: Duration,
 }
 
 /// A registry call that did not give an answer.
@@ -136,16 +141,22 @@ pub enum Failure {
     },
     #[error("malformed answer: {0}")]
     Malformed(String),
+    /// The caller's deadline ran out before the registry answered.
+    #[error("no answer before the caller's deadline")]
+    DeadlineExceeded,
+    /// The circuit breaker is open after repeated failures: not called.
+    #[error("circuit breaker open after repeated failures")]
+    CircuitOpen,
 }
 
 impl Failure {
     /// Whether the same call may succeed if repeated soon.
     pub fn is_transient(&self) -> bool {
         match self {
-            Failure::Connect(_) | Failure::Timeout(_) => true,
+            Failure::Connect(_) | Failure::Timeout(_) | Failure::CircuitOpen => true,
             Failure::Http(code) => *code >= 500,
             Failure::Status { transient, .. } => *transient,
-            Failure::Fault(_) | Failure::Malformed(_) => false,
+            Failure::Fault(_) | Failure::Malformed(_) | Failure::DeadlineExceeded => false,
         }
     }
 }

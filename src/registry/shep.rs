@@ -73,6 +73,7 @@ impl ShepClient {
     pub async fn call<T>(
         &self,
         request_data: &str,
+        deadline: Option<tokio::time::Instant>,
         parse: impl FnOnce(Node) -> Result<T, String>,
     ) -> Result<Fetched<Option<T>>, RegistryError> {
         let fail = |failure: Failure| RegistryError {
@@ -89,7 +90,10 @@ impl ShepClient {
             .signer
             .sign(self.envelope(&message_id, request_data))
             .map_err(|e| fail(Failure::Malformed(format!("signing failed: {e}"))))?;
-        let timeout = self.endpoint.timeout;
+        // The remaining budget bounds the HTTP exchange (the guard enforces it too).
+        let timeout = deadline
+            .map(|d| d.saturating_duration_since(tokio::time::Instant::now()))
+            .unwrap_or(DEFAULT_TIMEOUT);
         let transport = |e: reqwest::Error| {
             if e.is_timeout() {
                 Failure::Timeout(timeout)
@@ -170,6 +174,7 @@ fn parse_response<T>(
         fetched_at: Utc::now(),
         from_cache: false,
         stale: false,
+        age: Duration::ZERO,
     };
     let value = if codes.ok.iter().any(|c| c == code) {
         let data = response
@@ -294,8 +299,8 @@ pub fn iin_payload(iin: &crate::iin::Iin) -> String {
     format!("<iin>{}</iin>", iin.as_str())
 }
 
-/// The default per-attempt timeout, used where configuration sets none.
-pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
+/// The HTTP timeout of a call made without a deadline.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 
 #[cfg(test)]
 mod tests {

@@ -64,7 +64,10 @@ pub struct ShepSocialSecurity(pub ShepClient);
 #[async_trait]
 impl SocialSecurity for ShepSocialSecurity {
     async fn social_status(&self, query: &Query) -> Result<Fetched<SocialStatus>, RegistryError> {
-        let fetched = self.0.call(&iin_payload(&query.iin), parse_status).await?;
+        let fetched = self
+            .0
+            .call(&iin_payload(&query.iin), query.deadline, parse_status)
+            .await?;
         Ok(Fetched {
             value: fetched.value.unwrap_or_default(),
             source: fetched.source,

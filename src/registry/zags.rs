@@ -67,7 +67,10 @@ pub struct ShepZags(pub ShepClient);
 #[async_trait]
 impl Zags for ShepZags {
     async fn civil_acts(&self, query: &Query) -> Result<Fetched<CivilActs>, RegistryError> {
-        let fetched = self.0.call(&iin_payload(&query.iin), parse_acts).await?;
+        let fetched = self
+            .0
+            .call(&iin_payload(&query.iin), query.deadline, parse_acts)
+            .await?;
         Ok(Fetched {
             value: fetched.value.unwrap_or_default(),
             source: fetched.source,

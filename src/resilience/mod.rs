@@ -1,0 +1,481 @@
+//! What stands between the gateway and a slow, rate-limited or failing registry, per registry:
+//!
+//! 1. the answer cache ([`cache`]): fresh answers skip the registry; concurrent misses for one
+//!    person share one call (single flight); a failed call may be answered from a stale entry;
+//! 2. a circuit breaker ([`breaker`]) that fails fast while the registry is down;
+//! 3. a bulkhead: at most `max_concurrent` calls in flight to the registry;
+//! 4. retries of transient failures with exponential backoff and jitter, bounded attempts, a
+//!    retry budget (a share of recent calls, tower's `TpsBudget`), and never a retry that
+//!    cannot finish before the caller's deadline;
+//! 5. a per-attempt timeout, tightened to the caller's remaining deadline.
+//!
+//! [`guard`] wraps each of the five registry traits with this, configured by [`Policy`]:
+//! `[resilience.defaults]` merged with `[resilience.<registry>]` overrides.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use futures::future::{BoxFuture, FutureExt, Shared};
+use serde::{Deserialize, Serialize};
+use tokio::sync::Semaphore;
+use tokio::time::{timeout_at, Instant};
+use tower::retry::backoff::{Backoff, ExponentialBackoffMaker, MakeBackoff};
+use tower::retry::budget::{Budget, TpsBudget};
+use tower::util::rng::HasherRng;
+
+use crate::iin::Iin;
+use crate::registry::{
+    CivilActs, Epvo, Failure, Fetched, GbdFl, Nobd, Person, Query, Registries, Registry,
+    RegistryError, SchoolEnrolment, SocialSecurity, SocialStatus, Study, Zags,
+};
+
+pub mod breaker;
+pub mod cache;
+
+use breaker::Breaker;
+pub use breaker::{BreakerConfig, BreakerState};
+use cache::{AnswerCache, Lifetimes};
+
+/// Resilience settings of one registry.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Policy {
+    /// How long an answer is served from the cache.
+    #[serde(with = "humantime_serde")]
+    pub cache_ttl: Duration,
+    /// ... an answer "no such record" (GBD FL: unknown IIN; others: no records).
+    #[serde(with = "humantime_serde")]
+    pub cache_negative_ttl: Duration,
+    /// How long past its TTL an entry may answer when the registry fails (stale-if-error).
+    #[serde(with = "humantime_serde")]
+    pub cache_max_stale: Duration,
+    /// Bound on cached persons for this registry.
+    pub cache_max_entries: u64,
+    /// Timeout of one attempt.
+    #[serde(with = "humantime_serde")]
+    pub attempt_timeout: Duration,
+    /// Attempts per call, the first included.
+    pub max_attempts: u32,
+    #[serde(with = "humantime_serde")]
+    pub backoff_min: Duration,
+    #[serde(with = "humantime_serde")]
+    pub backoff_max: Duration,
+    /// Random extra delay, as a share of the backoff (0 = none, 1 = up to double).
+    pub backoff_jitter: f64,
+    /// Retries allowed as a share of recent calls: 0.1, 0.2, 0.25 or 0.5.
+    pub retry_budget_ratio: f32,
+    /// Retries always allowed per second, whatever the ratio.
+    pub retry_budget_min_per_sec: u32,
+    /// How far back "recent calls" reach.
+    #[serde(with = "humantime_serde")]
+    pub retry_budget_window: Duration,
+    /// Calls in flight to this registry at most (bulkhead).
+    pub max_concurrent: u32,
+    pub breaker: BreakerConfig,
+}
+
+impl Default for Policy {
+    fn default() -> Policy {
+        Policy {
+            cache_ttl: Duration::from_secs(600),
+            cache_negative_ttl: Duration::from_secs(60),
+            cache_max_stale: Duration::from_secs(3600),
+            cache_max_entries: 1_000_000,
+            attempt_timeout: Duration::from_secs(5),
+            max_attempts: 3,
+            backoff_min: Duration::from_millis(50),
+            backoff_max: Duration::from_secs(1),
+            backoff_jitter: 0.5,
+            retry_budget_ratio: 0.2,
+            retry_budget_min_per_sec: 10,
+            retry_budget_window: Duration::from_secs(10),
+            max_concurrent: 64,
+            breaker: BreakerConfig::default(),
+        }
+    }
+}
+
+impl Policy {
+    /// The first rule a field breaks, as (field, rule).
+    pub fn check(&self) -> Result<(), (&'static str, String)> {
+        let rule = |field, text: &str| Err((field, text.to_owned()));
+        if self.cache_negative_ttl > self.cache_ttl {
+            return rule("cache_negative_ttl", "must not be longer than cache_ttl");
+        }
+        if self.attempt_timeout.is_zero() {
+            return rule("attempt_timeout", "must be more than zero");
+        }
+        if self.max_attempts == 0 {
+            return rule("max_attempts", "must be at least 1");
+        }
+        if self.backoff_max.is_zero() || self.backoff_min > self.backoff_max {
+            return rule(
+                "backoff_max",
+                "must be more than zero and at least backoff_min",
+            );
+        }
+        if !(0.0..=10.0).contains(&self.backoff_jitter) {
+            return rule("backoff_jitter", "must be between 0 and 10");
+        }
+        // tower's TpsBudget is exact only for ratios 1/n.
+        if ![0.1, 0.2, 0.25, 0.5].contains(&self.retry_budget_ratio) {
+            return rule("retry_budget_ratio", "must be one of 0.1, 0.2, 0.25, 0.5");
+        }
+        if !(Duration::from_secs(1)..=Duration::from_secs(60)).contains(&self.retry_budget_window) {
+            return rule("retry_budget_window", "must be between 1s and 60s");
+        }
+        if self.max_concurrent == 0 {
+            return rule("max_concurrent", "must be at least 1");
+        }
+        let b = &self.breaker;
+        if b.consecutive_failures == 0 || b.window == 0 || b.min_calls == 0 {
+            return rule(
+                "breaker",
+                "consecutive_failures, window and min_calls must be at least 1",
+            );
+        }
+        if !(b.failure_rate > 0.0 && b.failure_rate <= 1.0) {
+            return rule("breaker.failure_rate", "must be in (0, 1]");
+        }
+        if b.open_for.is_zero() {
+            return rule("breaker.open_for", "must be more than zero");
+        }
+        Ok(())
+    }
+}
+
+type SharedCall<T> = Shared<BoxFuture<'static, Result<Fetched<T>, RegistryError>>>;
+
+/// Cache, breaker, bulkhead and retries for one registry's answers of type `T`.
+pub struct Guard<T> {
+    registry: Registry,
+    policy: Policy,
+    /// Retry advice given to callers when the gateway itself refuses (bulkhead, deadline).
+    retry_after: Duration,
+    cache: AnswerCache<T>,
+    breaker: Arc<Breaker>,
+    bulkhead: Semaphore,
+    budget: TpsBudget,
+    in_flight: Mutex<HashMap<Iin, SharedCall<T>>>,
+}
+
+/// What an operator sees of a guard.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GuardStatus {
+    pub registry: Registry,
+    pub breaker: BreakerState,
+    pub cache_entries: u64,
+    pub calls_in_flight: u32,
+}
+
+impl<T: Clone + Send + Sync + 'static> Guard<T> {
+    pub fn new(
+        registry: Registry,
+        policy: Policy,
+        retry_after: Duration,
+        is_negative: fn(&T) -> bool,
+    ) -> Arc<Guard<T>> {
+        Arc::new(Guard {
+            registry,
+            cache: AnswerCache::new(
+                policy.cache_max_entries,
+                Lifetimes {
+                    ttl: policy.cache_ttl,
+                    negative_ttl: policy.cache_negative_ttl,
+                    max_stale: policy.cache_max_stale,
+                },
+                is_negative,
+            ),
+            breaker: Breaker::new(policy.breaker),
+            bulkhead: Semaphore::new(policy.max_concurrent as usize),
+            budget: TpsBudget::new(
+                policy.retry_budget_window,
+                policy.retry_budget_min_per_sec,
+                policy.retry_budget_ratio,
+            ),
+            policy,
+            retry_after,
+            in_flight: Mutex::new(HashMap::new()),
+        })
+    }
+
+    fn error(&self, failure: Failure, retry_after: Duration) -> RegistryError {
+        RegistryError {
+            registry: self.registry,
+            failure,
+            retry_after,
+        }
+    }
+
+    /// The answer for `query`: from the cache, from a call already in flight, or from `fetch`
+    /// with retries. A failure falls back to a stale entry when one is young enough.
+    pub async fn get<F>(
+        self: &Arc<Self>,
+        query: &Query,
+        fetch: F,
+    ) -> Result<Fetched<T>, RegistryError>
+    where
+        F: Fn(Query) -> BoxFuture<'static, Result<Fetched<T>, RegistryError>>
+            + Send
+            + Sync
+            + 'static,
+    {
+        if let Some(hit) = self.cache.fresh(&query.iin) {
+            return Ok(hit);
+        }
+        let call = {
+            let mut in_flight = self.in_flight.lock().unwrap_or_else(|p| p.into_inner());
+            in_flight
+                .entry(query.iin)
+                .or_insert_with(|| {
+                    let guard = self.clone();
+                    let query = query.clone();
+                    async move {
+                        let result = guard.attempts(&query, fetch).await;
+                        if let Ok(answer) = &result {
+                            guard.cache.insert(query.iin, answer);
+                        }
+                        guard
+                            .in_flight
+                            .lock()
+                            .unwrap_or_else(|p| p.into_inner())
+                            .remove(&query.iin);
+                        result
+                    }
+                    .boxed()
+                    .shared()
+                })
+                .clone()
+        };
+        let result = match query.deadline {
+            Some(deadline) => timeout_at(deadline, call)
+                .await
+                .unwrap_or_else(|_| Err(self.error(Failure::DeadlineExceeded, self.retry_after))),
+            None => call.await,
+        };
+        result.or_else(|e| match e.failure {
+            Failure::DeadlineExceeded => Err(e),
+            _ => self.cache.stale(&query.iin).ok_or(e),
+        })
+    }
+
+    async fn attempts<F, Fut>(&self, query: &Query, fetch: F) -> Result<Fetched<T>, RegistryError>
+    where
+        F: Fn(Query) -> Fut,
+        Fut: Future<Output = Result<Fetched<T>, RegistryError>>,
+    {
+        let p = &self.policy;
+        let caller_deadline = query.deadline;
+        let mut backoff = ExponentialBackoffMaker::new(
+            p.backoff_min,
+            p.backoff_max,
+            p.backoff_jitter,
+            HasherRng::default(),
+        )
+        .expect("validated by Policy::check")
+        .make_backoff();
+        self.budget.deposit();
+        let mut attempt = 1;
+        loop {
+            let started = Instant::now();
+            let attempt_deadline = match caller_deadline {
+                Some(d) => d.min(started + p.attempt_timeout),
+                None => started + p.attempt_timeout,
+            };
+            if attempt_deadline <= started {
+                return Err(self.error(Failure::DeadlineExceeded, self.retry_after));
+            }
+            let permit = self
+                .breaker
+                .allow()
+                .map_err(|wait| self.error(Failure::CircuitOpen, wait))?;
+            let span =
+                tracing::debug_span!("registry_attempt", registry = self.registry.key(), attempt);
+            let outcome = timeout_at(attempt_deadline, async {
+                let _slot = self.bulkhead.acquire().await;
+                let mut q = query.clone();
+                q.deadline = Some(attempt_deadline);
+                fetch(q).await
+            })
+            .instrument_with(span)
+            .await;
+            let error = match outcome {
+                Ok(Ok(answer)) => {
+                    permit.record(true);
+                    return Ok(answer);
+                }
+                Ok(Err(e)) => e,
+                Err(_) if Some(attempt_deadline) == caller_deadline => {
+                    self.error(Failure::DeadlineExceeded, self.retry_after)
+                }
+                Err(_) => self.error(Failure::Timeout(p.attempt_timeout), self.retry_after),
+            };
+            match error.failure {
+                // The caller's clock, not the registry's health.
+                Failure::DeadlineExceeded => drop(permit),
+                _ => permit.record(false),
+            }
+            if !error.failure.is_transient() || attempt >= p.max_attempts {
+                return Err(error);
+            }
+            let pause = backoff.next_backoff();
+            // A retry is started only if one as slow as this attempt can still finish in time.
+            let finish = pause.deadline() + started.elapsed();
+            if caller_deadline.is_some_and(|d| finish > d) {
+                tracing::debug!(
+                    registry = self.registry.key(),
+                    "no retry: it cannot finish before the deadline"
+                );
+                return Err(error);
+            }
+            if !self.budget.withdraw() {
+                tracing::debug!(
+                    registry = self.registry.key(),
+                    "no retry: retry budget exhausted"
+                );
+                return Err(error);
+            }
+            pause.await;
+            attempt += 1;
+        }
+    }
+
+    pub fn invalidate(&self, iin: &Iin) -> bool {
+        self.cache.invalidate(iin)
+    }
+
+    pub fn status(&self) -> GuardStatus {
+        GuardStatus {
+            registry: self.registry,
+            breaker: self.breaker.state(),
+            cache_entries: self.cache.entry_count(),
+            calls_in_flight: self.policy.max_concurrent - self.bulkhead.available_permits() as u32,
+        }
+    }
+}
+
+/// `Future::instrument` without importing the trait at every call site.
+trait InstrumentWith: Sized {
+    fn instrument_with(self, span: tracing::Span) -> tracing::instrument::Instrumented<Self>;
+}
+
+impl<F: Future> InstrumentWith for F {
+    fn instrument_with(self, span: tracing::Span) -> tracing::instrument::Instrumented<Self> {
+        tracing::Instrument::instrument(self, span)
+    }
+}
+
+/// Operations on a guard whatever its answer type, for the admin service.
+pub trait GuardAdmin: Send + Sync {
+    fn invalidate(&self, iin: &Iin) -> bool;
+    fn status(&self) -> GuardStatus;
+}
+
+impl<T: Clone + Send + Sync + 'static> GuardAdmin for Guard<T> {
+    fn invalidate(&self, iin: &Iin) -> bool {
+        Guard::invalidate(self, iin)
+    }
+    fn status(&self) -> GuardStatus {
+        Guard::status(self)
+    }
+}
+
+/// Wraps a registry trait object so that every call goes through its guard.
+macro_rules! guarded {
+    ($name:ident, $trait:ident, $method:ident, $answer:ty) => {
+        struct $name {
+            inner: Arc<dyn $trait>,
+            guard: Arc<Guard<$answer>>,
+        }
+
+        #[async_trait]
+        impl $trait for $name {
+            async fn $method(&self, query: &Query) -> Result<Fetched<$answer>, RegistryError> {
+                let inner = self.inner.clone();
+                self.guard
+                    .get(query, move |q| {
+                        let inner = inner.clone();
+                        async move { inner.$method(&q).await }.boxed()
+                    })
+                    .await
+            }
+        }
+    };
+}
+
+guarded!(GuardedGbdFl, GbdFl, person, Option<Person>);
+guarded!(GuardedZags, Zags, civil_acts, CivilActs);
+guarded!(GuardedSocial, SocialSecurity, social_status, SocialStatus);
+guarded!(GuardedNobd, Nobd, enrolments, Vec<SchoolEnrolment>);
+guarded!(GuardedEpvo, Epvo, studies, Vec<Study>);
+
+/// The registries behind their guards, and the guards for the admin service.
+pub fn guard(
+    registries: Registries,
+    policy: impl Fn(Registry) -> Policy,
+    retry_after: Duration,
+) -> (Registries, Vec<Arc<dyn GuardAdmin>>) {
+    let gbd_fl = Guard::new(
+        Registry::GbdFl,
+        policy(Registry::GbdFl),
+        retry_after,
+        Option::is_none,
+    );
+    let zags = Guard::new(
+        Registry::Zags,
+        policy(Registry::Zags),
+        retry_after,
+        |a: &CivilActs| *a == CivilActs::default(),
+    );
+    let social = Guard::new(
+        Registry::SocialSecurity,
+        policy(Registry::SocialSecurity),
+        retry_after,
+        |s: &SocialStatus| *s == SocialStatus::default(),
+    );
+    let nobd = Guard::new(
+        Registry::Nobd,
+        policy(Registry::Nobd),
+        retry_after,
+        Vec::is_empty,
+    );
+    let epvo = Guard::new(
+        Registry::Epvo,
+        policy(Registry::Epvo),
+        retry_after,
+        Vec::is_empty,
+    );
+    let admin: Vec<Arc<dyn GuardAdmin>> = vec![
+        gbd_fl.clone(),
+        zags.clone(),
+        social.clone(),
+        nobd.clone(),
+        epvo.clone(),
+    ];
+    let guarded = Registries {
+        gbd_fl: Arc::new(GuardedGbdFl {
+            inner: registries.gbd_fl,
+            guard: gbd_fl,
+        }),
+        zags: Arc::new(GuardedZags {
+            inner: registries.zags,
+            guard: zags,
+        }),
+        social: Arc::new(GuardedSocial {
+            inner: registries.social,
+            guard: social,
+        }),
+        nobd: Arc::new(GuardedNobd {
+            inner: registries.nobd,
+            guard: nobd,
+        }),
+        epvo: Arc::new(GuardedEpvo {
+            inner: registries.epvo,
+            guard: epvo,
+        }),
+    };
+    (guarded, admin)
+}
