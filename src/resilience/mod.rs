@@ -479,3 +479,6 @@ pub fn guard(
     };
     (guarded, admin)
 }
+
+#[cfg(test)]
+mod tests;
