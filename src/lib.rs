@@ -30,6 +30,7 @@ use tokio::net::TcpListener;
 use tokio_stream::wrappers::TcpListenerStream;
 
 pub mod api;
+pub mod audit;
 pub mod config;
 pub mod decision;
 pub mod error;

@@ -90,9 +90,11 @@ impl ShepClient {
             .signer
             .sign(self.envelope(&message_id, request_data))
             .map_err(|e| fail(Failure::Malformed(format!("signing failed: {e}"))))?;
-        // The remaining budget bounds the HTTP exchange (the guard enforces it too).
+        // The remaining budget bounds the HTTP exchange. The guard enforces the deadline
+        // itself; the transport's timer is a backstop set a little later so that it never
+        // wins the race and passes the caller's deadline off as a registry timeout.
         let timeout = deadline
-            .map(|d| d.saturating_duration_since(tokio::time::Instant::now()))
+            .map(|d| d.saturating_duration_since(tokio::time::Instant::now()) + TRANSPORT_SLACK)
             .unwrap_or(DEFAULT_TIMEOUT);
         let transport = |e: reqwest::Error| {
             if e.is_timeout() {
@@ -298,6 +300,9 @@ impl<'a, 'input: 'a> NodeExt<'a, 'input> for Node<'a, 'input> {
 pub fn iin_payload(iin: &crate::iin::Iin) -> String {
     format!("<iin>{}</iin>", iin.as_str())
 }
+
+/// How much later than the deadline the transport's own timer fires.
+const TRANSPORT_SLACK: Duration = Duration::from_millis(250);
 
 /// The HTTP timeout of a call made without a deadline.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);

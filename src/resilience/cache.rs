@@ -63,6 +63,17 @@ impl<T> Expiry<Iin, Arc<Entry<T>>> for Expire {
     ) -> Option<Duration> {
         Some(entry.ttl + self.max_stale)
     }
+
+    /// A refreshed answer lives as long as a new one.
+    fn expire_after_update(
+        &self,
+        _key: &Iin,
+        entry: &Arc<Entry<T>>,
+        _updated_at: std::time::Instant,
+        _duration_until_expiry: Option<Duration>,
+    ) -> Option<Duration> {
+        Some(entry.ttl + self.max_stale)
+    }
 }
 
 pub struct AnswerCache<T> {

@@ -149,6 +149,38 @@ impl Policy {
 
 type SharedCall<T> = Shared<BoxFuture<'static, Result<Fetched<T>, RegistryError>>>;
 
+/// How long anyone waits for a call in flight: the latest deadline among its waiters, `None`
+/// while one of them has none. Attempts and retries are bounded by it, not by the deadline of
+/// whoever started the call.
+#[derive(Clone, Default)]
+struct Horizon(Arc<Mutex<Option<Option<Instant>>>>);
+
+impl Horizon {
+    fn join(&self, deadline: Option<Instant>) {
+        let mut h = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        *h = Some(match (*h, deadline) {
+            (None, d) => d,
+            (Some(Some(a)), Some(b)) => Some(a.max(b)),
+            (Some(_), _) => None,
+        });
+    }
+
+    fn get(&self) -> Option<Instant> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).flatten()
+    }
+
+    /// Resolves once no waiter has time left; a waiter joining late pushes it back.
+    async fn passed(&self) {
+        loop {
+            match self.get() {
+                None => futures::future::pending::<()>().await,
+                Some(d) if d <= Instant::now() => return,
+                Some(d) => tokio::time::sleep_until(d).await,
+            }
+        }
+    }
+}
+
 /// Cache, breaker, bulkhead and retries for one registry's answers of type `T`.
 pub struct Guard<T> {
     registry: Registry,
@@ -159,7 +191,7 @@ pub struct Guard<T> {
     breaker: Arc<Breaker>,
     bulkhead: Semaphore,
     budget: TpsBudget,
-    in_flight: Mutex<HashMap<Iin, SharedCall<T>>>,
+    in_flight: Mutex<HashMap<Iin, (SharedCall<T>, Horizon)>>,
 }
 
 /// What an operator sees of a guard.
@@ -228,27 +260,29 @@ impl<T: Clone + Send + Sync + 'static> Guard<T> {
         }
         let call = {
             let mut in_flight = self.in_flight.lock().unwrap_or_else(|p| p.into_inner());
-            in_flight
-                .entry(query.iin)
-                .or_insert_with(|| {
-                    let guard = self.clone();
-                    let query = query.clone();
-                    async move {
-                        let result = guard.attempts(&query, fetch).await;
-                        if let Ok(answer) = &result {
-                            guard.cache.insert(query.iin, answer);
-                        }
-                        guard
-                            .in_flight
-                            .lock()
-                            .unwrap_or_else(|p| p.into_inner())
-                            .remove(&query.iin);
-                        result
+            let (call, horizon) = in_flight.entry(query.iin).or_insert_with(|| {
+                let guard = self.clone();
+                let query = query.clone();
+                let horizon = Horizon::default();
+                let waiters = horizon.clone();
+                let call = async move {
+                    let result = guard.attempts(&query, &waiters, fetch).await;
+                    if let Ok(answer) = &result {
+                        guard.cache.insert(query.iin, answer);
                     }
-                    .boxed()
-                    .shared()
-                })
-                .clone()
+                    guard
+                        .in_flight
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .remove(&query.iin);
+                    result
+                }
+                .boxed()
+                .shared();
+                (call, horizon)
+            });
+            horizon.join(query.deadline);
+            call.clone()
         };
         let result = match query.deadline {
             Some(deadline) => timeout_at(deadline, call)
@@ -262,13 +296,17 @@ impl<T: Clone + Send + Sync + 'static> Guard<T> {
         })
     }
 
-    async fn attempts<F, Fut>(&self, query: &Query, fetch: F) -> Result<Fetched<T>, RegistryError>
+    async fn attempts<F, Fut>(
+        &self,
+        query: &Query,
+        horizon: &Horizon,
+        fetch: F,
+    ) -> Result<Fetched<T>, RegistryError>
     where
         F: Fn(Query) -> Fut,
         Fut: Future<Output = Result<Fetched<T>, RegistryError>>,
     {
         let p = &self.policy;
-        let caller_deadline = query.deadline;
         let mut backoff = ExponentialBackoffMaker::new(
             p.backoff_min,
             p.backoff_max,
@@ -281,37 +319,34 @@ impl<T: Clone + Send + Sync + 'static> Guard<T> {
         let mut attempt = 1;
         loop {
             let started = Instant::now();
-            let attempt_deadline = match caller_deadline {
-                Some(d) => d.min(started + p.attempt_timeout),
-                None => started + p.attempt_timeout,
-            };
-            if attempt_deadline <= started {
+            if horizon.get().is_some_and(|d| d <= started) {
                 return Err(self.error(Failure::DeadlineExceeded, self.retry_after));
             }
+            let attempt_deadline = started + p.attempt_timeout;
             let permit = self
                 .breaker
                 .allow()
                 .map_err(|wait| self.error(Failure::CircuitOpen, wait))?;
             let span =
                 tracing::debug_span!("registry_attempt", registry = self.registry.key(), attempt);
-            let outcome = timeout_at(attempt_deadline, async {
+            let call = timeout_at(attempt_deadline, async {
                 let _slot = self.bulkhead.acquire().await;
                 let mut q = query.clone();
                 q.deadline = Some(attempt_deadline);
                 fetch(q).await
             })
-            .instrument_with(span)
-            .await;
-            let error = match outcome {
-                Ok(Ok(answer)) => {
-                    permit.record(true);
-                    return Ok(answer);
-                }
-                Ok(Err(e)) => e,
-                Err(_) if Some(attempt_deadline) == caller_deadline => {
-                    self.error(Failure::DeadlineExceeded, self.retry_after)
-                }
-                Err(_) => self.error(Failure::Timeout(p.attempt_timeout), self.retry_after),
+            .instrument_with(span);
+            let error = tokio::select! {
+                outcome = call => match outcome {
+                    Ok(Ok(answer)) => {
+                        permit.record(true);
+                        return Ok(answer);
+                    }
+                    Ok(Err(e)) => e,
+                    Err(_) => self.error(Failure::Timeout(p.attempt_timeout), self.retry_after),
+                },
+                // The waiters' clock, not the registry's health.
+                () = horizon.passed() => self.error(Failure::DeadlineExceeded, self.retry_after),
             };
             match error.failure {
                 // The caller's clock, not the registry's health.
@@ -324,7 +359,7 @@ impl<T: Clone + Send + Sync + 'static> Guard<T> {
             let pause = backoff.next_backoff();
             // A retry is started only if one as slow as this attempt can still finish in time.
             let finish = pause.deadline() + started.elapsed();
-            if caller_deadline.is_some_and(|d| finish > d) {
+            if horizon.get().is_some_and(|d| finish > d) {
                 tracing::debug!(
                     registry = self.registry.key(),
                     "no retry: it cannot finish before the deadline"

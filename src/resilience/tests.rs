@@ -387,3 +387,38 @@ async fn invalidation_forces_a_fresh_call() {
     g.get(&query(1), fake.fetch()).await.unwrap();
     assert_eq!(fake.calls(), 2);
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_waiter_with_a_later_deadline_is_not_cut_short_by_the_first() {
+    let g = guard(policy());
+    let fake = Fake::new(&[Step::Answer(Some(1))], Duration::from_secs(1));
+    let mut hasty = query(1);
+    hasty.deadline = Some(Instant::now() + Duration::from_millis(200));
+    let patient = query(1);
+    let (a, b) = tokio::join!(g.get(&hasty, fake.fetch()), async {
+        sleep(Duration::from_millis(50)).await;
+        g.get(&patient, fake.fetch()).await
+    });
+    assert!(matches!(a.unwrap_err().failure, Failure::DeadlineExceeded));
+    assert_eq!(b.unwrap().value, Some(1));
+    assert_eq!(fake.calls(), 1);
+    assert_eq!(g.status().breaker, BreakerState::Closed);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_refreshed_entry_gets_a_new_lifetime() {
+    let g = guard(Policy {
+        cache_ttl: Duration::from_secs(10),
+        cache_negative_ttl: Duration::from_secs(10),
+        cache_max_stale: Duration::ZERO,
+        ..policy()
+    });
+    let fake = Fake::new(&[Step::Answer(Some(1))], Duration::ZERO);
+    g.get(&query(1), fake.fetch()).await.unwrap();
+    advance(Duration::from_secs(10)).await;
+    g.get(&query(1), fake.fetch()).await.unwrap();
+    advance(Duration::from_secs(5)).await;
+    let hit = g.get(&query(1), fake.fetch()).await.unwrap();
+    assert!(hit.source.from_cache);
+    assert_eq!(fake.calls(), 2);
+}

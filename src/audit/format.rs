@@ -1,0 +1,183 @@
+//! One line of the log: its fields, canonical bytes and hash.
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use super::{AuditRecord, RegistryUse};
+
+/// `prev` of the first record.
+pub(super) const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
+/// A line as stored. Field order is the canonical order: do not reorder.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct Entry {
+    pub seq: u64,
+    pub time: String,
+    pub prev: String,
+    pub request_id: String,
+    pub caller: String,
+    pub rpc: String,
+    pub subject: String,
+    pub purpose: String,
+    pub outcome: String,
+    pub registries: Vec<RegistryUse>,
+    pub hash: String,
+}
+
+/// The hashed part of an [`Entry`]: every field but `hash`, in the same order.
+#[derive(Serialize)]
+struct Body<'a> {
+    seq: u64,
+    time: &'a str,
+    prev: &'a str,
+    request_id: &'a str,
+    caller: &'a str,
+    rpc: &'a str,
+    subject: &'a str,
+    purpose: &'a str,
+    outcome: &'a str,
+    registries: &'a [RegistryUse],
+}
+
+/// Why a line is not a valid record on its own (chain checks come on top).
+#[derive(Debug)]
+pub(super) struct Fault {
+    pub seq: Option<u64>,
+    pub reason: String,
+}
+
+impl Entry {
+    /// `record` as record `seq`, chained to `prev`, with its hash.
+    pub fn seal(seq: u64, time: String, prev: String, record: AuditRecord) -> Entry {
+        let mut entry = Entry {
+            seq,
+            time,
+            prev,
+            request_id: record.request_id,
+            caller: record.caller,
+            rpc: record.rpc,
+            subject: record.subject,
+            purpose: record.purpose,
+            outcome: record.outcome,
+            registries: record.registries,
+            hash: String::new(),
+        };
+        entry.hash = entry.digest();
+        entry
+    }
+
+    /// Lowercase hex SHA-256 of the canonical bytes (the line without `hash`).
+    pub fn digest(&self) -> String {
+        let body = Body {
+            seq: self.seq,
+            time: &self.time,
+            prev: &self.prev,
+            request_id: &self.request_id,
+            caller: &self.caller,
+            rpc: &self.rpc,
+            subject: &self.subject,
+            purpose: &self.purpose,
+            outcome: &self.outcome,
+            registries: &self.registries,
+        };
+        let bytes = serde_json::to_vec(&body).expect("strings, numbers and bools serialize");
+        hex(&Sha256::digest(&bytes))
+    }
+
+    /// The line as written, with its newline.
+    pub fn to_line(&self) -> Vec<u8> {
+        let mut line = serde_json::to_vec(self).expect("strings, numbers and bools serialize");
+        line.push(b'\n');
+        line
+    }
+
+    /// Parses and checks one line (without its newline): a record, in canonical form,
+    /// whose hash matches its content.
+    pub fn parse(line: &[u8]) -> Result<Entry, Fault> {
+        let entry: Entry = serde_json::from_slice(line).map_err(|e| Fault {
+            seq: peek_seq(line),
+            reason: if e.is_syntax() || e.is_eof() {
+                format!(
+                    "not valid JSON (column {}): cut short or edited",
+                    e.column()
+                )
+            } else {
+                format!("not an audit record: {}", scrub(&e.to_string()))
+            },
+        })?;
+        let fault = |reason: &str| Fault {
+            seq: Some(entry.seq),
+            reason: reason.to_owned(),
+        };
+        if !is_hash(&entry.hash) {
+            return Err(fault("hash is not 64 lowercase hex digits"));
+        }
+        if !is_hash(&entry.prev) {
+            return Err(fault("prev is not 64 lowercase hex digits"));
+        }
+        if entry.digest() != entry.hash {
+            return Err(fault("hash does not match the record's content: edited"));
+        }
+        let canonical = serde_json::to_vec(&entry).expect("strings, numbers and bools serialize");
+        if canonical != line {
+            return Err(fault(
+                "the line is not in canonical form (reformatted or re-encoded)",
+            ));
+        }
+        Ok(entry)
+    }
+}
+
+/// `seq` of a line that is JSON but not a valid record, for the report.
+pub(super) fn peek_seq(line: &[u8]) -> Option<u64> {
+    serde_json::from_slice::<serde_json::Value>(line)
+        .ok()?
+        .get("seq")?
+        .as_u64()
+}
+
+/// The record time: now in Kazakhstan, milliseconds, with the offset.
+pub(super) fn now() -> String {
+    chrono::Utc::now()
+        .with_timezone(&crate::decision::kazakhstan_offset())
+        .to_rfc3339_opts(chrono::SecondsFormat::Millis, false)
+}
+
+fn is_hash(s: &str) -> bool {
+    s.len() == 64 && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+}
+
+fn hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut s = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        s.push(DIGITS[usize::from(b >> 4)] as char);
+        s.push(DIGITS[usize::from(b & 0xf)] as char);
+    }
+    s
+}
+
+/// Removes runs of 12 or more digits (an IIN a parser error might quote) from `text`.
+pub(super) fn scrub(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut digits = String::new();
+    let flush = |digits: &mut String, out: &mut String| {
+        if digits.len() >= 12 {
+            out.push_str("<digits>");
+        } else {
+            out.push_str(digits);
+        }
+        digits.clear();
+    };
+    for c in text.chars() {
+        if c.is_ascii_digit() {
+            digits.push(c);
+        } else {
+            flush(&mut digits, &mut out);
+            out.push(c);
+        }
+    }
+    flush(&mut digits, &mut out);
+    out
+}

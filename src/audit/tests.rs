@@ -1,0 +1,662 @@
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use sha2::{Digest, Sha256};
+use tokio::sync::Semaphore;
+
+use super::format::{Entry, GENESIS};
+use super::writer::{collect, Msg};
+use super::*;
+
+const IIN: &str = "860314310210";
+
+fn record(i: u64) -> AuditRecord {
+    AuditRecord {
+        request_id: format!("req-{i}"),
+        caller: "iis-tson".into(),
+        rpc: "CheckOwner".into(),
+        subject: IIN.into(),
+        purpose: "REGISTRATION_AT_RESIDENCE".into(),
+        outcome: if i.is_multiple_of(2) {
+            "ONLINE"
+        } else {
+            "PERMISSION_DENIED"
+        }
+        .into(),
+        registries: vec![
+            RegistryUse {
+                registry: "gbd_fl".into(),
+                status: "found".into(),
+                from_cache: i.is_multiple_of(3),
+                stale: false,
+            },
+            RegistryUse {
+                registry: "zags".into(),
+                status: "unavailable".into(),
+                from_cache: false,
+                stale: false,
+            },
+        ],
+    }
+}
+
+fn config(dir: &Path) -> AuditConfig {
+    AuditConfig {
+        path: dir.join("audit/audit.jsonl"),
+        ..AuditConfig::default()
+    }
+}
+
+/// Appends records `from..=to` (their `seq` when the log is fresh), one batch each.
+async fn append(config: &AuditConfig, from: u64, to: u64) {
+    let log = AuditLog::open(config).await.unwrap();
+    for i in from..=to {
+        log.append(record(i)).await.unwrap();
+    }
+    log.close().await.unwrap();
+}
+
+fn lines(path: &Path) -> Vec<String> {
+    std::fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .map(str::to_owned)
+        .collect()
+}
+
+fn write_lines(path: &Path, lines: &[String]) {
+    let mut text = lines.join("\n");
+    text.push('\n');
+    std::fs::write(path, text).unwrap();
+}
+
+fn entry(line: &str) -> Entry {
+    Entry::parse(line.as_bytes()).unwrap()
+}
+
+fn verify_live(config: &AuditConfig) -> Result<VerifyReport, Broken> {
+    verify(&chain_files(&config.path).unwrap())
+}
+
+/// A six-record log, for the tampering tests.
+async fn six(dir: &Path) -> AuditConfig {
+    let config = config(dir);
+    append(&config, 1, 6).await;
+    assert_eq!(verify_live(&config).unwrap().records, 6);
+    config
+}
+
+fn assert_broken(broken: Broken, file: &Path, line: u64, seq: Option<u64>, reason: &str) {
+    assert_eq!(broken.file, file, "{broken}");
+    assert_eq!((broken.line, broken.seq), (line, seq), "{broken}");
+    assert!(broken.reason.contains(reason), "{broken}");
+    assert!(!broken.to_string().contains(IIN), "{broken}");
+}
+
+#[tokio::test]
+async fn appended_records_verify_and_reopening_continues_the_chain() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = config(dir.path());
+    append(&config, 1, 5).await;
+    let report = verify_live(&config).unwrap();
+    assert_eq!((report.files, report.records), (1, 5));
+
+    let first = lines(&config.path);
+    let entries: Vec<Entry> = first.iter().map(|l| entry(l)).collect();
+    assert_eq!(entries[0].prev, GENESIS);
+    for (i, e) in entries.iter().enumerate() {
+        assert_eq!(e.seq, i as u64 + 1);
+        assert_eq!(e.request_id, format!("req-{}", i + 1));
+        assert_eq!(e.subject, IIN, "the audit log holds the IIN in the clear");
+        if i > 0 {
+            assert_eq!(e.prev, entries[i - 1].hash);
+        }
+    }
+    assert_eq!(report.last_hash, entries[4].hash);
+
+    append(&config, 6, 8).await;
+    let report = verify_live(&config).unwrap();
+    assert_eq!((report.files, report.records), (1, 8));
+    let all = lines(&config.path);
+    assert_eq!(all[..5], first[..], "earlier lines are untouched");
+    let sixth = entry(&all[5]);
+    assert_eq!(
+        (sixth.seq, sixth.prev.as_str()),
+        (6, entries[4].hash.as_str())
+    );
+}
+
+#[tokio::test]
+async fn the_line_format_and_hash_are_as_documented() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = config(dir.path());
+    append(&config, 1, 2).await;
+    let line = &lines(&config.path)[1];
+    let value: serde_json::Value = serde_json::from_str(line).unwrap();
+    let keys: Vec<&str> = value
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(|k| k.as_str())
+        .collect();
+    let mut sorted = keys.clone();
+    sorted.sort();
+    let mut expected = vec![
+        "seq",
+        "time",
+        "prev",
+        "request_id",
+        "caller",
+        "rpc",
+        "subject",
+        "purpose",
+        "outcome",
+        "registries",
+        "hash",
+    ];
+    expected.sort();
+    assert_eq!(sorted, expected);
+    assert!(line.starts_with(r#"{"seq":2,"time":"20"#), "{line}");
+    let registries = r#""registries":[{"registry":"gbd_fl","status":"found","from_cache":false,"stale":false},{"registry":"zags","status":"unavailable","from_cache":false,"stale":false}],"hash":""#;
+    assert!(line.contains(registries), "{line}");
+    let time = value["time"].as_str().unwrap();
+    assert!(
+        chrono::DateTime::parse_from_rfc3339(time).is_ok()
+            && time.len() == "2026-11-25T18:40:00.123+05:00".len()
+            && time.ends_with("+05:00"),
+        "{time}"
+    );
+
+    // hash = hex SHA-256 of the line without its `,"hash":"…"` member.
+    let hash = value["hash"].as_str().unwrap();
+    let body = line.replace(&format!(r#","hash":"{hash}""#), "");
+    let digest: String = Sha256::digest(body.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    assert_eq!(digest, hash);
+    assert!(body.contains(&format!(
+        r#""prev":"{}""#,
+        entry(&lines(&config.path)[0]).hash
+    )));
+}
+
+#[tokio::test]
+async fn an_edited_field_is_found_at_its_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = six(dir.path()).await;
+    let mut all = lines(&config.path);
+    assert!(all[2].contains("PERMISSION_DENIED"));
+    all[2] = all[2].replace("PERMISSION_DENIED", "OPERATIONAL_HALL");
+    write_lines(&config.path, &all);
+    let broken = verify_live(&config).unwrap_err();
+    assert_broken(broken, &config.path, 3, Some(3), "hash does not match");
+}
+
+#[tokio::test]
+async fn an_edited_and_rehashed_record_is_found_at_the_next_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = six(dir.path()).await;
+    let mut all = lines(&config.path);
+    let mut e = entry(&all[2]);
+    e.outcome = "OPERATIONAL_HALL".into();
+    e.hash = e.digest();
+    all[2] = String::from_utf8(e.to_line())
+        .unwrap()
+        .trim_end()
+        .to_owned();
+    write_lines(&config.path, &all);
+    let broken = verify_live(&config).unwrap_err();
+    assert_broken(broken, &config.path, 4, Some(4), "prev does not match");
+}
+
+#[tokio::test]
+async fn an_inserted_copy_is_found() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = six(dir.path()).await;
+    let mut all = lines(&config.path);
+    let copy = all[1].clone();
+    all.insert(4, copy);
+    write_lines(&config.path, &all);
+    let broken = verify_live(&config).unwrap_err();
+    assert_broken(
+        broken,
+        &config.path,
+        5,
+        Some(2),
+        "seq 2 where 5 was expected",
+    );
+
+    // A copy of the record just before, right after it.
+    let dir = tempfile::tempdir().unwrap();
+    let config = six(dir.path()).await;
+    let mut all = lines(&config.path);
+    let copy = all[3].clone();
+    all.insert(4, copy);
+    write_lines(&config.path, &all);
+    let broken = verify_live(&config).unwrap_err();
+    assert_broken(broken, &config.path, 5, Some(4), "repeated or inserted");
+}
+
+#[tokio::test]
+async fn a_deleted_line_is_found() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = six(dir.path()).await;
+    let mut all = lines(&config.path);
+    all.remove(2);
+    write_lines(&config.path, &all);
+    let broken = verify_live(&config).unwrap_err();
+    assert_broken(broken, &config.path, 3, Some(4), "missing");
+}
+
+#[tokio::test]
+async fn a_reformatted_line_is_found() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = six(dir.path()).await;
+    let mut all = lines(&config.path);
+    all[1] = all[1].replacen(r#""seq":2,"#, r#""seq": 2,"#, 1);
+    write_lines(&config.path, &all);
+    let broken = verify_live(&config).unwrap_err();
+    assert_broken(broken, &config.path, 2, Some(2), "canonical");
+}
+
+#[tokio::test]
+async fn a_truncated_last_line_is_found_and_open_refuses_to_continue_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = six(dir.path()).await;
+    let bytes = std::fs::read(&config.path).unwrap();
+
+    // Cut inside the last line.
+    std::fs::write(&config.path, &bytes[..bytes.len() - 20]).unwrap();
+    let broken = verify_live(&config).unwrap_err();
+    assert_broken(broken, &config.path, 6, None, "cut short");
+    let err = AuditLog::open(&config).await.unwrap_err();
+    assert!(
+        matches!(&err, AuditError::CorruptTail { path, line: 6, .. } if path == &config.path),
+        "{err:?}"
+    );
+    let message = err.to_string();
+    assert!(message.contains(&config.path.display().to_string()) && message.contains("line 6"));
+    assert!(!message.contains(IIN), "{message}");
+
+    // Only the newline cut: the record reads, but the line is still cut short.
+    std::fs::write(&config.path, &bytes[..bytes.len() - 1]).unwrap();
+    let broken = verify_live(&config).unwrap_err();
+    assert_broken(broken, &config.path, 6, Some(6), "no newline");
+    let err = AuditLog::open(&config).await.unwrap_err();
+    assert!(
+        matches!(err, AuditError::CorruptTail { line: 6, .. }),
+        "{err:?}"
+    );
+
+    // Restored, the chain continues.
+    std::fs::write(&config.path, &bytes).unwrap();
+    append(&config, 7, 7).await;
+    assert_eq!(verify_live(&config).unwrap().records, 7);
+}
+
+#[tokio::test]
+async fn an_edited_last_line_is_refused_at_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = six(dir.path()).await;
+    let mut all = lines(&config.path);
+    all[5] = all[5].replacen(r#""seq":6"#, &format!(r#""seq":"{IIN}""#), 1);
+    write_lines(&config.path, &all);
+    let err = AuditLog::open(&config).await.unwrap_err();
+    assert!(
+        matches!(err, AuditError::CorruptTail { line: 6, .. }),
+        "{err:?}"
+    );
+    assert!(!err.to_string().contains(IIN), "{err}");
+    let broken = verify_live(&config).unwrap_err();
+    assert_broken(broken, &config.path, 6, None, "not an audit record");
+}
+
+#[tokio::test]
+async fn rotation_keeps_the_chain_across_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = AuditConfig {
+        rotate_bytes: AuditConfig::MIN_ROTATE_BYTES,
+        ..config(dir.path())
+    };
+    append(&config, 1, 40).await;
+    let files = chain_files(&config.path).unwrap();
+    assert!(files.len() >= 3, "{files:?}");
+    assert_eq!(files.last().unwrap(), &config.path);
+    assert_eq!(
+        files[0].file_name().unwrap().to_str().unwrap(),
+        "audit-000000000001.jsonl"
+    );
+    let mut last_hash = GENESIS.to_owned();
+    for file in &files {
+        let entries: Vec<Entry> = lines(file).iter().map(|l| entry(l)).collect();
+        assert_eq!(entries[0].prev, last_hash, "{file:?} continues the chain");
+        if file != &config.path {
+            let name = file.file_name().unwrap().to_str().unwrap();
+            assert_eq!(name, format!("audit-{:012}.jsonl", entries[0].seq));
+            let size = std::fs::metadata(file).unwrap().len();
+            assert!(
+                size > config.rotate_bytes,
+                "rotated after passing the limit"
+            );
+        }
+        last_hash = entries.last().unwrap().hash.clone();
+    }
+    let report = verify(&files).unwrap();
+    assert_eq!((report.files, report.records), (files.len(), 40));
+    assert_eq!(report.last_hash, last_hash);
+
+    // Reopened, it goes on.
+    append(&config, 41, 45).await;
+    assert_eq!(verify_live(&config).unwrap().records, 45);
+
+    // Something else beside it is not part of the chain.
+    let files = chain_files(&config.path).unwrap();
+    for other in [
+        "audit-1.jsonl",
+        "other-000000000001.jsonl",
+        "audit-000000000001.json",
+    ] {
+        std::fs::write(dir.path().join("audit").join(other), "x\n").unwrap();
+    }
+    assert_eq!(chain_files(&config.path).unwrap(), files);
+}
+
+#[tokio::test]
+async fn a_removed_middle_file_is_found() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = AuditConfig {
+        rotate_bytes: AuditConfig::MIN_ROTATE_BYTES,
+        ..config(dir.path())
+    };
+    append(&config, 1, 40).await;
+    let files = chain_files(&config.path).unwrap();
+    assert!(files.len() >= 3, "{files:?}");
+    std::fs::remove_file(&files[1]).unwrap();
+    let next_seq = entry(&lines(&files[2])[0]).seq;
+    let broken = verify_live(&config).unwrap_err();
+    assert_broken(broken, &files[2], 1, Some(next_seq), "missing");
+
+    // The first file gone: the chain does not start at genesis.
+    let rest: Vec<PathBuf> = files[2..].to_vec();
+    let broken = verify(&rest).unwrap_err();
+    assert_broken(broken, &files[2], 1, Some(next_seq), "seq");
+}
+
+#[tokio::test]
+async fn a_fresh_live_file_continues_the_newest_rotated_file() {
+    // As after a crash between renaming the live file and creating the next one.
+    let dir = tempfile::tempdir().unwrap();
+    let config = config(dir.path());
+    append(&config, 1, 3).await;
+    std::fs::rename(
+        &config.path,
+        config.path.with_file_name("audit-000000000001.jsonl"),
+    )
+    .unwrap();
+    append(&config, 4, 5).await;
+    let files = chain_files(&config.path).unwrap();
+    assert_eq!(files.len(), 2);
+    assert_eq!(verify(&files).unwrap().records, 5);
+    assert_eq!(entry(&lines(&config.path)[0]).seq, 4);
+}
+
+#[tokio::test]
+async fn a_failed_write_fails_append() {
+    let full = Path::new("/dev/full");
+    if !full.exists() {
+        return;
+    }
+    let config = AuditConfig {
+        path: full.to_owned(),
+        ..AuditConfig::default()
+    };
+    let log = AuditLog::open(&config).await.unwrap();
+    let err = log.append(record(1)).await.unwrap_err();
+    assert!(matches!(err, AuditError::Write { .. }), "{err:?}");
+    assert!(err.to_string().contains("/dev/full"), "{err}");
+    assert!(!err.to_string().contains(IIN));
+    // Later appends keep failing: never an acknowledgement without a written record.
+    for i in 2..5 {
+        assert!(log.append(record(i)).await.is_err());
+    }
+    let _ = log.close().await;
+}
+
+#[tokio::test]
+async fn open_fails_clearly_where_no_file_can_be() {
+    let dir = tempfile::tempdir().unwrap();
+    let blocker = dir.path().join("not-a-dir");
+    std::fs::write(&blocker, "").unwrap();
+    let path = blocker.join("audit/audit.jsonl");
+    let err = AuditLog::open(&AuditConfig {
+        path: path.clone(),
+        ..AuditConfig::default()
+    })
+    .await
+    .unwrap_err();
+    assert!(matches!(err, AuditError::Open { .. }), "{err:?}");
+    assert!(
+        err.to_string().contains(&path.display().to_string()),
+        "{err}"
+    );
+
+    // A directory where the file should be.
+    std::fs::create_dir_all(dir.path().join("d/audit.jsonl")).unwrap();
+    let err = AuditLog::open(&AuditConfig {
+        path: dir.path().join("d/audit.jsonl"),
+        ..AuditConfig::default()
+    })
+    .await
+    .unwrap_err();
+    assert!(matches!(err, AuditError::Open { .. }), "{err:?}");
+
+    let err = AuditLog::open(&AuditConfig {
+        rotate_bytes: 10,
+        ..config(dir.path())
+    })
+    .await
+    .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            AuditError::Config {
+                field: "rotate_bytes",
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_appends_are_all_acknowledged() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = config(dir.path());
+    let log = AuditLog::open(&config).await.unwrap();
+    let tasks: Vec<_> = (1..=100)
+        .map(|i| {
+            let log = log.clone();
+            tokio::spawn(async move { log.append(record(i)).await })
+        })
+        .collect();
+    for task in tasks {
+        task.await.unwrap().unwrap();
+    }
+    log.close().await.unwrap();
+    assert_eq!(verify_live(&config).unwrap().records, 100);
+    let ids: BTreeSet<String> = lines(&config.path)
+        .iter()
+        .map(|l| entry(l).request_id)
+        .collect();
+    assert_eq!(ids.len(), 100);
+}
+
+#[test]
+fn queued_records_are_taken_as_one_batch() {
+    let slots = Arc::new(Semaphore::new(2000));
+    let (tx, rx) = std::sync::mpsc::channel();
+    let mut acks = Vec::new();
+    let mut push = |i: u64| {
+        let (ack, done) = tokio::sync::oneshot::channel();
+        let slot = slots.clone().try_acquire_owned().unwrap();
+        tx.send(Msg::Append {
+            record: record(i),
+            ack,
+            slot,
+        })
+        .unwrap();
+        acks.push(done);
+    };
+    for i in 1..=5 {
+        push(i);
+    }
+    let (close, _closed) = tokio::sync::oneshot::channel();
+    tx.send(Msg::Close { ack: close }).unwrap();
+    push(6);
+
+    let first = rx.recv().unwrap();
+    let (batch, close) = collect(first, &rx);
+    assert_eq!(batch.records.len(), 5);
+    assert!(
+        close.is_some(),
+        "a close ends the batch and is served after it"
+    );
+    let first = rx.recv().unwrap();
+    let (batch, close) = collect(first, &rx);
+    assert_eq!((batch.records.len(), close.is_none()), (1, true));
+
+    for i in 0..(MAX_BATCH as u64 + 10) {
+        push(i);
+    }
+    let first = rx.recv().unwrap();
+    let (batch, _) = collect(first, &rx);
+    assert_eq!(batch.records.len(), MAX_BATCH);
+    let first = rx.recv().unwrap();
+    let (batch, _) = collect(first, &rx);
+    assert_eq!(batch.records.len(), 10);
+}
+
+#[tokio::test]
+async fn close_stops_the_log_and_releases_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = config(dir.path());
+    let log = AuditLog::open(&config).await.unwrap();
+    log.append(record(1)).await.unwrap();
+    let other = log.clone();
+    log.close().await.unwrap();
+    log.close().await.unwrap();
+    let err = other.append(record(2)).await.unwrap_err();
+    assert!(matches!(err, AuditError::Closed { .. }), "{err:?}");
+    append(&config, 2, 2).await;
+    assert_eq!(verify_live(&config).unwrap().records, 2);
+}
+
+#[tokio::test]
+async fn a_second_writer_on_the_same_file_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = config(dir.path());
+    let log = AuditLog::open(&config).await.unwrap();
+    let err = AuditLog::open(&config).await.unwrap_err();
+    assert!(matches!(err, AuditError::InUse { .. }), "{err:?}");
+    let other_spelling = AuditConfig {
+        path: dir.path().join("audit/../audit/./audit.jsonl"),
+        ..config.clone()
+    };
+    let err = AuditLog::open(&other_spelling).await.unwrap_err();
+    assert!(matches!(err, AuditError::InUse { .. }), "{err:?}");
+    log.close().await.unwrap();
+    drop(log);
+    AuditLog::open(&config)
+        .await
+        .unwrap()
+        .close()
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn interval_and_never_policies_write_verified_chains() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = AuditConfig {
+        fsync: FsyncPolicy::Interval,
+        fsync_interval: Duration::from_millis(20),
+        ..config(dir.path())
+    };
+    let log = AuditLog::open(&config).await.unwrap();
+    for i in 1..=3 {
+        log.append(record(i)).await.unwrap();
+    }
+    tokio::time::sleep(Duration::from_millis(60)).await;
+    for i in 4..=5 {
+        log.append(record(i)).await.unwrap();
+    }
+    log.close().await.unwrap();
+    assert_eq!(verify_live(&config).unwrap().records, 5);
+
+    let config = AuditConfig {
+        fsync: FsyncPolicy::Never,
+        ..config
+    };
+    append(&config, 6, 8).await;
+    assert_eq!(verify_live(&config).unwrap().records, 8);
+}
+
+#[test]
+fn records_do_not_show_the_subject_in_debug() {
+    let shown = format!("{:?}", record(1));
+    assert!(!shown.contains(IIN), "{shown}");
+    assert!(shown.contains("req-1"));
+}
+
+#[test]
+fn config_defaults_validation_and_parsing() {
+    let defaults = AuditConfig::default();
+    assert_eq!(defaults.validate(), Ok(()));
+    assert_eq!(defaults.fsync, FsyncPolicy::Always);
+    assert_eq!(defaults.fsync_interval, Duration::from_secs(1));
+    assert_eq!(defaults.rotate_bytes, 64 * 1024 * 1024);
+
+    let parsed: AuditConfig = serde_json::from_str(
+        r#"{"path":"/var/log/gw/audit.jsonl","fsync":"interval","fsync_interval":"250ms"}"#,
+    )
+    .unwrap();
+    assert_eq!(parsed.fsync, FsyncPolicy::Interval);
+    assert_eq!(parsed.fsync_interval, Duration::from_millis(250));
+    assert_eq!(parsed.rotate_bytes, defaults.rotate_bytes);
+    assert!(serde_json::from_str::<AuditConfig>(r#"{"fsync":"sometimes"}"#).is_err());
+    assert!(serde_json::from_str::<AuditConfig>(r#"{"rotate":1}"#).is_err());
+
+    let field = |c: AuditConfig| c.validate().unwrap_err().0;
+    assert_eq!(
+        field(AuditConfig {
+            path: PathBuf::new(),
+            ..AuditConfig::default()
+        }),
+        "path"
+    );
+    assert_eq!(
+        field(AuditConfig {
+            fsync: FsyncPolicy::Interval,
+            fsync_interval: Duration::ZERO,
+            ..AuditConfig::default()
+        }),
+        "fsync_interval"
+    );
+    assert_eq!(
+        field(AuditConfig {
+            rotate_bytes: 4095,
+            ..AuditConfig::default()
+        }),
+        "rotate_bytes"
+    );
+}
+
+#[test]
+fn an_empty_chain_verifies_to_genesis() {
+    let report = verify(&[]).unwrap();
+    assert_eq!((report.files, report.records), (0, 0));
+    assert_eq!(report.last_hash, GENESIS);
+}

@@ -1,0 +1,464 @@
+//! The writer thread: the only owner of the live file.
+
+use std::collections::BTreeSet;
+use std::fs::{File, OpenOptions};
+use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::{Receiver, RecvTimeoutError};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use tokio::sync::{oneshot, OwnedSemaphorePermit};
+
+use super::format::{now, Entry, GENESIS};
+use super::verify::{parent, rotated_files, rotated_path};
+use super::{AuditConfig, AuditError, AuditRecord, FsyncPolicy, MAX_BATCH};
+
+pub(super) type Ack = oneshot::Sender<Result<(), AuditError>>;
+
+pub(super) enum Msg {
+    Append {
+        record: AuditRecord,
+        ack: Ack,
+        /// Held until the record is acknowledged.
+        slot: OwnedSemaphorePermit,
+    },
+    Close {
+        ack: Ack,
+    },
+}
+
+/// Live files open in this process: two writers on one file would fork its chain.
+static OPEN: Mutex<BTreeSet<PathBuf>> = Mutex::new(BTreeSet::new());
+
+struct Claim(PathBuf);
+
+impl Claim {
+    fn take(path: &Path) -> Result<Claim, AuditError> {
+        let key = path.canonicalize().map_err(|e| AuditError::open(path, e))?;
+        let mut open = OPEN.lock().unwrap_or_else(PoisonError::into_inner);
+        if !open.insert(key.clone()) {
+            return Err(AuditError::InUse {
+                path: path.to_owned(),
+            });
+        }
+        Ok(Claim(key))
+    }
+}
+
+impl Drop for Claim {
+    fn drop(&mut self) {
+        OPEN.lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(&self.0);
+    }
+}
+
+/// Records taken from the queue to be written together.
+#[derive(Default)]
+pub(super) struct Batch {
+    pub records: Vec<AuditRecord>,
+    acks: Vec<(Ack, OwnedSemaphorePermit)>,
+}
+
+/// Takes `first` and whatever else is queued already, up to [`MAX_BATCH`] records, stopping
+/// at a close request (returned apart: it is served after the batch).
+pub(super) fn collect(first: Msg, rx: &Receiver<Msg>) -> (Batch, Option<Ack>) {
+    let mut batch = Batch::default();
+    let mut next = Some(first);
+    while let Some(msg) = next.take() {
+        match msg {
+            Msg::Append { record, ack, slot } => {
+                batch.records.push(record);
+                batch.acks.push((ack, slot));
+            }
+            Msg::Close { ack } => return (batch, Some(ack)),
+        }
+        if batch.records.len() < MAX_BATCH {
+            next = rx.try_recv().ok();
+        }
+    }
+    (batch, None)
+}
+
+pub(super) struct Writer {
+    path: PathBuf,
+    /// `None` after a rotation whose new live file could not be created (retried).
+    file: Option<File>,
+    /// Bytes of complete lines in the live file.
+    len: u64,
+    /// The last record written (0 and the genesis hash before the first).
+    seq: u64,
+    prev: String,
+    /// `seq` of the live file's first record, which names it when rotated.
+    first_seq: Option<u64>,
+    /// A regular file (not e.g. /dev/full): may be renamed.
+    rotatable: bool,
+    policy: FsyncPolicy,
+    interval: Duration,
+    rotate_bytes: u64,
+    /// Written but not fsynced (`interval` policy).
+    dirty: bool,
+    last_sync: Instant,
+    /// Why the log refuses every record from now on.
+    stopped: Option<String>,
+    claim: Option<Claim>,
+}
+
+impl Writer {
+    /// Opens or creates the live file and reads where its chain ends.
+    pub fn open(config: &AuditConfig) -> Result<Writer, AuditError> {
+        let path = config.path.clone();
+        let dir = parent(&path);
+        std::fs::create_dir_all(dir).map_err(|e| AuditError::open(&path, e))?;
+        let existed = path.exists();
+        let file = open_live(&path).map_err(|e| AuditError::open(&path, e))?;
+        let claim = Claim::take(&path)?;
+        let meta = file.metadata().map_err(|e| AuditError::open(&path, e))?;
+        let (seq, prev, first_seq) = match read_ends(&file, meta.len()).map_err(|e| e.at(&path))? {
+            Some((first, last)) => (last.seq, last.hash, Some(first)),
+            // A fresh live file continues the newest rotated file's chain, if any.
+            None => match rotated_files(&path)
+                .map_err(|e| AuditError::open(&path, e))?
+                .pop()
+            {
+                Some(rotated) => {
+                    let f = File::open(&rotated).map_err(|e| AuditError::open(&rotated, e))?;
+                    let len = f
+                        .metadata()
+                        .map_err(|e| AuditError::open(&rotated, e))?
+                        .len();
+                    match read_ends(&f, len).map_err(|e| e.at(&rotated))? {
+                        Some((_, last)) => (last.seq, last.hash, None),
+                        None => {
+                            return Err(AuditError::CorruptTail {
+                                path: rotated,
+                                line: 0,
+                                reason: "a rotated file is empty".into(),
+                            })
+                        }
+                    }
+                }
+                None => (0, GENESIS.to_owned(), None),
+            },
+        };
+        if !existed && config.fsync != FsyncPolicy::Never {
+            sync_dir(dir).map_err(|e| AuditError::open(&path, e))?;
+        }
+        Ok(Writer {
+            path,
+            file: Some(file),
+            len: meta.len(),
+            seq,
+            prev,
+            first_seq,
+            rotatable: meta.is_file(),
+            policy: config.fsync,
+            interval: config.fsync_interval,
+            rotate_bytes: config.rotate_bytes,
+            dirty: false,
+            last_sync: Instant::now(),
+            stopped: None,
+            claim: Some(claim),
+        })
+    }
+
+    /// Serves the queue until closed, or until every handle is dropped.
+    pub fn run(mut self, rx: Receiver<Msg>) {
+        while let Some(first) = self.next(&rx) {
+            let (batch, close) = collect(first, &rx);
+            if !batch.records.is_empty() {
+                let result = self.commit(batch.records);
+                for (ack, slot) in batch.acks {
+                    let _ = ack.send(result.clone());
+                    drop(slot);
+                }
+                self.maybe_rotate();
+            }
+            if let Some(ack) = close {
+                let result = self.finish();
+                self.file = None;
+                self.claim = None;
+                let _ = ack.send(result);
+                while let Ok(msg) = rx.try_recv() {
+                    let ack = match msg {
+                        Msg::Append { ack, .. } | Msg::Close { ack } => ack,
+                    };
+                    let _ = ack.send(Err(AuditError::Closed {
+                        path: self.path.clone(),
+                    }));
+                }
+                return;
+            }
+        }
+        if let Err(e) = self.finish() {
+            tracing::error!(error = %e, "audit log: final fsync failed");
+        }
+    }
+
+    /// The next message; under the interval policy, fsyncs when the interval runs out first.
+    fn next(&mut self, rx: &Receiver<Msg>) -> Option<Msg> {
+        loop {
+            if !(self.dirty && self.policy == FsyncPolicy::Interval) {
+                return rx.recv().ok();
+            }
+            let wait = self.interval.saturating_sub(self.last_sync.elapsed());
+            match rx.recv_timeout(wait) {
+                Ok(msg) => return Some(msg),
+                Err(RecvTimeoutError::Timeout) => {
+                    if let Err(e) = self.sync() {
+                        tracing::error!(error = %e, "audit log stopped");
+                    }
+                }
+                Err(RecvTimeoutError::Disconnected) => return None,
+            }
+        }
+    }
+
+    /// Chains, writes and (per policy) fsyncs `records`; `Ok` only when all are written.
+    pub fn commit(&mut self, records: Vec<AuditRecord>) -> Result<(), AuditError> {
+        if let Some(cause) = &self.stopped {
+            return Err(AuditError::Stopped {
+                path: self.path.clone(),
+                cause: cause.clone(),
+            });
+        }
+        let file = match &self.file {
+            Some(file) => file,
+            None => {
+                let file = open_live(&self.path).map_err(|e| AuditError::open(&self.path, e))?;
+                self.len = file
+                    .metadata()
+                    .map_err(|e| AuditError::open(&self.path, e))?
+                    .len();
+                self.file.insert(file)
+            }
+        };
+        let time = now();
+        let first = self.seq + 1;
+        let mut seq = self.seq;
+        let mut prev = self.prev.clone();
+        let mut buf = Vec::with_capacity(records.len() * 512);
+        for record in records {
+            seq += 1;
+            let entry = Entry::seal(seq, time.clone(), prev, record);
+            buf.extend_from_slice(&entry.to_line());
+            prev = entry.hash;
+        }
+        let mut out: &File = file;
+        if let Err(e) = out.write_all(&buf) {
+            // Never leave a partial line: cut back to the last complete one, or stop.
+            if let Err(t) = file.set_len(self.len) {
+                self.stopped = Some(format!(
+                    "a write failed ({e}) and cutting the file back to its last complete line failed ({t})"
+                ));
+            }
+            return Err(AuditError::Write {
+                path: self.path.clone(),
+                source: Arc::new(e),
+            });
+        }
+        self.len += buf.len() as u64;
+        self.seq = seq;
+        self.prev = prev;
+        self.first_seq.get_or_insert(first);
+        match self.policy {
+            FsyncPolicy::Always => self.sync(),
+            FsyncPolicy::Interval => {
+                self.dirty = true;
+                if self.last_sync.elapsed() >= self.interval {
+                    self.sync()
+                } else {
+                    Ok(())
+                }
+            }
+            FsyncPolicy::Never => Ok(()),
+        }
+    }
+
+    /// Fsyncs the live file. A failure stops the log: after a failed fsync nobody can say
+    /// what reached the disk.
+    fn sync(&mut self) -> Result<(), AuditError> {
+        self.dirty = false;
+        if let Some(file) = &self.file {
+            if let Err(e) = file.sync_data() {
+                self.stopped = Some(format!("fsync failed ({e})"));
+                return Err(AuditError::Sync {
+                    path: self.path.clone(),
+                    source: Arc::new(e),
+                });
+            }
+        }
+        self.last_sync = Instant::now();
+        Ok(())
+    }
+
+    /// Flushes and fsyncs whatever the policy.
+    fn finish(&mut self) -> Result<(), AuditError> {
+        if let Some(cause) = &self.stopped {
+            return Err(AuditError::Stopped {
+                path: self.path.clone(),
+                cause: cause.clone(),
+            });
+        }
+        self.sync()
+    }
+
+    fn maybe_rotate(&mut self) {
+        if !self.rotatable || self.stopped.is_some() || self.len <= self.rotate_bytes {
+            return;
+        }
+        let Some(first) = self.first_seq else { return };
+        if let Err(e) = self.rotate(first) {
+            tracing::error!(error = %e, "audit log rotation failed; retried after the next batch");
+        }
+    }
+
+    /// Renames the live file after its first record and starts a new one.
+    fn rotate(&mut self, first: u64) -> Result<(), AuditError> {
+        let io_err = |path: &Path, e: io::Error| AuditError::Write {
+            path: path.to_owned(),
+            source: Arc::new(e),
+        };
+        let durable = self.policy != FsyncPolicy::Never;
+        if durable {
+            self.sync()?;
+        }
+        let target = rotated_path(&self.path, first).map_err(|e| io_err(&self.path, e))?;
+        if target.exists() {
+            return Err(io_err(
+                &target,
+                io::Error::new(io::ErrorKind::AlreadyExists, "rotated file exists already"),
+            ));
+        }
+        std::fs::rename(&self.path, &target).map_err(|e| io_err(&target, e))?;
+        self.file = None;
+        self.len = 0;
+        self.first_seq = None;
+        let dir = parent(&self.path);
+        let file = open_live(&self.path).map_err(|e| io_err(&self.path, e))?;
+        self.file = Some(file);
+        if durable {
+            sync_dir(dir).map_err(|e| io_err(dir, e))?;
+        }
+        Ok(())
+    }
+}
+
+fn open_live(path: &Path) -> io::Result<File> {
+    OpenOptions::new()
+        .read(true)
+        .append(true)
+        .create(true)
+        .open(path)
+}
+
+fn sync_dir(dir: &Path) -> io::Result<()> {
+    File::open(dir)?.sync_all()
+}
+
+/// A file whose end cannot continue a chain.
+enum TailError {
+    Io(io::Error),
+    Corrupt { line: u64, reason: String },
+}
+
+impl From<io::Error> for TailError {
+    fn from(e: io::Error) -> TailError {
+        TailError::Io(e)
+    }
+}
+
+impl TailError {
+    fn at(self, path: &Path) -> AuditError {
+        match self {
+            TailError::Io(e) => AuditError::open(path, e),
+            TailError::Corrupt { line, reason } => AuditError::CorruptTail {
+                path: path.to_owned(),
+                line,
+                reason,
+            },
+        }
+    }
+}
+
+/// The first record's `seq` and the last record of the `len` bytes of `file`, both checked;
+/// `None` for an empty file.
+fn read_ends(file: &File, len: u64) -> Result<Option<(u64, Entry)>, TailError> {
+    if len == 0 {
+        return Ok(None);
+    }
+    if read_at(file, len - 1, 1)?[0] != b'\n' {
+        return Err(TailError::Corrupt {
+            line: count_newlines(file, len)? + 1,
+            reason: "the last line is cut short: no newline at its end (an interrupted write?)"
+                .into(),
+        });
+    }
+    let end = len - 1;
+    let mut window = 4096u64;
+    let start = loop {
+        let from = end.saturating_sub(window);
+        let bytes = read_at(file, from, end - from)?;
+        if let Some(i) = bytes.iter().rposition(|&b| b == b'\n') {
+            break from + i as u64 + 1;
+        }
+        if from == 0 {
+            break 0;
+        }
+        window *= 2;
+    };
+    let last = match Entry::parse(&read_at(file, start, end - start)?) {
+        Ok(entry) => entry,
+        Err(fault) => {
+            return Err(TailError::Corrupt {
+                line: count_newlines(file, len)?,
+                reason: fault.reason,
+            })
+        }
+    };
+    if start == 0 {
+        return Ok(Some((last.seq, last)));
+    }
+    let mut first_end = 0u64;
+    while first_end < start {
+        let n = (start - first_end).min(4096);
+        let bytes = read_at(file, first_end, n)?;
+        match bytes.iter().position(|&b| b == b'\n') {
+            Some(i) => {
+                first_end += i as u64;
+                break;
+            }
+            None => first_end += n,
+        }
+    }
+    let first =
+        Entry::parse(&read_at(file, 0, first_end)?).map_err(|fault| TailError::Corrupt {
+            line: 1,
+            reason: fault.reason,
+        })?;
+    Ok(Some((first.seq, last)))
+}
+
+fn read_at(file: &File, offset: u64, len: u64) -> io::Result<Vec<u8>> {
+    let mut f: &File = file;
+    f.seek(SeekFrom::Start(offset))?;
+    let mut buf = vec![0; len as usize];
+    f.read_exact(&mut buf)?;
+    Ok(buf)
+}
+
+fn count_newlines(file: &File, len: u64) -> io::Result<u64> {
+    let mut f: &File = file;
+    f.seek(SeekFrom::Start(0))?;
+    let mut reader = f.take(len);
+    let mut buf = vec![0; 64 * 1024];
+    let mut count = 0;
+    loop {
+        let n = reader.read(&mut buf)?;
+        if n == 0 {
+            return Ok(count);
+        }
+        count += buf[..n].iter().filter(|&&b| b == b'\n').count() as u64;
+    }
+}
