@@ -14,6 +14,8 @@ use figment::value::Dict;
 use figment::Figment;
 use serde::{Deserialize, Serialize};
 
+use crate::access::AccessConfig;
+use crate::audit::AuditConfig;
 use crate::registry::{CapacityStatus, LifeStatus, Registry};
 use crate::resilience::Policy;
 
@@ -28,6 +30,16 @@ pub struct Config {
     pub listen: SocketAddr,
     /// RPCs in flight at most, server-wide; more are shed with RESOURCE_EXHAUSTED.
     pub max_in_flight: usize,
+    /// Largest request message accepted, in bytes.
+    pub max_message_bytes: usize,
+    /// Server certificate and the CA of client certificates (mutual TLS).
+    pub tls: Option<TlsConfig>,
+    /// Serve plaintext on a non-loopback address. Never in production.
+    pub allow_insecure_plaintext: bool,
+    /// Client systems and their rights; absent: every caller may call every RPC (demo).
+    pub access: Option<AccessConfig>,
+    /// The audit log of personal-data RPCs; absent: no audit (demo).
+    pub audit: Option<AuditConfig>,
     pub resilience: ResilienceConfig,
     pub decision: DecisionConfig,
     pub shep: ShepConfig,
@@ -42,6 +54,11 @@ impl Default for Config {
         Config {
             listen: SocketAddr::from(([127, 0, 0, 1], 50051)),
             max_in_flight: 1024,
+            max_message_bytes: 64 * 1024,
+            tls: None,
+            allow_insecure_plaintext: false,
+            access: None,
+            audit: None,
             resilience: ResilienceConfig::default(),
             decision: DecisionConfig::default(),
             shep: ShepConfig::default(),
@@ -259,6 +276,16 @@ impl ResilienceConfig {
     }
 }
 
+/// Mutual TLS: the server's certificate chain and key, and the CA that client certificates
+/// must chain to (a client without one is refused in the handshake). PEM files.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsConfig {
+    pub cert: PathBuf,
+    pub key: PathBuf,
+    pub client_ca: PathBuf,
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct MocksConfig {
@@ -341,6 +368,29 @@ impl Config {
         }
         if self.max_in_flight == 0 {
             return Err(invalid("max_in_flight", "must be at least 1"));
+        }
+        if self.max_message_bytes < 1024 {
+            return Err(invalid("max_message_bytes", "must be at least 1024"));
+        }
+        if self.tls.is_none() && !self.listen.ip().is_loopback() && !self.allow_insecure_plaintext {
+            return Err(invalid(
+                "listen",
+                "plaintext on a non-loopback address: configure [tls], or set \
+                 allow_insecure_plaintext = true if you really mean it",
+            ));
+        }
+        if let Some(access) = &self.access {
+            access
+                .check()
+                .map_err(|(key, rule)| ConfigError::Invalid { key, rule })?;
+        }
+        if let Some(audit) = &self.audit {
+            audit
+                .validate()
+                .map_err(|(field, rule)| ConfigError::Invalid {
+                    key: format!("audit.{field}"),
+                    rule,
+                })?;
         }
         for registry in Registry::ALL {
             self.resilience.policy(registry)?;
@@ -432,6 +482,20 @@ mod tests {
         );
         let e = Config::from_toml("[resilience.nobd]\ncache_tll = \"1s\"").unwrap_err();
         assert!(e.to_string().contains("cache_tll"), "{e}");
+    }
+
+    #[test]
+    fn plaintext_off_loopback_needs_the_insecure_switch() {
+        let e = Config::from_toml("listen = \"0.0.0.0:50051\"").unwrap_err();
+        assert!(e.to_string().starts_with("listen:"), "{e}");
+        Config::from_toml("listen = \"0.0.0.0:50051\"\nallow_insecure_plaintext = true").unwrap();
+        Config::from_toml("listen = \"[::1]:50051\"").unwrap();
+    }
+
+    #[test]
+    fn access_rules_are_validated() {
+        let e = Config::from_toml("[access.clients.edu]\nrpcs = [\"GetAll\"]").unwrap_err();
+        assert!(e.to_string().starts_with("access.clients.edu.rpcs"), "{e}");
     }
 
     #[test]

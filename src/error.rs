@@ -7,6 +7,7 @@ use std::collections::HashMap;
 use tonic::{Code, Status};
 use tonic_types::{ErrorDetails, StatusExt};
 
+use crate::audit::RegistryUse;
 use crate::registry::{Failure, Registry, RegistryError};
 
 /// `ErrorInfo.domain` of every error the gateway raises.
@@ -20,6 +21,9 @@ pub enum Error {
     /// The caller's deadline ran out before the gateway could answer.
     #[error("deadline exceeded before the gateway could answer")]
     Deadline,
+    /// The caller may not call this RPC. Says nothing about the data.
+    #[error("caller {caller} may not call {rpc}")]
+    PermissionDenied { rpc: &'static str, caller: String },
     /// A look-up found no such person in `registry`.
     #[error("{registry} has no person with this IIN")]
     NotFound { registry: Registry },
@@ -33,6 +37,39 @@ impl Error {
             field,
             rule: rule.into(),
         }
+    }
+}
+
+impl Error {
+    /// The outcome an audit record gives for this error: the gRPC code it maps to.
+    pub fn audit_outcome(&self) -> String {
+        let code = match self {
+            Error::InvalidArgument { .. } => Code::InvalidArgument,
+            Error::Deadline => Code::DeadlineExceeded,
+            Error::PermissionDenied { .. } => Code::PermissionDenied,
+            Error::NotFound { .. } => Code::NotFound,
+            Error::Registry(RegistryError {
+                failure: Failure::DeadlineExceeded,
+                ..
+            }) => Code::DeadlineExceeded,
+            Error::Registry(_) => Code::Unavailable,
+        };
+        format!("{code:?}")
+    }
+
+    /// The registries an error involved, for the audit record.
+    pub fn audit_registries(&self) -> Vec<RegistryUse> {
+        let (registry, status) = match self {
+            Error::NotFound { registry } => (registry, "not_found"),
+            Error::Registry(e) => (&e.registry, "unavailable"),
+            _ => return Vec::new(),
+        };
+        vec![RegistryUse {
+            registry: registry.key().to_owned(),
+            status: status.to_owned(),
+            from_cache: false,
+            stale: false,
+        }]
     }
 }
 
@@ -54,6 +91,7 @@ impl From<Error> for Status {
                 ErrorDetails::with_bad_request_violation(field, rule),
             ),
             Error::Deadline => Status::deadline_exceeded(message),
+            Error::PermissionDenied { .. } => Status::permission_denied(message),
             Error::NotFound { registry } => Status::with_error_details(
                 Code::NotFound,
                 message,

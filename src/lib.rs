@@ -29,6 +29,7 @@ use std::sync::Arc;
 use tokio::net::TcpListener;
 use tokio_stream::wrappers::TcpListenerStream;
 
+pub mod access;
 pub mod api;
 pub mod audit;
 pub mod config;
@@ -83,9 +84,23 @@ pub async fn run(
         |r| policies[r as usize].clone(),
         config.shep.retry_after,
     );
+    let audit = match &config.audit {
+        Some(audit) => Some(audit::AuditLog::open(audit).await?),
+        None => {
+            tracing::warn!("audit log disabled: configure [audit] for any real deployment");
+            None
+        }
+    };
+    let edge = api::Edge {
+        access: Arc::new(access::Access::new(config.access.clone())),
+        audit: audit.clone(),
+    };
     let decider = decision::Decider::new(registries.clone(), config.decision);
-    let gateway = api::RegistryGatewayServer::new(api::Gateway::new(registries, decider));
-    let admin = api::GatewayAdminServer::new(api::Admin::new(guards));
+    let gateway =
+        api::RegistryGatewayServer::new(api::Gateway::new(registries, decider, edge.clone()))
+            .max_decoding_message_size(config.max_message_bytes);
+    let admin = api::GatewayAdminServer::new(api::Admin::new(guards, edge))
+        .max_decoding_message_size(config.max_message_bytes);
 
     let (health, health_service) = tonic_health::server::health_reporter();
     health
@@ -115,7 +130,11 @@ pub async fn run(
             config.max_in_flight,
         ))
         .into_inner();
-    let served = tonic::transport::Server::builder()
+    let mut server = tonic::transport::Server::builder();
+    if let Some(tls) = &config.tls {
+        server = server.tls_config(tls_config(tls)?)?;
+    }
+    let served = server
         .layer(shed)
         .add_service(health_service)
         .add_service(reflection().build_v1()?)
@@ -124,11 +143,29 @@ pub async fn run(
         .add_service(admin)
         .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown)
         .await;
+    if let Some(audit) = audit {
+        audit.close().await?;
+    }
     if let Some(mocks) = mocks {
         mocks.shutdown().await;
     }
     served?;
     Ok(())
+}
+
+/// Mutual TLS: the server's identity, and client certificates required against the CA.
+fn tls_config(tls: &config::TlsConfig) -> Result<tonic::transport::ServerTlsConfig, BoxError> {
+    let read = |path: &std::path::Path| {
+        std::fs::read(path).map_err(|e| format!("tls: cannot read {}: {e}", path.display()))
+    };
+    Ok(tonic::transport::ServerTlsConfig::new()
+        .identity(tonic::transport::Identity::from_pem(
+            read(&tls.cert)?,
+            read(&tls.key)?,
+        ))
+        .client_ca_root(tonic::transport::Certificate::from_pem(read(
+            &tls.client_ca,
+        )?)))
 }
 
 /// The mocks crate's name for a registry (the two enums share their keys).

@@ -4,16 +4,37 @@ use std::sync::Arc;
 
 use tonic::{Request, Response, Status};
 
+use super::call::{Audited, Edge};
 use super::{convert, parse_iin, pb};
+use crate::audit::RegistryUse;
 use crate::resilience::{BreakerState, GuardAdmin};
 
 pub struct Admin {
     guards: Vec<Arc<dyn GuardAdmin>>,
+    edge: Edge,
 }
 
 impl Admin {
-    pub fn new(guards: Vec<Arc<dyn GuardAdmin>>) -> Admin {
-        Admin { guards }
+    pub fn new(guards: Vec<Arc<dyn GuardAdmin>>, edge: Edge) -> Admin {
+        Admin { guards, edge }
+    }
+}
+
+impl Audited for pb::InvalidatePersonResponse {
+    fn outcome(&self) -> String {
+        "INVALIDATED".into()
+    }
+    fn registries(&self) -> Vec<RegistryUse> {
+        Vec::new()
+    }
+}
+
+impl Audited for pb::GetRegistryStatusResponse {
+    fn outcome(&self) -> String {
+        "OK".into()
+    }
+    fn registries(&self) -> Vec<RegistryUse> {
+        Vec::new()
     }
 }
 
@@ -23,21 +44,34 @@ impl pb::gateway_admin_server::GatewayAdmin for Admin {
         &self,
         request: Request<pb::InvalidatePersonRequest>,
     ) -> Result<Response<pb::InvalidatePersonResponse>, Status> {
-        let iin = parse_iin("iin", &request.into_inner().iin)?;
-        let invalidated = self
-            .guards
-            .iter()
-            .filter(|g| g.invalidate(&iin))
-            .map(|g| convert::registry(g.status().registry))
-            .collect();
-        tracing::info!(subject = %iin.masked(), "cache entries invalidated");
-        Ok(Response::new(pb::InvalidatePersonResponse { invalidated }))
+        let call = self.edge.begin("InvalidatePerson", &request);
+        let subject = request.into_inner().iin;
+        call.run(&self.edge, Some(&subject), async {
+            let iin = parse_iin("iin", &subject)?;
+            let invalidated = self
+                .guards
+                .iter()
+                .filter(|g| g.invalidate(&iin))
+                .map(|g| convert::registry(g.status().registry))
+                .collect();
+            tracing::info!("cache entries invalidated");
+            Ok(pb::InvalidatePersonResponse { invalidated })
+        })
+        .await
     }
 
     async fn get_registry_status(
         &self,
-        _: Request<pb::GetRegistryStatusRequest>,
+        request: Request<pb::GetRegistryStatusRequest>,
     ) -> Result<Response<pb::GetRegistryStatusResponse>, Status> {
+        let call = self.edge.begin("GetRegistryStatus", &request);
+        call.run(&self.edge, None, async { Ok(self.status()) })
+            .await
+    }
+}
+
+impl Admin {
+    fn status(&self) -> pb::GetRegistryStatusResponse {
         let registries = self
             .guards
             .iter()
@@ -56,6 +90,6 @@ impl pb::gateway_admin_server::GatewayAdmin for Admin {
                 }
             })
             .collect();
-        Ok(Response::new(pb::GetRegistryStatusResponse { registries }))
+        pb::GetRegistryStatusResponse { registries }
     }
 }

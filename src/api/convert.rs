@@ -2,7 +2,9 @@
 
 use chrono::NaiveDate;
 
+use super::call::Audited;
 use super::pb;
+use crate::audit::RegistryUse;
 use crate::decision::{
     self, Decision, EvidenceStatus, Outcome, OwnerCheck, ReasonCode, Role, Service,
 };
@@ -339,3 +341,43 @@ pub fn decision(check: &OwnerCheck, d: Decision) -> pb::CheckOwnerResponse {
         .into(),
     }
 }
+
+/// What an audit record needs of an evidence entry.
+fn registry_use(e: &pb::Evidence) -> RegistryUse {
+    RegistryUse {
+        registry: e.registry().as_str_name().to_ascii_lowercase(),
+        status: e.status().as_str_name().to_ascii_lowercase(),
+        from_cache: e.from_cache,
+        stale: e.stale,
+    }
+}
+
+impl Audited for pb::CheckOwnerResponse {
+    fn outcome(&self) -> String {
+        self.outcome().as_str_name().to_owned()
+    }
+    fn registries(&self) -> Vec<RegistryUse> {
+        self.evidence.iter().map(registry_use).collect()
+    }
+}
+
+macro_rules! audited_look_up {
+    ($($response:ty),*) => {$(
+        impl Audited for $response {
+            fn outcome(&self) -> String {
+                "FOUND".into()
+            }
+            fn registries(&self) -> Vec<RegistryUse> {
+                self.evidence.iter().map(registry_use).collect()
+            }
+        }
+    )*};
+}
+
+audited_look_up!(
+    pb::GetPersonResponse,
+    pb::GetCivilActsResponse,
+    pb::GetSocialStatusResponse,
+    pb::GetSchoolEnrolmentResponse,
+    pb::GetHigherEducationResponse
+);

@@ -2,11 +2,8 @@
 //! protobuf and domain types. A handler validates its request, calls a domain trait, and
 //! converts the answer; nothing below this module sees a protobuf type.
 
-use std::time::Duration;
-
 use tokio::time::Instant;
 use tonic::{Request, Response, Status};
-use tracing::Instrument;
 
 use crate::decision::{self, Decider, OwnerCheck, Service};
 use crate::error::Error;
@@ -14,9 +11,11 @@ use crate::iin::{Holder, Iin};
 use crate::registry::{Query, Registries, Registry};
 
 mod admin;
+mod call;
 mod convert;
 
 pub use admin::Admin;
+pub use call::Edge;
 
 /// Code generated from `proto/registry_gateway/v1/gateway.proto`.
 pub mod pb {
@@ -37,13 +36,15 @@ const MAX_CONSENT_TOKEN: usize = 4096;
 pub struct Gateway {
     registries: Registries,
     decider: Decider,
+    edge: Edge,
 }
 
 impl Gateway {
-    pub fn new(registries: Registries, decider: Decider) -> Gateway {
+    pub fn new(registries: Registries, decider: Decider, edge: Edge) -> Gateway {
         Gateway {
             registries,
             decider,
+            edge,
         }
     }
 }
@@ -51,26 +52,6 @@ impl Gateway {
 /// FLK of an IIN field: 12 digits, valid check digit.
 fn parse_iin(field: &'static str, value: &str) -> Result<Iin, Error> {
     Iin::parse(value).map_err(|e| Error::invalid(field, e.to_string()))
-}
-
-/// The caller's deadline from `grpc-timeout`, set a little early (1/20 of the budget, at most
-/// 5 ms) so that the gateway's DEADLINE_EXCEEDED reaches the caller before tonic's own timer
-/// fires, which would answer CANCELLED.
-fn deadline<T>(request: &Request<T>) -> Option<Instant> {
-    let value = request.metadata().get("grpc-timeout")?.to_str().ok()?;
-    let (digits, unit) = value.split_at(value.len().checked_sub(1)?);
-    let n: u64 = digits.parse().ok()?;
-    let budget = match unit {
-        "H" => Duration::from_secs(n.saturating_mul(3600)),
-        "M" => Duration::from_secs(n.saturating_mul(60)),
-        "S" => Duration::from_secs(n),
-        "m" => Duration::from_millis(n),
-        "u" => Duration::from_micros(n),
-        "n" => Duration::from_nanos(n),
-        _ => return None,
-    };
-    let margin = (budget / 20).min(Duration::from_millis(5));
-    Some(Instant::now() + (budget - margin))
 }
 
 /// A look-up key: the FLK, and a person's IIN (registries hold physical persons).
@@ -153,46 +134,16 @@ fn owner_check(r: pb::CheckOwnerRequest, deadline: Option<Instant>) -> Result<Ow
     })
 }
 
-/// Runs a handler body inside its RPC span and converts the error.
-async fn handle<T>(
-    method: &'static str,
-    subject: Option<Iin>,
-    deadline: Option<Instant>,
-    body: impl std::future::Future<Output = Result<T, Error>>,
-) -> Result<Response<T>, Status> {
-    let span = tracing::info_span!(
-        "rpc",
-        rpc.method = method,
-        subject = subject.map(|s| s.masked().to_string()).unwrap_or_default(),
-    );
-    async move {
-        let result = match deadline {
-            Some(deadline) => tokio::time::timeout_at(deadline, body)
-                .await
-                .unwrap_or(Err(Error::Deadline)),
-            None => body.await,
-        };
-        match &result {
-            Ok(_) => tracing::debug!("ok"),
-            Err(e) => tracing::info!(error = %e, "failed"),
-        }
-        result.map(Response::new).map_err(Status::from)
-    }
-    .instrument(span)
-    .await
-}
-
 #[tonic::async_trait]
 impl pb::registry_gateway_server::RegistryGateway for Gateway {
     async fn get_person(
         &self,
         request: Request<pb::GetPersonRequest>,
     ) -> Result<Response<pb::GetPersonResponse>, Status> {
-        let deadline = deadline(&request);
+        let call = self.edge.begin("GetPerson", &request);
         let r = request.into_inner();
-        let query = person_query(&r.iin, &r.consent_token, Registry::GbdFl, deadline);
-        let subject = query.as_ref().ok().map(|q| q.iin);
-        handle("GetPerson", subject, deadline, async {
+        let query = person_query(&r.iin, &r.consent_token, Registry::GbdFl, call.deadline());
+        call.run(&self.edge, Some(&r.iin), async {
             let fetched = self.registries.gbd_fl.person(&query?).await?;
             let source = fetched.source.clone();
             let person = fetched.value.ok_or(Error::NotFound {
@@ -210,10 +161,10 @@ impl pb::registry_gateway_server::RegistryGateway for Gateway {
         &self,
         request: Request<pb::GetCivilActsRequest>,
     ) -> Result<Response<pb::GetCivilActsResponse>, Status> {
-        let deadline = deadline(&request);
-        let query = person_query(&request.into_inner().iin, "", Registry::Zags, deadline);
-        let subject = query.as_ref().ok().map(|q| q.iin);
-        handle("GetCivilActs", subject, deadline, async {
+        let call = self.edge.begin("GetCivilActs", &request);
+        let iin = request.into_inner().iin;
+        let query = person_query(&iin, "", Registry::Zags, call.deadline());
+        call.run(&self.edge, Some(&iin), async {
             let fetched = self.registries.zags.civil_acts(&query?).await?;
             Ok(convert::civil_acts(fetched))
         })
@@ -224,15 +175,10 @@ impl pb::registry_gateway_server::RegistryGateway for Gateway {
         &self,
         request: Request<pb::GetSocialStatusRequest>,
     ) -> Result<Response<pb::GetSocialStatusResponse>, Status> {
-        let deadline = deadline(&request);
-        let query = person_query(
-            &request.into_inner().iin,
-            "",
-            Registry::SocialSecurity,
-            deadline,
-        );
-        let subject = query.as_ref().ok().map(|q| q.iin);
-        handle("GetSocialStatus", subject, deadline, async {
+        let call = self.edge.begin("GetSocialStatus", &request);
+        let iin = request.into_inner().iin;
+        let query = person_query(&iin, "", Registry::SocialSecurity, call.deadline());
+        call.run(&self.edge, Some(&iin), async {
             let fetched = self.registries.social.social_status(&query?).await?;
             Ok(convert::social_status(fetched, decision::today()))
         })
@@ -243,10 +189,10 @@ impl pb::registry_gateway_server::RegistryGateway for Gateway {
         &self,
         request: Request<pb::GetSchoolEnrolmentRequest>,
     ) -> Result<Response<pb::GetSchoolEnrolmentResponse>, Status> {
-        let deadline = deadline(&request);
-        let query = person_query(&request.into_inner().iin, "", Registry::Nobd, deadline);
-        let subject = query.as_ref().ok().map(|q| q.iin);
-        handle("GetSchoolEnrolment", subject, deadline, async {
+        let call = self.edge.begin("GetSchoolEnrolment", &request);
+        let iin = request.into_inner().iin;
+        let query = person_query(&iin, "", Registry::Nobd, call.deadline());
+        call.run(&self.edge, Some(&iin), async {
             let fetched = self.registries.nobd.enrolments(&query?).await?;
             Ok(convert::school_enrolment(fetched))
         })
@@ -257,10 +203,10 @@ impl pb::registry_gateway_server::RegistryGateway for Gateway {
         &self,
         request: Request<pb::GetHigherEducationRequest>,
     ) -> Result<Response<pb::GetHigherEducationResponse>, Status> {
-        let deadline = deadline(&request);
-        let query = person_query(&request.into_inner().iin, "", Registry::Epvo, deadline);
-        let subject = query.as_ref().ok().map(|q| q.iin);
-        handle("GetHigherEducation", subject, deadline, async {
+        let call = self.edge.begin("GetHigherEducation", &request);
+        let iin = request.into_inner().iin;
+        let query = person_query(&iin, "", Registry::Epvo, call.deadline());
+        call.run(&self.edge, Some(&iin), async {
             let fetched = self.registries.epvo.studies(&query?).await?;
             Ok(convert::higher_education(fetched))
         })
@@ -271,10 +217,11 @@ impl pb::registry_gateway_server::RegistryGateway for Gateway {
         &self,
         request: Request<pb::CheckOwnerRequest>,
     ) -> Result<Response<pb::CheckOwnerResponse>, Status> {
-        let deadline = deadline(&request);
-        let check = owner_check(request.into_inner(), deadline);
-        let subject = check.as_ref().ok().map(|c| c.owner);
-        handle("CheckOwner", subject, deadline, async {
+        let call = self.edge.begin("CheckOwner", &request);
+        let r = request.into_inner();
+        let owner = r.owner_iin.clone();
+        let check = owner_check(r, call.deadline());
+        call.run(&self.edge, Some(&owner), async {
             let check = check?;
             let decision = self.decider.check(&check).await?;
             tracing::info!(outcome = ?decision.outcome, decision_id = %decision.id, "decided");

@@ -1,0 +1,183 @@
+//! The life of one RPC at the edge, the same for every handler: who calls (certificate or
+//! plaintext client), purpose and request id from metadata, the right to call this RPC
+//! (checked before anything else runs, the cache included), the caller's deadline, one span,
+//! and one audit record, written before the answer leaves: no unaudited answer.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::time::Instant;
+use tonic::{Request, Response, Status};
+use tracing::Instrument;
+
+use crate::access::{Access, Caller, MAX_METADATA_LEN, PURPOSE_KEY, REQUEST_ID_KEY};
+use crate::audit::{AuditLog, AuditRecord, RegistryUse};
+use crate::error::Error;
+use crate::iin::Iin;
+
+/// What every handler shares: access rules and the audit log.
+#[derive(Clone)]
+pub struct Edge {
+    pub access: Arc<Access>,
+    pub audit: Option<AuditLog>,
+}
+
+/// An answer that can say what it decided and which registries it used, for the audit.
+pub trait Audited {
+    fn outcome(&self) -> String;
+    fn registries(&self) -> Vec<RegistryUse>;
+}
+
+/// One call, from its metadata.
+pub struct Call {
+    rpc: &'static str,
+    caller: Caller,
+    request_id: String,
+    purpose: String,
+    deadline: Option<Instant>,
+    /// A metadata rule the call breaks, reported once the call is audited.
+    refused: Option<Error>,
+}
+
+impl Edge {
+    pub fn begin<T>(&self, rpc: &'static str, request: &Request<T>) -> Call {
+        let cert = request.peer_certs();
+        let caller = self
+            .access
+            .caller(cert.as_ref().and_then(|c| c.first()).map(|c| c.as_ref()));
+        let metadata = request.metadata();
+        let text = |key: &str| {
+            metadata
+                .get(key)
+                .and_then(|v| v.to_str().ok())
+                .map(str::trim)
+                .filter(|v| !v.is_empty())
+                .map(str::to_owned)
+        };
+        let rules = self.access.config();
+        let mut refused = None;
+        let mut field = |key: &'static str, required: bool| -> String {
+            match text(key) {
+                Some(v) if v.len() > MAX_METADATA_LEN => {
+                    refused.get_or_insert(Error::invalid(
+                        key,
+                        format!("metadata must be at most {MAX_METADATA_LEN} bytes"),
+                    ));
+                    v.chars().take(MAX_METADATA_LEN).collect()
+                }
+                Some(v) => v,
+                None if required => {
+                    refused.get_or_insert(Error::invalid(key, "metadata is required"));
+                    String::new()
+                }
+                None => String::new(),
+            }
+        };
+        let purpose = field(PURPOSE_KEY, rules.is_some_and(|r| r.require_purpose));
+        let mut request_id = field(REQUEST_ID_KEY, rules.is_some_and(|r| r.require_request_id));
+        if request_id.is_empty() {
+            request_id = format!("gw-{}", uuid::Uuid::new_v4());
+        }
+        Call {
+            rpc,
+            caller,
+            request_id,
+            purpose,
+            deadline: deadline(request),
+            refused,
+        }
+    }
+}
+
+impl Call {
+    pub fn deadline(&self) -> Option<Instant> {
+        self.deadline
+    }
+
+    /// Runs `body` if the caller may, then audits the call about `subject` (a personal-data
+    /// RPC; `None` for one that is not) and answers.
+    pub async fn run<T: Audited>(
+        self,
+        edge: &Edge,
+        subject: Option<&str>,
+        body: impl Future<Output = Result<T, Error>>,
+    ) -> Result<Response<T>, Status> {
+        let masked = subject
+            .and_then(|s| Iin::parse(s).ok())
+            .map(|iin| iin.masked().to_string())
+            .unwrap_or_default();
+        let span = tracing::info_span!(
+            "rpc",
+            rpc.method = self.rpc,
+            caller = %self.caller.name(),
+            request_id = %self.request_id,
+            subject = %masked,
+        );
+        async move {
+            let result = if let Some(refused) = self.refused {
+                Err(refused)
+            } else if !edge.access.allows(&self.caller, self.rpc) {
+                Err(Error::PermissionDenied {
+                    rpc: self.rpc,
+                    caller: self.caller.name(),
+                })
+            } else {
+                match self.deadline {
+                    Some(d) => tokio::time::timeout_at(d, body)
+                        .await
+                        .unwrap_or(Err(Error::Deadline)),
+                    None => body.await,
+                }
+            };
+            if let (Some(audit), Some(subject)) = (&edge.audit, subject) {
+                let (outcome, registries) = match &result {
+                    Ok(answer) => (answer.outcome(), answer.registries()),
+                    Err(e) => (e.audit_outcome(), e.audit_registries()),
+                };
+                let record = AuditRecord {
+                    request_id: self.request_id.clone(),
+                    caller: self.caller.name(),
+                    rpc: self.rpc.to_owned(),
+                    subject: subject.to_owned(),
+                    purpose: self.purpose.clone(),
+                    outcome,
+                    registries,
+                };
+                if let Err(e) = audit.append(record).await {
+                    tracing::error!(error = %e, "audit record not written; answer withheld");
+                    return Err(Status::unavailable(
+                        "the audit log could not be written, so no answer is given; retry later",
+                    ));
+                }
+            }
+            match &result {
+                Ok(_) => tracing::debug!("ok"),
+                Err(e) => tracing::info!(error = %e, "failed"),
+            }
+            result.map(Response::new).map_err(Status::from)
+        }
+        .instrument(span)
+        .await
+    }
+}
+
+/// The caller's deadline from `grpc-timeout`, set a little early (1/10 of the budget, at most
+/// 50 ms) so that the gateway's DEADLINE_EXCEEDED reaches the caller before tonic's own timer
+/// fires (which would answer CANCELLED) and before the caller's own clock runs out.
+fn deadline<T>(request: &Request<T>) -> Option<Instant> {
+    let value = request.metadata().get("grpc-timeout")?.to_str().ok()?;
+    let (digits, unit) = value.split_at(value.len().checked_sub(1)?);
+    let n: u64 = digits.parse().ok()?;
+    let budget = match unit {
+        "H" => Duration::from_secs(n.saturating_mul(3600)),
+        "M" => Duration::from_secs(n.saturating_mul(60)),
+        "S" => Duration::from_secs(n),
+        "m" => Duration::from_millis(n),
+        "u" => Duration::from_micros(n),
+        "n" => Duration::from_nanos(n),
+        _ => return None,
+    };
+    let margin = (budget / 10).min(Duration::from_millis(50));
+    Some(Instant::now() + (budget - margin))
+}
