@@ -3,8 +3,8 @@
 
 use std::path::PathBuf;
 
-use clap::Parser;
-use registry_gateway::{telemetry, Config};
+use clap::{Parser, Subcommand};
+use registry_gateway::{audit, telemetry, Config};
 
 /// gRPC gateway in front of Kazakhstan's state registries, with the CheckOwner decision of
 /// joint order 801/500. With no arguments: serves 127.0.0.1:50051 on embedded mock registries
@@ -24,11 +24,27 @@ struct Cli {
     /// Log as JSON lines.
     #[arg(long)]
     log_json: bool,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Check an audit log's hash chain; names the first broken record. Given the live file,
+    /// the rotated files beside it are checked first, in order.
+    VerifyAudit {
+        /// The live audit file, or several files in chain order.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
 }
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
-    let cli = Cli::parse();
+    let mut cli = Cli::parse();
+    if let Some(Command::VerifyAudit { files }) = cli.command.take() {
+        return verify_audit(files);
+    }
     telemetry::init(cli.log_json);
     match serve(cli).await {
         Ok(()) => std::process::ExitCode::SUCCESS,
@@ -81,4 +97,30 @@ async fn shutdown_signal() {
     }
     #[cfg(not(unix))]
     ctrl_c.await.unwrap_or(());
+}
+
+fn verify_audit(files: Vec<PathBuf>) -> std::process::ExitCode {
+    let chain = match files.as_slice() {
+        [live] => match audit::chain_files(live) {
+            Ok(chain) => chain,
+            Err(e) => {
+                eprintln!("verify-audit: cannot list {}: {e}", live.display());
+                return std::process::ExitCode::from(2);
+            }
+        },
+        _ => files,
+    };
+    match audit::verify(&chain) {
+        Ok(report) => {
+            println!(
+                "ok: {} records in {} file(s); last hash {}",
+                report.records, report.files, report.last_hash
+            );
+            std::process::ExitCode::SUCCESS
+        }
+        Err(broken) => {
+            println!("BROKEN: {broken}");
+            std::process::ExitCode::FAILURE
+        }
+    }
 }
