@@ -259,7 +259,11 @@ mod tests {
             .unwrap()
             .names
             .push("tson.example.kz".into());
-        assert!(c.check().unwrap_err().1.contains("\"tson.example.kz\" already identifies"));
+        assert!(c
+            .check()
+            .unwrap_err()
+            .1
+            .contains("\"tson.example.kz\" already identifies"));
         let mut c = config();
         c.plaintext_client = Some("nobody".into());
         assert_eq!(c.check().unwrap_err().0, "access.plaintext_client");

@@ -32,6 +32,13 @@ pub struct Config {
     pub max_in_flight: usize,
     /// Largest request message accepted, in bytes.
     pub max_message_bytes: usize,
+    /// On shutdown, how long NOT_SERVING is announced before new calls are refused (time for
+    /// load balancers to notice).
+    #[serde(with = "humantime_serde")]
+    pub shutdown_delay: Duration,
+    /// On shutdown, how long calls in flight may then take to finish.
+    #[serde(with = "humantime_serde")]
+    pub shutdown_grace: Duration,
     /// Server certificate and the CA of client certificates (mutual TLS).
     pub tls: Option<TlsConfig>,
     /// Serve plaintext on a non-loopback address. Never in production.
@@ -55,6 +62,8 @@ impl Default for Config {
             listen: SocketAddr::from(([127, 0, 0, 1], 50051)),
             max_in_flight: 1024,
             max_message_bytes: 64 * 1024,
+            shutdown_delay: Duration::ZERO,
+            shutdown_grace: Duration::from_secs(30),
             tls: None,
             allow_insecure_plaintext: false,
             access: None,

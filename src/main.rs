@@ -1,9 +1,11 @@
 //! `registry-gateway`: parse the command line, load the configuration, start logging, then
-//! hand over to [`registry_gateway::run`].
+//! hand over to [`registry_gateway::server::Gateway`]; SIGHUP reloads the configuration,
+//! SIGTERM or Ctrl-C drains and exits.
 
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
+use registry_gateway::server::{Gateway, Reloader};
 use registry_gateway::{audit, telemetry, Config};
 
 /// gRPC gateway in front of Kazakhstan's state registries, with the CheckOwner decision of
@@ -45,26 +47,33 @@ async fn main() -> std::process::ExitCode {
     if let Some(Command::VerifyAudit { files }) = cli.command.take() {
         return verify_audit(files);
     }
-    telemetry::init(cli.log_json);
-    match serve(cli).await {
-        Ok(()) => std::process::ExitCode::SUCCESS,
+    // Logging and tracing start once the configuration is known ([tracing]).
+    let config = match load(&cli) {
+        Ok(config) => config,
         Err(e) => {
-            tracing::error!("{e}");
             eprintln!("registry-gateway: {e}");
-            std::process::ExitCode::FAILURE
+            return std::process::ExitCode::FAILURE;
         }
+    };
+    let telemetry = telemetry::init(
+        cli.log_json,
+        // TODO(lead): `&config.tracing` once Config has `tracing`.
+        telemetry::OtlpSettings::resolve(&telemetry::TracingConfig::default()),
+    );
+    let served = serve(cli, config).await;
+    if let Err(e) = &served {
+        tracing::error!("{e}");
+        eprintln!("registry-gateway: {e}");
+    }
+    // Export the spans still buffered; blocking, so off the async workers.
+    let _ = tokio::task::spawn_blocking(move || telemetry.shutdown()).await;
+    match served {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(_) => std::process::ExitCode::FAILURE,
     }
 }
 
-async fn serve(cli: Cli) -> Result<(), registry_gateway::BoxError> {
-    let mut config = Config::load(cli.config.as_deref())?;
-    if let Some(listen) = cli.listen {
-        config.listen = listen;
-    }
-    if cli.fixture.is_some() {
-        config.mocks.fixture = cli.fixture;
-        config.validate()?;
-    }
+async fn serve(cli: Cli, config: Config) -> Result<(), registry_gateway::BoxError> {
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;
@@ -73,12 +82,50 @@ async fn serve(cli: Cli) -> Result<(), registry_gateway::BoxError> {
         (None, None) => "embedded mock registries, demo fixture".to_owned(),
         (None, Some(f)) => format!("embedded mock registries, fixture {}", f.display()),
     };
+    let gateway = Gateway::start(config).await?;
+    #[cfg(unix)]
+    tokio::spawn(reload_on_sighup(cli, gateway.reloader()));
     eprintln!(
         "registry-gateway: serving registry_gateway.v1.RegistryGateway on {} ({mode}); try: grpcurl -plaintext {} list",
         listener.local_addr()?,
         listener.local_addr()?
     );
-    registry_gateway::run(listener, config, shutdown_signal()).await
+    gateway.serve(listener, shutdown_signal()).await
+}
+
+/// The configuration file and `REGGW_*` variables, with the command line on top.
+fn load(cli: &Cli) -> Result<Config, registry_gateway::BoxError> {
+    let mut config = Config::load(cli.config.as_deref())?;
+    if let Some(listen) = cli.listen {
+        config.listen = listen;
+    }
+    if let Some(fixture) = &cli.fixture {
+        config.mocks.fixture = Some(fixture.clone());
+    }
+    config.validate()?;
+    Ok(config)
+}
+
+/// SIGHUP: read the configuration again and apply it; a bad one is refused, the old stays.
+#[cfg(unix)]
+async fn reload_on_sighup(cli: Cli, reloader: Reloader) {
+    use tokio::signal::unix::{signal, SignalKind};
+    let Ok(mut hangups) = signal(SignalKind::hangup()) else {
+        tracing::warn!("cannot listen for SIGHUP: configuration reload disabled");
+        return;
+    };
+    while hangups.recv().await.is_some() {
+        match load(&cli).and_then(|config| reloader.reload(config)) {
+            Ok(restart) if restart.is_empty() => tracing::info!("configuration reloaded"),
+            Ok(restart) => tracing::warn!(
+                needs_restart = %restart.join(", "),
+                "configuration reloaded; changed keys that need a restart keep their old values"
+            ),
+            Err(e) => {
+                tracing::error!(error = %e, "configuration reload refused; the old one stays")
+            }
+        }
+    }
 }
 
 async fn shutdown_signal() {

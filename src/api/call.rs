@@ -7,6 +7,7 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
+use arc_swap::ArcSwap;
 use tokio::time::Instant;
 use tonic::{Request, Response, Status};
 use tracing::Instrument;
@@ -19,7 +20,8 @@ use crate::iin::Iin;
 /// What every handler shares: access rules and the audit log.
 #[derive(Clone)]
 pub struct Edge {
-    pub access: Arc<Access>,
+    /// Replaced on configuration reload.
+    pub access: Arc<ArcSwap<Access>>,
     pub audit: Option<AuditLog>,
 }
 
@@ -38,14 +40,15 @@ pub struct Call {
     deadline: Option<Instant>,
     /// A metadata rule the call breaks, reported once the call is audited.
     refused: Option<Error>,
+    /// The caller's trace context (`traceparent` / `tracestate` metadata), parent of the span.
+    trace_parent: opentelemetry::Context,
 }
 
 impl Edge {
     pub fn begin<T>(&self, rpc: &'static str, request: &Request<T>) -> Call {
         let cert = request.peer_certs();
-        let caller = self
-            .access
-            .caller(cert.as_ref().and_then(|c| c.first()).map(|c| c.as_ref()));
+        let access = self.access.load();
+        let caller = access.caller(cert.as_ref().and_then(|c| c.first()).map(|c| c.as_ref()));
         let metadata = request.metadata();
         let text = |key: &str| {
             metadata
@@ -55,7 +58,7 @@ impl Edge {
                 .filter(|v| !v.is_empty())
                 .map(str::to_owned)
         };
-        let rules = self.access.config();
+        let rules = access.config();
         let mut refused = None;
         let mut field = |key: &'static str, required: bool| -> String {
             match text(key) {
@@ -86,6 +89,7 @@ impl Edge {
             purpose,
             deadline: deadline(request),
             refused,
+            trace_parent: crate::telemetry::extract(request.metadata()),
         }
     }
 }
@@ -103,21 +107,26 @@ impl Call {
         subject: Option<&str>,
         body: impl Future<Output = Result<T, Error>>,
     ) -> Result<Response<T>, Status> {
+        let timer = crate::metrics::rpc_started(self.rpc);
         let masked = subject
             .and_then(|s| Iin::parse(s).ok())
             .map(|iin| iin.masked().to_string())
             .unwrap_or_default();
         let span = tracing::info_span!(
             "rpc",
+            otel.name = self.rpc,
+            otel.kind = "server",
+            rpc.system = "grpc",
             rpc.method = self.rpc,
             caller = %self.caller.name(),
             request_id = %self.request_id,
             subject = %masked,
         );
-        async move {
+        crate::telemetry::set_parent(&span, &self.trace_parent);
+        let answer = async move {
             let result = if let Some(refused) = self.refused {
                 Err(refused)
-            } else if !edge.access.allows(&self.caller, self.rpc) {
+            } else if !edge.access.load().allows(&self.caller, self.rpc) {
                 Err(Error::PermissionDenied {
                     rpc: self.rpc,
                     caller: self.caller.name(),
@@ -158,7 +167,9 @@ impl Call {
             result.map(Response::new).map_err(Status::from)
         }
         .instrument(span)
-        .await
+        .await;
+        timer.finish(answer.as_ref().err().map_or(tonic::Code::Ok, Status::code));
+        answer
     }
 }
 

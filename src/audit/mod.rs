@@ -298,12 +298,15 @@ impl AuditLog {
             .await
             .map_err(|_| closed())?;
         let (ack, done) = oneshot::channel();
+        let sent = std::time::Instant::now();
         self.inner
             .tx
             .send(writer::Msg::Append { record, ack, slot })
             .map_err(|_| closed())?;
         // A dropped ack means the writer went away without writing the record.
-        done.await.unwrap_or_else(|_| Err(closed()))
+        let written = done.await.unwrap_or_else(|_| Err(closed()));
+        crate::metrics::audit_write(sent.elapsed().as_secs_f64(), written.is_ok());
+        written
     }
 
     /// Writes what is queued, fsyncs the live file (whatever the policy) and stops the

@@ -5,6 +5,9 @@
 //! and evidence. The rule that matters most: never answer [`Outcome::Online`] unless every
 //! registry that could have sent the owner to the hall or refused the service has answered.
 
+use std::sync::Arc;
+
+use arc_swap::ArcSwap;
 use chrono::{FixedOffset, NaiveDate, Utc};
 
 use crate::config::DecisionConfig;
@@ -151,11 +154,12 @@ pub struct Evidence {
 #[derive(Clone)]
 pub struct Decider {
     registries: Registries,
-    rules: DecisionConfig,
+    /// Replaced on configuration reload.
+    rules: Arc<ArcSwap<DecisionConfig>>,
 }
 
 impl Decider {
-    pub fn new(registries: Registries, rules: DecisionConfig) -> Decider {
+    pub fn new(registries: Registries, rules: Arc<ArcSwap<DecisionConfig>>) -> Decider {
         Decider { registries, rules }
     }
 
@@ -177,7 +181,7 @@ impl Decider {
         );
         rules::decide(
             check,
-            &self.rules,
+            &self.rules.load(),
             rules::Answers {
                 person,
                 acts,

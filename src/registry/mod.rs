@@ -150,6 +150,20 @@ pub enum Failure {
 }
 
 impl Failure {
+    /// A short name for metrics and spans.
+    pub fn label(&self) -> &'static str {
+        match self {
+            Failure::Connect(_) => "connect",
+            Failure::Timeout(_) => "timeout",
+            Failure::Http(_) => "http",
+            Failure::Fault(_) => "fault",
+            Failure::Status { .. } => "status",
+            Failure::Malformed(_) => "malformed",
+            Failure::DeadlineExceeded => "deadline",
+            Failure::CircuitOpen => "circuit_open",
+        }
+    }
+
     /// Whether the same call may succeed if repeated soon.
     pub fn is_transient(&self) -> bool {
         match self {

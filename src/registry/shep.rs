@@ -86,9 +86,11 @@ impl ShepClient {
             failure,
         };
         let message_id = uuid::Uuid::new_v4().to_string();
+        // The W3C trace context of this attempt goes along as HTTP headers and SHEP properties.
+        let trace = crate::telemetry::current_trace_context();
         let envelope = self
             .signer
-            .sign(self.envelope(&message_id, request_data))
+            .sign(self.envelope(&message_id, request_data, &trace))
             .map_err(|e| fail(Failure::Malformed(format!("signing failed: {e}"))))?;
         // The remaining budget bounds the HTTP exchange. The guard enforces the deadline
         // itself; the transport's timer is a backstop set a little later so that it never
@@ -103,12 +105,18 @@ impl ShepClient {
                 Failure::Connect(scrub(&error_chain(&e)))
             }
         };
-        let response = self
+        let mut request = self
             .http
             .post(&self.endpoint.url)
             .timeout(timeout)
             .header("Content-Type", "text/xml; charset=utf-8")
-            .header("SOAPAction", "\"SendMessage\"")
+            .header("SOAPAction", "\"SendMessage\"");
+        for (key, value) in &trace {
+            if let Ok(value) = reqwest::header::HeaderValue::from_str(value) {
+                request = request.header(*key, value);
+            }
+        }
+        let response = request
             .body(envelope)
             .send()
             .await
@@ -118,7 +126,7 @@ impl ShepClient {
         parse_response(status.as_u16(), &body, &self.shep.status_codes, parse).map_err(fail)
     }
 
-    fn envelope(&self, message_id: &str, data: &str) -> String {
+    fn envelope(&self, message_id: &str, data: &str, trace: &[(&str, String)]) -> String {
         let e = &self.endpoint;
         let date = Utc::now()
             .with_timezone(&crate::decision::kazakhstan_offset())
@@ -128,8 +136,18 @@ impl ShepClient {
             .as_deref()
             .map(|p| format!("<password>{}</password>", escape(p)))
             .unwrap_or_default();
+        let properties: String = trace
+            .iter()
+            .map(|(key, value)| {
+                format!(
+                    "<properties><key>{}</key><value>{}</value></properties>",
+                    escape(*key),
+                    escape(value.as_str())
+                )
+            })
+            .collect();
         format!(
-            r#"<?xml version="1.0" encoding="UTF-8"?><soap:Envelope xmlns:soap="{SOAP_NS}"><soap:Body><ns2:SendMessage xmlns:ns2="{TYPES_NS}"><request><requestInfo><messageId>{message_id}</messageId><serviceId>{service}</serviceId><messageDate>{date}</messageDate><sender><senderId>{sender}</senderId>{password}</sender></requestInfo><requestData><data>{data}</data></requestData></request></ns2:SendMessage></soap:Body></soap:Envelope>"#,
+            r#"<?xml version="1.0" encoding="UTF-8"?><soap:Envelope xmlns:soap="{SOAP_NS}"><soap:Body><ns2:SendMessage xmlns:ns2="{TYPES_NS}"><request><requestInfo><messageId>{message_id}</messageId><serviceId>{service}</serviceId><messageDate>{date}</messageDate><sender><senderId>{sender}</senderId>{password}</sender>{properties}</requestInfo><requestData><data>{data}</data></requestData></request></ns2:SendMessage></soap:Body></soap:Envelope>"#,
             service = escape(e.service_id.as_str()),
             sender = escape(e.sender_id.as_str()),
         )
@@ -375,6 +393,42 @@ mod tests {
         assert!(matches!(e, Failure::Http(503)) && e.is_transient());
         let e = parse_response(200, "<oops", &codes(), first_child_name).unwrap_err();
         assert!(matches!(e, Failure::Malformed(_)) && !e.is_transient());
+    }
+
+    #[test]
+    fn trace_context_goes_into_request_info_properties() {
+        let client = ShepClient::new(
+            Registry::GbdFl,
+            reqwest::Client::new(),
+            ShepEndpoint {
+                url: "http://127.0.0.1:1/shep".into(),
+                service_id: "GBDFL_PERSON".into(),
+                sender_id: "gw".into(),
+                password: None,
+            },
+            Arc::new(ShepConfig::default()),
+        );
+        let traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+        let trace = [
+            ("traceparent", traceparent.to_owned()),
+            ("tracestate", "a=<b>&c".to_owned()),
+        ];
+        let envelope = client.envelope("m-1", "<iin/>", &trace);
+        let doc = Document::parse(&envelope).unwrap();
+        let properties: Vec<(String, String)> = doc
+            .descendants()
+            .filter(|n| n.tag_name().name() == "properties")
+            .map(|p| (p.owned("key"), p.owned("value")))
+            .collect();
+        assert_eq!(
+            properties,
+            [
+                ("traceparent".to_owned(), traceparent.to_owned()),
+                ("tracestate".to_owned(), "a=<b>&c".to_owned()),
+            ]
+        );
+        let envelope = client.envelope("m-1", "<iin/>", &[]);
+        assert!(!envelope.contains("properties"), "{envelope}");
     }
 
     #[test]

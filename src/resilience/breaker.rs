@@ -66,7 +66,7 @@ enum State {
 }
 
 pub struct Breaker {
-    config: BreakerConfig,
+    config: Mutex<BreakerConfig>,
     state: Mutex<State>,
 }
 
@@ -81,9 +81,18 @@ pub struct Permit {
 impl Breaker {
     pub fn new(config: BreakerConfig) -> Arc<Breaker> {
         Arc::new(Breaker {
-            config,
+            config: Mutex::new(config),
             state: Mutex::new(closed()),
         })
+    }
+
+    /// New thresholds; the current state and its counts stay.
+    pub fn set_config(&self, config: BreakerConfig) {
+        *self.config.lock().unwrap_or_else(|p| p.into_inner()) = config;
+    }
+
+    fn config(&self) -> BreakerConfig {
+        *self.config.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
@@ -112,7 +121,7 @@ impl Breaker {
                 *state = State::HalfOpen { probing: true };
                 true
             }
-            State::HalfOpen { probing: true } => return Err(self.config.open_for),
+            State::HalfOpen { probing: true } => return Err(self.config().open_for),
             State::HalfOpen { probing } => {
                 *probing = true;
                 true
@@ -127,8 +136,8 @@ impl Breaker {
 
     fn record(&self, success: bool) {
         let now = Instant::now();
+        let c = &self.config();
         let mut state = self.lock();
-        let c = &self.config;
         match &mut *state {
             State::Closed {
                 consecutive,

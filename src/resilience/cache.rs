@@ -21,6 +21,8 @@ pub struct Entry<T> {
     source: Source,
     stored_at: Instant,
     ttl: Duration,
+    /// How long moka keeps it: the TTL plus the stale allowance when it was stored.
+    keep: Duration,
 }
 
 impl<T: Clone> Entry<T> {
@@ -50,9 +52,7 @@ pub struct Lifetimes {
     pub max_stale: Duration,
 }
 
-struct Expire {
-    max_stale: Duration,
-}
+struct Expire;
 
 impl<T> Expiry<Iin, Arc<Entry<T>>> for Expire {
     fn expire_after_create(
@@ -61,7 +61,7 @@ impl<T> Expiry<Iin, Arc<Entry<T>>> for Expire {
         entry: &Arc<Entry<T>>,
         _created_at: std::time::Instant,
     ) -> Option<Duration> {
-        Some(entry.ttl + self.max_stale)
+        Some(entry.keep)
     }
 
     /// A refreshed answer lives as long as a new one.
@@ -72,29 +72,36 @@ impl<T> Expiry<Iin, Arc<Entry<T>>> for Expire {
         _updated_at: std::time::Instant,
         _duration_until_expiry: Option<Duration>,
     ) -> Option<Duration> {
-        Some(entry.ttl + self.max_stale)
+        Some(entry.keep)
     }
 }
 
 pub struct AnswerCache<T> {
     store: Moka<Iin, Arc<Entry<T>>>,
-    lifetimes: Lifetimes,
     is_negative: fn(&T) -> bool,
 }
 
 impl<T: Clone + Send + Sync + 'static> AnswerCache<T> {
-    /// `is_negative` tells a "no such record" answer, which gets the shorter TTL.
-    pub fn new(max_entries: u64, lifetimes: Lifetimes, is_negative: fn(&T) -> bool) -> Self {
+    /// `is_negative` tells a "no such record" answer, which gets the shorter TTL. Evictions
+    /// (size bound or expiry) are counted under `registry`.
+    pub fn new(max_entries: u64, is_negative: fn(&T) -> bool, registry: &'static str) -> Self {
         AnswerCache {
             store: Moka::builder()
                 .max_capacity(max_entries)
-                .expire_after(Expire {
-                    max_stale: lifetimes.max_stale,
+                .expire_after(Expire)
+                .eviction_listener(move |_key, _entry, cause| {
+                    if cause.was_evicted() {
+                        crate::metrics::cache_eviction(registry);
+                    }
                 })
                 .build(),
-            lifetimes,
             is_negative,
         }
+    }
+
+    /// Whether `value` is a "no such record" answer.
+    pub fn is_negative(&self, value: &T) -> bool {
+        (self.is_negative)(value)
     }
 
     /// A fresh answer, if there is one.
@@ -107,19 +114,19 @@ impl<T: Clone + Send + Sync + 'static> AnswerCache<T> {
     }
 
     /// A stale answer still within `max_stale` past its TTL, for when the registry failed.
-    pub fn stale(&self, key: &Iin) -> Option<Fetched<T>> {
+    pub fn stale(&self, key: &Iin, max_stale: Duration) -> Option<Fetched<T>> {
         let now = Instant::now();
         self.store
             .get(key)
-            .filter(|e| e.age(now) < e.ttl + self.lifetimes.max_stale)
+            .filter(|e| e.age(now) < e.ttl + max_stale)
             .map(|e| e.served(now, true))
     }
 
-    pub fn insert(&self, key: Iin, answer: &Fetched<T>) {
+    pub fn insert(&self, key: Iin, answer: &Fetched<T>, lifetimes: Lifetimes) {
         let ttl = if (self.is_negative)(&answer.value) {
-            self.lifetimes.negative_ttl
+            lifetimes.negative_ttl
         } else {
-            self.lifetimes.ttl
+            lifetimes.ttl
         };
         if ttl.is_zero() {
             return;
@@ -131,6 +138,7 @@ impl<T: Clone + Send + Sync + 'static> AnswerCache<T> {
                 source: answer.source.clone(),
                 stored_at: Instant::now(),
                 ttl,
+                keep: ttl + lifetimes.max_stale,
             }),
         );
     }

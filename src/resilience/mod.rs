@@ -17,6 +17,7 @@ use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use arc_swap::ArcSwap;
 use async_trait::async_trait;
 use futures::future::{BoxFuture, FutureExt, Shared};
 use serde::{Deserialize, Serialize};
@@ -27,6 +28,7 @@ use tower::retry::budget::{Budget, TpsBudget};
 use tower::util::rng::HasherRng;
 
 use crate::iin::Iin;
+use crate::metrics;
 use crate::registry::{
     CivilActs, Epvo, Failure, Fetched, GbdFl, Nobd, Person, Query, Registries, Registry,
     RegistryError, SchoolEnrolment, SocialSecurity, SocialStatus, Study, Zags,
@@ -147,6 +149,14 @@ impl Policy {
     }
 }
 
+fn budget(p: &Policy) -> TpsBudget {
+    TpsBudget::new(
+        p.retry_budget_window,
+        p.retry_budget_min_per_sec,
+        p.retry_budget_ratio,
+    )
+}
+
 type SharedCall<T> = Shared<BoxFuture<'static, Result<Fetched<T>, RegistryError>>>;
 
 /// How long anyone waits for a call in flight: the latest deadline among its waiters, `None`
@@ -181,16 +191,23 @@ impl Horizon {
     }
 }
 
+/// The part of a guard that a configuration reload replaces.
+struct Live {
+    policy: Policy,
+    /// Retry advice given to callers when the gateway itself refuses (deadline).
+    retry_after: Duration,
+    budget: Arc<TpsBudget>,
+}
+
 /// Cache, breaker, bulkhead and retries for one registry's answers of type `T`.
 pub struct Guard<T> {
     registry: Registry,
-    policy: Policy,
-    /// Retry advice given to callers when the gateway itself refuses (bulkhead, deadline).
-    retry_after: Duration,
+    live: ArcSwap<Live>,
+    /// Bulkhead size, fixed at start.
+    max_concurrent: u32,
     cache: AnswerCache<T>,
     breaker: Arc<Breaker>,
     bulkhead: Semaphore,
-    budget: TpsBudget,
     in_flight: Mutex<HashMap<Iin, (SharedCall<T>, Horizon)>>,
 }
 
@@ -212,26 +229,52 @@ impl<T: Clone + Send + Sync + 'static> Guard<T> {
     ) -> Arc<Guard<T>> {
         Arc::new(Guard {
             registry,
-            cache: AnswerCache::new(
-                policy.cache_max_entries,
-                Lifetimes {
-                    ttl: policy.cache_ttl,
-                    negative_ttl: policy.cache_negative_ttl,
-                    max_stale: policy.cache_max_stale,
-                },
-                is_negative,
-            ),
+            cache: AnswerCache::new(policy.cache_max_entries, is_negative, registry.key()),
             breaker: Breaker::new(policy.breaker),
             bulkhead: Semaphore::new(policy.max_concurrent as usize),
-            budget: TpsBudget::new(
-                policy.retry_budget_window,
-                policy.retry_budget_min_per_sec,
-                policy.retry_budget_ratio,
-            ),
-            policy,
-            retry_after,
+            max_concurrent: policy.max_concurrent,
+            live: ArcSwap::from_pointee(Live {
+                budget: Arc::new(budget(&policy)),
+                policy,
+                retry_after,
+            }),
             in_flight: Mutex::new(HashMap::new()),
         })
+    }
+
+    fn lifetimes(&self) -> Lifetimes {
+        let p = &self.live.load().policy;
+        Lifetimes {
+            ttl: p.cache_ttl,
+            negative_ttl: p.cache_negative_ttl,
+            max_stale: p.cache_max_stale,
+        }
+    }
+
+    /// Applies a reloaded policy: lifetimes of answers cached from now on, timeouts, retries
+    /// and their budget, breaker thresholds. The cache size and the bulkhead stay as started.
+    pub fn set_policy(&self, policy: Policy, retry_after: Duration) {
+        let old = self.live.load();
+        let same_budget = (
+            old.policy.retry_budget_window,
+            old.policy.retry_budget_min_per_sec,
+            old.policy.retry_budget_ratio,
+        ) == (
+            policy.retry_budget_window,
+            policy.retry_budget_min_per_sec,
+            policy.retry_budget_ratio,
+        );
+        let budget = if same_budget {
+            old.budget.clone()
+        } else {
+            Arc::new(budget(&policy))
+        };
+        self.breaker.set_config(policy.breaker);
+        self.live.store(Arc::new(Live {
+            policy,
+            retry_after,
+            budget,
+        }));
     }
 
     fn error(&self, failure: Failure, retry_after: Duration) -> RegistryError {
@@ -255,9 +298,12 @@ impl<T: Clone + Send + Sync + 'static> Guard<T> {
             + Sync
             + 'static,
     {
+        let key = self.registry.key();
         if let Some(hit) = self.cache.fresh(&query.iin) {
+            metrics::cache_lookup(key, "hit");
             return Ok(hit);
         }
+        metrics::cache_lookup(key, "miss");
         let call = {
             let mut in_flight = self.in_flight.lock().unwrap_or_else(|p| p.into_inner());
             let (call, horizon) = in_flight.entry(query.iin).or_insert_with(|| {
@@ -268,7 +314,7 @@ impl<T: Clone + Send + Sync + 'static> Guard<T> {
                 let call = async move {
                     let result = guard.attempts(&query, &waiters, fetch).await;
                     if let Ok(answer) = &result {
-                        guard.cache.insert(query.iin, answer);
+                        guard.cache.insert(query.iin, answer, guard.lifetimes());
                     }
                     guard
                         .in_flight
@@ -285,14 +331,20 @@ impl<T: Clone + Send + Sync + 'static> Guard<T> {
             call.clone()
         };
         let result = match query.deadline {
-            Some(deadline) => timeout_at(deadline, call)
-                .await
-                .unwrap_or_else(|_| Err(self.error(Failure::DeadlineExceeded, self.retry_after))),
+            Some(deadline) => timeout_at(deadline, call).await.unwrap_or_else(|_| {
+                Err(self.error(Failure::DeadlineExceeded, self.live.load().retry_after))
+            }),
             None => call.await,
         };
         result.or_else(|e| match e.failure {
             Failure::DeadlineExceeded => Err(e),
-            _ => self.cache.stale(&query.iin).ok_or(e),
+            _ => {
+                let max_stale = self.live.load().policy.cache_max_stale;
+                let stale = self.cache.stale(&query.iin, max_stale).ok_or(e)?;
+                metrics::cache_lookup(key, "stale");
+                tracing::info!(registry = key, age = ?stale.source.age, "registry failed: answered from a stale entry");
+                Ok(stale)
+            }
         })
     }
 
@@ -306,7 +358,9 @@ impl<T: Clone + Send + Sync + 'static> Guard<T> {
         F: Fn(Query) -> Fut,
         Fut: Future<Output = Result<Fetched<T>, RegistryError>>,
     {
-        let p = &self.policy;
+        let live = self.live.load();
+        let p = &live.policy;
+        let retry_after = live.retry_after;
         let mut backoff = ExponentialBackoffMaker::new(
             p.backoff_min,
             p.backoff_max,
@@ -315,20 +369,27 @@ impl<T: Clone + Send + Sync + 'static> Guard<T> {
         )
         .expect("validated by Policy::check")
         .make_backoff();
-        self.budget.deposit();
+        live.budget.deposit();
         let mut attempt = 1;
         loop {
             let started = Instant::now();
             if horizon.get().is_some_and(|d| d <= started) {
-                return Err(self.error(Failure::DeadlineExceeded, self.retry_after));
+                return Err(self.error(Failure::DeadlineExceeded, retry_after));
             }
             let attempt_deadline = started + p.attempt_timeout;
             let permit = self
                 .breaker
                 .allow()
                 .map_err(|wait| self.error(Failure::CircuitOpen, wait))?;
-            let span =
-                tracing::debug_span!("registry_attempt", registry = self.registry.key(), attempt);
+            let span = tracing::info_span!(
+                "registry_attempt",
+                registry = self.registry.key(),
+                attempt,
+                cache = "miss",
+                breaker = self.breaker.state().as_str(),
+                status = tracing::field::Empty,
+            );
+            let attempt_span = span.clone();
             let call = timeout_at(attempt_deadline, async {
                 let _slot = self.bulkhead.acquire().await;
                 let mut q = query.clone();
@@ -340,14 +401,23 @@ impl<T: Clone + Send + Sync + 'static> Guard<T> {
                 outcome = call => match outcome {
                     Ok(Ok(answer)) => {
                         permit.record(true);
+                        let status = if self.cache.is_negative(&answer.value) { "not_found" } else { "ok" };
+                        attempt_span.record("status", status);
+                        metrics::registry_call(self.registry.key(), status, started.elapsed().as_secs_f64());
                         return Ok(answer);
                     }
                     Ok(Err(e)) => e,
-                    Err(_) => self.error(Failure::Timeout(p.attempt_timeout), self.retry_after),
+                    Err(_) => self.error(Failure::Timeout(p.attempt_timeout), retry_after),
                 },
                 // The waiters' clock, not the registry's health.
-                () = horizon.passed() => self.error(Failure::DeadlineExceeded, self.retry_after),
+                () = horizon.passed() => self.error(Failure::DeadlineExceeded, retry_after),
             };
+            attempt_span.record("status", error.failure.label());
+            metrics::registry_call(
+                self.registry.key(),
+                error.failure.label(),
+                started.elapsed().as_secs_f64(),
+            );
             match error.failure {
                 // The caller's clock, not the registry's health.
                 Failure::DeadlineExceeded => drop(permit),
@@ -366,13 +436,14 @@ impl<T: Clone + Send + Sync + 'static> Guard<T> {
                 );
                 return Err(error);
             }
-            if !self.budget.withdraw() {
+            if !live.budget.withdraw() {
                 tracing::debug!(
                     registry = self.registry.key(),
                     "no retry: retry budget exhausted"
                 );
                 return Err(error);
             }
+            metrics::registry_retry(self.registry.key());
             pause.await;
             attempt += 1;
         }
@@ -387,7 +458,7 @@ impl<T: Clone + Send + Sync + 'static> Guard<T> {
             registry: self.registry,
             breaker: self.breaker.state(),
             cache_entries: self.cache.entry_count(),
-            calls_in_flight: self.policy.max_concurrent - self.bulkhead.available_permits() as u32,
+            calls_in_flight: self.max_concurrent - self.bulkhead.available_permits() as u32,
         }
     }
 }
@@ -418,24 +489,34 @@ impl<T: Clone + Send + Sync + 'static> GuardAdmin for Guard<T> {
     }
 }
 
-/// Wraps a registry trait object so that every call goes through its guard.
+/// Wraps a registry trait object so that every call goes through its guard. The adapter
+/// behind it can be replaced (new endpoints on reload) while the guard's state stays.
 macro_rules! guarded {
     ($name:ident, $trait:ident, $method:ident, $answer:ty) => {
-        struct $name {
-            inner: Arc<dyn $trait>,
+        pub struct $name {
+            inner: ArcSwap<Arc<dyn $trait>>,
             guard: Arc<Guard<$answer>>,
         }
 
         #[async_trait]
         impl $trait for $name {
             async fn $method(&self, query: &Query) -> Result<Fetched<$answer>, RegistryError> {
-                let inner = self.inner.clone();
+                let inner: Arc<dyn $trait> = Arc::clone(&self.inner.load());
                 self.guard
                     .get(query, move |q| {
                         let inner = inner.clone();
                         async move { inner.$method(&q).await }.boxed()
                     })
                     .await
+            }
+        }
+
+        impl $name {
+            fn new(inner: Arc<dyn $trait>, guard: Arc<Guard<$answer>>) -> Arc<$name> {
+                Arc::new($name {
+                    inner: ArcSwap::from_pointee(inner),
+                    guard,
+                })
             }
         }
     };
@@ -447,72 +528,95 @@ guarded!(GuardedSocial, SocialSecurity, social_status, SocialStatus);
 guarded!(GuardedNobd, Nobd, enrolments, Vec<SchoolEnrolment>);
 guarded!(GuardedEpvo, Epvo, studies, Vec<Study>);
 
-/// The registries behind their guards, and the guards for the admin service.
-pub fn guard(
-    registries: Registries,
-    policy: impl Fn(Registry) -> Policy,
-    retry_after: Duration,
-) -> (Registries, Vec<Arc<dyn GuardAdmin>>) {
-    let gbd_fl = Guard::new(
-        Registry::GbdFl,
-        policy(Registry::GbdFl),
-        retry_after,
-        Option::is_none,
-    );
-    let zags = Guard::new(
-        Registry::Zags,
-        policy(Registry::Zags),
-        retry_after,
-        |a: &CivilActs| *a == CivilActs::default(),
-    );
-    let social = Guard::new(
-        Registry::SocialSecurity,
-        policy(Registry::SocialSecurity),
-        retry_after,
-        |s: &SocialStatus| *s == SocialStatus::default(),
-    );
-    let nobd = Guard::new(
-        Registry::Nobd,
-        policy(Registry::Nobd),
-        retry_after,
-        Vec::is_empty,
-    );
-    let epvo = Guard::new(
-        Registry::Epvo,
-        policy(Registry::Epvo),
-        retry_after,
-        Vec::is_empty,
-    );
-    let admin: Vec<Arc<dyn GuardAdmin>> = vec![
-        gbd_fl.clone(),
-        zags.clone(),
-        social.clone(),
-        nobd.clone(),
-        epvo.clone(),
-    ];
-    let guarded = Registries {
-        gbd_fl: Arc::new(GuardedGbdFl {
-            inner: registries.gbd_fl,
-            guard: gbd_fl,
-        }),
-        zags: Arc::new(GuardedZags {
-            inner: registries.zags,
-            guard: zags,
-        }),
-        social: Arc::new(GuardedSocial {
-            inner: registries.social,
-            guard: social,
-        }),
-        nobd: Arc::new(GuardedNobd {
-            inner: registries.nobd,
-            guard: nobd,
-        }),
-        epvo: Arc::new(GuardedEpvo {
-            inner: registries.epvo,
-            guard: epvo,
-        }),
-    };
-    (guarded, admin)
+/// The five registries behind their guards.
+#[derive(Clone)]
+pub struct Guarded {
+    gbd_fl: Arc<GuardedGbdFl>,
+    zags: Arc<GuardedZags>,
+    social: Arc<GuardedSocial>,
+    nobd: Arc<GuardedNobd>,
+    epvo: Arc<GuardedEpvo>,
+}
+
+impl Guarded {
+    /// Guards `registries` with `policy(registry)` each.
+    pub fn new(
+        registries: Registries,
+        policy: impl Fn(Registry) -> Policy,
+        retry_after: Duration,
+    ) -> Guarded {
+        let guard = |r| (r, policy(r), retry_after);
+        let (r, p, ra) = guard(Registry::GbdFl);
+        let gbd_fl = GuardedGbdFl::new(registries.gbd_fl, Guard::new(r, p, ra, Option::is_none));
+        let (r, p, ra) = guard(Registry::Zags);
+        let zags = GuardedZags::new(
+            registries.zags,
+            Guard::new(r, p, ra, |a: &CivilActs| *a == CivilActs::default()),
+        );
+        let (r, p, ra) = guard(Registry::SocialSecurity);
+        let social = GuardedSocial::new(
+            registries.social,
+            Guard::new(r, p, ra, |s: &SocialStatus| *s == SocialStatus::default()),
+        );
+        let (r, p, ra) = guard(Registry::Nobd);
+        let nobd = GuardedNobd::new(registries.nobd, Guard::new(r, p, ra, Vec::is_empty));
+        let (r, p, ra) = guard(Registry::Epvo);
+        let epvo = GuardedEpvo::new(registries.epvo, Guard::new(r, p, ra, Vec::is_empty));
+        Guarded {
+            gbd_fl,
+            zags,
+            social,
+            nobd,
+            epvo,
+        }
+    }
+
+    /// The registries as the rest of the gateway uses them: every call guarded.
+    pub fn registries(&self) -> Registries {
+        Registries {
+            gbd_fl: self.gbd_fl.clone(),
+            zags: self.zags.clone(),
+            social: self.social.clone(),
+            nobd: self.nobd.clone(),
+            epvo: self.epvo.clone(),
+        }
+    }
+
+    /// The guards, for operators (status, invalidation).
+    pub fn admin(&self) -> Vec<Arc<dyn GuardAdmin>> {
+        vec![
+            self.gbd_fl.guard.clone(),
+            self.zags.guard.clone(),
+            self.social.guard.clone(),
+            self.nobd.guard.clone(),
+            self.epvo.guard.clone(),
+        ]
+    }
+
+    /// Reload: new adapters (endpoints, code tables) and policies; caches, breakers and
+    /// calls in flight carry on.
+    pub fn reconfigure(
+        &self,
+        registries: Registries,
+        policy: impl Fn(Registry) -> Policy,
+        retry_after: Duration,
+    ) {
+        self.gbd_fl.inner.store(Arc::new(registries.gbd_fl));
+        self.zags.inner.store(Arc::new(registries.zags));
+        self.social.inner.store(Arc::new(registries.social));
+        self.nobd.inner.store(Arc::new(registries.nobd));
+        self.epvo.inner.store(Arc::new(registries.epvo));
+        let p = policy;
+        self.gbd_fl
+            .guard
+            .set_policy(p(Registry::GbdFl), retry_after);
+        self.zags.guard.set_policy(p(Registry::Zags), retry_after);
+        self.social
+            .guard
+            .set_policy(p(Registry::SocialSecurity), retry_after);
+        self.nobd.guard.set_policy(p(Registry::Nobd), retry_after);
+        self.epvo.guard.set_policy(p(Registry::Epvo), retry_after);
+    }
 }
 
 #[cfg(test)]

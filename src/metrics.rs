@@ -1,0 +1,339 @@
+//! Prometheus metrics: the names, the helpers that record them, the process-wide recorder
+//! ([`install`]) and the admin HTTP server ([`serve`]) that exposes them.
+//!
+//! [`install`] puts a `metrics-exporter-prometheus` recorder in place once per process and
+//! returns a handle; [`serve`] answers `GET /metrics` with the Prometheus text exposition
+//! format (`text/plain; version=0.0.4`) and `GET /healthz` with `200 ok`. The rest of the
+//! gateway records through the helper functions below and never names a metric itself, so
+//! every name and label lives in this file. Recording before [`install`] (unit tests, tools)
+//! is a no-op.
+//!
+//! Durations are in seconds and are Prometheus **histograms** (`_bucket`, `_sum`, `_count`),
+//! not summaries: buckets 1 ms to 10 s ([`DURATION_BUCKETS`]); the audit write, which is
+//! mostly an fsync, 100 µs to 2.5 s ([`AUDIT_BUCKETS`]).
+//!
+//! Label values are bounded sets: `method` is the gRPC method name (`CheckOwner`,
+//! `GetPerson`, ...); `code` the `tonic::Code` name (`Ok`, `InvalidArgument`,
+//! `DeadlineExceeded`, `Unavailable`, ...); `registry` the registry key (`gbd_fl`, `zags`,
+//! `social_security`, `nobd`, `epvo`). No label ever carries an IIN or a request id.
+//!
+//! # Metrics
+//!
+//! | metric | type | labels | meaning |
+//! |---|---|---|---|
+//! | `gateway_rpc_requests_total` | counter | `method`, `code` | RPCs answered, by method and gRPC status code. An RPC whose caller went away (or whose future was dropped) before it was answered counts as `code="Cancelled"`. RPCs shed by the server-wide in-flight limit never reach a handler and are counted in `gateway_rpc_shed_total` instead. |
+//! | `gateway_rpc_duration_seconds` | histogram | `method` | Time from the start of the RPC's edge handling (access check, deadline, body, audit record) to its answer. |
+//! | `gateway_rpc_in_flight` | gauge | — | RPCs being handled right now. |
+//! | `gateway_rpc_shed_total` | counter | — | RPCs refused at once with `RESOURCE_EXHAUSTED` because `max_in_flight` RPCs were in flight. |
+//! | `gateway_registry_calls_total` | counter | `registry`, `outcome` | Attempts at a registry call (each retry is one more) and how they ended: `ok` (an answer, records found), `not_found` (an answer: no such record), `timeout` (attempt timed out), `connect` (no connection), `http` (HTTP error status), `fault` (SOAP fault), `status` (a SHEP status code that is not ok), `malformed` (an answer that could not be read), `deadline` (the caller's deadline ran out), `circuit_open` (refused by the open circuit breaker, the registry was not called). The label values are `registry::Failure::label()`. |
+//! | `gateway_registry_call_duration_seconds` | histogram | `registry` | Time of one attempt (as counted in `gateway_registry_calls_total`), bulkhead wait included. |
+//! | `gateway_registry_retries_total` | counter | `registry` | Retries of a transient registry failure (attempts after the first). |
+//! | `gateway_cache_lookups_total` | counter | `registry`, `result` | Answer-cache look-ups: `hit` (a fresh answer, no registry call), `miss` (no fresh entry: the registry was called, or a call in flight was joined), `stale` (after a miss, the registry failed and a stale entry answered: stale-if-error; counted in addition to its `miss`). |
+//! | `gateway_cache_evictions_total` | counter | `registry` | Entries removed from the answer cache by its size bound or expiry (not by explicit invalidation). |
+//! | `gateway_cache_entries` | gauge | `registry` | Persons in the answer cache (refreshed every second; moka's count is approximate). |
+//! | `gateway_breaker_state` | gauge | `registry` | The registry's circuit breaker: `0` closed, `1` half-open, `2` open. |
+//! | `gateway_audit_write_duration_seconds` | histogram | — | Time of one audit append, from queueing the record to the writer's acknowledgement (write, and fsync under `fsync = "always"`): the time a personal-data answer waits for its audit record. |
+//! | `gateway_audit_write_failures_total` | counter | — | Audit appends that failed after the record was queued (write or fsync failure, stopped or closed log): each one withheld an answer (`UNAVAILABLE`). |
+
+use std::future::Future;
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use ::metrics::{
+    counter, describe_counter, describe_gauge, describe_histogram, gauge, histogram, Unit,
+};
+use axum::http::header::CONTENT_TYPE;
+use axum::routing::get;
+use axum::Router;
+pub use metrics_exporter_prometheus::PrometheusHandle;
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder};
+use tonic::Code;
+
+pub const RPC_REQUESTS_TOTAL: &str = "gateway_rpc_requests_total";
+pub const RPC_DURATION_SECONDS: &str = "gateway_rpc_duration_seconds";
+pub const RPC_IN_FLIGHT: &str = "gateway_rpc_in_flight";
+pub const RPC_SHED_TOTAL: &str = "gateway_rpc_shed_total";
+pub const REGISTRY_CALLS_TOTAL: &str = "gateway_registry_calls_total";
+pub const REGISTRY_CALL_DURATION_SECONDS: &str = "gateway_registry_call_duration_seconds";
+pub const REGISTRY_RETRIES_TOTAL: &str = "gateway_registry_retries_total";
+pub const CACHE_LOOKUPS_TOTAL: &str = "gateway_cache_lookups_total";
+pub const CACHE_EVICTIONS_TOTAL: &str = "gateway_cache_evictions_total";
+pub const CACHE_ENTRIES: &str = "gateway_cache_entries";
+pub const BREAKER_STATE: &str = "gateway_breaker_state";
+pub const AUDIT_WRITE_DURATION_SECONDS: &str = "gateway_audit_write_duration_seconds";
+pub const AUDIT_WRITE_FAILURES_TOTAL: &str = "gateway_audit_write_failures_total";
+
+/// Values of `gateway_breaker_state`.
+pub const BREAKER_CLOSED: u8 = 0;
+pub const BREAKER_HALF_OPEN: u8 = 1;
+pub const BREAKER_OPEN: u8 = 2;
+
+/// Buckets of the RPC and registry-call histograms, in seconds.
+pub const DURATION_BUCKETS: &[f64] = &[
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+];
+/// Buckets of the audit-write histogram, in seconds.
+pub const AUDIT_BUCKETS: &[f64] = &[
+    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+];
+
+/// The `Content-Type` of `GET /metrics`.
+pub const CONTENT_TYPE_TEXT: &str = "text/plain; version=0.0.4; charset=utf-8";
+
+/// How often histogram samples are folded into their buckets when nobody scrapes.
+const UPKEEP_EVERY: Duration = Duration::from_secs(5);
+
+static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+
+/// Installs the process-wide Prometheus recorder (once; later calls return the same handle),
+/// describes every metric, and starts a small upkeep thread. The handle renders the text
+/// exposition format; pass it to [`serve`].
+///
+/// If another recorder was installed first (by something else in the process), the error is
+/// logged and the returned handle renders only what this module's recorder sees: nothing.
+pub fn install() -> PrometheusHandle {
+    HANDLE
+        .get_or_init(|| {
+            let recorder = PrometheusBuilder::new()
+                .set_buckets(DURATION_BUCKETS)
+                .and_then(|b| {
+                    b.set_buckets_for_metric(
+                        Matcher::Full(AUDIT_WRITE_DURATION_SECONDS.into()),
+                        AUDIT_BUCKETS,
+                    )
+                })
+                .expect("bucket lists are constant and not empty")
+                .build_recorder();
+            let handle = recorder.handle();
+            match ::metrics::set_global_recorder(recorder) {
+                Ok(()) => {
+                    describe();
+                    let upkeep = handle.clone();
+                    let spawned = std::thread::Builder::new()
+                        .name("metrics-upkeep".into())
+                        .spawn(move || loop {
+                            std::thread::sleep(UPKEEP_EVERY);
+                            upkeep.run_upkeep();
+                        });
+                    if let Err(e) = spawned {
+                        tracing::warn!(error = %e, "metrics upkeep thread not started; histograms are folded at each scrape only");
+                    }
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "metrics recorder not installed: another recorder is in place; /metrics will be empty");
+                }
+            }
+            handle
+        })
+        .clone()
+}
+
+fn describe() {
+    describe_counter!(
+        RPC_REQUESTS_TOTAL,
+        "RPCs answered, by gRPC method and status code (Cancelled: the caller went away)"
+    );
+    describe_histogram!(
+        RPC_DURATION_SECONDS,
+        Unit::Seconds,
+        "Time to answer an RPC, access check and audit record included"
+    );
+    describe_gauge!(RPC_IN_FLIGHT, "RPCs being handled now");
+    describe_counter!(
+        RPC_SHED_TOTAL,
+        "RPCs refused with RESOURCE_EXHAUSTED because max_in_flight RPCs were in flight"
+    );
+    describe_counter!(
+        REGISTRY_CALLS_TOTAL,
+        "Registry call attempts by outcome: ok, not_found, timeout, connect, http, fault, status, malformed, deadline, circuit_open"
+    );
+    describe_histogram!(
+        REGISTRY_CALL_DURATION_SECONDS,
+        Unit::Seconds,
+        "Time of one registry call attempt"
+    );
+    describe_counter!(
+        REGISTRY_RETRIES_TOTAL,
+        "Retries of transient registry failures"
+    );
+    describe_counter!(
+        CACHE_LOOKUPS_TOTAL,
+        "Answer-cache look-ups by result: hit, miss, stale (stale-if-error)"
+    );
+    describe_counter!(
+        CACHE_EVICTIONS_TOTAL,
+        "Entries evicted from the answer cache (size bound or expiry)"
+    );
+    describe_gauge!(CACHE_ENTRIES, "Persons in the answer cache");
+    describe_gauge!(
+        BREAKER_STATE,
+        "Circuit breaker state: 0 closed, 1 half-open, 2 open"
+    );
+    describe_histogram!(
+        AUDIT_WRITE_DURATION_SECONDS,
+        Unit::Seconds,
+        "Time of one audit append, from queueing to the writer's acknowledgement (write and fsync)"
+    );
+    describe_counter!(
+        AUDIT_WRITE_FAILURES_TOTAL,
+        "Audit appends that failed; each one withheld an answer"
+    );
+}
+
+/// Serves the admin HTTP endpoints on `listener` until `shutdown` completes:
+/// `GET /metrics` (Prometheus text format of `handle`) and `GET /healthz` (`200 ok`).
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    handle: PrometheusHandle,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let app = Router::new()
+        .route(
+            "/metrics",
+            get(move || {
+                let body = handle.render();
+                async move { ([(CONTENT_TYPE, CONTENT_TYPE_TEXT)], body) }
+            }),
+        )
+        .route("/healthz", get(|| async { "ok" }));
+    if let Ok(addr) = listener.local_addr() {
+        tracing::info!(%addr, "metrics serving on /metrics");
+    }
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await
+}
+
+/// Times one RPC from [`rpc_started`]; [`RpcTimer::finish`] records it. Dropped without
+/// `finish` (the RPC's future was dropped: the caller went away), it counts as `Cancelled`.
+#[must_use = "an RpcTimer dropped at once counts the RPC as Cancelled"]
+pub struct RpcTimer {
+    method: &'static str,
+    started: Instant,
+    finished: bool,
+}
+
+/// An RPC of `method` starts: `gateway_rpc_in_flight` goes up until the timer is finished
+/// or dropped.
+pub fn rpc_started(method: &'static str) -> RpcTimer {
+    gauge!(RPC_IN_FLIGHT).increment(1.0);
+    RpcTimer {
+        method,
+        started: Instant::now(),
+        finished: false,
+    }
+}
+
+impl RpcTimer {
+    /// The RPC was answered with `code`.
+    pub fn finish(mut self, code: Code) {
+        self.record(code);
+    }
+
+    fn record(&mut self, code: Code) {
+        if std::mem::replace(&mut self.finished, true) {
+            return;
+        }
+        counter!(RPC_REQUESTS_TOTAL, "method" => self.method, "code" => code_name(code))
+            .increment(1);
+        histogram!(RPC_DURATION_SECONDS, "method" => self.method)
+            .record(self.started.elapsed().as_secs_f64());
+        gauge!(RPC_IN_FLIGHT).decrement(1.0);
+    }
+}
+
+impl Drop for RpcTimer {
+    fn drop(&mut self) {
+        self.record(Code::Cancelled);
+    }
+}
+
+/// The `code` label: the `tonic::Code` variant's name.
+pub fn code_name(code: Code) -> &'static str {
+    match code {
+        Code::Ok => "Ok",
+        Code::Cancelled => "Cancelled",
+        Code::Unknown => "Unknown",
+        Code::InvalidArgument => "InvalidArgument",
+        Code::DeadlineExceeded => "DeadlineExceeded",
+        Code::NotFound => "NotFound",
+        Code::AlreadyExists => "AlreadyExists",
+        Code::PermissionDenied => "PermissionDenied",
+        Code::ResourceExhausted => "ResourceExhausted",
+        Code::FailedPrecondition => "FailedPrecondition",
+        Code::Aborted => "Aborted",
+        Code::OutOfRange => "OutOfRange",
+        Code::Unimplemented => "Unimplemented",
+        Code::Internal => "Internal",
+        Code::Unavailable => "Unavailable",
+        Code::DataLoss => "DataLoss",
+        Code::Unauthenticated => "Unauthenticated",
+    }
+}
+
+/// One registry call of `registry` (a `Registry::key()`) ended with `outcome` (`ok`,
+/// `not_found`, `timeout`, `connect`, `http`, `fault`, `status`, `malformed`, `deadline`,
+/// `circuit_open`) after `seconds`.
+pub fn registry_call(registry: &'static str, outcome: &'static str, seconds: f64) {
+    counter!(REGISTRY_CALLS_TOTAL, "registry" => registry, "outcome" => outcome).increment(1);
+    histogram!(REGISTRY_CALL_DURATION_SECONDS, "registry" => registry).record(seconds);
+}
+
+/// A transient failure of `registry` is retried.
+pub fn registry_retry(registry: &'static str) {
+    counter!(REGISTRY_RETRIES_TOTAL, "registry" => registry).increment(1);
+}
+
+/// An answer-cache look-up for `registry`: `hit`, `miss` or `stale`.
+pub fn cache_lookup(registry: &'static str, result: &'static str) {
+    counter!(CACHE_LOOKUPS_TOTAL, "registry" => registry, "result" => result).increment(1);
+}
+
+/// An entry of `registry`'s answer cache was evicted.
+pub fn cache_eviction(registry: &'static str) {
+    counter!(CACHE_EVICTIONS_TOTAL, "registry" => registry).increment(1);
+}
+
+/// `registry`'s answer cache holds `n` persons.
+pub fn cache_entries(registry: &'static str, n: u64) {
+    gauge!(CACHE_ENTRIES, "registry" => registry).set(n as f64);
+}
+
+/// `registry`'s circuit breaker is in `state`: [`BREAKER_CLOSED`], [`BREAKER_HALF_OPEN`] or
+/// [`BREAKER_OPEN`].
+pub fn breaker_state(registry: &'static str, state: u8) {
+    gauge!(BREAKER_STATE, "registry" => registry).set(f64::from(state));
+}
+
+/// One audit append took `seconds`, from queueing to acknowledgement; `ok` false: it failed.
+pub fn audit_write(seconds: f64, ok: bool) {
+    histogram!(AUDIT_WRITE_DURATION_SECONDS).record(seconds);
+    if !ok {
+        counter!(AUDIT_WRITE_FAILURES_TOTAL).increment(1);
+    }
+}
+
+/// An RPC was shed (`RESOURCE_EXHAUSTED`) by the server-wide in-flight limit.
+pub fn shed() {
+    counter!(RPC_SHED_TOTAL).increment(1);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_code_has_its_variant_name() {
+        for (n, name) in (0..=16).map(|n| (n, code_name(Code::from_i32(n)))) {
+            assert_eq!(name, format!("{:?}", Code::from_i32(n)), "code {n}");
+        }
+    }
+
+    #[test]
+    fn recording_works_with_or_without_a_recorder() {
+        registry_call("gbd_fl", "ok", 0.01);
+        rpc_started("CheckOwner").finish(Code::Ok);
+        drop(rpc_started("CheckOwner"));
+        audit_write(0.001, false);
+    }
+}

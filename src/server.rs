@@ -1,0 +1,390 @@
+//! Assembling and running the gateway: registries behind their guards, the gRPC services,
+//! health, configuration reload and graceful drain.
+//!
+//! [`Gateway::start`] builds everything from a [`Config`]; [`Gateway::serve`] serves until the
+//! shutdown future completes, then reports NOT_SERVING for `shutdown_delay`, stops taking
+//! calls, lets calls in flight finish within `shutdown_grace`, and closes the audit log. A [`Reloader`] applies a
+//! new configuration to the running gateway (SIGHUP in `main`).
+
+use std::future::Future;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use arc_swap::ArcSwap;
+use tokio::net::TcpListener;
+use tokio_stream::wrappers::TcpListenerStream;
+use tonic_health::server::HealthReporter;
+use tonic_health::ServingStatus;
+
+use crate::access::Access;
+use crate::api;
+use crate::audit::AuditLog;
+use crate::config::{self, Config, ConfigError, RegistryEndpoints};
+use crate::decision::Decider;
+use crate::registry::{self, Registry};
+use crate::resilience::{BreakerState, GuardAdmin, Guarded, Policy};
+use crate::BoxError;
+
+/// The gRPC service name whose health says whether the gateway takes calls.
+const SERVICE: &str = "registry_gateway.v1.RegistryGateway";
+
+/// A gateway ready to serve.
+pub struct Gateway {
+    reloader: Reloader,
+    mocks: Option<registry_mocks::MockRegistries>,
+    audit: Option<AuditLog>,
+    guards: Vec<Arc<dyn GuardAdmin>>,
+    registry_service: api::RegistryGatewayServer<api::Gateway>,
+    admin_service: api::GatewayAdminServer<api::Admin>,
+}
+
+/// Applies new configuration to a running gateway.
+#[derive(Clone)]
+pub struct Reloader {
+    inner: Arc<ReloadState>,
+}
+
+struct ReloadState {
+    current: Mutex<Config>,
+    /// Where the embedded mocks listen, when they are used.
+    mock_endpoints: Option<RegistryEndpoints>,
+    guarded: Guarded,
+    decision: Arc<ArcSwap<config::DecisionConfig>>,
+    access: Arc<ArcSwap<Access>>,
+}
+
+/// Keys read once at start; a reload that changes them says so and leaves them as they were.
+pub const RESTART_KEYS: [&str; 10] = [
+    "listen",
+    "max_in_flight",
+    "max_message_bytes",
+    "tls",
+    "allow_insecure_plaintext",
+    "audit",
+    "mocks",
+    "registries (embedded mocks <-> configured)",
+    "resilience.*.cache_max_entries",
+    "resilience.*.max_concurrent",
+];
+
+fn policies(config: &Config) -> Result<Vec<Policy>, ConfigError> {
+    Registry::ALL
+        .iter()
+        .map(|r| config.resilience.policy(*r))
+        .collect()
+}
+
+impl Gateway {
+    /// Builds the gateway; starts the embedded mock registries when `[registries]` is absent.
+    pub async fn start(config: Config) -> Result<Gateway, BoxError> {
+        config.validate()?;
+        let mocks = match &config.registries {
+            Some(_) => None,
+            None => {
+                let fixture = match &config.mocks.fixture {
+                    Some(path) => registry_mocks::Fixture::load(path)?,
+                    None => registry_mocks::Fixture::demo(),
+                };
+                let mocks = registry_mocks::MockRegistries::spawn(Arc::new(fixture)).await?;
+                tracing::info!(
+                    fixture = %config.mocks.fixture.as_ref().map_or("demo".into(), |p| p.display().to_string()),
+                    "embedded mock registries started on loopback"
+                );
+                Some(mocks)
+            }
+        };
+        let mock_endpoints = mocks
+            .as_ref()
+            .map(|m| RegistryEndpoints::local(|r| m.get(crate::mock_registry(r)).endpoint()));
+        let endpoints = config
+            .registries
+            .clone()
+            .or_else(|| mock_endpoints.clone())
+            .expect("configured or embedded");
+        let adapters = registry::over_shep(
+            &endpoints,
+            Arc::new(config.shep.clone()),
+            Arc::new(config.codes.clone()),
+        )?;
+        let policies = policies(&config)?;
+        let guarded = Guarded::new(
+            adapters,
+            |r| policies[r as usize].clone(),
+            config.shep.retry_after,
+        );
+        let audit = match &config.audit {
+            Some(audit) => Some(AuditLog::open(audit).await?),
+            None => {
+                tracing::warn!("audit log disabled: configure [audit] for any real deployment");
+                None
+            }
+        };
+        let access = Arc::new(ArcSwap::from_pointee(Access::new(config.access.clone())));
+        let decision = Arc::new(ArcSwap::from_pointee(config.decision));
+        let edge = api::Edge {
+            access: access.clone(),
+            audit: audit.clone(),
+        };
+        let registries = guarded.registries();
+        let decider = Decider::new(registries.clone(), decision.clone());
+        let guards = guarded.admin();
+        let registry_service =
+            api::RegistryGatewayServer::new(api::Gateway::new(registries, decider, edge.clone()))
+                .max_decoding_message_size(config.max_message_bytes);
+        let admin_service = api::GatewayAdminServer::new(api::Admin::new(guards.clone(), edge))
+            .max_decoding_message_size(config.max_message_bytes);
+        Ok(Gateway {
+            reloader: Reloader {
+                inner: Arc::new(ReloadState {
+                    current: Mutex::new(config),
+                    mock_endpoints,
+                    guarded,
+                    decision,
+                    access,
+                }),
+            },
+            mocks,
+            audit,
+            guards,
+            registry_service,
+            admin_service,
+        })
+    }
+
+    pub fn reloader(&self) -> Reloader {
+        self.reloader.clone()
+    }
+
+    /// Serves on `listener` until `shutdown` completes, then drains (see the module doc).
+    pub async fn serve(
+        self,
+        listener: TcpListener,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> Result<(), BoxError> {
+        let config = self.reloader.current();
+        let (health, health_service) = tonic_health::server::health_reporter();
+        health.set_service_status("", ServingStatus::Serving).await;
+        health
+            .set_service_status(SERVICE, ServingStatus::Serving)
+            .await;
+        let reporter = tokio::spawn(report_registries(health.clone(), self.guards.clone()));
+
+        // Both reflection versions advertise every service, themselves included (grpcurl up
+        // to 1.8.7 speaks v1alpha, 1.8.8 and later v1), and know google.rpc's error details
+        // so that grpcurl can print them.
+        let reflection = || {
+            tonic_reflection::server::Builder::configure()
+                .include_reflection_service(false)
+                .register_encoded_file_descriptor_set(api::pb::FILE_DESCRIPTOR_SET)
+                .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+                .register_encoded_file_descriptor_set(tonic_types::pb::FILE_DESCRIPTOR_SET)
+                .register_encoded_file_descriptor_set(tonic_reflection::pb::v1::FILE_DESCRIPTOR_SET)
+                .register_encoded_file_descriptor_set(
+                    tonic_reflection::pb::v1alpha::FILE_DESCRIPTOR_SET,
+                )
+        };
+        // Server-wide shedding: past `max_in_flight` RPCs, refuse at once
+        // (RESOURCE_EXHAUSTED) rather than queue without bound.
+        let shed = tower::ServiceBuilder::new()
+            .load_shed()
+            .layer(tower::limit::GlobalConcurrencyLimitLayer::new(
+                config.max_in_flight,
+            ))
+            .into_inner();
+        let mut server = tonic::transport::Server::builder();
+        if let Some(tls) = &config.tls {
+            server = server.tls_config(tls_config(tls)?)?;
+        }
+
+        // Drain: NOT_SERVING first, then tonic stops accepting and waits for calls in flight.
+        let (draining, drain_started) = tokio::sync::oneshot::channel();
+        let signal = {
+            let health = health.clone();
+            let reloader = self.reloader.clone();
+            async move {
+                shutdown.await;
+                let delay = reloader.current().shutdown_delay;
+                tracing::info!(
+                    ?delay,
+                    "shutting down: NOT_SERVING, then draining calls in flight"
+                );
+                health
+                    .set_service_status("", ServingStatus::NotServing)
+                    .await;
+                health
+                    .set_service_status(SERVICE, ServingStatus::NotServing)
+                    .await;
+                tokio::time::sleep(delay).await;
+                let _ = draining.send(());
+            }
+        };
+        tracing::info!(addr = %listener.local_addr()?, "registry gateway serving");
+        let served = server
+            .layer(shed)
+            .add_service(health_service)
+            .add_service(reflection().build_v1()?)
+            .add_service(reflection().build_v1alpha()?)
+            .add_service(self.registry_service)
+            .add_service(self.admin_service)
+            .serve_with_incoming_shutdown(TcpListenerStream::new(listener), signal);
+        let reloader = self.reloader.clone();
+        let grace = async move {
+            if drain_started.await.is_ok() {
+                tokio::time::sleep(reloader.current().shutdown_grace).await;
+            } else {
+                std::future::pending::<()>().await;
+            }
+        };
+        let served = tokio::select! {
+            served = served => served.map_err(BoxError::from),
+            () = grace => {
+                tracing::warn!("grace period over: calls still in flight are abandoned");
+                Ok(())
+            }
+        };
+        reporter.abort();
+        if let Some(audit) = self.audit {
+            audit.close().await?;
+        }
+        if let Some(mocks) = self.mocks {
+            mocks.shutdown().await;
+        }
+        served
+    }
+}
+
+/// Keeps per-registry health (`registry.<key>`: NOT_SERVING while its breaker is open) and the
+/// cache-size and breaker-state gauges up to date, every second; the gateway's own readiness
+/// does not depend on it.
+async fn report_registries(health: HealthReporter, guards: Vec<Arc<dyn GuardAdmin>>) {
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    loop {
+        tick.tick().await;
+        for guard in &guards {
+            let status = guard.status();
+            let key = status.registry.key();
+            crate::metrics::cache_entries(key, status.cache_entries);
+            crate::metrics::breaker_state(
+                key,
+                match status.breaker {
+                    BreakerState::Closed => 0,
+                    BreakerState::HalfOpen => 1,
+                    BreakerState::Open => 2,
+                },
+            );
+            let serving = match status.breaker {
+                BreakerState::Open => ServingStatus::NotServing,
+                _ => ServingStatus::Serving,
+            };
+            health
+                .set_service_status(format!("registry.{}", status.registry.key()), serving)
+                .await;
+        }
+    }
+}
+
+impl Reloader {
+    /// The configuration in force.
+    pub fn current(&self) -> Config {
+        self.inner
+            .current
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// Applies `new`: access rights, decision rules, registry endpoints and code tables, and
+    /// every resilience setting but the sizes. Calls in flight finish with what they started
+    /// with. A configuration that fails validation changes nothing. Returns the changed keys
+    /// that only a restart applies (they keep their old values).
+    pub fn reload(&self, new: Config) -> Result<Vec<&'static str>, BoxError> {
+        new.validate()?;
+        let state = &self.inner;
+        let mut current = state.current.lock().unwrap_or_else(|p| p.into_inner());
+        let endpoints = match (&current.registries, &new.registries) {
+            (Some(_), Some(configured)) => configured.clone(),
+            _ => state
+                .mock_endpoints
+                .clone()
+                .or_else(|| current.registries.clone())
+                .expect("configured or embedded"),
+        };
+        let adapters = registry::over_shep(
+            &endpoints,
+            Arc::new(new.shep.clone()),
+            Arc::new(new.codes.clone()),
+        )?;
+        let old_policies = policies(&current)?;
+        let new_policies = policies(&new)?;
+        let restart = restart_keys(&current, &new, &old_policies, &new_policies);
+        state.guarded.reconfigure(
+            adapters,
+            |r| new_policies[r as usize].clone(),
+            new.shep.retry_after,
+        );
+        state.decision.store(Arc::new(new.decision));
+        state
+            .access
+            .store(Arc::new(Access::new(new.access.clone())));
+        // Keys that need a restart keep their running values.
+        let mut kept = new;
+        kept.listen = current.listen;
+        kept.max_in_flight = current.max_in_flight;
+        kept.max_message_bytes = current.max_message_bytes;
+        kept.tls = current.tls.clone();
+        kept.allow_insecure_plaintext = current.allow_insecure_plaintext;
+        kept.audit = current.audit.clone();
+        kept.mocks = current.mocks.clone();
+        if kept.registries.is_some() != current.registries.is_some() {
+            kept.registries = current.registries.clone();
+        }
+        *current = kept;
+        Ok(restart)
+    }
+}
+
+fn restart_keys(
+    old: &Config,
+    new: &Config,
+    old_policies: &[Policy],
+    new_policies: &[Policy],
+) -> Vec<&'static str> {
+    let changed = [
+        old.listen != new.listen,
+        old.max_in_flight != new.max_in_flight,
+        old.max_message_bytes != new.max_message_bytes,
+        old.tls != new.tls,
+        old.allow_insecure_plaintext != new.allow_insecure_plaintext,
+        old.audit != new.audit,
+        old.mocks != new.mocks,
+        old.registries.is_some() != new.registries.is_some(),
+        old_policies
+            .iter()
+            .zip(new_policies)
+            .any(|(a, b)| a.cache_max_entries != b.cache_max_entries),
+        old_policies
+            .iter()
+            .zip(new_policies)
+            .any(|(a, b)| a.max_concurrent != b.max_concurrent),
+    ];
+    RESTART_KEYS
+        .iter()
+        .zip(changed)
+        .filter_map(|(key, changed)| changed.then_some(*key))
+        .collect()
+}
+
+/// Mutual TLS: the server's identity, and client certificates required against the CA.
+fn tls_config(tls: &config::TlsConfig) -> Result<tonic::transport::ServerTlsConfig, BoxError> {
+    let read = |path: &std::path::Path| {
+        std::fs::read(path).map_err(|e| format!("tls: cannot read {}: {e}", path.display()))
+    };
+    Ok(tonic::transport::ServerTlsConfig::new()
+        .identity(tonic::transport::Identity::from_pem(
+            read(&tls.cert)?,
+            read(&tls.key)?,
+        ))
+        .client_ca_root(tonic::transport::Certificate::from_pem(read(
+            &tls.client_ca,
+        )?)))
+}

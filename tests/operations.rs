@@ -1,0 +1,248 @@
+//! Operations: graceful drain (NOT_SERVING, new calls refused, calls in flight finish) and
+//! configuration reload (TTLs and access rights change under load; a bad reload is refused
+//! and the old configuration keeps serving).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use registry_gateway::api::pb::{self, registry_gateway_client::RegistryGatewayClient};
+use registry_gateway::config::{Config, RegistryEndpoints};
+use registry_gateway::registry::Registry;
+use registry_gateway::server::{Gateway, Reloader};
+use registry_gateway::{decision, mock_registry};
+use registry_mocks::{demo, Faults, Fixture, MockRegistries};
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tonic::transport::Channel;
+use tonic::Code;
+use tonic_health::pb::health_check_response::ServingStatus;
+use tonic_health::pb::health_client::HealthClient;
+use tonic_health::pb::HealthCheckRequest;
+
+struct Harness {
+    addr: std::net::SocketAddr,
+    channel: Channel,
+    mocks: MockRegistries,
+    reloader: Reloader,
+    stop: Option<oneshot::Sender<()>>,
+    served: tokio::task::JoinHandle<Result<(), registry_gateway::BoxError>>,
+}
+
+/// The configuration under test: `toml` plus endpoints of the running mocks.
+fn config(toml: &str, mocks: &MockRegistries) -> Config {
+    let mut config = Config::from_toml(toml).expect("valid test configuration");
+    config.registries = Some(RegistryEndpoints::local(|r| {
+        mocks.get(mock_registry(r)).endpoint()
+    }));
+    config
+}
+
+async fn start(toml: &str) -> Harness {
+    let mocks = MockRegistries::spawn(Arc::new(Fixture::demo().with_today(decision::today())))
+        .await
+        .unwrap();
+    let gateway = Gateway::start(config(toml, &mocks)).await.unwrap();
+    let reloader = gateway.reloader();
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (stop, stopped) = oneshot::channel::<()>();
+    let served = tokio::spawn(gateway.serve(listener, async {
+        let _ = stopped.await;
+    }));
+    let channel = Channel::from_shared(format!("http://{addr}"))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    Harness {
+        addr,
+        channel,
+        mocks,
+        reloader,
+        stop: Some(stop),
+        served,
+    }
+}
+
+fn check_owner(owner: &str) -> pb::CheckOwnerRequest {
+    pb::CheckOwnerRequest {
+        owner_iin: owner.into(),
+        service: pb::Service::RegistrationAtResidence.into(),
+        ..Default::default()
+    }
+}
+
+impl Harness {
+    fn client(&self) -> RegistryGatewayClient<Channel> {
+        RegistryGatewayClient::new(self.channel.clone())
+    }
+
+    fn gbd_fl_calls(&self) -> u64 {
+        self.mocks.get(mock_registry(Registry::GbdFl)).calls()
+    }
+
+    async fn health(&self, channel: Channel) -> Result<ServingStatus, tonic::Status> {
+        let r = HealthClient::new(channel)
+            .check(HealthCheckRequest {
+                service: "registry_gateway.v1.RegistryGateway".into(),
+            })
+            .await?;
+        Ok(r.into_inner().status())
+    }
+}
+
+/// Waits, bounded, until `condition` holds: for a state change another task causes.
+async fn eventually(what: &str, mut condition: impl FnMut() -> bool) {
+    for _ in 0..400 {
+        if condition() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    panic!("timed out waiting for {what}");
+}
+
+#[tokio::test]
+async fn drain_finishes_calls_in_flight_and_refuses_new_ones() {
+    let mut h = start("shutdown_grace = \"10s\"\nshutdown_delay = \"1s\"").await;
+    assert_eq!(
+        h.health(h.channel.clone()).await.unwrap(),
+        ServingStatus::Serving
+    );
+    h.mocks
+        .get(mock_registry(Registry::GbdFl))
+        .set_faults(Faults {
+            latency: Duration::from_millis(1500),
+            ..Faults::default()
+        });
+    let mut slow_client = h.client();
+    let slow = tokio::spawn(async move { slow_client.check_owner(check_owner(demo::MINOR)).await });
+    eventually("the slow call to reach GBD FL", || h.gbd_fl_calls() == 1).await;
+
+    h.stop.take().unwrap().send(()).unwrap();
+    // During the shutdown delay the gateway still answers, and says it is going away.
+    let mut status = ServingStatus::Serving;
+    for _ in 0..100 {
+        status = h.health(h.channel.clone()).await.unwrap();
+        if status == ServingStatus::NotServing {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    assert_eq!(status, ServingStatus::NotServing);
+
+    // After the delay, new calls are refused: no new connection is accepted.
+    let addr = h.addr;
+    let mut refused = false;
+    for _ in 0..400 {
+        let fresh = Channel::from_shared(format!("http://{addr}"))
+            .unwrap()
+            .connect()
+            .await;
+        let result = match fresh {
+            Err(_) => Err(()),
+            Ok(channel) => RegistryGatewayClient::new(channel)
+                .check_owner(check_owner(demo::CAPABLE_ADULT))
+                .await
+                .map_err(|_| ()),
+        };
+        if result.is_err() {
+            refused = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(
+        refused,
+        "a new call was still served after the shutdown delay"
+    );
+
+    // The call in flight still completes, with its answer.
+    let answer = slow.await.unwrap().expect("the call in flight finishes");
+    assert_eq!(answer.into_inner().outcome(), pb::Outcome::OperationalHall);
+    h.served.await.unwrap().expect("serve returns cleanly");
+}
+
+const OPEN_TO_OPS: &str = r#"
+[access]
+plaintext_client = "ops"
+[access.clients.ops]
+rpcs = ["CheckOwner", "GetPerson"]
+"#;
+
+const TTL_ZERO_AND_CHECK_OWNER_REVOKED: &str = r#"
+[resilience.defaults]
+cache_ttl = "0s"
+cache_negative_ttl = "0s"
+[access]
+plaintext_client = "ops"
+[access.clients.ops]
+rpcs = ["GetPerson"]
+"#;
+
+#[tokio::test]
+async fn reload_changes_ttl_and_access_rights_and_refuses_a_bad_config() {
+    let h = start(OPEN_TO_OPS).await;
+    let mut client = h.client();
+
+    // Before: answers are cached (default TTL), CheckOwner allowed.
+    client
+        .check_owner(check_owner(demo::CAPABLE_ADULT))
+        .await
+        .unwrap();
+    client
+        .check_owner(check_owner(demo::CAPABLE_ADULT))
+        .await
+        .unwrap();
+    assert_eq!(h.gbd_fl_calls(), 1);
+
+    let restart = h
+        .reloader
+        .reload(config(TTL_ZERO_AND_CHECK_OWNER_REVOKED, &h.mocks))
+        .unwrap();
+    assert!(restart.is_empty(), "{restart:?}");
+
+    // After: CheckOwner is denied; GetPerson is no longer cached (TTL 0).
+    let denied = client
+        .check_owner(check_owner(demo::MINOR))
+        .await
+        .unwrap_err();
+    assert_eq!(denied.code(), Code::PermissionDenied);
+    assert!(
+        denied.message().contains("CheckOwner"),
+        "{}",
+        denied.message()
+    );
+    let person = || pb::GetPersonRequest {
+        iin: demo::MINOR_MOTHER.into(),
+        ..Default::default()
+    };
+    let before = h.gbd_fl_calls();
+    client.get_person(person()).await.unwrap();
+    client.get_person(person()).await.unwrap();
+    assert_eq!(
+        h.gbd_fl_calls() - before,
+        2,
+        "TTL 0: every call reaches GBD FL"
+    );
+
+    // A configuration that fails validation is refused and changes nothing.
+    let bad = Config::from_toml("[resilience.defaults]\nretry_budget_ratio = 0.3");
+    assert!(bad.is_err());
+    let mut invalid = config(OPEN_TO_OPS, &h.mocks);
+    invalid.resilience.defaults.retry_budget_ratio = 0.3;
+    let e = h.reloader.reload(invalid).unwrap_err();
+    assert!(e.to_string().contains("retry_budget_ratio"), "{e}");
+    let still_denied = client
+        .check_owner(check_owner(demo::MINOR))
+        .await
+        .unwrap_err();
+    assert_eq!(still_denied.code(), Code::PermissionDenied);
+
+    // Keys that need a restart are named and keep their running values.
+    let mut moved = config(TTL_ZERO_AND_CHECK_OWNER_REVOKED, &h.mocks);
+    moved.listen = "127.0.0.1:1".parse().unwrap();
+    let restart = h.reloader.reload(moved).unwrap();
+    assert_eq!(restart, ["listen"]);
+    assert_ne!(h.reloader.current().listen.port(), 1);
+}

@@ -1,0 +1,822 @@
+//! Security, end to end: mutual TLS in the handshake, per-client rights checked before the
+//! cache and the registries, required purpose and request id, one hash-chained audit record per
+//! personal-data call (and tampering caught by the real `verify-audit` binary), no answer when
+//! the audit cannot be written, no plaintext off loopback, and no IIN in the logs.
+//!
+//! Certificates are made at test time with rcgen: a server CA (the server's certificate for
+//! "localhost"), a client CA (clients "tson.test" and "edu.test"), and a stranger's
+//! self-signed certificate. No private key is committed.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::{Arc, Mutex};
+
+use rcgen::{
+    BasicConstraints, CertificateParams, CertifiedIssuer, DnType, ExtendedKeyUsagePurpose, IsCa,
+    KeyPair, KeyUsagePurpose,
+};
+use registry_gateway::access::{AccessConfig, ClientRights, PURPOSE_KEY, REQUEST_ID_KEY};
+use registry_gateway::api::pb::{
+    self, gateway_admin_client::GatewayAdminClient, registry_gateway_client::RegistryGatewayClient,
+};
+use registry_gateway::audit::{self, AuditConfig, AuditLog, AuditRecord, RegistryUse};
+use registry_gateway::config::{Config, RegistryEndpoints, TlsConfig};
+use registry_gateway::registry::Registry;
+use registry_gateway::{decision, mock_registry};
+use registry_mocks::{demo, Fixture, MockRegistries};
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tonic::transport::{Certificate, Channel, ClientTlsConfig, Identity};
+use tonic::{Code, Request, Status};
+use tonic_types::StatusExt;
+
+const TSON: &str = "tson.test";
+const EDU: &str = "edu.test";
+const PURPOSE: &str = "registration at residence, application 42";
+
+/// The test PKI in a temporary directory: the server's certificate and key, the client CA's
+/// certificate (the files of `[tls]`), and client identities made on demand.
+struct Pki {
+    dir: tempfile::TempDir,
+    server_ca: String,
+    client_ca: CertifiedIssuer<'static, KeyPair>,
+}
+
+impl Pki {
+    fn new() -> Pki {
+        let dir = tempfile::tempdir().unwrap();
+        let server_ca = ca("test server CA");
+        let (cert, key) = leaf(
+            "localhost",
+            &["localhost"],
+            ExtendedKeyUsagePurpose::ServerAuth,
+            &server_ca,
+        );
+        let client_ca = ca("test client CA");
+        for (name, pem) in [
+            ("server.pem", &cert),
+            ("server.key", &key),
+            ("client-ca.pem", &client_ca.pem()),
+        ] {
+            std::fs::write(dir.path().join(name), pem).unwrap();
+        }
+        Pki {
+            dir,
+            server_ca: server_ca.pem(),
+            client_ca,
+        }
+    }
+
+    fn tls(&self) -> TlsConfig {
+        TlsConfig {
+            cert: self.dir.path().join("server.pem"),
+            key: self.dir.path().join("server.key"),
+            client_ca: self.dir.path().join("client-ca.pem"),
+        }
+    }
+
+    fn audit_path(&self) -> PathBuf {
+        self.dir.path().join("audit.jsonl")
+    }
+
+    /// A client certificate with subject CN `cn`, issued by the client CA.
+    fn client(&self, cn: &str) -> Identity {
+        let (cert, key) = leaf(
+            cn,
+            &[],
+            ExtendedKeyUsagePurpose::ClientAuth,
+            &self.client_ca,
+        );
+        Identity::from_pem(cert, key)
+    }
+
+    /// A self-signed client certificate with subject CN `cn`: no chain to the client CA.
+    fn stranger(cn: &str) -> Identity {
+        let key = KeyPair::generate().unwrap();
+        let cert = leaf_params(cn, &[], ExtendedKeyUsagePurpose::ClientAuth)
+            .self_signed(&key)
+            .unwrap();
+        Identity::from_pem(cert.pem(), key.serialize_pem())
+    }
+
+    /// A channel to `addr` that trusts the server CA, presenting `identity` if any.
+    async fn connect(
+        &self,
+        addr: SocketAddr,
+        identity: Option<Identity>,
+    ) -> Result<Channel, tonic::transport::Error> {
+        let mut tls = ClientTlsConfig::new()
+            .ca_certificate(Certificate::from_pem(&self.server_ca))
+            .domain_name("localhost");
+        if let Some(identity) = identity {
+            tls = tls.identity(identity);
+        }
+        // The IP, not "localhost": the listener is IPv4 only; the name is checked via SNI.
+        Channel::from_shared(format!("https://127.0.0.1:{}", addr.port()))
+            .unwrap()
+            .tls_config(tls)?
+            .connect()
+            .await
+    }
+}
+
+fn ca(cn: &str) -> CertifiedIssuer<'static, KeyPair> {
+    let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    params.distinguished_name.push(DnType::CommonName, cn);
+    params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+    CertifiedIssuer::self_signed(params, KeyPair::generate().unwrap()).unwrap()
+}
+
+fn leaf_params(cn: &str, sans: &[&str], usage: ExtendedKeyUsagePurpose) -> CertificateParams {
+    let sans: Vec<String> = sans.iter().map(|s| s.to_string()).collect();
+    let mut params = CertificateParams::new(sans).unwrap();
+    params.distinguished_name.push(DnType::CommonName, cn);
+    params.extended_key_usages = vec![usage];
+    params
+}
+
+/// PEM certificate and key of a leaf issued by `issuer`.
+fn leaf(
+    cn: &str,
+    sans: &[&str],
+    usage: ExtendedKeyUsagePurpose,
+    issuer: &CertifiedIssuer<'static, KeyPair>,
+) -> (String, String) {
+    let key = KeyPair::generate().unwrap();
+    let cert = leaf_params(cn, sans, usage)
+        .signed_by(&key, issuer)
+        .unwrap();
+    (cert.pem(), key.serialize_pem())
+}
+
+/// The gateway on 127.0.0.1:0 over its own mock registries (demo fixture, today's date).
+struct Gateway {
+    addr: SocketAddr,
+    mocks: MockRegistries,
+    _stop: oneshot::Sender<()>,
+}
+
+impl Gateway {
+    async fn start(configure: impl FnOnce(&mut Config)) -> Gateway {
+        let fixture = Fixture::demo().with_today(decision::today());
+        let mocks = MockRegistries::spawn(Arc::new(fixture))
+            .await
+            .expect("mocks start");
+        let mut config = Config {
+            registries: Some(RegistryEndpoints::local(|r| {
+                mocks.get(mock_registry(r)).endpoint()
+            })),
+            ..Config::default()
+        };
+        configure(&mut config);
+        config.validate().expect("a valid test configuration");
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (stop, stopped) = oneshot::channel::<()>();
+        tokio::spawn(async move {
+            let shutdown = async {
+                let _ = stopped.await;
+            };
+            if let Err(e) = registry_gateway::run(listener, config, shutdown).await {
+                panic!("gateway failed: {e}");
+            }
+        });
+        Gateway {
+            addr,
+            mocks,
+            _stop: stop,
+        }
+    }
+
+    /// The production-like setup: mutual TLS, the two client systems' rights, the audit log.
+    async fn secured(pki: &Pki) -> Gateway {
+        let rights = |name: &str, rpcs: [&str; 2]| ClientRights {
+            names: vec![name.to_owned()],
+            rpcs: rpcs.map(str::to_owned).to_vec(),
+        };
+        let access = AccessConfig {
+            require_purpose: true,
+            require_request_id: true,
+            plaintext_client: None,
+            clients: BTreeMap::from([
+                (
+                    "iis-tson".to_owned(),
+                    rights(TSON, ["CheckOwner", "GetPerson"]),
+                ),
+                (
+                    "edu".to_owned(),
+                    rights(EDU, ["GetSchoolEnrolment", "GetHigherEducation"]),
+                ),
+            ]),
+        };
+        Gateway::start(|c| {
+            c.tls = Some(pki.tls());
+            c.access = Some(access);
+            c.audit = Some(AuditConfig {
+                path: pki.audit_path(),
+                ..AuditConfig::default()
+            });
+        })
+        .await
+    }
+
+    async fn plaintext(&self) -> Channel {
+        Channel::from_shared(format!("http://{}", self.addr))
+            .unwrap()
+            .connect()
+            .await
+            .expect("gateway accepts connections")
+    }
+
+    async fn client(&self, pki: &Pki, cn: &str) -> RegistryGatewayClient<Channel> {
+        let channel = self.connect_as(pki, Some(pki.client(cn))).await.unwrap();
+        RegistryGatewayClient::new(channel)
+    }
+
+    async fn connect_as(
+        &self,
+        pki: &Pki,
+        identity: Option<Identity>,
+    ) -> Result<Channel, tonic::transport::Error> {
+        pki.connect(self.addr, identity).await
+    }
+
+    /// SendMessage calls received so far, per registry.
+    fn registry_calls(&self) -> Vec<u64> {
+        Registry::ALL
+            .iter()
+            .map(|r| self.mocks.get(mock_registry(*r)).calls())
+            .collect()
+    }
+}
+
+/// `message` with `x-request-id` and, if given, `x-purpose`.
+fn meta<T>(message: T, purpose: Option<&str>, request_id: &str) -> Request<T> {
+    let mut request = Request::new(message);
+    let metadata = request.metadata_mut();
+    metadata.insert(REQUEST_ID_KEY, request_id.parse().unwrap());
+    if let Some(purpose) = purpose {
+        metadata.insert(PURPOSE_KEY, purpose.parse().unwrap());
+    }
+    request
+}
+
+fn check_owner(owner: &str, applicant: &str) -> pb::CheckOwnerRequest {
+    pb::CheckOwnerRequest {
+        owner_iin: owner.into(),
+        applicant_iin: applicant.into(),
+        service: pb::Service::RegistrationAtResidence.into(),
+        ..Default::default()
+    }
+}
+
+fn school(iin: &str) -> pb::GetSchoolEnrolmentRequest {
+    pb::GetSchoolEnrolmentRequest { iin: iin.into() }
+}
+
+/// Whether `text` holds a run of 12 or more digits (an IIN's shape).
+fn has_twelve_digits(text: &str) -> bool {
+    text.split(|c: char| !c.is_ascii_digit())
+        .any(|run| run.len() >= 12)
+}
+
+fn audit_lines(path: &Path) -> Vec<Value> {
+    std::fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+/// A caller whose handshake must fail: no connection, or a first RPC that fails in transport
+/// (never an answer, never the gateway's own PERMISSION_DENIED), and nothing reaches the
+/// audit log or the registries.
+async fn assert_refused_in_handshake(identity: Option<Identity>) {
+    let pki = Pki::new();
+    let gw = Gateway::secured(&pki).await;
+    let before = gw.registry_calls();
+    match gw.connect_as(&pki, identity).await {
+        Err(e) => eprintln!("refused at connect: {e:?}"),
+        Ok(channel) => {
+            let status = RegistryGatewayClient::new(channel)
+                .check_owner(meta(check_owner(demo::MINOR, ""), Some(PURPOSE), "r-1"))
+                .await
+                .expect_err("served a caller without a valid client certificate");
+            assert!(
+                !matches!(
+                    status.code(),
+                    Code::PermissionDenied | Code::InvalidArgument
+                ),
+                "the TLS layer let the caller through to the RPC: {status:?}"
+            );
+        }
+    }
+    assert_eq!(audit_lines(&pki.audit_path()).len(), 0, "an RPC ran");
+    assert_eq!(gw.registry_calls(), before);
+}
+
+#[tokio::test]
+async fn handshake_without_a_client_certificate_is_refused() {
+    assert_refused_in_handshake(None).await;
+}
+
+#[tokio::test]
+async fn client_certificate_from_another_ca_is_refused() {
+    // Same CN as the authorised caller: only the chain to the client CA is wrong.
+    assert_refused_in_handshake(Some(Pki::stranger(TSON))).await;
+}
+
+#[tokio::test]
+async fn rights_are_per_client_and_rpc_and_checked_before_the_registries() {
+    let pki = Pki::new();
+    let gw = Gateway::secured(&pki).await;
+    let mut tson = gw.client(&pki, TSON).await;
+    let mut edu = gw.client(&pki, EDU).await;
+
+    let r = tson
+        .check_owner(meta(check_owner(demo::MINOR, ""), Some(PURPOSE), "r-1"))
+        .await
+        .expect("iis-tson may call CheckOwner")
+        .into_inner();
+    assert_eq!(r.outcome(), pb::Outcome::OperationalHall);
+
+    // Persons not asked before, so that a registry call could not hide in the cache.
+    let before = gw.registry_calls();
+    let denied = tson
+        .get_school_enrolment(meta(school(demo::MINOR_IN_CARE), Some(PURPOSE), "r-2"))
+        .await
+        .unwrap_err();
+    assert_eq!(denied.code(), Code::PermissionDenied, "{denied:?}");
+    let message = denied.message();
+    assert!(message.contains("GetSchoolEnrolment"), "{message}");
+    assert!(message.contains("iis-tson"), "{message}");
+    assert!(!has_twelve_digits(message), "{message}");
+
+    let denied = edu
+        .check_owner(meta(
+            check_owner(demo::CAPABLE_ADULT, ""),
+            Some(PURPOSE),
+            "r-3",
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(denied.code(), Code::PermissionDenied, "{denied:?}");
+    assert!(denied.message().contains("edu"), "{denied:?}");
+    assert_eq!(
+        gw.registry_calls(),
+        before,
+        "a denied call reached a registry"
+    );
+
+    // The same look-up by the client that may make it does reach NOBD.
+    edu.get_school_enrolment(meta(school(demo::MINOR_IN_CARE), Some(PURPOSE), "r-4"))
+        .await
+        .expect("edu may call GetSchoolEnrolment");
+    assert_ne!(gw.registry_calls(), before);
+}
+
+#[tokio::test]
+async fn purpose_and_request_id_are_required() {
+    let pki = Pki::new();
+    let gw = Gateway::secured(&pki).await;
+    let mut tson = gw.client(&pki, TSON).await;
+    let before = gw.registry_calls();
+
+    let no_purpose = meta(check_owner(demo::MINOR, ""), None, "r-1");
+    let mut no_request_id = Request::new(check_owner(demo::MINOR, ""));
+    no_request_id
+        .metadata_mut()
+        .insert(PURPOSE_KEY, PURPOSE.parse().unwrap());
+    for (key, request) in [(PURPOSE_KEY, no_purpose), (REQUEST_ID_KEY, no_request_id)] {
+        let status = tson.check_owner(request).await.unwrap_err();
+        assert_eq!(status.code(), Code::InvalidArgument, "{key}: {status:?}");
+        assert!(status.message().contains(key), "{key}: {status:?}");
+        let details = status.get_error_details();
+        assert_eq!(
+            details.bad_request().unwrap().field_violations[0].field,
+            key
+        );
+    }
+    assert_eq!(gw.registry_calls(), before);
+}
+
+#[tokio::test]
+async fn every_call_is_audited_once_in_a_verifiable_chain() {
+    let pki = Pki::new();
+    let gw = Gateway::secured(&pki).await;
+    let mut tson = gw.client(&pki, TSON).await;
+    let mut edu = gw.client(&pki, EDU).await;
+    let outcome = |r: Result<tonic::Response<pb::CheckOwnerResponse>, Status>| match r {
+        Ok(r) => r.into_inner().outcome().as_str_name().to_owned(),
+        Err(s) => format!("{:?}", s.code()),
+    };
+    let code = |s: Status| format!("{:?}", s.code());
+
+    // (request id, caller, rpc, subject, purpose, outcome as the caller saw it)
+    let mut calls = Vec::new();
+    let mut call = |id: &str, caller, rpc, subject, purpose: Option<&str>, seen: String| {
+        calls.push((
+            id.to_owned(),
+            caller,
+            rpc,
+            subject,
+            purpose.unwrap_or_default().to_owned(),
+            seen,
+        ))
+    };
+    for (id, purpose) in [
+        ("tson-1", Some(PURPOSE)),
+        ("tson-2", None),
+        ("tson-3", Some(PURPOSE)),
+    ] {
+        let r = tson
+            .check_owner(meta(check_owner(demo::MINOR, ""), purpose, id))
+            .await;
+        call(
+            id,
+            "iis-tson",
+            "CheckOwner",
+            demo::MINOR,
+            purpose,
+            outcome(r),
+        );
+    }
+    let r = tson
+        .get_person(meta(
+            pb::GetPersonRequest {
+                iin: demo::CAPABLE_ADULT.into(),
+                consent_token: String::new(),
+            },
+            Some(PURPOSE),
+            "tson-4",
+        ))
+        .await;
+    let seen = r.map_or_else(code, |_| "FOUND".into());
+    call(
+        "tson-4",
+        "iis-tson",
+        "GetPerson",
+        demo::CAPABLE_ADULT,
+        Some(PURPOSE),
+        seen,
+    );
+    for (id, client, caller) in [
+        ("tson-5", &mut tson, "iis-tson"),
+        ("edu-1", &mut edu, "edu"),
+    ] {
+        let r = client
+            .get_school_enrolment(meta(school(demo::MINOR_IN_CARE), Some(PURPOSE), id))
+            .await;
+        let seen = r.map_or_else(code, |_| "FOUND".into());
+        call(
+            id,
+            caller,
+            "GetSchoolEnrolment",
+            demo::MINOR_IN_CARE,
+            Some(PURPOSE),
+            seen,
+        );
+    }
+    let r = edu
+        .check_owner(meta(check_owner(demo::STUDENT, ""), Some(PURPOSE), "edu-2"))
+        .await;
+    call(
+        "edu-2",
+        "edu",
+        "CheckOwner",
+        demo::STUDENT,
+        Some(PURPOSE),
+        outcome(r),
+    );
+
+    let seen: Vec<&str> = calls.iter().map(|c| c.5.as_str()).collect();
+    assert_eq!(
+        seen,
+        [
+            "OPERATIONAL_HALL",
+            "InvalidArgument",
+            "OPERATIONAL_HALL",
+            "FOUND",
+            "PermissionDenied",
+            "FOUND",
+            "PermissionDenied"
+        ]
+    );
+    let path = pki.audit_path();
+    let records = audit_lines(&path);
+    assert_eq!(records.len(), calls.len(), "one record per call");
+    for (record, (id, caller, rpc, subject, purpose, outcome)) in records.iter().zip(&calls) {
+        assert_eq!(record["request_id"], id.as_str(), "{record}");
+        assert_eq!(record["caller"], *caller, "{record}");
+        assert_eq!(record["rpc"], *rpc, "{record}");
+        assert_eq!(record["subject"], *subject, "{record}");
+        assert_eq!(record["purpose"], purpose.as_str(), "{record}");
+        assert_eq!(record["outcome"], outcome.as_str(), "{record}");
+    }
+    let registries = |i: usize| -> Vec<RegistryUse> {
+        serde_json::from_value(records[i]["registries"].clone()).unwrap()
+    };
+    let use_of = |registry: &str, status: &str, from_cache: bool| RegistryUse {
+        registry: registry.into(),
+        status: status.into(),
+        from_cache,
+        stale: false,
+    };
+    let check = |from_cache| {
+        vec![
+            use_of("gbd_fl", "found", from_cache),
+            use_of("zags", "found", from_cache),
+            use_of("social_security", "not_found", from_cache),
+            use_of("nobd", "not_consulted", false),
+            use_of("epvo", "not_consulted", false),
+        ]
+    };
+    assert_eq!(registries(0), check(false));
+    assert!(registries(1).is_empty(), "refused before any registry");
+    assert_eq!(registries(2), check(true), "the second check is from cache");
+    assert!(registries(4).is_empty(), "denied before any registry");
+
+    let report = audit::verify(&audit::chain_files(&path).unwrap()).expect("an intact chain");
+    assert_eq!(report.records, calls.len() as u64);
+}
+
+/// `line` with `purpose` replaced, and its hash recomputed when `rehash` (a forger who knows
+/// the format but cannot change the next record's `prev`).
+fn forge(line: &str, rehash: bool) -> String {
+    let edited = line.replacen(PURPOSE, "curiosity", 1);
+    assert_ne!(edited, line);
+    if !rehash {
+        return edited;
+    }
+    let cut = edited.rfind(",\"hash\":\"").unwrap();
+    let body = format!("{}}}", &edited[..cut]);
+    let hash: String = Sha256::digest(body.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    format!("{},\"hash\":\"{hash}\"}}", &edited[..cut])
+}
+
+#[tokio::test]
+async fn tampering_is_found_by_verify_audit_naming_the_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("audit.jsonl");
+    let log = AuditLog::open(&AuditConfig {
+        path: path.clone(),
+        ..AuditConfig::default()
+    })
+    .await
+    .unwrap();
+    for (i, subject) in [demo::MINOR, demo::CAPABLE_ADULT, demo::STUDENT, demo::MINOR]
+        .into_iter()
+        .enumerate()
+    {
+        log.append(AuditRecord {
+            request_id: format!("r-{i}"),
+            caller: "iis-tson".into(),
+            rpc: "CheckOwner".into(),
+            subject: subject.into(),
+            purpose: PURPOSE.into(),
+            outcome: "ONLINE".into(),
+            registries: Vec::new(),
+        })
+        .await
+        .unwrap();
+    }
+    log.close().await.unwrap();
+    let original: Vec<String> = std::fs::read_to_string(&path)
+        .unwrap()
+        .lines()
+        .map(str::to_owned)
+        .collect();
+    assert_eq!(original.len(), 4);
+
+    let verify_audit = |lines: &[String]| {
+        let case = tempfile::tempdir_in(dir.path()).unwrap();
+        let file = case.path().join("audit.jsonl");
+        let mut f = std::fs::File::create(&file).unwrap();
+        for line in lines {
+            writeln!(f, "{line}").unwrap();
+        }
+        let out = Command::new(env!("CARGO_BIN_EXE_registry-gateway"))
+            .arg("verify-audit")
+            .arg(&file)
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        (out.status.code(), stdout)
+    };
+    let (code, stdout) = verify_audit(&original);
+    assert_eq!(code, Some(0), "{stdout}");
+    assert!(stdout.starts_with("ok: 4 records"), "{stdout}");
+
+    let with = |i: usize, line: Option<String>, insert: bool| {
+        let mut lines = original.clone();
+        match (line, insert) {
+            (Some(line), true) => lines.insert(i, line),
+            (Some(line), false) => lines[i] = line,
+            (None, _) => {
+                lines.remove(i);
+            }
+        }
+        lines
+    };
+    let cases = [
+        (
+            "field of line 2 edited",
+            with(1, Some(forge(&original[1], false)), false),
+            2,
+        ),
+        (
+            "line 2 edited and re-hashed",
+            with(1, Some(forge(&original[1], true)), false),
+            3,
+        ),
+        (
+            "line 2 copied after itself",
+            with(2, Some(original[1].clone()), true),
+            3,
+        ),
+        ("line 2 deleted", with(1, None, false), 2),
+    ];
+    for (what, lines, broken_at) in cases {
+        let (code, stdout) = verify_audit(&lines);
+        assert_eq!(code, Some(1), "{what}: {stdout}");
+        assert!(stdout.starts_with("BROKEN: "), "{what}: {stdout}");
+        let line = stdout
+            .split_once(", line ")
+            .and_then(|(_, rest)| rest.split(|c: char| !c.is_ascii_digit()).next())
+            .and_then(|n| n.parse::<u64>().ok());
+        assert_eq!(line, Some(broken_at), "{what}: {stdout}");
+    }
+}
+
+#[tokio::test]
+async fn an_audit_write_failure_withholds_the_answer() {
+    let gw = Gateway::start(|c| {
+        c.audit = Some(AuditConfig {
+            path: "/dev/full".into(),
+            ..AuditConfig::default()
+        })
+    })
+    .await;
+    let mut client = RegistryGatewayClient::new(gw.plaintext().await);
+    for _ in 0..2 {
+        let status = client
+            .check_owner(meta(check_owner(demo::MINOR, ""), Some(PURPOSE), "r-1"))
+            .await
+            .expect_err("answered without an audit record");
+        assert_eq!(status.code(), Code::Unavailable, "{status:?}");
+        assert!(status.message().contains("audit log"), "{status:?}");
+        assert!(!status.message().contains("OPERATIONAL_HALL"), "{status:?}");
+    }
+}
+
+#[test]
+fn plaintext_off_loopback_needs_the_insecure_switch() {
+    let e = Config::from_toml("listen = \"0.0.0.0:1\"").unwrap_err();
+    assert!(e.to_string().starts_with("listen:"), "{e}");
+    let c = Config::from_toml("listen = \"0.0.0.0:1\"\nallow_insecure_plaintext = true").unwrap();
+    assert!(c.allow_insecure_plaintext);
+    Config::from_toml("listen = \"127.0.0.1:1\"").unwrap();
+}
+
+/// Everything written to the log, for one test.
+#[derive(Clone, Default)]
+struct Capture(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Capture {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Capture {
+    type Writer = Capture;
+    fn make_writer(&'a self) -> Capture {
+        self.clone()
+    }
+}
+
+// One thread: the gateway's and the mocks' tasks run where the scoped subscriber is set.
+#[tokio::test(flavor = "current_thread")]
+async fn no_iin_reaches_the_logs() {
+    let capture = Capture::default();
+    let subscriber = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::new(
+            "info,registry_gateway=trace,registry_mocks=trace",
+        ))
+        .with_span_events(tracing_subscriber::fmt::format::FmtSpan::FULL)
+        .with_ansi(false)
+        .with_writer(capture.clone())
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    let gw = Gateway::start(|_| {}).await;
+    let channel = gw.plaintext().await;
+    let mut c = RegistryGatewayClient::new(channel.clone());
+    let mut admin = GatewayAdminClient::new(channel);
+    let invalid = ["12345", demo::BAD_CHECK_DIGIT, demo::NEVER_ISSUED];
+    let looked_up = demo::PERSONS
+        .iter()
+        .chain(&[demo::UNKNOWN, demo::ORGANISATION_BIN])
+        .chain(&invalid);
+    for &iin in looked_up {
+        let _ = c
+            .get_person(pb::GetPersonRequest {
+                iin: iin.into(),
+                consent_token: "kdp-token".into(),
+            })
+            .await;
+        let _ = c
+            .get_civil_acts(pb::GetCivilActsRequest { iin: iin.into() })
+            .await;
+        let _ = c
+            .get_social_status(pb::GetSocialStatusRequest { iin: iin.into() })
+            .await;
+        let _ = c.get_school_enrolment(school(iin)).await;
+        let _ = c
+            .get_higher_education(pb::GetHigherEducationRequest { iin: iin.into() })
+            .await;
+    }
+    // Every outcome of the demo fixture (see tests/e2e.rs), with and without applicants.
+    let checks = [
+        (demo::CAPABLE_ADULT, ""),
+        (demo::MINOR, demo::MINOR_MOTHER),
+        (demo::MINOR, demo::MINOR_FATHER),
+        (demo::MINOR, demo::CAPABLE_ADULT),
+        (demo::TURNS_18_TODAY, ""),
+        (demo::TURNS_18_TOMORROW, ""),
+        (demo::LEAP_DAY_BORN, ""),
+        (demo::INCAPABLE_BY_COURT, demo::INCAPABLE_GUARDIAN),
+        (demo::LIMITED_CAPACITY, demo::LIMITED_TRUSTEE),
+        (demo::GUARDIANSHIP_ONLY, demo::GUARDIANSHIP_ONLY_GUARDIAN),
+        (demo::MINOR_IN_CARE, demo::MINOR_IN_CARE_TRUSTEE),
+        (demo::DECEASED_GBD, ""),
+        (demo::DECEASED_ZAGS_ONLY, ""),
+        (demo::UNKNOWN, ""),
+        (demo::ORGANISATION_BIN, ""),
+        (demo::STUDENT, demo::STUDENT_SPOUSE),
+        (demo::MARRIED_MINOR, demo::MARRIED_MINOR_SPOUSE),
+        (demo::BAD_CHECK_DIGIT, ""),
+        (demo::NEVER_ISSUED, ""),
+        (demo::CAPABLE_ADULT, demo::ORGANISATION_BIN),
+        (demo::CAPABLE_ADULT, demo::BAD_CHECK_DIGIT),
+    ];
+    let mut outcomes = std::collections::BTreeSet::new();
+    for (owner, applicant) in checks {
+        match c.check_owner(check_owner(owner, applicant)).await {
+            Ok(r) => outcomes.insert(format!("{:?}", r.into_inner().outcome())),
+            Err(s) => outcomes.insert(format!("{:?}", s.code())),
+        };
+    }
+    assert_eq!(
+        outcomes.into_iter().collect::<Vec<_>>(),
+        [
+            "InvalidArgument",
+            "Online",
+            "OperationalHall",
+            "RefusedHere"
+        ]
+    );
+    let _ = admin
+        .invalidate_person(pb::InvalidatePersonRequest {
+            iin: demo::MINOR.into(),
+        })
+        .await;
+    drop(gw);
+    tokio::task::yield_now().await;
+
+    let text = String::from_utf8(capture.0.lock().unwrap().clone()).unwrap();
+    assert!(
+        text.contains("CheckOwner") && text.contains("iin#"),
+        "{text}"
+    );
+    let known = demo::PERSONS.iter().chain(&[
+        demo::UNKNOWN,
+        demo::ORGANISATION_BIN,
+        demo::BAD_CHECK_DIGIT,
+        demo::NEVER_ISSUED,
+        demo::SCHOOL_BIN,
+        demo::BOARDING_SCHOOL_BIN,
+        demo::UNIVERSITY_BIN,
+    ]);
+    let leaks: Vec<String> = known
+        .filter(|iin| text.contains(*iin))
+        .map(|iin| {
+            let line = text.lines().find(|l| l.contains(iin)).unwrap();
+            format!("{iin}: {line}")
+        })
+        .collect();
+    assert!(leaks.is_empty(), "IINs in the log:\n{}", leaks.join("\n"));
+}
