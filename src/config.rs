@@ -30,6 +30,8 @@ pub struct Config {
     pub listen: SocketAddr,
     /// RPCs in flight at most, server-wide; more are shed with RESOURCE_EXHAUSTED.
     pub max_in_flight: usize,
+    /// Admin HTTP address serving `/metrics` (Prometheus) and `/healthz`; none: not served.
+    pub metrics_listen: Option<SocketAddr>,
     /// Largest request message accepted, in bytes.
     pub max_message_bytes: usize,
     /// On shutdown, how long NOT_SERVING is announced before new calls are refused (time for
@@ -61,6 +63,7 @@ impl Default for Config {
         Config {
             listen: SocketAddr::from(([127, 0, 0, 1], 50051)),
             max_in_flight: 1024,
+            metrics_listen: None,
             max_message_bytes: 64 * 1024,
             shutdown_delay: Duration::ZERO,
             shutdown_grace: Duration::from_secs(30),

@@ -54,8 +54,9 @@ struct ReloadState {
 }
 
 /// Keys read once at start; a reload that changes them says so and leaves them as they were.
-pub const RESTART_KEYS: [&str; 10] = [
+pub const RESTART_KEYS: [&str; 11] = [
     "listen",
+    "metrics_listen",
     "max_in_flight",
     "max_message_bytes",
     "tls",
@@ -168,6 +169,16 @@ impl Gateway {
             .set_service_status(SERVICE, ServingStatus::Serving)
             .await;
         let reporter = tokio::spawn(report_registries(health.clone(), self.guards.clone()));
+        let (metrics_stop, metrics_stopped) = tokio::sync::oneshot::channel::<()>();
+        if let Some(addr) = config.metrics_listen {
+            let listener = TcpListener::bind(addr)
+                .await
+                .map_err(|e| format!("metrics_listen: cannot listen on {addr}: {e}"))?;
+            let handle = crate::metrics::install();
+            tokio::spawn(crate::metrics::serve(listener, handle, async {
+                let _ = metrics_stopped.await;
+            }));
+        }
 
         // Both reflection versions advertise every service, themselves included (grpcurl up
         // to 1.8.7 speaks v1alpha, 1.8.8 and later v1), and know google.rpc's error details
@@ -186,6 +197,12 @@ impl Gateway {
         // Server-wide shedding: past `max_in_flight` RPCs, refuse at once
         // (RESOURCE_EXHAUSTED) rather than queue without bound.
         let shed = tower::ServiceBuilder::new()
+            .map_err(|e: BoxError| {
+                if e.is::<tower::load_shed::error::Overloaded>() {
+                    crate::metrics::shed();
+                }
+                e
+            })
             .load_shed()
             .layer(tower::limit::GlobalConcurrencyLimitLayer::new(
                 config.max_in_flight,
@@ -243,6 +260,7 @@ impl Gateway {
             }
         };
         reporter.abort();
+        let _ = metrics_stop.send(());
         if let Some(audit) = self.audit {
             audit.close().await?;
         }
@@ -329,6 +347,7 @@ impl Reloader {
         // Keys that need a restart keep their running values.
         let mut kept = new;
         kept.listen = current.listen;
+        kept.metrics_listen = current.metrics_listen;
         kept.max_in_flight = current.max_in_flight;
         kept.max_message_bytes = current.max_message_bytes;
         kept.tls = current.tls.clone();
@@ -351,6 +370,7 @@ fn restart_keys(
 ) -> Vec<&'static str> {
     let changed = [
         old.listen != new.listen,
+        old.metrics_listen != new.metrics_listen,
         old.max_in_flight != new.max_in_flight,
         old.max_message_bytes != new.max_message_bytes,
         old.tls != new.tls,

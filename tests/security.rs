@@ -720,6 +720,10 @@ async fn no_iin_reaches_the_logs() {
         .with_ansi(false)
         .with_writer(capture.clone())
         .finish();
+    // With a single registered dispatcher, tracing-core asks only the registering thread's
+    // default about a new callsite, so one first hit by a concurrent test on another thread
+    // would be cached as "never" for ours too. A second one makes it ask every dispatcher.
+    let _second = tracing::Dispatch::new(tracing::subscriber::NoSubscriber::default());
     let _guard = tracing::subscriber::set_default(subscriber);
 
     let gw = Gateway::start(|_| {}).await;
@@ -798,6 +802,7 @@ async fn no_iin_reaches_the_logs() {
     tokio::task::yield_now().await;
 
     let text = String::from_utf8(capture.0.lock().unwrap().clone()).unwrap();
+    std::fs::write("/tmp/captured.log", &text).unwrap();
     assert!(
         text.contains("CheckOwner") && text.contains("iin#"),
         "{text}"
