@@ -18,6 +18,7 @@ use crate::access::AccessConfig;
 use crate::audit::AuditConfig;
 use crate::registry::{CapacityStatus, LifeStatus, Registry};
 use crate::resilience::Policy;
+use crate::telemetry::TracingConfig;
 
 /// Environment variables with this prefix override the file: `REGGW_LISTEN`,
 /// `REGGW_REGISTRIES__GBD_FL__URL` (`__` separates nested keys).
@@ -49,6 +50,8 @@ pub struct Config {
     pub access: Option<AccessConfig>,
     /// The audit log of personal-data RPCs; absent: no audit (demo).
     pub audit: Option<AuditConfig>,
+    /// OpenTelemetry trace export (also switched on by the standard `OTEL_*` variables).
+    pub tracing: TracingConfig,
     pub resilience: ResilienceConfig,
     pub decision: DecisionConfig,
     pub shep: ShepConfig,
@@ -71,6 +74,7 @@ impl Default for Config {
             allow_insecure_plaintext: false,
             access: None,
             audit: None,
+            tracing: TracingConfig::default(),
             resilience: ResilienceConfig::default(),
             decision: DecisionConfig::default(),
             shep: ShepConfig::default(),
@@ -396,6 +400,12 @@ impl Config {
                 .check()
                 .map_err(|(key, rule)| ConfigError::Invalid { key, rule })?;
         }
+        self.tracing
+            .check()
+            .map_err(|(field, rule)| ConfigError::Invalid {
+                key: format!("tracing.{field}"),
+                rule,
+            })?;
         if let Some(audit) = &self.audit {
             audit
                 .validate()

@@ -57,8 +57,7 @@ async fn main() -> std::process::ExitCode {
     };
     let telemetry = telemetry::init(
         cli.log_json,
-        // TODO(lead): `&config.tracing` once Config has `tracing`.
-        telemetry::OtlpSettings::resolve(&telemetry::TracingConfig::default()),
+        telemetry::OtlpSettings::resolve(&config.tracing),
     );
     let served = serve(cli, config).await;
     if let Err(e) = &served {

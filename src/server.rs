@@ -54,8 +54,9 @@ struct ReloadState {
 }
 
 /// Keys read once at start; a reload that changes them says so and leaves them as they were.
-pub const RESTART_KEYS: [&str; 11] = [
+pub const RESTART_KEYS: [&str; 12] = [
     "listen",
+    "tracing",
     "metrics_listen",
     "max_in_flight",
     "max_message_bytes",
@@ -347,6 +348,7 @@ impl Reloader {
         // Keys that need a restart keep their running values.
         let mut kept = new;
         kept.listen = current.listen;
+        kept.tracing = current.tracing.clone();
         kept.metrics_listen = current.metrics_listen;
         kept.max_in_flight = current.max_in_flight;
         kept.max_message_bytes = current.max_message_bytes;
@@ -370,6 +372,7 @@ fn restart_keys(
 ) -> Vec<&'static str> {
     let changed = [
         old.listen != new.listen,
+        old.tracing != new.tracing,
         old.metrics_listen != new.metrics_listen,
         old.max_in_flight != new.max_in_flight,
         old.max_message_bytes != new.max_message_bytes,

@@ -121,6 +121,8 @@ impl Call {
             caller = %self.caller.name(),
             request_id = %self.request_id,
             subject = %masked,
+            rpc.grpc.status_code = tracing::field::Empty,
+            otel.status_code = tracing::field::Empty,
         );
         crate::telemetry::set_parent(&span, &self.trace_parent);
         let answer = async move {
@@ -166,9 +168,14 @@ impl Call {
             }
             result.map(Response::new).map_err(Status::from)
         }
-        .instrument(span)
+        .instrument(span.clone())
         .await;
-        timer.finish(answer.as_ref().err().map_or(tonic::Code::Ok, Status::code));
+        let code = answer.as_ref().err().map_or(tonic::Code::Ok, Status::code);
+        span.record("rpc.grpc.status_code", code as i32);
+        if !matches!(code, tonic::Code::Ok | tonic::Code::NotFound) {
+            span.record("otel.status_code", "ERROR");
+        }
+        timer.finish(code);
         answer
     }
 }

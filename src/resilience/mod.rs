@@ -301,6 +301,7 @@ impl<T: Clone + Send + Sync + 'static> Guard<T> {
         let key = self.registry.key();
         if let Some(hit) = self.cache.fresh(&query.iin) {
             metrics::cache_lookup(key, "hit");
+            tracing::debug!(registry = key, cache = "hit", "answered from the cache");
             return Ok(hit);
         }
         metrics::cache_lookup(key, "miss");
@@ -377,12 +378,14 @@ impl<T: Clone + Send + Sync + 'static> Guard<T> {
                 return Err(self.error(Failure::DeadlineExceeded, retry_after));
             }
             let attempt_deadline = started + p.attempt_timeout;
-            let permit = self
-                .breaker
-                .allow()
-                .map_err(|wait| self.error(Failure::CircuitOpen, wait))?;
+            let permit = self.breaker.allow().map_err(|wait| {
+                metrics::registry_call(self.registry.key(), Failure::CircuitOpen.label(), 0.0);
+                self.error(Failure::CircuitOpen, wait)
+            })?;
             let span = tracing::info_span!(
                 "registry_attempt",
+                otel.kind = "client",
+                otel.status_code = tracing::field::Empty,
                 registry = self.registry.key(),
                 attempt,
                 cache = "miss",
@@ -413,6 +416,7 @@ impl<T: Clone + Send + Sync + 'static> Guard<T> {
                 () = horizon.passed() => self.error(Failure::DeadlineExceeded, retry_after),
             };
             attempt_span.record("status", error.failure.label());
+            attempt_span.record("otel.status_code", "ERROR");
             metrics::registry_call(
                 self.registry.key(),
                 error.failure.label(),
