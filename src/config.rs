@@ -18,7 +18,7 @@ use crate::access::AccessConfig;
 use crate::audit::AuditConfig;
 use crate::registry::{CapacityStatus, LifeStatus, Registry};
 use crate::resilience::Policy;
-use crate::telemetry::TracingConfig;
+use crate::telemetry::{LogConfig, TracingConfig};
 
 /// Environment variables with this prefix override the file: `REGGW_LISTEN`,
 /// `REGGW_REGISTRIES__GBD_FL__URL` (`__` separates nested keys).
@@ -52,6 +52,8 @@ pub struct Config {
     pub audit: Option<AuditConfig>,
     /// OpenTelemetry trace export (also switched on by the standard `OTEL_*` variables).
     pub tracing: TracingConfig,
+    /// Log level and format.
+    pub log: LogConfig,
     pub resilience: ResilienceConfig,
     pub decision: DecisionConfig,
     pub shep: ShepConfig,
@@ -75,6 +77,7 @@ impl Default for Config {
             access: None,
             audit: None,
             tracing: TracingConfig::default(),
+            log: LogConfig::default(),
             resilience: ResilienceConfig::default(),
             decision: DecisionConfig::default(),
             shep: ShepConfig::default(),
@@ -400,6 +403,12 @@ impl Config {
                 .check()
                 .map_err(|(key, rule)| ConfigError::Invalid { key, rule })?;
         }
+        self.log
+            .check()
+            .map_err(|(field, rule)| ConfigError::Invalid {
+                key: format!("log.{field}"),
+                rule,
+            })?;
         self.tracing
             .check()
             .map_err(|(field, rule)| ConfigError::Invalid {

@@ -55,10 +55,11 @@ async fn main() -> std::process::ExitCode {
             return std::process::ExitCode::FAILURE;
         }
     };
-    let telemetry = telemetry::init(
-        cli.log_json,
-        telemetry::OtlpSettings::resolve(&config.tracing),
-    );
+    let log = telemetry::LogConfig {
+        json: config.log.json || cli.log_json,
+        ..config.log.clone()
+    };
+    let telemetry = telemetry::init(&log, telemetry::OtlpSettings::resolve(&config.tracing));
     let served = serve(cli, config).await;
     if let Err(e) = &served {
         tracing::error!("{e}");

@@ -54,9 +54,10 @@ struct ReloadState {
 }
 
 /// Keys read once at start; a reload that changes them says so and leaves them as they were.
-pub const RESTART_KEYS: [&str; 12] = [
+pub const RESTART_KEYS: [&str; 13] = [
     "listen",
     "tracing",
+    "log",
     "metrics_listen",
     "max_in_flight",
     "max_message_bytes",
@@ -349,6 +350,7 @@ impl Reloader {
         let mut kept = new;
         kept.listen = current.listen;
         kept.tracing = current.tracing.clone();
+        kept.log = current.log.clone();
         kept.metrics_listen = current.metrics_listen;
         kept.max_in_flight = current.max_in_flight;
         kept.max_message_bytes = current.max_message_bytes;
@@ -373,6 +375,7 @@ fn restart_keys(
     let changed = [
         old.listen != new.listen,
         old.tracing != new.tracing,
+        old.log != new.log,
         old.metrics_listen != new.metrics_listen,
         old.max_in_flight != new.max_in_flight,
         old.max_message_bytes != new.max_message_bytes,

@@ -43,6 +43,34 @@ pub const TRACESTATE: &str = "tracestate";
 /// The crate whose spans and events are exported.
 const EXPORTED_TARGET: &str = "registry_gateway";
 
+/// `[log]` in the configuration. Logs: level (an `EnvFilter` directive such as `info` or `info,registry_gateway=debug`;
+/// `RUST_LOG` overrides it) and format.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogConfig {
+    pub level: String,
+    /// JSON lines instead of text.
+    pub json: bool,
+}
+
+impl Default for LogConfig {
+    fn default() -> LogConfig {
+        LogConfig {
+            level: "info".into(),
+            json: false,
+        }
+    }
+}
+
+impl LogConfig {
+    /// The first rule broken, as (field, rule).
+    pub fn check(&self) -> Result<(), (&'static str, String)> {
+        EnvFilter::try_new(&self.level)
+            .map(drop)
+            .map_err(|e| ("level", format!("is not a log filter: {e}")))
+    }
+}
+
 /// `[tracing]` in the configuration.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -180,13 +208,15 @@ impl Telemetry {
 /// Installs the global subscriber: stderr logging (JSON when `json`) filtered by `RUST_LOG`,
 /// and the OpenTelemetry layer, exporting over OTLP when `otlp` is given. Call once, from
 /// `main`, inside the Tokio runtime (the gRPC exporter's channel lives on it).
-pub fn init(json: bool, otlp: Option<OtlpSettings>) -> Telemetry {
+pub fn init(log: &LogConfig, otlp: Option<OtlpSettings>) -> Telemetry {
+    let json = log.json;
     let (provider, exporting, failure) = match otlp.as_ref().map(exporting_provider) {
         Some(Ok(provider)) => (provider, true, None),
         Some(Err(e)) => (local_provider(), false, Some(e)),
         None => (local_provider(), false, None),
     };
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    // RUST_LOG, when set, wins over the configured level.
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(&log.level));
     let plain = (!json).then(|| tracing_subscriber::fmt::layer().with_writer(std::io::stderr));
     let json = json.then(|| {
         tracing_subscriber::fmt::layer()
