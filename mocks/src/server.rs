@@ -179,6 +179,9 @@ async fn accept_loop(
             _ = &mut shutdown => break,
             accepted = listener.accept() => match accepted {
                 Ok((stream, _peer)) => {
+                    // Small request/answer exchanges: no Nagle delay on top of the latency
+                    // a test injects.
+                    let _ = stream.set_nodelay(true);
                     connections.spawn(serve_connection(stream, router.clone()));
                 }
                 Err(e) => {

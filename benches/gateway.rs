@@ -1,0 +1,673 @@
+//! The gateway against tonic's own ceiling on this machine, in one run.
+//!
+//! `benches/run.sh` (or `cargo bench --bench gateway`; h2load from Debian's nghttp2-client must
+//! be on PATH). Every scenario drives a server with h2load and a pre-encoded gRPC body, and
+//! checks through the gateway's own metrics that every request was answered OK (h2load only
+//! sees HTTP statuses, and a gRPC error is an HTTP 200):
+//!
+//! 1. warm CheckOwner (every registry answer cached) vs a bare tonic server that answers the
+//!    same RPC with a canned response of the same size, same h2load settings;
+//! 2. cold CheckOwner (cache off), each mock registry answering in 20 ms;
+//! 3. 1,000 concurrent identical cold CheckOwner calls: calls per registry;
+//! 4. 1,000,000 distinct persons cached (GBD FL, IS ZAGS and E-social security answers each):
+//!    resident memory and bytes per person;
+//! 5. one registry hard down under load with a caller deadline: p99, memory and task count.
+//!
+//! The gateway runs in its realistic configuration: access rights and purpose required, audit
+//! log on (fsync "always", group commit), the embedded mocks behind real HTTP.
+//! `BENCH_QUICK=1` shortens the durations (for a smoke run).
+
+use std::process::Command;
+use std::sync::Arc;
+use std::time::Duration;
+
+use prost::Message;
+use registry_gateway::api::pb::{
+    self,
+    registry_gateway_server::{RegistryGateway, RegistryGatewayServer},
+};
+use registry_gateway::config::{Config, RegistryEndpoints};
+use registry_gateway::registry::{self as reg, Registry};
+use registry_gateway::resilience::{Guarded, Policy};
+use registry_gateway::server::Gateway;
+use registry_gateway::{decision, metrics, mock_registry};
+use registry_mocks::{demo, FaultMode, Faults, Fixture, MockRegistries};
+use tokio::net::TcpListener;
+use tonic::{Request, Response, Status};
+
+const METHOD: &str = "/registry_gateway.v1.RegistryGateway/CheckOwner";
+
+fn quick() -> bool {
+    std::env::var_os("BENCH_QUICK").is_some()
+}
+
+fn secs(full: u64, quick_secs: u64) -> u64 {
+    if quick() {
+        quick_secs
+    } else {
+        full
+    }
+}
+
+/// A gRPC request body: the 5-byte frame header, then the message.
+fn grpc_body(owner: &str) -> Vec<u8> {
+    let message = pb::CheckOwnerRequest {
+        owner_iin: owner.into(),
+        service: pb::Service::RegistrationAtResidence.into(),
+        ..Default::default()
+    }
+    .encode_to_vec();
+    let mut body = vec![0u8];
+    body.extend_from_slice(&(message.len() as u32).to_be_bytes());
+    body.extend_from_slice(&message);
+    body
+}
+
+/// One h2load run: throughput and latency percentiles.
+struct Load {
+    requests: u64,
+    rps: f64,
+    p50: Duration,
+    p99: Duration,
+}
+
+struct H2load<'a> {
+    addr: std::net::SocketAddr,
+    body: &'a [u8],
+    clients: u32,
+    streams: u32,
+    extra_headers: &'a [&'a str],
+}
+
+impl H2load<'_> {
+    fn run(&self, what: Run) -> Load {
+        let dir = tempfile::tempdir().unwrap();
+        let body = dir.path().join("body.bin");
+        let log = dir.path().join("log.tsv");
+        std::fs::write(&body, self.body).unwrap();
+        let mut cmd = Command::new("h2load");
+        cmd.args([
+            "-t",
+            "1",
+            "-c",
+            &self.clients.to_string(),
+            "-m",
+            &self.streams.to_string(),
+        ])
+        .args(["-d", body.to_str().unwrap()])
+        .args(["-H", "content-type: application/grpc", "-H", "te: trailers"])
+        .args(["-H", "x-purpose: benchmark"])
+        .arg(format!("--log-file={}", log.display()));
+        for h in self.extra_headers {
+            cmd.args(["-H", h]);
+        }
+        match what {
+            Run::For { warm_up, seconds } => {
+                cmd.arg(format!("--warm-up-time={warm_up}"))
+                    .arg(format!("--duration={seconds}"));
+            }
+            Run::Requests(n) => {
+                cmd.args(["-n", &n.to_string()]);
+            }
+        }
+        cmd.arg(format!("http://{}{METHOD}", self.addr));
+        let out = cmd
+            .output()
+            .expect("h2load runs (apt-get install nghttp2-client)");
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success(), "h2load failed: {text}");
+        let rps = text
+            .lines()
+            .find_map(|l| l.strip_prefix("finished in "))
+            .and_then(|l| l.split(", ").nth(1))
+            .and_then(|r| r.trim_end_matches(" req/s").parse().ok())
+            .unwrap_or_else(|| panic!("no req/s in h2load output: {text}"));
+        let failed = text
+            .lines()
+            .find(|l| l.starts_with("requests:"))
+            .map(|l| !l.contains(" 0 failed, 0 errored, 0 timeout"))
+            .unwrap_or(true);
+        assert!(!failed, "h2load saw failures: {text}");
+        let mut latencies: Vec<u64> = std::fs::read_to_string(&log)
+            .unwrap()
+            .lines()
+            .filter_map(|l| l.split('\t').nth(2)?.parse().ok())
+            .collect();
+        latencies.sort_unstable();
+        let at =
+            |q: f64| Duration::from_micros(latencies[((latencies.len() - 1) as f64 * q) as usize]);
+        Load {
+            requests: latencies.len() as u64,
+            rps,
+            p50: at(0.50),
+            p99: at(0.99),
+        }
+    }
+}
+
+enum Run {
+    For { warm_up: u64, seconds: u64 },
+    Requests(u64),
+}
+
+/// The ceiling: tonic answering CheckOwner with a canned response, no work.
+struct Ceiling(pb::CheckOwnerResponse);
+
+#[tonic::async_trait]
+impl RegistryGateway for Ceiling {
+    async fn check_owner(
+        &self,
+        _: Request<pb::CheckOwnerRequest>,
+    ) -> Result<Response<pb::CheckOwnerResponse>, Status> {
+        Ok(Response::new(self.0.clone()))
+    }
+    async fn get_person(
+        &self,
+        _: Request<pb::GetPersonRequest>,
+    ) -> Result<Response<pb::GetPersonResponse>, Status> {
+        Err(Status::unimplemented(""))
+    }
+    async fn get_civil_acts(
+        &self,
+        _: Request<pb::GetCivilActsRequest>,
+    ) -> Result<Response<pb::GetCivilActsResponse>, Status> {
+        Err(Status::unimplemented(""))
+    }
+    async fn get_social_status(
+        &self,
+        _: Request<pb::GetSocialStatusRequest>,
+    ) -> Result<Response<pb::GetSocialStatusResponse>, Status> {
+        Err(Status::unimplemented(""))
+    }
+    async fn get_school_enrolment(
+        &self,
+        _: Request<pb::GetSchoolEnrolmentRequest>,
+    ) -> Result<Response<pb::GetSchoolEnrolmentResponse>, Status> {
+        Err(Status::unimplemented(""))
+    }
+    async fn get_higher_education(
+        &self,
+        _: Request<pb::GetHigherEducationRequest>,
+    ) -> Result<Response<pb::GetHigherEducationResponse>, Status> {
+        Err(Status::unimplemented(""))
+    }
+}
+
+async fn serve_ceiling(response: pb::CheckOwnerResponse) -> std::net::SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(
+        tonic::transport::Server::builder()
+            .add_service(RegistryGatewayServer::new(Ceiling(response)))
+            .serve_with_incoming(registry_gateway::server::incoming(listener)),
+    );
+    addr
+}
+
+/// A running gateway with its mocks, in the realistic configuration plus `extra` TOML.
+struct Running {
+    addr: std::net::SocketAddr,
+    mocks: MockRegistries,
+    _audit: tempfile::TempDir,
+    _stop: tokio::sync::oneshot::Sender<()>,
+}
+
+async fn gateway(extra: &str) -> Running {
+    let audit = tempfile::tempdir().unwrap();
+    let toml = format!(
+        r#"
+max_in_flight = 4096
+[access]
+require_purpose = true
+plaintext_client = "bench"
+[access.clients.bench]
+rpcs = ["CheckOwner", "GetPerson"]
+[audit]
+path = "{}"
+fsync = "always"
+{extra}
+"#,
+        audit.path().join("audit.jsonl").display()
+    );
+    let mut config = Config::from_toml(&toml).expect("bench configuration");
+    let mocks = MockRegistries::spawn(Arc::new(Fixture::demo().with_today(decision::today())))
+        .await
+        .unwrap();
+    config.registries = Some(RegistryEndpoints::local(|r| {
+        mocks.get(mock_registry(r)).endpoint()
+    }));
+    let gateway = Gateway::start(config).await.unwrap();
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(gateway.serve(listener, async {
+        let _ = stopped.await;
+    }));
+    Running {
+        addr,
+        mocks,
+        _audit: audit,
+        _stop: stop,
+    }
+}
+
+async fn check_owner(addr: std::net::SocketAddr, owner: &str) -> pb::CheckOwnerResponse {
+    let mut client =
+        pb::registry_gateway_client::RegistryGatewayClient::connect(format!("http://{addr}"))
+            .await
+            .unwrap();
+    let mut request = Request::new(pb::CheckOwnerRequest {
+        owner_iin: owner.into(),
+        service: pb::Service::RegistrationAtResidence.into(),
+        ..Default::default()
+    });
+    request
+        .metadata_mut()
+        .insert("x-purpose", "benchmark".parse().unwrap());
+    client.check_owner(request).await.unwrap().into_inner()
+}
+
+/// `gateway_rpc_requests_total{method="CheckOwner",code=…}` from the gateway's metrics.
+fn answered(handle: &metrics::PrometheusHandle, code: &str) -> u64 {
+    let needle = format!("gateway_rpc_requests_total{{method=\"CheckOwner\",code=\"{code}\"}} ");
+    handle
+        .render()
+        .lines()
+        .find_map(|l| l.strip_prefix(&needle)?.trim().parse::<f64>().ok())
+        .unwrap_or(0.0) as u64
+}
+
+fn rss_bytes() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches(" kB").trim().parse::<u64>().ok())
+        .map_or(0, |kb| kb * 1024)
+}
+
+fn mib(bytes: u64) -> String {
+    format!("{:.0} MiB", bytes as f64 / (1024.0 * 1024.0))
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.2} ms", d.as_secs_f64() * 1e3)
+}
+
+fn machine() -> String {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("model name")
+                .map(|m| m.trim_start_matches([' ', '\t', ':']).to_owned())
+        })
+        .unwrap_or_else(|| "unknown CPU".into());
+    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+    let mem = std::fs::read_to_string("/proc/meminfo")
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix("MemTotal:"))
+        .and_then(|v| v.trim().trim_end_matches(" kB").trim().parse::<u64>().ok())
+        .map_or(0, |kb| kb / 1024 / 1024);
+    format!("{cpu}, {cores} cores, {mem} GiB")
+}
+
+fn main() {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(bench());
+}
+
+async fn bench() {
+    let handle = metrics::install();
+    println!("machine: {}", machine());
+    println!("| scenario | target | result | met |");
+    println!("|---|---|---|---|");
+
+    // 1. Warm CheckOwner vs the ceiling.
+    let warm = gateway("").await;
+    let response = check_owner(warm.addr, demo::CAPABLE_ADULT).await;
+    let ceiling = serve_ceiling(response).await;
+    let body = grpc_body(demo::CAPABLE_ADULT);
+    let seconds = secs(15, 4);
+    let settings = |addr| H2load {
+        addr,
+        body: &body,
+        clients: 16,
+        streams: 8,
+        extra_headers: &[],
+    };
+    let base = settings(ceiling).run(Run::For {
+        warm_up: 2,
+        seconds,
+    });
+    let ok_before = answered(&handle, "Ok");
+    let gw = settings(warm.addr).run(Run::For {
+        warm_up: 2,
+        seconds,
+    });
+    let ok = answered(&handle, "Ok") - ok_before;
+    assert!(
+        ok >= gw.requests,
+        "every warm request answered OK ({ok} of {})",
+        gw.requests
+    );
+    let ratio = gw.rps / base.rps;
+    let p99_ratio = gw.p99.as_secs_f64() / base.p99.as_secs_f64();
+    println!(
+        "| ceiling: bare tonic, canned CheckOwner | — | {:.0} req/s, p50 {}, p99 {} | — |",
+        base.rps,
+        ms(base.p50),
+        ms(base.p99)
+    );
+    println!(
+        "| warm CheckOwner, every answer cached | ≥ 0.9 × ceiling throughput; p99 ≤ 2 × ceiling p99 | {:.0} req/s ({:.2} ×), p50 {}, p99 {} ({:.2} ×) | {} |",
+        gw.rps,
+        ratio,
+        ms(gw.p50),
+        ms(gw.p99),
+        p99_ratio,
+        if ratio >= 0.9 && p99_ratio <= 2.0 { "yes" } else { "no" }
+    );
+    drop(warm);
+
+    // 2. Cold CheckOwner, registries at 20 ms.
+    let cold = gateway("[resilience.defaults]\ncache_ttl = \"0s\"\ncache_negative_ttl = \"0s\"\ncache_max_stale = \"0s\"").await;
+    for r in Registry::ALL {
+        cold.mocks.get(mock_registry(r)).set_faults(Faults {
+            latency: Duration::from_millis(20),
+            ..Faults::default()
+        });
+    }
+    let load = H2load {
+        addr: cold.addr,
+        body: &body,
+        clients: 4,
+        streams: 1,
+        extra_headers: &[],
+    }
+    .run(Run::For {
+        warm_up: 1,
+        seconds: secs(10, 3),
+    });
+    println!(
+        "| cold CheckOwner, each registry at 20 ms | p50 ≤ 25 ms | {:.0} req/s, p50 {}, p99 {} | {} |",
+        load.rps,
+        ms(load.p50),
+        ms(load.p99),
+        if load.p50 <= Duration::from_millis(25) { "yes" } else { "no" }
+    );
+    drop(cold);
+
+    // 3. 1,000 concurrent identical cold calls.
+    let fresh = gateway("").await;
+    for r in Registry::ALL {
+        fresh.mocks.get(mock_registry(r)).set_faults(Faults {
+            latency: Duration::from_millis(20),
+            ..Faults::default()
+        });
+    }
+    let ok_before = answered(&handle, "Ok");
+    H2load {
+        addr: fresh.addr,
+        body: &grpc_body(demo::MINOR_MOTHER),
+        clients: 10,
+        streams: 100,
+        extra_headers: &[],
+    }
+    .run(Run::Requests(1000));
+    let ok = answered(&handle, "Ok") - ok_before;
+    let calls: Vec<u64> = Registry::ALL
+        .iter()
+        .map(|r| fresh.mocks.get(mock_registry(*r)).calls())
+        .collect();
+    println!(
+        "| 1,000 concurrent identical cold CheckOwner | exactly one call per registry | {ok} answered OK; calls GBD FL {}, ZAGS {}, E-social {}, NOBD {}, EPVO {} | {} |",
+        calls[0],
+        calls[1],
+        calls[2],
+        calls[3],
+        calls[4],
+        if calls == [1, 1, 1, 0, 0] && ok == 1000 { "yes" } else { "no" }
+    );
+    drop(fresh);
+
+    // 4. A million persons cached.
+    let persons = if quick() { 100_000 } else { 1_000_000 };
+    let (rss_before, rss_after) = fill_caches(persons).await;
+    let per_person = (rss_after.saturating_sub(rss_before)) / persons;
+    println!(
+        "| {persons} distinct persons cached (GBD FL + ZAGS + E-social answers each) | gateway RSS ≤ 400 MB | RSS {} (+{} for the cache), {} bytes per person, {} per entry | {} |",
+        mib(rss_after),
+        mib(rss_after - rss_before),
+        per_person,
+        per_person / 3,
+        if rss_after <= 400 * 1_000_000 { "yes" } else { "no" }
+    );
+
+    // 5. One registry hard down under load.
+    let down = gateway("").await;
+    check_owner(down.addr, demo::CAPABLE_ADULT).await;
+    down.mocks
+        .get(mock_registry(Registry::Zags))
+        .set_faults(Faults::mode(FaultMode::Down));
+    let tasks_before = tokio::runtime::Handle::current()
+        .metrics()
+        .num_alive_tasks();
+    let rss_before = rss_bytes();
+    let unavailable_before = answered(&handle, "Unavailable");
+    let deadline = Duration::from_millis(200);
+    let load = H2load {
+        addr: down.addr,
+        body: &grpc_body(demo::MINOR_FATHER),
+        clients: 8,
+        streams: 8,
+        extra_headers: &["grpc-timeout: 200m"],
+    }
+    .run(Run::For {
+        warm_up: 1,
+        seconds: secs(60, 5),
+    });
+    let tasks_after = tokio::runtime::Handle::current()
+        .metrics()
+        .num_alive_tasks();
+    let rss_after = rss_bytes();
+    let unavailable = answered(&handle, "Unavailable") - unavailable_before;
+    assert!(
+        unavailable >= load.requests,
+        "every call fails closed ({unavailable} of {})",
+        load.requests
+    );
+    println!(
+        "| ZAGS hard down, {} s of load, deadline 200 ms | p99 ≤ deadline + 5 ms; memory and tasks flat | {:.0} req/s (all UNAVAILABLE naming ZAGS), p50 {}, p99 {}; RSS {} → {}; tasks {} → {} | {} |",
+        secs(60, 5),
+        load.rps,
+        ms(load.p50),
+        ms(load.p99),
+        mib(rss_before),
+        mib(rss_after),
+        tasks_before,
+        tasks_after,
+        if load.p99 <= deadline + Duration::from_millis(5)
+            && rss_after <= rss_before + 16 * 1024 * 1024
+            && tasks_after <= tasks_before + 16
+        {
+            "yes"
+        } else {
+            "no"
+        }
+    );
+}
+
+/// Fills guarded caches with `n` persons through the real guard (instant fake registries
+/// that answer like the mocks); RSS before and after.
+async fn fill_caches(n: u64) -> (u64, u64) {
+    let policy = Policy {
+        cache_max_entries: n + 1000,
+        ..Policy::default()
+    };
+    let guarded = Guarded::new(
+        fakes::registries(),
+        |_| policy.clone(),
+        Duration::from_secs(5),
+    );
+    let registries = guarded.registries();
+    let iins = fakes::iins(n as usize);
+    let rss_before = rss_bytes();
+    for iin in iins {
+        let q = reg::Query::new(iin);
+        registries.gbd_fl.person(&q).await.unwrap();
+        registries.zags.civil_acts(&q).await.unwrap();
+        registries.social.social_status(&q).await.unwrap();
+    }
+    for admin in guarded.admin() {
+        admin.status();
+    }
+    (rss_before, rss_bytes())
+}
+
+mod fakes {
+    use std::sync::Arc;
+
+    use async_trait::async_trait;
+    use chrono::{NaiveDate, Utc};
+    use registry_gateway::iin::Iin;
+    use registry_gateway::registry::gbd_fl::Certificate;
+    use registry_gateway::registry::*;
+
+    /// `n` distinct valid IINs (persons: YYMMDD, century digit 3, serial, check digit).
+    pub fn iins(n: usize) -> Vec<Iin> {
+        (0u64..)
+            .filter_map(|i| {
+                let (k, serial) = (i / 10_000, i % 10_000);
+                let (dd, mm, yy) = (k % 28 + 1, (k / 28) % 12 + 1, (k / 336) % 100);
+                let stem = format!("{yy:02}{mm:02}{dd:02}3{serial:04}");
+                (0..10).find_map(|c| Iin::parse(&format!("{stem}{c}")).ok())
+            })
+            .take(n)
+            .collect()
+    }
+
+    fn source() -> Source {
+        Source {
+            message_id: uuid::Uuid::new_v4().to_string(),
+            fetched_at: Utc::now(),
+            from_cache: false,
+            stale: false,
+            age: std::time::Duration::ZERO,
+        }
+    }
+
+    fn date(s: &str) -> NaiveDate {
+        s.parse().unwrap()
+    }
+
+    struct Fake;
+
+    #[async_trait]
+    impl GbdFl for Fake {
+        async fn person(&self, q: &Query) -> Result<Fetched<Option<Person>>, RegistryError> {
+            Ok(Fetched {
+                value: Some(Person {
+                    iin: q.iin.as_str().to_owned(),
+                    surname: "Нурмагамбетова".into(),
+                    name: "Айгерим".into(),
+                    patronymic: Some("Серикбаевна".into()),
+                    birth_date: date("1986-03-14"),
+                    death_date: None,
+                    gender: Some(Gender::Female),
+                    citizenship: Some("KZ".into()),
+                    life_status: LifeStatus::Alive,
+                    life_status_code: "1".into(),
+                    capacity: LegalCapacity {
+                        status: CapacityStatus::Capable,
+                        status_code: "1".into(),
+                        decided_on: None,
+                        ends_on: None,
+                        case_number: None,
+                        court: None,
+                    },
+                    reg_address: Some(
+                        "г. Алматы, Бостандыкский р-н, ул. Тимирязева, д. 42, кв. 17".into(),
+                    ),
+                    birth_certificate: Some(Certificate {
+                        number: "I-АЛ 0456712".into(),
+                        issued_on: Some(date("1986-03-20")),
+                    }),
+                    death_certificate: None,
+                }),
+                source: source(),
+            })
+        }
+    }
+
+    #[async_trait]
+    impl Zags for Fake {
+        async fn civil_acts(&self, q: &Query) -> Result<Fetched<CivilActs>, RegistryError> {
+            let person = |iin: &str, name: &str| PersonRef {
+                iin: iin.into(),
+                full_name: name.into(),
+            };
+            Ok(Fetched {
+                value: CivilActs {
+                    birth_acts: vec![BirthAct {
+                        act_number: "ZAGS-B-0000451".into(),
+                        act_date: Some(date("1986-03-20")),
+                        child: person(q.iin.as_str(), "Нурмагамбетова Айгерим Серикбаевна"),
+                        mother: Some(person("550930461147", "Нурмагамбетова Гульнара Ахметовна")),
+                        father: Some(person("521003490128", "Нурмагамбетов Серикбай Кайратович")),
+                    }],
+                    ..CivilActs::default()
+                },
+                source: source(),
+            })
+        }
+    }
+
+    #[async_trait]
+    impl SocialSecurity for Fake {
+        async fn social_status(&self, _: &Query) -> Result<Fetched<SocialStatus>, RegistryError> {
+            Ok(Fetched {
+                value: SocialStatus::default(),
+                source: source(),
+            })
+        }
+    }
+
+    #[async_trait]
+    impl Nobd for Fake {
+        async fn enrolments(
+            &self,
+            _: &Query,
+        ) -> Result<Fetched<Vec<SchoolEnrolment>>, RegistryError> {
+            Ok(Fetched {
+                value: Vec::new(),
+                source: source(),
+            })
+        }
+    }
+
+    #[async_trait]
+    impl Epvo for Fake {
+        async fn studies(&self, _: &Query) -> Result<Fetched<Vec<Study>>, RegistryError> {
+            Ok(Fetched {
+                value: Vec::new(),
+                source: source(),
+            })
+        }
+    }
+
+    pub fn registries() -> Registries {
+        let fake = Arc::new(Fake);
+        Registries {
+            gbd_fl: fake.clone(),
+            zags: fake.clone(),
+            social: fake.clone(),
+            nobd: fake.clone(),
+            epvo: fake,
+        }
+    }
+}
