@@ -214,20 +214,26 @@ struct Running {
 
 async fn gateway(extra: &str) -> Running {
     let audit = tempfile::tempdir().unwrap();
+    // BENCH_FSYNC and BENCH_NO_AUDIT, for measuring what the audit log costs.
+    let fsync = std::env::var("BENCH_FSYNC").unwrap_or_else(|_| "always".into());
+    let audit_section = match std::env::var_os("BENCH_NO_AUDIT") {
+        Some(_) => String::new(),
+        None => format!(
+            "[audit]\npath = \"{}\"\nfsync = \"{fsync}\"",
+            audit.path().join("audit.jsonl").display()
+        ),
+    };
     let toml = format!(
         r#"
 max_in_flight = 4096
+{extra}
 [access]
 require_purpose = true
 plaintext_client = "bench"
 [access.clients.bench]
 rpcs = ["CheckOwner", "GetPerson"]
-[audit]
-path = "{}"
-fsync = "always"
-{extra}
-"#,
-        audit.path().join("audit.jsonl").display()
+{audit_section}
+"#
     );
     let mut config = Config::from_toml(&toml).expect("bench configuration");
     let mocks = MockRegistries::spawn(Arc::new(Fixture::demo().with_today(decision::today())))
@@ -327,6 +333,26 @@ async fn bench() {
     println!("| scenario | target | result | met |");
     println!("|---|---|---|---|");
 
+    let only = std::env::var("BENCH_ONLY").unwrap_or_default();
+    let run = |n: &str| only.is_empty() || only.split(',').any(|o| o == n);
+    if run("warm") {
+        warm(&handle).await;
+    }
+    if run("cold") {
+        cold(&handle).await;
+    }
+    if run("coalesce") {
+        coalesce(&handle).await;
+    }
+    if run("memory") {
+        memory(&handle).await;
+    }
+    if run("down") {
+        down(&handle).await;
+    }
+}
+
+async fn warm(handle: &metrics::PrometheusHandle) {
     // 1. Warm CheckOwner vs the ceiling.
     let warm = gateway("").await;
     let response = check_owner(warm.addr, demo::CAPABLE_ADULT).await;
@@ -344,12 +370,12 @@ async fn bench() {
         warm_up: 2,
         seconds,
     });
-    let ok_before = answered(&handle, "Ok");
+    let ok_before = answered(handle, "Ok");
     let gw = settings(warm.addr).run(Run::For {
         warm_up: 2,
         seconds,
     });
-    let ok = answered(&handle, "Ok") - ok_before;
+    let ok = answered(handle, "Ok") - ok_before;
     assert!(
         ok >= gw.requests,
         "every warm request answered OK ({ok} of {})",
@@ -373,7 +399,9 @@ async fn bench() {
         if ratio >= 0.9 && p99_ratio <= 2.0 { "yes" } else { "no" }
     );
     drop(warm);
+}
 
+async fn cold(_: &metrics::PrometheusHandle) {
     // 2. Cold CheckOwner, registries at 20 ms.
     let cold = gateway("[resilience.defaults]\ncache_ttl = \"0s\"\ncache_negative_ttl = \"0s\"\ncache_max_stale = \"0s\"").await;
     for r in Registry::ALL {
@@ -384,7 +412,7 @@ async fn bench() {
     }
     let load = H2load {
         addr: cold.addr,
-        body: &body,
+        body: &grpc_body(demo::CAPABLE_ADULT),
         clients: 4,
         streams: 1,
         extra_headers: &[],
@@ -401,7 +429,9 @@ async fn bench() {
         if load.p50 <= Duration::from_millis(25) { "yes" } else { "no" }
     );
     drop(cold);
+}
 
+async fn coalesce(handle: &metrics::PrometheusHandle) {
     // 3. 1,000 concurrent identical cold calls.
     let fresh = gateway("").await;
     for r in Registry::ALL {
@@ -410,7 +440,7 @@ async fn bench() {
             ..Faults::default()
         });
     }
-    let ok_before = answered(&handle, "Ok");
+    let ok_before = answered(handle, "Ok");
     H2load {
         addr: fresh.addr,
         body: &grpc_body(demo::MINOR_MOTHER),
@@ -419,7 +449,7 @@ async fn bench() {
         extra_headers: &[],
     }
     .run(Run::Requests(1000));
-    let ok = answered(&handle, "Ok") - ok_before;
+    let ok = answered(handle, "Ok") - ok_before;
     let calls: Vec<u64> = Registry::ALL
         .iter()
         .map(|r| fresh.mocks.get(mock_registry(*r)).calls())
@@ -434,7 +464,9 @@ async fn bench() {
         if calls == [1, 1, 1, 0, 0] && ok == 1000 { "yes" } else { "no" }
     );
     drop(fresh);
+}
 
+async fn memory(_: &metrics::PrometheusHandle) {
     // 4. A million persons cached.
     let persons = if quick() { 100_000 } else { 1_000_000 };
     let (rss_before, rss_after) = fill_caches(persons).await;
@@ -447,7 +479,9 @@ async fn bench() {
         per_person / 3,
         if rss_after <= 400 * 1_000_000 { "yes" } else { "no" }
     );
+}
 
+async fn down(handle: &metrics::PrometheusHandle) {
     // 5. One registry hard down under load.
     let down = gateway("").await;
     check_owner(down.addr, demo::CAPABLE_ADULT).await;
@@ -458,7 +492,7 @@ async fn bench() {
         .metrics()
         .num_alive_tasks();
     let rss_before = rss_bytes();
-    let unavailable_before = answered(&handle, "Unavailable");
+    let unavailable_before = answered(handle, "Unavailable");
     let deadline = Duration::from_millis(200);
     let load = H2load {
         addr: down.addr,
@@ -475,7 +509,7 @@ async fn bench() {
         .metrics()
         .num_alive_tasks();
     let rss_after = rss_bytes();
-    let unavailable = answered(&handle, "Unavailable") - unavailable_before;
+    let unavailable = answered(handle, "Unavailable") - unavailable_before;
     assert!(
         unavailable >= load.requests,
         "every call fails closed ({unavailable} of {})",
@@ -561,6 +595,10 @@ mod fakes {
         }
     }
 
+    fn answer<T>(value: T) -> Result<Fetched<T>, RegistryError> {
+        Ok(Fetched::new(value, source()))
+    }
+
     fn date(s: &str) -> NaiveDate {
         s.parse().unwrap()
     }
@@ -570,37 +608,34 @@ mod fakes {
     #[async_trait]
     impl GbdFl for Fake {
         async fn person(&self, q: &Query) -> Result<Fetched<Option<Person>>, RegistryError> {
-            Ok(Fetched {
-                value: Some(Person {
-                    iin: q.iin.as_str().to_owned(),
-                    surname: "Нурмагамбетова".into(),
-                    name: "Айгерим".into(),
-                    patronymic: Some("Серикбаевна".into()),
-                    birth_date: date("1986-03-14"),
-                    death_date: None,
-                    gender: Some(Gender::Female),
-                    citizenship: Some("KZ".into()),
-                    life_status: LifeStatus::Alive,
-                    life_status_code: "1".into(),
-                    capacity: LegalCapacity {
-                        status: CapacityStatus::Capable,
-                        status_code: "1".into(),
-                        decided_on: None,
-                        ends_on: None,
-                        case_number: None,
-                        court: None,
-                    },
-                    reg_address: Some(
-                        "г. Алматы, Бостандыкский р-н, ул. Тимирязева, д. 42, кв. 17".into(),
-                    ),
-                    birth_certificate: Some(Certificate {
-                        number: "I-АЛ 0456712".into(),
-                        issued_on: Some(date("1986-03-20")),
-                    }),
-                    death_certificate: None,
+            answer(Some(Person {
+                iin: q.iin.as_str().to_owned(),
+                surname: "Нурмагамбетова".into(),
+                name: "Айгерим".into(),
+                patronymic: Some("Серикбаевна".into()),
+                birth_date: date("1986-03-14"),
+                death_date: None,
+                gender: Some(Gender::Female),
+                citizenship: Some("KZ".into()),
+                life_status: LifeStatus::Alive,
+                life_status_code: "1".into(),
+                capacity: LegalCapacity {
+                    status: CapacityStatus::Capable,
+                    status_code: "1".into(),
+                    decided_on: None,
+                    ends_on: None,
+                    case_number: None,
+                    court: None,
+                },
+                reg_address: Some(
+                    "г. Алматы, Бостандыкский р-н, ул. Тимирязева, д. 42, кв. 17".into(),
+                ),
+                birth_certificate: Some(Certificate {
+                    number: "I-АЛ 0456712".into(),
+                    issued_on: Some(date("1986-03-20")),
                 }),
-                source: source(),
-            })
+                death_certificate: None,
+            }))
         }
     }
 
@@ -611,18 +646,15 @@ mod fakes {
                 iin: iin.into(),
                 full_name: name.into(),
             };
-            Ok(Fetched {
-                value: CivilActs {
-                    birth_acts: vec![BirthAct {
-                        act_number: "ZAGS-B-0000451".into(),
-                        act_date: Some(date("1986-03-20")),
-                        child: person(q.iin.as_str(), "Нурмагамбетова Айгерим Серикбаевна"),
-                        mother: Some(person("550930461147", "Нурмагамбетова Гульнара Ахметовна")),
-                        father: Some(person("521003490128", "Нурмагамбетов Серикбай Кайратович")),
-                    }],
-                    ..CivilActs::default()
-                },
-                source: source(),
+            answer(CivilActs {
+                birth_acts: vec![BirthAct {
+                    act_number: "ZAGS-B-0000451".into(),
+                    act_date: Some(date("1986-03-20")),
+                    child: person(q.iin.as_str(), "Нурмагамбетова Айгерим Серикбаевна"),
+                    mother: Some(person("550930461147", "Нурмагамбетова Гульнара Ахметовна")),
+                    father: Some(person("521003490128", "Нурмагамбетов Серикбай Кайратович")),
+                }],
+                ..CivilActs::default()
             })
         }
     }
@@ -630,10 +662,7 @@ mod fakes {
     #[async_trait]
     impl SocialSecurity for Fake {
         async fn social_status(&self, _: &Query) -> Result<Fetched<SocialStatus>, RegistryError> {
-            Ok(Fetched {
-                value: SocialStatus::default(),
-                source: source(),
-            })
+            answer(SocialStatus::default())
         }
     }
 
@@ -643,20 +672,14 @@ mod fakes {
             &self,
             _: &Query,
         ) -> Result<Fetched<Vec<SchoolEnrolment>>, RegistryError> {
-            Ok(Fetched {
-                value: Vec::new(),
-                source: source(),
-            })
+            answer(Vec::new())
         }
     }
 
     #[async_trait]
     impl Epvo for Fake {
         async fn studies(&self, _: &Query) -> Result<Fetched<Vec<Study>>, RegistryError> {
-            Ok(Fetched {
-                value: Vec::new(),
-                source: source(),
-            })
+            answer(Vec::new())
         }
     }
 

@@ -132,7 +132,8 @@ fn person_ref(p: registry::PersonRef) -> pb::PersonRef {
 }
 
 pub fn civil_acts(f: Fetched<CivilActs>) -> pb::GetCivilActsResponse {
-    let acts = f.value;
+    let evidence = Some(found(Registry::Zags, &f.source));
+    let acts = f.into_value();
     pb::GetCivilActsResponse {
         birth_acts: acts
             .birth_acts
@@ -170,14 +171,15 @@ pub fn civil_acts(f: Fetched<CivilActs>) -> pb::GetCivilActsResponse {
                 new_full_name: a.new_full_name,
             })
             .collect(),
-        evidence: Some(found(Registry::Zags, &f.source)),
+        evidence,
     }
 }
 
 pub fn social_status(f: Fetched<SocialStatus>, today: NaiveDate) -> pb::GetSocialStatusResponse {
+    let evidence = Some(found(Registry::SocialSecurity, &f.source));
+    let value = f.into_value();
     pb::GetSocialStatusResponse {
-        disabilities: f
-            .value
+        disabilities: value
             .disabilities
             .into_iter()
             .map(|d| pb::Disability {
@@ -186,8 +188,7 @@ pub fn social_status(f: Fetched<SocialStatus>, today: NaiveDate) -> pb::GetSocia
                 until: date(d.until),
             })
             .collect(),
-        guardianships: f
-            .value
+        guardianships: value
             .guardianships
             .into_iter()
             .map(|g| pb::Guardianship {
@@ -205,14 +206,15 @@ pub fn social_status(f: Fetched<SocialStatus>, today: NaiveDate) -> pb::GetSocia
                 until: date(g.until),
             })
             .collect(),
-        evidence: Some(found(Registry::SocialSecurity, &f.source)),
+        evidence,
     }
 }
 
 pub fn school_enrolment(f: Fetched<Vec<SchoolEnrolment>>) -> pb::GetSchoolEnrolmentResponse {
+    let evidence = Some(found(Registry::Nobd, &f.source));
+    let value = f.into_value();
     pb::GetSchoolEnrolmentResponse {
-        enrolments: f
-            .value
+        enrolments: value
             .into_iter()
             .map(|e| pb::SchoolEnrolment {
                 organisation_bin: e.organisation_bin,
@@ -223,14 +225,15 @@ pub fn school_enrolment(f: Fetched<Vec<SchoolEnrolment>>) -> pb::GetSchoolEnrolm
                 without_parental_care: e.without_parental_care,
             })
             .collect(),
-        evidence: Some(found(Registry::Nobd, &f.source)),
+        evidence,
     }
 }
 
 pub fn higher_education(f: Fetched<Vec<Study>>) -> pb::GetHigherEducationResponse {
+    let evidence = Some(found(Registry::Epvo, &f.source));
+    let value = f.into_value();
     pb::GetHigherEducationResponse {
-        studies: f
-            .value
+        studies: value
             .into_iter()
             .map(|s| pb::Study {
                 university_bin: s.university_bin,
@@ -249,7 +252,7 @@ pub fn higher_education(f: Fetched<Vec<Study>>) -> pb::GetHigherEducationRespons
                 until: date(s.until),
             })
             .collect(),
-        evidence: Some(found(Registry::Epvo, &f.source)),
+        evidence,
     }
 }
 

@@ -146,7 +146,7 @@ impl pb::registry_gateway_server::RegistryGateway for Gateway {
         call.run(&self.edge, Some(&r.iin), async {
             let fetched = self.registries.gbd_fl.person(&query?).await?;
             let source = fetched.source.clone();
-            let person = fetched.value.ok_or(Error::NotFound {
+            let person = fetched.into_value().ok_or(Error::NotFound {
                 registry: Registry::GbdFl,
             })?;
             Ok(pb::GetPersonResponse {
@@ -224,7 +224,7 @@ impl pb::registry_gateway_server::RegistryGateway for Gateway {
         call.run(&self.edge, Some(&owner), async {
             let check = check?;
             let decision = self.decider.check(&check).await?;
-            tracing::info!(outcome = ?decision.outcome, decision_id = %decision.id, "decided");
+            tracing::debug!(outcome = ?decision.outcome, decision_id = %decision.id, "decided");
             Ok(convert::decision(&check, decision))
         })
         .await

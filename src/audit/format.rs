@@ -47,8 +47,42 @@ pub(super) struct Fault {
     pub reason: String,
 }
 
+/// `record` as record `seq` chained to `prev`, written straight to its line (with newline):
+/// serialized once, hashed, and the hash appended, which is the same bytes as
+/// `Entry::seal(..).to_line()` (`hash` is the last field). Returns the hash.
+pub fn write_line(
+    out: &mut Vec<u8>,
+    seq: u64,
+    time: &str,
+    prev: &str,
+    record: &AuditRecord,
+) -> String {
+    let body = Body {
+        seq,
+        time,
+        prev,
+        request_id: &record.request_id,
+        caller: &record.caller,
+        rpc: &record.rpc,
+        subject: &record.subject,
+        purpose: &record.purpose,
+        outcome: &record.outcome,
+        registries: &record.registries,
+    };
+    let start = out.len();
+    serde_json::to_writer(&mut *out, &body).expect("strings, numbers and bools serialize");
+    let hash = hex(&Sha256::digest(&out[start..]));
+    out.pop(); // the closing brace
+    out.extend_from_slice(b",\"hash\":\"");
+    out.extend_from_slice(hash.as_bytes());
+    out.extend_from_slice(b"\"}\n");
+    hash
+}
+
 impl Entry {
-    /// `record` as record `seq`, chained to `prev`, with its hash.
+    /// `record` as record `seq`, chained to `prev`, with its hash (the writer uses the
+    /// equivalent [`write_line`]).
+    #[cfg(test)]
     pub fn seal(seq: u64, time: String, prev: String, record: AuditRecord) -> Entry {
         let mut entry = Entry {
             seq,
@@ -86,6 +120,7 @@ impl Entry {
     }
 
     /// The line as written, with its newline.
+    #[cfg(test)]
     pub fn to_line(&self) -> Vec<u8> {
         let mut line = serde_json::to_vec(self).expect("strings, numbers and bools serialize");
         line.push(b'\n');

@@ -660,3 +660,37 @@ fn an_empty_chain_verifies_to_genesis() {
     assert_eq!((report.files, report.records), (0, 0));
     assert_eq!(report.last_hash, GENESIS);
 }
+
+#[test]
+fn the_writer_line_is_the_sealed_entry_line() {
+    let record = AuditRecord {
+        request_id: "r-1".into(),
+        caller: "iis-tson".into(),
+        rpc: "CheckOwner".into(),
+        subject: "061211600012".into(),
+        purpose: "a \"quoted\" purpose".into(),
+        outcome: "ONLINE".into(),
+        registries: vec![RegistryUse {
+            registry: "gbd_fl".into(),
+            status: "found".into(),
+            from_cache: true,
+            stale: false,
+        }],
+    };
+    let mut line = Vec::new();
+    let hash = super::format::write_line(
+        &mut line,
+        7,
+        "2026-01-01T00:00:00.000+05:00",
+        GENESIS,
+        &record,
+    );
+    let entry = Entry::seal(
+        7,
+        "2026-01-01T00:00:00.000+05:00".into(),
+        GENESIS.into(),
+        record,
+    );
+    assert_eq!(line, entry.to_line());
+    assert_eq!(hash, entry.hash);
+}

@@ -239,11 +239,9 @@ impl Writer {
         let mut seq = self.seq;
         let mut prev = self.prev.clone();
         let mut buf = Vec::with_capacity(records.len() * 512);
-        for record in records {
+        for record in &records {
             seq += 1;
-            let entry = Entry::seal(seq, time.clone(), prev, record);
-            buf.extend_from_slice(&entry.to_line());
-            prev = entry.hash;
+            prev = super::format::write_line(&mut buf, seq, &time, &prev, record);
         }
         let mut out: &File = file;
         if let Err(e) = out.write_all(&buf) {

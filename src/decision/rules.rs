@@ -108,8 +108,8 @@ pub fn decide(
     let person = person?;
     let date = check.date;
     let owner = check.owner.as_str();
-    let acts_ok = acts.as_ref().ok().map(|f| &f.value);
-    let social_ok = social.as_ref().ok().map(|f| &f.value);
+    let acts_ok = acts.as_ref().ok().map(|f| &*f.value);
+    let social_ok = social.as_ref().ok().map(|f| &*f.value);
 
     let mut reasons = Vec::new();
     let mut notes = Vec::new();
@@ -125,7 +125,7 @@ pub fn decide(
         .unwrap_or_default();
     let death_act = acts_ok.and_then(|a| a.death_act.as_ref());
 
-    let outcome = match &person.value {
+    let outcome = match person.value.as_ref() {
         None => {
             reasons.push(reason(
                 ReasonCode::OwnerNotFound,
@@ -217,6 +217,7 @@ pub fn decide(
 
     let person_record = person
         .value
+        .as_ref()
         .as_ref()
         .filter(|p| p.capacity.status != CapacityStatus::Capable)
         .and_then(|p| p.capacity.case_number.as_deref());
@@ -472,7 +473,7 @@ mod tests {
 
     fn fetched<T>(value: T) -> Result<Fetched<T>, RegistryError> {
         Ok(Fetched {
-            value,
+            value: std::sync::Arc::new(value),
             source: Source {
                 message_id: "msg".into(),
                 fetched_at: Utc::now(),

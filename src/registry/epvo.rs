@@ -42,10 +42,7 @@ impl Epvo for ShepEpvo {
             .0
             .call(&iin_payload(&query.iin), query.deadline, parse_studies)
             .await?;
-        Ok(Fetched {
-            value: fetched.value.unwrap_or_default(),
-            source: fetched.source,
-        })
+        Ok(fetched.map(Option::unwrap_or_default))
     }
 }
 

@@ -91,11 +91,36 @@ impl Query {
     }
 }
 
-/// An answer and where it came from.
+/// An answer and where it came from. The value is shared: a cached answer is handed out
+/// without copying it.
 #[derive(Debug, Clone)]
 pub struct Fetched<T> {
-    pub value: T,
+    pub value: Arc<T>,
     pub source: Source,
+}
+
+impl<T> Fetched<T> {
+    pub fn new(value: T, source: Source) -> Fetched<T> {
+        Fetched {
+            value: Arc::new(value),
+            source,
+        }
+    }
+}
+
+impl<T: Clone> Fetched<T> {
+    /// The same provenance for a value derived from this one (copied only if shared).
+    pub fn map<U>(self, f: impl FnOnce(T) -> U) -> Fetched<U> {
+        Fetched {
+            value: Arc::new(f(Arc::unwrap_or_clone(self.value))),
+            source: self.source,
+        }
+    }
+
+    /// The value itself (copied only if shared).
+    pub fn into_value(self) -> T {
+        Arc::unwrap_or_clone(self.value)
+    }
 }
 
 /// Provenance of a registry answer, for evidence.

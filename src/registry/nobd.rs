@@ -39,10 +39,7 @@ impl Nobd for ShepNobd {
             .0
             .call(&iin_payload(&query.iin), query.deadline, parse_enrolments)
             .await?;
-        Ok(Fetched {
-            value: fetched.value.unwrap_or_default(),
-            source: fetched.source,
-        })
+        Ok(fetched.map(Option::unwrap_or_default))
     }
 }
 

@@ -211,7 +211,7 @@ fn parse_response<T>(
             transient: codes.transient.iter().any(|c| c == code),
         });
     };
-    Ok(Fetched { value, source })
+    Ok(Fetched::new(value, source))
 }
 
 /// Replaces every run of 12 or more digits (an IIN, a BIN) in registry-provided text.

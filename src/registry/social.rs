@@ -68,10 +68,7 @@ impl SocialSecurity for ShepSocialSecurity {
             .0
             .call(&iin_payload(&query.iin), query.deadline, parse_status)
             .await?;
-        Ok(Fetched {
-            value: fetched.value.unwrap_or_default(),
-            source: fetched.source,
-        })
+        Ok(fetched.map(Option::unwrap_or_default))
     }
 }
 

@@ -71,10 +71,7 @@ impl Zags for ShepZags {
             .0
             .call(&iin_payload(&query.iin), query.deadline, parse_acts)
             .await?;
-        Ok(Fetched {
-            value: fetched.value.unwrap_or_default(),
-            source: fetched.source,
-        })
+        Ok(fetched.map(Option::unwrap_or_default))
     }
 }
 

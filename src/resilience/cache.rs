@@ -17,7 +17,8 @@ use crate::registry::{Fetched, Source};
 
 /// A cached answer.
 pub struct Entry<T> {
-    value: T,
+    /// Shared with every answer served from it: a hit copies no data.
+    value: Arc<T>,
     source: Source,
     stored_at: Instant,
     ttl: Duration,
@@ -25,7 +26,7 @@ pub struct Entry<T> {
     keep: Duration,
 }
 
-impl<T: Clone> Entry<T> {
+impl<T> Entry<T> {
     fn age(&self, now: Instant) -> Duration {
         now.saturating_duration_since(self.stored_at)
     }

@@ -26,7 +26,7 @@ fn iin(n: u32) -> Iin {
 
 fn answer(v: Option<u32>) -> Fetched<Option<u32>> {
     Fetched {
-        value: v,
+        value: Arc::new(v),
         source: Source {
             message_id: "m".into(),
             fetched_at: Utc::now(),
@@ -176,7 +176,7 @@ async fn stale_if_error_within_max_stale_and_not_beyond() {
     g.get(&query(1), fake.fetch()).await.unwrap();
     advance(Duration::from_secs(60 + 299)).await;
     let stale = g.get(&query(1), fake.fetch()).await.unwrap();
-    assert_eq!(stale.value, Some(7));
+    assert_eq!(*stale.value, Some(7));
     assert!(stale.source.stale && stale.source.from_cache);
     assert_eq!(stale.source.age, Duration::from_secs(359));
     advance(Duration::from_secs(1)).await;
@@ -197,7 +197,7 @@ async fn concurrent_misses_share_one_call() {
     let results = join_all(calls).await;
     assert!(results
         .iter()
-        .all(|r| r.as_ref().is_ok_and(|a| a.value == Some(1))));
+        .all(|r| r.as_ref().is_ok_and(|a| *a.value == Some(1))));
     assert_eq!(fake.calls(), 1);
 }
 
@@ -400,7 +400,7 @@ async fn a_waiter_with_a_later_deadline_is_not_cut_short_by_the_first() {
         g.get(&patient, fake.fetch()).await
     });
     assert!(matches!(a.unwrap_err().failure, Failure::DeadlineExceeded));
-    assert_eq!(b.unwrap().value, Some(1));
+    assert_eq!(*b.unwrap().value, Some(1));
     assert_eq!(fake.calls(), 1);
     assert_eq!(g.status().breaker, BreakerState::Closed);
 }
