@@ -134,6 +134,32 @@ impl fmt::Display for Iin {
     }
 }
 
+/// `text` with every run of 12 or more digits (an IIN or BIN someone quoted) replaced by
+/// `<number>`: for text from outside (a registry's fault, a parser's error) that ends up in an
+/// error message or a log.
+pub fn scrub(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut digits = String::new();
+    let flush = |digits: &mut String, out: &mut String| {
+        out.push_str(if digits.len() >= 12 {
+            "<number>"
+        } else {
+            digits
+        });
+        digits.clear();
+    };
+    for c in text.chars() {
+        if c.is_ascii_digit() {
+            digits.push(c);
+        } else {
+            flush(&mut digits, &mut out);
+            out.push(c);
+        }
+    }
+    flush(&mut digits, &mut out);
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

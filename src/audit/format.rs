@@ -138,7 +138,7 @@ impl Entry {
                     e.column()
                 )
             } else {
-                format!("not an audit record: {}", scrub(&e.to_string()))
+                format!("not an audit record: {}", crate::iin::scrub(&e.to_string()))
             },
         })?;
         let fault = |reason: &str| Fault {
@@ -191,28 +191,4 @@ fn hex(bytes: &[u8]) -> String {
         s.push(DIGITS[usize::from(b & 0xf)] as char);
     }
     s
-}
-
-/// Removes runs of 12 or more digits (an IIN a parser error might quote) from `text`.
-pub(super) fn scrub(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut digits = String::new();
-    let flush = |digits: &mut String, out: &mut String| {
-        if digits.len() >= 12 {
-            out.push_str("<digits>");
-        } else {
-            out.push_str(digits);
-        }
-        digits.clear();
-    };
-    for c in text.chars() {
-        if c.is_ascii_digit() {
-            digits.push(c);
-        } else {
-            flush(&mut digits, &mut out);
-            out.push(c);
-        }
-    }
-    flush(&mut digits, &mut out);
-    out
 }

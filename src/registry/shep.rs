@@ -214,30 +214,6 @@ fn parse_response<T>(
     Ok(Fetched::new(value, source))
 }
 
-/// Replaces every run of 12 or more digits (an IIN, a BIN) in registry-provided text.
-pub fn scrub(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut digits = String::new();
-    let flush = |digits: &mut String, out: &mut String| {
-        if digits.len() >= 12 {
-            out.push_str("<number>");
-        } else {
-            out.push_str(digits);
-        }
-        digits.clear();
-    };
-    for c in text.chars() {
-        if c.is_ascii_digit() {
-            digits.push(c);
-        } else {
-            flush(&mut digits, &mut out);
-            out.push(c);
-        }
-    }
-    flush(&mut digits, &mut out);
-    out.chars().take(300).collect()
-}
-
 fn error_chain(e: &dyn std::error::Error) -> String {
     let mut text = e.to_string();
     let mut source = e.source();
@@ -247,6 +223,11 @@ fn error_chain(e: &dyn std::error::Error) -> String {
         source = s.source();
     }
     text
+}
+
+/// Registry-provided text for an error message: 12-digit runs masked, at most 300 characters.
+fn scrub(text: &str) -> String {
+    crate::iin::scrub(text).chars().take(300).collect()
 }
 
 /// Reading a payload by local element names. Errors name the element, never its value.
