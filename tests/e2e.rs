@@ -2,14 +2,12 @@
 //! tonic client, the demo fixture. Every CheckOwner outcome, every look-up, caller errors, and
 //! a stopped registry.
 
-use std::sync::Arc;
+mod common;
 
 use registry_gateway::api::pb::{self, registry_gateway_client::RegistryGatewayClient};
-use registry_gateway::config::{Config, RegistryEndpoints};
 use registry_gateway::registry::Registry;
 use registry_gateway::{decision, mock_registry};
-use registry_mocks::{demo, Fixture, MockRegistries};
-use tokio::net::TcpListener;
+use registry_mocks::{demo, MockRegistries};
 use tokio::sync::oneshot;
 use tonic::transport::Channel;
 use tonic::Code;
@@ -27,21 +25,8 @@ struct Harness {
 
 async fn start() -> Harness {
     let today = decision::today();
-    let mocks = MockRegistries::spawn(Arc::new(Fixture::demo().with_today(today)))
-        .await
-        .expect("mocks start");
-    let config = Config {
-        registries: Some(RegistryEndpoints::local(|r| {
-            mocks.get(mock_registry(r)).endpoint()
-        })),
-        ..Config::default()
-    };
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let (stop, stopped) = oneshot::channel::<()>();
-    tokio::spawn(registry_gateway::run(listener, config, async {
-        let _ = stopped.await;
-    }));
+    let mocks = common::demo_mocks(today).await;
+    let (addr, stop) = common::serve(common::config_for(&mocks)).await;
     let client = RegistryGatewayClient::connect(format!("http://{addr}"))
         .await
         .expect("gateway accepts connections");

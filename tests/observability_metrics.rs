@@ -5,16 +5,17 @@
 //! binary, the tests take turns ([`SERIAL`]), and counters are compared as deltas between a
 //! scrape before and one after the traffic.
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
-use std::sync::Arc;
 
 use registry_gateway::api::pb::{self, registry_gateway_client::RegistryGatewayClient};
 use registry_gateway::audit::{AuditConfig, FsyncPolicy};
-use registry_gateway::config::{Config, RegistryEndpoints};
+use registry_gateway::config::Config;
 use registry_gateway::registry::Registry;
 use registry_gateway::{decision, metrics, mock_registry};
-use registry_mocks::{demo, Fixture, MockRegistries};
+use registry_mocks::{demo, MockRegistries};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tonic::transport::Channel;
@@ -39,20 +40,15 @@ struct Harness {
 
 async fn start() -> Harness {
     let today = decision::today();
-    let mocks = MockRegistries::spawn(Arc::new(Fixture::demo().with_today(today)))
-        .await
-        .expect("mocks start");
+    let mocks = common::demo_mocks(today).await;
     let audit_dir = tempfile::tempdir().unwrap();
     let config = Config {
-        registries: Some(RegistryEndpoints::local(|r| {
-            mocks.get(mock_registry(r)).endpoint()
-        })),
         audit: Some(AuditConfig {
             path: audit_dir.path().join("audit.jsonl"),
             fsync: FsyncPolicy::Never,
             ..AuditConfig::default()
         }),
-        ..Config::default()
+        ..common::config_for(&mocks)
     };
 
     // Until `run` starts the admin port itself, the test serves the metrics.
@@ -64,12 +60,7 @@ async fn start() -> Harness {
         let _ = admin_stopped.await;
     }));
 
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let (stop, stopped) = oneshot::channel::<()>();
-    tokio::spawn(registry_gateway::run(listener, config, async {
-        let _ = stopped.await;
-    }));
+    let (addr, stop) = common::serve(config).await;
     let client = RegistryGatewayClient::connect(format!("http://{addr}"))
         .await
         .expect("gateway accepts connections");

@@ -5,6 +5,8 @@
 //! properties). Between the gateway and three of the registries sits a TCP pass-through that
 //! keeps the bytes the gateway sent.
 
+mod common;
+
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -17,10 +19,9 @@ use registry_gateway::api::pb::{self, registry_gateway_client::RegistryGatewayCl
 use registry_gateway::config::{Config, RegistryEndpoints};
 use registry_gateway::registry::Registry;
 use registry_gateway::{decision, mock_registry, telemetry};
-use registry_mocks::{demo, Fixture, MockRegistries};
+use registry_mocks::demo;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::oneshot;
 use tracing_subscriber::layer::SubscriberExt;
 
 const TRACE_ID: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
@@ -125,9 +126,7 @@ async fn check_owner_continues_the_callers_trace_to_every_registry() {
     let _subscriber = tracing::subscriber::set_default(subscriber);
 
     let today = decision::today();
-    let mocks = MockRegistries::spawn(Arc::new(Fixture::demo().with_today(today)))
-        .await
-        .expect("mocks start");
+    let mocks = common::demo_mocks(today).await;
     let mut captured = HashMap::new();
     for r in CALLED {
         captured.insert(r, capture(mocks.get(mock_registry(r)).addr()).await);
@@ -142,12 +141,7 @@ async fn check_owner_continues_the_callers_trace_to_every_registry() {
         })),
         ..Config::default()
     };
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let (stop, stopped) = oneshot::channel::<()>();
-    tokio::spawn(registry_gateway::run(listener, config, async {
-        let _ = stopped.await;
-    }));
+    let (addr, stop) = common::serve(config).await;
     let mut client = RegistryGatewayClient::connect(format!("http://{addr}"))
         .await
         .expect("gateway accepts connections");

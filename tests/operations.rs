@@ -2,15 +2,16 @@
 //! configuration reload (TTLs and access rights change under load; a bad reload is refused
 //! and the old configuration keeps serving).
 
-use std::sync::Arc;
+mod common;
+
 use std::time::Duration;
 
 use registry_gateway::api::pb::{self, registry_gateway_client::RegistryGatewayClient};
-use registry_gateway::config::{Config, RegistryEndpoints};
+use registry_gateway::config::Config;
 use registry_gateway::registry::Registry;
 use registry_gateway::server::{Gateway, Reloader};
 use registry_gateway::{decision, mock_registry};
-use registry_mocks::{demo, Faults, Fixture, MockRegistries};
+use registry_mocks::{demo, Faults, MockRegistries};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tonic::transport::Channel;
@@ -31,16 +32,12 @@ struct Harness {
 /// The configuration under test: `toml` plus endpoints of the running mocks.
 fn config(toml: &str, mocks: &MockRegistries) -> Config {
     let mut config = Config::from_toml(toml).expect("valid test configuration");
-    config.registries = Some(RegistryEndpoints::local(|r| {
-        mocks.get(mock_registry(r)).endpoint()
-    }));
+    config.registries = common::config_for(mocks).registries;
     config
 }
 
 async fn start(toml: &str) -> Harness {
-    let mocks = MockRegistries::spawn(Arc::new(Fixture::demo().with_today(decision::today())))
-        .await
-        .unwrap();
+    let mocks = common::demo_mocks(decision::today()).await;
     let gateway = Gateway::start(config(toml, &mocks)).await.unwrap();
     let reloader = gateway.reloader();
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();

@@ -12,7 +12,8 @@
 //! Real sockets, real time: no paused clock. Time ratios are large (a 2 s registry against a
 //! 200 ms deadline) and nothing sleeps to wait for something; the tests await the RPCs.
 
-use std::sync::Arc;
+mod common;
+
 use std::time::{Duration, Instant};
 
 use futures::future::join_all;
@@ -22,11 +23,10 @@ use registry_gateway::api::pb::{
     self, gateway_admin_client::GatewayAdminClient, registry_gateway_client::RegistryGatewayClient,
     Outcome,
 };
-use registry_gateway::config::{Config, RegistryEndpoints};
+use registry_gateway::config::Config;
 use registry_gateway::registry::Registry;
 use registry_gateway::{decision, mock_registry};
-use registry_mocks::{demo, FaultMode, Faults, Fixture, MockRegistries, MockRegistry};
-use tokio::net::TcpListener;
+use registry_mocks::{demo, FaultMode, Faults, MockRegistries, MockRegistry};
 use tokio::sync::oneshot;
 use tonic::transport::Channel;
 use tonic::{Code, Status};
@@ -47,25 +47,13 @@ struct Harness {
 /// default configuration.
 async fn start(tweak: impl FnOnce(&mut Config)) -> Harness {
     let today = decision::today();
-    let mocks = MockRegistries::spawn(Arc::new(Fixture::demo().with_today(today)))
-        .await
-        .expect("mocks start");
-    let mut config = Config {
-        registries: Some(RegistryEndpoints::local(|r| {
-            mocks.get(mock_registry(r)).endpoint()
-        })),
-        ..Config::default()
-    };
+    let mocks = common::demo_mocks(today).await;
+    let mut config = common::config_for(&mocks);
     tweak(&mut config);
     config
         .validate()
         .expect("the test's configuration is valid");
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let (stop, stopped) = oneshot::channel::<()>();
-    tokio::spawn(registry_gateway::run(listener, config, async {
-        let _ = stopped.await;
-    }));
+    let (addr, stop) = common::serve(config).await;
     Harness {
         channel: connect(addr).await,
         addr,

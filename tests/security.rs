@@ -7,6 +7,8 @@
 //! "localhost"), a client CA (clients "tson.test" and "edu.test"), and a stranger's
 //! self-signed certificate. No private key is committed.
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::net::SocketAddr;
@@ -23,13 +25,12 @@ use registry_gateway::api::pb::{
     self, gateway_admin_client::GatewayAdminClient, registry_gateway_client::RegistryGatewayClient,
 };
 use registry_gateway::audit::{self, AuditConfig, AuditLog, AuditRecord, RegistryUse};
-use registry_gateway::config::{Config, RegistryEndpoints, TlsConfig};
+use registry_gateway::config::{Config, TlsConfig};
 use registry_gateway::registry::Registry;
 use registry_gateway::{decision, mock_registry};
-use registry_mocks::{demo, Fixture, MockRegistries};
+use registry_mocks::{demo, MockRegistries};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
-use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tonic::transport::{Certificate, Channel, ClientTlsConfig, Identity};
 use tonic::{Code, Request};
@@ -164,29 +165,11 @@ struct Gateway {
 
 impl Gateway {
     async fn start(configure: impl FnOnce(&mut Config)) -> Gateway {
-        let fixture = Fixture::demo().with_today(decision::today());
-        let mocks = MockRegistries::spawn(Arc::new(fixture))
-            .await
-            .expect("mocks start");
-        let mut config = Config {
-            registries: Some(RegistryEndpoints::local(|r| {
-                mocks.get(mock_registry(r)).endpoint()
-            })),
-            ..Config::default()
-        };
+        let mocks = common::demo_mocks(decision::today()).await;
+        let mut config = common::config_for(&mocks);
         configure(&mut config);
         config.validate().expect("a valid test configuration");
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let (stop, stopped) = oneshot::channel::<()>();
-        tokio::spawn(async move {
-            let shutdown = async {
-                let _ = stopped.await;
-            };
-            if let Err(e) = registry_gateway::run(listener, config, shutdown).await {
-                panic!("gateway failed: {e}");
-            }
-        });
+        let (addr, stop) = common::serve(config).await;
         Gateway {
             addr,
             mocks,
