@@ -72,6 +72,7 @@ fn person_query(
         iin,
         consent_token: consent_token_field(consent_token)?,
         deadline,
+        budget: deadline,
     })
 }
 

@@ -172,6 +172,7 @@ impl Decider {
             iin: check.owner,
             consent_token: check.consent_token.clone(),
             deadline: check.deadline,
+            budget: check.deadline,
         };
         let registries = &self.registries;
         let (person, acts, social) = tokio::join!(

@@ -40,7 +40,7 @@ impl Epvo for ShepEpvo {
     async fn studies(&self, query: &Query) -> Result<Fetched<Vec<Study>>, RegistryError> {
         let fetched = self
             .0
-            .call(&iin_payload(&query.iin), query.deadline, parse_studies)
+            .call(&iin_payload(&query.iin), query, parse_studies)
             .await?;
         Ok(fetched.map(Option::unwrap_or_default))
     }

@@ -99,7 +99,7 @@ impl GbdFl for ShepGbdFl {
             payload.push_str(&format!("<kdpToken>{}</kdpToken>", escape(token.as_str())));
         }
         self.client
-            .call(&payload, query.deadline, |data| {
+            .call(&payload, query, |data| {
                 let person = data
                     .child_el("person")
                     .ok_or_else(|| "data/person missing".to_owned())?;

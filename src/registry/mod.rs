@@ -77,8 +77,11 @@ pub struct Query {
     pub iin: Iin,
     /// Consent token for access to personal data (`kdpToken`), passed through to GBD FL.
     pub consent_token: Option<String>,
-    /// When the answer is no longer of use: the caller's deadline, tightened per attempt.
+    /// When the answer is no longer of use: the caller's deadline, and per attempt the
+    /// attempt's own (the HTTP timeout).
     pub deadline: Option<tokio::time::Instant>,
+    /// The callers' deadline as the registry is told it (SHEP property `timeoutMs`).
+    pub budget: Option<tokio::time::Instant>,
 }
 
 impl Query {
@@ -87,6 +90,7 @@ impl Query {
             iin,
             consent_token: None,
             deadline: None,
+            budget: None,
         }
     }
 }

@@ -37,7 +37,7 @@ impl Nobd for ShepNobd {
     ) -> Result<Fetched<Vec<SchoolEnrolment>>, RegistryError> {
         let fetched = self
             .0
-            .call(&iin_payload(&query.iin), query.deadline, parse_enrolments)
+            .call(&iin_payload(&query.iin), query, parse_enrolments)
             .await?;
         Ok(fetched.map(Option::unwrap_or_default))
     }

@@ -68,12 +68,13 @@ impl ShepClient {
         self.registry
     }
 
-    /// Sends `request_data` (the payload, already XML) and parses the answer's `data` element
-    /// with `parse`. `Ok(None)` when the registry says it has no such record.
+    /// Sends `request_data` (the payload, already XML) for `query` and parses the answer's
+    /// `data` element with `parse`. `Ok(None)` when the registry says it has no such record.
+    /// The callers' remaining budget goes along as the SHEP property `timeoutMs`.
     pub async fn call<T>(
         &self,
         request_data: &str,
-        deadline: Option<tokio::time::Instant>,
+        query: &super::Query,
         parse: impl FnOnce(Node) -> Result<T, String>,
     ) -> Result<Fetched<Option<T>>, RegistryError> {
         let fail = |failure: Failure| RegistryError {
@@ -88,9 +89,15 @@ impl ShepClient {
         let message_id = uuid::Uuid::new_v4().to_string();
         // The W3C trace context of this attempt goes along as HTTP headers and SHEP properties.
         let trace = crate::telemetry::current_trace_context();
+        let mut properties = trace.clone();
+        if let Some(budget) = query.budget {
+            let left = budget.saturating_duration_since(tokio::time::Instant::now());
+            properties.push((TIMEOUT_PROPERTY, left.as_millis().to_string()));
+        }
+        let deadline = query.deadline;
         let envelope = self
             .signer
-            .sign(self.envelope(&message_id, request_data, &trace))
+            .sign(self.envelope(&message_id, request_data, &properties))
             .map_err(|e| fail(Failure::Malformed(format!("signing failed: {e}"))))?;
         // The remaining budget bounds the HTTP exchange. The guard enforces the deadline
         // itself; the transport's timer is a backstop set a little later so that it never
@@ -299,6 +306,9 @@ impl<'a, 'input: 'a> NodeExt<'a, 'input> for Node<'a, 'input> {
 pub fn iin_payload(iin: &crate::iin::Iin) -> String {
     format!("<iin>{}</iin>", iin.as_str())
 }
+
+/// SHEP property announcing how many milliseconds the callers still wait.
+pub const TIMEOUT_PROPERTY: &str = "timeoutMs";
 
 /// How much later than the deadline the transport's own timer fires.
 const TRANSPORT_SLACK: Duration = Duration::from_millis(250);

@@ -66,7 +66,7 @@ impl SocialSecurity for ShepSocialSecurity {
     async fn social_status(&self, query: &Query) -> Result<Fetched<SocialStatus>, RegistryError> {
         let fetched = self
             .0
-            .call(&iin_payload(&query.iin), query.deadline, parse_status)
+            .call(&iin_payload(&query.iin), query, parse_status)
             .await?;
         Ok(fetched.map(Option::unwrap_or_default))
     }

@@ -69,7 +69,7 @@ impl Zags for ShepZags {
     async fn civil_acts(&self, query: &Query) -> Result<Fetched<CivilActs>, RegistryError> {
         let fetched = self
             .0
-            .call(&iin_payload(&query.iin), query.deadline, parse_acts)
+            .call(&iin_payload(&query.iin), query, parse_acts)
             .await?;
         Ok(fetched.map(Option::unwrap_or_default))
     }

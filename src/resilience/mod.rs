@@ -397,6 +397,7 @@ impl<T: Clone + Send + Sync + 'static> Guard<T> {
                 let _slot = self.bulkhead.acquire().await;
                 let mut q = query.clone();
                 q.deadline = Some(attempt_deadline);
+                q.budget = horizon.get();
                 fetch(q).await
             })
             .instrument_with(span);

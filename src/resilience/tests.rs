@@ -422,3 +422,23 @@ async fn a_refreshed_entry_gets_a_new_lifetime() {
     assert!(hit.source.from_cache);
     assert_eq!(fake.calls(), 2);
 }
+
+#[tokio::test(start_paused = true)]
+async fn the_callers_budget_is_passed_down_and_the_attempt_is_bounded_by_its_timeout() {
+    let g = guard(policy());
+    let seen = Arc::new(Mutex::new(None));
+    let fetch = {
+        let seen = seen.clone();
+        move |q: Query| {
+            *seen.lock().unwrap() = Some((q.deadline, q.budget));
+            async { Ok(answer(Some(1))) }.boxed()
+        }
+    };
+    let mut q = query(1);
+    let caller = Instant::now() + Duration::from_millis(800);
+    q.deadline = Some(caller);
+    g.get(&q, fetch).await.unwrap();
+    let (attempt, budget) = seen.lock().unwrap().expect("fetched");
+    assert_eq!(budget, Some(caller));
+    assert_eq!(attempt, Some(Instant::now() + policy().attempt_timeout));
+}
