@@ -52,23 +52,6 @@ struct ReloadState {
     access: Arc<ArcSwap<Access>>,
 }
 
-/// Keys read once at start; a reload that changes them says so and leaves them as they were.
-pub const RESTART_KEYS: [&str; 13] = [
-    "listen",
-    "tracing",
-    "log",
-    "metrics_listen",
-    "max_in_flight",
-    "max_message_bytes",
-    "tls",
-    "allow_insecure_plaintext",
-    "audit",
-    "mocks",
-    "registries (embedded mocks <-> configured)",
-    "resilience.*.cache_max_entries",
-    "resilience.*.max_concurrent",
-];
-
 fn policies(config: &Config) -> Result<Vec<Policy>, ConfigError> {
     Registry::ALL
         .iter()
@@ -316,7 +299,7 @@ impl Reloader {
     /// every resilience setting but the sizes. Calls in flight finish with what they started
     /// with. A configuration that fails validation changes nothing. Returns the changed keys
     /// that only a restart applies (they keep their old values).
-    pub fn reload(&self, new: Config) -> Result<Vec<&'static str>, BoxError> {
+    pub fn reload(&self, mut new: Config) -> Result<Vec<&'static str>, BoxError> {
         new.validate()?;
         let state = &self.inner;
         let mut current = state.current.lock().unwrap_or_else(|p| p.into_inner());
@@ -335,7 +318,6 @@ impl Reloader {
         )?;
         let old_policies = policies(&current)?;
         let new_policies = policies(&new)?;
-        let restart = restart_keys(&current, &new, &old_policies, &new_policies);
         state.guarded.reconfigure(
             adapters,
             |r| new_policies[r as usize].clone(),
@@ -345,58 +327,59 @@ impl Reloader {
         state
             .access
             .store(Arc::new(Access::new(new.access.clone())));
-        // Keys that need a restart keep their running values.
-        let mut kept = new;
-        kept.listen = current.listen;
-        kept.tracing = current.tracing.clone();
-        kept.log = current.log.clone();
-        kept.metrics_listen = current.metrics_listen;
-        kept.max_in_flight = current.max_in_flight;
-        kept.max_message_bytes = current.max_message_bytes;
-        kept.tls = current.tls.clone();
-        kept.allow_insecure_plaintext = current.allow_insecure_plaintext;
-        kept.audit = current.audit.clone();
-        kept.mocks = current.mocks.clone();
-        if kept.registries.is_some() != current.registries.is_some() {
-            kept.registries = current.registries.clone();
-        }
-        *current = kept;
+        let restart = keep_running(&current, &mut new, &old_policies, &new_policies);
+        *current = new;
         Ok(restart)
     }
 }
 
-fn restart_keys(
-    old: &Config,
-    new: &Config,
+/// Puts back into `new` the keys read once at start (a restart applies them), and names
+/// those that differed.
+fn keep_running(
+    running: &Config,
+    new: &mut Config,
     old_policies: &[Policy],
     new_policies: &[Policy],
 ) -> Vec<&'static str> {
-    let changed = [
-        old.listen != new.listen,
-        old.tracing != new.tracing,
-        old.log != new.log,
-        old.metrics_listen != new.metrics_listen,
-        old.max_in_flight != new.max_in_flight,
-        old.max_message_bytes != new.max_message_bytes,
-        old.tls != new.tls,
-        old.allow_insecure_plaintext != new.allow_insecure_plaintext,
-        old.audit != new.audit,
-        old.mocks != new.mocks,
-        old.registries.is_some() != new.registries.is_some(),
+    let mut changed = Vec::new();
+    macro_rules! keep {
+        ($($key:ident),*) => {$(
+            if new.$key != running.$key {
+                changed.push(stringify!($key));
+                new.$key = running.$key.clone();
+            }
+        )*};
+    }
+    keep!(
+        listen,
+        tracing,
+        log,
+        metrics_listen,
+        max_in_flight,
+        max_message_bytes,
+        tls,
+        allow_insecure_plaintext,
+        audit,
+        mocks
+    );
+    if new.registries.is_some() != running.registries.is_some() {
+        changed.push("registries (embedded mocks <-> configured)");
+        new.registries = running.registries.clone();
+    }
+    // The cache and the bulkhead keep the sizes they were built with.
+    let resized = |size: fn(&Policy) -> u64| {
         old_policies
             .iter()
             .zip(new_policies)
-            .any(|(a, b)| a.cache_max_entries != b.cache_max_entries),
-        old_policies
-            .iter()
-            .zip(new_policies)
-            .any(|(a, b)| a.max_concurrent != b.max_concurrent),
-    ];
-    RESTART_KEYS
-        .iter()
-        .zip(changed)
-        .filter_map(|(key, changed)| changed.then_some(*key))
-        .collect()
+            .any(|(a, b)| size(a) != size(b))
+    };
+    if resized(|p| p.cache_max_entries) {
+        changed.push("resilience.*.cache_max_entries");
+    }
+    if resized(|p| u64::from(p.max_concurrent)) {
+        changed.push("resilience.*.max_concurrent");
+    }
+    changed
 }
 
 /// Accepted connections, with TCP_NODELAY: small unary messages would otherwise wait ~40 ms

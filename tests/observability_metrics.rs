@@ -51,7 +51,8 @@ async fn start() -> Harness {
         ..common::config_for(&mocks)
     };
 
-    // Until `run` starts the admin port itself, the test serves the metrics.
+    // The test serves the metrics on a port of its own choosing (`metrics_listen` needs a
+    // fixed address), from the same process-wide recorder the gateway records into.
     let handle = metrics::install();
     let admin = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let metrics_addr = admin.local_addr().unwrap();
