@@ -199,7 +199,10 @@ async fn serve_ceiling(response: pb::CheckOwnerResponse) -> std::net::SocketAddr
     tokio::spawn(
         tonic::transport::Server::builder()
             .add_service(RegistryGatewayServer::new(Ceiling(response)))
-            .serve_with_incoming(registry_gateway::server::incoming(listener)),
+            .serve_with_incoming(registry_gateway::listener::incoming(
+                listener,
+                Default::default(),
+            )),
     );
     addr
 }

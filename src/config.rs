@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::access::AccessConfig;
 use crate::audit::AuditConfig;
+use crate::listener::Connections;
 use crate::registry::{CapacityStatus, LifeStatus, Registry};
 use crate::resilience::Policy;
 use crate::telemetry::{LogConfig, TracingConfig};
@@ -29,8 +30,13 @@ pub const ENV_PREFIX: &str = "REGGW_";
 pub struct Config {
     /// Address of the gRPC listener.
     pub listen: SocketAddr,
-    /// RPCs in flight at most, server-wide; more are shed with RESOURCE_EXHAUSTED.
+    /// RPCs in flight at most, server-wide; more are refused at once with RESOURCE_EXHAUSTED.
     pub max_in_flight: usize,
+    /// RPCs in flight at most for one client system, so that one cannot starve the others
+    /// (capped at `max_in_flight`).
+    pub max_in_flight_per_caller: usize,
+    /// Connection and stream limits.
+    pub connections: Connections,
     /// Admin HTTP address serving `/metrics` (Prometheus) and `/healthz`; none: not served.
     pub metrics_listen: Option<SocketAddr>,
     /// Largest request message accepted, in bytes.
@@ -68,6 +74,8 @@ impl Default for Config {
         Config {
             listen: SocketAddr::from(([127, 0, 0, 1], 50051)),
             max_in_flight: 1024,
+            max_in_flight_per_caller: 512,
+            connections: Connections::default(),
             metrics_listen: None,
             max_message_bytes: 64 * 1024,
             shutdown_delay: Duration::ZERO,
@@ -388,6 +396,15 @@ impl Config {
         if self.max_in_flight == 0 {
             return Err(invalid("max_in_flight", "must be at least 1"));
         }
+        if self.max_in_flight_per_caller == 0 {
+            return Err(invalid("max_in_flight_per_caller", "must be at least 1"));
+        }
+        self.connections
+            .check()
+            .map_err(|(field, rule)| ConfigError::Invalid {
+                key: format!("connections.{field}"),
+                rule,
+            })?;
         if self.max_message_bytes < 1024 {
             return Err(invalid("max_message_bytes", "must be at least 1024"));
         }
@@ -505,7 +522,7 @@ mod tests {
             c.resilience.policy(Registry::Nobd).unwrap().cache_ttl,
             Duration::from_secs(300)
         );
-        let e = Config::from_toml("[resilience.epvo]\nretry_budget_ratio = 0.3").unwrap_err();
+        let e = Config::from_toml("[resilience.epvo]\nretry_budget_ratio = 1.5").unwrap_err();
         assert!(
             e.to_string()
                 .starts_with("resilience.epvo.retry_budget_ratio"),

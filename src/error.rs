@@ -27,6 +27,14 @@ pub enum Error {
     /// A look-up found no such person in `registry`.
     #[error("{registry} has no person with this IIN")]
     NotFound { registry: Registry },
+    /// The gateway is at its limit of RPCs in flight (server-wide, or this caller's share).
+    #[error("the gateway is at its limit of {limit} calls in flight{whose}; retry shortly")]
+    Overloaded {
+        limit: usize,
+        /// "" or " for this client system".
+        whose: &'static str,
+        retry_after: std::time::Duration,
+    },
     #[error(transparent)]
     Registry(#[from] RegistryError),
 }
@@ -52,6 +60,11 @@ impl Error {
                 failure: Failure::DeadlineExceeded,
                 ..
             }) => Code::DeadlineExceeded,
+            Error::Overloaded { .. }
+            | Error::Registry(RegistryError {
+                failure: Failure::Overloaded(_),
+                ..
+            }) => Code::ResourceExhausted,
             Error::Registry(_) => Code::Unavailable,
         };
         format!("{code:?}")
@@ -61,7 +74,13 @@ impl Error {
     pub fn audit_registries(&self) -> Vec<RegistryUse> {
         let (registry, status) = match self {
             Error::NotFound { registry } => (registry, "not_found"),
-            Error::Registry(e) => (&e.registry, "unavailable"),
+            Error::Registry(e) => (
+                &e.registry,
+                match e.failure {
+                    Failure::Overloaded(_) => "overloaded",
+                    _ => "unavailable",
+                },
+            ),
             _ => return Vec::new(),
         };
         vec![RegistryUse {
@@ -106,6 +125,26 @@ impl From<Error> for Status {
                 message,
                 error_info("DEADLINE_EXCEEDED", registry),
             ),
+            Error::Overloaded { retry_after, .. } => {
+                let mut details = ErrorDetails::with_error_info(
+                    "GATEWAY_OVERLOADED",
+                    ERROR_DOMAIN,
+                    HashMap::new(),
+                );
+                details.set_retry_info(Some(retry_after));
+                Status::with_error_details(Code::ResourceExhausted, message, details)
+            }
+            Error::Registry(
+                e @ RegistryError {
+                    failure: Failure::Overloaded(_),
+                    ..
+                },
+            ) => {
+                let mut details = error_info("GATEWAY_OVERLOADED", e.registry);
+                details.set_retry_info(Some(e.retry_after));
+                let message = format!("{message}; retry in {}s", e.retry_after.as_secs().max(1));
+                Status::with_error_details(Code::ResourceExhausted, message, details)
+            }
             Error::Registry(e) => {
                 let mut details = error_info(
                     if e.failure.is_transient() {

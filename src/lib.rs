@@ -19,8 +19,10 @@
 //!                  the SHEP bus, or the mock registries of the `registry-mocks` crate
 //! ```
 //!
-//! Modules: [`server`] assembles and runs it all (health, reload, drain); [`api`] the gRPC
-//! edge (one [`api::Edge`] for caller, rights, deadline, span and audit of every call);
+//! Modules: [`server`] assembles and runs it all (health, reload, drain); [`listener`] the
+//! accept loop and what one connection may hold (connections, streams, idle and arrival
+//! timeouts); [`api`] the gRPC edge (one [`api::Edge`] for caller, rights, deadline,
+//! admission, span and audit of every call);
 //! [`decision`] CheckOwner; [`resilience`] the per-registry guard (cache, single flight,
 //! retries, breaker, bulkhead); [`registry`] adapters and the SHEP transport; [`access`]
 //! client systems and their rights; [`audit`] the hash-chained audit log; [`iin`] the FLK of
@@ -37,6 +39,7 @@ pub mod config;
 pub mod decision;
 pub mod error;
 pub mod iin;
+pub mod listener;
 pub mod metrics;
 pub mod registry;
 pub mod resilience;

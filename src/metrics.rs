@@ -21,12 +21,14 @@
 //!
 //! | metric | type | labels | meaning |
 //! |---|---|---|---|
-//! | `gateway_rpc_requests_total` | counter | `method`, `code` | RPCs answered, by method and gRPC status code. An RPC whose caller went away (or whose future was dropped) before it was answered counts as `code="Cancelled"`. RPCs shed by the server-wide in-flight limit never reach a handler and are counted in `gateway_rpc_shed_total` instead. |
+//! | `gateway_rpc_requests_total` | counter | `method`, `code` | RPCs answered, by method and gRPC status code. An RPC whose caller went away (or whose future was dropped) before it was answered counts as `code="Cancelled"`. |
 //! | `gateway_rpc_duration_seconds` | histogram | `method` | Time from the start of the RPC's edge handling (access check, deadline, body, audit record) to its answer. |
 //! | `gateway_rpc_in_flight` | gauge | — | RPCs being handled right now. |
-//! | `gateway_rpc_shed_total` | counter | — | RPCs refused at once with `RESOURCE_EXHAUSTED` because `max_in_flight` RPCs were in flight. |
+//! | `gateway_rpc_shed_total` | counter | — | RPCs refused at once with `RESOURCE_EXHAUSTED` because `max_in_flight` RPCs, or `max_in_flight_per_caller` of the caller's, were in flight (also counted in `gateway_rpc_requests_total` with `code="ResourceExhausted"`). Health, reflection and the admin service are never refused. |
+//! | `gateway_connections_open` | gauge | — | Client connections open now (at most `connections.max`). |
 //! | `gateway_registry_calls_total` | counter | `registry`, `outcome` | Attempts at a registry call (each retry is one more) and how they ended: `ok` (an answer, records found), `not_found` (an answer: no such record), `timeout` (attempt timed out), `connect` (no connection), `http` (HTTP error status), `fault` (SOAP fault), `status` (a SHEP status code that is not ok), `malformed` (an answer that could not be read), `deadline` (the caller's deadline ran out), `circuit_open` (refused by the open circuit breaker, the registry was not called). The label values are `registry::Failure::label()`. |
 //! | `gateway_registry_call_duration_seconds` | histogram | `registry` | Time of one attempt (as counted in `gateway_registry_calls_total`), bulkhead wait included. |
+//! | `gateway_registry_queue_full_total` | counter | `registry` | Calls refused with `RESOURCE_EXHAUSTED` because no call slot to the registry (`max_concurrent`) came free within `queue_timeout`: the gateway's own overload, not counted in `gateway_registry_calls_total` nor by the breaker. |
 //! | `gateway_registry_retries_total` | counter | `registry` | Retries of a transient registry failure (attempts after the first). |
 //! | `gateway_cache_lookups_total` | counter | `registry`, `result` | Answer-cache look-ups: `hit` (a fresh answer, no registry call), `miss` (no fresh entry: the registry was called, or a call in flight was joined), `stale` (after a miss, the registry failed and a stale entry answered: stale-if-error; counted in addition to its `miss`). |
 //! | `gateway_cache_evictions_total` | counter | `registry` | Entries removed from the answer cache by its size bound or expiry (not by explicit invalidation). |
@@ -53,9 +55,11 @@ pub const RPC_REQUESTS_TOTAL: &str = "gateway_rpc_requests_total";
 pub const RPC_DURATION_SECONDS: &str = "gateway_rpc_duration_seconds";
 pub const RPC_IN_FLIGHT: &str = "gateway_rpc_in_flight";
 pub const RPC_SHED_TOTAL: &str = "gateway_rpc_shed_total";
+pub const CONNECTIONS_OPEN: &str = "gateway_connections_open";
 pub const REGISTRY_CALLS_TOTAL: &str = "gateway_registry_calls_total";
 pub const REGISTRY_CALL_DURATION_SECONDS: &str = "gateway_registry_call_duration_seconds";
 pub const REGISTRY_RETRIES_TOTAL: &str = "gateway_registry_retries_total";
+pub const REGISTRY_QUEUE_FULL_TOTAL: &str = "gateway_registry_queue_full_total";
 pub const CACHE_LOOKUPS_TOTAL: &str = "gateway_cache_lookups_total";
 pub const CACHE_EVICTIONS_TOTAL: &str = "gateway_cache_evictions_total";
 pub const CACHE_ENTRIES: &str = "gateway_cache_entries";
@@ -141,8 +145,9 @@ fn describe() {
     describe_gauge!(RPC_IN_FLIGHT, "RPCs being handled now");
     describe_counter!(
         RPC_SHED_TOTAL,
-        "RPCs refused with RESOURCE_EXHAUSTED because max_in_flight RPCs were in flight"
+        "RPCs refused with RESOURCE_EXHAUSTED because max_in_flight RPCs (or the caller's share) were in flight"
     );
+    describe_gauge!(CONNECTIONS_OPEN, "Client connections open now");
     describe_counter!(
         REGISTRY_CALLS_TOTAL,
         "Registry call attempts by outcome: ok, not_found, timeout, connect, http, fault, status, malformed, deadline, circuit_open"
@@ -151,6 +156,10 @@ fn describe() {
         REGISTRY_CALL_DURATION_SECONDS,
         Unit::Seconds,
         "Time of one registry call attempt"
+    );
+    describe_counter!(
+        REGISTRY_QUEUE_FULL_TOTAL,
+        "Calls refused (RESOURCE_EXHAUSTED) because no call slot to the registry came free within queue_timeout"
     );
     describe_counter!(
         REGISTRY_RETRIES_TOTAL,
@@ -279,6 +288,11 @@ pub fn registry_call(registry: &'static str, outcome: &'static str, seconds: f64
     histogram!(REGISTRY_CALL_DURATION_SECONDS, "registry" => registry).record(seconds);
 }
 
+/// A call to `registry` found no free slot within `queue_timeout`: the gateway's own overload.
+pub fn registry_queue_full(registry: &'static str) {
+    counter!(REGISTRY_QUEUE_FULL_TOTAL, "registry" => registry).increment(1);
+}
+
 /// A transient failure of `registry` is retried.
 pub fn registry_retry(registry: &'static str) {
     counter!(REGISTRY_RETRIES_TOTAL, "registry" => registry).increment(1);
@@ -311,6 +325,16 @@ pub fn audit_write(seconds: f64, ok: bool) {
     if !ok {
         counter!(AUDIT_WRITE_FAILURES_TOTAL).increment(1);
     }
+}
+
+/// A client connection was accepted.
+pub fn connection_opened() {
+    gauge!(CONNECTIONS_OPEN).increment(1.0);
+}
+
+/// A client connection was closed.
+pub fn connection_closed() {
+    gauge!(CONNECTIONS_OPEN).decrement(1.0);
 }
 
 /// An RPC was shed (`RESOURCE_EXHAUSTED`) by the server-wide in-flight limit.

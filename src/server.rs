@@ -20,6 +20,7 @@ use crate::api;
 use crate::audit::AuditLog;
 use crate::config::{self, Config, ConfigError, RegistryEndpoints};
 use crate::decision::Decider;
+use crate::listener;
 use crate::registry::{self, Registry};
 use crate::resilience::{BreakerState, GuardAdmin, Guarded, Policy};
 use crate::BoxError;
@@ -109,6 +110,10 @@ impl Gateway {
         let edge = api::Edge {
             access: access.clone(),
             audit: audit.clone(),
+            admission: Some(Arc::new(api::Admission::new(
+                config.max_in_flight,
+                config.max_in_flight_per_caller,
+            ))),
         };
         let registries = guarded.registries();
         let decider = Decider::new(registries.clone(), decision.clone());
@@ -116,8 +121,14 @@ impl Gateway {
         let registry_service =
             api::RegistryGatewayServer::new(api::Gateway::new(registries, decider, edge.clone()))
                 .max_decoding_message_size(config.max_message_bytes);
-        let admin_service = api::GatewayAdminServer::new(api::Admin::new(guards.clone(), edge))
-            .max_decoding_message_size(config.max_message_bytes);
+        // Operators can always look and act, whatever the load.
+        let admin_edge = api::Edge {
+            admission: None,
+            ..edge
+        };
+        let admin_service =
+            api::GatewayAdminServer::new(api::Admin::new(guards.clone(), admin_edge))
+                .max_decoding_message_size(config.max_message_bytes);
         Ok(Gateway {
             reloader: Reloader {
                 inner: Arc::new(ReloadState {
@@ -178,23 +189,17 @@ impl Gateway {
                     tonic_reflection::pb::v1alpha::FILE_DESCRIPTOR_SET,
                 )
         };
-        // Server-wide shedding: past `max_in_flight` RPCs, refuse at once
-        // (RESOURCE_EXHAUSTED) rather than queue without bound.
-        let shed = tower::ServiceBuilder::new()
-            .map_err(|e: BoxError| {
-                if e.is::<tower::load_shed::error::Overloaded>() {
-                    crate::metrics::shed();
-                }
-                e
-            })
-            .load_shed()
-            .layer(tower::limit::GlobalConcurrencyLimitLayer::new(
-                config.max_in_flight,
-            ))
-            .into_inner();
-        let mut server = tonic::transport::Server::builder();
+        // Per connection: streams, keep-alive, request arrival (see `listener`). The in-flight
+        // limits are applied per call, once a request has arrived and its caller may make it
+        // (`api::Admission`): health and reflection are never refused.
+        let limits = config.connections;
+        let mut server = tonic::transport::Server::builder()
+            .max_concurrent_streams(limits.max_streams)
+            .http2_keepalive_interval(Some(limits.keepalive_interval))
+            .http2_keepalive_timeout(Some(limits.keepalive_timeout))
+            .layer(listener::ArrivalLayer(limits.request_arrival_timeout));
         if let Some(tls) = &config.tls {
-            server = server.tls_config(tls_config(tls)?)?;
+            server = server.tls_config(tls_config(tls)?.timeout(limits.tls_handshake_timeout))?;
         }
 
         // Drain: NOT_SERVING first, then tonic stops accepting and waits for calls in flight.
@@ -221,13 +226,12 @@ impl Gateway {
         };
         tracing::info!(addr = %listener.local_addr()?, "registry gateway serving");
         let served = server
-            .layer(shed)
             .add_service(health_service)
             .add_service(reflection().build_v1()?)
             .add_service(reflection().build_v1alpha()?)
             .add_service(self.registry_service)
             .add_service(self.admin_service)
-            .serve_with_incoming_shutdown(incoming(listener), signal);
+            .serve_with_incoming_shutdown(listener::incoming(listener, limits), signal);
         let reloader = self.reloader.clone();
         let grace = async move {
             if drain_started.await.is_ok() {
@@ -356,6 +360,8 @@ fn keep_running(
         log,
         metrics_listen,
         max_in_flight,
+        max_in_flight_per_caller,
+        connections,
         max_message_bytes,
         tls,
         allow_insecure_plaintext,
@@ -380,12 +386,6 @@ fn keep_running(
         changed.push("resilience.*.max_concurrent");
     }
     changed
-}
-
-/// Accepted connections, with TCP_NODELAY: small unary messages would otherwise wait ~40 ms
-/// for Nagle and delayed ACKs.
-pub fn incoming(listener: TcpListener) -> tonic::transport::server::TcpIncoming {
-    tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true))
 }
 
 /// Mutual TLS: the server's identity, and client certificates required against the CA.

@@ -224,10 +224,10 @@ async fn reload_changes_ttl_and_access_rights_and_refuses_a_bad_config() {
     );
 
     // A configuration that fails validation is refused and changes nothing.
-    let bad = Config::from_toml("[resilience.defaults]\nretry_budget_ratio = 0.3");
+    let bad = Config::from_toml("[resilience.defaults]\nretry_budget_ratio = 1.5");
     assert!(bad.is_err());
     let mut invalid = config(OPEN_TO_OPS, &h.mocks);
-    invalid.resilience.defaults.retry_budget_ratio = 0.3;
+    invalid.resilience.defaults.retry_budget_ratio = 1.5;
     let e = h.reloader.reload(invalid).unwrap_err();
     assert!(e.to_string().contains("retry_budget_ratio"), "{e}");
     let still_denied = client

@@ -161,7 +161,11 @@ fn breaker_never_opens(config: &mut Config) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn thousand_concurrent_cold_check_owner_calls_make_one_call_per_registry() {
     const N: usize = 1000;
-    let h = start(|c| c.max_in_flight = 4 * N).await;
+    let h = start(|c| {
+        c.max_in_flight = 4 * N;
+        c.max_in_flight_per_caller = 4 * N;
+    })
+    .await;
     for r in [Registry::GbdFl, Registry::Zags, Registry::SocialSecurity] {
         h.set_faults(r, slow(Duration::from_millis(200)));
     }

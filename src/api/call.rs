@@ -12,17 +12,20 @@ use tokio::time::Instant;
 use tonic::{Request, Response, Status};
 use tracing::Instrument;
 
+use super::admission::Admission;
 use crate::access::{Access, Caller, MAX_METADATA_LEN, PURPOSE_KEY, REQUEST_ID_KEY};
 use crate::audit::{AuditLog, AuditRecord, RegistryUse};
 use crate::error::Error;
 use crate::iin::Iin;
 
-/// What every handler shares: access rules and the audit log.
+/// What every handler shares: access rules, the audit log and admission.
 #[derive(Clone)]
 pub struct Edge {
     /// Replaced on configuration reload.
     pub access: Arc<ArcSwap<Access>>,
     pub audit: Option<AuditLog>,
+    /// The in-flight limits; `None` for services that are never refused (admin).
+    pub admission: Option<Arc<Admission>>,
 }
 
 /// An answer that can say what it decided and which registries it used, for the audit.
@@ -126,7 +129,7 @@ impl Call {
         );
         crate::telemetry::set_parent(&span, &self.trace_parent);
         let answer = async move {
-            let result = if let Some(refused) = self.refused {
+            let admitted = if let Some(refused) = self.refused {
                 Err(refused)
             } else if !edge.access.load().allows(&self.caller, self.rpc) {
                 Err(Error::PermissionDenied {
@@ -134,12 +137,23 @@ impl Call {
                     caller: self.caller.name(),
                 })
             } else {
-                match self.deadline {
-                    Some(d) => tokio::time::timeout_at(d, body)
-                        .await
-                        .unwrap_or(Err(Error::Deadline)),
-                    None => body.await,
-                }
+                edge.admission
+                    .as_ref()
+                    .map(|a| a.admit(&self.caller.name()))
+                    .transpose()
+            };
+            // The admission permit is held until the answer is audited.
+            let (result, _admitted) = match admitted {
+                Err(e) => (Err(e), None),
+                Ok(admitted) => (
+                    match self.deadline {
+                        Some(d) => tokio::time::timeout_at(d, body)
+                            .await
+                            .unwrap_or(Err(Error::Deadline)),
+                        None => body.await,
+                    },
+                    admitted,
+                ),
             };
             if let (Some(audit), Some(subject)) = (&edge.audit, subject) {
                 let (outcome, registries) = match &result {
@@ -183,9 +197,24 @@ impl Call {
 /// The caller's deadline from `grpc-timeout`, set a little early (1/10 of the budget, at most
 /// 50 ms) so that the gateway's DEADLINE_EXCEEDED reaches the caller before tonic's own timer
 /// fires (which would answer CANCELLED) and before the caller's own clock runs out.
+///
+/// As in tonic, a value the gRPC spec does not allow (more than 8 digits, an unknown unit)
+/// is ignored: the call has no deadline of its own, and the server's `request_timeout`
+/// bounds it. Every step is checked arithmetic: no header value can overflow.
 fn deadline<T>(request: &Request<T>) -> Option<Instant> {
     let value = request.metadata().get("grpc-timeout")?.to_str().ok()?;
-    let (digits, unit) = value.split_at(value.len().checked_sub(1)?);
+    parse_timeout(value).and_then(|budget| {
+        let margin = (budget / 10).min(Duration::from_millis(50));
+        Instant::now().checked_add(budget - margin)
+    })
+}
+
+/// A `grpc-timeout` value: 1 to 8 ASCII digits and a unit.
+fn parse_timeout(value: &str) -> Option<Duration> {
+    let (digits, unit) = value.split_at_checked(value.len().checked_sub(1)?)?;
+    if digits.is_empty() || digits.len() > 8 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
     let n: u64 = digits.parse().ok()?;
     let budget = match unit {
         "H" => Duration::from_secs(n.saturating_mul(3600)),
@@ -196,6 +225,46 @@ fn deadline<T>(request: &Request<T>) -> Option<Instant> {
         "n" => Duration::from_nanos(n),
         _ => return None,
     };
-    let margin = (budget / 10).min(Duration::from_millis(50));
-    Some(Instant::now() + (budget - margin))
+    Some(budget)
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    #[test]
+    fn timeouts_the_spec_allows() {
+        assert_eq!(parse_timeout("250m"), Some(Duration::from_millis(250)));
+        assert_eq!(
+            parse_timeout("99999999H"),
+            Some(Duration::from_secs(99_999_999 * 3600))
+        );
+        for bad in [
+            "9223372036854775807S",
+            "123456789S",
+            "S",
+            "",
+            "12x",
+            "-1S",
+            "+1S",
+            "1 S",
+            "é",
+        ] {
+            assert_eq!(parse_timeout(bad), None, "{bad:?}");
+        }
+    }
+
+    proptest! {
+        /// Whatever the header says, reading it never panics and never overflows.
+        #[test]
+        fn any_header_value_is_read_without_panic(value in "\\PC{0,24}|[0-9]{1,24}[HMSmun]") {
+            let mut request = Request::new(());
+            if let Ok(v) = value.parse() {
+                request.metadata_mut().insert("grpc-timeout", v);
+            }
+            let _ = deadline(&request);
+        }
+    }
 }

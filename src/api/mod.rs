@@ -11,10 +11,12 @@ use crate::iin::{Holder, Iin};
 use crate::registry::{Query, Registries, Registry};
 
 mod admin;
+mod admission;
 mod call;
 mod convert;
 
 pub use admin::Admin;
+pub use admission::Admission;
 pub use call::Edge;
 
 /// Code generated from `proto/registry_gateway/v1/gateway.proto`.

@@ -176,6 +176,10 @@ pub enum Failure {
     /// The circuit breaker is open after repeated failures: not called.
     #[error("circuit breaker open after repeated failures")]
     CircuitOpen,
+    /// The gateway's own queue for this registry: no call slot (`max_concurrent`) came free
+    /// within `queue_timeout`. The registry was not called and is not blamed.
+    #[error("the gateway is at its limit of concurrent calls to it (no slot within {0:?})")]
+    Overloaded(Duration),
 }
 
 impl Failure {
@@ -190,6 +194,7 @@ impl Failure {
             Failure::Malformed(_) => "malformed",
             Failure::DeadlineExceeded => "deadline",
             Failure::CircuitOpen => "circuit_open",
+            Failure::Overloaded(_) => "overloaded",
         }
     }
 
@@ -199,8 +204,20 @@ impl Failure {
             Failure::Connect(_) | Failure::Timeout(_) | Failure::CircuitOpen => true,
             Failure::Http(code) => *code >= 500,
             Failure::Status { transient, .. } => *transient,
-            Failure::Fault(_) | Failure::Malformed(_) | Failure::DeadlineExceeded => false,
+            Failure::Fault(_)
+            | Failure::Malformed(_)
+            | Failure::DeadlineExceeded
+            | Failure::Overloaded(_) => false,
         }
+    }
+
+    /// Whether this says something about the registry's health (its circuit breaker counts
+    /// it). The caller's clock, the gateway's own queue and the open breaker itself do not.
+    pub fn is_registry_failure(&self) -> bool {
+        !matches!(
+            self,
+            Failure::DeadlineExceeded | Failure::CircuitOpen | Failure::Overloaded(_)
+        )
     }
 }
 

@@ -3,11 +3,19 @@
 //! 1. the answer cache ([`cache`]): fresh answers skip the registry; concurrent misses for one
 //!    person share one call (single flight); a failed call may be answered from a stale entry;
 //! 2. a circuit breaker ([`breaker`]) that fails fast while the registry is down;
-//! 3. a bulkhead: at most `max_concurrent` calls in flight to the registry;
+//! 3. a bulkhead: at most `max_concurrent` calls in flight to the registry; a call waits at
+//!    most `queue_timeout` for a slot, and a call that gets none is the gateway's overload
+//!    (`RESOURCE_EXHAUSTED`), never the registry's failure;
 //! 4. retries of transient failures with exponential backoff and jitter, bounded attempts, a
-//!    retry budget (a share of recent calls, tower's `TpsBudget`), and never a retry that
+//!    retry budget ([`budget`]: a share of recent calls plus a reserve), and never a retry that
 //!    cannot finish before the caller's deadline;
 //! 5. a per-attempt timeout, tightened to the caller's remaining deadline.
+//!
+//! A registry call runs in a task of its own that every caller asking for the same person
+//! joins (single flight). Callers that go away stop waiting; the call stops when the last
+//! waiter's deadline has passed (or after its attempts' timeouts when a waiter had none), so
+//! nothing it holds — bulkhead slot, breaker probe, connection — outlives it. The breaker
+//! counts calls as callers see them, after retries.
 //!
 //! [`guard`] wraps each of the five registry traits with this, configured by [`Policy`]:
 //! `[resilience.defaults]` merged with `[resilience.<registry>]` overrides.
@@ -24,7 +32,6 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::Semaphore;
 use tokio::time::{timeout_at, Instant};
 use tower::retry::backoff::{Backoff, ExponentialBackoffMaker, MakeBackoff};
-use tower::retry::budget::{Budget, TpsBudget};
 use tower::util::rng::HasherRng;
 
 use crate::iin::Iin;
@@ -35,11 +42,14 @@ use crate::registry::{
 };
 
 pub mod breaker;
+pub mod budget;
 pub mod cache;
 
 use breaker::Breaker;
 pub use breaker::{BreakerConfig, BreakerState};
+use budget::RetryBudget;
 use cache::{AnswerCache, Lifetimes};
+use tracing::Instrument as _;
 
 /// Resilience settings of one registry.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -67,7 +77,7 @@ pub struct Policy {
     pub backoff_max: Duration,
     /// Random extra delay, as a share of the backoff (0 = none, 1 = up to double).
     pub backoff_jitter: f64,
-    /// Retries allowed as a share of recent calls: 0.1, 0.2, 0.25 or 0.5.
+    /// Retries allowed as a share of recent calls, 0 to 1.
     pub retry_budget_ratio: f32,
     /// Retries always allowed per second, whatever the ratio.
     pub retry_budget_min_per_sec: u32,
@@ -76,6 +86,10 @@ pub struct Policy {
     pub retry_budget_window: Duration,
     /// Calls in flight to this registry at most (bulkhead).
     pub max_concurrent: u32,
+    /// How long a call waits for one of those slots before it is refused as the gateway's
+    /// own overload (`RESOURCE_EXHAUSTED`, not counted against the registry).
+    #[serde(with = "humantime_serde")]
+    pub queue_timeout: Duration,
     pub breaker: BreakerConfig,
 }
 
@@ -95,6 +109,7 @@ impl Default for Policy {
             retry_budget_min_per_sec: 10,
             retry_budget_window: Duration::from_secs(10),
             max_concurrent: 64,
+            queue_timeout: Duration::from_secs(1),
             breaker: BreakerConfig::default(),
         }
     }
@@ -122,15 +137,17 @@ impl Policy {
         if !(0.0..=10.0).contains(&self.backoff_jitter) {
             return rule("backoff_jitter", "must be between 0 and 10");
         }
-        // tower's TpsBudget is exact only for ratios 1/n.
-        if ![0.1, 0.2, 0.25, 0.5].contains(&self.retry_budget_ratio) {
-            return rule("retry_budget_ratio", "must be one of 0.1, 0.2, 0.25, 0.5");
+        if !(0.0..=1.0).contains(&self.retry_budget_ratio) {
+            return rule("retry_budget_ratio", "must be between 0 and 1");
         }
         if !(Duration::from_secs(1)..=Duration::from_secs(60)).contains(&self.retry_budget_window) {
             return rule("retry_budget_window", "must be between 1s and 60s");
         }
         if self.max_concurrent == 0 {
             return rule("max_concurrent", "must be at least 1");
+        }
+        if self.queue_timeout.is_zero() {
+            return rule("queue_timeout", "must be more than zero");
         }
         let b = &self.breaker;
         if b.consecutive_failures == 0 || b.window == 0 || b.min_calls == 0 {
@@ -149,8 +166,8 @@ impl Policy {
     }
 }
 
-fn budget(p: &Policy) -> TpsBudget {
-    TpsBudget::new(
+fn budget(p: &Policy) -> RetryBudget {
+    RetryBudget::new(
         p.retry_budget_window,
         p.retry_budget_min_per_sec,
         p.retry_budget_ratio,
@@ -196,7 +213,7 @@ struct Live {
     policy: Policy,
     /// Retry advice given to callers when the gateway itself refuses (deadline).
     retry_after: Duration,
-    budget: Arc<TpsBudget>,
+    budget: Arc<RetryBudget>,
 }
 
 /// Cache, breaker, bulkhead and retries for one registry's answers of type `T`.
@@ -218,6 +235,23 @@ pub struct GuardStatus {
     pub breaker: BreakerState,
     pub cache_entries: u64,
     pub calls_in_flight: u32,
+}
+
+/// Removes a call from the guard's single-flight table when the call's task ends, however it
+/// ends (answer, error, panic, runtime shutdown).
+struct Leave<'a, T> {
+    guard: &'a Guard<T>,
+    iin: Iin,
+}
+
+impl<T> Drop for Leave<'_, T> {
+    fn drop(&mut self) {
+        self.guard
+            .in_flight
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&self.iin);
+    }
 }
 
 impl<T: Clone + Send + Sync + 'static> Guard<T> {
@@ -287,6 +321,11 @@ impl<T: Clone + Send + Sync + 'static> Guard<T> {
 
     /// The answer for `query`: from the cache, from a call already in flight, or from `fetch`
     /// with retries. A failure falls back to a stale entry when one is young enough.
+    ///
+    /// The registry call runs in a task of its own, not in the caller's future: a caller that
+    /// goes away (deadline, disconnect) only stops waiting. The call ends by itself, at the
+    /// latest when every waiter's deadline has passed or its attempts time out, and then gives
+    /// back its bulkhead slot, its breaker permit and its connection.
     pub async fn get<F>(
         self: &Arc<Self>,
         query: &Query,
@@ -312,17 +351,30 @@ impl<T: Clone + Send + Sync + 'static> Guard<T> {
                 let query = query.clone();
                 let horizon = Horizon::default();
                 let waiters = horizon.clone();
-                let call = async move {
-                    let result = guard.attempts(&query, &waiters, fetch).await;
-                    if let Ok(answer) = &result {
-                        guard.cache.insert(query.iin, answer, guard.lifetimes());
+                let task = tokio::spawn(
+                    async move {
+                        let _leave = Leave {
+                            guard: &guard,
+                            iin: query.iin,
+                        };
+                        let result = guard.call(&query, &waiters, fetch).await;
+                        if let Ok(answer) = &result {
+                            guard.cache.insert(query.iin, answer, guard.lifetimes());
+                        }
+                        result
                     }
-                    guard
-                        .in_flight
-                        .lock()
-                        .unwrap_or_else(|p| p.into_inner())
-                        .remove(&query.iin);
-                    result
+                    .in_current_span(),
+                );
+                let registry = self.registry;
+                let call = async move {
+                    task.await.unwrap_or_else(|e| {
+                        tracing::error!(registry = registry.key(), error = %e, "registry call task failed");
+                        Err(RegistryError {
+                            registry,
+                            failure: Failure::Connect("the gateway's call task failed".into()),
+                            retry_after: Duration::from_secs(1),
+                        })
+                    })
                 }
                 .boxed()
                 .shared();
@@ -349,6 +401,33 @@ impl<T: Clone + Send + Sync + 'static> Guard<T> {
         })
     }
 
+    /// One call as its callers see it: the breaker is asked once, and told once how the call
+    /// ended after its retries. Failures that are not the registry's (the callers' deadline,
+    /// the gateway's own queue) leave the breaker as it was; a half-open probe that ends so
+    /// frees the probe slot for the next call.
+    async fn call<F, Fut>(
+        &self,
+        query: &Query,
+        horizon: &Horizon,
+        fetch: F,
+    ) -> Result<Fetched<T>, RegistryError>
+    where
+        F: Fn(Query) -> Fut,
+        Fut: Future<Output = Result<Fetched<T>, RegistryError>>,
+    {
+        let permit = self.breaker.allow().map_err(|wait| {
+            metrics::registry_call(self.registry.key(), Failure::CircuitOpen.label(), 0.0);
+            self.error(Failure::CircuitOpen, wait)
+        })?;
+        let result = self.attempts(query, horizon, fetch).await;
+        match &result {
+            Ok(_) => permit.record(true),
+            Err(e) if e.failure.is_registry_failure() => permit.record(false),
+            Err(_) => drop(permit),
+        }
+        result
+    }
+
     async fn attempts<F, Fut>(
         &self,
         query: &Query,
@@ -362,6 +441,7 @@ impl<T: Clone + Send + Sync + 'static> Guard<T> {
         let live = self.live.load();
         let p = &live.policy;
         let retry_after = live.retry_after;
+        let key = self.registry.key();
         let mut backoff = ExponentialBackoffMaker::new(
             p.backoff_min,
             p.backoff_max,
@@ -373,41 +453,45 @@ impl<T: Clone + Send + Sync + 'static> Guard<T> {
         live.budget.deposit();
         let mut attempt = 1;
         loop {
-            let started = Instant::now();
-            if horizon.get().is_some_and(|d| d <= started) {
+            if horizon.get().is_some_and(|d| d <= Instant::now()) {
                 return Err(self.error(Failure::DeadlineExceeded, retry_after));
             }
+            // A slot first: time spent waiting for one is the gateway's own queue, bounded on
+            // its own and never counted as the registry's.
+            let slot = tokio::select! {
+                slot = tokio::time::timeout(p.queue_timeout, self.bulkhead.acquire()) => match slot {
+                    Ok(Ok(slot)) => slot,
+                    _ => {
+                        metrics::registry_queue_full(key);
+                        tracing::warn!(registry = key, "no call slot free within queue_timeout: shed");
+                        return Err(self.error(Failure::Overloaded(p.queue_timeout), p.queue_timeout));
+                    }
+                },
+                () = horizon.passed() => return Err(self.error(Failure::DeadlineExceeded, retry_after)),
+            };
+            let started = Instant::now();
             let attempt_deadline = started + p.attempt_timeout;
-            let permit = self.breaker.allow().map_err(|wait| {
-                metrics::registry_call(self.registry.key(), Failure::CircuitOpen.label(), 0.0);
-                self.error(Failure::CircuitOpen, wait)
-            })?;
             let span = tracing::info_span!(
                 "registry_attempt",
                 otel.kind = "client",
                 otel.status_code = tracing::field::Empty,
-                registry = self.registry.key(),
+                registry = key,
                 attempt,
                 cache = "miss",
                 breaker = self.breaker.state().as_str(),
                 status = tracing::field::Empty,
             );
             let attempt_span = span.clone();
-            let call = timeout_at(attempt_deadline, async {
-                let _slot = self.bulkhead.acquire().await;
-                let mut q = query.clone();
-                q.deadline = Some(attempt_deadline);
-                q.budget = horizon.get();
-                fetch(q).await
-            })
-            .instrument_with(span);
+            let mut q = query.clone();
+            q.deadline = Some(attempt_deadline);
+            q.budget = horizon.get();
+            let call = timeout_at(attempt_deadline, fetch(q)).instrument_with(span);
             let error = tokio::select! {
                 outcome = call => match outcome {
                     Ok(Ok(answer)) => {
-                        permit.record(true);
                         let status = if self.cache.is_negative(&answer.value) { "not_found" } else { "ok" };
                         attempt_span.record("status", status);
-                        metrics::registry_call(self.registry.key(), status, started.elapsed().as_secs_f64());
+                        metrics::registry_call(key, status, started.elapsed().as_secs_f64());
                         return Ok(answer);
                     }
                     Ok(Err(e)) => e,
@@ -416,18 +500,10 @@ impl<T: Clone + Send + Sync + 'static> Guard<T> {
                 // The waiters' clock, not the registry's health.
                 () = horizon.passed() => self.error(Failure::DeadlineExceeded, retry_after),
             };
+            drop(slot);
             attempt_span.record("status", error.failure.label());
             attempt_span.record("otel.status_code", "ERROR");
-            metrics::registry_call(
-                self.registry.key(),
-                error.failure.label(),
-                started.elapsed().as_secs_f64(),
-            );
-            match error.failure {
-                // The caller's clock, not the registry's health.
-                Failure::DeadlineExceeded => drop(permit),
-                _ => permit.record(false),
-            }
+            metrics::registry_call(key, error.failure.label(), started.elapsed().as_secs_f64());
             if !error.failure.is_transient() || attempt >= p.max_attempts {
                 return Err(error);
             }
@@ -436,19 +512,16 @@ impl<T: Clone + Send + Sync + 'static> Guard<T> {
             let finish = pause.deadline() + started.elapsed();
             if horizon.get().is_some_and(|d| finish > d) {
                 tracing::debug!(
-                    registry = self.registry.key(),
+                    registry = key,
                     "no retry: it cannot finish before the deadline"
                 );
                 return Err(error);
             }
             if !live.budget.withdraw() {
-                tracing::debug!(
-                    registry = self.registry.key(),
-                    "no retry: retry budget exhausted"
-                );
+                tracing::debug!(registry = key, "no retry: retry budget exhausted");
                 return Err(error);
             }
-            metrics::registry_retry(self.registry.key());
+            metrics::registry_retry(key);
             pause.await;
             attempt += 1;
         }

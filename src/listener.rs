@@ -1,0 +1,306 @@
+//! What a stranger's connection may hold, and for how long: the accept loop and the limits
+//! per connection ([`Connections`], `[connections]` in the configuration).
+//!
+//! - at most `max` connections at once: past it the gateway stops accepting (new clients wait
+//!   in the kernel's backlog) until one closes;
+//! - accept errors (out of file descriptors, say) are logged and retried after a growing
+//!   pause, never in a busy loop;
+//! - a connection from which nothing arrives for `idle_timeout` is closed. The gateway's
+//!   HTTP/2 keep-alive pings (every `keepalive_interval`, answered within
+//!   `keepalive_timeout`) keep a live client's connection open and close a dead one sooner;
+//! - TLS handshakes must finish within `tls_handshake_timeout`;
+//! - at most `max_streams` concurrent streams per connection (advertised in HTTP/2 SETTINGS);
+//! - a request's body must arrive whole within `request_arrival_timeout` of its headers
+//!   ([`ArrivalLayer`]), so a stream that sends headers and no body is ended, not kept.
+
+use std::future::Future;
+use std::io;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use futures::Stream;
+use serde::{Deserialize, Serialize};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::time::{Instant, Sleep};
+use tonic::transport::server::{Connected, TcpConnectInfo};
+
+/// Limits of connections and streams.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Connections {
+    /// Connections open at once, at most.
+    pub max: usize,
+    /// Concurrent HTTP/2 streams (RPCs) per connection.
+    pub max_streams: u32,
+    /// A connection from which nothing arrives for this long is closed.
+    #[serde(with = "humantime_serde")]
+    pub idle_timeout: Duration,
+    /// HTTP/2 PING every this long...
+    #[serde(with = "humantime_serde")]
+    pub keepalive_interval: Duration,
+    /// ... answered within this, or the connection is closed.
+    #[serde(with = "humantime_serde")]
+    pub keepalive_timeout: Duration,
+    #[serde(with = "humantime_serde")]
+    pub tls_handshake_timeout: Duration,
+    /// From a request's headers to the end of its body.
+    #[serde(with = "humantime_serde")]
+    pub request_arrival_timeout: Duration,
+}
+
+impl Default for Connections {
+    fn default() -> Connections {
+        Connections {
+            max: 2048,
+            max_streams: 100,
+            idle_timeout: Duration::from_secs(120),
+            keepalive_interval: Duration::from_secs(30),
+            keepalive_timeout: Duration::from_secs(10),
+            tls_handshake_timeout: Duration::from_secs(10),
+            request_arrival_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+impl Connections {
+    /// The first rule a field breaks, as (field, rule).
+    pub fn check(&self) -> Result<(), (&'static str, String)> {
+        let rule = |field, text: &str| Err((field, text.to_owned()));
+        if self.max == 0 {
+            return rule("max", "must be at least 1");
+        }
+        if self.max_streams == 0 {
+            return rule("max_streams", "must be at least 1");
+        }
+        for (field, d) in [
+            ("keepalive_interval", self.keepalive_interval),
+            ("keepalive_timeout", self.keepalive_timeout),
+            ("tls_handshake_timeout", self.tls_handshake_timeout),
+            ("request_arrival_timeout", self.request_arrival_timeout),
+        ] {
+            if d.is_zero() {
+                return rule(field, "must be more than zero");
+            }
+        }
+        if self.idle_timeout <= self.keepalive_interval + self.keepalive_timeout {
+            return rule(
+                "idle_timeout",
+                "must be longer than keepalive_interval + keepalive_timeout (a live client's ping answers keep its connection open)",
+            );
+        }
+        Ok(())
+    }
+}
+
+/// Accepted connections, at most `limits.max` open at once, with TCP_NODELAY (small unary
+/// messages would otherwise wait ~40 ms for Nagle and delayed ACKs) and the idle timeout.
+pub fn incoming(
+    listener: TcpListener,
+    limits: Connections,
+) -> impl Stream<Item = io::Result<Connection>> + Send + 'static {
+    let slots = Arc::new(Semaphore::new(limits.max));
+    futures::stream::unfold(
+        (listener, slots, limits),
+        |(listener, slots, limits)| async move {
+            let slot = slots.clone().acquire_owned().await.expect("never closed");
+            let mut pause = Duration::from_millis(5);
+            loop {
+                match listener.accept().await {
+                    Ok((stream, _)) => {
+                        let _ = stream.set_nodelay(true);
+                        let connection = Connection::new(stream, slot, limits.idle_timeout);
+                        return Some((Ok(connection), (listener, slots, limits)));
+                    }
+                    Err(e) => {
+                        // Out of descriptors or memory, or a connection reset before it was
+                        // accepted: wait, then try again.
+                        tracing::warn!(error = %e, ?pause, "accept failed; pausing");
+                        tokio::time::sleep(pause).await;
+                        pause = (pause * 2).min(Duration::from_secs(1));
+                    }
+                }
+            }
+        },
+    )
+}
+
+/// An accepted TCP connection: holds one of the `max` slots until it is dropped, and fails
+/// its read once nothing has arrived for the idle timeout.
+pub struct Connection {
+    stream: TcpStream,
+    _slot: OwnedSemaphorePermit,
+    idle_timeout: Duration,
+    idle: Pin<Box<Sleep>>,
+}
+
+impl Connection {
+    fn new(stream: TcpStream, slot: OwnedSemaphorePermit, idle_timeout: Duration) -> Connection {
+        crate::metrics::connection_opened();
+        Connection {
+            stream,
+            _slot: slot,
+            idle_timeout,
+            idle: Box::pin(tokio::time::sleep(idle_timeout)),
+        }
+    }
+}
+
+impl Drop for Connection {
+    fn drop(&mut self) {
+        crate::metrics::connection_closed();
+    }
+}
+
+impl Connected for Connection {
+    type ConnectInfo = TcpConnectInfo;
+
+    fn connect_info(&self) -> TcpConnectInfo {
+        self.stream.connect_info()
+    }
+}
+
+impl AsyncRead for Connection {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let before = buf.filled().len();
+        match Pin::new(&mut self.stream).poll_read(cx, buf) {
+            Poll::Ready(Ok(())) if buf.filled().len() > before => {
+                let next = Instant::now() + self.idle_timeout;
+                self.idle.as_mut().reset(next);
+                Poll::Ready(Ok(()))
+            }
+            Poll::Pending => match self.idle.as_mut().poll(cx) {
+                Poll::Ready(()) => Poll::Ready(Err(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    "connection idle for too long",
+                ))),
+                Poll::Pending => Poll::Pending,
+            },
+            other => other,
+        }
+    }
+}
+
+impl AsyncWrite for Connection {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.stream).poll_write(cx, buf)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.stream).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.stream).poll_shutdown(cx)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.stream).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.stream.is_write_vectored()
+    }
+}
+
+/// Ends a request whose body has not arrived whole within `timeout` of its headers.
+#[derive(Clone, Copy)]
+pub struct ArrivalLayer(pub Duration);
+
+impl<S> tower::Layer<S> for ArrivalLayer {
+    type Service = Arrival<S>;
+
+    fn layer(&self, inner: S) -> Arrival<S> {
+        Arrival {
+            inner,
+            timeout: self.0,
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct Arrival<S> {
+    inner: S,
+    timeout: Duration,
+}
+
+type Body = tonic::body::Body;
+
+impl<S> tower::Service<http::Request<Body>> for Arrival<S>
+where
+    S: tower::Service<http::Request<Body>>,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = S::Future;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: http::Request<Body>) -> S::Future {
+        let deadline = Box::pin(tokio::time::sleep(self.timeout));
+        self.inner.call(request.map(|body| {
+            Body::new(ArrivingBody {
+                body,
+                deadline,
+                late: false,
+            })
+        }))
+    }
+}
+
+struct ArrivingBody {
+    body: Body,
+    deadline: Pin<Box<Sleep>>,
+    late: bool,
+}
+
+impl http_body::Body for ArrivingBody {
+    type Data = bytes::Bytes;
+    type Error = tonic::Status;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<http_body::Frame<bytes::Bytes>, tonic::Status>>> {
+        if self.late {
+            return Poll::Ready(None);
+        }
+        match Pin::new(&mut self.body).poll_frame(cx) {
+            Poll::Pending => match self.deadline.as_mut().poll(cx) {
+                Poll::Ready(()) => {
+                    self.late = true;
+                    Poll::Ready(Some(Err(tonic::Status::deadline_exceeded(
+                        "the request did not arrive whole within request_arrival_timeout",
+                    ))))
+                }
+                Poll::Pending => Poll::Pending,
+            },
+            other => other,
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.late || self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.body.size_hint()
+    }
+}
