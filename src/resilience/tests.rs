@@ -130,6 +130,18 @@ fn query(n: u32) -> Query {
     Query::new(iin(n))
 }
 
+/// Queries for `count` different persons.
+fn persons(count: usize) -> Vec<Query> {
+    (0..1000)
+        .filter_map(|serial| {
+            let stem = format!("80010130{serial:03}");
+            (0..10).find_map(|c| Iin::parse(&format!("{stem}{c}")).ok())
+        })
+        .take(count)
+        .map(Query::new)
+        .collect()
+}
+
 #[tokio::test(start_paused = true)]
 async fn answers_are_cached_for_the_ttl() {
     let g = guard(policy());
@@ -441,4 +453,166 @@ async fn the_callers_budget_is_passed_down_and_the_attempt_is_bounded_by_its_tim
     let (attempt, budget) = seen.lock().unwrap().expect("fetched");
     assert_eq!(budget, Some(caller));
     assert_eq!(attempt, Some(Instant::now() + policy().attempt_timeout));
+}
+
+/// Lets spawned tasks run on the paused clock without moving it.
+async fn settle() {
+    for _ in 0..10 {
+        tokio::task::yield_now().await;
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_call_whose_callers_all_left_gives_its_slot_back() {
+    let g = guard(Policy {
+        max_concurrent: 2,
+        ..policy()
+    });
+    let fake = Fake::new(&[Step::Hang], Duration::ZERO);
+    // Two callers with a 1 s deadline, killed after 100 ms: nothing polls their futures again.
+    for mut q in persons(2) {
+        let (g, fetch) = (g.clone(), fake.fetch());
+        q.deadline = Some(Instant::now() + Duration::from_secs(1));
+        let caller = tokio::spawn(async move { g.get(&q, fetch).await });
+        settle().await;
+        advance(Duration::from_millis(100)).await;
+        caller.abort();
+    }
+    settle().await;
+    assert_eq!(
+        g.status().calls_in_flight,
+        2,
+        "the calls run on without their callers"
+    );
+    advance(Duration::from_secs(1)).await;
+    settle().await;
+    assert_eq!(
+        g.status().calls_in_flight,
+        0,
+        "past the last waiter's deadline the slots are free"
+    );
+    assert_eq!(
+        g.status().breaker,
+        BreakerState::Closed,
+        "the callers' clock, not the registry's fault"
+    );
+    let healthy = Fake::new(&[Step::Answer(Some(1))], Duration::ZERO);
+    assert!(g.get(&query(5), healthy.fetch()).await.is_ok());
+
+    // A caller without a deadline that goes away: its call ends by its attempt timeout.
+    let (g2, fetch) = (g.clone(), fake.fetch());
+    let caller = tokio::spawn(async move { g2.get(&query(6), fetch).await });
+    settle().await;
+    caller.abort();
+    assert_eq!(g.status().calls_in_flight, 1);
+    advance(Duration::from_secs(60)).await;
+    settle().await;
+    assert_eq!(g.status().calls_in_flight, 0);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_late_caller_gets_the_answer_of_a_call_whose_first_caller_left() {
+    let g = guard(policy());
+    let fake = Fake::new(&[Step::Answer(Some(3))], Duration::from_secs(2));
+    let (g1, fetch) = (g.clone(), fake.fetch());
+    let first = tokio::spawn(async move { g1.get(&query(1), fetch).await });
+    settle().await;
+    advance(Duration::from_millis(500)).await;
+    first.abort();
+    let answer = g.get(&query(1), fake.fetch()).await.unwrap();
+    assert_eq!(*answer.value, Some(3));
+    assert_eq!(
+        fake.calls(),
+        1,
+        "the second caller joined the call in flight"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_cancelled_probe_does_not_leave_the_breaker_half_open() {
+    let g = guard(Policy {
+        max_attempts: 1,
+        breaker: BreakerConfig {
+            consecutive_failures: 2,
+            open_for: Duration::from_secs(10),
+            ..BreakerConfig::default()
+        },
+        ..policy()
+    });
+    let down = Fake::new(&[Step::Fail(Failure::Http(503))], Duration::ZERO);
+    for n in 0..2 {
+        let _ = g.get(&query(n), down.fetch()).await;
+    }
+    assert_eq!(g.status().breaker, BreakerState::Open);
+    advance(Duration::from_secs(10)).await;
+
+    // The probe hangs and its caller is killed.
+    let hanging = Fake::new(&[Step::Hang], Duration::ZERO);
+    let (g1, fetch) = (g.clone(), hanging.fetch());
+    let mut q = query(10);
+    q.deadline = Some(Instant::now() + Duration::from_millis(500));
+    let probe = tokio::spawn(async move { g1.get(&q, fetch).await });
+    settle().await;
+    advance(Duration::from_millis(100)).await;
+    probe.abort();
+    advance(Duration::from_millis(400)).await;
+    settle().await;
+
+    // The registry is back: the next call is the new probe, and closes the breaker.
+    let healthy = Fake::new(&[Step::Answer(Some(1))], Duration::ZERO);
+    let answer = g.get(&query(11), healthy.fetch()).await;
+    assert!(answer.is_ok(), "{:?}", answer.err());
+    assert_eq!(g.status().breaker, BreakerState::Closed);
+}
+
+#[tokio::test(start_paused = true)]
+async fn waiting_for_a_slot_is_the_gateways_overload_not_the_registrys_failure() {
+    let g = guard(Policy {
+        max_concurrent: 1,
+        queue_timeout: Duration::from_secs(1),
+        attempt_timeout: Duration::from_secs(20),
+        breaker: BreakerConfig {
+            consecutive_failures: 2,
+            ..BreakerConfig::default()
+        },
+        ..policy()
+    });
+    let slow = Fake::new(&[Step::Answer(Some(1))], Duration::from_secs(10));
+    let calls = persons(20).into_iter().map(|q| {
+        let (g, fetch) = (g.clone(), slow.fetch());
+        async move {
+            let started = Instant::now();
+            (g.get(&q, fetch).await, started.elapsed())
+        }
+    });
+    let results = join_all(calls).await;
+    let answered = results.iter().filter(|(r, _)| r.is_ok()).count();
+    assert_eq!(answered, 1);
+    for (result, waited) in results.iter().filter(|(r, _)| r.is_err()) {
+        let e = result.as_ref().unwrap_err();
+        assert!(matches!(e.failure, Failure::Overloaded(_)), "{e}");
+        assert_eq!(*waited, Duration::from_secs(1));
+    }
+    assert_eq!(slow.calls(), 1, "a refused call never reached the registry");
+    assert_eq!(g.status().breaker, BreakerState::Closed);
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_breaker_counts_calls_after_their_retries() {
+    let g = guard(Policy {
+        max_attempts: 3,
+        retry_budget_min_per_sec: 100,
+        ..policy()
+    });
+    // Every other attempt fails: each call fails once, then succeeds on its retry.
+    let steps: Vec<Step> = (0..200)
+        .flat_map(|_| [Step::Fail(Failure::Http(503)), Step::Answer(Some(1))])
+        .collect();
+    let flaky = Fake::new(&steps, Duration::ZERO);
+    for q in persons(100) {
+        let answer = g.get(&q, flaky.fetch()).await;
+        assert!(answer.is_ok(), "{:?}", answer.err());
+    }
+    assert_eq!(flaky.calls(), 200);
+    assert_eq!(g.status().breaker, BreakerState::Closed);
 }
