@@ -147,6 +147,16 @@ fn slow(latency: Duration) -> Faults {
     }
 }
 
+/// The value of the first sample of `metric` whose line contains every one of `labels`.
+fn sample(metric: &str, labels: &[&str]) -> f64 {
+    registry_gateway::metrics::install()
+        .render()
+        .lines()
+        .filter(|l| l.starts_with(metric) && labels.iter().all(|x| l.contains(x)))
+        .find_map(|l| l.rsplit(' ').next()?.parse().ok())
+        .unwrap_or(0.0)
+}
+
 fn open_files() -> usize {
     std::fs::read_dir("/proc/self/fd").map_or(0, |d| d.count())
 }
@@ -349,6 +359,8 @@ async fn a_storm_on_the_slot_queue_never_opens_the_breaker_of_a_healthy_registry
     .await;
     h.set_faults(Registry::SocialSecurity, slow(Duration::from_millis(300)));
     let channel = connect(h.addr).await;
+    let queue_full = || sample("gateway_registry_queue_full_total", &["social_security"]);
+    let before = queue_full();
     let calls = strangers(100).into_iter().map(|iin| {
         let mut client = RegistryGatewayClient::new(channel.clone());
         async move {
@@ -394,6 +406,8 @@ async fn a_storm_on_the_slot_queue_never_opens_the_breaker_of_a_healthy_registry
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn health_and_admin_are_never_shed() {
     let h = start(|c| c.max_in_flight = 1).await;
+    let shed_total = || sample("gateway_rpc_shed_total", &[]);
+    let shed_before = shed_total();
     h.set_faults(Registry::GbdFl, slow(Duration::from_secs(2)));
     let channel = connect(h.addr).await;
     let mut busy = RegistryGatewayClient::new(channel.clone());
@@ -412,6 +426,15 @@ async fn health_and_admin_are_never_shed() {
         .unwrap_err();
     assert_eq!(shed.code(), Code::ResourceExhausted, "{shed:?}");
     assert!(shed.get_error_details().retry_info().is_some());
+    assert_eq!(shed_total() - shed_before, 1.0, "counted as shed");
+    assert!(
+        sample("gateway_rpc_requests_total", &["CheckOwner", "esource"]) >= 1.0
+            || sample(
+                "gateway_rpc_requests_total",
+                &["CheckOwner", "RESOURCE_EXHAUSTED"]
+            ) >= 1.0,
+        "and among the RPCs answered, with its code"
+    );
     assert!(serving(channel.clone()).await, "health answers SERVING");
     assert_eq!(h.status(&channel).await.len(), 5, "admin answers");
     first.await.unwrap().expect("the first call is answered");
