@@ -389,6 +389,11 @@ async fn a_storm_on_the_slot_queue_never_opens_the_breaker_of_a_healthy_registry
         "{answered} answered, {shed} shed"
     );
     assert_eq!(
+        queue_full() - before,
+        f64::from(shed),
+        "each one counted as queue full"
+    );
+    assert_eq!(
         h.breaker(&channel, pb::Registry::SocialSecurity).await,
         pb::BreakerState::Closed
     );
