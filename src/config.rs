@@ -17,6 +17,7 @@ use serde::{Deserialize, Serialize};
 use crate::access::AccessConfig;
 use crate::audit::AuditConfig;
 use crate::listener::Connections;
+use crate::registry::limits::AnswerLimits;
 use crate::registry::{CapacityStatus, LifeStatus, Registry};
 use crate::resilience::Policy;
 use crate::telemetry::{LogConfig, TracingConfig};
@@ -139,6 +140,8 @@ pub struct ShepConfig {
     #[serde(with = "humantime_serde")]
     pub retry_after_permanent: Duration,
     pub status_codes: ShepCodes,
+    /// What is read and parsed of an answer, at most.
+    pub limits: AnswerLimits,
 }
 
 impl Default for ShepConfig {
@@ -147,6 +150,7 @@ impl Default for ShepConfig {
             retry_after: Duration::from_secs(5),
             retry_after_permanent: Duration::from_secs(60),
             status_codes: ShepCodes::default(),
+            limits: AnswerLimits::default(),
         }
     }
 }
@@ -229,6 +233,7 @@ impl RegistryEndpoints {
             service_id: default_service_id(registry).into(),
             sender_id: "registry-gateway".into(),
             password: None,
+            max_answer_bytes: None,
         };
         RegistryEndpoints {
             gbd_fl: endpoint(Registry::GbdFl),
@@ -260,6 +265,9 @@ pub struct ShepEndpoint {
     pub sender_id: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub password: Option<String>,
+    /// This registry's own limit on an answer's size; default `shep.limits.max_answer_bytes`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_answer_bytes: Option<usize>,
 }
 
 /// Caching, retries, timeouts, breaker and bulkhead: `defaults` for every registry, then
@@ -391,6 +399,23 @@ impl Config {
         ] {
             if empty {
                 return Err(invalid(key, "must map at least one code"));
+            }
+        }
+        self.shep
+            .limits
+            .check()
+            .map_err(|(field, rule)| ConfigError::Invalid {
+                key: format!("shep.limits.{field}"),
+                rule,
+            })?;
+        if let Some(endpoints) = &self.registries {
+            for r in Registry::ALL {
+                if endpoints.get(r).max_answer_bytes.is_some_and(|n| n < 4096) {
+                    return Err(ConfigError::Invalid {
+                        key: format!("registries.{}.max_answer_bytes", r.key()),
+                        rule: "must be at least 4096".into(),
+                    });
+                }
             }
         }
         if self.max_in_flight == 0 {

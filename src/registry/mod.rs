@@ -17,6 +17,7 @@ use shep::ShepClient;
 
 pub mod epvo;
 pub mod gbd_fl;
+pub mod limits;
 pub mod nobd;
 pub mod shep;
 pub mod social;

@@ -129,7 +129,16 @@ impl ShepClient {
             .await
             .map_err(|e| fail(transport(e)))?;
         let status = response.status();
-        let body = response.text().await.map_err(|e| fail(transport(e)))?;
+        let mut limits = self.shep.limits;
+        if let Some(n) = self.endpoint.max_answer_bytes {
+            limits.max_answer_bytes = n;
+        }
+        let body = read_bounded(response, limits.max_answer_bytes)
+            .await
+            .map_err(|e| fail(e.unwrap_or_else(transport)))?;
+        limits
+            .scan(&body)
+            .map_err(|e| fail(Failure::Malformed(e)))?;
         parse_response(status.as_u16(), &body, &self.shep.status_codes, parse).map_err(fail)
     }
 
@@ -159,6 +168,31 @@ impl ShepClient {
             sender = escape(e.sender_id.as_str()),
         )
     }
+}
+
+/// The body of `response`, at most `limit` bytes: a longer one is abandoned at the limit (the
+/// connection is dropped with the response) and is a malformed answer. `Err(None)` carries a
+/// transport error.
+async fn read_bounded(
+    mut response: reqwest::Response,
+    limit: usize,
+) -> Result<String, Result<Failure, reqwest::Error>> {
+    let over = || {
+        Ok(Failure::Malformed(format!(
+            "answer over the limit of {limit} bytes"
+        )))
+    };
+    if response.content_length().is_some_and(|n| n > limit as u64) {
+        return Err(over());
+    }
+    let mut body = Vec::with_capacity(response.content_length().unwrap_or(0) as usize);
+    while let Some(chunk) = response.chunk().await.map_err(Err)? {
+        if body.len() + chunk.len() > limit {
+            return Err(over());
+        }
+        body.extend_from_slice(&chunk);
+    }
+    String::from_utf8(body).map_err(|_| Ok(Failure::Malformed("answer is not UTF-8".into())))
 }
 
 /// Turns an HTTP answer into the parsed payload, or the failure it is.
@@ -396,6 +430,7 @@ mod tests {
                 service_id: "GBDFL_PERSON".into(),
                 sender_id: "gw".into(),
                 password: None,
+                max_answer_bytes: None,
             },
             Arc::new(ShepConfig::default()),
         );
