@@ -106,10 +106,7 @@ impl Gateway {
         };
         let access = Arc::new(ArcSwap::from_pointee(Access::new(config.access.clone())));
         let decision = Arc::new(ArcSwap::from_pointee(config.decision));
-        let edge = api::Edge {
-            access: access.clone(),
-            audit: audit.clone(),
-        };
+        let edge = api::Edge::new(access.clone(), audit.clone());
         let registries = guarded.registries();
         let decider = Decider::new(registries.clone(), decision.clone());
         let guards = guarded.admin();

@@ -24,9 +24,15 @@ struct Harness {
 }
 
 async fn start() -> Harness {
+    start_with(|_| {}).await
+}
+
+async fn start_with(configure: impl FnOnce(&mut registry_gateway::Config)) -> Harness {
     let today = decision::today();
     let mocks = common::demo_mocks(today).await;
-    let (addr, stop) = common::serve(common::config_for(&mocks)).await;
+    let mut config = common::config_for(&mocks);
+    configure(&mut config);
+    let (addr, stop) = common::serve(config).await;
     let client = RegistryGatewayClient::connect(format!("http://{addr}"))
         .await
         .expect("gateway accepts connections");
@@ -230,7 +236,8 @@ async fn every_outcome_of_the_demo_fixture() {
 
 #[tokio::test]
 async fn married_minor_and_leap_day_facts() {
-    let mut h = start().await;
+    // 2026-02-28 lies further back than the default window: widen it.
+    let mut h = start_with(|c| c.decision.max_days_back = 11_000).await;
     let r = h.check(demo::MARRIED_MINOR, "").await.unwrap();
     assert!(
         r.notes.iter().any(|n| n.code() == ReasonCode::MinorMarried),
@@ -258,6 +265,67 @@ async fn married_minor_and_leap_day_facts() {
     let r = h.client.check_owner(request).await.unwrap().into_inner();
     assert_eq!(r.outcome(), Outcome::OperationalHall);
     assert_eq!(r.service(), pb::Service::TemporaryRegistration);
+}
+
+/// The decision date: strict `YYYY-MM-DD`, today or at most `decision.max_days_back` days
+/// back (UTC+5), never before the owner's birth.
+#[tokio::test]
+async fn decision_dates_are_strict_and_bounded() {
+    let today = decision::today();
+    let day = |n: i64| (today + chrono::Duration::days(n)).to_string();
+    let mut h = start().await;
+    let request = |date: &str| pb::CheckOwnerRequest {
+        owner_iin: demo::MINOR.into(),
+        service: pb::Service::RegistrationAtResidence.into(),
+        decision_date: date.into(),
+        ..Default::default()
+    };
+    for (date, rule) in [
+        ("2099-01-01", "not be after today"),
+        ("9999-12-31", "not be after today"),
+        (day(1).as_str(), "not be after today"),
+        ("0001-01-01", "days before today"),
+        (day(-32).as_str(), "days before today"),
+        ("-0001-01-01", "YYYY-MM-DD"),
+        ("2026-1-5", "YYYY-MM-DD"),
+        ("2026-02-30", "YYYY-MM-DD"),
+    ] {
+        let status = h.client.check_owner(request(date)).await.unwrap_err();
+        assert_eq!(status.code(), Code::InvalidArgument, "{date}: {status:?}");
+        let details = status.get_error_details();
+        let violation = &details.bad_request().expect("BadRequest").field_violations[0];
+        assert_eq!(violation.field, "decision_date", "{date}");
+        assert!(
+            violation.description.contains(rule),
+            "{date}: {violation:?}"
+        );
+    }
+    for date in [day(0), day(-31)] {
+        let r = h
+            .client
+            .check_owner(request(&date))
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(r.outcome(), Outcome::OperationalHall, "{date}");
+        assert_eq!(r.decision_date, date);
+    }
+
+    // Wide enough to reach before the 10-year-old's birth: refused, not "minor, age 0".
+    let mut h = start_with(|c| c.decision.max_days_back = 11_000).await;
+    let status = h
+        .client
+        .check_owner(request(&day(-11 * 366)))
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::InvalidArgument, "{status:?}");
+    let details = status.get_error_details();
+    let violation = &details.bad_request().expect("BadRequest").field_violations[0];
+    assert_eq!(violation.field, "decision_date");
+    assert!(
+        violation.description.contains("before the owner's birth"),
+        "{violation:?}"
+    );
 }
 
 #[tokio::test]

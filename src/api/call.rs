@@ -13,7 +13,7 @@ use tonic::{Request, Response, Status};
 use tracing::Instrument;
 
 use crate::access::{Access, Caller, MAX_METADATA_LEN, PURPOSE_KEY, REQUEST_ID_KEY};
-use crate::audit::{AuditLog, AuditRecord, RegistryUse};
+use crate::audit::{AuditLog, AuditRecord, RefusalGate, RegistryUse, MALFORMED};
 use crate::error::Error;
 use crate::iin::Iin;
 
@@ -23,7 +23,73 @@ pub struct Edge {
     /// Replaced on configuration reload.
     pub access: Arc<ArcSwap<Access>>,
     pub audit: Option<AuditLog>,
+    /// Bounds the records of refused calls per caller.
+    refusals: Option<Arc<RefusalGate>>,
 }
+
+impl Edge {
+    /// Call from within the runtime: the refusal gate starts a task.
+    pub fn new(access: Arc<ArcSwap<Access>>, audit: Option<AuditLog>) -> Edge {
+        Edge {
+            refusals: audit.clone().map(RefusalGate::new),
+            access,
+            audit,
+        }
+    }
+}
+
+/// What a personal-data call is about, as its audit record states it: normalised and bounded
+/// whatever the caller sent (an IIN that passes the FLK or [`MALFORMED`], a date `YYYY-MM-DD`
+/// or [`MALFORMED`], empty when not given).
+#[derive(Debug, Clone, Default)]
+pub struct About {
+    subject: String,
+    applicant: String,
+    decision_date: String,
+}
+
+impl About {
+    /// A look-up of the person `iin`.
+    pub fn person(iin: &str) -> About {
+        About {
+            subject: iin_or_marker(iin),
+            ..About::default()
+        }
+    }
+
+    /// A decision about `owner` for `applicant` on `decision_date`.
+    pub fn decision(owner: &str, applicant: &str, decision_date: &str) -> About {
+        let date_shaped = decision_date.len() == 10
+            && chrono::NaiveDate::parse_from_str(decision_date, "%Y-%m-%d").is_ok();
+        About {
+            subject: iin_or_marker(owner),
+            applicant: iin_or_marker(applicant),
+            decision_date: match decision_date {
+                "" => String::new(),
+                d if date_shaped => d.to_owned(),
+                _ => MALFORMED.to_owned(),
+            },
+        }
+    }
+}
+
+impl About {
+    /// The decision date as validated (today when the caller gave none).
+    pub fn on(mut self, date: chrono::NaiveDate) -> About {
+        self.decision_date = date.to_string();
+        self
+    }
+}
+
+fn iin_or_marker(value: &str) -> String {
+    match value {
+        "" => String::new(),
+        v => Iin::parse(v).map_or_else(|_| MALFORMED.to_owned(), |iin| iin.as_str().to_owned()),
+    }
+}
+
+/// Longest caller name written to the audit log (a name from an unknown certificate).
+const MAX_CALLER_LEN: usize = 256;
 
 /// An answer that can say what it decided and which registries it used, for the audit.
 pub trait Audited {
@@ -99,17 +165,18 @@ impl Call {
         self.deadline
     }
 
-    /// Runs `body` if the caller may, then audits the call about `subject` (a personal-data
+    /// Runs `body` if the caller may, then audits the call `about` someone (a personal-data
     /// RPC; `None` for one that is not) and answers.
     pub async fn run<T: Audited>(
         self,
         edge: &Edge,
-        subject: Option<&str>,
+        about: Option<About>,
         body: impl Future<Output = Result<T, Error>>,
     ) -> Result<Response<T>, Status> {
         let timer = crate::metrics::rpc_started(self.rpc);
-        let masked = subject
-            .and_then(|s| Iin::parse(s).ok())
+        let masked = about
+            .as_ref()
+            .and_then(|a| Iin::parse(&a.subject).ok())
             .map(|iin| iin.masked().to_string())
             .unwrap_or_default();
         let span = tracing::info_span!(
@@ -141,21 +208,32 @@ impl Call {
                     None => body.await,
                 }
             };
-            if let (Some(audit), Some(subject)) = (&edge.audit, subject) {
+            if let (Some(audit), Some(about)) = (&edge.audit, about) {
                 let (outcome, registries) = match &result {
                     Ok(answer) => (answer.outcome(), answer.registries()),
                     Err(e) => (e.audit_outcome(), e.audit_registries()),
                 };
                 let record = AuditRecord {
                     request_id: self.request_id.clone(),
-                    caller: self.caller.name(),
+                    caller: self.caller.name().chars().take(MAX_CALLER_LEN).collect(),
                     rpc: self.rpc.to_owned(),
-                    subject: subject.to_owned(),
+                    subject: about.subject,
+                    applicant: about.applicant,
+                    decision_date: about.decision_date,
                     purpose: self.purpose.clone(),
                     outcome,
+                    count: None,
                     registries,
                 };
-                if let Err(e) = audit.append(record).await {
+                let refused = matches!(
+                    result,
+                    Err(Error::InvalidArgument { .. } | Error::PermissionDenied { .. })
+                );
+                let written = match &edge.refusals {
+                    Some(gate) if refused => gate.record(record).await,
+                    _ => audit.append(record).await,
+                };
+                if let Err(e) = written {
                     tracing::error!(error = %e, "audit record not written; answer withheld");
                     return Err(Status::unavailable(
                         "the audit log could not be written, so no answer is given; retry later",
@@ -166,7 +244,9 @@ impl Call {
                 Ok(_) => tracing::debug!("ok"),
                 Err(e) => tracing::info!(error = %e, "failed"),
             }
-            result.map(Response::new).map_err(Status::from)
+            result
+                .map(Response::new)
+                .map_err(|e| e.to_status(&self.request_id))
         }
         .instrument(span.clone())
         .await;

@@ -12,10 +12,15 @@
 //!
 //! ```text
 //! {"seq":42,"time":"2026-11-25T18:40:00.123+05:00","prev":"<64 hex>","request_id":"…",
-//!  "caller":"…","rpc":"…","subject":"…","purpose":"…","outcome":"…",
+//!  "caller":"…","rpc":"…","subject":"…","applicant":"…","decision_date":"2026-11-25",
+//!  "purpose":"…","outcome":"…","count":3,
 //!  "registries":[{"registry":"gbd_fl","status":"found","from_cache":false,"stale":false}],
 //!  "hash":"<64 hex>"}
 //! ```
+//!
+//! `applicant`, `decision_date` (CheckOwner) and `count` (a summary of refused calls, see
+//! [`RefusalGate`]) are left out when empty; a line without them is the same record as before
+//! they existed, so older files still verify.
 //!
 //! `time` is when the writer took the record's batch (UTC+5, milliseconds); `seq`, `time`,
 //! `prev` and `hash` are set by the log, the rest is the [`AuditRecord`].
@@ -58,12 +63,14 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::{oneshot, OwnedSemaphorePermit, Semaphore};
 
 mod format;
+mod refusals;
 mod verify;
 mod writer;
 
 #[cfg(test)]
 mod tests;
 
+pub use refusals::RefusalGate;
 pub use verify::{chain_files, verify, Broken, VerifyReport};
 
 /// Records that may wait for the writer before `append` waits for a slot.
@@ -135,21 +142,32 @@ impl AuditConfig {
 
 /// One access to personal data, as a handler fills it in; the log adds `seq`, `time`,
 /// `prev` and `hash`.
-#[derive(Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct AuditRecord {
     pub request_id: String,
     /// The calling client system.
     pub caller: String,
     /// e.g. "CheckOwner".
     pub rpc: String,
-    /// The subject's IIN, in the clear.
+    /// The subject's IIN, in the clear; [`MALFORMED`] when the caller sent something that is
+    /// not a valid IIN (never the raw input); empty for a record about no one.
     pub subject: String,
+    /// CheckOwner: the applicant's IIN (or [`MALFORMED`]); empty when none was given.
+    pub applicant: String,
+    /// CheckOwner: the date the decision was taken for, `YYYY-MM-DD` (or [`MALFORMED`]).
+    pub decision_date: String,
     /// The purpose of access the caller gave.
     pub purpose: String,
     /// e.g. "OPERATIONAL_HALL", or a status such as "PERMISSION_DENIED".
     pub outcome: String,
+    /// Refused calls of one caller within one second beyond the first, recorded together
+    /// (see [`RefusalGate`]): how many; the other fields are those of the last of them.
+    pub count: Option<u64>,
     pub registries: Vec<RegistryUse>,
 }
+
+/// What a record holds instead of input that is not a valid IIN or date.
+pub const MALFORMED: &str = "MALFORMED";
 
 /// `Debug` without the subject's IIN, so that a record in a log line or panic message does
 /// not leak it.
@@ -160,8 +178,11 @@ impl fmt::Debug for AuditRecord {
             .field("caller", &self.caller)
             .field("rpc", &self.rpc)
             .field("subject", &"<redacted>")
+            .field("applicant", &"<redacted>")
+            .field("decision_date", &self.decision_date)
             .field("purpose", &self.purpose)
             .field("outcome", &self.outcome)
+            .field("count", &self.count)
             .field("registries", &self.registries)
             .finish()
     }
