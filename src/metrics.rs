@@ -13,15 +13,21 @@
 //! mostly an fsync, 100 µs to 2.5 s ([`AUDIT_BUCKETS`]).
 //!
 //! Label values are bounded sets: `method` is the gRPC method name (`CheckOwner`,
-//! `GetPerson`, ...); `code` the `tonic::Code` name (`Ok`, `InvalidArgument`,
-//! `DeadlineExceeded`, `Unavailable`, ...); `registry` the registry key (`gbd_fl`, `zags`,
-//! `social_security`, `nobd`, `epvo`). No label ever carries an IIN or a request id.
+//! `GetPerson`, ...); `code` the canonical gRPC status code name (`OK`, `INVALID_ARGUMENT`,
+//! `DEADLINE_EXCEEDED`, `UNAVAILABLE`, ..., as in grpc's `statuscodes.md`); `registry` the
+//! registry key (`gbd_fl`, `zags`, `social_security`, `nobd`, `epvo`). No label ever carries an
+//! IIN or a request id.
+//!
+//! Every counter and gauge series whose labels are known in advance (each method and code,
+//! each registry and outcome, ...) is exported from [`install`] on, at 0: an alert on
+//! `increase(...)` then fires on the first event, not only from the second. Histograms appear
+//! with their first sample.
 //!
 //! # Metrics
 //!
 //! | metric | type | labels | meaning |
 //! |---|---|---|---|
-//! | `gateway_rpc_requests_total` | counter | `method`, `code` | RPCs answered, by method and gRPC status code. An RPC whose caller went away (or whose future was dropped) before it was answered counts as `code="Cancelled"`. RPCs shed by the server-wide in-flight limit never reach a handler and are counted in `gateway_rpc_shed_total` instead. |
+//! | `gateway_rpc_requests_total` | counter | `method`, `code` | RPCs answered, by method and gRPC status code. An RPC whose caller went away (or whose future was dropped) before it was answered counts as `code="CANCELLED"`. RPCs shed by the server-wide in-flight limit never reach a handler and are counted in `gateway_rpc_shed_total` instead. |
 //! | `gateway_rpc_duration_seconds` | histogram | `method` | Time from the start of the RPC's edge handling (access check, deadline, body, audit record) to its answer. |
 //! | `gateway_rpc_in_flight` | gauge | — | RPCs being handled right now. |
 //! | `gateway_rpc_shed_total` | counter | — | RPCs refused at once with `RESOURCE_EXHAUSTED` because `max_in_flight` RPCs were in flight. |
@@ -34,6 +40,8 @@
 //! | `gateway_breaker_state` | gauge | `registry` | The registry's circuit breaker: `0` closed, `1` half-open, `2` open. |
 //! | `gateway_audit_write_duration_seconds` | histogram | — | Time of one audit append, from queueing the record to the writer's acknowledgement (write, and fsync under `fsync = "always"`): the time a personal-data answer waits for its audit record. |
 //! | `gateway_audit_write_failures_total` | counter | — | Audit appends that failed after the record was queued (write or fsync failure, stopped or closed log): each one withheld an answer (`UNAVAILABLE`). |
+//! | `gateway_audit_writable` | gauge | — | `1` while the audit log takes records, `0` while it cannot write (readiness is then `NOT_SERVING`). |
+//! | `gateway_audit_torn_tail_cut_total` | counter | — | Torn final audit lines (a crash mid-write, never acknowledged) cut at start. |
 
 use std::future::Future;
 use std::sync::OnceLock;
@@ -62,6 +70,8 @@ pub const CACHE_ENTRIES: &str = "gateway_cache_entries";
 pub const BREAKER_STATE: &str = "gateway_breaker_state";
 pub const AUDIT_WRITE_DURATION_SECONDS: &str = "gateway_audit_write_duration_seconds";
 pub const AUDIT_WRITE_FAILURES_TOTAL: &str = "gateway_audit_write_failures_total";
+pub const AUDIT_WRITABLE: &str = "gateway_audit_writable";
+pub const AUDIT_TORN_TAIL_CUT_TOTAL: &str = "gateway_audit_torn_tail_cut_total";
 
 /// Values of `gateway_breaker_state`.
 pub const BREAKER_CLOSED: u8 = 0;
@@ -108,6 +118,7 @@ pub fn install() -> PrometheusHandle {
             match ::metrics::set_global_recorder(recorder) {
                 Ok(()) => {
                     describe();
+                    zeroes();
                     let upkeep = handle.clone();
                     let spawned = std::thread::Builder::new()
                         .name("metrics-upkeep".into())
@@ -126,6 +137,47 @@ pub fn install() -> PrometheusHandle {
             handle
         })
         .clone()
+}
+
+/// Outcomes of `gateway_registry_calls_total`.
+pub const REGISTRY_OUTCOMES: [&str; 10] = [
+    "ok",
+    "not_found",
+    "timeout",
+    "connect",
+    "http",
+    "fault",
+    "status",
+    "malformed",
+    "deadline",
+    "circuit_open",
+];
+
+/// Every counter and gauge series with known labels, at 0 (gauges that report a state are set
+/// by their reporter at once).
+fn zeroes() {
+    for method in crate::access::RPCS {
+        for code in (0..=16).map(Code::from_i32) {
+            counter!(RPC_REQUESTS_TOTAL, "method" => method, "code" => code_name(code)).absolute(0);
+        }
+    }
+    gauge!(RPC_IN_FLIGHT).set(0.0);
+    counter!(RPC_SHED_TOTAL).absolute(0);
+    for registry in crate::registry::Registry::ALL.map(crate::registry::Registry::key) {
+        for outcome in REGISTRY_OUTCOMES {
+            counter!(REGISTRY_CALLS_TOTAL, "registry" => registry, "outcome" => outcome)
+                .absolute(0);
+        }
+        counter!(REGISTRY_RETRIES_TOTAL, "registry" => registry).absolute(0);
+        for result in ["hit", "miss", "stale"] {
+            counter!(CACHE_LOOKUPS_TOTAL, "registry" => registry, "result" => result).absolute(0);
+        }
+        counter!(CACHE_EVICTIONS_TOTAL, "registry" => registry).absolute(0);
+        gauge!(CACHE_ENTRIES, "registry" => registry).set(0.0);
+        gauge!(BREAKER_STATE, "registry" => registry).set(f64::from(BREAKER_CLOSED));
+    }
+    counter!(AUDIT_WRITE_FAILURES_TOTAL).absolute(0);
+    counter!(AUDIT_TORN_TAIL_CUT_TOTAL).absolute(0);
 }
 
 fn describe() {
@@ -177,6 +229,14 @@ fn describe() {
     describe_counter!(
         AUDIT_WRITE_FAILURES_TOTAL,
         "Audit appends that failed; each one withheld an answer"
+    );
+    describe_gauge!(
+        AUDIT_WRITABLE,
+        "1 while the audit log takes records, 0 while it cannot write (NOT_SERVING)"
+    );
+    describe_counter!(
+        AUDIT_TORN_TAIL_CUT_TOTAL,
+        "Torn final audit lines (never acknowledged) cut at start"
     );
 }
 
@@ -248,26 +308,26 @@ impl Drop for RpcTimer {
     }
 }
 
-/// The `code` label: the `tonic::Code` variant's name.
+/// The `code` label: the canonical gRPC name of the status code (`OK`, `DEADLINE_EXCEEDED`).
 pub fn code_name(code: Code) -> &'static str {
     match code {
-        Code::Ok => "Ok",
-        Code::Cancelled => "Cancelled",
-        Code::Unknown => "Unknown",
-        Code::InvalidArgument => "InvalidArgument",
-        Code::DeadlineExceeded => "DeadlineExceeded",
-        Code::NotFound => "NotFound",
-        Code::AlreadyExists => "AlreadyExists",
-        Code::PermissionDenied => "PermissionDenied",
-        Code::ResourceExhausted => "ResourceExhausted",
-        Code::FailedPrecondition => "FailedPrecondition",
-        Code::Aborted => "Aborted",
-        Code::OutOfRange => "OutOfRange",
-        Code::Unimplemented => "Unimplemented",
-        Code::Internal => "Internal",
-        Code::Unavailable => "Unavailable",
-        Code::DataLoss => "DataLoss",
-        Code::Unauthenticated => "Unauthenticated",
+        Code::Ok => "OK",
+        Code::Cancelled => "CANCELLED",
+        Code::Unknown => "UNKNOWN",
+        Code::InvalidArgument => "INVALID_ARGUMENT",
+        Code::DeadlineExceeded => "DEADLINE_EXCEEDED",
+        Code::NotFound => "NOT_FOUND",
+        Code::AlreadyExists => "ALREADY_EXISTS",
+        Code::PermissionDenied => "PERMISSION_DENIED",
+        Code::ResourceExhausted => "RESOURCE_EXHAUSTED",
+        Code::FailedPrecondition => "FAILED_PRECONDITION",
+        Code::Aborted => "ABORTED",
+        Code::OutOfRange => "OUT_OF_RANGE",
+        Code::Unimplemented => "UNIMPLEMENTED",
+        Code::Internal => "INTERNAL",
+        Code::Unavailable => "UNAVAILABLE",
+        Code::DataLoss => "DATA_LOSS",
+        Code::Unauthenticated => "UNAUTHENTICATED",
     }
 }
 
@@ -313,6 +373,16 @@ pub fn audit_write(seconds: f64, ok: bool) {
     }
 }
 
+/// Whether the audit log takes records (`false`: it cannot write).
+pub fn audit_writable(writable: bool) {
+    gauge!(AUDIT_WRITABLE).set(if writable { 1.0 } else { 0.0 });
+}
+
+/// A torn final audit line was cut at start.
+pub fn audit_torn_tail_cut() {
+    counter!(AUDIT_TORN_TAIL_CUT_TOTAL).increment(1);
+}
+
 /// An RPC was shed (`RESOURCE_EXHAUSTED`) by the server-wide in-flight limit.
 pub fn shed() {
     counter!(RPC_SHED_TOTAL).increment(1);
@@ -323,10 +393,21 @@ mod tests {
     use super::*;
 
     #[test]
-    fn every_code_has_its_variant_name() {
+    fn every_code_has_its_canonical_name() {
+        // grpc's statuscodes.md: the variant name in upper snake case.
         for (n, name) in (0..=16).map(|n| (n, code_name(Code::from_i32(n)))) {
-            assert_eq!(name, format!("{:?}", Code::from_i32(n)), "code {n}");
+            let variant = format!("{:?}", Code::from_i32(n));
+            let mut snake = String::new();
+            for (i, c) in variant.chars().enumerate() {
+                if c.is_uppercase() && i > 0 {
+                    snake.push('_');
+                }
+                snake.push(c.to_ascii_uppercase());
+            }
+            assert_eq!(name, snake, "code {n}");
         }
+        assert_eq!(code_name(Code::Ok), "OK");
+        assert_eq!(code_name(Code::DeadlineExceeded), "DEADLINE_EXCEEDED");
     }
 
     #[test]

@@ -63,6 +63,10 @@ impl Gateway {
     /// Builds the gateway; starts the embedded mock registries when `[registries]` is absent.
     pub async fn start(config: Config) -> Result<Gateway, BoxError> {
         config.validate()?;
+        if config.metrics_listen.is_some() {
+            // Before the audit log opens: it reports what it found (a torn line cut).
+            crate::metrics::install();
+        }
         let mocks = match &config.registries {
             Some(_) => None,
             None => {
@@ -149,7 +153,12 @@ impl Gateway {
         health
             .set_service_status(SERVICE, ServingStatus::Serving)
             .await;
-        let reporter = tokio::spawn(report_registries(health.clone(), self.guards.clone()));
+        let reporter = tokio::spawn(report_registries(
+            health.clone(),
+            self.guards.clone(),
+            self.audit.clone(),
+        ));
+        let reporter_stop = reporter.abort_handle();
         let (metrics_stop, metrics_stopped) = tokio::sync::oneshot::channel::<()>();
         if let Some(addr) = config.metrics_listen {
             let listener = TcpListener::bind(addr)
@@ -201,6 +210,8 @@ impl Gateway {
             let reloader = self.reloader.clone();
             async move {
                 shutdown.await;
+                // Readiness no longer follows the audit log: it stays NOT_SERVING.
+                reporter_stop.abort();
                 let delay = reloader.current().shutdown_delay;
                 tracing::info!(
                     ?delay,
@@ -254,11 +265,28 @@ impl Gateway {
 
 /// Keeps per-registry health (`registry.<key>`: NOT_SERVING while its breaker is open) and the
 /// cache-size and breaker-state gauges up to date, every second; the gateway's own readiness
-/// does not depend on it.
-async fn report_registries(health: HealthReporter, guards: Vec<Arc<dyn GuardAdmin>>) {
+/// does not depend on them. Readiness (`""` and the gateway's service) follows the audit log:
+/// NOT_SERVING while it cannot write, SERVING again once it can.
+async fn report_registries(
+    health: HealthReporter,
+    guards: Vec<Arc<dyn GuardAdmin>>,
+    audit: Option<AuditLog>,
+) {
     let mut tick = tokio::time::interval(Duration::from_secs(1));
+    let mut ready = true;
     loop {
         tick.tick().await;
+        let writable = audit.as_ref().is_none_or(AuditLog::writable);
+        if writable != ready {
+            ready = writable;
+            let status = if ready {
+                ServingStatus::Serving
+            } else {
+                ServingStatus::NotServing
+            };
+            health.set_service_status("", status).await;
+            health.set_service_status(SERVICE, status).await;
+        }
         for guard in &guards {
             let status = guard.status();
             let key = status.registry.key();

@@ -683,6 +683,27 @@ async fn an_audit_write_failure_withholds_the_answer() {
         assert!(status.message().contains("audit log"), "{status:?}");
         assert!(!status.message().contains("OPERATIONAL_HALL"), "{status:?}");
     }
+    // Readiness follows: load balancers stop sending calls that could only fail.
+    use tonic_health::pb::health_check_response::ServingStatus;
+    let mut health = tonic_health::pb::health_client::HealthClient::new(gw.plaintext().await);
+    for service in ["", "registry_gateway.v1.RegistryGateway"] {
+        let mut updates = health
+            .watch(tonic_health::pb::HealthCheckRequest {
+                service: service.into(),
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        let not_serving = tokio::time::timeout(Duration::from_secs(10), async {
+            while let Some(update) = updates.message().await.unwrap() {
+                if update.status() == ServingStatus::NotServing {
+                    return;
+                }
+            }
+        })
+        .await;
+        assert!(not_serving.is_ok(), "{service:?} still SERVING");
+    }
 }
 
 #[test]

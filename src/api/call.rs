@@ -184,6 +184,7 @@ impl Call {
             otel.name = self.rpc,
             otel.kind = "server",
             rpc.system = "grpc",
+            rpc.service = service_of(self.rpc),
             rpc.method = self.rpc,
             caller = %self.caller.name(),
             request_id = %self.request_id,
@@ -252,12 +253,31 @@ impl Call {
         .await;
         let code = answer.as_ref().err().map_or(tonic::Code::Ok, Status::code);
         span.record("rpc.grpc.status_code", code as i32);
-        if !matches!(code, tonic::Code::Ok | tonic::Code::NotFound) {
+        if server_span_error(code) {
             span.record("otel.status_code", "ERROR");
         }
         timer.finish(code);
         answer
     }
+}
+
+/// The gRPC service an RPC of this gateway belongs to (`rpc.service`).
+fn service_of(rpc: &str) -> &'static str {
+    match rpc {
+        "InvalidatePerson" | "GetRegistryStatus" => "registry_gateway.v1.GatewayAdmin",
+        _ => "registry_gateway.v1.RegistryGateway",
+    }
+}
+
+/// OpenTelemetry's gRPC conventions for a server span: the status is an error only for codes
+/// that say the server failed (UNKNOWN, DEADLINE_EXCEEDED, UNIMPLEMENTED, INTERNAL,
+/// UNAVAILABLE, DATA_LOSS); a caller's error such as INVALID_ARGUMENT leaves it unset.
+pub fn server_span_error(code: tonic::Code) -> bool {
+    use tonic::Code::*;
+    matches!(
+        code,
+        Unknown | DeadlineExceeded | Unimplemented | Internal | Unavailable | DataLoss
+    )
 }
 
 /// The caller's deadline from `grpc-timeout`, set a little early (1/10 of the budget, at most
@@ -278,4 +298,59 @@ fn deadline<T>(request: &Request<T>) -> Option<Instant> {
     };
     let margin = (budget / 10).min(Duration::from_millis(50));
     Some(Instant::now() + (budget - margin))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_server_failures_mark_a_server_span_as_an_error() {
+        use tonic::Code::*;
+        for code in [
+            Unknown,
+            DeadlineExceeded,
+            Unimplemented,
+            Internal,
+            Unavailable,
+            DataLoss,
+        ] {
+            assert!(server_span_error(code), "{code:?}");
+        }
+        for code in [
+            Ok,
+            Cancelled,
+            InvalidArgument,
+            NotFound,
+            AlreadyExists,
+            PermissionDenied,
+            ResourceExhausted,
+            FailedPrecondition,
+            Aborted,
+            OutOfRange,
+            Unauthenticated,
+        ] {
+            assert!(!server_span_error(code), "{code:?}");
+        }
+    }
+
+    #[test]
+    fn the_audit_subject_is_normalised_and_bounded() {
+        let huge = "9".repeat(60_000);
+        let about = About::decision(&huge, "880702431094", "2026-1-5");
+        assert_eq!(about.subject, MALFORMED);
+        assert_eq!(about.applicant, "880702431094");
+        assert_eq!(about.decision_date, MALFORMED);
+        let about = About::decision("860314310211", "", "");
+        assert_eq!(
+            (about.subject.as_str(), about.applicant.as_str()),
+            (MALFORMED, "")
+        );
+        assert_eq!(About::person("860314310210").subject, "860314310210");
+        let date = chrono::NaiveDate::from_ymd_opt(2026, 11, 25).unwrap();
+        assert_eq!(
+            About::decision("", "", "").on(date).decision_date,
+            "2026-11-25"
+        );
+    }
 }

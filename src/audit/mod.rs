@@ -46,9 +46,16 @@
 //! whatever is queued (up to 1,024 records) as one batch, chains and writes it with one
 //! `write`, fsyncs it per [`FsyncPolicy`], and only then acknowledges each record: group
 //! commit, with the no-unaudited-answer rule intact. A failed write is truncated back to the
-//! last complete line and every record of the batch gets the error; the next batch retries.
+//! last complete line and every record of the batch gets the error; the next batch retries,
+//! and while no batch comes the writer probes every second whether it could write (it appends
+//! a few bytes and cuts them off). [`AuditLog::writable`] says which (readiness follows it).
 //! A failed fsync, or a failed write that cannot be truncated, stops the log: every later
 //! `append` fails until the gateway is restarted (which re-checks the tail).
+//!
+//! At open, a torn final line (no newline at its end: a write interrupted by a crash, whose
+//! records were never acknowledged under `fsync = "always"`) is cut off with a warning and
+//! `gateway_audit_torn_tail_cut_total`; the line before it must then be a valid record, like
+//! any last line, or the log refuses to open.
 //!
 //! Deleting whole records from the end of the newest file leaves a valid, shorter chain:
 //! anchor [`VerifyReport::last_hash`] and `records` outside the host to detect that.
@@ -259,6 +266,8 @@ struct Inner {
     /// One permit per queued record: bounds the queue without blocking the runtime.
     slots: Arc<Semaphore>,
     closing: AtomicBool,
+    /// Set by the writer: whether its last write (or probe) succeeded.
+    writable: Arc<AtomicBool>,
 }
 
 impl fmt::Debug for AuditLog {
@@ -283,6 +292,7 @@ impl AuditLog {
         let writer = tokio::task::spawn_blocking(move || writer::Writer::open(&owned))
             .await
             .map_err(|e| AuditError::open(&path, std::io::Error::other(e.to_string())))??;
+        let writable = writer.writable();
         let (tx, rx) = std::sync::mpsc::channel();
         std::thread::Builder::new()
             .name("audit-writer".into())
@@ -294,8 +304,16 @@ impl AuditLog {
                 tx,
                 slots: Arc::new(Semaphore::new(QUEUE)),
                 closing: AtomicBool::new(false),
+                writable,
             }),
         })
+    }
+
+    /// Whether the log takes records: `false` from a failed write until a later write, or
+    /// the writer's own probe (every second), succeeds; for good after a failed fsync.
+    /// Readiness follows it.
+    pub fn writable(&self) -> bool {
+        self.inner.writable.load(Ordering::SeqCst)
     }
 
     /// The live file's path.

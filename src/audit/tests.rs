@@ -272,33 +272,51 @@ async fn a_reformatted_line_is_found() {
 }
 
 #[tokio::test]
-async fn a_truncated_last_line_is_found_and_open_refuses_to_continue_it() {
+async fn a_torn_last_line_is_cut_at_open_and_the_chain_goes_on() {
     let dir = tempfile::tempdir().unwrap();
     let config = six(dir.path()).await;
     let bytes = std::fs::read(&config.path).unwrap();
+    let five = bytes[..bytes.len() - 1]
+        .iter()
+        .rposition(|&b| b == b'\n')
+        .unwrap()
+        + 1;
 
-    // Cut inside the last line.
+    // Cut inside the last line (a crash mid-write): the verifier names it...
     std::fs::write(&config.path, &bytes[..bytes.len() - 20]).unwrap();
     let broken = verify_live(&config).unwrap_err();
     assert_broken(broken, &config.path, 6, None, "cut short");
+    // ... and open cuts it off (never acknowledged) and continues after line 5.
+    let log = AuditLog::open(&config).await.unwrap();
+    log.close().await.unwrap();
+    assert_eq!(std::fs::read(&config.path).unwrap(), bytes[..five]);
+    append(&config, 6, 7).await;
+    assert_eq!(verify_live(&config).unwrap().records, 7);
+
+    // Only the newline missing: the same.
+    std::fs::write(&config.path, &bytes[..bytes.len() - 1]).unwrap();
+    AuditLog::open(&config)
+        .await
+        .unwrap()
+        .close()
+        .await
+        .unwrap();
+    assert_eq!(std::fs::read(&config.path).unwrap(), bytes[..five]);
+
+    // Corruption before the torn tail still refuses: line 5, now the last, was edited.
+    let mut edited = bytes[..five].to_vec();
+    let at = edited.len() - 40;
+    edited[at] = if edited[at] == b'0' { b'1' } else { b'0' };
+    edited.extend_from_slice(&bytes[five..bytes.len() - 20]);
+    std::fs::write(&config.path, &edited).unwrap();
     let err = AuditLog::open(&config).await.unwrap_err();
     assert!(
-        matches!(&err, AuditError::CorruptTail { path, line: 6, .. } if path == &config.path),
+        matches!(&err, AuditError::CorruptTail { path, line: 5, .. } if path == &config.path),
         "{err:?}"
     );
     let message = err.to_string();
-    assert!(message.contains(&config.path.display().to_string()) && message.contains("line 6"));
+    assert!(message.contains(&config.path.display().to_string()) && message.contains("line 5"));
     assert!(!message.contains(IIN), "{message}");
-
-    // Only the newline cut: the record reads, but the line is still cut short.
-    std::fs::write(&config.path, &bytes[..bytes.len() - 1]).unwrap();
-    let broken = verify_live(&config).unwrap_err();
-    assert_broken(broken, &config.path, 6, Some(6), "no newline");
-    let err = AuditLog::open(&config).await.unwrap_err();
-    assert!(
-        matches!(err, AuditError::CorruptTail { line: 6, .. }),
-        "{err:?}"
-    );
 
     // Restored, the chain continues.
     std::fs::write(&config.path, &bytes).unwrap();
