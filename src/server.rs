@@ -33,8 +33,8 @@ pub struct Gateway {
     mocks: Option<registry_mocks::MockRegistries>,
     audit: Option<AuditLog>,
     guards: Vec<Arc<dyn GuardAdmin>>,
-    registry_service: api::RegistryGatewayServer<api::Gateway>,
-    admin_service: api::GatewayAdminServer<api::Admin>,
+    registry_service: api::Checked<api::RegistryGatewayServer<api::Gateway>>,
+    admin_service: api::Checked<api::GatewayAdminServer<api::Admin>>,
 }
 
 /// Applies new configuration to a running gateway.
@@ -114,11 +114,16 @@ impl Gateway {
         let registries = guarded.registries();
         let decider = Decider::new(registries.clone(), decision.clone());
         let guards = guarded.admin();
-        let registry_service =
+        let registry_service = api::Checked::new(
             api::RegistryGatewayServer::new(api::Gateway::new(registries, decider, edge.clone()))
-                .max_decoding_message_size(config.max_message_bytes);
-        let admin_service = api::GatewayAdminServer::new(api::Admin::new(guards.clone(), edge))
-            .max_decoding_message_size(config.max_message_bytes);
+                .max_decoding_message_size(config.max_message_bytes),
+            edge.clone(),
+        );
+        let admin_service = api::Checked::new(
+            api::GatewayAdminServer::new(api::Admin::new(guards.clone(), edge.clone()))
+                .max_decoding_message_size(config.max_message_bytes),
+            edge,
+        );
         Ok(Gateway {
             reloader: Reloader {
                 inner: Arc::new(ReloadState {

@@ -554,3 +554,106 @@ async fn health_reports_serving() {
         );
     }
 }
+
+/// Requests that are not gRPC messages of their RPC are the caller's error: INVALID_ARGUMENT
+/// on `request` (HTTP 415 for a content type that is not gRPC), and audited like any other
+/// malformed call.
+#[tokio::test]
+async fn malformed_requests_are_the_callers_error_and_audited() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("audit.jsonl");
+    let audit = registry_gateway::audit::AuditConfig {
+        path: path.clone(),
+        ..Default::default()
+    };
+    let h = start_with(|c| c.audit = Some(audit)).await;
+    let channel = tonic::transport::Channel::from_shared(format!("http://{}", h.addr))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let send = |content_type: &'static str, body: &'static str, id: &'static str| {
+        let request = tonic::codegen::http::Request::builder()
+            .method("POST")
+            .uri(format!(
+                "http://{}/registry_gateway.v1.RegistryGateway/CheckOwner",
+                h.addr
+            ))
+            .header("content-type", content_type)
+            .header("te", "trailers")
+            .header("x-request-id", id)
+            .body(tonic::body::Body::new(body.to_owned()))
+            .unwrap();
+        tower::ServiceExt::oneshot(channel.clone(), request)
+    };
+    let cases = [
+        // (request id, content type, body, HTTP status)
+        (
+            "garbage",
+            "application/grpc",
+            "\0\0\0\0\x03\x0f\x0f\x0f",
+            200,
+        ),
+        ("truncated", "application/grpc", "\0\0\0\0\x02\x0a\x7f", 200),
+        ("cut-frame", "application/grpc", "\0\0\0\0\x10ab", 200),
+        (
+            "json",
+            "application/json",
+            "{\"owner_iin\":\"860314310210\"}",
+            415,
+        ),
+    ];
+    for (id, content_type, body, http_status) in cases {
+        let response = send(content_type, body, id).await.unwrap();
+        assert_eq!(response.status().as_u16(), http_status, "{id}");
+        let status = tonic::Status::from_header_map(response.headers()).expect("grpc-status");
+        assert_eq!(status.code(), Code::InvalidArgument, "{id}: {status:?}");
+        let details = status.get_error_details();
+        let violation = &details.bad_request().expect("BadRequest").field_violations[0];
+        assert_eq!(violation.field, "request", "{id}");
+    }
+    // Every call is recorded, with the marker as subject: the first three of this caller in
+    // this second one by one, a fourth in that second's summary (written within ~1 s).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let records = loop {
+        let text = std::fs::read_to_string(&path).unwrap();
+        let records: Vec<serde_json::Value> = text
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        let accounted: u64 = records
+            .iter()
+            .map(|r| r["count"].as_u64().unwrap_or(1))
+            .sum();
+        if accounted == cases.len() as u64 {
+            break records;
+        }
+        assert!(std::time::Instant::now() < deadline, "{records:?}");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
+    let mut ids: Vec<&str> = records
+        .iter()
+        .map(|r| r["request_id"].as_str().unwrap())
+        .collect();
+    ids.sort();
+    let mut expected: Vec<&str> = cases.iter().map(|c| c.0).collect();
+    expected.sort();
+    // The summary's request id is its last call's: every id appears once either way.
+    assert_eq!(ids, expected);
+    for r in &records {
+        assert_eq!(r["rpc"], "CheckOwner", "{r}");
+        assert_eq!(r["subject"], "MALFORMED", "{r}");
+        assert_eq!(r["outcome"], "InvalidArgument", "{r}");
+    }
+    // A well-formed call still works on the same connection.
+    let mut client = RegistryGatewayClient::new(channel);
+    let r = client
+        .check_owner(pb::CheckOwnerRequest {
+            owner_iin: demo::CAPABLE_ADULT.into(),
+            service: pb::Service::RegistrationAtResidence.into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(r.into_inner().outcome(), Outcome::Online);
+}

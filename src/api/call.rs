@@ -74,6 +74,14 @@ impl About {
 }
 
 impl About {
+    /// A request that could not be read at all.
+    pub fn malformed() -> About {
+        About {
+            subject: MALFORMED.to_owned(),
+            ..About::default()
+        }
+    }
+
     /// The decision date as validated (today when the caller gave none).
     pub fn on(mut self, date: chrono::NaiveDate) -> About {
         self.decision_date = date.to_string();

@@ -13,9 +13,11 @@ use crate::registry::{Query, Registries, Registry};
 mod admin;
 mod call;
 mod convert;
+mod malformed;
 
 pub use admin::Admin;
 pub use call::{About, Edge};
+pub use malformed::Checked;
 
 /// Code generated from `proto/registry_gateway/v1/gateway.proto`.
 pub mod pb {
