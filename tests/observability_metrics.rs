@@ -321,7 +321,11 @@ async fn rpc_and_audit_metrics_count_known_traffic() {
 #[tokio::test]
 async fn known_series_start_at_zero() {
     let _turn = SERIAL.lock().await;
-    let h = start().await;
+    let mut h = start().await;
+    // Once a call is answered, the gateway has started (its audit log is open).
+    h.check(demo::CAPABLE_ADULT)
+        .await
+        .expect("CheckOwner answers");
     let scrape = h.scrape().await;
     for (name, labels) in [
         ("gateway_audit_write_failures_total", &[][..]),

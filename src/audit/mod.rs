@@ -77,7 +77,7 @@ mod writer;
 #[cfg(test)]
 mod tests;
 
-pub use refusals::RefusalGate;
+pub use refusals::{RefusalGate, MAX_REFUSED_RECORD_BYTES, RECORDED_PER_SECOND};
 pub use verify::{chain_files, verify, Broken, VerifyReport};
 
 /// Records that may wait for the writer before `append` waits for a slot.

@@ -19,6 +19,10 @@ use super::{AuditError, AuditLog, AuditRecord};
 /// Refused calls of one caller recorded one by one per second; the rest are counted.
 pub const RECORDED_PER_SECOND: u32 = 3;
 
+/// The longest line a refused call's record can take (request id and purpose at most 256
+/// bytes each, a caller name at most 256 characters, every one of them JSON-escaped).
+pub const MAX_REFUSED_RECORD_BYTES: usize = 2048;
+
 /// Per-caller bound on the records of refused calls.
 pub struct RefusalGate {
     log: AuditLog,
@@ -162,6 +166,38 @@ mod tests {
             outcome: "PERMISSION_DENIED".into(),
             ..AuditRecord::default()
         }
+    }
+
+    /// The worst case the README states: `RECORDED_PER_SECOND + 1` lines a second per caller,
+    /// none longer than `MAX_REFUSED_RECORD_BYTES`.
+    #[test]
+    fn the_longest_refused_record_is_bounded() {
+        let worst = AuditRecord {
+            request_id: "\"".repeat(256),
+            caller: "\"".repeat(256),
+            rpc: "GetHigherEducation".into(),
+            subject: MALFORMED.into(),
+            applicant: MALFORMED.into(),
+            decision_date: MALFORMED.into(),
+            purpose: "\\".repeat(256),
+            outcome: "PermissionDenied".into(),
+            count: Some(u64::MAX),
+            registries: Vec::new(),
+        };
+        let mut line = Vec::new();
+        super::super::format::write_line(
+            &mut line,
+            u64::MAX,
+            "2026-11-25T18:40:00.123+05:00",
+            &"f".repeat(64),
+            &worst,
+        );
+        assert!(line.len() <= MAX_REFUSED_RECORD_BYTES, "{}", line.len());
+        assert!(
+            line.len() > MAX_REFUSED_RECORD_BYTES - 256,
+            "the bound is tight: {}",
+            line.len()
+        );
     }
 
     #[tokio::test]
