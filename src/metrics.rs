@@ -183,7 +183,7 @@ fn zeroes() {
 fn describe() {
     describe_counter!(
         RPC_REQUESTS_TOTAL,
-        "RPCs answered, by gRPC method and status code (Cancelled: the caller went away)"
+        "RPCs answered, by gRPC method and canonical status code (CANCELLED: the caller went away)"
     );
     describe_histogram!(
         RPC_DURATION_SECONDS,
@@ -265,7 +265,7 @@ pub async fn serve(
 }
 
 /// Times one RPC from [`rpc_started`]; [`RpcTimer::finish`] records it. Dropped without
-/// `finish` (the RPC's future was dropped: the caller went away), it counts as `Cancelled`.
+/// `finish` (the RPC's future was dropped: the caller went away), it counts as `CANCELLED`.
 #[must_use = "an RpcTimer dropped at once counts the RPC as Cancelled"]
 pub struct RpcTimer {
     method: &'static str,

@@ -665,3 +665,71 @@ async fn malformed_requests_are_the_callers_error_and_audited() {
         .unwrap();
     assert_eq!(r.into_inner().outcome(), Outcome::Online);
 }
+
+/// A registry failure tells the caller the registry, the kind of failure, when to retry and
+/// the request id; never the registry's URL (with its credentials), the OS error or the
+/// registry's own fault text.
+#[tokio::test]
+async fn registry_errors_leak_nothing_internal() {
+    let mut h = start_with(|c| {
+        let social = &mut c.registries.as_mut().unwrap().social_security;
+        social.url = format!("{}?apikey=s3cr3t-key", social.url);
+    })
+    .await;
+    h.mocks.stop(mock_registry(Registry::SocialSecurity)).await;
+    h.mocks
+        .get(mock_registry(Registry::Zags))
+        .set_faults(registry_mocks::Faults::mode(
+            registry_mocks::FaultMode::SoapFault,
+        ));
+    fn with_id<T>(message: T) -> tonic::Request<T> {
+        let mut request = tonic::Request::new(message);
+        request
+            .metadata_mut()
+            .insert("x-request-id", "req-leak-1".parse().unwrap());
+        request
+    }
+    // E-social security is down behind a URL with a key; IS ZAGS answers with a SOAP fault.
+    let down = h
+        .client
+        .check_owner(with_id(pb::CheckOwnerRequest {
+            owner_iin: demo::CAPABLE_ADULT.into(),
+            service: pb::Service::RegistrationAtResidence.into(),
+            ..Default::default()
+        }))
+        .await
+        .unwrap_err();
+    let fault = h
+        .client
+        .get_civil_acts(with_id(pb::GetCivilActsRequest {
+            iin: demo::STUDENT.into(),
+        }))
+        .await
+        .unwrap_err();
+    for (status, registry, kind) in [
+        (down, "social_security", "connection failed"),
+        (fault, "zags", "SOAP fault"),
+    ] {
+        assert_eq!(status.code(), Code::Unavailable, "{status:?}");
+        let message = status.message();
+        assert!(message.contains(kind), "{message}");
+        assert!(message.ends_with("(request id req-leak-1)"), "{message}");
+        for leak in [
+            "apikey",
+            "s3cr3t",
+            "127.0.0.1",
+            "http",
+            "os error",
+            "refused",
+            "nject",
+            "mock",
+        ] {
+            assert!(!message.contains(leak), "{leak:?} in {message:?}");
+        }
+        let details = status.get_error_details();
+        let info = details.error_info().unwrap();
+        assert_eq!(info.metadata["registry"], registry);
+        assert_eq!(info.metadata["request_id"], "req-leak-1");
+        assert!(details.retry_info().unwrap().retry_delay.is_some());
+    }
+}
