@@ -106,6 +106,9 @@ pub struct DecisionConfig {
     /// Whether a married minor (full capacity by marriage, Civil Code art. 17) is routed as an
     /// adult. The order speaks of minors by age, so by default they are not.
     pub married_minor_as_adult: bool,
+    /// How many days back from today (UTC+5) a `decision_date` may lie: a decision reviewed
+    /// after the fact. Dates after today are always refused.
+    pub max_days_back: u32,
 }
 
 impl Default for DecisionConfig {
@@ -113,8 +116,16 @@ impl Default for DecisionConfig {
         DecisionConfig {
             leap_day_birthday: LeapDayBirthday::Feb28,
             married_minor_as_adult: false,
+            max_days_back: DecisionConfig::DEFAULT_MAX_DAYS_BACK,
         }
     }
+}
+
+impl DecisionConfig {
+    /// Default `max_days_back`: a month of decisions may be reviewed.
+    pub const DEFAULT_MAX_DAYS_BACK: u32 = 31;
+    /// Largest accepted `max_days_back` (about 30 years).
+    pub const MAX_DAYS_BACK: u32 = 11_000;
 }
 
 /// The anniversary of a 29 February birth in a non-leap year.
@@ -417,6 +428,12 @@ impl Config {
                     });
                 }
             }
+        }
+        if self.decision.max_days_back > DecisionConfig::MAX_DAYS_BACK {
+            return Err(invalid(
+                "decision.max_days_back",
+                &format!("must be at most {}", DecisionConfig::MAX_DAYS_BACK),
+            ));
         }
         if self.max_in_flight == 0 {
             return Err(invalid("max_in_flight", "must be at least 1"));

@@ -92,29 +92,37 @@ impl Error {
     }
 }
 
-fn error_info(reason: &str, registry: Registry) -> ErrorDetails {
-    ErrorDetails::with_error_info(
-        reason,
-        ERROR_DOMAIN,
-        HashMap::from([("registry".to_owned(), registry.key().to_owned())]),
-    )
+fn error_info(reason: &str, registry: Registry, request_id: &str) -> ErrorDetails {
+    let mut metadata = HashMap::from([("registry".to_owned(), registry.key().to_owned())]);
+    if !request_id.is_empty() {
+        metadata.insert("request_id".to_owned(), request_id.to_owned());
+    }
+    ErrorDetails::with_error_info(reason, ERROR_DOMAIN, metadata)
 }
 
-impl From<Error> for Status {
-    fn from(error: Error) -> Status {
-        let message = error.to_string();
-        match error {
+impl Error {
+    /// The status a caller gets for this error in the call `request_id`. A registry failure
+    /// names the registry and the kind of failure, with `RetryInfo` and the request id; never
+    /// the registry's URL, an OS error or the registry's own text, which go to the gateway's
+    /// log under the same request id.
+    pub fn to_status(&self, request_id: &str) -> Status {
+        let id = if request_id.is_empty() {
+            String::new()
+        } else {
+            format!(" (request id {request_id})")
+        };
+        match self {
             Error::InvalidArgument { field, rule } => Status::with_error_details(
                 Code::InvalidArgument,
-                message,
-                ErrorDetails::with_bad_request_violation(field, rule),
+                self.to_string(),
+                ErrorDetails::with_bad_request_violation(*field, rule.clone()),
             ),
-            Error::Deadline => Status::deadline_exceeded(message),
-            Error::PermissionDenied { .. } => Status::permission_denied(message),
+            Error::Deadline => Status::deadline_exceeded(format!("{self}{id}")),
+            Error::PermissionDenied { .. } => Status::permission_denied(self.to_string()),
             Error::NotFound { registry } => Status::with_error_details(
                 Code::NotFound,
-                message,
-                error_info("PERSON_NOT_FOUND", registry),
+                self.to_string(),
+                error_info("PERSON_NOT_FOUND", *registry, request_id),
             ),
             Error::Registry(RegistryError {
                 registry,
@@ -122,17 +130,18 @@ impl From<Error> for Status {
                 ..
             }) => Status::with_error_details(
                 Code::DeadlineExceeded,
-                message,
-                error_info("DEADLINE_EXCEEDED", registry),
+                format!("{registry}: no answer before the caller's deadline{id}"),
+                error_info("DEADLINE_EXCEEDED", *registry, request_id),
             ),
             Error::Overloaded { retry_after, .. } => {
-                let mut details = ErrorDetails::with_error_info(
-                    "GATEWAY_OVERLOADED",
-                    ERROR_DOMAIN,
-                    HashMap::new(),
-                );
-                details.set_retry_info(Some(retry_after));
-                Status::with_error_details(Code::ResourceExhausted, message, details)
+                let mut metadata = HashMap::new();
+                if !request_id.is_empty() {
+                    metadata.insert("request_id".to_owned(), request_id.to_owned());
+                }
+                let mut details =
+                    ErrorDetails::with_error_info("GATEWAY_OVERLOADED", ERROR_DOMAIN, metadata);
+                details.set_retry_info(Some(*retry_after));
+                Status::with_error_details(Code::ResourceExhausted, format!("{self}{id}"), details)
             }
             Error::Registry(
                 e @ RegistryError {
@@ -140,9 +149,14 @@ impl From<Error> for Status {
                     ..
                 },
             ) => {
-                let mut details = error_info("GATEWAY_OVERLOADED", e.registry);
+                let mut details = error_info("GATEWAY_OVERLOADED", e.registry, request_id);
                 details.set_retry_info(Some(e.retry_after));
-                let message = format!("{message}; retry in {}s", e.retry_after.as_secs().max(1));
+                let message = format!(
+                    "{}: {}; retry in {}s{id}",
+                    e.registry,
+                    e.failure.kind(),
+                    e.retry_after.as_secs().max(1)
+                );
                 Status::with_error_details(Code::ResourceExhausted, message, details)
             }
             Error::Registry(e) => {
@@ -153,12 +167,24 @@ impl From<Error> for Status {
                         "REGISTRY_FAILED"
                     },
                     e.registry,
+                    request_id,
                 );
                 details.set_retry_info(Some(e.retry_after));
-                let message = format!("{message}; retry in {}s", e.retry_after.as_secs().max(1));
+                let message = format!(
+                    "{} did not answer: {}; retry in {}s{id}",
+                    e.registry,
+                    e.failure.kind(),
+                    e.retry_after.as_secs().max(1)
+                );
                 Status::with_error_details(Code::Unavailable, message, details)
             }
         }
+    }
+}
+
+impl From<Error> for Status {
+    fn from(error: Error) -> Status {
+        error.to_status("")
     }
 }
 
@@ -167,6 +193,45 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
+
+    #[test]
+    fn registry_failures_tell_the_caller_nothing_internal() {
+        let secret = "https://shep.internal:8443/bip?apikey=s3cr3t: Connection refused (os error 111) /etc/shep";
+        for failure in [
+            Failure::Connect(secret.into()),
+            Failure::Fault(secret.into()),
+            Failure::Malformed(secret.into()),
+            Failure::Status {
+                code: secret.into(),
+                message: secret.into(),
+                transient: true,
+            },
+        ] {
+            let kind = failure.kind();
+            let status = Error::from(RegistryError {
+                registry: Registry::Zags,
+                failure,
+                retry_after: Duration::from_secs(5),
+            })
+            .to_status("req-42");
+            let message = status.message();
+            for leak in ["shep.internal", "apikey", "os error", "/etc", "refused"] {
+                assert!(!message.contains(leak), "{leak} in {message}");
+            }
+            assert_eq!(
+                message,
+                format!("IS ZAGS did not answer: {kind}; retry in 5s (request id req-42)")
+            );
+            let details = status.get_error_details();
+            let info = details.error_info().unwrap();
+            assert_eq!(info.metadata["registry"], "zags");
+            assert_eq!(info.metadata["request_id"], "req-42");
+            assert_eq!(
+                details.retry_info().unwrap().retry_delay,
+                Some(Duration::from_secs(5))
+            );
+        }
+    }
 
     #[test]
     fn invalid_argument_carries_a_field_violation() {
@@ -201,6 +266,11 @@ mod tests {
             details.error_info().unwrap().metadata["registry"],
             "social_security"
         );
+        assert!(!details
+            .error_info()
+            .unwrap()
+            .metadata
+            .contains_key("request_id"));
         assert_eq!(
             details.retry_info().unwrap().retry_delay,
             Some(Duration::from_secs(7))

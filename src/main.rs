@@ -59,7 +59,14 @@ async fn main() -> std::process::ExitCode {
         json: config.log.json || cli.log_json,
         ..config.log.clone()
     };
-    let telemetry = telemetry::init(&log, telemetry::OtlpSettings::resolve(&config.tracing));
+    let otlp = match telemetry::OtlpSettings::resolve(&config.tracing) {
+        Ok(otlp) => otlp,
+        Err(e) => {
+            eprintln!("registry-gateway: tracing: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    let telemetry = telemetry::init(&log, otlp);
     let served = serve(cli, config).await;
     if let Err(e) = &served {
         tracing::error!("{e}");

@@ -13,18 +13,24 @@
 //! mostly an fsync, 100 µs to 2.5 s ([`AUDIT_BUCKETS`]).
 //!
 //! Label values are bounded sets: `method` is the gRPC method name (`CheckOwner`,
-//! `GetPerson`, ...); `code` the `tonic::Code` name (`Ok`, `InvalidArgument`,
-//! `DeadlineExceeded`, `Unavailable`, ...); `registry` the registry key (`gbd_fl`, `zags`,
-//! `social_security`, `nobd`, `epvo`). No label ever carries an IIN or a request id.
+//! `GetPerson`, ...); `code` the canonical gRPC status code name (`OK`, `INVALID_ARGUMENT`,
+//! `DEADLINE_EXCEEDED`, `UNAVAILABLE`, ..., as in grpc's `statuscodes.md`); `registry` the
+//! registry key (`gbd_fl`, `zags`, `social_security`, `nobd`, `epvo`). No label ever carries an
+//! IIN or a request id.
+//!
+//! Every counter and gauge series whose labels are known in advance (each method and code,
+//! each registry and outcome, ...) is exported from [`install`] on, at 0: an alert on
+//! `increase(...)` then fires on the first event, not only from the second. Histograms appear
+//! with their first sample.
 //!
 //! # Metrics
 //!
 //! | metric | type | labels | meaning |
 //! |---|---|---|---|
-//! | `gateway_rpc_requests_total` | counter | `method`, `code` | RPCs answered, by method and gRPC status code. An RPC whose caller went away (or whose future was dropped) before it was answered counts as `code="Cancelled"`. |
+//! | `gateway_rpc_requests_total` | counter | `method`, `code` | RPCs answered, by method and gRPC status code. An RPC whose caller went away (or whose future was dropped) before it was answered counts as `code="CANCELLED"`. |
 //! | `gateway_rpc_duration_seconds` | histogram | `method` | Time from the start of the RPC's edge handling (access check, deadline, body, audit record) to its answer. |
 //! | `gateway_rpc_in_flight` | gauge | — | RPCs being handled right now. |
-//! | `gateway_rpc_shed_total` | counter | — | RPCs refused at once with `RESOURCE_EXHAUSTED` because `max_in_flight` RPCs, or `max_in_flight_per_caller` of the caller's, were in flight (also counted in `gateway_rpc_requests_total` with `code="ResourceExhausted"`). Health, reflection and the admin service are never refused. |
+//! | `gateway_rpc_shed_total` | counter | — | RPCs refused at once with `RESOURCE_EXHAUSTED` because `max_in_flight` RPCs, or `max_in_flight_per_caller` of the caller's, were in flight (also counted in `gateway_rpc_requests_total` with `code="RESOURCE_EXHAUSTED"`). Health, reflection and the admin service are never refused. |
 //! | `gateway_connections_open` | gauge | — | Client connections open now (at most `connections.max`). |
 //! | `gateway_registry_calls_total` | counter | `registry`, `outcome` | Attempts at a registry call (each retry is one more) and how they ended: `ok` (an answer, records found), `not_found` (an answer: no such record), `timeout` (attempt timed out), `connect` (no connection), `http` (HTTP error status), `fault` (SOAP fault), `status` (a SHEP status code that is not ok), `malformed` (an answer that could not be read), `deadline` (the caller's deadline ran out), `circuit_open` (refused by the open circuit breaker, the registry was not called). The label values are `registry::Failure::label()`. |
 //! | `gateway_registry_call_duration_seconds` | histogram | `registry` | Time of one attempt (as counted in `gateway_registry_calls_total`), from the moment it has a call slot (the wait for a slot is not included). |
@@ -36,6 +42,8 @@
 //! | `gateway_breaker_state` | gauge | `registry` | The registry's circuit breaker: `0` closed, `1` half-open, `2` open. |
 //! | `gateway_audit_write_duration_seconds` | histogram | — | Time of one audit append, from queueing the record to the writer's acknowledgement (write, and fsync under `fsync = "always"`): the time a personal-data answer waits for its audit record. |
 //! | `gateway_audit_write_failures_total` | counter | — | Audit appends that failed after the record was queued (write or fsync failure, stopped or closed log): each one withheld an answer (`UNAVAILABLE`). |
+//! | `gateway_audit_writable` | gauge | — | `1` while the audit log takes records, `0` while it cannot write (readiness is then `NOT_SERVING`). |
+//! | `gateway_audit_torn_tail_cut_total` | counter | — | Torn final audit lines (a crash mid-write, never acknowledged) cut at start. |
 
 use std::future::Future;
 use std::sync::OnceLock;
@@ -66,6 +74,8 @@ pub const CACHE_ENTRIES: &str = "gateway_cache_entries";
 pub const BREAKER_STATE: &str = "gateway_breaker_state";
 pub const AUDIT_WRITE_DURATION_SECONDS: &str = "gateway_audit_write_duration_seconds";
 pub const AUDIT_WRITE_FAILURES_TOTAL: &str = "gateway_audit_write_failures_total";
+pub const AUDIT_WRITABLE: &str = "gateway_audit_writable";
+pub const AUDIT_TORN_TAIL_CUT_TOTAL: &str = "gateway_audit_torn_tail_cut_total";
 
 /// Values of `gateway_breaker_state`.
 pub const BREAKER_CLOSED: u8 = 0;
@@ -112,6 +122,7 @@ pub fn install() -> PrometheusHandle {
             match ::metrics::set_global_recorder(recorder) {
                 Ok(()) => {
                     describe();
+                    zeroes();
                     let upkeep = handle.clone();
                     let spawned = std::thread::Builder::new()
                         .name("metrics-upkeep".into())
@@ -132,10 +143,53 @@ pub fn install() -> PrometheusHandle {
         .clone()
 }
 
+/// Outcomes of `gateway_registry_calls_total`.
+pub const REGISTRY_OUTCOMES: [&str; 10] = [
+    "ok",
+    "not_found",
+    "timeout",
+    "connect",
+    "http",
+    "fault",
+    "status",
+    "malformed",
+    "deadline",
+    "circuit_open",
+];
+
+/// Every counter and gauge series with known labels, at 0 (gauges that report a state are set
+/// by their reporter at once).
+fn zeroes() {
+    for method in crate::access::RPCS {
+        for code in (0..=16).map(Code::from_i32) {
+            counter!(RPC_REQUESTS_TOTAL, "method" => method, "code" => code_name(code)).absolute(0);
+        }
+    }
+    gauge!(RPC_IN_FLIGHT).set(0.0);
+    counter!(RPC_SHED_TOTAL).absolute(0);
+    gauge!(CONNECTIONS_OPEN).set(0.0);
+    for registry in crate::registry::Registry::ALL.map(crate::registry::Registry::key) {
+        for outcome in REGISTRY_OUTCOMES {
+            counter!(REGISTRY_CALLS_TOTAL, "registry" => registry, "outcome" => outcome)
+                .absolute(0);
+        }
+        counter!(REGISTRY_RETRIES_TOTAL, "registry" => registry).absolute(0);
+        counter!(REGISTRY_QUEUE_FULL_TOTAL, "registry" => registry).absolute(0);
+        for result in ["hit", "miss", "stale"] {
+            counter!(CACHE_LOOKUPS_TOTAL, "registry" => registry, "result" => result).absolute(0);
+        }
+        counter!(CACHE_EVICTIONS_TOTAL, "registry" => registry).absolute(0);
+        gauge!(CACHE_ENTRIES, "registry" => registry).set(0.0);
+        gauge!(BREAKER_STATE, "registry" => registry).set(f64::from(BREAKER_CLOSED));
+    }
+    counter!(AUDIT_WRITE_FAILURES_TOTAL).absolute(0);
+    counter!(AUDIT_TORN_TAIL_CUT_TOTAL).absolute(0);
+}
+
 fn describe() {
     describe_counter!(
         RPC_REQUESTS_TOTAL,
-        "RPCs answered, by gRPC method and status code (Cancelled: the caller went away)"
+        "RPCs answered, by gRPC method and canonical status code (CANCELLED: the caller went away)"
     );
     describe_histogram!(
         RPC_DURATION_SECONDS,
@@ -187,6 +241,14 @@ fn describe() {
         AUDIT_WRITE_FAILURES_TOTAL,
         "Audit appends that failed; each one withheld an answer"
     );
+    describe_gauge!(
+        AUDIT_WRITABLE,
+        "1 while the audit log takes records, 0 while it cannot write (NOT_SERVING)"
+    );
+    describe_counter!(
+        AUDIT_TORN_TAIL_CUT_TOTAL,
+        "Torn final audit lines (never acknowledged) cut at start"
+    );
 }
 
 /// Serves the admin HTTP endpoints on `listener` until `shutdown` completes:
@@ -214,7 +276,7 @@ pub async fn serve(
 }
 
 /// Times one RPC from [`rpc_started`]; [`RpcTimer::finish`] records it. Dropped without
-/// `finish` (the RPC's future was dropped: the caller went away), it counts as `Cancelled`.
+/// `finish` (the RPC's future was dropped: the caller went away), it counts as `CANCELLED`.
 #[must_use = "an RpcTimer dropped at once counts the RPC as Cancelled"]
 pub struct RpcTimer {
     method: &'static str,
@@ -257,26 +319,26 @@ impl Drop for RpcTimer {
     }
 }
 
-/// The `code` label: the `tonic::Code` variant's name.
+/// The `code` label: the canonical gRPC name of the status code (`OK`, `DEADLINE_EXCEEDED`).
 pub fn code_name(code: Code) -> &'static str {
     match code {
-        Code::Ok => "Ok",
-        Code::Cancelled => "Cancelled",
-        Code::Unknown => "Unknown",
-        Code::InvalidArgument => "InvalidArgument",
-        Code::DeadlineExceeded => "DeadlineExceeded",
-        Code::NotFound => "NotFound",
-        Code::AlreadyExists => "AlreadyExists",
-        Code::PermissionDenied => "PermissionDenied",
-        Code::ResourceExhausted => "ResourceExhausted",
-        Code::FailedPrecondition => "FailedPrecondition",
-        Code::Aborted => "Aborted",
-        Code::OutOfRange => "OutOfRange",
-        Code::Unimplemented => "Unimplemented",
-        Code::Internal => "Internal",
-        Code::Unavailable => "Unavailable",
-        Code::DataLoss => "DataLoss",
-        Code::Unauthenticated => "Unauthenticated",
+        Code::Ok => "OK",
+        Code::Cancelled => "CANCELLED",
+        Code::Unknown => "UNKNOWN",
+        Code::InvalidArgument => "INVALID_ARGUMENT",
+        Code::DeadlineExceeded => "DEADLINE_EXCEEDED",
+        Code::NotFound => "NOT_FOUND",
+        Code::AlreadyExists => "ALREADY_EXISTS",
+        Code::PermissionDenied => "PERMISSION_DENIED",
+        Code::ResourceExhausted => "RESOURCE_EXHAUSTED",
+        Code::FailedPrecondition => "FAILED_PRECONDITION",
+        Code::Aborted => "ABORTED",
+        Code::OutOfRange => "OUT_OF_RANGE",
+        Code::Unimplemented => "UNIMPLEMENTED",
+        Code::Internal => "INTERNAL",
+        Code::Unavailable => "UNAVAILABLE",
+        Code::DataLoss => "DATA_LOSS",
+        Code::Unauthenticated => "UNAUTHENTICATED",
     }
 }
 
@@ -337,6 +399,16 @@ pub fn connection_closed() {
     gauge!(CONNECTIONS_OPEN).decrement(1.0);
 }
 
+/// Whether the audit log takes records (`false`: it cannot write).
+pub fn audit_writable(writable: bool) {
+    gauge!(AUDIT_WRITABLE).set(if writable { 1.0 } else { 0.0 });
+}
+
+/// A torn final audit line was cut at start.
+pub fn audit_torn_tail_cut() {
+    counter!(AUDIT_TORN_TAIL_CUT_TOTAL).increment(1);
+}
+
 /// An RPC was shed (`RESOURCE_EXHAUSTED`) by the server-wide in-flight limit.
 pub fn shed() {
     counter!(RPC_SHED_TOTAL).increment(1);
@@ -347,10 +419,21 @@ mod tests {
     use super::*;
 
     #[test]
-    fn every_code_has_its_variant_name() {
+    fn every_code_has_its_canonical_name() {
+        // grpc's statuscodes.md: the variant name in upper snake case.
         for (n, name) in (0..=16).map(|n| (n, code_name(Code::from_i32(n)))) {
-            assert_eq!(name, format!("{:?}", Code::from_i32(n)), "code {n}");
+            let variant = format!("{:?}", Code::from_i32(n));
+            let mut snake = String::new();
+            for (i, c) in variant.chars().enumerate() {
+                if c.is_uppercase() && i > 0 {
+                    snake.push('_');
+                }
+                snake.push(c.to_ascii_uppercase());
+            }
+            assert_eq!(name, snake, "code {n}");
         }
+        assert_eq!(code_name(Code::Ok), "OK");
+        assert_eq!(code_name(Code::DeadlineExceeded), "DEADLINE_EXCEEDED");
     }
 
     #[test]

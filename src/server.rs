@@ -34,8 +34,8 @@ pub struct Gateway {
     mocks: Option<registry_mocks::MockRegistries>,
     audit: Option<AuditLog>,
     guards: Vec<Arc<dyn GuardAdmin>>,
-    registry_service: api::RegistryGatewayServer<api::Gateway>,
-    admin_service: api::GatewayAdminServer<api::Admin>,
+    registry_service: api::Checked<api::RegistryGatewayServer<api::Gateway>>,
+    admin_service: api::Checked<api::GatewayAdminServer<api::Admin>>,
 }
 
 /// Applies new configuration to a running gateway.
@@ -64,6 +64,10 @@ impl Gateway {
     /// Builds the gateway; starts the embedded mock registries when `[registries]` is absent.
     pub async fn start(config: Config) -> Result<Gateway, BoxError> {
         config.validate()?;
+        if config.metrics_listen.is_some() {
+            // Before the audit log opens: it reports what it found (a torn line cut).
+            crate::metrics::install();
+        }
         let mocks = match &config.registries {
             Some(_) => None,
             None => {
@@ -107,28 +111,26 @@ impl Gateway {
         };
         let access = Arc::new(ArcSwap::from_pointee(Access::new(config.access.clone())));
         let decision = Arc::new(ArcSwap::from_pointee(config.decision));
-        let edge = api::Edge {
-            access: access.clone(),
-            audit: audit.clone(),
-            admission: Some(Arc::new(api::Admission::new(
-                config.max_in_flight,
-                config.max_in_flight_per_caller,
-            ))),
-        };
+        let edge = api::Edge::new(access.clone(), audit.clone());
+        // Operators can always look and act, whatever the load: the admin edge admits all.
+        let admin_edge = edge.clone();
+        let edge = edge.admitted_by(Some(Arc::new(api::Admission::new(
+            config.max_in_flight,
+            config.max_in_flight_per_caller,
+        ))));
         let registries = guarded.registries();
         let decider = Decider::new(registries.clone(), decision.clone());
         let guards = guarded.admin();
-        let registry_service =
+        let registry_service = api::Checked::new(
             api::RegistryGatewayServer::new(api::Gateway::new(registries, decider, edge.clone()))
-                .max_decoding_message_size(config.max_message_bytes);
-        // Operators can always look and act, whatever the load.
-        let admin_edge = api::Edge {
-            admission: None,
-            ..edge
-        };
-        let admin_service =
-            api::GatewayAdminServer::new(api::Admin::new(guards.clone(), admin_edge))
-                .max_decoding_message_size(config.max_message_bytes);
+                .max_decoding_message_size(config.max_message_bytes),
+            edge,
+        );
+        let admin_service = api::Checked::new(
+            api::GatewayAdminServer::new(api::Admin::new(guards.clone(), admin_edge.clone()))
+                .max_decoding_message_size(config.max_message_bytes),
+            admin_edge,
+        );
         Ok(Gateway {
             reloader: Reloader {
                 inner: Arc::new(ReloadState {
@@ -163,7 +165,12 @@ impl Gateway {
         health
             .set_service_status(SERVICE, ServingStatus::Serving)
             .await;
-        let reporter = tokio::spawn(report_registries(health.clone(), self.guards.clone()));
+        let reporter = tokio::spawn(report_registries(
+            health.clone(),
+            self.guards.clone(),
+            self.audit.clone(),
+        ));
+        let reporter_stop = reporter.abort_handle();
         let (metrics_stop, metrics_stopped) = tokio::sync::oneshot::channel::<()>();
         if let Some(addr) = config.metrics_listen {
             let listener = TcpListener::bind(addr)
@@ -209,6 +216,8 @@ impl Gateway {
             let reloader = self.reloader.clone();
             async move {
                 shutdown.await;
+                // Readiness no longer follows the audit log: it stays NOT_SERVING.
+                reporter_stop.abort();
                 let delay = reloader.current().shutdown_delay;
                 tracing::info!(
                     ?delay,
@@ -261,11 +270,28 @@ impl Gateway {
 
 /// Keeps per-registry health (`registry.<key>`: NOT_SERVING while its breaker is open) and the
 /// cache-size and breaker-state gauges up to date, every second; the gateway's own readiness
-/// does not depend on it.
-async fn report_registries(health: HealthReporter, guards: Vec<Arc<dyn GuardAdmin>>) {
+/// does not depend on them. Readiness (`""` and the gateway's service) follows the audit log:
+/// NOT_SERVING while it cannot write, SERVING again once it can.
+async fn report_registries(
+    health: HealthReporter,
+    guards: Vec<Arc<dyn GuardAdmin>>,
+    audit: Option<AuditLog>,
+) {
     let mut tick = tokio::time::interval(Duration::from_secs(1));
+    let mut ready = true;
     loop {
         tick.tick().await;
+        let writable = audit.as_ref().is_none_or(AuditLog::writable);
+        if writable != ready {
+            ready = writable;
+            let status = if ready {
+                ServingStatus::Serving
+            } else {
+                ServingStatus::NotServing
+            };
+            health.set_service_status("", status).await;
+            health.set_service_status(SERVICE, status).await;
+        }
         for guard in &guards {
             let status = guard.status();
             let key = status.registry.key();

@@ -17,6 +17,12 @@
 //! otlp_endpoint` is configured; `OTEL_TRACES_EXPORTER=none` or `OTEL_SDK_DISABLED=true` turn it
 //! off. Without export there is no exporter and no background thread; trace context is still
 //! taken from callers and passed on to registries (roots not sampled).
+//!
+//! Only OTLP over gRPC (the collector's port 4317) is built in: `OTEL_EXPORTER_OTLP_PROTOCOL`
+//! (or `OTEL_EXPORTER_OTLP_TRACES_PROTOCOL`) other than `grpc`, e.g. `http/protobuf`, is refused
+//! at start with a message saying so, rather than every span being lost. OTLP/HTTP would need
+//! the exporter's HTTP client stack (`opentelemetry-http` and a blocking HTTP client for the
+//! batch thread); a collector takes gRPC on 4317 by default.
 
 use std::collections::HashMap;
 
@@ -135,8 +141,8 @@ pub struct OtlpSettings {
 
 impl OtlpSettings {
     /// Export settings from the standard `OTEL_*` variables and `[tracing]`; `None` when
-    /// neither asks for export.
-    pub fn resolve(config: &TracingConfig) -> Option<OtlpSettings> {
+    /// neither asks for export; `Err` for a protocol other than gRPC.
+    pub fn resolve(config: &TracingConfig) -> Result<Option<OtlpSettings>, String> {
         OtlpSettings::resolve_with(config, |key| std::env::var(key).ok())
     }
 
@@ -144,14 +150,30 @@ impl OtlpSettings {
     pub fn resolve_with(
         config: &TracingConfig,
         env: impl Fn(&str) -> Option<String>,
-    ) -> Option<OtlpSettings> {
+    ) -> Result<Option<OtlpSettings>, String> {
         let var = |key: &str| {
             env(key)
                 .map(|v| v.trim().to_owned())
                 .filter(|v| !v.is_empty())
         };
         if var("OTEL_SDK_DISABLED").is_some_and(|v| v.eq_ignore_ascii_case("true")) {
-            return None;
+            return Ok(None);
+        }
+        for key in [
+            "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL",
+            "OTEL_EXPORTER_OTLP_PROTOCOL",
+        ] {
+            match var(key) {
+                Some(p) if p != "grpc" => {
+                    return Err(format!(
+                        "{key}={p} is not supported: traces are exported over OTLP/gRPC only \
+                         (set it to grpc, or unset it, and point the endpoint at the \
+                         collector's gRPC port, usually 4317)"
+                    ))
+                }
+                Some(_) => break,
+                None => {}
+            }
         }
         let env_endpoint = var("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
             .or_else(|| var("OTEL_EXPORTER_OTLP_ENDPOINT"))
@@ -164,9 +186,9 @@ impl OtlpSettings {
             None => env_endpoint || config.otlp_endpoint.is_some(),
         };
         if !wanted {
-            return None;
+            return Ok(None);
         }
-        Some(OtlpSettings {
+        Ok(Some(OtlpSettings {
             endpoint: if env_endpoint {
                 None
             } else {
@@ -177,7 +199,7 @@ impl OtlpSettings {
                 Some(_) => None,
                 None => Some(config.sample_ratio),
             },
-        })
+        }))
     }
 }
 
@@ -342,7 +364,43 @@ mod tests {
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
-        OtlpSettings::resolve_with(config, |k| vars.get(k).cloned())
+        OtlpSettings::resolve_with(config, |k| vars.get(k).cloned()).unwrap()
+    }
+
+    #[test]
+    fn otlp_over_http_is_refused_with_a_clear_message() {
+        let refused = |vars: &[(&str, &str)]| {
+            OtlpSettings::resolve_with(&TracingConfig::default(), |k| {
+                vars.iter()
+                    .find(|(key, _)| *key == k)
+                    .map(|(_, v)| v.to_string())
+            })
+            .unwrap_err()
+        };
+        let e = refused(&[
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4318"),
+            ("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf"),
+        ]);
+        assert!(
+            e.contains("OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf is not supported"),
+            "{e}"
+        );
+        assert!(e.contains("4317"), "{e}");
+        let e = refused(&[("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "http/json")]);
+        assert!(
+            e.starts_with("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL=http/json"),
+            "{e}"
+        );
+        // The signal-specific variable wins.
+        let s = resolve(
+            &TracingConfig::default(),
+            &[
+                ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4317"),
+                ("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "grpc"),
+                ("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf"),
+            ],
+        );
+        assert!(s.is_some());
     }
 
     #[test]

@@ -24,9 +24,15 @@ struct Harness {
 }
 
 async fn start() -> Harness {
+    start_with(|_| {}).await
+}
+
+async fn start_with(configure: impl FnOnce(&mut registry_gateway::Config)) -> Harness {
     let today = decision::today();
     let mocks = common::demo_mocks(today).await;
-    let (addr, stop) = common::serve(common::config_for(&mocks)).await;
+    let mut config = common::config_for(&mocks);
+    configure(&mut config);
+    let (addr, stop) = common::serve(config).await;
     let client = RegistryGatewayClient::connect(format!("http://{addr}"))
         .await
         .expect("gateway accepts connections");
@@ -45,11 +51,13 @@ impl Harness {
         owner: &str,
         applicant: &str,
     ) -> Result<pb::CheckOwnerResponse, tonic::Status> {
+        // A demo person born relative to today is asked for by today's IIN.
+        let today = self.today.parse().unwrap();
         self.client
             .check_owner(pb::CheckOwnerRequest {
-                owner_iin: owner.into(),
+                owner_iin: demo::iin(owner, today),
                 service: pb::Service::RegistrationAtResidence.into(),
-                applicant_iin: applicant.into(),
+                applicant_iin: demo::iin(applicant, today),
                 decision_date: self.today.clone(),
                 consent_token: String::new(),
             })
@@ -210,6 +218,11 @@ async fn every_outcome_of_the_demo_fixture() {
         assert_eq!(r.evidence.len(), 5);
         assert!(!r.decision_id.is_empty());
         assert_eq!(r.decision_date, h.today);
+        // The demo's IINs agree with their birth dates, today as on any day.
+        assert!(
+            !r.notes.iter().any(|n| n.code() == BirthDateDiffersFromIin),
+            "{owner}: {r:?}"
+        );
     }
     // A person's check asks GBD FL, ZAGS and E-social security only, once each; asked again,
     // the cache answers.
@@ -230,7 +243,8 @@ async fn every_outcome_of_the_demo_fixture() {
 
 #[tokio::test]
 async fn married_minor_and_leap_day_facts() {
-    let mut h = start().await;
+    // 2026-02-28 lies further back than the default window: widen it.
+    let mut h = start_with(|c| c.decision.max_days_back = 11_000).await;
     let r = h.check(demo::MARRIED_MINOR, "").await.unwrap();
     assert!(
         r.notes.iter().any(|n| n.code() == ReasonCode::MinorMarried),
@@ -260,9 +274,71 @@ async fn married_minor_and_leap_day_facts() {
     assert_eq!(r.service(), pb::Service::TemporaryRegistration);
 }
 
+/// The decision date: strict `YYYY-MM-DD`, today or at most `decision.max_days_back` days
+/// back (UTC+5), never before the owner's birth.
+#[tokio::test]
+async fn decision_dates_are_strict_and_bounded() {
+    let today = decision::today();
+    let day = |n: i64| (today + chrono::Duration::days(n)).to_string();
+    let mut h = start().await;
+    let request = |date: &str| pb::CheckOwnerRequest {
+        owner_iin: demo::MINOR.into(),
+        service: pb::Service::RegistrationAtResidence.into(),
+        decision_date: date.into(),
+        ..Default::default()
+    };
+    for (date, rule) in [
+        ("2099-01-01", "not be after today"),
+        ("9999-12-31", "not be after today"),
+        (day(1).as_str(), "not be after today"),
+        ("0001-01-01", "days before today"),
+        (day(-32).as_str(), "days before today"),
+        ("-0001-01-01", "YYYY-MM-DD"),
+        ("2026-1-5", "YYYY-MM-DD"),
+        ("2026-02-30", "YYYY-MM-DD"),
+    ] {
+        let status = h.client.check_owner(request(date)).await.unwrap_err();
+        assert_eq!(status.code(), Code::InvalidArgument, "{date}: {status:?}");
+        let details = status.get_error_details();
+        let violation = &details.bad_request().expect("BadRequest").field_violations[0];
+        assert_eq!(violation.field, "decision_date", "{date}");
+        assert!(
+            violation.description.contains(rule),
+            "{date}: {violation:?}"
+        );
+    }
+    for date in [day(0), day(-31)] {
+        let r = h
+            .client
+            .check_owner(request(&date))
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(r.outcome(), Outcome::OperationalHall, "{date}");
+        assert_eq!(r.decision_date, date);
+    }
+
+    // Wide enough to reach before the 10-year-old's birth: refused, not "minor, age 0".
+    let mut h = start_with(|c| c.decision.max_days_back = 11_000).await;
+    let status = h
+        .client
+        .check_owner(request(&day(-11 * 366)))
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::InvalidArgument, "{status:?}");
+    let details = status.get_error_details();
+    let violation = &details.bad_request().expect("BadRequest").field_violations[0];
+    assert_eq!(violation.field, "decision_date");
+    assert!(
+        violation.description.contains("before the owner's birth"),
+        "{violation:?}"
+    );
+}
+
 #[tokio::test]
 async fn look_ups_reach_every_registry() {
     let mut h = start().await;
+    let today: chrono::NaiveDate = h.today.parse().unwrap();
     let c = &mut h.client;
     let person = c
         .get_person(pb::GetPersonRequest {
@@ -303,7 +379,7 @@ async fn look_ups_reach_every_registry() {
 
     let school = c
         .get_school_enrolment(pb::GetSchoolEnrolmentRequest {
-            iin: demo::MINOR_IN_CARE.into(),
+            iin: demo::iin(demo::MINOR_IN_CARE, today),
         })
         .await
         .unwrap()
@@ -484,5 +560,176 @@ async fn health_reports_serving() {
             tonic_health::pb::health_check_response::ServingStatus::Serving,
             "{service:?}"
         );
+    }
+}
+
+/// Requests that are not gRPC messages of their RPC are the caller's error: INVALID_ARGUMENT
+/// on `request` (HTTP 415 for a content type that is not gRPC), and audited like any other
+/// malformed call.
+#[tokio::test]
+async fn malformed_requests_are_the_callers_error_and_audited() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("audit.jsonl");
+    let audit = registry_gateway::audit::AuditConfig {
+        path: path.clone(),
+        ..Default::default()
+    };
+    let h = start_with(|c| c.audit = Some(audit)).await;
+    let channel = tonic::transport::Channel::from_shared(format!("http://{}", h.addr))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let send = |content_type: &'static str, body: &'static str, id: &'static str| {
+        let request = tonic::codegen::http::Request::builder()
+            .method("POST")
+            .uri(format!(
+                "http://{}/registry_gateway.v1.RegistryGateway/CheckOwner",
+                h.addr
+            ))
+            .header("content-type", content_type)
+            .header("te", "trailers")
+            .header("x-request-id", id)
+            .body(tonic::body::Body::new(body.to_owned()))
+            .unwrap();
+        tower::ServiceExt::oneshot(channel.clone(), request)
+    };
+    let cases = [
+        // (request id, content type, body, HTTP status)
+        (
+            "garbage",
+            "application/grpc",
+            "\0\0\0\0\x03\x0f\x0f\x0f",
+            200,
+        ),
+        ("truncated", "application/grpc", "\0\0\0\0\x02\x0a\x7f", 200),
+        ("cut-frame", "application/grpc", "\0\0\0\0\x10ab", 200),
+        (
+            "json",
+            "application/json",
+            "{\"owner_iin\":\"860314310210\"}",
+            415,
+        ),
+    ];
+    for (id, content_type, body, http_status) in cases {
+        let response = send(content_type, body, id).await.unwrap();
+        assert_eq!(response.status().as_u16(), http_status, "{id}");
+        let status = tonic::Status::from_header_map(response.headers()).expect("grpc-status");
+        assert_eq!(status.code(), Code::InvalidArgument, "{id}: {status:?}");
+        let details = status.get_error_details();
+        let violation = &details.bad_request().expect("BadRequest").field_violations[0];
+        assert_eq!(violation.field, "request", "{id}");
+    }
+    // Every call is recorded, with the marker as subject: the first three of this caller in
+    // this second one by one, a fourth in that second's summary (written within ~1 s).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let records = loop {
+        let text = std::fs::read_to_string(&path).unwrap();
+        let records: Vec<serde_json::Value> = text
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        let accounted: u64 = records
+            .iter()
+            .map(|r| r["count"].as_u64().unwrap_or(1))
+            .sum();
+        if accounted == cases.len() as u64 {
+            break records;
+        }
+        assert!(std::time::Instant::now() < deadline, "{records:?}");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
+    let mut ids: Vec<&str> = records
+        .iter()
+        .map(|r| r["request_id"].as_str().unwrap())
+        .collect();
+    ids.sort();
+    let mut expected: Vec<&str> = cases.iter().map(|c| c.0).collect();
+    expected.sort();
+    // The summary's request id is its last call's: every id appears once either way.
+    assert_eq!(ids, expected);
+    for r in &records {
+        assert_eq!(r["rpc"], "CheckOwner", "{r}");
+        assert_eq!(r["subject"], "MALFORMED", "{r}");
+        assert_eq!(r["outcome"], "InvalidArgument", "{r}");
+    }
+    // A well-formed call still works on the same connection.
+    let mut client = RegistryGatewayClient::new(channel);
+    let r = client
+        .check_owner(pb::CheckOwnerRequest {
+            owner_iin: demo::CAPABLE_ADULT.into(),
+            service: pb::Service::RegistrationAtResidence.into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(r.into_inner().outcome(), Outcome::Online);
+}
+
+/// A registry failure tells the caller the registry, the kind of failure, when to retry and
+/// the request id; never the registry's URL (with its credentials), the OS error or the
+/// registry's own fault text.
+#[tokio::test]
+async fn registry_errors_leak_nothing_internal() {
+    let mut h = start_with(|c| {
+        let social = &mut c.registries.as_mut().unwrap().social_security;
+        social.url = format!("{}?apikey=s3cr3t-key", social.url);
+    })
+    .await;
+    h.mocks.stop(mock_registry(Registry::SocialSecurity)).await;
+    h.mocks
+        .get(mock_registry(Registry::Zags))
+        .set_faults(registry_mocks::Faults::mode(
+            registry_mocks::FaultMode::SoapFault,
+        ));
+    fn with_id<T>(message: T) -> tonic::Request<T> {
+        let mut request = tonic::Request::new(message);
+        request
+            .metadata_mut()
+            .insert("x-request-id", "req-leak-1".parse().unwrap());
+        request
+    }
+    // E-social security is down behind a URL with a key; IS ZAGS answers with a SOAP fault.
+    let down = h
+        .client
+        .check_owner(with_id(pb::CheckOwnerRequest {
+            owner_iin: demo::CAPABLE_ADULT.into(),
+            service: pb::Service::RegistrationAtResidence.into(),
+            ..Default::default()
+        }))
+        .await
+        .unwrap_err();
+    let fault = h
+        .client
+        .get_civil_acts(with_id(pb::GetCivilActsRequest {
+            iin: demo::STUDENT.into(),
+        }))
+        .await
+        .unwrap_err();
+    for (status, registry, kind) in [
+        (down, "social_security", "connection failed"),
+        (fault, "zags", "SOAP fault"),
+    ] {
+        assert_eq!(status.code(), Code::Unavailable, "{status:?}");
+        let message = status.message();
+        assert!(message.contains(kind), "{message}");
+        assert!(message.ends_with("(request id req-leak-1)"), "{message}");
+        for leak in [
+            "apikey",
+            "s3cr3t",
+            "127.0.0.1",
+            "http",
+            "os error",
+            "refused",
+            "nject",
+            "mock",
+        ] {
+            assert!(!message.contains(leak), "{leak:?} in {message:?}");
+        }
+        let details = status.get_error_details();
+        let info = details.error_info().unwrap();
+        assert_eq!(info.metadata["registry"], registry);
+        assert_eq!(info.metadata["request_id"], "req-leak-1");
+        assert!(details.retry_info().unwrap().retry_delay.is_some());
     }
 }

@@ -433,11 +433,10 @@ async fn health_and_admin_are_never_shed() {
     assert!(shed.get_error_details().retry_info().is_some());
     assert_eq!(shed_total() - shed_before, 1.0, "counted as shed");
     assert!(
-        sample("gateway_rpc_requests_total", &["CheckOwner", "esource"]) >= 1.0
-            || sample(
-                "gateway_rpc_requests_total",
-                &["CheckOwner", "RESOURCE_EXHAUSTED"]
-            ) >= 1.0,
+        sample(
+            "gateway_rpc_requests_total",
+            &["CheckOwner", "RESOURCE_EXHAUSTED"]
+        ) >= 1.0,
         "and among the RPCs answered, with its code"
     );
     assert!(serving(channel.clone()).await, "health answers SERVING");
@@ -662,7 +661,6 @@ async fn hostile_timeouts_are_answered() {
         "9223372036854775807S",
         "99999999H",
         "18446744073709551615n",
-        "0m",
         "1x",
     ] {
         let mut request = Request::new(pb::GetPersonRequest {

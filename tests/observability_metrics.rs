@@ -223,8 +223,8 @@ async fn rpc_and_audit_metrics_count_known_traffic() {
     let after = h.scrape().await;
 
     let requests = "gateway_rpc_requests_total";
-    let ok = [("method", "CheckOwner"), ("code", "Ok")];
-    let invalid = [("method", "CheckOwner"), ("code", "InvalidArgument")];
+    let ok = [("method", "CheckOwner"), ("code", "OK")];
+    let invalid = [("method", "CheckOwner"), ("code", "INVALID_ARGUMENT")];
     assert_eq!(delta(&before, &after, requests, &ok), 3.0, "{}", after.text);
     assert_eq!(
         delta(&before, &after, requests, &invalid),
@@ -314,6 +314,62 @@ async fn rpc_and_audit_metrics_count_known_traffic() {
     for r in CONSULTED {
         assert_eq!(h.mocks.get(mock_registry(r)).calls(), 1, "{r}");
     }
+}
+
+/// Series with known labels exist from the start, at 0, so that an alert on `increase()`
+/// fires on the first event; `code` uses the canonical names.
+#[tokio::test]
+async fn known_series_start_at_zero() {
+    let _turn = SERIAL.lock().await;
+    let mut h = start().await;
+    // Once a call is answered, the gateway has started (its audit log is open).
+    h.check(demo::CAPABLE_ADULT)
+        .await
+        .expect("CheckOwner answers");
+    let scrape = h.scrape().await;
+    for (name, labels) in [
+        ("gateway_audit_write_failures_total", &[][..]),
+        ("gateway_audit_torn_tail_cut_total", &[]),
+        ("gateway_rpc_shed_total", &[]),
+        (
+            "gateway_rpc_requests_total",
+            &[
+                ("method", "GetHigherEducation"),
+                ("code", "DEADLINE_EXCEEDED"),
+            ],
+        ),
+        (
+            "gateway_rpc_requests_total",
+            &[("method", "InvalidatePerson"), ("code", "UNAVAILABLE")],
+        ),
+        (
+            "gateway_registry_calls_total",
+            &[("registry", "epvo"), ("outcome", "circuit_open")],
+        ),
+        ("gateway_registry_retries_total", &[("registry", "nobd")]),
+        (
+            "gateway_cache_lookups_total",
+            &[("registry", "nobd"), ("result", "stale")],
+        ),
+    ] {
+        assert_eq!(
+            scrape.value(name, labels),
+            Some(0.0),
+            "{name} {labels:?}: {}",
+            scrape.text
+        );
+    }
+    assert_eq!(
+        scrape.value("gateway_audit_writable", &[]),
+        Some(1.0),
+        "{}",
+        scrape.text
+    );
+    assert!(
+        !scrape.text.contains("code=\"Ok\""),
+        "no tonic-style code names: {}",
+        scrape.text
+    );
 }
 
 /// The registry, cache and breaker metrics, recorded by the resilience guard.

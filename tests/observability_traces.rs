@@ -188,6 +188,15 @@ async fn check_owner_continues_the_callers_trace_to_every_registry() {
     );
     assert!(rpc.parent_span_is_remote);
     assert_eq!(rpc.span_context.trace_state().header(), TRACESTATE);
+    // OpenTelemetry's RPC conventions: system, service, method; OK leaves the status unset.
+    let text = |key| attribute(rpc, key).map(|v| v.as_str().into_owned());
+    assert_eq!(text("rpc.system").as_deref(), Some("grpc"));
+    assert_eq!(
+        text("rpc.service").as_deref(),
+        Some("registry_gateway.v1.RegistryGateway")
+    );
+    assert_eq!(text("rpc.method").as_deref(), Some("CheckOwner"));
+    assert_eq!(rpc.status, opentelemetry::trace::Status::Unset);
     let subject = attribute(rpc, "subject").map(|v| v.as_str().into_owned());
     assert!(
         subject
@@ -329,6 +338,31 @@ async fn check_owner_continues_the_callers_trace_to_every_registry() {
         );
         assert_eq!(state, "", "{}: no tracestate to pass on", r.key());
     }
+
+    // A caller's error is not a server error: INVALID_ARGUMENT leaves the span status unset.
+    const OTHER_TRACE: &str = "0af7651916cd43dd8448eb211c80319c";
+    let mut request = tonic::Request::new(pb::CheckOwnerRequest {
+        owner_iin: demo::BAD_CHECK_DIGIT.into(),
+        service: pb::Service::RegistrationAtResidence.into(),
+        ..Default::default()
+    });
+    request.metadata_mut().insert(
+        "traceparent",
+        format!("00-{OTHER_TRACE}-b7ad6b7169203331-01")
+            .parse()
+            .unwrap(),
+    );
+    let status = client.check_owner(request).await.unwrap_err();
+    assert_eq!(status.code(), tonic::Code::InvalidArgument);
+    let other = TraceId::from_hex(OTHER_TRACE).unwrap();
+    let spans = finished(&provider, &exporter, |s| s.span_context.trace_id() == other).await;
+    let rpc = spans
+        .iter()
+        .find(|s| s.span_context.trace_id() == other && s.span_kind == SpanKind::Server)
+        .expect("the RPC span");
+    assert_eq!(rpc.status, opentelemetry::trace::Status::Unset, "{rpc:?}");
+    let code = attribute(rpc, "rpc.grpc.status_code").map(|v| v.as_str().into_owned());
+    assert_eq!(code.as_deref(), Some("3"));
     let _ = stop.send(());
 }
 

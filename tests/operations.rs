@@ -243,3 +243,23 @@ async fn reload_changes_ttl_and_access_rights_and_refuses_a_bad_config() {
     assert_eq!(restart, ["listen"]);
     assert_ne!(h.reloader.current().listen.port(), 1);
 }
+
+/// OTLP over HTTP is not built in: asking for it stops the start with a clear message instead
+/// of losing every span.
+#[test]
+fn otlp_over_http_is_refused_at_start() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_registry-gateway"))
+        .args(["--listen", "127.0.0.1:0"])
+        .env("OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:4318")
+        .env("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf")
+        .env_remove("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL")
+        .env_remove("OTEL_SDK_DISABLED")
+        .output()
+        .unwrap();
+    assert!(!out.status.success(), "started anyway");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf is not supported"),
+        "{stderr}"
+    );
+}

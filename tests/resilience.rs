@@ -96,7 +96,8 @@ impl Harness {
 
     fn request(&self, owner: &str) -> pb::CheckOwnerRequest {
         pb::CheckOwnerRequest {
-            owner_iin: owner.into(),
+            // A demo person born relative to today is asked for by today's IIN.
+            owner_iin: demo::iin(owner, self.today.parse().unwrap()),
             service: pb::Service::RegistrationAtResidence.into(),
             decision_date: self.today.clone(),
             ..Default::default()

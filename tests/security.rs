@@ -15,6 +15,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use rcgen::{
     BasicConstraints, CertificateParams, CertifiedIssuer, DnType, ExtendedKeyUsagePurpose, IsCa,
@@ -242,10 +243,15 @@ fn meta<T>(message: T, purpose: Option<&str>, request_id: &str) -> Request<T> {
     request
 }
 
+/// A demo person's IIN today (daily for those born relative to today; see `demo::iin`).
+fn today_iin(key: &str) -> String {
+    demo::iin(key, decision::today())
+}
+
 fn check_owner(owner: &str, applicant: &str) -> pb::CheckOwnerRequest {
     pb::CheckOwnerRequest {
-        owner_iin: owner.into(),
-        applicant_iin: applicant.into(),
+        owner_iin: today_iin(owner),
+        applicant_iin: today_iin(applicant),
         service: pb::Service::RegistrationAtResidence.into(),
         ..Default::default()
     }
@@ -253,13 +259,15 @@ fn check_owner(owner: &str, applicant: &str) -> pb::CheckOwnerRequest {
 
 fn person(iin: &str) -> pb::GetPersonRequest {
     pb::GetPersonRequest {
-        iin: iin.into(),
+        iin: today_iin(iin),
         consent_token: "kdp-token".into(),
     }
 }
 
 fn school(iin: &str) -> pb::GetSchoolEnrolmentRequest {
-    pb::GetSchoolEnrolmentRequest { iin: iin.into() }
+    pb::GetSchoolEnrolmentRequest {
+        iin: today_iin(iin),
+    }
 }
 
 /// Whether `text` holds a run of 12 or more digits (an IIN's shape).
@@ -389,6 +397,7 @@ async fn every_call_is_audited_once_in_a_verifiable_chain() {
         "FOUND".into()
     }
     let pki = Pki::new();
+    let today = decision::today().to_string();
     let gw = Gateway::secured(&pki).await;
     let mut tson = gw.client(&pki, TSON).await;
     let mut edu = gw.client(&pki, EDU).await;
@@ -420,7 +429,7 @@ async fn every_call_is_audited_once_in_a_verifiable_chain() {
         let purpose = (!purpose.is_empty()).then_some(purpose);
         let answer = match rpc {
             "CheckOwner" => client
-                .check_owner(meta(check_owner(subject, ""), purpose, id))
+                .check_owner(meta(check_owner(subject, demo::MINOR_MOTHER), purpose, id))
                 .await
                 .map(|r| r.into_inner().outcome().as_str_name().to_owned()),
             "GetPerson" => client
@@ -456,9 +465,17 @@ async fn every_call_is_audited_once_in_a_verifiable_chain() {
         assert_eq!(record["request_id"], *id, "{record}");
         assert_eq!(record["caller"], caller, "{record}");
         assert_eq!(record["rpc"], *rpc, "{record}");
-        assert_eq!(record["subject"], *subject, "{record}");
+        assert_eq!(record["subject"], today_iin(subject), "{record}");
         assert_eq!(record["purpose"], *purpose, "{record}");
         assert_eq!(record["outcome"], outcome.as_str(), "{record}");
+        if *rpc == "CheckOwner" {
+            // What was decided, for whom, on which day.
+            assert_eq!(record["applicant"], demo::MINOR_MOTHER, "{record}");
+            assert_eq!(record["decision_date"], today, "{record}");
+        } else {
+            assert!(record.get("applicant").is_none(), "{record}");
+            assert!(record.get("decision_date").is_none(), "{record}");
+        }
     }
     let registries = |i: usize| -> Vec<RegistryUse> {
         serde_json::from_value(records[i]["registries"].clone()).unwrap()
@@ -485,6 +502,68 @@ async fn every_call_is_audited_once_in_a_verifiable_chain() {
 
     let report = audit::verify(&audit::chain_files(&path).unwrap()).expect("an intact chain");
     assert_eq!(report.records, calls.len() as u64);
+}
+
+/// A caller with no rights sending garbage cannot fill the audit disk: the subject is a marker,
+/// not what was sent, and its refused calls are recorded one by one only a few per second, the
+/// rest counted in a summary record.
+#[tokio::test]
+async fn refused_calls_cannot_flood_the_audit_log() {
+    const CALLS: u64 = 200;
+    let pki = Pki::new();
+    let gw = Gateway::secured(&pki).await;
+    let mut edu = gw.client(&pki, EDU).await;
+    let garbage = "9".repeat(30_000);
+    let started = std::time::Instant::now();
+    for i in 0..CALLS {
+        let status = edu
+            .check_owner(meta(
+                check_owner(&garbage, &garbage),
+                Some(PURPOSE),
+                &format!("edu-{i}"),
+            ))
+            .await
+            .unwrap_err();
+        assert_eq!(status.code(), Code::PermissionDenied);
+    }
+    let seconds = started.elapsed().as_secs() + 1;
+    // Every call is accounted for once the last second's summary is written (within ~1 s).
+    let path = pki.audit_path();
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let records = loop {
+        let records = audit_lines(&path);
+        let accounted: u64 = records
+            .iter()
+            .map(|r| r["count"].as_u64().unwrap_or(1))
+            .sum();
+        if accounted == CALLS {
+            break records;
+        }
+        assert!(accounted < CALLS, "{accounted} calls recorded");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{accounted} of {CALLS} recorded"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    // At most 3 records one by one and 1 summary per second of refused calls.
+    assert!(
+        records.len() as u64 <= 4 * (seconds + 1),
+        "{} records in {seconds} s",
+        records.len()
+    );
+    assert!(
+        records.iter().any(|r| r["count"].as_u64() > Some(1)),
+        "a summary"
+    );
+    for r in &records {
+        assert_eq!(r["caller"], "edu");
+        assert_eq!(r["subject"], audit::MALFORMED, "{r}");
+        assert_eq!(r["applicant"], audit::MALFORMED, "{r}");
+    }
+    let bytes = std::fs::metadata(&path).unwrap().len();
+    assert!(bytes < 1024 * records.len() as u64, "{bytes} bytes");
+    audit::verify(&audit::chain_files(&path).unwrap()).expect("an intact chain");
 }
 
 /// `line` with `purpose` replaced, and its hash recomputed when `rehash` (a forger who knows
@@ -525,7 +604,7 @@ async fn tampering_is_found_by_verify_audit_naming_the_line() {
             subject: subject.into(),
             purpose: PURPOSE.into(),
             outcome: "ONLINE".into(),
-            registries: Vec::new(),
+            ..AuditRecord::default()
         })
         .await
         .unwrap();
@@ -611,6 +690,27 @@ async fn an_audit_write_failure_withholds_the_answer() {
         assert!(status.message().contains("audit log"), "{status:?}");
         assert!(!status.message().contains("OPERATIONAL_HALL"), "{status:?}");
     }
+    // Readiness follows: load balancers stop sending calls that could only fail.
+    use tonic_health::pb::health_check_response::ServingStatus;
+    let mut health = tonic_health::pb::health_client::HealthClient::new(gw.plaintext().await);
+    for service in ["", "registry_gateway.v1.RegistryGateway"] {
+        let mut updates = health
+            .watch(tonic_health::pb::HealthCheckRequest {
+                service: service.into(),
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        let not_serving = tokio::time::timeout(Duration::from_secs(10), async {
+            while let Some(update) = updates.message().await.unwrap() {
+                if update.status() == ServingStatus::NotServing {
+                    return;
+                }
+            }
+        })
+        .await;
+        assert!(not_serving.is_ok(), "{service:?} still SERVING");
+    }
 }
 
 #[test]
@@ -670,7 +770,8 @@ async fn no_iin_reaches_the_logs() {
         .iter()
         .chain(&[demo::UNKNOWN, demo::ORGANISATION_BIN])
         .chain(&invalid);
-    for &iin in looked_up {
+    for iin in looked_up.map(|k| today_iin(k)) {
+        let iin = iin.as_str();
         let _ = c.get_person(person(iin)).await;
         let _ = c
             .get_civil_acts(pb::GetCivilActsRequest { iin: iin.into() })
@@ -745,7 +846,10 @@ async fn no_iin_reaches_the_logs() {
         demo::BOARDING_SCHOOL_BIN,
         demo::UNIVERSITY_BIN,
     ]);
+    let daily: Vec<String> = demo::DAILY.iter().map(|k| today_iin(k)).collect();
     let leaks: Vec<String> = known
+        .copied()
+        .chain(daily.iter().map(String::as_str))
         .filter(|iin| text.contains(*iin))
         .map(|iin| {
             let line = text.lines().find(|l| l.contains(iin)).unwrap();

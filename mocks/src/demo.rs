@@ -1,19 +1,40 @@
 //! The demo fixture's IINs by role (`fixtures/demo.toml`, [`Fixture::demo`](crate::Fixture::demo)).
 //!
-//! Synthetic numbers with valid check digits; no real persons. Ages that matter are relative to
-//! "today", so the roles stay true whatever the date.
+//! Synthetic numbers with valid check digits; no real persons. Birth dates are fixed and agree
+//! with the IINs, except for the persons of [`DAILY`], whose exact age matters: their birth
+//! dates are relative to "today", and so are their IINs. For them the constant is the fixture's
+//! key (their IIN on 2026-11-25); [`iin`] gives the number to ask for on a given day.
+
+use std::sync::OnceLock;
+
+use chrono::NaiveDate;
+
+/// The persons whose birth date, and hence IIN, is relative to today.
+pub const DAILY: [&str; 4] = [
+    TURNS_18_TODAY,
+    TURNS_18_TOMORROW,
+    MINOR_IN_CARE,
+    MARRIED_MINOR,
+];
+
+/// The IIN of the demo person `key` on `today` (`key` itself unless in [`DAILY`]).
+pub fn iin(key: &str, today: NaiveDate) -> String {
+    static DEMO: OnceLock<crate::Fixture> = OnceLock::new();
+    DEMO.get_or_init(crate::Fixture::demo).iin_on(key, today)
+}
 
 /// Alive, capable, about 40: the online channel.
 pub const CAPABLE_ADULT: &str = "860314310210";
-/// About 10; ZAGS birth act with mother and father; enrolled at a school in NOBD.
+/// Born 2016-10-16 (a minor until 2034-10-16); ZAGS birth act with mother and father; enrolled
+/// at a school in NOBD.
 pub const MINOR: &str = "161016620441";
 /// The minor's mother per the birth act (capable adult).
 pub const MINOR_MOTHER: &str = "880702431094";
 /// The minor's father per the birth act (capable adult).
 pub const MINOR_FATHER: &str = "851120331100";
-/// Born `today-18y`: an adult from the start of today.
+/// Born `today-18y` (daily IIN): an adult from the start of today.
 pub const TURNS_18_TODAY: &str = "081125540514";
-/// Born `today-18y+1d`: still a minor today.
+/// Born `today-18y+1d` (daily IIN): still a minor today.
 pub const TURNS_18_TOMORROW: &str = "081126640526";
 /// Born 2008-02-29, capable: the leap-day convention.
 pub const LEAP_DAY_BORN: &str = "080229550079";
@@ -29,7 +50,8 @@ pub const LIMITED_TRUSTEE: &str = "650117470216";
 pub const GUARDIANSHIP_ONLY: &str = "950808473021";
 /// Guardian of [`GUARDIANSHIP_ONLY`] (capable adult).
 pub const GUARDIANSHIP_ONLY_GUARDIAN: &str = "700404373038";
-/// 15, under trusteeship, at a boarding school without parental care (NOBD).
+/// 15 (born `today-15y-100d`, daily IIN), under trusteeship, at a boarding school without
+/// parental care (NOBD).
 pub const MINOR_IN_CARE: &str = "110817580045";
 /// Trustee of [`MINOR_IN_CARE`] (capable adult).
 pub const MINOR_IN_CARE_TRUSTEE: &str = "750211480057";
@@ -41,11 +63,12 @@ pub const DECEASED_ZAGS_ONLY: &str = "521003490128";
 pub const UNKNOWN: &str = "990101399994";
 /// A valid BIN (5th digit 4), in no registry: an organisation owner.
 pub const ORGANISATION_BIN: &str = "080540012342";
-/// 20, EPVO full-time student with a dormitory place, married (ZAGS marriage act).
+/// Born 2006-09-26, EPVO full-time student with a dormitory place, married (ZAGS marriage act).
 pub const STUDENT: &str = "060926515016";
 /// Spouse of [`STUDENT`].
 pub const STUDENT_SPOUSE: &str = "050414615027";
-/// 17 with a ZAGS marriage act: a fact to report, still a minor by age.
+/// 17 (born `today-17y-100d`, daily IIN) with a ZAGS marriage act: a fact to report, still a
+/// minor by age.
 pub const MARRIED_MINOR: &str = "090817616013";
 /// Spouse of [`MARRIED_MINOR`] (adult).
 pub const MARRIED_MINOR_SPOUSE: &str = "040303516023";
@@ -112,6 +135,43 @@ mod tests {
         assert_eq!(BAD_CHECK_DIGIT.len(), 12);
         assert!(iin::check_digit(BAD_CHECK_DIGIT).is_some());
         assert!(!iin::is_valid(BAD_CHECK_DIGIT));
+    }
+
+    /// On every day (two years, a leap day included) each person's IIN is valid, encodes the
+    /// birth date GBD FL gives that day, leads back to the person, and is nobody else's.
+    #[test]
+    fn demo_iins_agree_with_birth_dates_on_every_day() {
+        let f = Fixture::demo();
+        let mut day = NaiveDate::from_ymd_opt(2027, 12, 1).unwrap();
+        for _ in 0..800 {
+            let mut seen = std::collections::HashSet::new();
+            for key in PERSONS {
+                let number = f.iin_on(key, day);
+                assert!(iin::is_person_iin(&number), "{key} on {day}: {number}");
+                let birth = f.person(key).unwrap().birth_date.resolve(day);
+                assert_eq!(
+                    number[..6],
+                    birth.format("%y%m%d").to_string(),
+                    "{key} on {day}"
+                );
+                assert_eq!(f.key_of(&number, day), key, "{number} on {day}");
+                assert!(seen.insert(number.clone()), "{number} twice on {day}");
+                if !DAILY.contains(&key) {
+                    assert_eq!(number, key, "a fixed birth date keeps its IIN");
+                }
+            }
+            day = day.pred_opt().unwrap();
+        }
+        // A daily person's key is nobody's IIN on a day it is not theirs.
+        let other = NaiveDate::from_ymd_opt(2027, 3, 1).unwrap();
+        assert_eq!(f.key_of(TURNS_18_TODAY, other), "");
+        assert_eq!(
+            iin(
+                TURNS_18_TODAY,
+                NaiveDate::from_ymd_opt(2026, 11, 25).unwrap()
+            ),
+            TURNS_18_TODAY
+        );
     }
 
     #[test]

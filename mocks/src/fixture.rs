@@ -117,6 +117,43 @@ impl Fixture {
             .unwrap_or_else(|| Utc::now().with_timezone(&kz_offset()).date_naive())
     }
 
+    /// The IIN of the person `key` (its `[[person]]` `iin`) on `today`. A person whose birth
+    /// date is relative to today gets the IIN of that day's birth date (the serial digits of
+    /// `key`, a fresh check digit), so that number and birth date always agree; for everyone
+    /// else it is `key`.
+    pub fn iin_on(&self, key: &str, today: NaiveDate) -> String {
+        match self.person(key) {
+            Some(p) if matches!(p.birth_date, DateSpec::Relative(_)) => {
+                iin::for_birth_date(p.birth_date.resolve(today), p.gender == Gender::Male, key)
+                    .unwrap_or_else(|| key.to_owned())
+            }
+            _ => key.to_owned(),
+        }
+    }
+
+    /// The key of the person whose IIN on `today` is `iin` ([`Fixture::iin_on`]); empty (no
+    /// one) for a number nobody has that day, such as a relative person's key on other days.
+    pub(crate) fn key_of(&self, iin: &str, today: NaiveDate) -> String {
+        if let Some(p) = self.person(iin) {
+            if matches!(p.birth_date, DateSpec::Fixed(_)) || self.iin_on(iin, today) == iin {
+                return iin.to_owned();
+            }
+        }
+        self.data
+            .person
+            .iter()
+            .filter(|p| matches!(p.birth_date, DateSpec::Relative(_)))
+            .find(|p| self.iin_on(&p.iin, today) == iin)
+            .map(|p| p.iin.clone())
+            .unwrap_or_else(|| {
+                if self.person(iin).is_some() {
+                    String::new()
+                } else {
+                    iin.to_owned()
+                }
+            })
+    }
+
     /// The `[[person]]` entry with this IIN.
     pub(crate) fn person(&self, iin: &str) -> Option<&Person> {
         self.persons.get(iin).map(|&i| &self.data.person[i])

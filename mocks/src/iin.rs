@@ -55,9 +55,62 @@ pub fn is_person_iin(s: &str) -> bool {
     is_valid(s) && matches!(s.as_bytes()[4], b'0'..=b'3')
 }
 
+/// A person's IIN for `birth` and sex (`male`), with the serial digits (8-11) of `serial_from`:
+/// digits 1-6 `YYMMDD`, digit 7 the century and sex (1/2 1800s, 3/4 1900s, 5/6 2000s; odd
+/// male), then a valid check digit (the serial counts up past a never-issued number). `None`
+/// for a birth year outside 1800-2099 or a `serial_from` that is not twelve digits.
+pub fn for_birth_date(birth: chrono::NaiveDate, male: bool, serial_from: &str) -> Option<String> {
+    use chrono::Datelike;
+    let century = match birth.year() {
+        1800..=1899 => 1,
+        1900..=1999 => 3,
+        2000..=2099 => 5,
+        _ => return None,
+    };
+    let sex = if male { century } else { century + 1 };
+    let mut serial: u32 = serial_from.get(7..11)?.parse().ok()?;
+    digits(serial_from)?;
+    for _ in 0..10_000 {
+        let head = format!("{}{sex}{serial:04}0", birth.format("%y%m%d"));
+        if let Some(check) = check_digit(&head) {
+            return Some(format!("{}{check}", &head[..11]));
+        }
+        serial = (serial + 1) % 10_000;
+    }
+    None
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn iin_for_a_birth_date() {
+        let d = |s: &str| s.parse::<chrono::NaiveDate>().unwrap();
+        // The nominal demo numbers are what the rule gives on their own birth dates.
+        assert_eq!(
+            for_birth_date(d("2008-11-25"), true, "081125540514").as_deref(),
+            Some("081125540514")
+        );
+        assert_eq!(
+            for_birth_date(d("2008-11-26"), false, "081126640526").as_deref(),
+            Some("081126640526")
+        );
+        for (birth, male) in [
+            ("1999-12-31", false),
+            ("2009-02-28", true),
+            ("1850-01-01", true),
+        ] {
+            let iin = for_birth_date(d(birth), male, "000000012340").unwrap();
+            assert!(is_person_iin(&iin), "{iin}");
+            assert_eq!(&iin[..6], &birth[2..].replace('-', "")[..], "{iin}");
+        }
+        assert_eq!(
+            &for_birth_date(d("1999-12-31"), false, "000000012340").unwrap()[6..7],
+            "4"
+        );
+        assert_eq!(for_birth_date(d("2100-01-01"), true, "000000012340"), None);
+    }
 
     #[test]
     fn published_vectors() {

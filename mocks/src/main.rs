@@ -29,6 +29,10 @@ struct Args {
     /// Pin "today" (YYYY-MM-DD) for relative fixture dates; default: the current date in UTC+5.
     #[arg(long)]
     today: Option<chrono::NaiveDate>,
+    /// Print the IIN the person KEY (a `[[person]]` `iin`) has today and exit: a person born
+    /// relative to today has a new IIN each day, one that agrees with that day's birth date.
+    #[arg(long, value_name = "KEY")]
+    iin_of: Option<String>,
 }
 
 #[tokio::main]
@@ -57,6 +61,10 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     };
     if let Some(today) = args.today {
         fixture = fixture.with_today(today);
+    }
+    if let Some(key) = &args.iin_of {
+        println!("{}", fixture.iin_on(key, fixture.today()));
+        return Ok(());
     }
     let fixture = Arc::new(fixture);
 

@@ -50,6 +50,10 @@ pub(crate) fn answer(
         };
     };
     let w = Writer { fixture, today };
+    // Records are keyed by the fixture's `iin`; a person born relative to today is asked for
+    // (and answers) by that day's IIN.
+    let key = fixture.key_of(iin, today);
+    let iin = key.as_str();
     match registry {
         Registry::GbdFl => match fixture.person(iin) {
             Some(p) => Answer::ok(w.person(p)),
@@ -80,10 +84,15 @@ impl Writer<'_> {
         d.map(|d| self.date(d))
     }
 
+    /// The IIN of the person `key` today.
+    fn iin(&self, key: &str) -> String {
+        self.fixture.iin_on(key, self.today)
+    }
+
     /// `<tag><iin/><fullName/></tag>`.
     fn party(&self, x: &mut Xml, tag: &str, iin: &str) {
         x.open(tag)
-            .leaf("iin", iin)
+            .leaf("iin", self.iin(iin))
             .leaf("fullName", self.fixture.full_name(iin))
             .close(tag);
     }
@@ -92,7 +101,7 @@ impl Writer<'_> {
         let data = &self.fixture.data;
         let mut x = Xml::new();
         x.open("person");
-        x.leaf("iin", &p.iin)
+        x.leaf("iin", self.iin(&p.iin))
             .leaf("surname", &p.surname)
             .leaf("name", &p.name)
             .opt("patronymic", p.patronymic.as_deref())
@@ -229,8 +238,8 @@ impl Writer<'_> {
                     },
                 )
                 .leaf("recordId", &g.record_id)
-                .leaf("wardIin", &g.ward)
-                .leaf("guardianIin", &g.guardian)
+                .leaf("wardIin", self.iin(&g.ward))
+                .leaf("guardianIin", self.iin(&g.guardian))
                 .leaf("basis", &g.basis)
                 .leaf("since", self.date(&g.since))
                 .opt("until", self.opt_date(g.until.as_ref()))

@@ -136,12 +136,32 @@ async fn relative_dates_follow_the_pinned_day() {
     let m = MockRegistries::spawn(Arc::new(Fixture::demo().with_today(feb)))
         .await
         .expect("spawn");
-    let body = ask(&m, Registry::GbdFl, demo::TURNS_18_TODAY).await;
+    // Their IINs follow the birth dates: asked by that day's number, answered with it.
+    for (key, birth, number) in [
+        (demo::TURNS_18_TODAY, "2008-02-28", "080228"),
+        (demo::TURNS_18_TOMORROW, "2008-02-29", "080229"),
+    ] {
+        let iin = demo::iin(key, feb);
+        assert!(iin.starts_with(number), "{iin}");
+        let body = ask(&m, Registry::GbdFl, &iin).await;
+        let doc = Document::parse(&body).expect("xml");
+        assert_eq!(text(&doc, "birthDate").as_deref(), Some(birth));
+        assert_eq!(text(&doc, "iin"), Some(iin));
+        // The key is nobody's number on that day.
+        let body = ask(&m, Registry::GbdFl, key).await;
+        assert_eq!(status(&body), registry_mocks::NOT_FOUND, "{key}");
+    }
+    // Records that name a daily person name that day's number.
+    let ward = demo::iin(demo::MINOR_IN_CARE, feb);
+    let body = ask(&m, Registry::SocialSecurity, &ward).await;
     let doc = Document::parse(&body).expect("xml");
-    assert_eq!(text(&doc, "birthDate").as_deref(), Some("2008-02-28"));
-    let body = ask(&m, Registry::GbdFl, demo::TURNS_18_TOMORROW).await;
+    assert_eq!(text(&doc, "wardIin"), Some(ward));
+    let body = ask(&m, Registry::Zags, demo::MARRIED_MINOR_SPOUSE).await;
     let doc = Document::parse(&body).expect("xml");
-    assert_eq!(text(&doc, "birthDate").as_deref(), Some("2008-02-29"));
+    assert_eq!(
+        text_in(&doc, "spouse", "iin"),
+        Some(demo::iin(demo::MARRIED_MINOR, feb))
+    );
     m.shutdown().await;
 }
 

@@ -46,7 +46,7 @@ impl pb::gateway_admin_server::GatewayAdmin for Admin {
     ) -> Result<Response<pb::InvalidatePersonResponse>, Status> {
         let call = self.edge.begin("InvalidatePerson", &request);
         let subject = request.into_inner().iin;
-        call.run(&self.edge, Some(&subject), async {
+        call.run(&self.edge, Some(super::About::person(&subject)), async {
             let iin = parse_iin("iin", &subject)?;
             let invalidated = self
                 .guards

@@ -14,7 +14,7 @@ use tracing::Instrument;
 
 use super::admission::Admission;
 use crate::access::{Access, Caller, MAX_METADATA_LEN, PURPOSE_KEY, REQUEST_ID_KEY};
-use crate::audit::{AuditLog, AuditRecord, RegistryUse};
+use crate::audit::{AuditLog, AuditRecord, RefusalGate, RegistryUse, MALFORMED};
 use crate::error::Error;
 use crate::iin::Iin;
 
@@ -24,9 +24,92 @@ pub struct Edge {
     /// Replaced on configuration reload.
     pub access: Arc<ArcSwap<Access>>,
     pub audit: Option<AuditLog>,
+    /// Bounds the records of refused calls per caller.
+    refusals: Option<Arc<RefusalGate>>,
     /// The in-flight limits; `None` for services that are never refused (admin).
-    pub admission: Option<Arc<Admission>>,
+    admission: Option<Arc<Admission>>,
 }
+
+impl Edge {
+    /// Call from within the runtime: the refusal gate starts a task.
+    pub fn new(access: Arc<ArcSwap<Access>>, audit: Option<AuditLog>) -> Edge {
+        Edge {
+            refusals: audit.clone().map(RefusalGate::new),
+            access,
+            audit,
+            admission: None,
+        }
+    }
+
+    /// The same edge, its calls admitted by `admission` (`None`: never refused).
+    pub fn admitted_by(&self, admission: Option<Arc<Admission>>) -> Edge {
+        Edge {
+            admission,
+            ..self.clone()
+        }
+    }
+}
+
+/// What a personal-data call is about, as its audit record states it: normalised and bounded
+/// whatever the caller sent (an IIN that passes the FLK or [`MALFORMED`], a date `YYYY-MM-DD`
+/// or [`MALFORMED`], empty when not given).
+#[derive(Debug, Clone, Default)]
+pub struct About {
+    subject: String,
+    applicant: String,
+    decision_date: String,
+}
+
+impl About {
+    /// A look-up of the person `iin`.
+    pub fn person(iin: &str) -> About {
+        About {
+            subject: iin_or_marker(iin),
+            ..About::default()
+        }
+    }
+
+    /// A decision about `owner` for `applicant` on `decision_date`.
+    pub fn decision(owner: &str, applicant: &str, decision_date: &str) -> About {
+        let date_shaped = decision_date.len() == 10
+            && chrono::NaiveDate::parse_from_str(decision_date, "%Y-%m-%d").is_ok();
+        About {
+            subject: iin_or_marker(owner),
+            applicant: iin_or_marker(applicant),
+            decision_date: match decision_date {
+                "" => String::new(),
+                d if date_shaped => d.to_owned(),
+                _ => MALFORMED.to_owned(),
+            },
+        }
+    }
+}
+
+impl About {
+    /// A request that could not be read at all.
+    pub fn malformed() -> About {
+        About {
+            subject: MALFORMED.to_owned(),
+            ..About::default()
+        }
+    }
+
+    /// The decision date as validated (today when the caller gave none).
+    pub fn on(mut self, date: chrono::NaiveDate) -> About {
+        self.decision_date = date.to_string();
+        self
+    }
+}
+
+fn iin_or_marker(value: &str) -> String {
+    match value {
+        "" => String::new(),
+        v => Iin::parse(v).map_or_else(|_| MALFORMED.to_owned(), |iin| iin.as_str().to_owned()),
+    }
+}
+
+/// Longest caller name written to the audit log (a name from an unknown certificate).
+const MAX_CALLER_LEN: usize = 256;
 
 /// An answer that can say what it decided and which registries it used, for the audit.
 pub trait Audited {
@@ -102,17 +185,18 @@ impl Call {
         self.deadline
     }
 
-    /// Runs `body` if the caller may, then audits the call about `subject` (a personal-data
+    /// Runs `body` if the caller may, then audits the call `about` someone (a personal-data
     /// RPC; `None` for one that is not) and answers.
     pub async fn run<T: Audited>(
         self,
         edge: &Edge,
-        subject: Option<&str>,
+        about: Option<About>,
         body: impl Future<Output = Result<T, Error>>,
     ) -> Result<Response<T>, Status> {
         let timer = crate::metrics::rpc_started(self.rpc);
-        let masked = subject
-            .and_then(|s| Iin::parse(s).ok())
+        let masked = about
+            .as_ref()
+            .and_then(|a| Iin::parse(&a.subject).ok())
             .map(|iin| iin.masked().to_string())
             .unwrap_or_default();
         let span = tracing::info_span!(
@@ -120,6 +204,7 @@ impl Call {
             otel.name = self.rpc,
             otel.kind = "server",
             rpc.system = "grpc",
+            rpc.service = service_of(self.rpc),
             rpc.method = self.rpc,
             caller = %self.caller.name(),
             request_id = %self.request_id,
@@ -155,21 +240,32 @@ impl Call {
                     admitted,
                 ),
             };
-            if let (Some(audit), Some(subject)) = (&edge.audit, subject) {
+            if let (Some(audit), Some(about)) = (&edge.audit, about) {
                 let (outcome, registries) = match &result {
                     Ok(answer) => (answer.outcome(), answer.registries()),
                     Err(e) => (e.audit_outcome(), e.audit_registries()),
                 };
                 let record = AuditRecord {
                     request_id: self.request_id.clone(),
-                    caller: self.caller.name(),
+                    caller: self.caller.name().chars().take(MAX_CALLER_LEN).collect(),
                     rpc: self.rpc.to_owned(),
-                    subject: subject.to_owned(),
+                    subject: about.subject,
+                    applicant: about.applicant,
+                    decision_date: about.decision_date,
                     purpose: self.purpose.clone(),
                     outcome,
+                    count: None,
                     registries,
                 };
-                if let Err(e) = audit.append(record).await {
+                let refused = matches!(
+                    result,
+                    Err(Error::InvalidArgument { .. } | Error::PermissionDenied { .. })
+                );
+                let written = match &edge.refusals {
+                    Some(gate) if refused => gate.record(record).await,
+                    _ => audit.append(record).await,
+                };
+                if let Err(e) = written {
                     tracing::error!(error = %e, "audit record not written; answer withheld");
                     return Err(Status::unavailable(
                         "the audit log could not be written, so no answer is given; retry later",
@@ -180,18 +276,39 @@ impl Call {
                 Ok(_) => tracing::debug!("ok"),
                 Err(e) => tracing::info!(error = %e, "failed"),
             }
-            result.map(Response::new).map_err(Status::from)
+            result
+                .map(Response::new)
+                .map_err(|e| e.to_status(&self.request_id))
         }
         .instrument(span.clone())
         .await;
         let code = answer.as_ref().err().map_or(tonic::Code::Ok, Status::code);
         span.record("rpc.grpc.status_code", code as i32);
-        if !matches!(code, tonic::Code::Ok | tonic::Code::NotFound) {
+        if server_span_error(code) {
             span.record("otel.status_code", "ERROR");
         }
         timer.finish(code);
         answer
     }
+}
+
+/// The gRPC service an RPC of this gateway belongs to (`rpc.service`).
+fn service_of(rpc: &str) -> &'static str {
+    match rpc {
+        "InvalidatePerson" | "GetRegistryStatus" => "registry_gateway.v1.GatewayAdmin",
+        _ => "registry_gateway.v1.RegistryGateway",
+    }
+}
+
+/// OpenTelemetry's gRPC conventions for a server span: the status is an error only for codes
+/// that say the server failed (UNKNOWN, DEADLINE_EXCEEDED, UNIMPLEMENTED, INTERNAL,
+/// UNAVAILABLE, DATA_LOSS); a caller's error such as INVALID_ARGUMENT leaves it unset.
+pub fn server_span_error(code: tonic::Code) -> bool {
+    use tonic::Code::*;
+    matches!(
+        code,
+        Unknown | DeadlineExceeded | Unimplemented | Internal | Unavailable | DataLoss
+    )
 }
 
 /// The caller's deadline from `grpc-timeout`, set a little early (1/10 of the budget, at most
@@ -266,5 +383,55 @@ mod tests {
             }
             let _ = deadline(&request);
         }
+    }
+
+    #[test]
+    fn only_server_failures_mark_a_server_span_as_an_error() {
+        use tonic::Code::*;
+        for code in [
+            Unknown,
+            DeadlineExceeded,
+            Unimplemented,
+            Internal,
+            Unavailable,
+            DataLoss,
+        ] {
+            assert!(server_span_error(code), "{code:?}");
+        }
+        for code in [
+            Ok,
+            Cancelled,
+            InvalidArgument,
+            NotFound,
+            AlreadyExists,
+            PermissionDenied,
+            ResourceExhausted,
+            FailedPrecondition,
+            Aborted,
+            OutOfRange,
+            Unauthenticated,
+        ] {
+            assert!(!server_span_error(code), "{code:?}");
+        }
+    }
+
+    #[test]
+    fn the_audit_subject_is_normalised_and_bounded() {
+        let huge = "9".repeat(60_000);
+        let about = About::decision(&huge, "880702431094", "2026-1-5");
+        assert_eq!(about.subject, MALFORMED);
+        assert_eq!(about.applicant, "880702431094");
+        assert_eq!(about.decision_date, MALFORMED);
+        let about = About::decision("860314310211", "", "");
+        assert_eq!(
+            (about.subject.as_str(), about.applicant.as_str()),
+            (MALFORMED, "")
+        );
+        assert_eq!(About::person("860314310210").subject, "860314310210");
+        let date = chrono::NaiveDate::from_ymd_opt(2026, 11, 25).unwrap();
+        assert_eq!(
+            About::decision("", "", "").on(date).decision_date,
+            "2026-11-25"
+        );
     }
 }

@@ -14,10 +14,12 @@ mod admin;
 mod admission;
 mod call;
 mod convert;
+mod malformed;
 
 pub use admin::Admin;
 pub use admission::Admission;
-pub use call::Edge;
+pub use call::{About, Edge};
+pub use malformed::Checked;
 
 /// Code generated from `proto/registry_gateway/v1/gateway.proto`.
 pub mod pb {
@@ -88,7 +90,11 @@ fn consent_token_field(value: &str) -> Result<Option<String>, Error> {
     Ok((!value.is_empty()).then(|| value.to_owned()))
 }
 
-fn owner_check(r: pb::CheckOwnerRequest, deadline: Option<Instant>) -> Result<OwnerCheck, Error> {
+fn owner_check(
+    r: pb::CheckOwnerRequest,
+    deadline: Option<Instant>,
+    max_days_back: u32,
+) -> Result<OwnerCheck, Error> {
     let owner = parse_iin("owner_iin", &r.owner_iin)?;
     let service = match pb::Service::try_from(r.service) {
         Ok(pb::Service::RegistrationAtResidence) => Service::RegistrationAtResidence,
@@ -122,11 +128,8 @@ fn owner_check(r: pb::CheckOwnerRequest, deadline: Option<Instant>) -> Result<Ow
             Some(applicant)
         }
     };
-    let date = match r.decision_date.as_str() {
-        "" => decision::today(),
-        s => chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d")
-            .map_err(|_| Error::invalid("decision_date", "must be a date YYYY-MM-DD"))?,
-    };
+    let date = decision::decision_date(&r.decision_date, decision::today(), max_days_back)
+        .map_err(|rule| Error::invalid("decision_date", rule))?;
     Ok(OwnerCheck {
         owner,
         service,
@@ -146,7 +149,7 @@ impl pb::registry_gateway_server::RegistryGateway for Gateway {
         let call = self.edge.begin("GetPerson", &request);
         let r = request.into_inner();
         let query = person_query(&r.iin, &r.consent_token, Registry::GbdFl, call.deadline());
-        call.run(&self.edge, Some(&r.iin), async {
+        call.run(&self.edge, Some(About::person(&r.iin)), async {
             let fetched = self.registries.gbd_fl.person(&query?).await?;
             let source = fetched.source.clone();
             let person = fetched.into_value().ok_or(Error::NotFound {
@@ -167,7 +170,7 @@ impl pb::registry_gateway_server::RegistryGateway for Gateway {
         let call = self.edge.begin("GetCivilActs", &request);
         let iin = request.into_inner().iin;
         let query = person_query(&iin, "", Registry::Zags, call.deadline());
-        call.run(&self.edge, Some(&iin), async {
+        call.run(&self.edge, Some(About::person(&iin)), async {
             let fetched = self.registries.zags.civil_acts(&query?).await?;
             Ok(convert::civil_acts(fetched))
         })
@@ -181,7 +184,7 @@ impl pb::registry_gateway_server::RegistryGateway for Gateway {
         let call = self.edge.begin("GetSocialStatus", &request);
         let iin = request.into_inner().iin;
         let query = person_query(&iin, "", Registry::SocialSecurity, call.deadline());
-        call.run(&self.edge, Some(&iin), async {
+        call.run(&self.edge, Some(About::person(&iin)), async {
             let fetched = self.registries.social.social_status(&query?).await?;
             Ok(convert::social_status(fetched, decision::today()))
         })
@@ -195,7 +198,7 @@ impl pb::registry_gateway_server::RegistryGateway for Gateway {
         let call = self.edge.begin("GetSchoolEnrolment", &request);
         let iin = request.into_inner().iin;
         let query = person_query(&iin, "", Registry::Nobd, call.deadline());
-        call.run(&self.edge, Some(&iin), async {
+        call.run(&self.edge, Some(About::person(&iin)), async {
             let fetched = self.registries.nobd.enrolments(&query?).await?;
             Ok(convert::school_enrolment(fetched))
         })
@@ -209,7 +212,7 @@ impl pb::registry_gateway_server::RegistryGateway for Gateway {
         let call = self.edge.begin("GetHigherEducation", &request);
         let iin = request.into_inner().iin;
         let query = person_query(&iin, "", Registry::Epvo, call.deadline());
-        call.run(&self.edge, Some(&iin), async {
+        call.run(&self.edge, Some(About::person(&iin)), async {
             let fetched = self.registries.epvo.studies(&query?).await?;
             Ok(convert::higher_education(fetched))
         })
@@ -222,9 +225,13 @@ impl pb::registry_gateway_server::RegistryGateway for Gateway {
     ) -> Result<Response<pb::CheckOwnerResponse>, Status> {
         let call = self.edge.begin("CheckOwner", &request);
         let r = request.into_inner();
-        let owner = r.owner_iin.clone();
-        let check = owner_check(r, call.deadline());
-        call.run(&self.edge, Some(&owner), async {
+        let mut about = About::decision(&r.owner_iin, &r.applicant_iin, &r.decision_date);
+        let check = owner_check(r, call.deadline(), self.decider.rules().max_days_back);
+        if let Ok(check) = &check {
+            // The date the decision is taken for, also when the caller left it to today.
+            about = about.on(check.date);
+        }
+        call.run(&self.edge, Some(about), async {
             let check = check?;
             let decision = self.decider.check(&check).await?;
             tracing::debug!(outcome = ?decision.outcome, decision_id = %decision.id, "decided");

@@ -19,8 +19,14 @@ pub(super) struct Entry {
     pub caller: String,
     pub rpc: String,
     pub subject: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub applicant: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub decision_date: String,
     pub purpose: String,
     pub outcome: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub count: Option<u64>,
     pub registries: Vec<RegistryUse>,
     pub hash: String,
 }
@@ -35,8 +41,14 @@ struct Body<'a> {
     caller: &'a str,
     rpc: &'a str,
     subject: &'a str,
+    #[serde(skip_serializing_if = "str::is_empty")]
+    applicant: &'a str,
+    #[serde(skip_serializing_if = "str::is_empty")]
+    decision_date: &'a str,
     purpose: &'a str,
     outcome: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    count: Option<u64>,
     registries: &'a [RegistryUse],
 }
 
@@ -65,8 +77,11 @@ pub fn write_line(
         caller: &record.caller,
         rpc: &record.rpc,
         subject: &record.subject,
+        applicant: &record.applicant,
+        decision_date: &record.decision_date,
         purpose: &record.purpose,
         outcome: &record.outcome,
+        count: record.count,
         registries: &record.registries,
     };
     let start = out.len();
@@ -92,8 +107,11 @@ impl Entry {
             caller: record.caller,
             rpc: record.rpc,
             subject: record.subject,
+            applicant: record.applicant,
+            decision_date: record.decision_date,
             purpose: record.purpose,
             outcome: record.outcome,
+            count: record.count,
             registries: record.registries,
             hash: String::new(),
         };
@@ -111,8 +129,11 @@ impl Entry {
             caller: &self.caller,
             rpc: &self.rpc,
             subject: &self.subject,
+            applicant: &self.applicant,
+            decision_date: &self.decision_date,
             purpose: &self.purpose,
             outcome: &self.outcome,
+            count: self.count,
             registries: &self.registries,
         };
         let bytes = serde_json::to_vec(&body).expect("strings, numbers and bools serialize");

@@ -12,10 +12,15 @@
 //!
 //! ```text
 //! {"seq":42,"time":"2026-11-25T18:40:00.123+05:00","prev":"<64 hex>","request_id":"…",
-//!  "caller":"…","rpc":"…","subject":"…","purpose":"…","outcome":"…",
+//!  "caller":"…","rpc":"…","subject":"…","applicant":"…","decision_date":"2026-11-25",
+//!  "purpose":"…","outcome":"…","count":3,
 //!  "registries":[{"registry":"gbd_fl","status":"found","from_cache":false,"stale":false}],
 //!  "hash":"<64 hex>"}
 //! ```
+//!
+//! `applicant`, `decision_date` (CheckOwner) and `count` (a summary of refused calls, see
+//! [`RefusalGate`]) are left out when empty; a line without them is the same record as before
+//! they existed, so older files still verify.
 //!
 //! `time` is when the writer took the record's batch (UTC+5, milliseconds); `seq`, `time`,
 //! `prev` and `hash` are set by the log, the rest is the [`AuditRecord`].
@@ -41,9 +46,16 @@
 //! whatever is queued (up to 1,024 records) as one batch, chains and writes it with one
 //! `write`, fsyncs it per [`FsyncPolicy`], and only then acknowledges each record: group
 //! commit, with the no-unaudited-answer rule intact. A failed write is truncated back to the
-//! last complete line and every record of the batch gets the error; the next batch retries.
+//! last complete line and every record of the batch gets the error; the next batch retries,
+//! and while no batch comes the writer probes every second whether it could write (it appends
+//! a few bytes and cuts them off). [`AuditLog::writable`] says which (readiness follows it).
 //! A failed fsync, or a failed write that cannot be truncated, stops the log: every later
 //! `append` fails until the gateway is restarted (which re-checks the tail).
+//!
+//! At open, a torn final line (no newline at its end: a write interrupted by a crash, whose
+//! records were never acknowledged under `fsync = "always"`) is cut off with a warning and
+//! `gateway_audit_torn_tail_cut_total`; the line before it must then be a valid record, like
+//! any last line, or the log refuses to open.
 //!
 //! Deleting whole records from the end of the newest file leaves a valid, shorter chain:
 //! anchor [`VerifyReport::last_hash`] and `records` outside the host to detect that.
@@ -58,12 +70,14 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::{oneshot, OwnedSemaphorePermit, Semaphore};
 
 mod format;
+mod refusals;
 mod verify;
 mod writer;
 
 #[cfg(test)]
 mod tests;
 
+pub use refusals::{RefusalGate, MAX_REFUSED_RECORD_BYTES, RECORDED_PER_SECOND};
 pub use verify::{chain_files, verify, Broken, VerifyReport};
 
 /// Records that may wait for the writer before `append` waits for a slot.
@@ -135,21 +149,32 @@ impl AuditConfig {
 
 /// One access to personal data, as a handler fills it in; the log adds `seq`, `time`,
 /// `prev` and `hash`.
-#[derive(Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct AuditRecord {
     pub request_id: String,
     /// The calling client system.
     pub caller: String,
     /// e.g. "CheckOwner".
     pub rpc: String,
-    /// The subject's IIN, in the clear.
+    /// The subject's IIN, in the clear; [`MALFORMED`] when the caller sent something that is
+    /// not a valid IIN (never the raw input); empty for a record about no one.
     pub subject: String,
+    /// CheckOwner: the applicant's IIN (or [`MALFORMED`]); empty when none was given.
+    pub applicant: String,
+    /// CheckOwner: the date the decision was taken for, `YYYY-MM-DD` (or [`MALFORMED`]).
+    pub decision_date: String,
     /// The purpose of access the caller gave.
     pub purpose: String,
     /// e.g. "OPERATIONAL_HALL", or a status such as "PERMISSION_DENIED".
     pub outcome: String,
+    /// Refused calls of one caller within one second beyond the first, recorded together
+    /// (see [`RefusalGate`]): how many; the other fields are those of the last of them.
+    pub count: Option<u64>,
     pub registries: Vec<RegistryUse>,
 }
+
+/// What a record holds instead of input that is not a valid IIN or date.
+pub const MALFORMED: &str = "MALFORMED";
 
 /// `Debug` without the subject's IIN, so that a record in a log line or panic message does
 /// not leak it.
@@ -160,8 +185,11 @@ impl fmt::Debug for AuditRecord {
             .field("caller", &self.caller)
             .field("rpc", &self.rpc)
             .field("subject", &"<redacted>")
+            .field("applicant", &"<redacted>")
+            .field("decision_date", &self.decision_date)
             .field("purpose", &self.purpose)
             .field("outcome", &self.outcome)
+            .field("count", &self.count)
             .field("registries", &self.registries)
             .finish()
     }
@@ -238,6 +266,8 @@ struct Inner {
     /// One permit per queued record: bounds the queue without blocking the runtime.
     slots: Arc<Semaphore>,
     closing: AtomicBool,
+    /// Set by the writer: whether its last write (or probe) succeeded.
+    writable: Arc<AtomicBool>,
 }
 
 impl fmt::Debug for AuditLog {
@@ -262,6 +292,7 @@ impl AuditLog {
         let writer = tokio::task::spawn_blocking(move || writer::Writer::open(&owned))
             .await
             .map_err(|e| AuditError::open(&path, std::io::Error::other(e.to_string())))??;
+        let writable = writer.writable();
         let (tx, rx) = std::sync::mpsc::channel();
         std::thread::Builder::new()
             .name("audit-writer".into())
@@ -273,8 +304,16 @@ impl AuditLog {
                 tx,
                 slots: Arc::new(Semaphore::new(QUEUE)),
                 closing: AtomicBool::new(false),
+                writable,
             }),
         })
+    }
+
+    /// Whether the log takes records: `false` from a failed write until a later write, or
+    /// the writer's own probe (every second), succeeds; for good after a failed fsync.
+    /// Readiness follows it.
+    pub fn writable(&self) -> bool {
+        self.inner.writable.load(Ordering::SeqCst)
     }
 
     /// The live file's path.

@@ -4,6 +4,7 @@ use std::collections::BTreeSet;
 use std::fs::{File, OpenOptions};
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
@@ -16,6 +17,8 @@ use super::{AuditConfig, AuditError, AuditRecord, FsyncPolicy, MAX_BATCH};
 
 pub(super) type Ack = oneshot::Sender<Result<(), AuditError>>;
 
+// Nearly every message is an Append: boxing its record would cost an allocation per record.
+#[allow(clippy::large_enum_variant)]
 pub(super) enum Msg {
     Append {
         record: AuditRecord,
@@ -103,6 +106,8 @@ pub(super) struct Writer {
     /// Why the log refuses every record from now on.
     stopped: Option<String>,
     claim: Option<Claim>,
+    /// Whether the last write (or probe) succeeded; shared with the handles (readiness).
+    writable: Arc<AtomicBool>,
 }
 
 impl Writer {
@@ -115,7 +120,8 @@ impl Writer {
         let file = open_live(&path).map_err(|e| AuditError::open(&path, e))?;
         let claim = Claim::take(&path)?;
         let meta = file.metadata().map_err(|e| AuditError::open(&path, e))?;
-        let (seq, prev, first_seq) = match read_ends(&file, meta.len()).map_err(|e| e.at(&path))? {
+        let len = cut_torn_tail(&file, meta.len(), &path, config.fsync)?;
+        let (seq, prev, first_seq) = match read_ends(&file, len).map_err(|e| e.at(&path))? {
             Some((first, last)) => (last.seq, last.hash, Some(first)),
             // A fresh live file continues the newest rotated file's chain, if any.
             None => match rotated_files(&path)
@@ -145,10 +151,11 @@ impl Writer {
         if !existed && config.fsync != FsyncPolicy::Never {
             sync_dir(dir).map_err(|e| AuditError::open(&path, e))?;
         }
+        crate::metrics::audit_writable(true);
         Ok(Writer {
             path,
             file: Some(file),
-            len: meta.len(),
+            len,
             seq,
             prev,
             first_seq,
@@ -160,7 +167,46 @@ impl Writer {
             last_sync: Instant::now(),
             stopped: None,
             claim: Some(claim),
+            writable: Arc::new(AtomicBool::new(true)),
         })
+    }
+
+    /// Whether the log takes records, as the handles see it.
+    pub fn writable(&self) -> Arc<AtomicBool> {
+        self.writable.clone()
+    }
+
+    fn set_writable(&self, writable: bool) {
+        if self.writable.swap(writable, Ordering::SeqCst) != writable {
+            crate::metrics::audit_writable(writable);
+            if writable {
+                tracing::info!("audit log writes again: ready");
+            } else {
+                tracing::error!("audit log cannot write: NOT_SERVING until it can");
+            }
+        }
+    }
+
+    /// Whether a record could be written now: writes a probe past the end and cuts it off
+    /// again (a crash in between leaves a torn line, cut at the next start).
+    fn probe(&mut self) -> bool {
+        if self.stopped.is_some() {
+            return false;
+        }
+        let file = match &self.file {
+            Some(file) => file,
+            None => match open_live(&self.path) {
+                Ok(file) => self.file.insert(file),
+                Err(_) => return false,
+            },
+        };
+        let mut out: &File = file;
+        let written = out.write_all(&[b' '; PROBE_BYTES]).is_ok();
+        if let Err(e) = cut_back(file, self.len) {
+            self.stopped = Some(format!("cutting a write probe off failed ({e})"));
+            return false;
+        }
+        written
     }
 
     /// Serves the queue until closed, or until every handle is dropped.
@@ -169,6 +215,7 @@ impl Writer {
             let (batch, close) = collect(first, &rx);
             if !batch.records.is_empty() {
                 let result = self.commit(batch.records);
+                self.set_writable(result.is_ok());
                 for (ack, slot) in batch.acks {
                     let _ = ack.send(result.clone());
                     drop(slot);
@@ -196,18 +243,29 @@ impl Writer {
         }
     }
 
-    /// The next message; under the interval policy, fsyncs when the interval runs out first.
+    /// The next message; under the interval policy, fsyncs when the interval runs out first;
+    /// while the log cannot write (and is not stopped), probes every [`PROBE_EVERY`].
     fn next(&mut self, rx: &Receiver<Msg>) -> Option<Msg> {
         loop {
-            if !(self.dirty && self.policy == FsyncPolicy::Interval) {
-                return rx.recv().ok();
-            }
-            let wait = self.interval.saturating_sub(self.last_sync.elapsed());
+            let syncing = self.dirty && self.policy == FsyncPolicy::Interval;
+            let probing = !self.writable.load(Ordering::SeqCst) && self.stopped.is_none();
+            let wait = match (syncing, probing) {
+                (false, false) => return rx.recv().ok(),
+                (true, _) => self.interval.saturating_sub(self.last_sync.elapsed()),
+                (false, true) => PROBE_EVERY,
+            };
+            let wait = if probing { wait.min(PROBE_EVERY) } else { wait };
             match rx.recv_timeout(wait) {
                 Ok(msg) => return Some(msg),
                 Err(RecvTimeoutError::Timeout) => {
-                    if let Err(e) = self.sync() {
-                        tracing::error!(error = %e, "audit log stopped");
+                    if syncing && self.last_sync.elapsed() >= self.interval {
+                        if let Err(e) = self.sync() {
+                            tracing::error!(error = %e, "audit log stopped");
+                        }
+                    }
+                    if probing {
+                        let writable = self.probe();
+                        self.set_writable(writable);
                     }
                 }
                 Err(RecvTimeoutError::Disconnected) => return None,
@@ -246,7 +304,7 @@ impl Writer {
         let mut out: &File = file;
         if let Err(e) = out.write_all(&buf) {
             // Never leave a partial line: cut back to the last complete one, or stop.
-            if let Err(t) = file.set_len(self.len) {
+            if let Err(t) = cut_back(file, self.len) {
                 self.stopped = Some(format!(
                     "a write failed ({e}) and cutting the file back to its last complete line failed ({t})"
                 ));
@@ -341,6 +399,61 @@ impl Writer {
         }
         Ok(())
     }
+}
+
+/// Bytes a write probe appends (and cuts off again).
+const PROBE_BYTES: usize = 4096;
+/// How often a log that cannot write tries again by itself.
+pub(super) const PROBE_EVERY: Duration = Duration::from_secs(1);
+
+/// Cuts `file` back to `len` bytes; nothing to do when nothing was added (a device such as
+/// /dev/full, which cannot be truncated, then stays usable).
+fn cut_back(file: &File, len: u64) -> io::Result<()> {
+    if file.metadata()?.len() == len {
+        return Ok(());
+    }
+    file.set_len(len)
+}
+
+/// Cuts a torn final line (bytes after the last newline: an interrupted write, whose records
+/// were never acknowledged under `fsync = "always"`) with a warning and a metric; returns the
+/// length of the complete lines. Anything else wrong is left for [`read_ends`] to refuse.
+fn cut_torn_tail(
+    file: &File,
+    len: u64,
+    path: &Path,
+    policy: FsyncPolicy,
+) -> Result<u64, AuditError> {
+    let err = |e| AuditError::open(path, e);
+    if len == 0 || read_at(file, len - 1, 1).map_err(err)?[0] == b'\n' {
+        return Ok(len);
+    }
+    let mut end = len;
+    let complete = loop {
+        let from = end.saturating_sub(4096);
+        let bytes = read_at(file, from, end - from).map_err(err)?;
+        if let Some(i) = bytes.iter().rposition(|&b| b == b'\n') {
+            break from + i as u64 + 1;
+        }
+        if from == 0 {
+            break 0;
+        }
+        end = from;
+    };
+    let line = count_newlines(file, complete).map_err(err)? + 1;
+    file.set_len(complete).map_err(err)?;
+    if policy != FsyncPolicy::Never {
+        file.sync_data().map_err(err)?;
+    }
+    tracing::warn!(
+        path = %path.display(),
+        line,
+        bytes = len - complete,
+        "audit log: cut a torn final line (a write interrupted by a crash; under fsync = \"always\" \
+         its records were never acknowledged)"
+    );
+    crate::metrics::audit_torn_tail_cut();
+    Ok(complete)
 }
 
 fn open_live(path: &Path) -> io::Result<File> {
@@ -458,5 +571,63 @@ fn count_newlines(file: &File, len: u64) -> io::Result<u64> {
             return Ok(count);
         }
         count += buf[..n].iter().filter(|&&b| b == b'\n').count() as u64;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record() -> AuditRecord {
+        AuditRecord {
+            request_id: "r".into(),
+            caller: "c".into(),
+            rpc: "GetPerson".into(),
+            subject: "061211600012".into(),
+            outcome: "FOUND".into(),
+            ..AuditRecord::default()
+        }
+    }
+
+    /// A write that fails makes the log unwritable (readiness NOT_SERVING) without stopping
+    /// it; the probe finds out when writing works again, and records go on in one chain.
+    #[test]
+    fn a_failed_write_is_unwritable_until_a_probe_succeeds() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = AuditConfig {
+            path: dir.path().join("audit.jsonl"),
+            ..AuditConfig::default()
+        };
+        let mut writer = Writer::open(&config).unwrap();
+        let writable = writer.writable();
+        writer.commit(vec![record()]).unwrap();
+        let len = writer.len;
+
+        // The disk refuses writes (here: a handle that cannot write).
+        writer.file = Some(File::open(&config.path).unwrap());
+        let failed = writer.commit(vec![record()]);
+        assert!(
+            matches!(failed, Err(AuditError::Write { .. })),
+            "{failed:?}"
+        );
+        writer.set_writable(failed.is_ok());
+        assert!(!writable.load(Ordering::SeqCst));
+        assert!(
+            writer.stopped.is_none(),
+            "a failed write alone does not stop the log"
+        );
+        assert!(!writer.probe(), "still cannot write");
+        assert_eq!(std::fs::metadata(&config.path).unwrap().len(), len);
+
+        // Writable again: the probe says so and leaves no trace.
+        writer.file = Some(open_live(&config.path).unwrap());
+        assert!(writer.probe());
+        writer.set_writable(true);
+        assert!(writable.load(Ordering::SeqCst));
+        assert_eq!(std::fs::metadata(&config.path).unwrap().len(), len);
+        writer.commit(vec![record()]).unwrap();
+        drop(writer);
+        let report = super::super::verify(std::slice::from_ref(&config.path)).unwrap();
+        assert_eq!(report.records, 2);
     }
 }

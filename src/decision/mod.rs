@@ -11,8 +11,9 @@ use arc_swap::ArcSwap;
 use chrono::{FixedOffset, NaiveDate, Utc};
 
 use crate::config::DecisionConfig;
+use crate::error::Error;
 use crate::iin::{Holder, Iin};
-use crate::registry::{CapacityStatus, Query, Registries, Registry, RegistryError, Source};
+use crate::registry::{CapacityStatus, Query, Registries, Registry, Source};
 
 pub mod age;
 pub mod rules;
@@ -25,6 +26,43 @@ pub fn kazakhstan_offset() -> FixedOffset {
 /// Today's date in Kazakhstan.
 pub fn today() -> NaiveDate {
     Utc::now().with_timezone(&kazakhstan_offset()).date_naive()
+}
+
+/// The date a decision is taken on, from the caller's `decision_date`: empty means `today`;
+/// otherwise exactly `YYYY-MM-DD`, not after `today` and at most `max_days_back` days before
+/// it. `Err` is the rule broken, for a field violation on `decision_date`.
+pub fn decision_date(
+    value: &str,
+    today: NaiveDate,
+    max_days_back: u32,
+) -> Result<NaiveDate, String> {
+    if value.is_empty() {
+        return Ok(today);
+    }
+    let shape = value.len() == 10
+        && value.bytes().enumerate().all(|(i, b)| match i {
+            4 | 7 => b == b'-',
+            _ => b.is_ascii_digit(),
+        });
+    let date = shape
+        .then(|| NaiveDate::parse_from_str(value, "%Y-%m-%d").ok())
+        .flatten()
+        .ok_or_else(|| "must be a calendar date YYYY-MM-DD (e.g. 2026-11-25)".to_owned())?;
+    if date > today {
+        return Err(format!(
+            "must not be after today ({today} in UTC+5): decisions are not taken in advance"
+        ));
+    }
+    let earliest = today
+        .checked_sub_days(chrono::Days::new(max_days_back.into()))
+        .unwrap_or(NaiveDate::MIN);
+    if date < earliest {
+        return Err(format!(
+            "must be at most {max_days_back} days before today, i.e. not before {earliest} \
+             (decision.max_days_back)"
+        ));
+    }
+    Ok(date)
 }
 
 /// The question IIS TsON asks at item 6.
@@ -163,8 +201,14 @@ impl Decider {
         Decider { registries, rules }
     }
 
-    /// The decision, or the registry whose silence makes one impossible (fail closed).
-    pub async fn check(&self, check: &OwnerCheck) -> Result<Decision, RegistryError> {
+    /// The rules in force (replaced on reload).
+    pub fn rules(&self) -> Arc<DecisionConfig> {
+        self.rules.load_full()
+    }
+
+    /// The decision, or the registry whose silence makes one impossible (fail closed), or
+    /// `INVALID_ARGUMENT` for a decision date before the owner's birth (per GBD FL).
+    pub async fn check(&self, check: &OwnerCheck) -> Result<Decision, Error> {
         if check.owner.holder() == Holder::Organisation {
             return Ok(rules::organisation());
         }
@@ -180,7 +224,17 @@ impl Decider {
             registries.zags.civil_acts(&query),
             registries.social.social_status(&query),
         );
-        rules::decide(
+        if let Ok(fetched) = &person {
+            if let Some(p) = fetched.value.as_ref() {
+                if check.date < p.birth_date {
+                    return Err(Error::invalid(
+                        "decision_date",
+                        "is before the owner's birth date (per GBD FL)",
+                    ));
+                }
+            }
+        }
+        Ok(rules::decide(
             check,
             &self.rules.load(),
             rules::Answers {
@@ -188,6 +242,51 @@ impl Decider {
                 acts,
                 social,
             },
-        )
+        )?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn d(s: &str) -> NaiveDate {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn decision_date_is_strict_and_bounded() {
+        let today = d("2026-11-25");
+        assert_eq!(decision_date("", today, 31), Ok(today));
+        assert_eq!(decision_date("2026-11-25", today, 31), Ok(today));
+        assert_eq!(decision_date("2026-10-25", today, 31), Ok(d("2026-10-25")));
+        let err = |s: &str| decision_date(s, today, 31).unwrap_err();
+        for malformed in [
+            "2026-1-5",
+            "2026-11-5",
+            "-0001-01-01",
+            "+2026-11-25",
+            "20261125",
+            "25.11.2026",
+            "2026-02-30",
+            "2026-11-25 ",
+            "２０２６-11-25",
+        ] {
+            assert!(err(malformed).contains("YYYY-MM-DD"), "{malformed:?}");
+        }
+        for future in ["2026-11-26", "2099-01-01", "9999-12-31"] {
+            assert!(
+                err(future).contains("not be after today (2026-11-25"),
+                "{future}"
+            );
+        }
+        for past in ["2026-10-24", "0001-01-01", "2008-02-28"] {
+            assert!(err(past).contains("not before 2026-10-25"), "{past}");
+        }
+        assert_eq!(
+            decision_date("2008-02-28", today, 11_000),
+            Ok(d("2008-02-28"))
+        );
+        assert!(decision_date("2026-11-24", today, 0).is_err());
     }
 }

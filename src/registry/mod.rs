@@ -199,6 +199,24 @@ impl Failure {
         }
     }
 
+    /// The kind of failure as a caller may be told it: no URL, OS error or registry text
+    /// (those stay in the gateway's log).
+    pub fn kind(&self) -> String {
+        match self {
+            Failure::Connect(_) => "connection failed".into(),
+            Failure::Timeout(d) => format!("no answer within {d:?}"),
+            Failure::Http(code) => format!("HTTP status {code}"),
+            Failure::Fault(_) => "SOAP fault".into(),
+            Failure::Status { .. } => "error status from the bus".into(),
+            Failure::Malformed(_) => "malformed answer".into(),
+            Failure::DeadlineExceeded => "no answer before the caller's deadline".into(),
+            Failure::CircuitOpen => "circuit breaker open after repeated failures".into(),
+            Failure::Overloaded(d) => format!(
+                "the gateway is at its limit of concurrent calls to it (no call slot within {d:?})"
+            ),
+        }
+    }
+
     /// Whether the same call may succeed if repeated soon.
     pub fn is_transient(&self) -> bool {
         match self {

@@ -127,7 +127,8 @@ impl ShepClient {
             .body(envelope)
             .send()
             .await
-            .map_err(|e| fail(transport(e)))?;
+            // The URL may carry credentials (e.g. an API key in its query): never in a text.
+            .map_err(|e| fail(transport(e.without_url())))?;
         let status = response.status();
         let mut limits = self.shep.limits;
         if let Some(n) = self.endpoint.max_answer_bytes {
