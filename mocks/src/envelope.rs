@@ -116,7 +116,13 @@ fn payload_iin(data: Node<'_, '_>) -> Option<String> {
 
 /// Parses a `SendMessage` request envelope.
 pub(crate) fn parse_request(body: &str) -> Result<Request, EnvelopeError> {
-    let doc = Document::parse(body).map_err(|e| EnvelopeError::NotXml(e.to_string()))?;
+    // The body is at most axum's default 2 MB; the tree at most 10,000 nodes, no DTD.
+    let options = roxmltree::ParsingOptions {
+        allow_dtd: false,
+        nodes_limit: 10_000,
+    };
+    let doc = Document::parse_with_options(body, options)
+        .map_err(|e| EnvelopeError::NotXml(e.to_string()))?;
     let root = doc.root_element();
     if root.tag_name().name() != "Envelope" {
         return Err(EnvelopeError::NotSendMessage);

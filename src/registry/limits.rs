@@ -7,12 +7,14 @@
 //! - A streaming pass ([`scan`]) over an accepted body, before the tree is built, refuses a
 //!   DTD (entity bombs), nesting deeper than `max_depth`, more than `max_children` child
 //!   elements under one element (acts, guardianships, enrolments, studies: records per list),
-//!   and a text or attribute value longer than `max_text_bytes`. Past any limit the answer is
-//!   malformed: never cut short into a wrong decision.
+//!   more than `max_elements` in all, and a text or attribute value longer than
+//!   `max_text_bytes`. Past any limit the answer is malformed: never cut short into a wrong
+//!   decision.
 //!
-//! Worst case held in memory at once: `max_answer_bytes` per call in flight, so
-//! `max_answer_bytes × max_concurrent × 5 registries` of bodies (plus their trees, a few
-//! times that, one parse at a time per call).
+//! Worst case held in memory at once: one body of at most `max_answer_bytes` per call in
+//! flight, so `max_answer_bytes × max_concurrent × 5 registries` (1 MiB × 64 × 5 = 320 MiB
+//! with the defaults), plus one parse tree of at most `max_elements` per worker thread (a
+//! parse does not wait, so no more trees than threads exist at once).
 
 use quick_xml::events::Event;
 use quick_xml::Reader;
@@ -27,6 +29,8 @@ pub struct AnswerLimits {
     pub max_depth: usize,
     /// Most child elements of one element (records in one list).
     pub max_children: usize,
+    /// Most elements in the whole answer (bounds the parse tree).
+    pub max_elements: usize,
     /// Longest text or attribute value, in bytes.
     pub max_text_bytes: usize,
 }
@@ -37,6 +41,7 @@ impl Default for AnswerLimits {
             max_answer_bytes: 1024 * 1024,
             max_depth: 32,
             max_children: 1000,
+            max_elements: 20_000,
             max_text_bytes: 16 * 1024,
         }
     }
@@ -49,6 +54,7 @@ impl AnswerLimits {
             ("max_answer_bytes", self.max_answer_bytes, 4096),
             ("max_depth", self.max_depth, 8),
             ("max_children", self.max_children, 10),
+            ("max_elements", self.max_elements, 100),
             ("max_text_bytes", self.max_text_bytes, 256),
         ] {
             if value < least {
@@ -69,6 +75,7 @@ impl AnswerLimits {
         let mut reader = Reader::from_str(body);
         // Children counted per open element.
         let mut open: Vec<usize> = Vec::new();
+        let mut elements = 0usize;
         let text_limit = |len: usize| {
             if len > self.max_text_bytes {
                 Err(format!(
@@ -83,6 +90,10 @@ impl AnswerLimits {
             let event = reader.read_event().map_err(|e| format!("not XML ({e})"))?;
             match event {
                 Event::Start(_) | Event::Empty(_) => {
+                    elements += 1;
+                    if elements > self.max_elements {
+                        return Err(format!("more than {} elements", self.max_elements));
+                    }
                     if let Some(children) = open.last_mut() {
                         *children += 1;
                         if *children > self.max_children {
@@ -135,6 +146,17 @@ mod tests {
         let list = |n| format!("<r>{}</r>", "<act/>".repeat(n));
         assert!(l.scan(&list(1000)).is_ok());
         assert!(l.scan(&list(1001)).unwrap_err().contains("more than 1000"));
+        let lists = |n| {
+            format!(
+                "<r>{}</r>",
+                format!("<l>{}</l>", "<a/>".repeat(998)).repeat(n)
+            )
+        };
+        assert!(l.scan(&lists(20)).is_ok());
+        assert!(l
+            .scan(&lists(21))
+            .unwrap_err()
+            .contains("more than 20000 elements"));
         let name = |n| format!("<r><name>{}</name></r>", "Ж".repeat(n));
         assert!(l.scan(&name(8 * 1024)).is_ok());
         assert!(l

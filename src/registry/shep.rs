@@ -188,8 +188,13 @@ async fn read_bounded(
     }
     let mut body = Vec::with_capacity(response.content_length().unwrap_or(0) as usize);
     while let Some(chunk) = response.chunk().await.map_err(Err)? {
-        if body.len() + chunk.len() > limit {
+        let needed = body.len() + chunk.len();
+        if needed > limit {
             return Err(over());
+        }
+        // Grow by doubling, but never past the limit.
+        if needed > body.capacity() {
+            body.reserve_exact(needed.max(2 * body.capacity()).min(limit) - body.len());
         }
         body.extend_from_slice(&chunk);
     }
