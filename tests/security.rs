@@ -317,6 +317,38 @@ async fn client_certificate_from_another_ca_is_refused() {
     assert_refused_in_handshake(Some(Pki::stranger(TSON)), "UnknownCA").await;
 }
 
+/// A client that starts a TLS handshake and goes silent is dropped after
+/// `connections.tls_handshake_timeout`, not kept until the idle timeout (or for ever).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stalled_tls_handshake_is_dropped_on_time() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let pki = Pki::new();
+    let gw = Gateway::start(|c| {
+        c.tls = Some(pki.tls());
+        c.connections.tls_handshake_timeout = Duration::from_millis(500);
+    })
+    .await;
+    let mut tcp = tokio::net::TcpStream::connect(gw.addr).await.unwrap();
+    // The first bytes of a TLS record, then silence.
+    tcp.write_all(&[0x16, 0x03, 0x01]).await.unwrap();
+    let started = std::time::Instant::now();
+    let mut sink = [0u8; 256];
+    tokio::time::timeout(Duration::from_secs(5), async {
+        while let Ok(n) = tcp.read(&mut sink).await {
+            if n == 0 {
+                break;
+            }
+        }
+    })
+    .await
+    .expect("the gateway drops the stalled handshake");
+    let took = started.elapsed();
+    assert!(
+        took >= Duration::from_millis(400) && took < Duration::from_secs(3),
+        "dropped after {took:?}"
+    );
+}
+
 #[tokio::test]
 async fn rights_are_per_client_and_rpc_and_checked_before_the_registries() {
     let pki = Pki::new();
