@@ -45,10 +45,13 @@ impl Admission {
     pub fn admit(&self, caller: &str) -> Result<Admitted, Error> {
         let mine = {
             let mut callers = self.callers.lock().unwrap_or_else(|p| p.into_inner());
-            callers
-                .entry(caller.to_owned())
-                .or_insert_with(|| Arc::new(Semaphore::new(self.per_caller)))
-                .clone()
+            match callers.get(caller) {
+                Some(mine) => mine.clone(),
+                None => callers
+                    .entry(caller.to_owned())
+                    .or_insert_with(|| Arc::new(Semaphore::new(self.per_caller)))
+                    .clone(),
+            }
         };
         let refuse = |limit, whose| {
             crate::metrics::shed();
