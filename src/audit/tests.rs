@@ -25,6 +25,12 @@ fn record(i: u64) -> AuditRecord {
         },
         decision_date: "2026-11-25".into(),
         purpose: "REGISTRATION_AT_RESIDENCE".into(),
+        consent: CONSENT_PRESENTED.into(),
+        consent_ref: if i.is_multiple_of(2) {
+            format!("kdp#{i:032x}")
+        } else {
+            String::new()
+        },
         outcome: if i.is_multiple_of(2) {
             "ONLINE"
         } else {
@@ -705,6 +711,8 @@ fn the_writer_line_is_the_sealed_entry_line() {
         applicant: "880702431094".into(),
         decision_date: "2026-11-25".into(),
         purpose: "a \"quoted\" purpose".into(),
+        consent: CONSENT_PRESENTED.into(),
+        consent_ref: format!("kdp#{}", "a".repeat(32)),
         outcome: "ONLINE".into(),
         count: Some(3),
         registries: vec![RegistryUse {
