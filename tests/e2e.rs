@@ -343,7 +343,7 @@ async fn look_ups_reach_every_registry() {
     let person = c
         .get_person(pb::GetPersonRequest {
             iin: demo::INCAPABLE_BY_COURT.into(),
-            consent_token: "kdp-token".into(),
+            consent_token: demo::consent(demo::INCAPABLE_BY_COURT),
         })
         .await
         .unwrap()
@@ -398,7 +398,7 @@ async fn look_ups_reach_every_registry() {
     let missing = c
         .get_person(pb::GetPersonRequest {
             iin: demo::UNKNOWN.into(),
-            ..Default::default()
+            consent_token: demo::consent(demo::UNKNOWN),
         })
         .await
         .unwrap_err();

@@ -180,9 +180,15 @@ impl Gateway {
 
     /// The production-like setup: mutual TLS, the two client systems' rights, the audit log.
     async fn secured(pki: &Pki) -> Gateway {
+        // GetPerson needs the person's consent wherever it is granted.
         let rights = |name: &str, rpcs: [&str; 2]| ClientRights {
             names: vec![name.to_owned()],
             rpcs: rpcs.map(str::to_owned).to_vec(),
+            consent_required: rpcs
+                .iter()
+                .filter(|r| **r == "GetPerson")
+                .map(|r| r.to_string())
+                .collect(),
         };
         let access = AccessConfig {
             require_purpose: true,
@@ -257,10 +263,11 @@ fn check_owner(owner: &str, applicant: &str) -> pb::CheckOwnerRequest {
     }
 }
 
+/// GetPerson with the person's own (demo) consent token.
 fn person(iin: &str) -> pb::GetPersonRequest {
     pb::GetPersonRequest {
         iin: today_iin(iin),
-        consent_token: "kdp-token".into(),
+        consent_token: demo::consent(iin),
     }
 }
 

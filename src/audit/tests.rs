@@ -167,12 +167,18 @@ async fn the_line_format_and_hash_are_as_documented() {
         "applicant",
         "decision_date",
         "purpose",
+        "consent",
+        "consent_ref",
         "outcome",
         "registries",
         "hash",
     ];
     expected.sort();
     assert_eq!(sorted, expected);
+    assert!(
+        line.contains(r#""purpose":"REGISTRATION_AT_RESIDENCE","consent":"presented","consent_ref":"kdp#"#),
+        "{line}"
+    );
     assert!(line.starts_with(r#"{"seq":2,"time":"20"#), "{line}");
     let registries = r#""registries":[{"registry":"gbd_fl","status":"found","from_cache":false,"stale":false},{"registry":"zags","status":"unavailable","from_cache":false,"stale":false}],"hash":""#;
     assert!(line.contains(registries), "{line}");
