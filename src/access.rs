@@ -72,7 +72,10 @@ impl AccessConfig {
                     ));
                 }
             }
-            crate::consent::check_rpcs(&format!("{key}.consent_required"), &rights.consent_required)?;
+            crate::consent::check_rpcs(
+                &format!("{key}.consent_required"),
+                &rights.consent_required,
+            )?;
             for name in &rights.names {
                 if let Some(other) = seen.insert(name.as_str(), client.as_str()) {
                     return Err((

@@ -413,7 +413,9 @@ impl Config {
             }
         }
         for code in &codes.consent_refused {
-            if codes.ok.contains(code) || codes.not_found.contains(code) || codes.transient.contains(code)
+            if codes.ok.contains(code)
+                || codes.not_found.contains(code)
+                || codes.transient.contains(code)
             {
                 return Err(invalid(
                     "shep.status_codes.consent_refused",

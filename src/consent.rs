@@ -68,7 +68,10 @@ impl fmt::Debug for ConsentConfig {
 impl ConsentConfig {
     /// The first rule broken, as (key, rule).
     pub fn check(&self) -> Result<(), (String, String)> {
-        check_rpcs("consent.required_without_access", &self.required_without_access)?;
+        check_rpcs(
+            "consent.required_without_access",
+            &self.required_without_access,
+        )?;
         if let Some(key) = &self.reference_key {
             if key.len() < MIN_KEY_BYTES {
                 return Err((
@@ -217,7 +220,10 @@ mod tests {
         };
         let (key, rule) = c.check().unwrap_err();
         assert_eq!(key, "consent.required_without_access");
-        assert!(rule.contains("GetCivilActs") && rule.contains("GetPerson"), "{rule}");
+        assert!(
+            rule.contains("GetCivilActs") && rule.contains("GetPerson"),
+            "{rule}"
+        );
         let c = ConsentConfig {
             reference_key: Some("short".into()),
             ..ConsentConfig::default()

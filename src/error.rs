@@ -283,10 +283,17 @@ mod tests {
         }
         .to_status("req-1");
         assert_eq!(status.code(), Code::FailedPrecondition);
-        assert!(status.message().contains("consent_token"), "{}", status.message());
+        assert!(
+            status.message().contains("consent_token"),
+            "{}",
+            status.message()
+        );
         let details = status.get_error_details();
         let v = &details.precondition_failure().unwrap().violations[0];
-        assert_eq!((v.r#type.as_str(), v.subject.as_str()), ("CONSENT_REQUIRED", "consent_token"));
+        assert_eq!(
+            (v.r#type.as_str(), v.subject.as_str()),
+            ("CONSENT_REQUIRED", "consent_token")
+        );
 
         let error = Error::from(RegistryError {
             registry: Registry::GbdFl,
@@ -300,7 +307,9 @@ mod tests {
         let status = error.to_status("req-2");
         assert_eq!(status.code(), Code::PermissionDenied);
         assert!(
-            status.message().starts_with("GBD FL refused the consent token")
+            status
+                .message()
+                .starts_with("GBD FL refused the consent token")
                 && status.message().contains("req-2"),
             "{}",
             status.message()

@@ -357,9 +357,10 @@ impl Reloader {
             new.shep.retry_after,
         );
         state.decision.store(Arc::new(new.decision));
-        state
-            .access
-            .store(Arc::new(Access::new(new.access.clone(), new.consent.clone())));
+        state.access.store(Arc::new(Access::new(
+            new.access.clone(),
+            new.consent.clone(),
+        )));
         let restart = keep_running(&current, &mut new, &old_policies, &new_policies);
         *current = new;
         Ok(restart)

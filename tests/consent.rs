@@ -135,7 +135,9 @@ fn gbd_fl_use(record: &Value) -> (String, bool) {
 fn assert_consent_refused(status: &tonic::Status) {
     assert_eq!(status.code(), Code::PermissionDenied, "{status:?}");
     assert!(
-        status.message().contains("GBD FL refused the consent token"),
+        status
+            .message()
+            .contains("GBD FL refused the consent token"),
         "{}",
         status.message()
     );
@@ -143,7 +145,10 @@ fn assert_consent_refused(status: &tonic::Status) {
     let info = details.error_info().expect("ErrorInfo");
     assert_eq!(info.reason, "CONSENT_REFUSED");
     assert_eq!(info.metadata["registry"], "gbd_fl");
-    assert!(details.retry_info().is_none(), "no retry advice: {status:?}");
+    assert!(
+        details.retry_info().is_none(),
+        "no retry advice: {status:?}"
+    );
 }
 
 /// One caller reads a person's record with the person's token; a second caller without a
@@ -190,7 +195,11 @@ async fn no_caller_reads_a_record_on_another_callers_consent() {
         .violations[0];
     assert_eq!(violation.r#type, "CONSENT_REQUIRED");
     assert_eq!(violation.subject, "consent_token");
-    assert_eq!(h.calls(Registry::GbdFl), 2, "refused before any registry call");
+    assert_eq!(
+        h.calls(Registry::GbdFl),
+        2,
+        "refused before any registry call"
+    );
     assert_eq!(h.gbd_fl_status().await.cache_entries, 1, "still cached");
 
     // The second caller with another person's token: GBD FL is asked, and refuses.
@@ -359,7 +368,11 @@ async fn check_owner_with_the_shared_cache_answers_from_it() {
         .find(|e| e.registry() == pb::Registry::GbdFl)
         .unwrap();
     assert!(gbd.from_cache);
-    assert_eq!(h.calls(Registry::GbdFl), 1, "answered from the shared cache");
+    assert_eq!(
+        h.calls(Registry::GbdFl),
+        1,
+        "answered from the shared cache"
+    );
 
     let records = h.audit();
     assert_eq!(records.len(), 2);

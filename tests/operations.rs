@@ -238,7 +238,11 @@ async fn reload_changes_ttl_and_access_rights_and_refuses_a_bad_config() {
             .await
             .unwrap();
     }
-    assert_eq!(zags.calls() - before, 2, "TTL 0: every call reaches IS ZAGS");
+    assert_eq!(
+        zags.calls() - before,
+        2,
+        "TTL 0: every call reaches IS ZAGS"
+    );
 
     // A configuration that fails validation is refused and changes nothing.
     let bad = Config::from_toml("[resilience.defaults]\nretry_budget_ratio = 1.5");

@@ -647,7 +647,10 @@ gender = "female"
         let today = NaiveDate::from_ymd_opt(2026, 11, 25).unwrap();
         let f = Fixture::demo();
         let adult = crate::demo::CAPABLE_ADULT;
-        assert_eq!(f.check_consent(&crate::demo::consent(adult), adult, today), Ok(()));
+        assert_eq!(
+            f.check_consent(&crate::demo::consent(adult), adult, today),
+            Ok(())
+        );
         assert_eq!(
             f.check_consent(&crate::demo::consent(crate::demo::MINOR), adult, today),
             Err(ConsentRefusal::OtherPerson)
@@ -665,9 +668,12 @@ gender = "female"
         let other_day = NaiveDate::from_ymd_opt(2027, 3, 1).unwrap();
         let iin = crate::demo::iin(key, other_day);
         assert_ne!(iin, key);
-        assert_eq!(f.check_consent(&crate::demo::consent(key), &iin, other_day), Ok(()));
-        let bad = Fixture::from_toml_str("[[consent]]\ntoken = \"t\"\nperson = \"123\"\n")
-            .unwrap_err();
+        assert_eq!(
+            f.check_consent(&crate::demo::consent(key), &iin, other_day),
+            Ok(())
+        );
+        let bad =
+            Fixture::from_toml_str("[[consent]]\ntoken = \"t\"\nperson = \"123\"\n").unwrap_err();
         assert!(bad.to_string().starts_with("consent[0].person"), "{bad}");
     }
 

@@ -7,7 +7,9 @@ use chrono::NaiveDate;
 
 use crate::date::DateSpec;
 use crate::envelope::Xml;
-use crate::fixture::{CapacityStatus, ConsentRefusal, Fixture, Gender, GuardianshipKind, Person, StudyForm};
+use crate::fixture::{
+    CapacityStatus, ConsentRefusal, Fixture, Gender, GuardianshipKind, Person, StudyForm,
+};
 use crate::registry::Registry;
 
 /// Status code of a processed request.

@@ -224,7 +224,11 @@ impl Call {
     /// Refuses a call about the person `subject` without a consent token when its caller
     /// needs one for this RPC (an organisation's BIN needs none). Checked after the rights
     /// and the request's fields, before any registry call.
-    pub fn require_consent(&self, subject: &Iin, token: Option<&ConsentToken>) -> Result<(), Error> {
+    pub fn require_consent(
+        &self,
+        subject: &Iin,
+        token: Option<&ConsentToken>,
+    ) -> Result<(), Error> {
         if token.is_none()
             && subject.holder() == Holder::Person
             && self.access.consent_required(&self.caller, self.rpc)

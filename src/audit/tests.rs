@@ -176,7 +176,9 @@ async fn the_line_format_and_hash_are_as_documented() {
     expected.sort();
     assert_eq!(sorted, expected);
     assert!(
-        line.contains(r#""purpose":"REGISTRATION_AT_RESIDENCE","consent":"presented","consent_ref":"kdp#"#),
+        line.contains(
+            r#""purpose":"REGISTRATION_AT_RESIDENCE","consent":"presented","consent_ref":"kdp#"#
+        ),
         "{line}"
     );
     assert!(line.starts_with(r#"{"seq":2,"time":"20"#), "{line}");

@@ -419,7 +419,10 @@ mod tests {
     fn a_refused_consent_is_its_own_failure_neither_transient_nor_the_registrys() {
         let e = parse_response(200, &ok_body("KDP_REFUSED", ""), &codes(), first_child_name)
             .unwrap_err();
-        assert!(matches!(e, Failure::ConsentRefused { ref code } if code == "KDP_REFUSED"), "{e}");
+        assert!(
+            matches!(e, Failure::ConsentRefused { ref code } if code == "KDP_REFUSED"),
+            "{e}"
+        );
         assert!(!e.is_transient() && !e.is_registry_failure() && !e.allows_stale());
         assert_eq!(e.label(), "consent_refused");
     }
