@@ -104,7 +104,8 @@ expect get-higher-education '"studies"' '"dormitory": true' -- grpcurl -plaintex
 
 # Operators
 expect admin-registry-status '"registry": "GBD_FL"' '"registry": "EPVO"' '"breaker"' -- grpcurl -plaintext "$addr" registry_gateway.v1.GatewayAdmin/GetRegistryStatus
-expect admin-invalidate-person '"invalidated"' '"GBD_FL"' -- grpcurl -plaintext -d '{"iin":"161016620441"}' "$addr" registry_gateway.v1.GatewayAdmin/InvalidatePerson
+# (GBD FL holds no entry: by default CheckOwner does not use its shared cache, see Consent.)
+expect admin-invalidate-person '"invalidated"' '"ZAGS"' -- grpcurl -plaintext -d '{"iin":"161016620441"}' "$addr" registry_gateway.v1.GatewayAdmin/InvalidatePerson
 
 echo "grpcurl: $passed passed, $fail failed"
 [ "$fail" -eq 0 ]
