@@ -230,6 +230,10 @@ async fn gateway(extra: &str) -> Running {
         r#"
 max_in_flight = 4096
 {extra}
+# The scenarios measure CheckOwner with every answer cached, GBD FL's included (the README's
+# table predates consent; without this switch each CheckOwner reaches GBD FL).
+[consent]
+check_owner_shared_cache = true
 [access]
 require_purpose = true
 plaintext_client = "bench"

@@ -11,6 +11,8 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use x509_parser::prelude::{FromDer, GeneralName, X509Certificate};
 
+use crate::consent::{ConsentConfig, ConsentToken};
+
 /// Every RPC of the gateway, by the name used in access rules.
 pub const RPCS: [&str; 8] = [
     "GetPerson",
@@ -51,6 +53,9 @@ pub struct ClientRights {
     pub names: Vec<String>,
     /// RPCs it may call, by name (see [`RPCS`]).
     pub rpcs: Vec<String>,
+    /// RPCs it may call only with the person's consent token (`GetPerson`, `CheckOwner`).
+    #[serde(default)]
+    pub consent_required: Vec<String>,
 }
 
 impl AccessConfig {
@@ -67,6 +72,10 @@ impl AccessConfig {
                     ));
                 }
             }
+            crate::consent::check_rpcs(
+                &format!("{key}.consent_required"),
+                &rights.consent_required,
+            )?;
             for name in &rights.names {
                 if let Some(other) = seen.insert(name.as_str(), client.as_str()) {
                     return Err((
@@ -109,15 +118,45 @@ impl Caller {
     }
 }
 
-/// Decides callers and rights from configuration.
+/// Decides callers, rights and the need for consent from configuration.
 #[derive(Debug, Clone, Default)]
 pub struct Access {
     config: Option<AccessConfig>,
+    consent: ConsentConfig,
+    /// The key of consent references in force.
+    consent_key: Vec<u8>,
 }
 
 impl Access {
-    pub fn new(config: Option<AccessConfig>) -> Access {
-        Access { config }
+    pub fn new(config: Option<AccessConfig>, consent: ConsentConfig) -> Access {
+        Access {
+            config,
+            consent_key: consent.key(),
+            consent,
+        }
+    }
+
+    pub fn consent_config(&self) -> &ConsentConfig {
+        &self.consent
+    }
+
+    /// Whether `caller` needs a consent token to call `rpc`.
+    pub fn consent_required(&self, caller: &Caller, rpc: &str) -> bool {
+        let listed = |rpcs: &[String]| rpcs.iter().any(|r| r == rpc);
+        match (&self.config, caller) {
+            (None, _) => listed(&self.consent.required_without_access),
+            (Some(config), Caller::Client(name)) => config
+                .clients
+                .get(name)
+                .is_some_and(|rights| listed(&rights.consent_required)),
+            // Callers that no client system claims may call nothing anyway.
+            (Some(_), _) => true,
+        }
+    }
+
+    /// `token` with its audit reference under the key in force.
+    pub fn consent_token(&self, token: String) -> ConsentToken {
+        ConsentToken::new(token, &self.consent_key)
     }
 
     pub fn config(&self) -> Option<&AccessConfig> {
@@ -195,6 +234,7 @@ mod tests {
             ClientRights {
                 names: vec!["tson.example.kz".into()],
                 rpcs: vec!["CheckOwner".into(), "GetPerson".into()],
+                consent_required: vec!["GetPerson".into()],
             },
         );
         clients.insert(
@@ -202,6 +242,7 @@ mod tests {
             ClientRights {
                 names: vec!["edu.example.kz".into()],
                 rpcs: vec!["GetSchoolEnrolment".into(), "GetHigherEducation".into()],
+                consent_required: vec![],
             },
         );
         AccessConfig {
@@ -223,7 +264,7 @@ mod tests {
 
     #[test]
     fn callers_are_named_by_cn_or_san_and_rights_are_per_rpc() {
-        let access = Access::new(Some(config()));
+        let access = Access::new(Some(config()), ConsentConfig::default());
         let tson = access.caller(Some(&cert("tson.example.kz", &[])));
         assert_eq!(tson, Caller::Client("iis-tson".into()));
         assert!(access.allows(&tson, "CheckOwner"));
@@ -239,8 +280,42 @@ mod tests {
     }
 
     #[test]
+    fn consent_is_required_per_client_and_rpc() {
+        let access = Access::new(Some(config()), ConsentConfig::default());
+        let tson = Caller::Client("iis-tson".into());
+        assert!(access.consent_required(&tson, "GetPerson"));
+        assert!(!access.consent_required(&tson, "CheckOwner"));
+        assert!(!access.consent_required(&Caller::Client("edu".into()), "GetPerson"));
+        // Without [access]: consent.required_without_access (GetPerson by default).
+        let open = Access::new(None, ConsentConfig::default());
+        assert!(open.consent_required(&Caller::Anonymous, "GetPerson"));
+        assert!(!open.consent_required(&Caller::Anonymous, "CheckOwner"));
+        let none = Access::new(
+            None,
+            ConsentConfig {
+                required_without_access: vec![],
+                ..ConsentConfig::default()
+            },
+        );
+        assert!(!none.consent_required(&Caller::Anonymous, "GetPerson"));
+    }
+
+    #[test]
+    fn consent_required_names_only_rpcs_with_a_token() {
+        let mut c = config();
+        c.clients
+            .get_mut("edu")
+            .unwrap()
+            .consent_required
+            .push("GetSchoolEnrolment".into());
+        let (key, rule) = c.check().unwrap_err();
+        assert_eq!(key, "access.clients.edu.consent_required");
+        assert!(rule.contains("GetSchoolEnrolment"), "{rule}");
+    }
+
+    #[test]
     fn without_access_config_everything_is_open() {
-        let access = Access::new(None);
+        let access = Access::new(None, ConsentConfig::default());
         assert!(access.allows(&access.caller(None), "CheckOwner"));
     }
 

@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::access::AccessConfig;
 use crate::audit::AuditConfig;
+use crate::consent::ConsentConfig;
 use crate::listener::Connections;
 use crate::registry::limits::AnswerLimits;
 use crate::registry::{CapacityStatus, LifeStatus, Registry};
@@ -55,6 +56,9 @@ pub struct Config {
     pub allow_insecure_plaintext: bool,
     /// Client systems and their rights; absent: every caller may call every RPC (demo).
     pub access: Option<AccessConfig>,
+    /// Consent tokens: where they are required without `[access]`, CheckOwner's use of the
+    /// shared cache, the key of their audit references.
+    pub consent: ConsentConfig,
     /// The audit log of personal-data RPCs; absent: no audit (demo).
     pub audit: Option<AuditConfig>,
     /// OpenTelemetry trace export (also switched on by the standard `OTEL_*` variables).
@@ -84,6 +88,7 @@ impl Default for Config {
             tls: None,
             allow_insecure_plaintext: false,
             access: None,
+            consent: ConsentConfig::default(),
             audit: None,
             tracing: TracingConfig::default(),
             log: LogConfig::default(),
@@ -173,6 +178,8 @@ pub struct ShepCodes {
     pub ok: Vec<String>,
     pub not_found: Vec<String>,
     pub transient: Vec<String>,
+    /// GBD FL refused the consent token (`kdpToken`): invalid, expired, or another person's.
+    pub consent_refused: Vec<String>,
 }
 
 impl Default for ShepCodes {
@@ -181,6 +188,7 @@ impl Default for ShepCodes {
             ok: vec!["SCSS001".into()],
             not_found: vec!["NOTFOUND".into()],
             transient: vec!["TEMP_UNAVAILABLE".into()],
+            consent_refused: vec!["KDP_REFUSED".into()],
         }
     }
 }
@@ -404,6 +412,17 @@ impl Config {
                 ));
             }
         }
+        for code in &codes.consent_refused {
+            if codes.ok.contains(code)
+                || codes.not_found.contains(code)
+                || codes.transient.contains(code)
+            {
+                return Err(invalid(
+                    "shep.status_codes.consent_refused",
+                    &format!("code {code:?} is also in ok, not_found or transient"),
+                ));
+            }
+        }
         for (key, empty) in [
             ("codes.life_status", self.codes.life_status.is_empty()),
             ("codes.capable_status", self.codes.capable_status.is_empty()),
@@ -462,6 +481,9 @@ impl Config {
                 .check()
                 .map_err(|(key, rule)| ConfigError::Invalid { key, rule })?;
         }
+        self.consent
+            .check()
+            .map_err(|(key, rule)| ConfigError::Invalid { key, rule })?;
         self.log
             .check()
             .map_err(|(field, rule)| ConfigError::Invalid {

@@ -24,6 +24,10 @@ pub enum Error {
     /// The caller may not call this RPC. Says nothing about the data.
     #[error("caller {caller} may not call {rpc}")]
     PermissionDenied { rpc: &'static str, caller: String },
+    /// The caller needs the person's consent token for this RPC and brought none. Refused
+    /// before any registry call.
+    #[error("{rpc} needs the person's consent: consent_token (GBD FL kdpToken) is required for caller {caller}")]
+    ConsentRequired { rpc: &'static str, caller: String },
     /// A look-up found no such person in `registry`.
     #[error("{registry} has no person with this IIN")]
     NotFound { registry: Registry },
@@ -55,6 +59,11 @@ impl Error {
             Error::InvalidArgument { .. } => Code::InvalidArgument,
             Error::Deadline => Code::DeadlineExceeded,
             Error::PermissionDenied { .. } => Code::PermissionDenied,
+            Error::ConsentRequired { .. } => Code::FailedPrecondition,
+            Error::Registry(RegistryError {
+                failure: Failure::ConsentRefused { .. },
+                ..
+            }) => Code::PermissionDenied,
             Error::NotFound { .. } => Code::NotFound,
             Error::Registry(RegistryError {
                 failure: Failure::DeadlineExceeded,
@@ -78,6 +87,7 @@ impl Error {
                 &e.registry,
                 match e.failure {
                     Failure::Overloaded(_) => "overloaded",
+                    Failure::ConsentRefused { .. } => "consent_refused",
                     _ => "unavailable",
                 },
             ),
@@ -119,6 +129,38 @@ impl Error {
             ),
             Error::Deadline => Status::deadline_exceeded(format!("{self}{id}")),
             Error::PermissionDenied { .. } => Status::permission_denied(self.to_string()),
+            Error::ConsentRequired { .. } => Status::with_error_details(
+                Code::FailedPrecondition,
+                self.to_string(),
+                ErrorDetails::with_precondition_failure_violation(
+                    "CONSENT_REQUIRED",
+                    "consent_token",
+                    "the person's consent token (GBD FL kdpToken) is required for this caller \
+                     and RPC; obtain the person's consent and send its token",
+                ),
+            ),
+            Error::Registry(
+                e @ RegistryError {
+                    failure: Failure::ConsentRefused { .. },
+                    ..
+                },
+            ) => {
+                let mut details = error_info("CONSENT_REFUSED", e.registry, request_id);
+                details.add_precondition_failure_violation(
+                    "CONSENT_REFUSED",
+                    "consent_token",
+                    "the registry did not accept the consent token for this person",
+                );
+                Status::with_error_details(
+                    Code::PermissionDenied,
+                    format!(
+                        "{} refused the consent token: it is invalid, expired or not the \
+                         consent of this person; ask the person for a new consent{id}",
+                        e.registry
+                    ),
+                    details,
+                )
+            }
             Error::NotFound { registry } => Status::with_error_details(
                 Code::NotFound,
                 self.to_string(),
@@ -231,6 +273,52 @@ mod tests {
                 Some(Duration::from_secs(5))
             );
         }
+    }
+
+    #[test]
+    fn consent_errors_are_the_callers_and_name_the_consent() {
+        let status = Error::ConsentRequired {
+            rpc: "GetPerson",
+            caller: "anonymous".into(),
+        }
+        .to_status("req-1");
+        assert_eq!(status.code(), Code::FailedPrecondition);
+        assert!(
+            status.message().contains("consent_token"),
+            "{}",
+            status.message()
+        );
+        let details = status.get_error_details();
+        let v = &details.precondition_failure().unwrap().violations[0];
+        assert_eq!(
+            (v.r#type.as_str(), v.subject.as_str()),
+            ("CONSENT_REQUIRED", "consent_token")
+        );
+
+        let error = Error::from(RegistryError {
+            registry: Registry::GbdFl,
+            failure: Failure::ConsentRefused {
+                code: "KDP_REFUSED".into(),
+            },
+            retry_after: Duration::from_secs(60),
+        });
+        assert_eq!(error.audit_outcome(), "PermissionDenied");
+        assert_eq!(error.audit_registries()[0].status, "consent_refused");
+        let status = error.to_status("req-2");
+        assert_eq!(status.code(), Code::PermissionDenied);
+        assert!(
+            status
+                .message()
+                .starts_with("GBD FL refused the consent token")
+                && status.message().contains("req-2"),
+            "{}",
+            status.message()
+        );
+        let details = status.get_error_details();
+        let info = details.error_info().unwrap();
+        assert_eq!(info.reason, "CONSENT_REFUSED");
+        assert_eq!(info.metadata["registry"], "gbd_fl");
+        assert!(details.retry_info().is_none());
     }
 
     #[test]

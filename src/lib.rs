@@ -25,7 +25,8 @@
 //! admission, span and audit of every call);
 //! [`decision`] CheckOwner; [`resilience`] the per-registry guard (cache, single flight,
 //! retries, breaker, bulkhead); [`registry`] adapters and the SHEP transport; [`access`]
-//! client systems and their rights; [`audit`] the hash-chained audit log; [`iin`] the FLK of
+//! client systems and their rights; [`consent`] consent tokens (who needs one, their audit
+//! reference); [`audit`] the hash-chained audit log; [`iin`] the FLK of
 //! an IIN/BIN; [`config`] typed configuration; [`error`] errors and their one mapping to
 //! `tonic::Status`; [`telemetry`] logs and traces.
 
@@ -36,6 +37,7 @@ pub mod access;
 pub mod api;
 pub mod audit;
 pub mod config;
+pub mod consent;
 pub mod decision;
 pub mod error;
 pub mod iin;

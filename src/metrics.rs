@@ -32,7 +32,7 @@
 //! | `gateway_rpc_in_flight` | gauge | — | RPCs being handled right now. |
 //! | `gateway_rpc_shed_total` | counter | — | RPCs refused at once with `RESOURCE_EXHAUSTED` because `max_in_flight` RPCs, or `max_in_flight_per_caller` of the caller's, were in flight (also counted in `gateway_rpc_requests_total` with `code="RESOURCE_EXHAUSTED"`). Health, reflection and the admin service are never refused. |
 //! | `gateway_connections_open` | gauge | — | Client connections open now (at most `connections.max`). |
-//! | `gateway_registry_calls_total` | counter | `registry`, `outcome` | Attempts at a registry call (each retry is one more) and how they ended: `ok` (an answer, records found), `not_found` (an answer: no such record), `timeout` (attempt timed out), `connect` (no connection), `http` (HTTP error status), `fault` (SOAP fault), `status` (a SHEP status code that is not ok), `malformed` (an answer that could not be read), `deadline` (the caller's deadline ran out), `circuit_open` (refused by the open circuit breaker, the registry was not called). The label values are `registry::Failure::label()`. |
+//! | `gateway_registry_calls_total` | counter | `registry`, `outcome` | Attempts at a registry call (each retry is one more) and how they ended: `ok` (an answer, records found), `not_found` (an answer: no such record), `timeout` (attempt timed out), `connect` (no connection), `http` (HTTP error status), `fault` (SOAP fault), `status` (a SHEP status code that is not ok), `malformed` (an answer that could not be read), `deadline` (the caller's deadline ran out), `circuit_open` (refused by the open circuit breaker, the registry was not called), `consent_refused` (GBD FL answered that the caller's consent token is not valid for the person: the caller's matter, not the registry's health). The label values are `registry::Failure::label()`. |
 //! | `gateway_registry_call_duration_seconds` | histogram | `registry` | Time of one attempt (as counted in `gateway_registry_calls_total`), from the moment it has a call slot (the wait for a slot is not included). |
 //! | `gateway_registry_queue_full_total` | counter | `registry` | Calls refused with `RESOURCE_EXHAUSTED` because no call slot to the registry (`max_concurrent`) came free within `queue_timeout`: the gateway's own overload, not counted in `gateway_registry_calls_total` nor by the breaker. |
 //! | `gateway_registry_retries_total` | counter | `registry` | Retries of a transient registry failure (attempts after the first). |
@@ -144,7 +144,7 @@ pub fn install() -> PrometheusHandle {
 }
 
 /// Outcomes of `gateway_registry_calls_total`.
-pub const REGISTRY_OUTCOMES: [&str; 10] = [
+pub const REGISTRY_OUTCOMES: [&str; 11] = [
     "ok",
     "not_found",
     "timeout",
@@ -155,6 +155,7 @@ pub const REGISTRY_OUTCOMES: [&str; 10] = [
     "malformed",
     "deadline",
     "circuit_open",
+    "consent_refused",
 ];
 
 /// Every counter and gauge series with known labels, at 0 (gauges that report a state are set
@@ -204,7 +205,7 @@ fn describe() {
     describe_gauge!(CONNECTIONS_OPEN, "Client connections open now");
     describe_counter!(
         REGISTRY_CALLS_TOTAL,
-        "Registry call attempts by outcome: ok, not_found, timeout, connect, http, fault, status, malformed, deadline, circuit_open"
+        "Registry call attempts by outcome: ok, not_found, timeout, connect, http, fault, status, malformed, deadline, circuit_open, consent_refused"
     );
     describe_histogram!(
         REGISTRY_CALL_DURATION_SECONDS,

@@ -109,7 +109,10 @@ impl Gateway {
                 None
             }
         };
-        let access = Arc::new(ArcSwap::from_pointee(Access::new(config.access.clone())));
+        let access = Arc::new(ArcSwap::from_pointee(Access::new(
+            config.access.clone(),
+            config.consent.clone(),
+        )));
         let decision = Arc::new(ArcSwap::from_pointee(config.decision));
         let edge = api::Edge::new(access.clone(), audit.clone());
         // Operators can always look and act, whatever the load: the admin edge admits all.
@@ -354,9 +357,10 @@ impl Reloader {
             new.shep.retry_after,
         );
         state.decision.store(Arc::new(new.decision));
-        state
-            .access
-            .store(Arc::new(Access::new(new.access.clone())));
+        state.access.store(Arc::new(Access::new(
+            new.access.clone(),
+            new.consent.clone(),
+        )));
         let restart = keep_running(&current, &mut new, &old_policies, &new_policies);
         *current = new;
         Ok(restart)

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Drives a running gateway (embedded demo fixture) with the real grpcurl and checks what comes
 # back: every example of the README, in its order — list, describe, health, every CheckOwner
-# row, the full CheckOwner answer, every look-up, both admin commands.
+# row, the full CheckOwner answer, the consent examples, every look-up, both admin commands.
 # The gateway must run with REGGW_DECISION__MAX_DAYS_BACK=11000 for the 29 February row (as
 # the README says); .ci/run starts it so.
 # Usage: tests/grpcurl.sh [host:port]   (default 127.0.0.1:50051)
@@ -89,9 +89,14 @@ expect check-owner-answer '"decisionId": "[0-9a-f-]{36}"' '"outcome": "OPERATION
   grpcurl -plaintext -d '{"owner_iin":"161016620441","service":"REGISTRATION_AT_RESIDENCE","applicant_iin":"880702431094"}' \
   "$addr" registry_gateway.v1.RegistryGateway/CheckOwner
 
+# Consent: GetPerson without a token, with another person's, with an expired one
+expect consent-missing 'Code: FailedPrecondition' 'consent_token \(GBD FL kdpToken\) is required' -- grpcurl -plaintext -d '{"iin":"790505361139"}' "$addr" $S/GetPerson
+expect consent-foreign 'Code: PermissionDenied' 'GBD FL refused the consent token' -- grpcurl -plaintext -d '{"iin":"790505361139","consent_token":"kdp-demo-860314310210"}' "$addr" $S/GetPerson
+expect consent-expired 'Code: PermissionDenied' 'GBD FL refused the consent token' -- grpcurl -plaintext -d '{"iin":"860314310210","consent_token":"kdp-demo-expired-860314310210"}' "$addr" $S/GetPerson
+
 # Look-ups, one per registry
-expect get-person '"surname"' '"capacity"' '"status": "INCAPABLE"' '"caseNumber": "2-1234/2019"' -- grpcurl -plaintext -d '{"iin":"790505361139"}' "$addr" $S/GetPerson
-expect get-person-unknown 'Code: NotFound' 'GBD FL has no person with this IIN' -- grpcurl -plaintext -d '{"iin":"990101399994"}' "$addr" $S/GetPerson
+expect get-person '"surname"' '"capacity"' '"status": "INCAPABLE"' '"caseNumber": "2-1234/2019"' -- grpcurl -plaintext -d '{"iin":"790505361139","consent_token":"kdp-demo-790505361139"}' "$addr" $S/GetPerson
+expect get-person-unknown 'Code: NotFound' 'GBD FL has no person with this IIN' -- grpcurl -plaintext -d '{"iin":"990101399994","consent_token":"kdp-demo-990101399994"}' "$addr" $S/GetPerson
 expect get-civil-acts '"birthActs"' '"mother"' '"father"' -- grpcurl -plaintext -d '{"iin":"161016620441"}' "$addr" $S/GetCivilActs
 expect get-social-status '"guardianships"' '"kind": "GUARDIANSHIP"' '"active": true' '"group": 1' -- grpcurl -plaintext -d '{"iin":"790505361139"}' "$addr" $S/GetSocialStatus
 expect get-school-enrolment '"enrolments"' '"withoutParentalCare": true' -- grpcurl -plaintext -d "{\"iin\":\"$(iin 110817580045)\"}" "$addr" $S/GetSchoolEnrolment
@@ -99,7 +104,8 @@ expect get-higher-education '"studies"' '"dormitory": true' -- grpcurl -plaintex
 
 # Operators
 expect admin-registry-status '"registry": "GBD_FL"' '"registry": "EPVO"' '"breaker"' -- grpcurl -plaintext "$addr" registry_gateway.v1.GatewayAdmin/GetRegistryStatus
-expect admin-invalidate-person '"invalidated"' '"GBD_FL"' -- grpcurl -plaintext -d '{"iin":"161016620441"}' "$addr" registry_gateway.v1.GatewayAdmin/InvalidatePerson
+# (GBD FL holds no entry: by default CheckOwner does not use its shared cache, see Consent.)
+expect admin-invalidate-person '"invalidated"' '"ZAGS"' -- grpcurl -plaintext -d '{"iin":"161016620441"}' "$addr" registry_gateway.v1.GatewayAdmin/InvalidatePerson
 
 echo "grpcurl: $passed passed, $fail failed"
 [ "$fail" -eq 0 ]

@@ -276,9 +276,10 @@ async fn a_killed_probe_does_not_wedge_the_breaker() {
     .await;
     let channel = connect(h.addr).await;
     let mut client = RegistryGatewayClient::new(channel.clone());
+    // Each with the person's own (demo) consent token: the demo requires one for GetPerson.
     let person = |iin: &str| pb::GetPersonRequest {
         iin: iin.into(),
-        ..Default::default()
+        consent_token: demo::consent(iin),
     };
 
     h.set_faults(Registry::GbdFl, Faults::mode(FaultMode::Http503));
@@ -541,7 +542,7 @@ async fn a_connection_of_stalled_streams_starves_no_one() {
         client
             .get_person(pb::GetPersonRequest {
                 iin: demo::CAPABLE_ADULT.into(),
-                ..Default::default()
+                consent_token: demo::consent(demo::CAPABLE_ADULT),
             })
             .await
             .expect("other callers are served, not shed");
@@ -665,7 +666,7 @@ async fn hostile_timeouts_are_answered() {
     ] {
         let mut request = Request::new(pb::GetPersonRequest {
             iin: demo::CAPABLE_ADULT.into(),
-            ..Default::default()
+            consent_token: demo::consent(demo::CAPABLE_ADULT),
         });
         request
             .metadata_mut()

@@ -48,6 +48,11 @@ async fn start() -> Harness {
             fsync: FsyncPolicy::Never,
             ..AuditConfig::default()
         }),
+        // The known traffic counts GBD FL's cache hits too: CheckOwner may use its cache.
+        consent: registry_gateway::consent::ConsentConfig {
+            check_owner_shared_cache: true,
+            ..Default::default()
+        },
         ..common::config_for(&mocks)
     };
 

@@ -160,21 +160,26 @@ async fn drain_finishes_calls_in_flight_and_refuses_new_ones() {
     h.served.await.unwrap().expect("serve returns cleanly");
 }
 
+// CheckOwner may use GBD FL's shared cache, so that the TTL shows in GBD FL's calls.
 const OPEN_TO_OPS: &str = r#"
+[consent]
+check_owner_shared_cache = true
 [access]
 plaintext_client = "ops"
 [access.clients.ops]
-rpcs = ["CheckOwner", "GetPerson"]
+rpcs = ["CheckOwner", "GetPerson", "GetCivilActs"]
 "#;
 
 const TTL_ZERO_AND_CHECK_OWNER_REVOKED: &str = r#"
+[consent]
+check_owner_shared_cache = true
 [resilience.defaults]
 cache_ttl = "0s"
 cache_negative_ttl = "0s"
 [access]
 plaintext_client = "ops"
 [access.clients.ops]
-rpcs = ["GetPerson"]
+rpcs = ["GetPerson", "GetCivilActs"]
 "#;
 
 #[tokio::test]
@@ -199,7 +204,8 @@ async fn reload_changes_ttl_and_access_rights_and_refuses_a_bad_config() {
         .unwrap();
     assert!(restart.is_empty(), "{restart:?}");
 
-    // After: CheckOwner is denied; GetPerson is no longer cached (TTL 0).
+    // After: CheckOwner is denied; look-ups are no longer cached (TTL 0). (GetPerson never
+    // is: a person's record follows its consent.)
     let denied = client
         .check_owner(check_owner(demo::MINOR))
         .await
@@ -221,6 +227,21 @@ async fn reload_changes_ttl_and_access_rights_and_refuses_a_bad_config() {
         h.gbd_fl_calls() - before,
         2,
         "TTL 0: every call reaches GBD FL"
+    );
+    let zags = h.mocks.get(mock_registry(Registry::Zags));
+    let before = zags.calls();
+    for _ in 0..2 {
+        client
+            .get_civil_acts(pb::GetCivilActsRequest {
+                iin: demo::MINOR.into(),
+            })
+            .await
+            .unwrap();
+    }
+    assert_eq!(
+        zags.calls() - before,
+        2,
+        "TTL 0: every call reaches IS ZAGS"
     );
 
     // A configuration that fails validation is refused and changes nothing.

@@ -180,9 +180,15 @@ impl Gateway {
 
     /// The production-like setup: mutual TLS, the two client systems' rights, the audit log.
     async fn secured(pki: &Pki) -> Gateway {
+        // GetPerson needs the person's consent wherever it is granted.
         let rights = |name: &str, rpcs: [&str; 2]| ClientRights {
             names: vec![name.to_owned()],
             rpcs: rpcs.map(str::to_owned).to_vec(),
+            consent_required: rpcs
+                .iter()
+                .filter(|r| **r == "GetPerson")
+                .map(|r| r.to_string())
+                .collect(),
         };
         let access = AccessConfig {
             require_purpose: true,
@@ -202,6 +208,9 @@ impl Gateway {
         Gateway::start(|c| {
             c.tls = Some(pki.tls());
             c.access = Some(access);
+            // CheckOwner may answer from GBD FL's shared cache (the audit test checks that a
+            // repeated check is cached; the default is in tests/consent.rs).
+            c.consent.check_owner_shared_cache = true;
             c.audit = Some(AuditConfig {
                 path: pki.audit_path(),
                 ..AuditConfig::default()
@@ -257,10 +266,11 @@ fn check_owner(owner: &str, applicant: &str) -> pb::CheckOwnerRequest {
     }
 }
 
+/// GetPerson with the person's own (demo) consent token.
 fn person(iin: &str) -> pb::GetPersonRequest {
     pb::GetPersonRequest {
         iin: today_iin(iin),
-        consent_token: "kdp-token".into(),
+        consent_token: demo::consent(iin),
     }
 }
 
@@ -531,6 +541,15 @@ async fn every_call_is_audited_once_in_a_verifiable_chain() {
     assert!(registries(1).is_empty(), "refused before any registry");
     assert_eq!(registries(2), check(true), "the second check is from cache");
     assert!(registries(4).is_empty(), "denied before any registry");
+    // The basis of each access: a consent token presented (by reference) or not; look-ups
+    // that take no token say nothing about consent.
+    assert_eq!(records[0]["consent"], "absent");
+    assert!(records[0].get("consent_ref").is_none());
+    assert_eq!(records[3]["consent"], "presented");
+    assert!(records[3]["consent_ref"]
+        .as_str()
+        .is_some_and(|r| r.starts_with("kdp#") && r.len() == 36));
+    assert!(records[4].get("consent").is_none());
 
     let report = audit::verify(&audit::chain_files(&path).unwrap()).expect("an intact chain");
     assert_eq!(report.records, calls.len() as u64);

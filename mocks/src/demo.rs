@@ -23,6 +23,17 @@ pub fn iin(key: &str, today: NaiveDate) -> String {
     DEMO.get_or_init(crate::Fixture::demo).iin_on(key, today)
 }
 
+/// The GBD FL consent token (`kdpToken`) of the demo person `key` (its IIN, or its fixture key
+/// for a person born relative to today): `kdp-demo-<key>`. Valid for that person only.
+pub fn consent(key: &str) -> String {
+    format!("{CONSENT_PREFIX}{key}")
+}
+
+/// Prefix of the demo's valid consent tokens (`consent_token_prefix` of the fixture).
+pub const CONSENT_PREFIX: &str = "kdp-demo-";
+/// A consent token of [`CAPABLE_ADULT`] that expired yesterday.
+pub const EXPIRED_CONSENT: &str = "kdp-demo-expired-860314310210";
+
 /// Alive, capable, about 40: the online channel.
 pub const CAPABLE_ADULT: &str = "860314310210";
 /// Born 2016-10-16 (a minor until 2034-10-16); ZAGS birth act with mother and father; enrolled

@@ -65,6 +65,8 @@ pub(crate) struct Request {
     pub session_id: Option<String>,
     /// `<iin>` of the payload, trimmed; `None` when the payload has none.
     pub iin: Option<String>,
+    /// `<kdpToken>` of the payload (GBD FL's consent token), trimmed; `None` when absent.
+    pub kdp_token: Option<String>,
 }
 
 /// The body is not a `SendMessage` envelope.
@@ -135,14 +137,15 @@ pub(crate) fn parse_request(body: &str) -> Result<Request, EnvelopeError> {
     let message_id = text_of(info, "messageId").ok_or(EnvelopeError::Missing("messageId"))?;
     let service_id = text_of(info, "serviceId").ok_or(EnvelopeError::Missing("serviceId"))?;
     let session_id = text_of(info, "sessionId");
-    let iin = child(request, "requestData")
-        .and_then(|d| child(d, "data"))
-        .and_then(payload_iin);
+    let data = child(request, "requestData").and_then(|d| child(d, "data"));
+    let iin = data.and_then(payload_iin);
+    let kdp_token = data.and_then(|d| text_of(d, "kdpToken"));
     Ok(Request {
         message_id,
         service_id,
         session_id,
         iin,
+        kdp_token,
     })
 }
 

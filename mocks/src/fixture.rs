@@ -154,6 +154,36 @@ impl Fixture {
             })
     }
 
+    /// Whether `token` is the consent of the person asked for by `iin` on `today`.
+    pub(crate) fn check_consent(
+        &self,
+        token: &str,
+        iin: &str,
+        today: NaiveDate,
+    ) -> Result<(), ConsentRefusal> {
+        let key = self.key_of(iin, today);
+        if let Some(c) = self.data.consent.iter().find(|c| c.token == token) {
+            if c.person != key {
+                return Err(ConsentRefusal::OtherPerson);
+            }
+            if c.expires.as_ref().is_some_and(|e| e.resolve(today) < today) {
+                return Err(ConsentRefusal::Expired);
+            }
+            return Ok(());
+        }
+        let person = self
+            .data
+            .consent_token_prefix
+            .as_deref()
+            .and_then(|prefix| token.strip_prefix(prefix))
+            .ok_or(ConsentRefusal::Unknown)?;
+        match person {
+            p if p == key || (!key.is_empty() && self.key_of(p, today) == key) => Ok(()),
+            p if iin::is_valid(p) => Err(ConsentRefusal::OtherPerson),
+            _ => Err(ConsentRefusal::Unknown),
+        }
+    }
+
     /// The `[[person]]` entry with this IIN.
     pub(crate) fn person(&self, iin: &str) -> Option<&Person> {
         self.persons.get(iin).map(|&i| &self.data.person[i])
@@ -206,6 +236,31 @@ pub(crate) struct FixtureFile {
     pub school: Vec<School>,
     #[serde(default)]
     pub university: Vec<University>,
+    /// GBD FL consent tokens (`kdpToken`): `<prefix><IIN>` is a valid consent of the person
+    /// with that IIN (the fixture's key for a person born relative to today). None: only the
+    /// `[[consent]]` tokens are valid.
+    pub consent_token_prefix: Option<String>,
+    #[serde(default)]
+    pub consent: Vec<Consent>,
+}
+
+/// `[[consent]]`: a consent token GBD FL knows, given by `person`, valid through `expires`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Consent {
+    pub token: String,
+    /// The IIN (fixture key) of the person who gave it.
+    pub person: String,
+    /// The last day it is valid; none: no end.
+    pub expires: Option<DateSpec>,
+}
+
+/// Why GBD FL refuses a consent token.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum ConsentRefusal {
+    Unknown,
+    OtherPerson,
+    Expired,
 }
 
 /// `[[person]]`: a GBD FL record.
@@ -553,6 +608,16 @@ impl FixtureFile {
             non_empty(at("programme"), &u.programme)?;
             in_range(at("course"), u.course, 1, 7)?;
         }
+        for (i, consent) in self.consent.iter().enumerate() {
+            let at = |field: &str| format!("consent[{i}].{field}");
+            non_empty(at("token"), &consent.token)?;
+            if !iin::is_valid(&consent.person) {
+                return Err(FixtureError::invalid(
+                    at("person"),
+                    format!("`{}` is not a valid IIN", consent.person),
+                ));
+            }
+        }
         Ok(c.persons)
     }
 }
@@ -575,6 +640,41 @@ gender = "female"
             Ok(_) => panic!("accepted:\n{s}"),
             Err(e) => e.to_string(),
         }
+    }
+
+    #[test]
+    fn consent_tokens_are_checked_per_person_and_date() {
+        let today = NaiveDate::from_ymd_opt(2026, 11, 25).unwrap();
+        let f = Fixture::demo();
+        let adult = crate::demo::CAPABLE_ADULT;
+        assert_eq!(
+            f.check_consent(&crate::demo::consent(adult), adult, today),
+            Ok(())
+        );
+        assert_eq!(
+            f.check_consent(&crate::demo::consent(crate::demo::MINOR), adult, today),
+            Err(ConsentRefusal::OtherPerson)
+        );
+        assert_eq!(
+            f.check_consent(crate::demo::EXPIRED_CONSENT, adult, today),
+            Err(ConsentRefusal::Expired)
+        );
+        assert_eq!(
+            f.check_consent("kdp-token", adult, today),
+            Err(ConsentRefusal::Unknown)
+        );
+        // A person born relative to today consents by the fixture key, asked by today's IIN.
+        let key = crate::demo::TURNS_18_TODAY;
+        let other_day = NaiveDate::from_ymd_opt(2027, 3, 1).unwrap();
+        let iin = crate::demo::iin(key, other_day);
+        assert_ne!(iin, key);
+        assert_eq!(
+            f.check_consent(&crate::demo::consent(key), &iin, other_day),
+            Ok(())
+        );
+        let bad =
+            Fixture::from_toml_str("[[consent]]\ntoken = \"t\"\nperson = \"123\"\n").unwrap_err();
+        assert!(bad.to_string().starts_with("consent[0].person"), "{bad}");
     }
 
     #[test]

@@ -7,13 +7,17 @@ use chrono::NaiveDate;
 
 use crate::date::DateSpec;
 use crate::envelope::Xml;
-use crate::fixture::{CapacityStatus, Fixture, Gender, GuardianshipKind, Person, StudyForm};
+use crate::fixture::{
+    CapacityStatus, ConsentRefusal, Fixture, Gender, GuardianshipKind, Person, StudyForm,
+};
 use crate::registry::Registry;
 
 /// Status code of a processed request.
 pub const SUCCESS: &str = "SCSS001";
 /// GBD FL has no person with this IIN.
 pub const NOT_FOUND: &str = "NOTFOUND";
+/// GBD FL refuses the consent token (`kdpToken`): unknown, another person's, or expired.
+pub const CONSENT_REFUSED: &str = "KDP_REFUSED";
 /// The request payload was not understood.
 pub const BAD_REQUEST: &str = "BAD_REQUEST";
 
@@ -35,11 +39,14 @@ impl Answer {
     }
 }
 
-/// The answer of `registry` for the payload IIN `iin` (`None`: the payload had no `<iin>`).
+/// The answer of `registry` for the payload IIN `iin` (`None`: the payload had no `<iin>`)
+/// and, for GBD FL, the consent token `kdp_token`: a token that is not this person's valid
+/// consent is refused ([`CONSENT_REFUSED`]); a request without one is answered.
 pub(crate) fn answer(
     registry: Registry,
     fixture: &Fixture,
     iin: Option<&str>,
+    kdp_token: Option<&str>,
     today: NaiveDate,
 ) -> Answer {
     let Some(iin) = iin.filter(|s| s.len() == 12 && s.bytes().all(|b| b.is_ascii_digit())) else {
@@ -49,6 +56,20 @@ pub(crate) fn answer(
             data: None,
         };
     };
+    if let (Registry::GbdFl, Some(token)) = (registry, kdp_token) {
+        if let Err(why) = fixture.check_consent(token, iin, today) {
+            return Answer {
+                code: CONSENT_REFUSED,
+                message: match why {
+                    ConsentRefusal::Unknown => "Consent token is not valid",
+                    ConsentRefusal::OtherPerson => "Consent token was not given by this person",
+                    ConsentRefusal::Expired => "Consent token has expired",
+                }
+                .to_owned(),
+                data: None,
+            };
+        }
+    }
     let w = Writer { fixture, today };
     // Records are keyed by the fixture's `iin`; a person born relative to today is asked for
     // (and answers) by that day's IIN.

@@ -326,7 +326,13 @@ async fn send_message(State(shared): State<Arc<Shared>>, body: Bytes) -> Respons
         FaultMode::WrongStatus { code } => (code.as_str(), format!("Injected status {code}"), None),
         _ => {
             let today = shared.fixture.today();
-            let a = payload::answer(registry, &shared.fixture, request.iin.as_deref(), today);
+            let a = payload::answer(
+                registry,
+                &shared.fixture,
+                request.iin.as_deref(),
+                request.kdp_token.as_deref(),
+                today,
+            );
             (a.code, a.message, a.data)
         }
     };

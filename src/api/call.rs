@@ -14,9 +14,15 @@ use tracing::Instrument;
 
 use super::admission::Admission;
 use crate::access::{Access, Caller, MAX_METADATA_LEN, PURPOSE_KEY, REQUEST_ID_KEY};
-use crate::audit::{AuditLog, AuditRecord, RefusalGate, RegistryUse, MALFORMED};
+use crate::audit::{
+    AuditLog, AuditRecord, RefusalGate, RegistryUse, CONSENT_ABSENT, CONSENT_PRESENTED, MALFORMED,
+};
+use crate::consent::ConsentToken;
 use crate::error::Error;
-use crate::iin::Iin;
+use crate::iin::{Holder, Iin};
+
+/// Longest consent token passed through to GBD FL.
+pub const MAX_CONSENT_TOKEN: usize = 4096;
 
 /// What every handler shares: access rules, the audit log and admission.
 #[derive(Clone)]
@@ -128,12 +134,16 @@ pub struct Call {
     refused: Option<Error>,
     /// The caller's trace context (`traceparent` / `tracestate` metadata), parent of the span.
     trace_parent: opentelemetry::Context,
+    /// The access rules as the call began (rights, consent, the consent reference key).
+    access: Arc<Access>,
+    /// For an RPC that takes a consent token: whether one was presented, and its reference.
+    consent: Option<(bool, String)>,
 }
 
 impl Edge {
     pub fn begin<T>(&self, rpc: &'static str, request: &Request<T>) -> Call {
         let cert = request.peer_certs();
-        let access = self.access.load();
+        let access = self.access.load_full();
         let caller = access.caller(cert.as_ref().and_then(|c| c.first()).map(|c| c.as_ref()));
         let metadata = request.metadata();
         let text = |key: &str| {
@@ -176,6 +186,8 @@ impl Edge {
             deadline: deadline(request),
             refused,
             trace_parent: crate::telemetry::extract(request.metadata()),
+            access,
+            consent: None,
         }
     }
 }
@@ -183,6 +195,50 @@ impl Edge {
 impl Call {
     pub fn deadline(&self) -> Option<Instant> {
         self.deadline
+    }
+
+    /// The consent settings as the call began.
+    pub fn consent_settings(&self) -> &crate::consent::ConsentConfig {
+        self.access.consent_config()
+    }
+
+    /// The call's `consent_token` field: none when empty, at most [`MAX_CONSENT_TOKEN`]
+    /// bytes. Whether one was presented, and its reference, go into the audit record.
+    pub fn consent_token(&mut self, value: &str) -> Result<Option<ConsentToken>, Error> {
+        if value.is_empty() {
+            self.consent = Some((false, String::new()));
+            return Ok(None);
+        }
+        if value.len() > MAX_CONSENT_TOKEN {
+            self.consent = Some((true, String::new()));
+            return Err(Error::invalid(
+                "consent_token",
+                format!("must be at most {MAX_CONSENT_TOKEN} bytes"),
+            ));
+        }
+        let token = self.access.consent_token(value.to_owned());
+        self.consent = Some((true, token.reference().to_owned()));
+        Ok(Some(token))
+    }
+
+    /// Refuses a call about the person `subject` without a consent token when its caller
+    /// needs one for this RPC (an organisation's BIN needs none). Checked after the rights
+    /// and the request's fields, before any registry call.
+    pub fn require_consent(
+        &self,
+        subject: &Iin,
+        token: Option<&ConsentToken>,
+    ) -> Result<(), Error> {
+        if token.is_none()
+            && subject.holder() == Holder::Person
+            && self.access.consent_required(&self.caller, self.rpc)
+        {
+            return Err(Error::ConsentRequired {
+                rpc: self.rpc,
+                caller: self.caller.name().chars().take(MAX_CALLER_LEN).collect(),
+            });
+        }
+        Ok(())
     }
 
     /// Runs `body` if the caller may, then audits the call `about` someone (a personal-data
@@ -253,13 +309,25 @@ impl Call {
                     applicant: about.applicant,
                     decision_date: about.decision_date,
                     purpose: self.purpose.clone(),
+                    consent: match &self.consent {
+                        None => String::new(),
+                        Some((true, _)) => CONSENT_PRESENTED.to_owned(),
+                        Some((false, _)) => CONSENT_ABSENT.to_owned(),
+                    },
+                    consent_ref: self
+                        .consent
+                        .as_ref()
+                        .map(|(_, reference)| reference.clone())
+                        .unwrap_or_default(),
                     outcome,
                     count: None,
                     registries,
                 };
                 let refused = matches!(
                     result,
-                    Err(Error::InvalidArgument { .. } | Error::PermissionDenied { .. })
+                    Err(Error::InvalidArgument { .. }
+                        | Error::PermissionDenied { .. }
+                        | Error::ConsentRequired { .. })
                 );
                 let written = match &edge.refusals {
                     Some(gate) if refused => gate.record(record).await,

@@ -5,6 +5,7 @@
 use tokio::time::Instant;
 use tonic::{Request, Response, Status};
 
+use crate::consent::ConsentToken;
 use crate::decision::{self, Decider, OwnerCheck, Service};
 use crate::error::Error;
 use crate::iin::{Holder, Iin};
@@ -33,9 +34,6 @@ pub mod pb {
 pub use pb::gateway_admin_server::GatewayAdminServer;
 pub use pb::registry_gateway_server::RegistryGatewayServer;
 
-/// Longest consent token passed through to GBD FL.
-const MAX_CONSENT_TOKEN: usize = 4096;
-
 /// The `registry_gateway.v1.RegistryGateway` service.
 pub struct Gateway {
     registries: Registries,
@@ -61,7 +59,7 @@ fn parse_iin(field: &'static str, value: &str) -> Result<Iin, Error> {
 /// A look-up key: the FLK, and a person's IIN (registries hold physical persons).
 fn person_query(
     value: &str,
-    consent_token: &str,
+    consent_token: Option<ConsentToken>,
     registry: Registry,
     deadline: Option<Instant>,
 ) -> Result<Query, Error> {
@@ -74,24 +72,18 @@ fn person_query(
     }
     Ok(Query {
         iin,
-        consent_token: consent_token_field(consent_token)?,
+        // A person's record follows its consent: never from the shared cache (see consent).
+        shared_cache: consent_token.is_none() && registry != Registry::GbdFl,
+        consent_token,
         deadline,
         budget: deadline,
     })
 }
 
-fn consent_token_field(value: &str) -> Result<Option<String>, Error> {
-    if value.len() > MAX_CONSENT_TOKEN {
-        return Err(Error::invalid(
-            "consent_token",
-            format!("must be at most {MAX_CONSENT_TOKEN} bytes"),
-        ));
-    }
-    Ok((!value.is_empty()).then(|| value.to_owned()))
-}
-
 fn owner_check(
     r: pb::CheckOwnerRequest,
+    consent_token: Option<ConsentToken>,
+    gbd_fl_shared_cache: bool,
     deadline: Option<Instant>,
     max_days_back: u32,
 ) -> Result<OwnerCheck, Error> {
@@ -135,7 +127,8 @@ fn owner_check(
         service,
         applicant,
         date,
-        consent_token: consent_token_field(&r.consent_token)?,
+        consent_token,
+        gbd_fl_shared_cache,
         deadline,
     })
 }
@@ -146,9 +139,13 @@ impl pb::registry_gateway_server::RegistryGateway for Gateway {
         &self,
         request: Request<pb::GetPersonRequest>,
     ) -> Result<Response<pb::GetPersonResponse>, Status> {
-        let call = self.edge.begin("GetPerson", &request);
+        let mut call = self.edge.begin("GetPerson", &request);
         let r = request.into_inner();
-        let query = person_query(&r.iin, &r.consent_token, Registry::GbdFl, call.deadline());
+        let query = call.consent_token(&r.consent_token).and_then(|token| {
+            let query = person_query(&r.iin, token, Registry::GbdFl, call.deadline())?;
+            call.require_consent(&query.iin, query.consent_token.as_ref())?;
+            Ok(query)
+        });
         call.run(&self.edge, Some(About::person(&r.iin)), async {
             let fetched = self.registries.gbd_fl.person(&query?).await?;
             let source = fetched.source.clone();
@@ -169,7 +166,7 @@ impl pb::registry_gateway_server::RegistryGateway for Gateway {
     ) -> Result<Response<pb::GetCivilActsResponse>, Status> {
         let call = self.edge.begin("GetCivilActs", &request);
         let iin = request.into_inner().iin;
-        let query = person_query(&iin, "", Registry::Zags, call.deadline());
+        let query = person_query(&iin, None, Registry::Zags, call.deadline());
         call.run(&self.edge, Some(About::person(&iin)), async {
             let fetched = self.registries.zags.civil_acts(&query?).await?;
             Ok(convert::civil_acts(fetched))
@@ -183,7 +180,7 @@ impl pb::registry_gateway_server::RegistryGateway for Gateway {
     ) -> Result<Response<pb::GetSocialStatusResponse>, Status> {
         let call = self.edge.begin("GetSocialStatus", &request);
         let iin = request.into_inner().iin;
-        let query = person_query(&iin, "", Registry::SocialSecurity, call.deadline());
+        let query = person_query(&iin, None, Registry::SocialSecurity, call.deadline());
         call.run(&self.edge, Some(About::person(&iin)), async {
             let fetched = self.registries.social.social_status(&query?).await?;
             Ok(convert::social_status(fetched, decision::today()))
@@ -197,7 +194,7 @@ impl pb::registry_gateway_server::RegistryGateway for Gateway {
     ) -> Result<Response<pb::GetSchoolEnrolmentResponse>, Status> {
         let call = self.edge.begin("GetSchoolEnrolment", &request);
         let iin = request.into_inner().iin;
-        let query = person_query(&iin, "", Registry::Nobd, call.deadline());
+        let query = person_query(&iin, None, Registry::Nobd, call.deadline());
         call.run(&self.edge, Some(About::person(&iin)), async {
             let fetched = self.registries.nobd.enrolments(&query?).await?;
             Ok(convert::school_enrolment(fetched))
@@ -211,7 +208,7 @@ impl pb::registry_gateway_server::RegistryGateway for Gateway {
     ) -> Result<Response<pb::GetHigherEducationResponse>, Status> {
         let call = self.edge.begin("GetHigherEducation", &request);
         let iin = request.into_inner().iin;
-        let query = person_query(&iin, "", Registry::Epvo, call.deadline());
+        let query = person_query(&iin, None, Registry::Epvo, call.deadline());
         call.run(&self.edge, Some(About::person(&iin)), async {
             let fetched = self.registries.epvo.studies(&query?).await?;
             Ok(convert::higher_education(fetched))
@@ -223,10 +220,17 @@ impl pb::registry_gateway_server::RegistryGateway for Gateway {
         &self,
         request: Request<pb::CheckOwnerRequest>,
     ) -> Result<Response<pb::CheckOwnerResponse>, Status> {
-        let call = self.edge.begin("CheckOwner", &request);
+        let mut call = self.edge.begin("CheckOwner", &request);
         let r = request.into_inner();
         let mut about = About::decision(&r.owner_iin, &r.applicant_iin, &r.decision_date);
-        let check = owner_check(r, call.deadline(), self.decider.rules().max_days_back);
+        let shared_cache = call.consent_settings().check_owner_shared_cache;
+        let max_days_back = self.decider.rules().max_days_back;
+        let deadline = call.deadline();
+        let check = call.consent_token(&r.consent_token).and_then(|token| {
+            let check = owner_check(r, token, shared_cache, deadline, max_days_back)?;
+            call.require_consent(&check.owner, check.consent_token.as_ref())?;
+            Ok(check)
+        });
         if let Ok(check) = &check {
             // The date the decision is taken for, also when the caller left it to today.
             about = about.on(check.date);

@@ -24,6 +24,10 @@ pub(super) struct Entry {
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub decision_date: String,
     pub purpose: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub consent: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub consent_ref: String,
     pub outcome: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub count: Option<u64>,
@@ -46,6 +50,10 @@ struct Body<'a> {
     #[serde(skip_serializing_if = "str::is_empty")]
     decision_date: &'a str,
     purpose: &'a str,
+    #[serde(skip_serializing_if = "str::is_empty")]
+    consent: &'a str,
+    #[serde(skip_serializing_if = "str::is_empty")]
+    consent_ref: &'a str,
     outcome: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
     count: Option<u64>,
@@ -80,6 +88,8 @@ pub fn write_line(
         applicant: &record.applicant,
         decision_date: &record.decision_date,
         purpose: &record.purpose,
+        consent: &record.consent,
+        consent_ref: &record.consent_ref,
         outcome: &record.outcome,
         count: record.count,
         registries: &record.registries,
@@ -110,6 +120,8 @@ impl Entry {
             applicant: record.applicant,
             decision_date: record.decision_date,
             purpose: record.purpose,
+            consent: record.consent,
+            consent_ref: record.consent_ref,
             outcome: record.outcome,
             count: record.count,
             registries: record.registries,
@@ -132,6 +144,8 @@ impl Entry {
             applicant: &self.applicant,
             decision_date: &self.decision_date,
             purpose: &self.purpose,
+            consent: &self.consent,
+            consent_ref: &self.consent_ref,
             outcome: &self.outcome,
             count: self.count,
             registries: &self.registries,

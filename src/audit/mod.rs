@@ -13,14 +13,17 @@
 //! ```text
 //! {"seq":42,"time":"2026-11-25T18:40:00.123+05:00","prev":"<64 hex>","request_id":"…",
 //!  "caller":"…","rpc":"…","subject":"…","applicant":"…","decision_date":"2026-11-25",
-//!  "purpose":"…","outcome":"…","count":3,
+//!  "purpose":"…","consent":"presented","consent_ref":"kdp#<32 hex>","outcome":"…","count":3,
 //!  "registries":[{"registry":"gbd_fl","status":"found","from_cache":false,"stale":false}],
 //!  "hash":"<64 hex>"}
 //! ```
 //!
-//! `applicant`, `decision_date` (CheckOwner) and `count` (a summary of refused calls, see
-//! [`RefusalGate`]) are left out when empty; a line without them is the same record as before
-//! they existed, so older files still verify.
+//! `applicant`, `decision_date` (CheckOwner), `consent` and `consent_ref` (GetPerson and
+//! CheckOwner: whether a consent token was presented, and its keyed-hash reference, see
+//! [`crate::consent`]) and `count` (a summary of refused calls, see [`RefusalGate`]) are left
+//! out when empty; a line without them is the same record as before they existed, so older
+//! files still verify. Whether an answer came from a registry or the cache is in
+//! `registries[].from_cache` (and `stale`).
 //!
 //! `time` is when the writer took the record's batch (UTC+5, milliseconds); `seq`, `time`,
 //! `prev` and `hash` are set by the log, the rest is the [`AuditRecord`].
@@ -165,6 +168,12 @@ pub struct AuditRecord {
     pub decision_date: String,
     /// The purpose of access the caller gave.
     pub purpose: String,
+    /// RPCs that take a consent token (GetPerson, CheckOwner): [`CONSENT_PRESENTED`] or
+    /// [`CONSENT_ABSENT`]; empty for the others.
+    pub consent: String,
+    /// The presented token's reference (`kdp#` and a keyed hash, never the token); empty
+    /// when none was presented.
+    pub consent_ref: String,
     /// e.g. "OPERATIONAL_HALL", or a status such as "PERMISSION_DENIED".
     pub outcome: String,
     /// Refused calls of one caller within one second beyond the first, recorded together
@@ -172,6 +181,11 @@ pub struct AuditRecord {
     pub count: Option<u64>,
     pub registries: Vec<RegistryUse>,
 }
+
+/// `consent` of a call that presented a consent token.
+pub const CONSENT_PRESENTED: &str = "presented";
+/// `consent` of a call, of an RPC that takes a consent token, that presented none.
+pub const CONSENT_ABSENT: &str = "absent";
 
 /// What a record holds instead of input that is not a valid IIN or date.
 pub const MALFORMED: &str = "MALFORMED";
@@ -188,6 +202,8 @@ impl fmt::Debug for AuditRecord {
             .field("applicant", &"<redacted>")
             .field("decision_date", &self.decision_date)
             .field("purpose", &self.purpose)
+            .field("consent", &self.consent)
+            .field("consent_ref", &self.consent_ref)
             .field("outcome", &self.outcome)
             .field("count", &self.count)
             .field("registries", &self.registries)

@@ -180,7 +180,9 @@ mod tests {
             applicant: MALFORMED.into(),
             decision_date: MALFORMED.into(),
             purpose: "\\".repeat(256),
-            outcome: "PermissionDenied".into(),
+            consent: crate::audit::CONSENT_PRESENTED.into(),
+            consent_ref: format!("kdp#{}", "f".repeat(32)),
+            outcome: "FailedPrecondition".into(),
             count: Some(u64::MAX),
             registries: Vec::new(),
         };

@@ -25,6 +25,12 @@ fn record(i: u64) -> AuditRecord {
         },
         decision_date: "2026-11-25".into(),
         purpose: "REGISTRATION_AT_RESIDENCE".into(),
+        consent: CONSENT_PRESENTED.into(),
+        consent_ref: if i.is_multiple_of(2) {
+            format!("kdp#{i:032x}")
+        } else {
+            String::new()
+        },
         outcome: if i.is_multiple_of(2) {
             "ONLINE"
         } else {
@@ -161,12 +167,20 @@ async fn the_line_format_and_hash_are_as_documented() {
         "applicant",
         "decision_date",
         "purpose",
+        "consent",
+        "consent_ref",
         "outcome",
         "registries",
         "hash",
     ];
     expected.sort();
     assert_eq!(sorted, expected);
+    assert!(
+        line.contains(
+            r#""purpose":"REGISTRATION_AT_RESIDENCE","consent":"presented","consent_ref":"kdp#"#
+        ),
+        "{line}"
+    );
     assert!(line.starts_with(r#"{"seq":2,"time":"20"#), "{line}");
     let registries = r#""registries":[{"registry":"gbd_fl","status":"found","from_cache":false,"stale":false},{"registry":"zags","status":"unavailable","from_cache":false,"stale":false}],"hash":""#;
     assert!(line.contains(registries), "{line}");
@@ -705,6 +719,8 @@ fn the_writer_line_is_the_sealed_entry_line() {
         applicant: "880702431094".into(),
         decision_date: "2026-11-25".into(),
         purpose: "a \"quoted\" purpose".into(),
+        consent: CONSENT_PRESENTED.into(),
+        consent_ref: format!("kdp#{}", "a".repeat(32)),
         outcome: "ONLINE".into(),
         count: Some(3),
         registries: vec![RegistryUse {

@@ -11,6 +11,7 @@ use arc_swap::ArcSwap;
 use chrono::{FixedOffset, NaiveDate, Utc};
 
 use crate::config::DecisionConfig;
+use crate::consent::ConsentToken;
 use crate::error::Error;
 use crate::iin::{Holder, Iin};
 use crate::registry::{CapacityStatus, Query, Registries, Registry, Source};
@@ -72,7 +73,10 @@ pub struct OwnerCheck {
     pub service: Service,
     pub applicant: Option<Iin>,
     pub date: NaiveDate,
-    pub consent_token: Option<String>,
+    pub consent_token: Option<ConsentToken>,
+    /// GBD FL's answer may come from (and fill) its shared cache, whatever token fetched it
+    /// (`consent.check_owner_shared_cache`). Off: GBD FL is asked with this call's token.
+    pub gbd_fl_shared_cache: bool,
     /// The caller's deadline.
     pub deadline: Option<tokio::time::Instant>,
 }
@@ -212,18 +216,31 @@ impl Decider {
         if check.owner.holder() == Holder::Organisation {
             return Ok(rules::organisation());
         }
+        // The consent token is GBD FL's (kdpToken); the other registries take none.
         let query = Query {
             iin: check.owner,
-            consent_token: check.consent_token.clone(),
+            consent_token: None,
+            shared_cache: true,
             deadline: check.deadline,
             budget: check.deadline,
         };
+        let person_query = Query {
+            consent_token: check.consent_token.clone(),
+            shared_cache: check.gbd_fl_shared_cache,
+            ..query.clone()
+        };
         let registries = &self.registries;
         let (person, acts, social) = tokio::join!(
-            registries.gbd_fl.person(&query),
+            registries.gbd_fl.person(&person_query),
             registries.zags.civil_acts(&query),
             registries.social.social_status(&query),
         );
+        // A refused consent is the caller's answer, whatever the other registries said.
+        if let Err(e) = &person {
+            if matches!(e.failure, crate::registry::Failure::ConsentRefused { .. }) {
+                return Err(Error::Registry(e.clone()));
+            }
+        }
         if let Ok(fetched) = &person {
             if let Some(p) = fetched.value.as_ref() {
                 if check.date < p.birth_date {

@@ -525,6 +525,7 @@ mod tests {
             applicant: applicant.map(|a| Iin::parse(a).unwrap()),
             date: d(date),
             consent_token: None,
+            gbd_fl_shared_cache: false,
             deadline: None,
         }
     }

@@ -96,7 +96,7 @@ impl GbdFl for ShepGbdFl {
     async fn person(&self, query: &Query) -> Result<Fetched<Option<Person>>, RegistryError> {
         let mut payload = super::shep::iin_payload(&query.iin);
         if let Some(token) = &query.consent_token {
-            payload.push_str(&format!("<kdpToken>{}</kdpToken>", escape(token.as_str())));
+            payload.push_str(&format!("<kdpToken>{}</kdpToken>", escape(token.secret())));
         }
         self.client
             .call(&payload, query, |data| {

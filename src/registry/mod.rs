@@ -12,6 +12,7 @@ use std::time::Duration;
 use chrono::{DateTime, NaiveDate, Utc};
 
 use crate::config::{CodeTables, RegistryEndpoints, ShepConfig};
+use crate::consent::ConsentToken;
 use crate::iin::Iin;
 use shep::ShepClient;
 
@@ -77,7 +78,12 @@ impl fmt::Display for Registry {
 pub struct Query {
     pub iin: Iin,
     /// Consent token for access to personal data (`kdpToken`), passed through to GBD FL.
-    pub consent_token: Option<String>,
+    /// GBD FL's guard shares a call only among queries with the same token.
+    pub consent_token: Option<ConsentToken>,
+    /// Whether the answer may come from, and go into, the registry's shared cache (and a
+    /// stale entry may stand in for a failed call). `false` for a person's record looked up
+    /// under a consent: GBD FL must see this caller's token (see [`crate::consent`]).
+    pub shared_cache: bool,
     /// When the answer is no longer of use: the caller's deadline, and per attempt the
     /// attempt's own (the HTTP timeout).
     pub deadline: Option<tokio::time::Instant>,
@@ -90,6 +96,7 @@ impl Query {
         Query {
             iin,
             consent_token: None,
+            shared_cache: true,
             deadline: None,
             budget: None,
         }
@@ -177,6 +184,10 @@ pub enum Failure {
     /// The circuit breaker is open after repeated failures: not called.
     #[error("circuit breaker open after repeated failures")]
     CircuitOpen,
+    /// GBD FL refused the consent token (invalid, expired, or given for another person): the
+    /// caller's answer, not the registry's failure.
+    #[error("consent refused (SHEP status {code})")]
+    ConsentRefused { code: String },
     /// The gateway's own queue for this registry: no call slot (`max_concurrent`) came free
     /// within `queue_timeout`. The registry was not called and is not blamed.
     #[error("the gateway is at its limit of concurrent calls to it (no slot within {0:?})")]
@@ -196,6 +207,7 @@ impl Failure {
             Failure::DeadlineExceeded => "deadline",
             Failure::CircuitOpen => "circuit_open",
             Failure::Overloaded(_) => "overloaded",
+            Failure::ConsentRefused { .. } => "consent_refused",
         }
     }
 
@@ -214,6 +226,7 @@ impl Failure {
             Failure::Overloaded(d) => format!(
                 "the gateway is at its limit of concurrent calls to it (no call slot within {d:?})"
             ),
+            Failure::ConsentRefused { .. } => "consent token refused".into(),
         }
     }
 
@@ -226,16 +239,31 @@ impl Failure {
             Failure::Fault(_)
             | Failure::Malformed(_)
             | Failure::DeadlineExceeded
-            | Failure::Overloaded(_) => false,
+            | Failure::Overloaded(_)
+            | Failure::ConsentRefused { .. } => false,
         }
     }
 
     /// Whether this says something about the registry's health (its circuit breaker counts
-    /// it). The caller's clock, the gateway's own queue and the open breaker itself do not.
+    /// it). The caller's clock, the gateway's own queue, the open breaker itself and a refused
+    /// consent (the registry answered: not for this token) do not.
     pub fn is_registry_failure(&self) -> bool {
         !matches!(
             self,
-            Failure::DeadlineExceeded | Failure::CircuitOpen | Failure::Overloaded(_)
+            Failure::DeadlineExceeded
+                | Failure::CircuitOpen
+                | Failure::Overloaded(_)
+                | Failure::ConsentRefused { .. }
+        )
+    }
+
+    /// Whether a stale cached answer may stand in for this failure: only when the registry
+    /// could not answer, never when the caller's deadline ran out or GBD FL refused the
+    /// caller's consent.
+    pub fn allows_stale(&self) -> bool {
+        !matches!(
+            self,
+            Failure::DeadlineExceeded | Failure::ConsentRefused { .. }
         )
     }
 }

@@ -251,6 +251,8 @@ fn parse_response<T>(
         Some(parse(data).map_err(Failure::Malformed)?)
     } else if codes.not_found.iter().any(|c| c == code) {
         None
+    } else if codes.consent_refused.iter().any(|c| c == code) {
+        return Err(Failure::ConsentRefused { code: scrub(code) });
     } else {
         return Err(Failure::Status {
             code: scrub(code),
@@ -411,6 +413,18 @@ mod tests {
         let e = parse_response(200, &ok_body("WHAT", ""), &codes(), first_child_name).unwrap_err();
         assert!(!e.is_transient(), "{e}");
         assert!(e.to_string().contains("WHAT"));
+    }
+
+    #[test]
+    fn a_refused_consent_is_its_own_failure_neither_transient_nor_the_registrys() {
+        let e = parse_response(200, &ok_body("KDP_REFUSED", ""), &codes(), first_child_name)
+            .unwrap_err();
+        assert!(
+            matches!(e, Failure::ConsentRefused { ref code } if code == "KDP_REFUSED"),
+            "{e}"
+        );
+        assert!(!e.is_transient() && !e.is_registry_failure() && !e.allows_stale());
+        assert_eq!(e.label(), "consent_refused");
     }
 
     #[test]

@@ -225,7 +225,21 @@ pub struct Guard<T> {
     cache: AnswerCache<T>,
     breaker: Arc<Breaker>,
     bulkhead: Semaphore,
-    in_flight: Mutex<HashMap<Iin, (SharedCall<T>, Horizon)>>,
+    in_flight: Mutex<HashMap<FlightKey, (SharedCall<T>, Horizon)>>,
+}
+
+/// Calls in flight are shared per person and consent token: a caller never joins a call made
+/// with another caller's token (nor one made without a token when it brings one).
+type FlightKey = (Iin, Option<String>);
+
+fn flight_key(query: &Query) -> FlightKey {
+    (
+        query.iin,
+        query
+            .consent_token
+            .as_ref()
+            .map(|t| t.reference().to_owned()),
+    )
 }
 
 /// What an operator sees of a guard.
@@ -241,7 +255,7 @@ pub struct GuardStatus {
 /// ends (answer, error, panic, runtime shutdown).
 struct Leave<'a, T> {
     guard: &'a Guard<T>,
-    iin: Iin,
+    key: FlightKey,
 }
 
 impl<T> Drop for Leave<'_, T> {
@@ -250,7 +264,7 @@ impl<T> Drop for Leave<'_, T> {
             .in_flight
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .remove(&self.iin);
+            .remove(&self.key);
     }
 }
 
@@ -320,7 +334,9 @@ impl<T: Clone + Send + Sync + 'static> Guard<T> {
     }
 
     /// The answer for `query`: from the cache, from a call already in flight, or from `fetch`
-    /// with retries. A failure falls back to a stale entry when one is young enough.
+    /// with retries. A failure falls back to a stale entry when one is young enough. A query
+    /// without `shared_cache` neither reads nor fills the cache and gets no stale answer: it
+    /// reaches the registry (or joins a call in flight with the same consent token).
     ///
     /// The registry call runs in a task of its own, not in the caller's future: a caller that
     /// goes away (deadline, disconnect) only stops waiting. The call ends by itself, at the
@@ -338,15 +354,19 @@ impl<T: Clone + Send + Sync + 'static> Guard<T> {
             + 'static,
     {
         let key = self.registry.key();
-        if let Some(hit) = self.cache.fresh(&query.iin) {
-            metrics::cache_lookup(key, "hit");
-            tracing::debug!(registry = key, cache = "hit", "answered from the cache");
-            return Ok(hit);
+        let shared_cache = query.shared_cache;
+        if shared_cache {
+            if let Some(hit) = self.cache.fresh(&query.iin) {
+                metrics::cache_lookup(key, "hit");
+                tracing::debug!(registry = key, cache = "hit", "answered from the cache");
+                return Ok(hit);
+            }
+            metrics::cache_lookup(key, "miss");
         }
-        metrics::cache_lookup(key, "miss");
         let call = {
             let mut in_flight = self.in_flight.lock().unwrap_or_else(|p| p.into_inner());
-            let (call, horizon) = in_flight.entry(query.iin).or_insert_with(|| {
+            let flight = flight_key(query);
+            let (call, horizon) = in_flight.entry(flight.clone()).or_insert_with(|| {
                 let guard = self.clone();
                 let query = query.clone();
                 let horizon = Horizon::default();
@@ -355,10 +375,10 @@ impl<T: Clone + Send + Sync + 'static> Guard<T> {
                     async move {
                         let _leave = Leave {
                             guard: &guard,
-                            iin: query.iin,
+                            key: flight,
                         };
                         let result = guard.call(&query, &waiters, fetch).await;
-                        if let Ok(answer) = &result {
+                        if let (Ok(answer), true) = (&result, query.shared_cache) {
                             guard.cache.insert(query.iin, answer, guard.lifetimes());
                         }
                         result
@@ -390,7 +410,7 @@ impl<T: Clone + Send + Sync + 'static> Guard<T> {
             None => call.await,
         };
         result.or_else(|e| match e.failure {
-            Failure::DeadlineExceeded => Err(e),
+            _ if !shared_cache || !e.failure.allows_stale() => Err(e),
             _ => {
                 let max_stale = self.live.load().policy.cache_max_stale;
                 let stale = self.cache.stale(&query.iin, max_stale).ok_or(e)?;

@@ -1,0 +1,235 @@
+//! Consent for access to personal data: the caller's `consent_token` (GBD FL's `kdpToken`).
+//!
+//! The rule (see the README, "Consent"): where a client system needs consent for an RPC
+//! (`consent_required` of `[access.clients.<name>]`, or `consent.required_without_access`
+//! when there is no `[access]`), a call without a token is refused before any registry call.
+//! A token goes to GBD FL with every call that carries it: a person's record is never served
+//! from an answer fetched under another token (single flight only among calls with the same
+//! token, no cache). `CheckOwner` may use GBD FL's shared cache when
+//! `consent.check_owner_shared_cache` says so (off by default).
+//!
+//! A token is secret: it never appears in logs, spans, metrics or the audit log. What is
+//! recorded is its [`ConsentToken::reference`], `kdp#` and an HMAC-SHA256 of the token under
+//! `consent.reference_key` (32 hex digits): the same token gives the same reference, and an
+//! auditor who holds the key and a token can find its records, but the reference does not give
+//! the token back.
+
+use std::fmt;
+use std::sync::OnceLock;
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+/// RPCs that carry a consent token, and so may require one.
+pub const CONSENT_RPCS: [&str; 2] = ["GetPerson", "CheckOwner"];
+
+/// Shortest `consent.reference_key` accepted, in bytes.
+pub const MIN_KEY_BYTES: usize = 16;
+
+/// `[consent]` settings.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ConsentConfig {
+    /// RPCs that need a consent token when there is no `[access]` (the demo). With `[access]`,
+    /// each client system's `consent_required` decides.
+    pub required_without_access: Vec<String>,
+    /// `CheckOwner` may answer from GBD FL's shared cache (an answer fetched under another
+    /// caller's token), and fill it. Off: every `CheckOwner` reaches GBD FL with its own token.
+    pub check_owner_shared_cache: bool,
+    /// Key of the HMAC that turns a token into its audit reference. Unset: a random key per
+    /// process (references then correlate within one run only). At least 16 bytes.
+    pub reference_key: Option<String>,
+}
+
+impl Default for ConsentConfig {
+    fn default() -> ConsentConfig {
+        ConsentConfig {
+            required_without_access: vec!["GetPerson".into()],
+            check_owner_shared_cache: false,
+            reference_key: None,
+        }
+    }
+}
+
+/// Without the key.
+impl fmt::Debug for ConsentConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ConsentConfig")
+            .field("required_without_access", &self.required_without_access)
+            .field("check_owner_shared_cache", &self.check_owner_shared_cache)
+            .field(
+                "reference_key",
+                &self.reference_key.as_ref().map(|_| "<secret>"),
+            )
+            .finish()
+    }
+}
+
+impl ConsentConfig {
+    /// The first rule broken, as (key, rule).
+    pub fn check(&self) -> Result<(), (String, String)> {
+        check_rpcs(
+            "consent.required_without_access",
+            &self.required_without_access,
+        )?;
+        if let Some(key) = &self.reference_key {
+            if key.len() < MIN_KEY_BYTES {
+                return Err((
+                    "consent.reference_key".into(),
+                    format!("must be at least {MIN_KEY_BYTES} bytes"),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// The HMAC key in force: the configured one, or this process's random one.
+    pub fn key(&self) -> Vec<u8> {
+        match &self.reference_key {
+            Some(key) => key.as_bytes().to_vec(),
+            None => process_key().to_vec(),
+        }
+    }
+}
+
+/// `rpcs` (at `key`) name only RPCs that carry a consent token.
+pub fn check_rpcs(key: &str, rpcs: &[String]) -> Result<(), (String, String)> {
+    for rpc in rpcs {
+        if !CONSENT_RPCS.contains(&rpc.as_str()) {
+            return Err((
+                key.to_owned(),
+                format!(
+                    "{rpc:?} carries no consent token; only {} can require one",
+                    CONSENT_RPCS.join(" and ")
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn process_key() -> &'static [u8; 32] {
+    static KEY: OnceLock<[u8; 32]> = OnceLock::new();
+    KEY.get_or_init(|| {
+        let mut key = [0u8; 32];
+        for (i, chunk) in key.chunks_mut(16).enumerate() {
+            let random = uuid::Uuid::new_v4().as_u128() ^ (i as u128);
+            chunk.copy_from_slice(&random.to_le_bytes());
+        }
+        key
+    })
+}
+
+/// A caller's consent token, with its reference. `Debug` shows the reference only.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ConsentToken {
+    token: String,
+    reference: String,
+}
+
+impl ConsentToken {
+    /// `token` with its reference under `key`.
+    pub fn new(token: String, key: &[u8]) -> ConsentToken {
+        let mac = hmac_sha256(key, token.as_bytes());
+        let reference = format!("kdp#{}", hex(&mac[..16]));
+        ConsentToken { token, reference }
+    }
+
+    /// The token itself, for GBD FL only.
+    pub fn secret(&self) -> &str {
+        &self.token
+    }
+
+    /// `kdp#` and 32 hex digits: for the audit log and single-flight keys.
+    pub fn reference(&self) -> &str {
+        &self.reference
+    }
+}
+
+impl fmt::Debug for ConsentToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.reference)
+    }
+}
+
+/// HMAC-SHA256 (RFC 2104).
+fn hmac_sha256(key: &[u8], message: &[u8]) -> [u8; 32] {
+    const BLOCK: usize = 64;
+    let mut block = [0u8; BLOCK];
+    if key.len() > BLOCK {
+        block[..32].copy_from_slice(&Sha256::digest(key));
+    } else {
+        block[..key.len()].copy_from_slice(key);
+    }
+    let pad = |byte: u8| block.map(|b| b ^ byte);
+    let inner = Sha256::new()
+        .chain_update(pad(0x36))
+        .chain_update(message)
+        .finalize();
+    Sha256::new()
+        .chain_update(pad(0x5c))
+        .chain_update(inner)
+        .finalize()
+        .into()
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hmac_matches_rfc_4231() {
+        // Test case 2.
+        let mac = hmac_sha256(b"Jefe", b"what do ya want for nothing?");
+        assert_eq!(
+            hex(&mac),
+            "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
+        );
+        // Test case 6: a key longer than the block.
+        let mac = hmac_sha256(
+            &[0xaa; 131],
+            b"Test Using Larger Than Block-Size Key - Hash Key First",
+        );
+        assert_eq!(
+            hex(&mac),
+            "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54"
+        );
+    }
+
+    #[test]
+    fn the_reference_is_keyed_stable_and_never_the_token() {
+        let a = ConsentToken::new("kdp-secret-token".into(), b"0123456789abcdef");
+        let b = ConsentToken::new("kdp-secret-token".into(), b"0123456789abcdef");
+        let other_key = ConsentToken::new("kdp-secret-token".into(), b"fedcba9876543210");
+        assert_eq!(a.reference(), b.reference());
+        assert_ne!(a.reference(), other_key.reference());
+        assert!(a.reference().starts_with("kdp#") && a.reference().len() == 36);
+        assert!(!format!("{a:?}").contains("secret"));
+        assert_eq!(a.secret(), "kdp-secret-token");
+    }
+
+    #[test]
+    fn config_names_the_key_and_the_rule() {
+        let c = ConsentConfig {
+            required_without_access: vec!["GetCivilActs".into()],
+            ..ConsentConfig::default()
+        };
+        let (key, rule) = c.check().unwrap_err();
+        assert_eq!(key, "consent.required_without_access");
+        assert!(
+            rule.contains("GetCivilActs") && rule.contains("GetPerson"),
+            "{rule}"
+        );
+        let c = ConsentConfig {
+            reference_key: Some("short".into()),
+            ..ConsentConfig::default()
+        };
+        assert_eq!(c.check().unwrap_err().0, "consent.reference_key");
+        assert!(!format!("{c:?}").contains("short"));
+        assert!(ConsentConfig::default().check().is_ok());
+    }
+}
