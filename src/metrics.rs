@@ -133,6 +133,7 @@ pub fn install() -> PrometheusHandle {
 }
 
 fn describe() {
+    crate::registry::signing::describe_metrics();
     describe_counter!(
         RPC_REQUESTS_TOTAL,
         "RPCs answered, by gRPC method and status code (Cancelled: the caller went away)"

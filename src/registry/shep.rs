@@ -19,16 +19,19 @@ use crate::config::{ShepCodes, ShepConfig, ShepEndpoint};
 const SOAP_NS: &str = "http://schemas.xmlsoap.org/soap/envelope/";
 const TYPES_NS: &str = "http://bip.bee.kz/SyncChannel/v10/Types";
 
-/// Signs an outgoing envelope (XMLDSig in production). Pluggable; [`Unsigned`] by default.
+/// Signs an outgoing envelope (WS-Security XML-DSig, see [`super::signing`]). Pluggable;
+/// [`Unsigned`] when `[shep.signing]` is not configured.
+#[async_trait::async_trait]
 pub trait Signer: Send + Sync {
-    fn sign(&self, envelope: String) -> Result<String, String>;
+    async fn sign(&self, envelope: String) -> Result<String, String>;
 }
 
-/// The mock bus does not check signatures.
+/// No signature (registries configured without `[shep.signing]`).
 pub struct Unsigned;
 
+#[async_trait::async_trait]
 impl Signer for Unsigned {
-    fn sign(&self, envelope: String) -> Result<String, String> {
+    async fn sign(&self, envelope: String) -> Result<String, String> {
         Ok(envelope)
     }
 }
@@ -41,6 +44,8 @@ pub struct ShepClient {
     endpoint: ShepEndpoint,
     shep: Arc<ShepConfig>,
     signer: Arc<dyn Signer>,
+    /// Checks answers' signatures; `None`: not checked.
+    verifier: Option<Arc<super::signing::AnswerVerifier>>,
 }
 
 impl ShepClient {
@@ -56,7 +61,16 @@ impl ShepClient {
             endpoint,
             shep,
             signer: Arc::new(Unsigned),
+            verifier: None,
         }
+    }
+
+    pub fn with_verifier(
+        mut self,
+        verifier: Option<Arc<super::signing::AnswerVerifier>>,
+    ) -> ShepClient {
+        self.verifier = verifier;
+        self
     }
 
     pub fn with_signer(mut self, signer: Arc<dyn Signer>) -> ShepClient {
@@ -98,7 +112,8 @@ impl ShepClient {
         let envelope = self
             .signer
             .sign(self.envelope(&message_id, request_data, &properties))
-            .map_err(|e| fail(Failure::Malformed(format!("signing failed: {e}"))))?;
+            .await
+            .map_err(|e| fail(Failure::Signing(e)))?;
         // The remaining budget bounds the HTTP exchange. The guard enforces the deadline
         // itself; the transport's timer is a backstop set a little later so that it never
         // wins the race and passes the caller's deadline off as a registry timeout.
@@ -130,7 +145,18 @@ impl ShepClient {
             .map_err(|e| fail(transport(e)))?;
         let status = response.status();
         let body = response.text().await.map_err(|e| fail(transport(e)))?;
-        parse_response(status.as_u16(), &body, &self.shep.status_codes, parse).map_err(fail)
+        let verify = self
+            .verifier
+            .as_deref()
+            .map(|v| move |doc: &Document, text: &str| v.check(self.registry, doc, text));
+        parse_response(
+            status.as_u16(),
+            &body,
+            &self.shep.status_codes,
+            verify,
+            parse,
+        )
+        .map_err(fail)
     }
 
     fn envelope(&self, message_id: &str, data: &str, trace: &[(&str, String)]) -> String {
@@ -161,25 +187,38 @@ impl ShepClient {
     }
 }
 
-/// Turns an HTTP answer into the parsed payload, or the failure it is.
-fn parse_response<T>(
+/// Turns an HTTP answer into the parsed payload, or the failure it is. `verify` checks the
+/// answer's signature on the same parsed document before anything in it is used (SOAP
+/// faults, which are failures whatever they say, excepted).
+fn parse_response<T, V>(
     http_status: u16,
     body: &str,
     codes: &ShepCodes,
+    verify: Option<V>,
     parse: impl FnOnce(Node) -> Result<T, String>,
-) -> Result<Fetched<Option<T>>, Failure> {
+) -> Result<Fetched<Option<T>>, Failure>
+where
+    V: FnOnce(&Document, &str) -> Result<(), Failure>,
+{
     let doc = match Document::parse(body) {
         Ok(doc) => doc,
         Err(_) if !(200..300).contains(&http_status) => return Err(Failure::Http(http_status)),
         Err(e) => return Err(Failure::Malformed(format!("not XML ({e})"))),
     };
-    let body_el = doc
-        .root_element()
-        .child_el("Body")
+    let root = doc.root_element();
+    let mut bodies = root.children_named("Body");
+    let body_el = bodies
+        .next()
         .ok_or_else(|| Failure::Malformed("no SOAP Body".into()))?;
+    if bodies.next().is_some() {
+        return Err(Failure::Malformed("more than one SOAP Body".into()));
+    }
     if let Some(fault) = body_el.child_el("Fault") {
         let text = fault.text_of("faultstring").unwrap_or("no faultstring");
         return Err(Failure::Fault(scrub(text)));
+    }
+    if let Some(verify) = verify {
+        verify(&doc, body)?;
     }
     if !(200..300).contains(&http_status) {
         return Err(Failure::Http(http_status));
@@ -324,6 +363,9 @@ mod tests {
         ShepCodes::default()
     }
 
+    type Check = fn(&Document, &str) -> Result<(), Failure>;
+    const NO_CHECK: Option<Check> = None;
+
     fn ok_body(code: &str, data: &str) -> String {
         format!(
             r#"<s:Envelope xmlns:s="{SOAP_NS}"><s:Body><t:SendMessageResponse xmlns:t="{TYPES_NS}"><response><responseInfo><messageId>m-1</messageId><responseDate>2026-01-01T00:00:00+05:00</responseDate><status><code>{code}</code><message>msg 123456789012</message></status></responseInfo><responseData><data>{data}</data></responseData></response></t:SendMessageResponse></s:Body></s:Envelope>"#
@@ -343,6 +385,7 @@ mod tests {
             200,
             &ok_body("SCSS001", "<person/>"),
             &codes(),
+            NO_CHECK,
             first_child_name,
         )
         .unwrap();
@@ -352,8 +395,14 @@ mod tests {
 
     #[test]
     fn not_found_code_is_none() {
-        let got =
-            parse_response(200, &ok_body("NOTFOUND", ""), &codes(), first_child_name).unwrap();
+        let got = parse_response(
+            200,
+            &ok_body("NOTFOUND", ""),
+            &codes(),
+            NO_CHECK,
+            first_child_name,
+        )
+        .unwrap();
         assert!(got.value.is_none());
     }
 
@@ -363,12 +412,20 @@ mod tests {
             200,
             &ok_body("TEMP_UNAVAILABLE", ""),
             &codes(),
+            NO_CHECK,
             first_child_name,
         )
         .unwrap_err();
         assert!(e.is_transient(), "{e}");
         assert!(!e.to_string().contains("123456789012"), "{e}");
-        let e = parse_response(200, &ok_body("WHAT", ""), &codes(), first_child_name).unwrap_err();
+        let e = parse_response(
+            200,
+            &ok_body("WHAT", ""),
+            &codes(),
+            NO_CHECK,
+            first_child_name,
+        )
+        .unwrap_err();
         assert!(!e.is_transient(), "{e}");
         assert!(e.to_string().contains("WHAT"));
     }
@@ -378,11 +435,18 @@ mod tests {
         let fault = format!(
             r#"<s:Envelope xmlns:s="{SOAP_NS}"><s:Body><s:Fault><faultcode>s:Server</faultcode><faultstring>bus down</faultstring></s:Fault></s:Body></s:Envelope>"#
         );
-        let e = parse_response(500, &fault, &codes(), first_child_name).unwrap_err();
+        let e = parse_response(500, &fault, &codes(), NO_CHECK, first_child_name).unwrap_err();
         assert!(matches!(e, Failure::Fault(ref t) if t == "bus down"), "{e}");
-        let e = parse_response(503, "Service Unavailable", &codes(), first_child_name).unwrap_err();
+        let e = parse_response(
+            503,
+            "Service Unavailable",
+            &codes(),
+            NO_CHECK,
+            first_child_name,
+        )
+        .unwrap_err();
         assert!(matches!(e, Failure::Http(503)) && e.is_transient());
-        let e = parse_response(200, "<oops", &codes(), first_child_name).unwrap_err();
+        let e = parse_response(200, "<oops", &codes(), NO_CHECK, first_child_name).unwrap_err();
         assert!(matches!(e, Failure::Malformed(_)) && !e.is_transient());
     }
 
