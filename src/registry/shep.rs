@@ -217,11 +217,11 @@ where
         let text = fault.text_of("faultstring").unwrap_or("no faultstring");
         return Err(Failure::Fault(scrub(text)));
     }
-    if let Some(verify) = verify {
-        verify(&doc, body)?;
-    }
     if !(200..300).contains(&http_status) {
         return Err(Failure::Http(http_status));
+    }
+    if let Some(verify) = verify {
+        verify(&doc, body)?;
     }
     let response = body_el
         .child_el("SendMessageResponse")
@@ -428,6 +428,48 @@ mod tests {
         .unwrap_err();
         assert!(!e.is_transient(), "{e}");
         assert!(e.to_string().contains("WHAT"));
+    }
+
+    #[test]
+    fn the_signature_check_runs_on_the_parsed_answer_and_its_refusal_is_permanent() {
+        let refuse = |_: &Document, _: &str| Err(Failure::Unverified("digest".into()));
+        let e = parse_response(
+            200,
+            &ok_body("SCSS001", "<person/>"),
+            &codes(),
+            Some(refuse),
+            first_child_name,
+        )
+        .unwrap_err();
+        assert!(
+            matches!(e, Failure::Unverified(_)) && !e.is_transient(),
+            "{e}"
+        );
+        assert_eq!(e.label(), "signature");
+        let accept = |doc: &Document, text: &str| {
+            assert!(text.contains("SCSS001"));
+            assert_eq!(doc.root_element().tag_name().name(), "Envelope");
+            Ok(())
+        };
+        let got = parse_response(
+            200,
+            &ok_body("SCSS001", "<person/>"),
+            &codes(),
+            Some(accept),
+            first_child_name,
+        )
+        .unwrap();
+        assert_eq!(got.value.as_deref(), Some("person"));
+    }
+
+    #[test]
+    fn a_second_body_is_malformed_even_unsigned() {
+        let two = ok_body("SCSS001", "<person/>").replace(
+            "<s:Body>",
+            "<s:Body><t:SendMessageResponse xmlns:t=\"urn:x\"/></s:Body><s:Body>",
+        );
+        let e = parse_response(200, &two, &codes(), NO_CHECK, first_child_name).unwrap_err();
+        assert!(e.to_string().contains("more than one SOAP Body"), "{e}");
     }
 
     #[test]

@@ -279,6 +279,10 @@ impl Security {
     /// The embedded mocks' demo keys: every request signed, every answer's signature required.
     pub fn demo(keys: DemoKeys) -> Security {
         let credentials = Arc::new(keys.credentials);
+        tracing::info!(
+            subject = credentials.subject(),
+            "SHEP requests signed and answers verified with demo keys generated at start"
+        );
         publish_expiry(
             Registry::ALL
                 .iter()
