@@ -431,6 +431,14 @@ fn signing_configuration_is_validated_by_key() {
 async fn external_signer(
     fail_first: u64,
 ) -> (std::net::SocketAddr, Arc<std::sync::atomic::AtomicU64>) {
+    external_signer_with(fail_first, |body| body).await
+}
+
+/// [`external_signer`] that passes the envelope through `change` before signing it.
+async fn external_signer_with(
+    fail_first: u64,
+    change: fn(String) -> String,
+) -> (std::net::SocketAddr, Arc<std::sync::atomic::AtomicU64>) {
     use std::sync::atomic::{AtomicU64, Ordering};
     let seen = Arc::new(AtomicU64::new(0));
     let counter = seen.clone();
@@ -444,6 +452,7 @@ async fn external_signer(
                 if n < fail_first {
                     return (axum::http::StatusCode::SERVICE_UNAVAILABLE, String::new());
                 }
+                let body = change(body);
                 match shep_wss::sign_envelope(
                     &body,
                     &credentials,
@@ -519,4 +528,48 @@ async fn a_failing_external_signer_calls_no_registry() {
             mock.registry()
         );
     }
+}
+
+#[tokio::test]
+async fn an_external_signer_that_changes_the_body_is_refused() {
+    let mocks = signed_mocks().await;
+    let keys = KeyFiles::new();
+    let (signer, _) = external_signer_with(0, |body| body.replace("<iin>", "<iin> ")).await;
+    let (addr, _stop) = common::serve(http_signer_config(&mocks, &keys, signer, 1)).await;
+    let mut c = client(addr).await;
+    let status = check(&mut c, demo::CAPABLE_ADULT).await.unwrap_err();
+    assert_eq!(status.code(), Code::Unavailable);
+    for mock in mocks.iter() {
+        assert_eq!(mock.calls(), 0, "{:?} was called", mock.registry());
+    }
+}
+
+#[tokio::test]
+async fn one_registry_can_have_its_own_sender_key() {
+    let mocks = signed_mocks().await;
+    let keys = KeyFiles::new();
+    let pki = demo_pki();
+    let own = pki.ca.issue_for(
+        "gbd fl sender",
+        Validity::Current,
+        pki.gateway.key_pkcs8_der.clone(),
+    );
+    std::fs::write(keys.dir.path().join("gbd.p12"), own.pkcs12("other")).unwrap();
+    std::fs::write(keys.dir.path().join("gbd.pw"), "other").unwrap();
+    let mut config = signed_config(&mocks, &keys);
+    config.shep.signing.as_mut().unwrap().registries.insert(
+        "gbd_fl".into(),
+        registry_gateway::registry::signing::SignerOverride {
+            pkcs12: Some(keys.dir.path().join("gbd.p12")),
+            password_file: Some(keys.dir.path().join("gbd.pw")),
+            ..Default::default()
+        },
+    );
+    config.validate().unwrap();
+    let (addr, _stop) = common::serve(config).await;
+    let mut c = client(addr).await;
+    check(&mut c, demo::CAPABLE_ADULT).await.expect("answered");
+    let signer = |r| mocks.get(mock_registry(r)).last_signer().unwrap();
+    assert!(signer(Registry::GbdFl).contains("gbd fl sender"));
+    assert!(signer(Registry::Zags).contains("demo sender"));
 }

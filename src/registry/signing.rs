@@ -428,9 +428,17 @@ pub struct Pkcs12Signer {
 impl Signer for Pkcs12Signer {
     async fn sign(&self, envelope: String) -> Result<String, String> {
         let started = Instant::now();
-        let signed =
-            shep_wss::sign_envelope(&envelope, &self.credentials, chrono::Utc::now(), self.ttl)
-                .map_err(|e| e.to_string());
+        let now = chrono::Utc::now();
+        // A certificate that expired while the gateway runs: the bus would refuse the request,
+        // so it is not sent (renew the key file and reload).
+        let signed = self
+            .credentials
+            .check_validity(now)
+            .map_err(|e| e.to_string())
+            .and_then(|()| {
+                shep_wss::sign_envelope(&envelope, &self.credentials, now, self.ttl)
+                    .map_err(|e| e.to_string())
+            });
         metrics::histogram!(SIGN_DURATION, "signer" => "pkcs12")
             .record(started.elapsed().as_secs_f64());
         metrics::counter!(SIGN_TOTAL, "signer" => "pkcs12", "outcome" => if signed.is_ok() { "ok" } else { "error" })
@@ -498,8 +506,39 @@ impl HttpSigner {
                 "external signer: the answer has no wsse:Security header".to_owned(),
             ));
         }
+        // The signer must sign what it was given: the Body's content, canonicalized, is the
+        // same in both (the signer adds an Id to the Body element itself).
+        if body_content(envelope).ok() != Some(body_content_of(&doc, &signed)?) {
+            return Err((
+                false,
+                "external signer: the signed envelope's Body differs from the one sent".to_owned(),
+            ));
+        }
         Ok(signed)
     }
+}
+
+/// The canonical form of the SOAP Body's child elements.
+fn body_content(envelope: &str) -> Result<String, (bool, String)> {
+    let doc = roxmltree::Document::parse(envelope)
+        .map_err(|_| (false, "the envelope is not XML".to_owned()))?;
+    body_content_of(&doc, envelope)
+}
+
+fn body_content_of(doc: &roxmltree::Document, source: &str) -> Result<String, (bool, String)> {
+    let body = doc
+        .root_element()
+        .children()
+        .find(|n| n.has_tag_name((shep_wss::dsig::SOAP_NS, "Body")))
+        .ok_or((false, "external signer: no SOAP Body".to_owned()))?;
+    let mut out = String::new();
+    for child in body.children().filter(|n| n.is_element()) {
+        out.push_str(
+            &shep_wss::c14n::node(source, child, &[])
+                .map_err(|e| (false, format!("external signer: {e}")))?,
+        );
+    }
+    Ok(out)
 }
 
 #[async_trait::async_trait]
