@@ -274,3 +274,31 @@ fn mismatched_key_and_certificate_are_refused() {
             .unwrap_err();
     assert!(e.0.contains("does not match"), "{e}");
 }
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(300))]
+
+    /// Any one byte of a signed envelope changed: the verifier never panics, and whenever the
+    /// change reaches what is signed (the Body, the Timestamp, SignedInfo, the signature or
+    /// the certificate) the envelope is refused. Only changes that leave the parsed document
+    /// as it was (or touch nothing signed) may pass.
+    #[test]
+    fn one_changed_byte_never_panics_and_signed_parts_are_refused(at in 0usize..4000, byte in 0x20u8..0x7f) {
+        let text = signed();
+        let at = at % text.len();
+        let mut bytes = text.clone().into_bytes();
+        if bytes[at] == byte || !bytes[at].is_ascii() {
+            return Ok(());
+        }
+        bytes[at] = byte;
+        let Ok(changed) = String::from_utf8(bytes) else { return Ok(()) };
+        let Ok(doc) = roxmltree::Document::parse(&changed) else { return Ok(()) };
+        let verdict = verify_envelope(&doc, &changed, &pki().ca.trust_store(), Utc::now(), &VerifyOptions::default());
+        let body_start = text.find("<soap:Body").unwrap();
+        let body_content_start = body_start + text[body_start..].find('>').unwrap() + 1;
+        let body_content_end = text.find("</soap:Body>").unwrap();
+        if (body_content_start..body_content_end).contains(&at) {
+            proptest::prop_assert!(verdict.is_err(), "a changed Body byte at {} passed", at);
+        }
+    }
+}
