@@ -7,7 +7,8 @@
 //!
 //! 1. warm CheckOwner (every registry answer cached) vs a bare tonic server that answers the
 //!    same RPC with a canned response of the same size, same h2load settings;
-//! 2. cold CheckOwner (cache off), each mock registry answering in 20 ms;
+//! 2. cold CheckOwner (cache off), each mock registry answering in 20 ms; then the same with
+//!    WS-Security both ways (`cold_signed`), and the cost of signing and verifying one envelope;
 //! 3. 1,000 concurrent identical cold CheckOwner calls: calls per registry;
 //! 4. 1,000,000 distinct persons cached (GBD FL, IS ZAGS and E-social security answers each):
 //!    resident memory and bytes per person;
@@ -216,7 +217,39 @@ struct Running {
 }
 
 async fn gateway(extra: &str) -> Running {
+    gateway_signed(extra, Signing::None).await
+}
+
+/// Who signs in a scenario.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Signing {
+    None,
+    /// The mocks sign their answers (and would check a request's signature if it had one);
+    /// the gateway neither signs nor verifies: the bus's share of the work alone.
+    BusOnly,
+    /// WS-Security both ways: the gateway signs with a PKCS#12 key and verifies answers; the
+    /// mocks verify requests and sign answers.
+    Both,
+}
+
+async fn gateway_signed(extra: &str, signing: Signing) -> Running {
+    let signed = signing == Signing::Both;
     let audit = tempfile::tempdir().unwrap();
+    let signing_section = if signed {
+        let pki = registry_mocks::demo_pki();
+        let dir = audit.path();
+        std::fs::write(dir.join("gateway.p12"), pki.gateway.pkcs12("bench")).unwrap();
+        std::fs::write(dir.join("password"), "bench").unwrap();
+        std::fs::write(dir.join("trust.pem"), pki.ca.cert_pem()).unwrap();
+        format!(
+            "[shep.signing]\npkcs12 = \"{}\"\npassword_file = \"{}\"\ntrust_store = \"{}\"",
+            dir.join("gateway.p12").display(),
+            dir.join("password").display(),
+            dir.join("trust.pem").display()
+        )
+    } else {
+        String::new()
+    };
     // BENCH_FSYNC and BENCH_NO_AUDIT, for measuring what the audit log costs.
     let fsync = std::env::var("BENCH_FSYNC").unwrap_or_else(|_| "always".into());
     let audit_section = match std::env::var_os("BENCH_NO_AUDIT") {
@@ -243,12 +276,36 @@ rpcs = ["CheckOwner", "GetPerson"]
 "#
     );
     let mut config = Config::from_toml(&toml).expect("bench configuration");
-    let mocks = MockRegistries::spawn(Arc::new(Fixture::demo().with_today(decision::today())))
-        .await
-        .unwrap();
+    let fixture = Arc::new(Fixture::demo().with_today(decision::today()));
+    let mocks = match signing {
+        Signing::None => MockRegistries::spawn(fixture).await,
+        Signing::BusOnly => {
+            let pki = registry_mocks::demo_pki();
+            let bus = registry_mocks::MockSigning {
+                credentials: Arc::new(pki.bus.credentials()),
+                trust: pki.ca.trust_store(),
+                require_signed_requests: false,
+                sign_answers: true,
+            };
+            MockRegistries::spawn_signed(fixture, Arc::new(bus)).await
+        }
+        Signing::Both => {
+            MockRegistries::spawn_signed(fixture, registry_mocks::MockSigning::demo()).await
+        }
+    }
+    .unwrap();
     config.registries = Some(RegistryEndpoints::local(|r| {
         mocks.get(mock_registry(r)).endpoint()
     }));
+    if signed {
+        // Validated with [registries] in place.
+        let signing = Config::from_toml(&format!(
+            "{signing_section}\n{}",
+            registries_toml(config.registries.as_ref().unwrap())
+        ))
+        .expect("signing configuration");
+        config.shep.signing = signing.shep.signing;
+    }
     let gateway = Gateway::start(config).await.unwrap();
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
@@ -326,6 +383,23 @@ fn machine() -> String {
     format!("{cpu}, {cores} cores, {mem} GiB")
 }
 
+/// `[registries.*]` tables for `endpoints`.
+fn registries_toml(endpoints: &RegistryEndpoints) -> String {
+    Registry::ALL
+        .iter()
+        .map(|r| {
+            let e = endpoints.get(*r);
+            format!(
+                "[registries.{}]\nurl = \"{}\"\nservice_id = \"{}\"\nsender_id = \"{}\"\n",
+                r.key(),
+                e.url,
+                e.service_id,
+                e.sender_id
+            )
+        })
+        .collect()
+}
+
 fn main() {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -346,7 +420,12 @@ async fn bench() {
         warm(&handle).await;
     }
     if run("cold") {
-        cold(&handle).await;
+        cold(&handle, Signing::None).await;
+    }
+    if run("cold_signed") {
+        cold(&handle, Signing::BusOnly).await;
+        cold(&handle, Signing::Both).await;
+        sign_cost();
     }
     if run("coalesce") {
         coalesce(&handle).await;
@@ -408,9 +487,9 @@ async fn warm(handle: &metrics::PrometheusHandle) {
     drop(warm);
 }
 
-async fn cold(_: &metrics::PrometheusHandle) {
-    // 2. Cold CheckOwner, registries at 20 ms.
-    let cold = gateway("[resilience.defaults]\ncache_ttl = \"0s\"\ncache_negative_ttl = \"0s\"\ncache_max_stale = \"0s\"").await;
+async fn cold(_: &metrics::PrometheusHandle, signing: Signing) {
+    // 2. Cold CheckOwner, registries at 20 ms (and the same with WS-Security).
+    let cold = gateway_signed("[resilience.defaults]\ncache_ttl = \"0s\"\ncache_negative_ttl = \"0s\"\ncache_max_stale = \"0s\"", signing).await;
     for r in Registry::ALL {
         cold.mocks.get(mock_registry(r)).set_faults(Faults {
             latency: Duration::from_millis(20),
@@ -420,7 +499,7 @@ async fn cold(_: &metrics::PrometheusHandle) {
     let load = H2load {
         addr: cold.addr,
         body: &grpc_body(demo::CAPABLE_ADULT),
-        clients: 4,
+        clients: cold_clients(),
         streams: 1,
         extra_headers: &[],
     }
@@ -428,14 +507,94 @@ async fn cold(_: &metrics::PrometheusHandle) {
         warm_up: 1,
         seconds: secs(10, 3),
     });
-    println!(
-        "| cold CheckOwner, each registry at 20 ms | p50 ≤ 25 ms | {:.0} req/s, p50 {}, p99 {} | {} |",
-        load.rps,
-        ms(load.p50),
-        ms(load.p99),
-        if load.p50 <= Duration::from_millis(25) { "yes" } else { "no" }
-    );
+    if signing == Signing::BusOnly {
+        *BUS_SIGNS_P50.lock().unwrap() = Some(load.p50);
+        println!(
+            "| ↳ same, the mocks sign their answers, the gateway neither signs nor verifies | — | {:.0} req/s, p50 {}, p99 {} | — |",
+            load.rps,
+            ms(load.p50),
+            ms(load.p99),
+        );
+    } else if signing == Signing::Both {
+        let unsigned = COLD_P50.lock().unwrap().unwrap_or_default();
+        let bus = BUS_SIGNS_P50.lock().unwrap().unwrap_or_default();
+        let added = load.p50.saturating_sub(unsigned);
+        let gateway_share = load.p50.saturating_sub(bus);
+        println!(
+            "| ↳ same, signed both ways: the gateway signs every request and verifies every answer, the mocks verify and sign | signing and verification add ≤ 3 ms to p50 | {:.0} req/s, p50 {} (+{} over unsigned, of which the gateway's +{}), p99 {} | {} |",
+            load.rps,
+            ms(load.p50),
+            ms(added),
+            ms(gateway_share),
+            ms(load.p99),
+            if !unsigned.is_zero() && added <= Duration::from_millis(3) { "yes" } else { "no" }
+        );
+    } else {
+        *COLD_P50.lock().unwrap() = Some(load.p50);
+        println!(
+            "| cold CheckOwner, each registry at 20 ms | p50 ≤ 25 ms | {:.0} req/s, p50 {}, p99 {} | {} |",
+            load.rps,
+            ms(load.p50),
+            ms(load.p99),
+            if load.p50 <= Duration::from_millis(25) { "yes" } else { "no" }
+        );
+    }
     drop(cold);
+}
+
+/// The unsigned cold p50, and the p50 with the mocks alone signing, for the signed row's
+/// differences.
+static COLD_P50: std::sync::Mutex<Option<Duration>> = std::sync::Mutex::new(None);
+static BUS_SIGNS_P50: std::sync::Mutex<Option<Duration>> = std::sync::Mutex::new(None);
+
+/// Concurrent callers in the cold scenarios (`BENCH_COLD_CLIENTS`, default 4).
+fn cold_clients() -> u32 {
+    std::env::var("BENCH_COLD_CLIENTS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(4)
+}
+
+/// One envelope signed and one verified, alone on one core (RSA 2048).
+fn sign_cost() {
+    let pki = registry_mocks::demo_pki();
+    let credentials = pki.gateway.credentials();
+    let trust = pki.ca.trust_store();
+    let envelope = format!(
+        r#"<soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/"><soap:Body><ns2:SendMessage xmlns:ns2="http://bip.bee.kz/SyncChannel/v10/Types"><request><requestInfo><messageId>1</messageId><serviceId>GBDFL_PERSON</serviceId></requestInfo><requestData><data><iin>{}</iin></data></requestData></request></ns2:SendMessage></soap:Body></soap:Envelope>"#,
+        demo::CAPABLE_ADULT
+    );
+    let n = if quick() { 50 } else { 500 };
+    let started = std::time::Instant::now();
+    let mut signed = String::new();
+    for _ in 0..n {
+        signed = shep_wss::sign_envelope(
+            &envelope,
+            &credentials,
+            chrono::Utc::now(),
+            Duration::from_secs(300),
+        )
+        .unwrap();
+    }
+    let sign = started.elapsed() / n;
+    let started = std::time::Instant::now();
+    for _ in 0..n {
+        let doc = roxmltree::Document::parse(&signed).unwrap();
+        shep_wss::verify_envelope(
+            &doc,
+            &signed,
+            &trust,
+            chrono::Utc::now(),
+            &shep_wss::VerifyOptions::default(),
+        )
+        .unwrap();
+    }
+    let verify = started.elapsed() / n;
+    println!(
+        "| ↳ one envelope: sign (RSA-2048, exclusive c14n, SHA-256) / verify (certificate chain included) | — | sign {} / verify {} | — |",
+        ms(sign),
+        ms(verify)
+    );
 }
 
 async fn coalesce(handle: &metrics::PrometheusHandle) {

@@ -158,6 +158,13 @@ pub struct ShepConfig {
     pub status_codes: ShepCodes,
     /// What is read and parsed of an answer, at most.
     pub limits: AnswerLimits,
+    /// WS-Security: requests signed, answers verified (`[shep.signing]`). Absent: neither,
+    /// except with the embedded mocks, which always sign with demo keys made at start.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub signing: Option<crate::registry::signing::SigningConfig>,
+    /// HTTPS to the bus: CA bundle and client certificate (`[shep.tls]`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls: Option<crate::registry::signing::BusTls>,
 }
 
 impl Default for ShepConfig {
@@ -167,6 +174,8 @@ impl Default for ShepConfig {
             retry_after_permanent: Duration::from_secs(60),
             status_codes: ShepCodes::default(),
             limits: AnswerLimits::default(),
+            signing: None,
+            tls: None,
         }
     }
 }
@@ -507,15 +516,38 @@ impl Config {
         for registry in Registry::ALL {
             self.resilience.policy(registry)?;
         }
+        if let Some(signing) = &self.shep.signing {
+            signing
+                .check()
+                .map_err(|(key, rule)| ConfigError::Invalid { key, rule })?;
+            if self.registries.is_none() {
+                return Err(invalid(
+                    "shep.signing",
+                    "applies to configured [registries]; the embedded mocks sign with demo \
+                     keys generated at start",
+                ));
+            }
+        }
+        if let Some(tls) = &self.shep.tls {
+            crate::registry::signing::check_tls(tls)
+                .map_err(|(key, rule)| ConfigError::Invalid { key, rule })?;
+        }
         if let Some(registries) = &self.registries {
             for registry in Registry::ALL {
                 let e = registries.get(registry);
                 let key = |field: &str| format!("registries.{}.{field}", registry.key());
-                let url_ok = reqwest::Url::parse(&e.url)
-                    .map(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some())
-                    .unwrap_or(false);
-                if !url_ok {
+                let url = reqwest::Url::parse(&e.url)
+                    .ok()
+                    .filter(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some());
+                let Some(url) = url else {
                     return Err(invalid(&key("url"), "must be an http:// or https:// URL"));
+                };
+                if url.scheme() == "http" && !crate::registry::signing::plain_http_allowed(&url) {
+                    return Err(invalid(
+                        &key("url"),
+                        "plain http:// only to a loopback address (the mocks); the bus is \
+                         reached over https://",
+                    ));
                 }
                 if e.service_id.trim().is_empty() {
                     return Err(invalid(&key("service_id"), "must not be empty"));
@@ -560,13 +592,13 @@ mod tests {
         let mut text = String::new();
         for r in Registry::ALL {
             text.push_str(&format!(
-                "[registries.{}]\nurl = \"http://bus.example/{0}\"\nservice_id = \"S\"\nsender_id = \"me\"\n",
+                "[registries.{}]\nurl = \"https://bus.example/{0}\"\nservice_id = \"S\"\nsender_id = \"me\"\n",
                 r.key()
             ));
         }
         let c = Config::from_toml(&text).unwrap();
         assert_eq!(c.registries.unwrap().zags.service_id, "S");
-        let bad = text.replace("http://bus.example/nobd", "ftp://x");
+        let bad = text.replace("https://bus.example/nobd", "ftp://x");
         let e = Config::from_toml(&bad).unwrap_err();
         assert!(e.to_string().starts_with("registries.nobd.url"), "{e}");
         let missing = text.replace("[registries.epvo]", "[other]");

@@ -14,7 +14,8 @@
 //!                                            ▼
 //!                  registry::{GbdFl, Zags, SocialSecurity, Nobd, Epvo}   one trait each
 //!                                            ▼
-//!                  registry::shep::ShepClient   SOAP 1.1 SendMessage over HTTP
+//!                  registry::shep::ShepClient   SOAP 1.1 SendMessage over HTTP(S),
+//!                                               signed and verified (registry::signing, shep-wss)
 //!                                            ▼
 //!                  the SHEP bus, or the mock registries of the `registry-mocks` crate
 //! ```

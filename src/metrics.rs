@@ -188,6 +188,7 @@ fn zeroes() {
 }
 
 fn describe() {
+    crate::registry::signing::describe_metrics();
     describe_counter!(
         RPC_REQUESTS_TOTAL,
         "RPCs answered, by gRPC method and canonical status code (CANCELLED: the caller went away)"

@@ -75,7 +75,12 @@ impl Gateway {
                     Some(path) => registry_mocks::Fixture::load(path)?,
                     None => registry_mocks::Fixture::demo(),
                 };
-                let mocks = registry_mocks::MockRegistries::spawn(Arc::new(fixture)).await?;
+                // Signed both ways with keys generated now (registry_mocks::signing).
+                let mocks = registry_mocks::MockRegistries::spawn_signed(
+                    Arc::new(fixture),
+                    registry_mocks::MockSigning::demo(),
+                )
+                .await?;
                 tracing::info!(
                     fixture = %config.mocks.fixture.as_ref().map_or("demo".into(), |p| p.display().to_string()),
                     "embedded mock registries started on loopback"
@@ -91,10 +96,12 @@ impl Gateway {
             .clone()
             .or_else(|| mock_endpoints.clone())
             .expect("configured or embedded");
+        let security = security(&config, mocks.is_some())?;
         let adapters = registry::over_shep(
             &endpoints,
             Arc::new(config.shep.clone()),
             Arc::new(config.codes.clone()),
+            &security,
         )?;
         let policies = policies(&config)?;
         let guarded = Guarded::new(
@@ -344,10 +351,13 @@ impl Reloader {
                 .or_else(|| current.registries.clone())
                 .expect("configured or embedded"),
         };
+        // Key files are read again: a rotated key is used from here on.
+        let security = security(&new, state.mock_endpoints.is_some())?;
         let adapters = registry::over_shep(
             &endpoints,
             Arc::new(new.shep.clone()),
             Arc::new(new.codes.clone()),
+            &security,
         )?;
         let old_policies = policies(&current)?;
         let new_policies = policies(&new)?;
@@ -364,6 +374,25 @@ impl Reloader {
         let restart = keep_running(&current, &mut new, &old_policies, &new_policies);
         *current = new;
         Ok(restart)
+    }
+}
+
+/// Signing and verification: the demo keys with the embedded mocks, else `[shep.signing]`
+/// (its key files read now).
+fn security(
+    config: &Config,
+    embedded_mocks: bool,
+) -> Result<registry::signing::Security, BoxError> {
+    if embedded_mocks {
+        let pki = registry_mocks::demo_pki();
+        Ok(registry::signing::Security::demo(
+            registry::signing::DemoKeys {
+                credentials: pki.gateway.credentials(),
+                trust: pki.ca.trust_store(),
+            },
+        ))
+    } else {
+        registry::signing::Security::from_config(&config.shep)
     }
 }
 

@@ -16,7 +16,7 @@
 //! ```
 //!
 //! Modes without data are plain strings: `"none"`, `"down"`, `"http503"`, `"soap_fault"`,
-//! `"malformed_xml"`.
+//! `"malformed_xml"`, `"tampered_signature"`.
 
 use std::time::Duration;
 
@@ -63,6 +63,9 @@ pub enum FaultMode {
         /// E.g. `TEMP_UNAVAILABLE`, `BAD_REQUEST`, or something unexpected.
         code: String,
     },
+    /// The real answer, signed (on a mock that signs), then one character of its Body changed:
+    /// the signature no longer holds.
+    TamperedSignature,
 }
 
 impl Faults {

@@ -18,7 +18,9 @@
 //! - [`faults`]: [`Faults`] and [`FaultMode`];
 //! - `server`: listeners, connection handling, the SHEP and admin endpoints, [`spawn`],
 //!   [`MockRegistry`] and [`MockRegistries`];
-//! - [`demo`]: the embedded demo population's IINs by role.
+//! - [`demo`]: the embedded demo population's IINs by role;
+//! - [`signing`]: WS-Security on the mocks (signed requests required, answers signed) and the
+//!   demo keys generated at start.
 //!
 //! ```no_run
 //! # async fn example() -> std::io::Result<()> {
@@ -45,6 +47,7 @@ pub mod iin;
 mod payload;
 pub mod registry;
 mod server;
+pub mod signing;
 
 pub use date::{DateError, DateSpec};
 pub use envelope::{SOAP_NS, TYPES_NS};
@@ -52,4 +55,7 @@ pub use faults::{FaultMode, Faults};
 pub use fixture::{Fixture, FixtureError};
 pub use payload::{BAD_REQUEST, NOT_FOUND, SUCCESS};
 pub use registry::{Registry, UnknownRegistry};
-pub use server::{spawn, MockRegistries, MockRegistry, INJECTED_FAULT_CODE, SHEP_PATH};
+pub use server::{
+    spawn, spawn_signed, MockRegistries, MockRegistry, INJECTED_FAULT_CODE, SHEP_PATH,
+};
+pub use signing::{demo_pki, MockSigning};

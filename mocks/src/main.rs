@@ -33,6 +33,11 @@ struct Args {
     /// relative to today has a new IIN each day, one that agrees with that day's birth date.
     #[arg(long, value_name = "KEY")]
     iin_of: Option<String>,
+    /// Require signed requests and sign answers (WS-Security) with test keys generated now,
+    /// and write into this directory what a gateway needs to talk to them: `ca.pem` (trust
+    /// store), `gateway.p12` (the sender's key and certificate) and `gateway.p12.password`.
+    #[arg(long)]
+    signing_dir: Option<PathBuf>,
 }
 
 #[tokio::main]
@@ -86,7 +91,23 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     let listeners: [TcpListener; 5] = listeners
         .try_into()
         .map_err(|_| "expected five listeners")?;
-    let mocks = MockRegistries::spawn_on(fixture, listeners).await;
+    let signing = match &args.signing_dir {
+        Some(dir) => {
+            let pki = registry_mocks::demo_pki();
+            let write = |name: &str, bytes: &[u8]| {
+                std::fs::write(dir.join(name), bytes).map_err(|e| {
+                    format!("--signing-dir: writing {}: {e}", dir.join(name).display())
+                })
+            };
+            write("ca.pem", pki.ca.cert_pem().as_bytes())?;
+            write("gateway.p12", &pki.gateway.pkcs12("demo"))?;
+            write("gateway.p12.password", b"demo\n")?;
+            println!("signing: keys for the gateway in {}", dir.display());
+            Some(registry_mocks::MockSigning::demo())
+        }
+        None => None,
+    };
+    let mocks = MockRegistries::spawn_on_signed(fixture, listeners, signing).await;
     for mock in mocks.iter() {
         println!("{:<16} {}", mock.registry(), mock.endpoint());
     }

@@ -29,6 +29,7 @@ use crate::faults::{FaultMode, Faults};
 use crate::fixture::{kz_offset, Fixture};
 use crate::payload;
 use crate::registry::Registry;
+use crate::signing::{self, MockSigning};
 
 /// Path of the SHEP sync-channel endpoint on every mock.
 pub const SHEP_PATH: &str = "/shep";
@@ -42,6 +43,10 @@ struct Shared {
     fixture: Arc<Fixture>,
     faults: Mutex<Faults>,
     calls: AtomicU64,
+    /// WS-Security: request signatures checked, answers signed; `None`: plain envelopes.
+    signing: Option<Arc<MockSigning>>,
+    /// Certificate subject of the last signed request that passed the check.
+    last_signer: Mutex<Option<String>>,
 }
 
 impl Shared {
@@ -97,6 +102,15 @@ impl MockRegistry {
         self.shared.calls.load(Ordering::SeqCst)
     }
 
+    /// Certificate subject of the last request whose signature was checked and held.
+    pub fn last_signer(&self) -> Option<String> {
+        self.shared
+            .last_signer
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
     /// Sets the calls counter back to zero.
     pub fn reset_calls(&self) {
         self.shared.calls.store(0, Ordering::SeqCst);
@@ -139,10 +153,21 @@ impl MockRegistry {
 }
 
 /// Starts a mock for `registry` on a listener the caller has already bound (port 0 in tests).
+/// Plain envelopes: no signatures checked or made.
 pub async fn spawn(
     registry: Registry,
     fixture: Arc<Fixture>,
     listener: TcpListener,
+) -> MockRegistry {
+    spawn_signed(registry, fixture, listener, None).await
+}
+
+/// [`spawn`] with WS-Security: request signatures required and answers signed per `signing`.
+pub async fn spawn_signed(
+    registry: Registry,
+    fixture: Arc<Fixture>,
+    listener: TcpListener,
+    signing: Option<Arc<MockSigning>>,
 ) -> MockRegistry {
     let addr = listener
         .local_addr()
@@ -152,6 +177,8 @@ pub async fn spawn(
         fixture,
         faults: Mutex::new(Faults::default()),
         calls: AtomicU64::new(0),
+        signing,
+        last_signer: Mutex::new(None),
     });
     let router = router(shared.clone());
     let (tx, rx) = oneshot::channel();
@@ -301,7 +328,32 @@ async fn send_message(State(shared): State<Arc<Shared>>, body: Bytes) -> Respons
         FaultMode::None
         | FaultMode::MalformedXml
         | FaultMode::Trickle { .. }
-        | FaultMode::WrongStatus { .. } => {}
+        | FaultMode::WrongStatus { .. }
+        | FaultMode::TamperedSignature => {}
+    }
+
+    if let (Some(signing), Ok(text)) = (&shared.signing, std::str::from_utf8(&body)) {
+        match signing.check_request(text) {
+            Ok(Some(signer)) => {
+                *shared
+                    .last_signer
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner) = Some(signer);
+            }
+            Ok(None) => {}
+            Err((faultstring, message)) => {
+                tracing::debug!(registry = %registry, %message, "request signature refused");
+                return xml_response(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    signing.sign(envelope::fault(
+                        "soap:Client",
+                        &faultstring,
+                        signing::SECURITY_FAULT_CODE,
+                        &message,
+                    )),
+                );
+            }
+        }
     }
 
     let request = match std::str::from_utf8(&body)
@@ -358,10 +410,15 @@ async fn send_message(State(shared): State<Arc<Shared>>, body: Bytes) -> Respons
         status = status_code,
         "answered SendMessage"
     );
+    let xml = match &shared.signing {
+        Some(signing) => signing.sign(xml),
+        None => xml,
+    };
     match mode {
         FaultMode::MalformedXml => {
             xml_response(StatusCode::OK, envelope::truncate(&xml).to_owned())
         }
+        FaultMode::TamperedSignature => xml_response(StatusCode::OK, signing::tamper(&xml)),
         FaultMode::Trickle { bytes_per_sec } => trickle(xml, bytes_per_sec),
         _ => xml_response(StatusCode::OK, xml),
     }
@@ -454,11 +511,36 @@ impl MockRegistries {
         Ok(MockRegistries { mocks })
     }
 
+    /// Starts all five on `127.0.0.1:0` with WS-Security per `signing` (e.g.
+    /// [`MockSigning::demo`]).
+    pub async fn spawn_signed(
+        fixture: Arc<Fixture>,
+        signing: Arc<MockSigning>,
+    ) -> std::io::Result<MockRegistries> {
+        let mut mocks = Vec::with_capacity(Registry::ALL.len());
+        for registry in Registry::ALL {
+            let listener = TcpListener::bind(("127.0.0.1", 0)).await?;
+            mocks.push(
+                spawn_signed(registry, fixture.clone(), listener, Some(signing.clone())).await,
+            );
+        }
+        Ok(MockRegistries { mocks })
+    }
+
     /// Starts the five on listeners the caller bound, in [`Registry::ALL`] order.
     pub async fn spawn_on(fixture: Arc<Fixture>, listeners: [TcpListener; 5]) -> MockRegistries {
+        MockRegistries::spawn_on_signed(fixture, listeners, None).await
+    }
+
+    /// [`MockRegistries::spawn_on`] with WS-Security per `signing`.
+    pub async fn spawn_on_signed(
+        fixture: Arc<Fixture>,
+        listeners: [TcpListener; 5],
+        signing: Option<Arc<MockSigning>>,
+    ) -> MockRegistries {
         let mut mocks = Vec::with_capacity(Registry::ALL.len());
         for (registry, listener) in Registry::ALL.into_iter().zip(listeners) {
-            mocks.push(spawn(registry, fixture.clone(), listener).await);
+            mocks.push(spawn_signed(registry, fixture.clone(), listener, signing.clone()).await);
         }
         MockRegistries { mocks }
     }

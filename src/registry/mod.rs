@@ -21,6 +21,7 @@ pub mod gbd_fl;
 pub mod limits;
 pub mod nobd;
 pub mod shep;
+pub mod signing;
 pub mod social;
 pub mod zags;
 
@@ -178,6 +179,13 @@ pub enum Failure {
     },
     #[error("malformed answer: {0}")]
     Malformed(String),
+    /// The answer's WS-Security signature does not hold (or is missing where required): the
+    /// answer is not used.
+    #[error("answer signature refused: {0}")]
+    Unverified(String),
+    /// The request could not be signed (key, external signer): the registry was not called.
+    #[error("the request could not be signed: {0}")]
+    Signing(String),
     /// The caller's deadline ran out before the registry answered.
     #[error("no answer before the caller's deadline")]
     DeadlineExceeded,
@@ -204,6 +212,8 @@ impl Failure {
             Failure::Fault(_) => "fault",
             Failure::Status { .. } => "status",
             Failure::Malformed(_) => "malformed",
+            Failure::Unverified(_) => "signature",
+            Failure::Signing(_) => "signing",
             Failure::DeadlineExceeded => "deadline",
             Failure::CircuitOpen => "circuit_open",
             Failure::Overloaded(_) => "overloaded",
@@ -221,6 +231,8 @@ impl Failure {
             Failure::Fault(_) => "SOAP fault".into(),
             Failure::Status { .. } => "error status from the bus".into(),
             Failure::Malformed(_) => "malformed answer".into(),
+            Failure::Unverified(_) => "answer signature refused".into(),
+            Failure::Signing(_) => "the request could not be signed".into(),
             Failure::DeadlineExceeded => "no answer before the caller's deadline".into(),
             Failure::CircuitOpen => "circuit breaker open after repeated failures".into(),
             Failure::Overloaded(d) => format!(
@@ -233,11 +245,15 @@ impl Failure {
     /// Whether the same call may succeed if repeated soon.
     pub fn is_transient(&self) -> bool {
         match self {
-            Failure::Connect(_) | Failure::Timeout(_) | Failure::CircuitOpen => true,
+            Failure::Connect(_)
+            | Failure::Timeout(_)
+            | Failure::CircuitOpen
+            | Failure::Signing(_) => true,
             Failure::Http(code) => *code >= 500,
             Failure::Status { transient, .. } => *transient,
             Failure::Fault(_)
             | Failure::Malformed(_)
+            | Failure::Unverified(_)
             | Failure::DeadlineExceeded
             | Failure::Overloaded(_)
             | Failure::ConsentRefused { .. } => false,
@@ -254,6 +270,7 @@ impl Failure {
                 | Failure::CircuitOpen
                 | Failure::Overloaded(_)
                 | Failure::ConsentRefused { .. }
+                | Failure::Signing(_)
         )
     }
 
@@ -280,22 +297,26 @@ pub struct Registries {
     pub epvo: Arc<dyn Epvo>,
 }
 
-/// The five registries over SHEP, as configured.
+/// The five registries over SHEP, as configured, signing and verifying per `security`.
 pub fn over_shep(
     endpoints: &RegistryEndpoints,
     shep: Arc<ShepConfig>,
     codes: Arc<CodeTables>,
-) -> Result<Registries, reqwest::Error> {
-    let http = reqwest::Client::builder()
-        .pool_idle_timeout(Duration::from_secs(60))
-        .build()?;
+    security: &signing::Security,
+) -> Result<Registries, crate::BoxError> {
+    let http = signing::bus_client(&shep)?;
     let client = |registry| {
-        ShepClient::new(
+        let mut client = ShepClient::new(
             registry,
             http.clone(),
             endpoints.get(registry).clone(),
             shep.clone(),
         )
+        .with_verifier(security.verifier());
+        if let Some(signer) = security.signer(registry) {
+            client = client.with_signer(signer);
+        }
+        client
     };
     Ok(Registries {
         gbd_fl: Arc::new(gbd_fl::ShepGbdFl {

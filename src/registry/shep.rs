@@ -19,16 +19,19 @@ use crate::config::{ShepCodes, ShepConfig, ShepEndpoint};
 const SOAP_NS: &str = "http://schemas.xmlsoap.org/soap/envelope/";
 const TYPES_NS: &str = "http://bip.bee.kz/SyncChannel/v10/Types";
 
-/// Signs an outgoing envelope (XMLDSig in production). Pluggable; [`Unsigned`] by default.
+/// Signs an outgoing envelope (WS-Security XML-DSig, see [`super::signing`]). Pluggable;
+/// [`Unsigned`] when `[shep.signing]` is not configured.
+#[async_trait::async_trait]
 pub trait Signer: Send + Sync {
-    fn sign(&self, envelope: String) -> Result<String, String>;
+    async fn sign(&self, envelope: String) -> Result<String, String>;
 }
 
-/// The mock bus does not check signatures.
+/// No signature (registries configured without `[shep.signing]`).
 pub struct Unsigned;
 
+#[async_trait::async_trait]
 impl Signer for Unsigned {
-    fn sign(&self, envelope: String) -> Result<String, String> {
+    async fn sign(&self, envelope: String) -> Result<String, String> {
         Ok(envelope)
     }
 }
@@ -41,6 +44,8 @@ pub struct ShepClient {
     endpoint: ShepEndpoint,
     shep: Arc<ShepConfig>,
     signer: Arc<dyn Signer>,
+    /// Checks answers' signatures; `None`: not checked.
+    verifier: Option<Arc<super::signing::AnswerVerifier>>,
 }
 
 impl ShepClient {
@@ -56,7 +61,16 @@ impl ShepClient {
             endpoint,
             shep,
             signer: Arc::new(Unsigned),
+            verifier: None,
         }
+    }
+
+    pub fn with_verifier(
+        mut self,
+        verifier: Option<Arc<super::signing::AnswerVerifier>>,
+    ) -> ShepClient {
+        self.verifier = verifier;
+        self
     }
 
     pub fn with_signer(mut self, signer: Arc<dyn Signer>) -> ShepClient {
@@ -98,7 +112,8 @@ impl ShepClient {
         let envelope = self
             .signer
             .sign(self.envelope(&message_id, request_data, &properties))
-            .map_err(|e| fail(Failure::Malformed(format!("signing failed: {e}"))))?;
+            .await
+            .map_err(|e| fail(Failure::Signing(e)))?;
         // The remaining budget bounds the HTTP exchange. The guard enforces the deadline
         // itself; the transport's timer is a backstop set a little later so that it never
         // wins the race and passes the caller's deadline off as a registry timeout.
@@ -136,11 +151,22 @@ impl ShepClient {
         }
         let body = read_bounded(response, limits.max_answer_bytes)
             .await
-            .map_err(|e| fail(e.unwrap_or_else(transport)))?;
+            .map_err(|e| fail(e.unwrap_or_else(|e| transport(e.without_url()))))?;
         limits
             .scan(&body)
             .map_err(|e| fail(Failure::Malformed(e)))?;
-        parse_response(status.as_u16(), &body, &self.shep.status_codes, parse).map_err(fail)
+        let verify = self
+            .verifier
+            .as_deref()
+            .map(|v| move |doc: &Document, text: &str| v.check(self.registry, doc, text));
+        parse_response(
+            status.as_u16(),
+            &body,
+            &self.shep.status_codes,
+            verify,
+            parse,
+        )
+        .map_err(fail)
     }
 
     fn envelope(&self, message_id: &str, data: &str, trace: &[(&str, String)]) -> String {
@@ -201,28 +227,41 @@ async fn read_bounded(
     String::from_utf8(body).map_err(|_| Ok(Failure::Malformed("answer is not UTF-8".into())))
 }
 
-/// Turns an HTTP answer into the parsed payload, or the failure it is.
-fn parse_response<T>(
+/// Turns an HTTP answer into the parsed payload, or the failure it is. `verify` checks the
+/// answer's signature on the same parsed document before anything in it is used (SOAP
+/// faults, which are failures whatever they say, excepted).
+fn parse_response<T, V>(
     http_status: u16,
     body: &str,
     codes: &ShepCodes,
+    verify: Option<V>,
     parse: impl FnOnce(Node) -> Result<T, String>,
-) -> Result<Fetched<Option<T>>, Failure> {
+) -> Result<Fetched<Option<T>>, Failure>
+where
+    V: FnOnce(&Document, &str) -> Result<(), Failure>,
+{
     let doc = match Document::parse(body) {
         Ok(doc) => doc,
         Err(_) if !(200..300).contains(&http_status) => return Err(Failure::Http(http_status)),
         Err(e) => return Err(Failure::Malformed(format!("not XML ({e})"))),
     };
-    let body_el = doc
-        .root_element()
-        .child_el("Body")
+    let root = doc.root_element();
+    let mut bodies = root.children_named("Body");
+    let body_el = bodies
+        .next()
         .ok_or_else(|| Failure::Malformed("no SOAP Body".into()))?;
+    if bodies.next().is_some() {
+        return Err(Failure::Malformed("more than one SOAP Body".into()));
+    }
     if let Some(fault) = body_el.child_el("Fault") {
         let text = fault.text_of("faultstring").unwrap_or("no faultstring");
         return Err(Failure::Fault(scrub(text)));
     }
     if !(200..300).contains(&http_status) {
         return Err(Failure::Http(http_status));
+    }
+    if let Some(verify) = verify {
+        verify(&doc, body)?;
     }
     let response = body_el
         .child_el("SendMessageResponse")
@@ -366,6 +405,9 @@ mod tests {
         ShepCodes::default()
     }
 
+    type Check = fn(&Document, &str) -> Result<(), Failure>;
+    const NO_CHECK: Option<Check> = None;
+
     fn ok_body(code: &str, data: &str) -> String {
         format!(
             r#"<s:Envelope xmlns:s="{SOAP_NS}"><s:Body><t:SendMessageResponse xmlns:t="{TYPES_NS}"><response><responseInfo><messageId>m-1</messageId><responseDate>2026-01-01T00:00:00+05:00</responseDate><status><code>{code}</code><message>msg 123456789012</message></status></responseInfo><responseData><data>{data}</data></responseData></response></t:SendMessageResponse></s:Body></s:Envelope>"#
@@ -385,6 +427,7 @@ mod tests {
             200,
             &ok_body("SCSS001", "<person/>"),
             &codes(),
+            NO_CHECK,
             first_child_name,
         )
         .unwrap();
@@ -394,8 +437,14 @@ mod tests {
 
     #[test]
     fn not_found_code_is_none() {
-        let got =
-            parse_response(200, &ok_body("NOTFOUND", ""), &codes(), first_child_name).unwrap();
+        let got = parse_response(
+            200,
+            &ok_body("NOTFOUND", ""),
+            &codes(),
+            NO_CHECK,
+            first_child_name,
+        )
+        .unwrap();
         assert!(got.value.is_none());
     }
 
@@ -405,20 +454,34 @@ mod tests {
             200,
             &ok_body("TEMP_UNAVAILABLE", ""),
             &codes(),
+            NO_CHECK,
             first_child_name,
         )
         .unwrap_err();
         assert!(e.is_transient(), "{e}");
         assert!(!e.to_string().contains("123456789012"), "{e}");
-        let e = parse_response(200, &ok_body("WHAT", ""), &codes(), first_child_name).unwrap_err();
+        let e = parse_response(
+            200,
+            &ok_body("WHAT", ""),
+            &codes(),
+            NO_CHECK,
+            first_child_name,
+        )
+        .unwrap_err();
         assert!(!e.is_transient(), "{e}");
         assert!(e.to_string().contains("WHAT"));
     }
 
     #[test]
     fn a_refused_consent_is_its_own_failure_neither_transient_nor_the_registrys() {
-        let e = parse_response(200, &ok_body("KDP_REFUSED", ""), &codes(), first_child_name)
-            .unwrap_err();
+        let e = parse_response(
+            200,
+            &ok_body("KDP_REFUSED", ""),
+            &codes(),
+            NO_CHECK,
+            first_child_name,
+        )
+        .unwrap_err();
         assert!(
             matches!(e, Failure::ConsentRefused { ref code } if code == "KDP_REFUSED"),
             "{e}"
@@ -428,15 +491,64 @@ mod tests {
     }
 
     #[test]
+    fn the_signature_check_runs_on_the_parsed_answer_and_its_refusal_is_permanent() {
+        let refuse = |_: &Document, _: &str| Err(Failure::Unverified("digest".into()));
+        let e = parse_response(
+            200,
+            &ok_body("SCSS001", "<person/>"),
+            &codes(),
+            Some(refuse),
+            first_child_name,
+        )
+        .unwrap_err();
+        assert!(
+            matches!(e, Failure::Unverified(_)) && !e.is_transient(),
+            "{e}"
+        );
+        assert_eq!(e.label(), "signature");
+        let accept = |doc: &Document, text: &str| {
+            assert!(text.contains("SCSS001"));
+            assert_eq!(doc.root_element().tag_name().name(), "Envelope");
+            Ok(())
+        };
+        let got = parse_response(
+            200,
+            &ok_body("SCSS001", "<person/>"),
+            &codes(),
+            Some(accept),
+            first_child_name,
+        )
+        .unwrap();
+        assert_eq!(got.value.as_deref(), Some("person"));
+    }
+
+    #[test]
+    fn a_second_body_is_malformed_even_unsigned() {
+        let two = ok_body("SCSS001", "<person/>").replace(
+            "<s:Body>",
+            "<s:Body><t:SendMessageResponse xmlns:t=\"urn:x\"/></s:Body><s:Body>",
+        );
+        let e = parse_response(200, &two, &codes(), NO_CHECK, first_child_name).unwrap_err();
+        assert!(e.to_string().contains("more than one SOAP Body"), "{e}");
+    }
+
+    #[test]
     fn soap_fault_and_http_errors() {
         let fault = format!(
             r#"<s:Envelope xmlns:s="{SOAP_NS}"><s:Body><s:Fault><faultcode>s:Server</faultcode><faultstring>bus down</faultstring></s:Fault></s:Body></s:Envelope>"#
         );
-        let e = parse_response(500, &fault, &codes(), first_child_name).unwrap_err();
+        let e = parse_response(500, &fault, &codes(), NO_CHECK, first_child_name).unwrap_err();
         assert!(matches!(e, Failure::Fault(ref t) if t == "bus down"), "{e}");
-        let e = parse_response(503, "Service Unavailable", &codes(), first_child_name).unwrap_err();
+        let e = parse_response(
+            503,
+            "Service Unavailable",
+            &codes(),
+            NO_CHECK,
+            first_child_name,
+        )
+        .unwrap_err();
         assert!(matches!(e, Failure::Http(503)) && e.is_transient());
-        let e = parse_response(200, "<oops", &codes(), first_child_name).unwrap_err();
+        let e = parse_response(200, "<oops", &codes(), NO_CHECK, first_child_name).unwrap_err();
         assert!(matches!(e, Failure::Malformed(_)) && !e.is_transient());
     }
 

@@ -1,0 +1,725 @@
+//! Signed SHEP messages: WS-Security signatures on every request, verified signatures on
+//! every answer, and the HTTPS client to the bus.
+//!
+//! The cryptography and canonicalization live in the `shep-wss` crate (shared with the
+//! mocks); this module is the gateway's side of it: the `[shep.signing]` and `[shep.tls]`
+//! configuration, the two [`Signer`]s (`pkcs12`: an RSA key from a PKCS#12 file, signing
+//! in-process; `http`: an external signing service, for GOST keys in a hardware module or a
+//! Kalkan service), the [`AnswerVerifier`], and their metrics.
+//!
+//! Keys are read when the registries are built: at start and on every reload (SIGHUP), so a
+//! rotated key file is picked up without a restart. A signing certificate that is expired or
+//! not yet valid stops the start (or the reload, which then changes nothing). The PKCS#12
+//! password comes from an environment variable or a file, never from the configuration file;
+//! neither the key nor the password appears in `Debug`, logs or errors.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+use shep_wss::{Credentials, TrustStore, Verdict, VerifyOptions};
+
+use super::shep::Signer;
+use super::{Failure, Registry};
+use crate::config::ShepConfig;
+use crate::BoxError;
+
+/// `[shep.signing]`: how requests are signed and answers verified.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SigningConfig {
+    /// `pkcs12` (default): sign in-process with the key of `pkcs12`; `http`: POST each
+    /// envelope to the external signer `[shep.signing.http]`.
+    #[serde(default)]
+    pub signer: SignerKind,
+    /// PKCS#12 file with the sender's RSA key and certificate (NCA RK).
+    #[serde(default)]
+    pub pkcs12: Option<PathBuf>,
+    /// Name of the environment variable holding the PKCS#12 password.
+    #[serde(default)]
+    pub password_env: Option<String>,
+    /// File holding the PKCS#12 password (a trailing newline is ignored).
+    #[serde(default)]
+    pub password_file: Option<PathBuf>,
+    /// The external signer, for `signer = "http"`.
+    #[serde(default)]
+    pub http: Option<HttpSignerConfig>,
+    /// How long a request's `wsu:Timestamp` is valid (`Expires - Created`).
+    #[serde(default = "default_timestamp_ttl", with = "humantime_serde")]
+    pub timestamp_ttl: Duration,
+    /// `required` (default): an answer without a valid signature is refused; `if_present`:
+    /// unsigned answers are accepted, signed ones must verify; `off`: not checked.
+    #[serde(default)]
+    pub verify_responses: VerifyResponses,
+    /// PEM bundle of the CAs that answers' signers must chain to (NCA RK roots and
+    /// intermediates). Required unless `verify_responses = "off"`.
+    #[serde(default)]
+    pub trust_store: Option<PathBuf>,
+    /// Clock difference tolerated on answers' timestamps.
+    #[serde(default = "default_skew", with = "humantime_serde")]
+    pub max_clock_skew: Duration,
+    /// An answer whose timestamp was created longer ago than this is refused.
+    #[serde(default = "default_max_age", with = "humantime_serde")]
+    pub max_answer_age: Duration,
+    /// Per-registry senders, where the bus registered several: any key given here replaces
+    /// the one above for that registry (`[shep.signing.registries.gbd_fl] pkcs12 = ...`).
+    #[serde(default)]
+    pub registries: BTreeMap<String, SignerOverride>,
+}
+
+fn default_timestamp_ttl() -> Duration {
+    Duration::from_secs(300)
+}
+fn default_skew() -> Duration {
+    Duration::from_secs(300)
+}
+fn default_max_age() -> Duration {
+    Duration::from_secs(600)
+}
+
+/// One registry's own sender key or signer.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SignerOverride {
+    pub signer: Option<SignerKind>,
+    pub pkcs12: Option<PathBuf>,
+    pub password_env: Option<String>,
+    pub password_file: Option<PathBuf>,
+    pub http: Option<HttpSignerConfig>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SignerKind {
+    #[default]
+    Pkcs12,
+    Http,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum VerifyResponses {
+    #[default]
+    Required,
+    IfPresent,
+    Off,
+}
+
+/// An external signing service: `POST url` with the unsigned envelope (`text/xml`), answered
+/// `200` with the signed envelope.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpSignerConfig {
+    pub url: String,
+    /// Per attempt.
+    #[serde(default = "default_signer_timeout", with = "humantime_serde")]
+    pub timeout: Duration,
+    /// Attempts in all (1: no retry); retried on connection failures, timeouts and 5xx.
+    #[serde(default = "default_signer_attempts")]
+    pub max_attempts: u32,
+}
+
+fn default_signer_timeout() -> Duration {
+    Duration::from_secs(2)
+}
+fn default_signer_attempts() -> u32 {
+    2
+}
+
+/// `[shep.tls]`: HTTPS to the bus.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BusTls {
+    /// PEM bundle of the CAs the bus's server certificate must chain to; when set, the
+    /// built-in public roots are not used.
+    pub ca_bundle: Option<PathBuf>,
+    /// PEM client certificate (chain) and its PEM private key, where the bus asks for one.
+    pub client_cert: Option<PathBuf>,
+    pub client_key: Option<PathBuf>,
+}
+
+/// The effective signer settings of one registry.
+struct Effective<'a> {
+    signer: SignerKind,
+    pkcs12: Option<&'a PathBuf>,
+    password_env: Option<&'a String>,
+    password_file: Option<&'a PathBuf>,
+    http: Option<&'a HttpSignerConfig>,
+    key: String,
+}
+
+impl SigningConfig {
+    fn effective(&self, registry: Registry) -> Effective<'_> {
+        match self.registries.get(registry.key()) {
+            Some(o) => Effective {
+                signer: o.signer.unwrap_or(self.signer),
+                pkcs12: o.pkcs12.as_ref().or(self.pkcs12.as_ref()),
+                password_env: o.password_env.as_ref().or(if o.password_file.is_some() {
+                    None
+                } else {
+                    self.password_env.as_ref()
+                }),
+                password_file: o.password_file.as_ref().or(if o.password_env.is_some() {
+                    None
+                } else {
+                    self.password_file.as_ref()
+                }),
+                http: o.http.as_ref().or(self.http.as_ref()),
+                key: format!("shep.signing.registries.{}", registry.key()),
+            },
+            None => Effective {
+                signer: self.signer,
+                pkcs12: self.pkcs12.as_ref(),
+                password_env: self.password_env.as_ref(),
+                password_file: self.password_file.as_ref(),
+                http: self.http.as_ref(),
+                key: "shep.signing".into(),
+            },
+        }
+    }
+
+    /// Static rules (files are read later, at start and reload): `(key, rule)`.
+    pub fn check(&self) -> Result<(), (String, String)> {
+        for key in self.registries.keys() {
+            if !Registry::ALL.iter().any(|r| r.key() == key) {
+                return Err((
+                    format!("shep.signing.registries.{key}"),
+                    "not a registry (gbd_fl, zags, social_security, nobd, epvo)".into(),
+                ));
+            }
+        }
+        for registry in Registry::ALL {
+            let e = self.effective(registry);
+            match e.signer {
+                SignerKind::Pkcs12 => {
+                    if e.pkcs12.is_none() {
+                        return Err((
+                            format!("{}.pkcs12", e.key),
+                            "required with signer = \"pkcs12\"".into(),
+                        ));
+                    }
+                    if e.password_env.is_some() == e.password_file.is_some() {
+                        return Err((
+                            format!("{}.password_env", e.key),
+                            "give exactly one of password_env and password_file (the password \
+                             itself never goes in the configuration file)"
+                                .into(),
+                        ));
+                    }
+                }
+                SignerKind::Http => {
+                    let Some(http) = e.http else {
+                        return Err((
+                            format!("{}.http", e.key),
+                            "required with signer = \"http\"".into(),
+                        ));
+                    };
+                    let ok = reqwest::Url::parse(&http.url)
+                        .map(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some())
+                        .unwrap_or(false);
+                    if !ok {
+                        return Err((
+                            format!("{}.http.url", e.key),
+                            "must be an http:// or https:// URL".into(),
+                        ));
+                    }
+                    if http.max_attempts == 0 {
+                        return Err((
+                            format!("{}.http.max_attempts", e.key),
+                            "must be at least 1".into(),
+                        ));
+                    }
+                    if http.timeout.is_zero() {
+                        return Err((
+                            format!("{}.http.timeout", e.key),
+                            "must be more than 0".into(),
+                        ));
+                    }
+                }
+            }
+        }
+        if self.verify_responses != VerifyResponses::Off && self.trust_store.is_none() {
+            return Err((
+                "shep.signing.trust_store".into(),
+                "required unless verify_responses = \"off\"".into(),
+            ));
+        }
+        if self.timestamp_ttl < Duration::from_secs(1) {
+            return Err((
+                "shep.signing.timestamp_ttl".into(),
+                "must be at least 1s".into(),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Keys the gateway uses with its embedded mocks (generated at start, see
+/// `registry_mocks::signing`).
+pub struct DemoKeys {
+    pub credentials: Credentials,
+    pub trust: TrustStore,
+}
+
+/// What the registries are built with: one signer per registry and the answer verifier.
+#[derive(Clone, Default)]
+pub struct Security {
+    signers: BTreeMap<Registry, Arc<dyn Signer>>,
+    verifier: Option<Arc<AnswerVerifier>>,
+}
+
+impl Security {
+    /// No signing, no verification (configured registries without `[shep.signing]`).
+    pub fn none() -> Security {
+        Security::default()
+    }
+
+    /// The embedded mocks' demo keys: every request signed, every answer's signature required.
+    pub fn demo(keys: DemoKeys) -> Security {
+        let credentials = Arc::new(keys.credentials);
+        tracing::info!(
+            subject = credentials.subject(),
+            "SHEP requests signed and answers verified with demo keys generated at start"
+        );
+        publish_expiry(
+            Registry::ALL
+                .iter()
+                .map(|r| (*r, credentials.not_after().timestamp()))
+                .collect(),
+        );
+        let signer: Arc<dyn Signer> = Arc::new(Pkcs12Signer {
+            credentials,
+            ttl: default_timestamp_ttl(),
+        });
+        Security {
+            signers: Registry::ALL.iter().map(|r| (*r, signer.clone())).collect(),
+            verifier: Some(Arc::new(AnswerVerifier {
+                mode: VerifyResponses::Required,
+                trust: keys.trust,
+                options: VerifyOptions::default(),
+            })),
+        }
+    }
+
+    /// Reads the keys, passwords and trust store of `shep.signing` (none: no signing).
+    /// Refuses a signing certificate outside its validity.
+    pub fn from_config(shep: &ShepConfig) -> Result<Security, BoxError> {
+        let Some(signing) = &shep.signing else {
+            publish_expiry(BTreeMap::new());
+            return Ok(Security::none());
+        };
+        signing
+            .check()
+            .map_err(|(key, rule)| format!("{key}: {rule}"))?;
+        let now = chrono::Utc::now();
+        let mut signers: BTreeMap<Registry, Arc<dyn Signer>> = BTreeMap::new();
+        let mut expiry = BTreeMap::new();
+        // Registries sharing one key file share one loaded key.
+        let mut loaded: Vec<(PathBuf, Arc<Credentials>)> = Vec::new();
+        for registry in Registry::ALL {
+            let e = signing.effective(registry);
+            let signer: Arc<dyn Signer> = match e.signer {
+                SignerKind::Pkcs12 => {
+                    let path = e.pkcs12.expect("checked");
+                    let credentials = match loaded.iter().find(|(p, _)| p == path) {
+                        Some((_, c)) => c.clone(),
+                        None => {
+                            let c = Arc::new(load_pkcs12(&e)?);
+                            c.check_validity(now).map_err(|err| {
+                                format!("{}.pkcs12 ({}): {err}", e.key, path.display())
+                            })?;
+                            loaded.push((path.clone(), c.clone()));
+                            c
+                        }
+                    };
+                    expiry.insert(registry, credentials.not_after().timestamp());
+                    Arc::new(Pkcs12Signer {
+                        credentials,
+                        ttl: signing.timestamp_ttl,
+                    })
+                }
+                SignerKind::Http => Arc::new(HttpSigner::new(e.http.expect("checked"))?),
+            };
+            signers.insert(registry, signer);
+        }
+        for (path, c) in &loaded {
+            tracing::info!(
+                file = %path.display(),
+                subject = c.subject(),
+                not_after = %c.not_after(),
+                "SHEP signing key loaded"
+            );
+        }
+        publish_expiry(expiry);
+        let verifier = match signing.verify_responses {
+            VerifyResponses::Off => None,
+            mode => {
+                let path = signing.trust_store.as_ref().expect("checked");
+                let pem = std::fs::read(path).map_err(|e| {
+                    format!(
+                        "shep.signing.trust_store: cannot read {}: {e}",
+                        path.display()
+                    )
+                })?;
+                let trust = TrustStore::from_pem(&pem)
+                    .map_err(|e| format!("shep.signing.trust_store ({}): {e}", path.display()))?;
+                Some(Arc::new(AnswerVerifier {
+                    mode,
+                    trust,
+                    options: VerifyOptions {
+                        max_skew: signing.max_clock_skew,
+                        max_age: signing.max_answer_age,
+                    },
+                }))
+            }
+        };
+        Ok(Security { signers, verifier })
+    }
+
+    pub fn signer(&self, registry: Registry) -> Option<Arc<dyn Signer>> {
+        self.signers.get(&registry).cloned()
+    }
+
+    pub fn verifier(&self) -> Option<Arc<AnswerVerifier>> {
+        self.verifier.clone()
+    }
+}
+
+fn load_pkcs12(e: &Effective) -> Result<Credentials, BoxError> {
+    let path = e.pkcs12.expect("checked");
+    let password = match (e.password_env, e.password_file) {
+        (Some(var), _) => std::env::var(var).map_err(|_| {
+            format!(
+                "{}.password_env: the environment variable {var} is not set (or not UTF-8)",
+                e.key
+            )
+        })?,
+        (None, Some(file)) => {
+            let text = std::fs::read_to_string(file).map_err(|err| {
+                format!(
+                    "{}.password_file: cannot read {}: {err}",
+                    e.key,
+                    file.display()
+                )
+            })?;
+            text.strip_suffix('\n')
+                .map(|t| t.strip_suffix('\r').unwrap_or(t))
+                .unwrap_or(&text)
+                .to_owned()
+        }
+        (None, None) => unreachable!("checked"),
+    };
+    let bytes = std::fs::read(path)
+        .map_err(|err| format!("{}.pkcs12: cannot read {}: {err}", e.key, path.display()))?;
+    Credentials::from_pkcs12(&bytes, &password)
+        .map_err(|err| format!("{}.pkcs12 ({}): {err}", e.key, path.display()).into())
+}
+
+/// Signs in-process with an RSA key (RSA-SHA256; about a millisecond per request for 2048
+/// bits, done on the calling task).
+pub struct Pkcs12Signer {
+    credentials: Arc<Credentials>,
+    ttl: Duration,
+}
+
+#[async_trait::async_trait]
+impl Signer for Pkcs12Signer {
+    async fn sign(&self, envelope: String) -> Result<String, String> {
+        let started = Instant::now();
+        let now = chrono::Utc::now();
+        // A certificate that expired while the gateway runs: the bus would refuse the request,
+        // so it is not sent (renew the key file and reload).
+        let signed = self
+            .credentials
+            .check_validity(now)
+            .map_err(|e| e.to_string())
+            .and_then(|()| {
+                shep_wss::sign_envelope(&envelope, &self.credentials, now, self.ttl)
+                    .map_err(|e| e.to_string())
+            });
+        metrics::histogram!(SIGN_DURATION, "signer" => "pkcs12")
+            .record(started.elapsed().as_secs_f64());
+        metrics::counter!(SIGN_TOTAL, "signer" => "pkcs12", "outcome" => if signed.is_ok() { "ok" } else { "error" })
+            .increment(1);
+        signed
+    }
+}
+
+/// Signs through an external HTTP service (GOST keys in an HSM or a Kalkan service).
+pub struct HttpSigner {
+    client: reqwest::Client,
+    url: String,
+    timeout: Duration,
+    max_attempts: u32,
+}
+
+impl HttpSigner {
+    fn new(config: &HttpSignerConfig) -> Result<HttpSigner, BoxError> {
+        Ok(HttpSigner {
+            client: reqwest::Client::builder()
+                .pool_idle_timeout(Duration::from_secs(60))
+                .build()?,
+            url: config.url.clone(),
+            timeout: config.timeout,
+            max_attempts: config.max_attempts,
+        })
+    }
+
+    async fn attempt(&self, envelope: &str) -> Result<String, (bool, String)> {
+        let response = self
+            .client
+            .post(&self.url)
+            .timeout(self.timeout)
+            .header("Content-Type", "text/xml; charset=utf-8")
+            .body(envelope.to_owned())
+            .send()
+            .await
+            .map_err(|e| {
+                let what = if e.is_timeout() {
+                    format!("no answer within {:?}", self.timeout)
+                } else {
+                    "connection failed".to_owned()
+                };
+                (true, format!("external signer: {what}"))
+            })?;
+        let status = response.status();
+        if !status.is_success() {
+            return Err((
+                status.is_server_error(),
+                format!("external signer: HTTP status {}", status.as_u16()),
+            ));
+        }
+        let signed = response
+            .text()
+            .await
+            .map_err(|_| (true, "external signer: answer cut off".to_owned()))?;
+        let doc = roxmltree::Document::parse(&signed)
+            .map_err(|_| (false, "external signer: the answer is not XML".to_owned()))?;
+        let has_security = doc
+            .descendants()
+            .any(|n| n.has_tag_name((shep_wss::dsig::WSSE_NS, "Security")));
+        if !has_security {
+            return Err((
+                false,
+                "external signer: the answer has no wsse:Security header".to_owned(),
+            ));
+        }
+        // The signer must sign what it was given: the Body's content, canonicalized, is the
+        // same in both (the signer adds an Id to the Body element itself).
+        if body_content(envelope).ok() != Some(body_content_of(&doc, &signed)?) {
+            return Err((
+                false,
+                "external signer: the signed envelope's Body differs from the one sent".to_owned(),
+            ));
+        }
+        Ok(signed)
+    }
+}
+
+/// The canonical form of the SOAP Body's child elements.
+fn body_content(envelope: &str) -> Result<String, (bool, String)> {
+    let doc = roxmltree::Document::parse(envelope)
+        .map_err(|_| (false, "the envelope is not XML".to_owned()))?;
+    body_content_of(&doc, envelope)
+}
+
+fn body_content_of(doc: &roxmltree::Document, source: &str) -> Result<String, (bool, String)> {
+    let body = doc
+        .root_element()
+        .children()
+        .find(|n| n.has_tag_name((shep_wss::dsig::SOAP_NS, "Body")))
+        .ok_or((false, "external signer: no SOAP Body".to_owned()))?;
+    let mut out = String::new();
+    for child in body.children().filter(|n| n.is_element()) {
+        out.push_str(
+            &shep_wss::c14n::node(source, child, &[])
+                .map_err(|e| (false, format!("external signer: {e}")))?,
+        );
+    }
+    Ok(out)
+}
+
+#[async_trait::async_trait]
+impl Signer for HttpSigner {
+    async fn sign(&self, envelope: String) -> Result<String, String> {
+        let started = Instant::now();
+        let mut attempt = 0;
+        let result = loop {
+            attempt += 1;
+            match self.attempt(&envelope).await {
+                Ok(signed) => break Ok(signed),
+                Err((retryable, e)) if retryable && attempt < self.max_attempts => {
+                    metrics::counter!(SIGN_TOTAL, "signer" => "http", "outcome" => "retry")
+                        .increment(1);
+                    tracing::debug!(error = %e, attempt, "external signer failed; retrying");
+                }
+                Err((_, e)) => break Err(e),
+            }
+        };
+        metrics::histogram!(SIGN_DURATION, "signer" => "http")
+            .record(started.elapsed().as_secs_f64());
+        metrics::counter!(SIGN_TOTAL, "signer" => "http", "outcome" => if result.is_ok() { "ok" } else { "error" })
+            .increment(1);
+        result
+    }
+}
+
+/// Checks answers' signatures (`verify_responses`).
+pub struct AnswerVerifier {
+    mode: VerifyResponses,
+    trust: TrustStore,
+    options: VerifyOptions,
+}
+
+impl AnswerVerifier {
+    /// `Ok` when the answer may be used; otherwise the failure (permanent, counted, logged
+    /// without personal data: the reason names the element and the rule, never content).
+    pub fn check(
+        &self,
+        registry: Registry,
+        doc: &roxmltree::Document,
+        source: &str,
+    ) -> Result<(), Failure> {
+        let reason = match shep_wss::verify_envelope(
+            doc,
+            source,
+            &self.trust,
+            chrono::Utc::now(),
+            &self.options,
+        ) {
+            Ok(Verdict::Signed { .. }) => return Ok(()),
+            Ok(Verdict::Unsigned) if self.mode == VerifyResponses::IfPresent => return Ok(()),
+            Ok(Verdict::Unsigned) => ("missing", "the answer is not signed".to_owned()),
+            Err(e) => (e.kind.label(), e.detail),
+        };
+        metrics::counter!(VERIFY_FAILURES, "registry" => registry.key(), "reason" => reason.0)
+            .increment(1);
+        tracing::warn!(
+            registry = registry.key(),
+            reason = reason.0,
+            detail = %crate::iin::scrub(&reason.1),
+            "registry answer refused: its signature does not hold"
+        );
+        Err(Failure::Unverified(crate::iin::scrub(&reason.1)))
+    }
+}
+
+/// The HTTP client to the bus: `[shep.tls]` CA bundle and client certificate.
+pub fn bus_client(shep: &ShepConfig) -> Result<reqwest::Client, BoxError> {
+    let mut builder = reqwest::Client::builder().pool_idle_timeout(Duration::from_secs(60));
+    if let Some(tls) = &shep.tls {
+        let read = |key: &str, path: &Path| {
+            std::fs::read(path)
+                .map_err(|e| format!("shep.tls.{key}: cannot read {}: {e}", path.display()))
+        };
+        if let Some(path) = &tls.ca_bundle {
+            let pem = read("ca_bundle", path)?;
+            let certs = reqwest::Certificate::from_pem_bundle(&pem)
+                .map_err(|e| format!("shep.tls.ca_bundle ({}): {e}", path.display()))?;
+            if certs.is_empty() {
+                return Err(
+                    format!("shep.tls.ca_bundle ({}): no certificate", path.display()).into(),
+                );
+            }
+            builder = builder.tls_built_in_root_certs(false);
+            for cert in certs {
+                builder = builder.add_root_certificate(cert);
+            }
+        }
+        if let (Some(cert), Some(key)) = (&tls.client_cert, &tls.client_key) {
+            let mut pem = read("client_cert", cert)?;
+            pem.push(b'\n');
+            pem.extend(read("client_key", key)?);
+            let identity = reqwest::Identity::from_pem(&pem).map_err(|_| {
+                "shep.tls.client_cert/client_key: not a PEM certificate and private key".to_owned()
+            })?;
+            builder = builder.identity(identity);
+        }
+    }
+    Ok(builder.build()?)
+}
+
+/// Checks `[shep.tls]`: client certificate and key come together.
+pub fn check_tls(tls: &BusTls) -> Result<(), (String, String)> {
+    if tls.client_cert.is_some() != tls.client_key.is_some() {
+        return Err((
+            "shep.tls.client_cert".into(),
+            "client_cert and client_key go together".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// Whether a registry URL may be plain `http://`: only to a loopback host (the mocks).
+pub fn plain_http_allowed(url: &reqwest::Url) -> bool {
+    url.host_str().is_some_and(|host| {
+        host.eq_ignore_ascii_case("localhost")
+            || host
+                .trim_start_matches('[')
+                .trim_end_matches(']')
+                .parse::<std::net::IpAddr>()
+                .is_ok_and(|ip| ip.is_loopback())
+    })
+}
+
+pub const VERIFY_FAILURES: &str = "gateway_shep_answer_signature_failures_total";
+pub const SIGN_TOTAL: &str = "gateway_shep_signatures_total";
+pub const SIGN_DURATION: &str = "gateway_shep_signing_duration_seconds";
+pub const CERT_EXPIRY: &str = "gateway_signing_certificate_expiry_seconds";
+
+/// Signing certificates' expiry per registry, kept so that they can be published once the
+/// metrics recorder is installed (it may come after the registries are built).
+static EXPIRY: Mutex<BTreeMap<Registry, i64>> = Mutex::new(BTreeMap::new());
+
+fn publish_expiry(expiry: BTreeMap<Registry, i64>) {
+    let mut current = EXPIRY.lock().unwrap_or_else(|p| p.into_inner());
+    *current = expiry;
+    for registry in Registry::ALL {
+        let value = current.get(&registry).copied().unwrap_or(0);
+        metrics::gauge!(CERT_EXPIRY, "registry" => registry.key()).set(value as f64);
+    }
+}
+
+/// Describes this module's metrics and sets them to their starting values (counters at zero).
+pub fn describe_metrics() {
+    metrics::describe_counter!(
+        VERIFY_FAILURES,
+        "Registry answers refused because their WS-Security signature did not hold, by reason"
+    );
+    metrics::describe_counter!(
+        SIGN_TOTAL,
+        "Request signatures made, by signer (pkcs12, http) and outcome (ok, error, retry)"
+    );
+    metrics::describe_histogram!(
+        SIGN_DURATION,
+        metrics::Unit::Seconds,
+        "Time to sign one request envelope (with the http signer, all attempts)"
+    );
+    metrics::describe_gauge!(
+        CERT_EXPIRY,
+        metrics::Unit::Seconds,
+        "When the signing certificate used for a registry expires (Unix time; 0: no pkcs12 key)"
+    );
+    for registry in Registry::ALL {
+        for reason in [
+            "missing",
+            "structure",
+            "digest",
+            "signature",
+            "certificate",
+            "timestamp",
+        ] {
+            metrics::counter!(VERIFY_FAILURES, "registry" => registry.key(), "reason" => reason)
+                .absolute(0);
+        }
+    }
+    for signer in ["pkcs12", "http"] {
+        for outcome in ["ok", "error", "retry"] {
+            metrics::counter!(SIGN_TOTAL, "signer" => signer, "outcome" => outcome).absolute(0);
+        }
+    }
+    let current = EXPIRY.lock().unwrap_or_else(|p| p.into_inner()).clone();
+    publish_expiry(current);
+}
