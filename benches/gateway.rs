@@ -456,12 +456,12 @@ async fn warm(handle: &metrics::PrometheusHandle) {
         warm_up: 2,
         seconds,
     });
-    let ok_before = answered(handle, "Ok");
+    let ok_before = answered(handle, "OK");
     let gw = settings(warm.addr).run(Run::For {
         warm_up: 2,
         seconds,
     });
-    let ok = answered(handle, "Ok") - ok_before;
+    let ok = answered(handle, "OK") - ok_before;
     assert!(
         ok >= gw.requests,
         "every warm request answered OK ({ok} of {})",
@@ -606,7 +606,7 @@ async fn coalesce(handle: &metrics::PrometheusHandle) {
             ..Faults::default()
         });
     }
-    let ok_before = answered(handle, "Ok");
+    let ok_before = answered(handle, "OK");
     H2load {
         addr: fresh.addr,
         body: &grpc_body(demo::MINOR_MOTHER),
@@ -615,7 +615,7 @@ async fn coalesce(handle: &metrics::PrometheusHandle) {
         extra_headers: &[],
     }
     .run(Run::Requests(1000));
-    let ok = answered(handle, "Ok") - ok_before;
+    let ok = answered(handle, "OK") - ok_before;
     let calls: Vec<u64> = Registry::ALL
         .iter()
         .map(|r| fresh.mocks.get(mock_registry(*r)).calls())
@@ -658,7 +658,7 @@ async fn down(handle: &metrics::PrometheusHandle) {
         .metrics()
         .num_alive_tasks();
     let rss_before = rss_bytes();
-    let unavailable_before = answered(handle, "Unavailable");
+    let unavailable_before = answered(handle, "UNAVAILABLE");
     let deadline = Duration::from_millis(200);
     let load = H2load {
         addr: down.addr,
@@ -675,7 +675,7 @@ async fn down(handle: &metrics::PrometheusHandle) {
         .metrics()
         .num_alive_tasks();
     let rss_after = rss_bytes();
-    let unavailable = answered(handle, "Unavailable") - unavailable_before;
+    let unavailable = answered(handle, "UNAVAILABLE") - unavailable_before;
     assert!(
         unavailable >= load.requests,
         "every call fails closed ({unavailable} of {})",

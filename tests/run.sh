@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# The whole test suite, on a fresh machine with only the Rust toolchain: installs the two
+# programs the tests drive besides Rust — promtool (Debian's `prometheus`, for the alert-rule
+# tests) and xmlsec1 (the WS-Security interop tests) — when they are missing, then runs
+# `cargo test --workspace`. Extra arguments go to cargo test.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+need=()
+command -v promtool >/dev/null 2>&1 || need+=(prometheus)
+command -v xmlsec1 >/dev/null 2>&1 || need+=(xmlsec1)
+if [ ${#need[@]} -gt 0 ]; then
+  echo "== installing ${need[*]} (Debian packages) for the tests"
+  sudo=""
+  [ "$(id -u)" = 0 ] || sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${need[@]}"
+fi
+promtool --version | head -1
+xmlsec1 --version
+exec cargo test --workspace --locked "$@"
