@@ -185,40 +185,24 @@ impl Error {
                 details.set_retry_info(Some(*retry_after));
                 Status::with_error_details(Code::ResourceExhausted, format!("{self}{id}"), details)
             }
-            Error::Registry(
-                e @ RegistryError {
-                    failure: Failure::Overloaded(_),
-                    ..
-                },
-            ) => {
-                let mut details = error_info("GATEWAY_OVERLOADED", e.registry, request_id);
-                details.set_retry_info(Some(e.retry_after));
-                let message = format!(
-                    "{}: {}; retry in {}s{id}",
-                    e.registry,
-                    e.failure.kind(),
-                    e.retry_after.as_secs().max(1)
-                );
-                Status::with_error_details(Code::ResourceExhausted, message, details)
-            }
             Error::Registry(e) => {
-                let mut details = error_info(
-                    if e.failure.is_transient() {
-                        "REGISTRY_UNAVAILABLE"
-                    } else {
-                        "REGISTRY_FAILED"
-                    },
-                    e.registry,
-                    request_id,
-                );
+                // The gateway's own queue for the registry, or the registry itself.
+                let (code, reason, what) = match e.failure {
+                    Failure::Overloaded(_) => (Code::ResourceExhausted, "GATEWAY_OVERLOADED", ""),
+                    _ if e.failure.is_transient() => {
+                        (Code::Unavailable, "REGISTRY_UNAVAILABLE", " did not answer")
+                    }
+                    _ => (Code::Unavailable, "REGISTRY_FAILED", " did not answer"),
+                };
+                let mut details = error_info(reason, e.registry, request_id);
                 details.set_retry_info(Some(e.retry_after));
                 let message = format!(
-                    "{} did not answer: {}; retry in {}s{id}",
+                    "{}{what}: {}; retry in {}s{id}",
                     e.registry,
                     e.failure.kind(),
                     e.retry_after.as_secs().max(1)
                 );
-                Status::with_error_details(Code::Unavailable, message, details)
+                Status::with_error_details(code, message, details)
             }
         }
     }
