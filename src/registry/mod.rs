@@ -151,7 +151,7 @@ pub struct Source {
 
 /// A registry call that did not give an answer.
 #[derive(Debug, Clone, thiserror::Error)]
-#[error("{registry} did not answer: {failure}")]
+#[error("{registry} {}: {failure}", failure.verb())]
 pub struct RegistryError {
     pub registry: Registry,
     pub failure: Failure,
@@ -203,6 +203,15 @@ pub enum Failure {
 }
 
 impl Failure {
+    /// What the registry (or the gateway on its behalf) did, for a log line.
+    fn verb(&self) -> &'static str {
+        match self {
+            Failure::ConsentRefused { .. } => "refused the consent token",
+            Failure::Overloaded(_) => "was not called",
+            _ => "did not answer",
+        }
+    }
+
     /// A short name for metrics and spans.
     pub fn label(&self) -> &'static str {
         match self {
