@@ -102,8 +102,16 @@ impl Error {
     }
 }
 
-fn error_info(reason: &str, registry: Registry, request_id: &str) -> ErrorDetails {
-    let mut metadata = HashMap::from([("registry".to_owned(), registry.key().to_owned())]);
+/// `ErrorInfo` with `reason`, naming the registry (when one is involved) and the request id.
+fn error_info(
+    reason: &str,
+    registry: impl Into<Option<Registry>>,
+    request_id: &str,
+) -> ErrorDetails {
+    let mut metadata = HashMap::new();
+    if let Some(registry) = registry.into() {
+        metadata.insert("registry".to_owned(), registry.key().to_owned());
+    }
     if !request_id.is_empty() {
         metadata.insert("request_id".to_owned(), request_id.to_owned());
     }
@@ -176,12 +184,7 @@ impl Error {
                 error_info("DEADLINE_EXCEEDED", *registry, request_id),
             ),
             Error::Overloaded { retry_after, .. } => {
-                let mut metadata = HashMap::new();
-                if !request_id.is_empty() {
-                    metadata.insert("request_id".to_owned(), request_id.to_owned());
-                }
-                let mut details =
-                    ErrorDetails::with_error_info("GATEWAY_OVERLOADED", ERROR_DOMAIN, metadata);
+                let mut details = error_info("GATEWAY_OVERLOADED", None, request_id);
                 details.set_retry_info(Some(*retry_after));
                 Status::with_error_details(Code::ResourceExhausted, format!("{self}{id}"), details)
             }

@@ -17,7 +17,7 @@ use std::future::Future;
 use std::io;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
+use std::task::{ready, Context, Poll};
 use std::time::Duration;
 
 use futures::Stream;
@@ -134,6 +134,8 @@ pub struct Connection {
     stream: TcpStream,
     _slot: OwnedSemaphorePermit,
     idle_timeout: Duration,
+    last_read: Instant,
+    /// Fires at the latest `last_read + idle_timeout`, or earlier (then it is moved on).
     idle: Pin<Box<Sleep>>,
 }
 
@@ -144,6 +146,7 @@ impl Connection {
             stream,
             _slot: slot,
             idle_timeout,
+            last_read: Instant::now(),
             idle: Box::pin(tokio::time::sleep(idle_timeout)),
         }
     }
@@ -172,16 +175,20 @@ impl AsyncRead for Connection {
         let before = buf.filled().len();
         match Pin::new(&mut self.stream).poll_read(cx, buf) {
             Poll::Ready(Ok(())) if buf.filled().len() > before => {
-                let next = Instant::now() + self.idle_timeout;
-                self.idle.as_mut().reset(next);
+                // Only noted here: the timer is moved when it fires (no timer work per read).
+                self.last_read = Instant::now();
                 Poll::Ready(Ok(()))
             }
-            Poll::Pending => match self.idle.as_mut().poll(cx) {
-                Poll::Ready(()) => Poll::Ready(Err(io::Error::new(
-                    io::ErrorKind::TimedOut,
-                    "connection idle for too long",
-                ))),
-                Poll::Pending => Poll::Pending,
+            Poll::Pending => loop {
+                ready!(self.idle.as_mut().poll(cx));
+                let due = self.last_read + self.idle_timeout;
+                if due <= Instant::now() {
+                    return Poll::Ready(Err(io::Error::new(
+                        io::ErrorKind::TimedOut,
+                        "connection idle for too long",
+                    )));
+                }
+                self.idle.as_mut().reset(due);
             },
             other => other,
         }
@@ -254,11 +261,12 @@ where
     }
 
     fn call(&mut self, request: http::Request<Body>) -> S::Future {
-        let deadline = Box::pin(tokio::time::sleep(self.timeout));
+        let deadline = Instant::now() + self.timeout;
         self.inner.call(request.map(|body| {
             Body::new(ArrivingBody {
                 body,
                 deadline,
+                timer: None,
                 late: false,
             })
         }))
@@ -267,7 +275,9 @@ where
 
 struct ArrivingBody {
     body: Body,
-    deadline: Pin<Box<Sleep>>,
+    deadline: Instant,
+    /// Made only when the body is not there at once (a unary request usually is).
+    timer: Option<Pin<Box<Sleep>>>,
     late: bool,
 }
 
@@ -283,15 +293,21 @@ impl http_body::Body for ArrivingBody {
             return Poll::Ready(None);
         }
         match Pin::new(&mut self.body).poll_frame(cx) {
-            Poll::Pending => match self.deadline.as_mut().poll(cx) {
-                Poll::Ready(()) => {
-                    self.late = true;
-                    Poll::Ready(Some(Err(tonic::Status::deadline_exceeded(
-                        "the request did not arrive whole within request_arrival_timeout",
-                    ))))
+            Poll::Pending => {
+                let deadline = self.deadline;
+                let timer = self
+                    .timer
+                    .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline)));
+                match timer.as_mut().poll(cx) {
+                    Poll::Ready(()) => {
+                        self.late = true;
+                        Poll::Ready(Some(Err(tonic::Status::deadline_exceeded(
+                            "the request did not arrive whole within request_arrival_timeout",
+                        ))))
+                    }
+                    Poll::Pending => Poll::Pending,
                 }
-                Poll::Pending => Poll::Pending,
-            },
+            }
             other => other,
         }
     }

@@ -10,7 +10,6 @@
 
 mod common;
 
-use std::collections::HashSet;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -23,7 +22,6 @@ use registry_gateway::api::pb::{
     self, gateway_admin_client::GatewayAdminClient, registry_gateway_client::RegistryGatewayClient,
 };
 use registry_gateway::config::Config;
-use registry_gateway::iin::Iin;
 use registry_gateway::registry::Registry;
 use registry_gateway::{decision, mock_registry};
 use registry_mocks::{demo, FaultMode, Faults, MockRegistries};
@@ -61,14 +59,6 @@ async fn start(tweak: impl FnOnce(&mut Config)) -> Harness {
         today: today.to_string(),
         _stop: stop,
     }
-}
-
-async fn connect(addr: SocketAddr) -> Channel {
-    Channel::from_shared(format!("http://{addr}"))
-        .unwrap()
-        .connect()
-        .await
-        .expect("gateway accepts connections")
 }
 
 impl Harness {
@@ -125,28 +115,6 @@ where
     }
 }
 
-/// `count` valid IINs of persons the demo registries do not know.
-fn strangers(count: usize) -> Vec<String> {
-    let known: HashSet<&str> = demo::PERSONS.into_iter().collect();
-    (0..100_000)
-        .filter_map(|serial| {
-            let stem = format!("700101{serial:05}");
-            (0..10)
-                .map(|c| format!("{stem}{c}"))
-                .find(|s| Iin::parse(s).is_ok())
-        })
-        .filter(|s| !known.contains(s.as_str()))
-        .take(count)
-        .collect()
-}
-
-fn slow(latency: Duration) -> Faults {
-    Faults {
-        latency,
-        ..Faults::none()
-    }
-}
-
 /// The value of the first sample of `metric` whose line contains every one of `labels`.
 fn sample(metric: &str, labels: &[&str]) -> f64 {
     registry_gateway::metrics::install()
@@ -159,15 +127,6 @@ fn sample(metric: &str, labels: &[&str]) -> f64 {
 
 fn open_files() -> usize {
     std::fs::read_dir("/proc/self/fd").map_or(0, |d| d.count())
-}
-
-fn resident_kib() -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap_or(0)
 }
 
 async fn serving(channel: Channel) -> bool {
@@ -186,7 +145,7 @@ async fn serving(channel: Channel) -> bool {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn abandoned_calls_give_back_their_slots_and_sockets() {
     let h = start(|_| {}).await;
-    let channels = join_all((0..4).map(|_| connect(h.addr))).await;
+    let channels = join_all((0..4).map(|_| common::connect(h.addr))).await;
     let admin = channels[0].clone();
     // Warm: a connection to each registry, the clients' connections open.
     RegistryGatewayClient::new(admin.clone())
@@ -194,15 +153,15 @@ async fn abandoned_calls_give_back_their_slots_and_sockets() {
         .await
         .expect("warm-up call");
     let files_before = open_files();
-    let rss_before = resident_kib();
+    let rss_before = common::status_kib("VmRSS");
 
     // All three registries CheckOwner asks are slow: no registry connection completes a call
     // and goes back to a pool, so every socket of the storm must be closed.
     let asked = [Registry::GbdFl, Registry::Zags, Registry::SocialSecurity];
     for r in asked {
-        h.set_faults(r, slow(Duration::from_secs(3)));
+        h.set_faults(r, common::slow(Duration::from_secs(3)));
     }
-    let owners = strangers(300);
+    let owners = common::strangers(300);
     let started = Instant::now();
     let calls = owners.iter().enumerate().map(|(i, owner)| {
         let mut client = RegistryGatewayClient::new(channels[i % channels.len()].clone());
@@ -253,7 +212,7 @@ async fn abandoned_calls_give_back_their_slots_and_sockets() {
         || async { open_files() <= files_before + 4 },
     )
     .await;
-    let rss_after = resident_kib();
+    let rss_after = common::status_kib("VmRSS");
     eprintln!(
         "300 abandoned CheckOwner calls: storm {storm:?}, next answer in {latency:?}, \
          open files {files_before} -> {}, RSS {rss_before} KiB -> {rss_after} KiB",
@@ -274,7 +233,7 @@ async fn a_killed_probe_does_not_wedge_the_breaker() {
         d.breaker.open_for = open_for;
     })
     .await;
-    let channel = connect(h.addr).await;
+    let channel = common::connect(h.addr).await;
     let mut client = RegistryGatewayClient::new(channel.clone());
     // Each with the person's own (demo) consent token: the demo requires one for GetPerson.
     let person = |iin: &str| pb::GetPersonRequest {
@@ -297,7 +256,7 @@ async fn a_killed_probe_does_not_wedge_the_breaker() {
 
     // The probe: GBD FL now hangs, and the probe's caller gives up — once by its deadline,
     // once by going away (the RPC future dropped, the stream reset).
-    h.set_faults(Registry::GbdFl, slow(Duration::from_secs(30)));
+    h.set_faults(Registry::GbdFl, common::slow(Duration::from_secs(30)));
     tokio::time::sleep(open_for).await;
     let mut request = Request::new(person(demo::CAPABLE_ADULT));
     request.set_timeout(Duration::from_millis(200));
@@ -358,11 +317,14 @@ async fn a_storm_on_the_slot_queue_never_opens_the_breaker_of_a_healthy_registry
         d.breaker.consecutive_failures = 3;
     })
     .await;
-    h.set_faults(Registry::SocialSecurity, slow(Duration::from_millis(300)));
-    let channel = connect(h.addr).await;
+    h.set_faults(
+        Registry::SocialSecurity,
+        common::slow(Duration::from_millis(300)),
+    );
+    let channel = common::connect(h.addr).await;
     let queue_full = || sample("gateway_registry_queue_full_total", &["social_security"]);
     let before = queue_full();
-    let calls = strangers(100).into_iter().map(|iin| {
+    let calls = common::strangers(100).into_iter().map(|iin| {
         let mut client = RegistryGatewayClient::new(channel.clone());
         async move {
             client
@@ -414,8 +376,8 @@ async fn health_and_admin_are_never_shed() {
     let h = start(|c| c.max_in_flight = 1).await;
     let shed_total = || sample("gateway_rpc_shed_total", &[]);
     let shed_before = shed_total();
-    h.set_faults(Registry::GbdFl, slow(Duration::from_secs(2)));
-    let channel = connect(h.addr).await;
+    h.set_faults(Registry::GbdFl, common::slow(Duration::from_secs(2)));
+    let channel = common::connect(h.addr).await;
     let mut busy = RegistryGatewayClient::new(channel.clone());
     let owner = h.check_owner(demo::CAPABLE_ADULT);
     let first = tokio::spawn(async move { busy.check_owner(owner).await });
@@ -534,7 +496,7 @@ async fn a_connection_of_stalled_streams_starves_no_one() {
         open.push((response, body));
     }
 
-    let channel = connect(h.addr).await;
+    let channel = common::connect(h.addr).await;
     let mut client = RegistryGatewayClient::new(channel.clone());
     let mut slowest = Duration::ZERO;
     for _ in 0..30 {
@@ -657,7 +619,7 @@ async fn the_connection_limit_holds_and_frees() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hostile_timeouts_are_answered() {
     let h = start(|_| {}).await;
-    let channel = connect(h.addr).await;
+    let channel = common::connect(h.addr).await;
     for value in [
         "9223372036854775807S",
         "99999999H",
@@ -759,6 +721,6 @@ fn random_requests_get_answers_not_panics() {
         })
         .unwrap();
     runtime.block_on(async {
-        assert!(serving(connect(h.addr).await).await);
+        assert!(serving(common::connect(h.addr).await).await);
     });
 }

@@ -148,11 +148,7 @@ async fn start() -> Harness {
     config.resilience.defaults.breaker.min_calls = 1_000;
     config.validate().unwrap();
     let (addr, stop) = common::serve(config).await;
-    let channel = Channel::from_shared(format!("http://{addr}"))
-        .unwrap()
-        .connect()
-        .await
-        .unwrap();
+    let channel = common::connect(addr).await;
     Harness {
         channel,
         answer,
@@ -160,15 +156,6 @@ async fn start() -> Harness {
         _mocks: mocks,
         _stop: stop,
     }
-}
-
-fn peak_kib() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .unwrap_or_default()
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap_or(0)
 }
 
 /// Every hostile answer, in turn: GetSocialStatus fails as a malformed answer (or, for the
@@ -253,18 +240,9 @@ async fn hostile_answers_fail_the_call_and_nothing_else() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn memory_under_oversized_answers_is_bounded() {
     let h = start().await;
-    // 40 different persons: no call is shared.
-    let persons = |first: u32| -> Vec<String> {
-        (first..)
-            .filter_map(|serial| {
-                let stem = format!("700101{serial:05}");
-                (0..10)
-                    .map(|c| format!("{stem}{c}"))
-                    .find(|s| registry_gateway::iin::Iin::parse(s).is_ok())
-            })
-            .take(40)
-            .collect()
-    };
+    // 80 different persons, 40 for each storm: no call is shared.
+    let mut first = common::strangers(80);
+    let second = first.split_off(40);
     let storm = |iins: Vec<String>| {
         join_all(iins.into_iter().map(|iin| {
             let mut client = RegistryGatewayClient::new(h.channel.clone());
@@ -280,17 +258,17 @@ async fn memory_under_oversized_answers_is_bounded() {
     let largest = envelope(&format!("<x>{}</x>", record.repeat(19_000)));
     assert!(largest.len() < 1024 * 1024, "{}", largest.len());
     *h.answer.lock().unwrap() = Answer::Body(largest);
-    let before = peak_kib();
-    storm(persons(0)).await;
-    let accepted_mib = (peak_kib().saturating_sub(before)) / 1024;
+    let before = common::status_kib("VmHWM");
+    storm(first).await;
+    let accepted_mib = (common::status_kib("VmHWM").saturating_sub(before)) / 1024;
 
     *h.answer.lock().unwrap() = Answer::Endless;
-    let before = peak_kib();
-    for result in storm(persons(1000)).await {
+    let before = common::status_kib("VmHWM");
+    for result in storm(second).await {
         let e = result.expect_err("an oversized answer fails the call");
         assert!(e.message().contains("malformed"), "{}", e.message());
     }
-    let grown_mib = (peak_kib().saturating_sub(before)) / 1024;
+    let grown_mib = (common::status_kib("VmHWM").saturating_sub(before)) / 1024;
     eprintln!(
         "peak memory grew by {accepted_mib} MiB under 40 concurrent largest accepted answers, \
          then by {grown_mib} MiB more under 40 concurrent endless answers"

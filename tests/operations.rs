@@ -46,11 +46,7 @@ async fn start(toml: &str) -> Harness {
     let served = tokio::spawn(gateway.serve(listener, async {
         let _ = stopped.await;
     }));
-    let channel = Channel::from_shared(format!("http://{addr}"))
-        .unwrap()
-        .connect()
-        .await
-        .unwrap();
+    let channel = common::connect(addr).await;
     Harness {
         addr,
         channel,

@@ -58,21 +58,12 @@ async fn start(tweak: impl FnOnce(&mut Config)) -> Harness {
         .expect("the test's configuration is valid");
     let (addr, stop) = common::serve(config).await;
     Harness {
-        channel: connect(addr).await,
+        channel: common::connect(addr).await,
         addr,
         mocks,
         today: today.to_string(),
         _stop: stop,
     }
-}
-
-/// A new connection (HTTP/2) to the gateway.
-async fn connect(addr: std::net::SocketAddr) -> Channel {
-    Channel::from_shared(format!("http://{addr}"))
-        .unwrap()
-        .connect()
-        .await
-        .expect("gateway accepts connections")
 }
 
 impl Harness {
@@ -129,14 +120,6 @@ fn delta(after: [u64; 5], before: [u64; 5]) -> [u64; 5] {
     std::array::from_fn(|i| after[i] - before[i])
 }
 
-/// A healthy mock that waits `latency` before each answer.
-fn slow(latency: Duration) -> Faults {
-    Faults {
-        latency,
-        ..Faults::none()
-    }
-}
-
 /// `google.rpc.ErrorInfo.metadata["registry"]` of an error, if any.
 fn failed_registry(status: &Status) -> Option<String> {
     status
@@ -171,11 +154,11 @@ async fn thousand_concurrent_cold_check_owner_calls_make_one_call_per_registry()
     })
     .await;
     for r in [Registry::GbdFl, Registry::Zags, Registry::SocialSecurity] {
-        h.set_faults(r, slow(Duration::from_millis(200)));
+        h.set_faults(r, common::slow(Duration::from_millis(200)));
     }
     let mut channels = Vec::new();
     for _ in 0..8 {
-        channels.push(connect(h.addr).await);
+        channels.push(common::connect(h.addr).await);
     }
     let calls = (0..N).map(|i| {
         let mut client = RegistryGatewayClient::new(channels[i % channels.len()].clone());
@@ -199,7 +182,7 @@ async fn thousand_concurrent_cold_check_owner_calls_make_one_call_per_registry()
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn deadline_shorter_than_registry_latency_is_deadline_exceeded() {
     let h = start(|_| {}).await;
-    h.set_faults(Registry::GbdFl, slow(Duration::from_secs(2)));
+    h.set_faults(Registry::GbdFl, common::slow(Duration::from_secs(2)));
     let mut request = tonic::Request::new(h.request(demo::CAPABLE_ADULT));
     request.set_timeout(Duration::from_millis(200));
 
@@ -332,7 +315,7 @@ async fn admin_invalidate_forces_a_fresh_call() {
 async fn overload_is_shed_with_resource_exhausted() {
     let h = start(|c| c.max_in_flight = 2).await;
     let latency = Duration::from_secs(1);
-    h.set_faults(Registry::GbdFl, slow(latency));
+    h.set_faults(Registry::GbdFl, common::slow(latency));
 
     let calls = (0..10).map(|_| {
         let mut client = h.client();

@@ -2,15 +2,19 @@
 //! of them on 127.0.0.1:0 (the listener is bound before anything connects).
 #![allow(dead_code)] // each test binary uses a part of it
 
+use std::collections::HashSet;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use chrono::NaiveDate;
 use registry_gateway::config::{Config, RegistryEndpoints};
+use registry_gateway::iin::Iin;
 use registry_gateway::mock_registry;
-use registry_mocks::{Fixture, MockRegistries};
+use registry_mocks::{demo, Faults, Fixture, MockRegistries};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
+use tonic::transport::Channel;
 
 /// The five mock registries on the demo fixture, its relative dates pinned to `today`.
 pub async fn demo_mocks(today: NaiveDate) -> MockRegistries {
@@ -43,4 +47,46 @@ pub async fn serve(config: Config) -> (SocketAddr, oneshot::Sender<()>) {
         }
     });
     (addr, stop)
+}
+
+/// A new plaintext HTTP/2 connection to the gateway at `addr`.
+pub async fn connect(addr: SocketAddr) -> Channel {
+    Channel::from_shared(format!("http://{addr}"))
+        .unwrap()
+        .connect()
+        .await
+        .expect("gateway accepts connections")
+}
+
+/// A healthy mock that waits `latency` before each answer.
+pub fn slow(latency: Duration) -> Faults {
+    Faults {
+        latency,
+        ..Faults::none()
+    }
+}
+
+/// `count` different valid IINs of persons the demo registries do not know.
+pub fn strangers(count: usize) -> Vec<String> {
+    let known: HashSet<&str> = demo::PERSONS.into_iter().collect();
+    (0..100_000)
+        .filter_map(|serial| {
+            let stem = format!("700101{serial:05}");
+            (0..10)
+                .map(|c| format!("{stem}{c}"))
+                .find(|s| Iin::parse(s).is_ok())
+        })
+        .filter(|s| !known.contains(s.as_str()))
+        .take(count)
+        .collect()
+}
+
+/// A `kB` field of `/proc/self/status` (`VmRSS`, `VmHWM`), in KiB.
+pub fn status_kib(field: &str) -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0)
 }
