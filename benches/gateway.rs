@@ -31,7 +31,7 @@ use registry_gateway::config::{Config, RegistryEndpoints};
 use registry_gateway::registry::{self as reg, Registry};
 use registry_gateway::resilience::{Guarded, Policy};
 use registry_gateway::server::Gateway;
-use registry_gateway::{decision, metrics, mock_registry};
+use registry_gateway::{decision, metrics};
 use registry_mocks::{demo, FaultMode, Faults, Fixture, MockRegistries};
 use tokio::net::TcpListener;
 use tonic::{Request, Response, Status};
@@ -294,9 +294,7 @@ rpcs = ["CheckOwner", "GetPerson"]
         }
     }
     .unwrap();
-    config.registries = Some(RegistryEndpoints::local(|r| {
-        mocks.get(mock_registry(r)).endpoint()
-    }));
+    config.registries = Some(RegistryEndpoints::local(|r| mocks.get(r).endpoint()));
     if signed {
         // Validated with [registries] in place.
         let signing = Config::from_toml(&format!(
@@ -491,7 +489,7 @@ async fn cold(_: &metrics::PrometheusHandle, signing: Signing) {
     // 2. Cold CheckOwner, registries at 20 ms (and the same with WS-Security).
     let cold = gateway_signed("[resilience.defaults]\ncache_ttl = \"0s\"\ncache_negative_ttl = \"0s\"\ncache_max_stale = \"0s\"", signing).await;
     for r in Registry::ALL {
-        cold.mocks.get(mock_registry(r)).set_faults(Faults {
+        cold.mocks.get(r).set_faults(Faults {
             latency: Duration::from_millis(20),
             ..Faults::default()
         });
@@ -601,7 +599,7 @@ async fn coalesce(handle: &metrics::PrometheusHandle) {
     // 3. 1,000 concurrent identical cold calls.
     let fresh = gateway("").await;
     for r in Registry::ALL {
-        fresh.mocks.get(mock_registry(r)).set_faults(Faults {
+        fresh.mocks.get(r).set_faults(Faults {
             latency: Duration::from_millis(20),
             ..Faults::default()
         });
@@ -618,7 +616,7 @@ async fn coalesce(handle: &metrics::PrometheusHandle) {
     let ok = answered(handle, "OK") - ok_before;
     let calls: Vec<u64> = Registry::ALL
         .iter()
-        .map(|r| fresh.mocks.get(mock_registry(*r)).calls())
+        .map(|r| fresh.mocks.get(*r).calls())
         .collect();
     println!(
         "| 1,000 concurrent identical cold CheckOwner | exactly one call per registry | {ok} answered OK; calls GBD FL {}, ZAGS {}, E-social {}, NOBD {}, EPVO {} | {} |",
@@ -652,7 +650,7 @@ async fn down(handle: &metrics::PrometheusHandle) {
     let down = gateway("").await;
     check_owner(down.addr, demo::CAPABLE_ADULT).await;
     down.mocks
-        .get(mock_registry(Registry::Zags))
+        .get(Registry::Zags)
         .set_faults(Faults::mode(FaultMode::Down));
     let tasks_before = tokio::runtime::Handle::current()
         .metrics()

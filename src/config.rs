@@ -12,6 +12,7 @@ use std::time::Duration;
 use figment::providers::{Env, Format, Serialized, Toml};
 use figment::value::Dict;
 use figment::Figment;
+use registry_vocab::shep::status;
 use serde::{Deserialize, Serialize};
 
 use crate::access::AccessConfig;
@@ -194,10 +195,10 @@ pub struct ShepCodes {
 impl Default for ShepCodes {
     fn default() -> ShepCodes {
         ShepCodes {
-            ok: vec!["SCSS001".into()],
-            not_found: vec!["NOTFOUND".into()],
-            transient: vec!["TEMP_UNAVAILABLE".into()],
-            consent_refused: vec!["KDP_REFUSED".into()],
+            ok: vec![status::SUCCESS.into()],
+            not_found: vec![status::NOT_FOUND.into()],
+            transient: vec![status::TEMPORARILY_UNAVAILABLE.into()],
+            consent_refused: vec![status::CONSENT_REFUSED.into()],
         }
     }
 }
@@ -258,7 +259,7 @@ impl RegistryEndpoints {
     pub fn local(url: impl Fn(Registry) -> String) -> RegistryEndpoints {
         let endpoint = |registry: Registry| ShepEndpoint {
             url: url(registry),
-            service_id: default_service_id(registry).into(),
+            service_id: registry.default_service_id().into(),
             sender_id: "registry-gateway".into(),
             password: None,
             max_answer_bytes: None,
@@ -270,16 +271,6 @@ impl RegistryEndpoints {
             nobd: endpoint(Registry::Nobd),
             epvo: endpoint(Registry::Epvo),
         }
-    }
-}
-
-fn default_service_id(registry: Registry) -> &'static str {
-    match registry {
-        Registry::GbdFl => "GBDFL_PERSON",
-        Registry::Zags => "ZAGS_CIVIL_ACTS",
-        Registry::SocialSecurity => "ESOC_SOCIAL_STATUS",
-        Registry::Nobd => "NOBD_ENROLMENT",
-        Registry::Epvo => "EPVO_STUDY",
     }
 }
 

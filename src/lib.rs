@@ -27,7 +27,7 @@
 //! [`decision`] CheckOwner; [`resilience`] the per-registry guard (cache, single flight,
 //! retries, breaker, bulkhead); [`registry`] adapters and the SHEP transport; [`access`]
 //! client systems and their rights; [`consent`] consent tokens (who needs one, their audit
-//! reference); [`audit`] the hash-chained audit log; [`iin`] the FLK of
+//! reference); [`audit`] the hash-chained audit log; [`clock`] Kazakhstan's time zone; [`iin`] the FLK of
 //! an IIN/BIN; [`config`] typed configuration; [`error`] errors and their one mapping to
 //! `tonic::Status`; [`telemetry`] logs and traces.
 
@@ -37,6 +37,7 @@ use tokio::net::TcpListener;
 pub mod access;
 pub mod api;
 pub mod audit;
+pub mod clock;
 pub mod config;
 pub mod consent;
 pub mod decision;
@@ -67,11 +68,4 @@ pub async fn run(
         .await?
         .serve(listener, shutdown)
         .await
-}
-
-/// The mocks crate's name for a registry (the two enums share their keys).
-pub fn mock_registry(r: registry::Registry) -> registry_mocks::Registry {
-    r.key()
-        .parse()
-        .expect("registry keys are shared with registry-mocks")
 }

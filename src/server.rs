@@ -90,7 +90,7 @@ impl Gateway {
         };
         let mock_endpoints = mocks
             .as_ref()
-            .map(|m| RegistryEndpoints::local(|r| m.get(crate::mock_registry(r)).endpoint()));
+            .map(|m| RegistryEndpoints::local(|r| m.get(r).endpoint()));
         let endpoints = config
             .registries
             .clone()

@@ -10,8 +10,8 @@ use rcgen::{
 };
 use registry_gateway::api::pb::{self, registry_gateway_client::RegistryGatewayClient};
 use registry_gateway::config::RegistryEndpoints;
+use registry_gateway::decision;
 use registry_gateway::registry::signing::BusTls;
-use registry_gateway::{decision, mock_registry};
 use registry_mocks::{demo, MockRegistries};
 use tokio::net::TcpListener;
 use tokio_rustls::rustls;
@@ -98,7 +98,7 @@ async fn tls_front(pki: &Pki, mocks: &MockRegistries) -> RegistryEndpoints {
             }
         });
     }
-    RegistryEndpoints::local(|r| format!("https://localhost:{}/shep", ports[&mock_registry(r)]))
+    RegistryEndpoints::local(|r| format!("https://localhost:{}/shep", ports[&r]))
 }
 
 async fn check_online(addr: std::net::SocketAddr) -> Result<pb::Outcome, tonic::Status> {

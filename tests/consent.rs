@@ -13,7 +13,7 @@ use registry_gateway::api::pb::{
 };
 use registry_gateway::audit::AuditConfig;
 use registry_gateway::registry::Registry;
-use registry_gateway::{decision, mock_registry, Config};
+use registry_gateway::{decision, Config};
 use registry_mocks::{demo, MockRegistries};
 use serde_json::Value;
 use tokio::sync::oneshot;
@@ -61,7 +61,7 @@ impl Harness {
     }
 
     fn calls(&self, r: Registry) -> u64 {
-        self.mocks.get(mock_registry(r)).calls()
+        self.mocks.get(r).calls()
     }
 
     async fn gbd_fl_status(&self) -> pb::RegistryStatus {

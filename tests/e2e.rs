@@ -5,8 +5,8 @@
 mod common;
 
 use registry_gateway::api::pb::{self, registry_gateway_client::RegistryGatewayClient};
+use registry_gateway::decision;
 use registry_gateway::registry::Registry;
-use registry_gateway::{decision, mock_registry};
 use registry_mocks::{demo, MockRegistries};
 use tokio::sync::oneshot;
 use tonic::transport::Channel;
@@ -230,14 +230,14 @@ async fn every_outcome_of_the_demo_fixture() {
     // the cache answers.
     let before: Vec<u64> = Registry::ALL
         .iter()
-        .map(|r| h.mocks.get(mock_registry(*r)).calls())
+        .map(|r| h.mocks.get(*r).calls())
         .collect();
     h.check(demo::MINOR_MOTHER, "").await.unwrap();
     let r = h.check(demo::MINOR_MOTHER, "").await.unwrap();
     assert!(r.evidence[..3].iter().all(|e| e.from_cache), "{r:?}");
     let after: Vec<u64> = Registry::ALL
         .iter()
-        .map(|r| h.mocks.get(mock_registry(*r)).calls())
+        .map(|r| h.mocks.get(*r).calls())
         .collect();
     let delta: Vec<u64> = after.iter().zip(&before).map(|(a, b)| a - b).collect();
     assert_eq!(delta, [1, 1, 1, 0, 0]);
@@ -504,7 +504,7 @@ async fn malformed_input_is_invalid_argument_with_the_field() {
 #[tokio::test]
 async fn a_stopped_registry_is_named_and_never_turns_into_online() {
     let mut h = start().await;
-    h.mocks.stop(mock_registry(Registry::SocialSecurity)).await;
+    h.mocks.stop(Registry::SocialSecurity).await;
 
     // A capable adult cannot be cleared without E-social security: fail closed.
     let status = h.check(demo::CAPABLE_ADULT, "").await.unwrap_err();
@@ -531,7 +531,7 @@ async fn a_stopped_registry_is_named_and_never_turns_into_online() {
             && n.source() == pb::Registry::SocialSecurity));
 
     // GBD FL's answer for MINOR is cached now; a person not asked before needs GBD FL.
-    h.mocks.stop(mock_registry(Registry::GbdFl)).await;
+    h.mocks.stop(Registry::GbdFl).await;
     let status = h.check(demo::TURNS_18_TOMORROW, "").await.unwrap_err();
     assert_eq!(status.code(), Code::Unavailable);
     assert_eq!(
@@ -678,9 +678,9 @@ async fn registry_errors_leak_nothing_internal() {
         social.url = format!("{}?apikey=s3cr3t-key", social.url);
     })
     .await;
-    h.mocks.stop(mock_registry(Registry::SocialSecurity)).await;
+    h.mocks.stop(Registry::SocialSecurity).await;
     h.mocks
-        .get(mock_registry(Registry::Zags))
+        .get(Registry::Zags)
         .set_faults(registry_mocks::Faults::mode(
             registry_mocks::FaultMode::SoapFault,
         ));

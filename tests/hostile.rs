@@ -22,8 +22,8 @@ use registry_gateway::api::pb::{
     self, gateway_admin_client::GatewayAdminClient, registry_gateway_client::RegistryGatewayClient,
 };
 use registry_gateway::config::Config;
+use registry_gateway::decision;
 use registry_gateway::registry::Registry;
-use registry_gateway::{decision, mock_registry};
 use registry_mocks::{demo, FaultMode, Faults, MockRegistries};
 use tokio::io::AsyncReadExt;
 use tokio::net::TcpStream;
@@ -63,7 +63,7 @@ async fn start(tweak: impl FnOnce(&mut Config)) -> Harness {
 
 impl Harness {
     fn set_faults(&self, registry: Registry, faults: Faults) {
-        self.mocks.get(mock_registry(registry)).set_faults(faults);
+        self.mocks.get(registry).set_faults(faults);
     }
 
     fn check_owner(&self, owner: &str) -> pb::CheckOwnerRequest {

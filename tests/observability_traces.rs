@@ -18,7 +18,7 @@ use opentelemetry_sdk::trace::{InMemorySpanExporter, SdkTracerProvider, SpanData
 use registry_gateway::api::pb::{self, registry_gateway_client::RegistryGatewayClient};
 use registry_gateway::config::{Config, RegistryEndpoints};
 use registry_gateway::registry::Registry;
-use registry_gateway::{decision, mock_registry, telemetry};
+use registry_gateway::{decision, telemetry};
 use registry_mocks::demo;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -129,11 +129,11 @@ async fn check_owner_continues_the_callers_trace_to_every_registry() {
     let mocks = common::demo_mocks(today).await;
     let mut captured = HashMap::new();
     for r in CALLED {
-        captured.insert(r, capture(mocks.get(mock_registry(r)).addr()).await);
+        captured.insert(r, capture(mocks.get(r).addr()).await);
     }
     let config = Config {
         registries: Some(RegistryEndpoints::local(|r| {
-            let mock = mocks.get(mock_registry(r));
+            let mock = mocks.get(r);
             match captured.get(&r) {
                 Some((addr, _)) => format!("http://{addr}/shep"),
                 None => mock.endpoint(),

@@ -8,9 +8,9 @@ use std::time::Duration;
 
 use registry_gateway::api::pb::{self, registry_gateway_client::RegistryGatewayClient};
 use registry_gateway::config::Config;
+use registry_gateway::decision;
 use registry_gateway::registry::Registry;
 use registry_gateway::server::{Gateway, Reloader};
-use registry_gateway::{decision, mock_registry};
 use registry_mocks::{demo, Faults, MockRegistries};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
@@ -71,7 +71,7 @@ impl Harness {
     }
 
     fn gbd_fl_calls(&self) -> u64 {
-        self.mocks.get(mock_registry(Registry::GbdFl)).calls()
+        self.mocks.get(Registry::GbdFl).calls()
     }
 
     async fn health(&self, channel: Channel) -> Result<ServingStatus, tonic::Status> {
@@ -102,12 +102,10 @@ async fn drain_finishes_calls_in_flight_and_refuses_new_ones() {
         h.health(h.channel.clone()).await.unwrap(),
         ServingStatus::Serving
     );
-    h.mocks
-        .get(mock_registry(Registry::GbdFl))
-        .set_faults(Faults {
-            latency: Duration::from_millis(1500),
-            ..Faults::default()
-        });
+    h.mocks.get(Registry::GbdFl).set_faults(Faults {
+        latency: Duration::from_millis(1500),
+        ..Faults::default()
+    });
     let mut slow_client = h.client();
     let slow = tokio::spawn(async move { slow_client.check_owner(check_owner(demo::MINOR)).await });
     eventually("the slow call to reach GBD FL", || h.gbd_fl_calls() == 1).await;
@@ -224,7 +222,7 @@ async fn reload_changes_ttl_and_access_rights_and_refuses_a_bad_config() {
         2,
         "TTL 0: every call reaches GBD FL"
     );
-    let zags = h.mocks.get(mock_registry(Registry::Zags));
+    let zags = h.mocks.get(Registry::Zags);
     let before = zags.calls();
     for _ in 0..2 {
         client

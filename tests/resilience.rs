@@ -24,8 +24,8 @@ use registry_gateway::api::pb::{
     Outcome,
 };
 use registry_gateway::config::Config;
+use registry_gateway::decision;
 use registry_gateway::registry::Registry;
-use registry_gateway::{decision, mock_registry};
 use registry_mocks::{demo, FaultMode, Faults, MockRegistries, MockRegistry};
 use tokio::sync::oneshot;
 use tonic::transport::Channel;
@@ -76,7 +76,7 @@ impl Harness {
     }
 
     fn mock(&self, registry: Registry) -> &MockRegistry {
-        self.mocks.get(mock_registry(registry))
+        self.mocks.get(registry)
     }
 
     fn set_faults(&self, registry: Registry, faults: Faults) {

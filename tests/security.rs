@@ -27,8 +27,8 @@ use registry_gateway::api::pb::{
 };
 use registry_gateway::audit::{self, AuditConfig, AuditLog, AuditRecord, RegistryUse};
 use registry_gateway::config::{Config, TlsConfig};
+use registry_gateway::decision;
 use registry_gateway::registry::Registry;
-use registry_gateway::{decision, mock_registry};
 use registry_mocks::{demo, MockRegistries};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
@@ -236,7 +236,7 @@ impl Gateway {
     fn registry_calls(&self) -> Vec<u64> {
         Registry::ALL
             .iter()
-            .map(|r| self.mocks.get(mock_registry(*r)).calls())
+            .map(|r| self.mocks.get(*r).calls())
             .collect()
     }
 }

@@ -14,8 +14,8 @@ use std::sync::Arc;
 
 use registry_gateway::api::pb::{self, registry_gateway_client::RegistryGatewayClient};
 use registry_gateway::config::Config;
+use registry_gateway::decision;
 use registry_gateway::registry::Registry;
-use registry_gateway::{decision, mock_registry};
 use registry_mocks::{demo, demo_pki, FaultMode, Faults, Fixture, MockRegistries, MockSigning};
 use shep_wss::testpki::Validity;
 use tonic::transport::Channel;
@@ -178,13 +178,13 @@ async fn pkcs12_signing_tampered_and_unsigned_answers_fail_closed() {
 
     let r = check(&mut c, demo::CAPABLE_ADULT).await.expect("answered");
     assert_eq!(r.outcome(), pb::Outcome::Online);
-    let gbd = mocks.get(mock_registry(Registry::GbdFl));
+    let gbd = mocks.get(Registry::GbdFl);
     let signer = gbd.last_signer().expect("the mock checked a signature");
     assert!(signer.contains("registry-gateway demo sender"), "{signer}");
 
     // E-social security's answer changed after signing: no ONLINE, the registry is named.
     let before = signature_failures(&metrics.render(), "social_security", "digest");
-    let social = mocks.get(mock_registry(Registry::SocialSecurity));
+    let social = mocks.get(Registry::SocialSecurity);
     social.set_faults(Faults::mode(FaultMode::TamperedSignature));
     social.reset_calls();
     let status = check(&mut c, demo::TURNS_18_TODAY).await.unwrap_err();
@@ -254,7 +254,7 @@ async fn if_present_accepts_unsigned_answers_but_not_tampered_ones() {
 
     let signed = signed_mocks().await;
     signed
-        .get(mock_registry(Registry::Zags))
+        .get(Registry::Zags)
         .set_faults(Faults::mode(FaultMode::TamperedSignature));
     let (addr, _stop2) = common::serve(if_present(signed_config(&signed, &keys))).await;
     let status = check(&mut client(addr).await, demo::CAPABLE_ADULT)
@@ -273,10 +273,7 @@ async fn a_gateway_that_does_not_sign_gets_the_security_fault() {
     let status = check(&mut c, demo::CAPABLE_ADULT).await.unwrap_err();
     assert_eq!(status.code(), Code::Unavailable);
     assert!(status.message().contains("GBD FL"), "{}", status.message());
-    assert!(mocks
-        .get(mock_registry(Registry::GbdFl))
-        .last_signer()
-        .is_none());
+    assert!(mocks.get(Registry::GbdFl).last_signer().is_none());
 }
 
 fn p12_config_error(keys: &KeyFiles, mocks: &MockRegistries) -> String {
@@ -335,7 +332,7 @@ async fn reload_rotates_the_key_and_refuses_an_expired_one() {
     }));
     let mut c = client(addr).await;
     check(&mut c, demo::CAPABLE_ADULT).await.expect("answered");
-    let gbd = mocks.get(mock_registry(Registry::GbdFl));
+    let gbd = mocks.get(Registry::GbdFl);
     assert!(gbd.last_signer().unwrap().contains("demo sender"));
 
     // An expired key in the file: the reload is refused and the old key stays in use.
@@ -506,7 +503,7 @@ async fn the_external_http_signer_signs_with_retries() {
     // Three registries, one retry.
     assert_eq!(seen.load(Ordering::SeqCst), 4);
     assert!(mocks
-        .get(mock_registry(Registry::Zags))
+        .get(Registry::Zags)
         .last_signer()
         .unwrap()
         .contains("demo sender"));
@@ -570,7 +567,7 @@ async fn one_registry_can_have_its_own_sender_key() {
     let (addr, _stop) = common::serve(config).await;
     let mut c = client(addr).await;
     check(&mut c, demo::CAPABLE_ADULT).await.expect("answered");
-    let signer = |r| mocks.get(mock_registry(r)).last_signer().unwrap();
+    let signer = |r| mocks.get(r).last_signer().unwrap();
     assert!(signer(Registry::GbdFl).contains("gbd fl sender"));
     assert!(signer(Registry::Zags).contains("demo sender"));
 }

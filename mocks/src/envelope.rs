@@ -4,9 +4,9 @@
 use roxmltree::{Document, Node};
 
 /// SOAP 1.1 envelope namespace.
-pub const SOAP_NS: &str = "http://schemas.xmlsoap.org/soap/envelope/";
+pub use registry_vocab::shep::SOAP_NS;
 /// Namespace of `SendMessage` / `SendMessageResponse` / the fault detail.
-pub const TYPES_NS: &str = "http://bip.bee.kz/SyncChannel/v10/Types";
+pub use registry_vocab::shep::TYPES_NS;
 
 /// A small XML writer: elements in, escaped text, nothing else.
 #[derive(Default)]

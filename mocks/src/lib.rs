@@ -9,7 +9,7 @@
 //! `PUT /admin/faults`.
 //!
 //! Modules:
-//! - [`registry`]: the [`Registry`] enum;
+//! - [`Registry`] and [`PerRegistry`]: the registry list shared with the gateway (`registry-vocab`);
 //! - [`fixture`]: the TOML fixture, its validation and lookups; `date`: fixed and relative
 //!   (`today-18y+1d`) dates;
 //! - [`iin`]: IIN/BIN check digits;
@@ -45,7 +45,6 @@ pub mod faults;
 pub mod fixture;
 pub mod iin;
 mod payload;
-pub mod registry;
 mod server;
 pub mod signing;
 
@@ -54,7 +53,7 @@ pub use envelope::{SOAP_NS, TYPES_NS};
 pub use faults::{FaultMode, Faults};
 pub use fixture::{Fixture, FixtureError};
 pub use payload::{BAD_REQUEST, NOT_FOUND, SUCCESS};
-pub use registry::{Registry, UnknownRegistry};
+pub use registry_vocab::{PerRegistry, Registry, UnknownRegistry};
 pub use server::{
     spawn, spawn_signed, MockRegistries, MockRegistry, INJECTED_FAULT_CODE, SHEP_PATH,
 };

@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::Parser;
-use registry_mocks::{Fixture, MockRegistries, Registry};
+use registry_mocks::{Fixture, MockRegistries, PerRegistry, Registry};
 use tokio::net::TcpListener;
 
 /// Mock state registries (GBD FL, IS ZAGS, E-social security, NOBD, EPVO) speaking the SHEP
@@ -85,12 +85,11 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         };
         let listener = TcpListener::bind((args.bind, port))
             .await
-            .map_err(|e| format!("binding {registry} to {}:{port}: {e}", args.bind))?;
+            .map_err(|e| format!("binding {} to {}:{port}: {e}", registry.key(), args.bind))?;
         listeners.push(listener);
     }
-    let listeners: [TcpListener; 5] = listeners
-        .try_into()
-        .map_err(|_| "expected five listeners")?;
+    let mut listeners = listeners.into_iter();
+    let listeners = PerRegistry::from_fn(|_| listeners.next().expect("one per registry"));
     let signing = match &args.signing_dir {
         Some(dir) => {
             let pki = registry_mocks::demo_pki();
@@ -109,7 +108,7 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     };
     let mocks = MockRegistries::spawn_on_signed(fixture, listeners, signing).await;
     for mock in mocks.iter() {
-        println!("{:<16} {}", mock.registry(), mock.endpoint());
+        println!("{:<16} {}", mock.registry().key(), mock.endpoint());
     }
     tokio::signal::ctrl_c().await?;
     println!("stopping");

@@ -10,16 +10,9 @@ use crate::envelope::Xml;
 use crate::fixture::{
     CapacityStatus, ConsentRefusal, Fixture, Gender, GuardianshipKind, Person, StudyForm,
 };
-use crate::registry::Registry;
+use crate::Registry;
 
-/// Status code of a processed request.
-pub const SUCCESS: &str = "SCSS001";
-/// GBD FL has no person with this IIN.
-pub const NOT_FOUND: &str = "NOTFOUND";
-/// GBD FL refuses the consent token (`kdpToken`): unknown, another person's, or expired.
-pub const CONSENT_REFUSED: &str = "KDP_REFUSED";
-/// The request payload was not understood.
-pub const BAD_REQUEST: &str = "BAD_REQUEST";
+pub use registry_vocab::shep::status::{BAD_REQUEST, CONSENT_REFUSED, NOT_FOUND, SUCCESS};
 
 /// What a registry answers: status and, on success, payload markup.
 #[derive(Debug, Clone, PartialEq, Eq)]

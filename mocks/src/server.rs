@@ -28,11 +28,11 @@ use crate::envelope::{self, ResponseInfo};
 use crate::faults::{FaultMode, Faults};
 use crate::fixture::{kz_offset, Fixture};
 use crate::payload;
-use crate::registry::Registry;
 use crate::signing::{self, MockSigning};
+use crate::{PerRegistry, Registry};
 
 /// Path of the SHEP sync-channel endpoint on every mock.
-pub const SHEP_PATH: &str = "/shep";
+pub const SHEP_PATH: &str = registry_vocab::shep::PATH;
 
 /// Detail code of an injected SOAP fault.
 pub const INJECTED_FAULT_CODE: &str = "SHEP_FAULT";
@@ -183,7 +183,7 @@ pub async fn spawn_signed(
     let router = router(shared.clone());
     let (tx, rx) = oneshot::channel();
     let task = tokio::spawn(accept_loop(registry, listener, router, rx));
-    tracing::info!(registry = %registry, %addr, "mock registry listening");
+    tracing::info!(registry = registry.key(), %addr, "mock registry listening");
     MockRegistry {
         registry,
         addr,
@@ -221,7 +221,7 @@ async fn accept_loop(
     }
     drop(listener);
     connections.shutdown().await;
-    tracing::info!(registry = %registry, "mock registry stopped");
+    tracing::info!(registry = registry.key(), "mock registry stopped");
 }
 
 /// Marker on a response: drop the connection instead of writing it.
@@ -321,7 +321,7 @@ async fn send_message(State(shared): State<Arc<Shared>>, body: Bytes) -> Respons
                     "soap:Server",
                     "Injected fault",
                     INJECTED_FAULT_CODE,
-                    &format!("{registry} mock: injected SOAP fault"),
+                    &format!("{} mock: injected SOAP fault", registry.key()),
                 ),
             );
         }
@@ -474,7 +474,7 @@ async fn put_faults(State(shared): State<Arc<Shared>>, body: Bytes) -> Response 
     if let Err(e) = faults.validate() {
         return (StatusCode::BAD_REQUEST, format!("invalid faults: {e}\n")).into_response();
     }
-    tracing::info!(registry = %shared.registry, ?faults, "faults set");
+    tracing::info!(registry = shared.registry.key(), ?faults, "faults set");
     shared.set_faults(faults.clone());
     Json(faults).into_response()
 }
@@ -497,18 +497,13 @@ async fn reset_calls(State(shared): State<Arc<Shared>>) -> Json<CallsBody> {
 /// All five mocks, each on its own listener.
 #[derive(Debug)]
 pub struct MockRegistries {
-    mocks: Vec<MockRegistry>,
+    mocks: PerRegistry<MockRegistry>,
 }
 
 impl MockRegistries {
     /// Starts all five on `127.0.0.1:0`.
     pub async fn spawn(fixture: Arc<Fixture>) -> std::io::Result<MockRegistries> {
-        let mut mocks = Vec::with_capacity(Registry::ALL.len());
-        for registry in Registry::ALL {
-            let listener = TcpListener::bind(("127.0.0.1", 0)).await?;
-            mocks.push(spawn(registry, fixture.clone(), listener).await);
-        }
-        Ok(MockRegistries { mocks })
+        MockRegistries::spawn_signed_opt(fixture, None).await
     }
 
     /// Starts all five on `127.0.0.1:0` with WS-Security per `signing` (e.g.
@@ -517,53 +512,65 @@ impl MockRegistries {
         fixture: Arc<Fixture>,
         signing: Arc<MockSigning>,
     ) -> std::io::Result<MockRegistries> {
-        let mut mocks = Vec::with_capacity(Registry::ALL.len());
-        for registry in Registry::ALL {
-            let listener = TcpListener::bind(("127.0.0.1", 0)).await?;
-            mocks.push(
-                spawn_signed(registry, fixture.clone(), listener, Some(signing.clone())).await,
-            );
-        }
-        Ok(MockRegistries { mocks })
+        MockRegistries::spawn_signed_opt(fixture, Some(signing)).await
     }
 
-    /// Starts the five on listeners the caller bound, in [`Registry::ALL`] order.
-    pub async fn spawn_on(fixture: Arc<Fixture>, listeners: [TcpListener; 5]) -> MockRegistries {
+    async fn spawn_signed_opt(
+        fixture: Arc<Fixture>,
+        signing: Option<Arc<MockSigning>>,
+    ) -> std::io::Result<MockRegistries> {
+        let mut listeners = Vec::with_capacity(Registry::COUNT);
+        for _ in Registry::ALL {
+            listeners.push(TcpListener::bind(("127.0.0.1", 0)).await?);
+        }
+        let mut listeners = listeners.into_iter();
+        let listeners = PerRegistry::from_fn(|_| listeners.next().expect("one per registry"));
+        Ok(MockRegistries::spawn_on_signed(fixture, listeners, signing).await)
+    }
+
+    /// Starts the five on listeners the caller bound.
+    pub async fn spawn_on(
+        fixture: Arc<Fixture>,
+        listeners: PerRegistry<TcpListener>,
+    ) -> MockRegistries {
         MockRegistries::spawn_on_signed(fixture, listeners, None).await
     }
 
     /// [`MockRegistries::spawn_on`] with WS-Security per `signing`.
     pub async fn spawn_on_signed(
         fixture: Arc<Fixture>,
-        listeners: [TcpListener; 5],
+        listeners: PerRegistry<TcpListener>,
         signing: Option<Arc<MockSigning>>,
     ) -> MockRegistries {
-        let mut mocks = Vec::with_capacity(Registry::ALL.len());
-        for (registry, listener) in Registry::ALL.into_iter().zip(listeners) {
+        let mut mocks = Vec::with_capacity(Registry::COUNT);
+        for (registry, listener) in Registry::ALL.into_iter().zip(listeners.into_values()) {
             mocks.push(spawn_signed(registry, fixture.clone(), listener, signing.clone()).await);
         }
-        MockRegistries { mocks }
+        let mut mocks = mocks.into_iter();
+        MockRegistries {
+            mocks: PerRegistry::from_fn(|_| mocks.next().expect("one per registry")),
+        }
     }
 
     /// The mock of one registry (still there after [`MockRegistries::stop`], but refusing
     /// connections).
     pub fn get(&self, r: Registry) -> &MockRegistry {
-        &self.mocks[r.index()]
+        &self.mocks[r]
     }
 
     /// All five, in [`Registry::ALL`] order.
     pub fn iter(&self) -> impl Iterator<Item = &MockRegistry> {
-        self.mocks.iter()
+        self.mocks.values()
     }
 
     /// Stops one mock alone; the others keep running.
     pub async fn stop(&mut self, r: Registry) {
-        self.mocks[r.index()].stop_ref().await;
+        self.mocks[r].stop_ref().await;
     }
 
     /// Stops all five.
     pub async fn shutdown(self) {
-        for mock in self.mocks {
+        for mock in self.mocks.into_values() {
             mock.stop().await;
         }
     }

@@ -120,7 +120,7 @@ fn owner_check(
             Some(applicant)
         }
     };
-    let date = decision::decision_date(&r.decision_date, decision::today(), max_days_back)
+    let date = decision::decision_date(&r.decision_date, crate::clock::today(), max_days_back)
         .map_err(|rule| Error::invalid("decision_date", rule))?;
     Ok(OwnerCheck {
         owner,
@@ -183,7 +183,7 @@ impl pb::registry_gateway_server::RegistryGateway for Gateway {
         let query = person_query(&iin, None, Registry::SocialSecurity, call.deadline());
         call.run(&self.edge, Some(About::person(&iin)), async {
             let fetched = self.registries.social.social_status(&query?).await?;
-            Ok(convert::social_status(fetched, decision::today()))
+            Ok(convert::social_status(fetched, crate::clock::today()))
         })
         .await
     }

@@ -209,9 +209,7 @@ pub(super) fn peek_seq(line: &[u8]) -> Option<u64> {
 
 /// The record time: now in Kazakhstan, milliseconds, with the offset.
 pub(super) fn now() -> String {
-    chrono::Utc::now()
-        .with_timezone(&crate::decision::kazakhstan_offset())
-        .to_rfc3339_opts(chrono::SecondsFormat::Millis, false)
+    crate::clock::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, false)
 }
 
 fn is_hash(s: &str) -> bool {

@@ -8,7 +8,7 @@
 use std::sync::Arc;
 
 use arc_swap::ArcSwap;
-use chrono::{FixedOffset, NaiveDate, Utc};
+use chrono::NaiveDate;
 
 use crate::config::DecisionConfig;
 use crate::consent::ConsentToken;
@@ -19,15 +19,8 @@ use crate::registry::{CapacityStatus, Query, Registries, Registry, Source};
 pub mod age;
 pub mod rules;
 
-/// Kazakhstan's time zone (a single UTC+5 zone since 1 March 2024).
-pub fn kazakhstan_offset() -> FixedOffset {
-    FixedOffset::east_opt(5 * 3600).expect("UTC+5 is a valid offset")
-}
-
-/// Today's date in Kazakhstan.
-pub fn today() -> NaiveDate {
-    Utc::now().with_timezone(&kazakhstan_offset()).date_naive()
-}
+/// Today's date in Kazakhstan, the default date of a decision.
+pub use crate::clock::today;
 
 /// The date a decision is taken on, from the caller's `decision_date`: empty means `today`;
 /// otherwise exactly `YYYY-MM-DD`, not after `today` and at most `max_days_back` days before

@@ -5,7 +5,6 @@
 //! through the shared [`shep::ShepClient`], so pointing the gateway at the real bus is a change
 //! of endpoint, serviceId and senderId in configuration.
 
-use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -31,48 +30,8 @@ pub use nobd::{Nobd, SchoolEnrolment};
 pub use social::{Disability, Guardianship, GuardianshipKind, SocialSecurity, SocialStatus};
 pub use zags::{BirthAct, CivilActs, DeathAct, MarriageAct, NameChangeAct, PersonRef, Zags};
 
-/// The registries behind the gateway.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Registry {
-    GbdFl,
-    Zags,
-    SocialSecurity,
-    Nobd,
-    Epvo,
-}
-
-impl Registry {
-    pub const ALL: [Registry; 5] = [
-        Registry::GbdFl,
-        Registry::Zags,
-        Registry::SocialSecurity,
-        Registry::Nobd,
-        Registry::Epvo,
-    ];
-
-    /// The configuration key and metric label: `gbd_fl`, `zags`, `social_security`, `nobd`, `epvo`.
-    pub fn key(self) -> &'static str {
-        match self {
-            Registry::GbdFl => "gbd_fl",
-            Registry::Zags => "zags",
-            Registry::SocialSecurity => "social_security",
-            Registry::Nobd => "nobd",
-            Registry::Epvo => "epvo",
-        }
-    }
-}
-
-impl fmt::Display for Registry {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Registry::GbdFl => "GBD FL",
-            Registry::Zags => "IS ZAGS",
-            Registry::SocialSecurity => "E-social security",
-            Registry::Nobd => "NOBD",
-            Registry::Epvo => "EPVO",
-        })
-    }
-}
+/// The registry list and per-registry maps, shared with the mock registries.
+pub use registry_vocab::{PerRegistry, Registry};
 
 /// A look-up key: whose records, and the caller's consent token when it has one.
 #[derive(Debug, Clone)]

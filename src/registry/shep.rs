@@ -16,8 +16,7 @@ use roxmltree::{Document, Node};
 use super::{Failure, Fetched, Registry, RegistryError, Source};
 use crate::config::{ShepCodes, ShepConfig, ShepEndpoint};
 
-const SOAP_NS: &str = "http://schemas.xmlsoap.org/soap/envelope/";
-const TYPES_NS: &str = "http://bip.bee.kz/SyncChannel/v10/Types";
+use registry_vocab::shep::{SOAP_NS, TYPES_NS};
 
 /// Signs an outgoing envelope (WS-Security XML-DSig, see [`super::signing`]). Pluggable;
 /// [`Unsigned`] when `[shep.signing]` is not configured.
@@ -171,9 +170,7 @@ impl ShepClient {
 
     fn envelope(&self, message_id: &str, data: &str, trace: &[(&str, String)]) -> String {
         let e = &self.endpoint;
-        let date = Utc::now()
-            .with_timezone(&crate::decision::kazakhstan_offset())
-            .format("%Y-%m-%dT%H:%M:%S%.3f%:z");
+        let date = crate::clock::now().format("%Y-%m-%dT%H:%M:%S%.3f%:z");
         let password = e
             .password
             .as_deref()
@@ -389,7 +386,7 @@ pub fn iin_payload(iin: &crate::iin::Iin) -> String {
 }
 
 /// SHEP property announcing how many milliseconds the callers still wait.
-pub const TIMEOUT_PROPERTY: &str = "timeoutMs";
+pub use registry_vocab::shep::TIMEOUT_PROPERTY;
 
 /// How much later than the deadline the transport's own timer fires.
 const TRANSPORT_SLACK: Duration = Duration::from_millis(250);

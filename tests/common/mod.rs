@@ -10,7 +10,7 @@ use std::time::Duration;
 use chrono::NaiveDate;
 use registry_gateway::config::{Config, RegistryEndpoints};
 use registry_gateway::iin::Iin;
-use registry_gateway::mock_registry;
+
 use registry_mocks::{demo, Faults, Fixture, MockRegistries};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
@@ -26,9 +26,7 @@ pub async fn demo_mocks(today: NaiveDate) -> MockRegistries {
 /// The default configuration, pointed at `mocks`.
 pub fn config_for(mocks: &MockRegistries) -> Config {
     Config {
-        registries: Some(RegistryEndpoints::local(|r| {
-            mocks.get(mock_registry(r)).endpoint()
-        })),
+        registries: Some(RegistryEndpoints::local(|r| mocks.get(r).endpoint())),
         ..Config::default()
     }
 }
