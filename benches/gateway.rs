@@ -27,7 +27,7 @@ use registry_gateway::api::pb::{
     self,
     registry_gateway_server::{RegistryGateway, RegistryGatewayServer},
 };
-use registry_gateway::config::{Config, RegistryEndpoints};
+use registry_gateway::config::Config;
 use registry_gateway::registry::{self as reg, Registry};
 use registry_gateway::resilience::{Guarded, Policy};
 use registry_gateway::server::Gateway;
@@ -294,7 +294,7 @@ rpcs = ["CheckOwner", "GetPerson"]
         }
     }
     .unwrap();
-    config.registries = Some(RegistryEndpoints::local(|r| mocks.get(r).endpoint()));
+    config.registries = Some(reg::local_endpoints(|r| mocks.get(r).endpoint()));
     if signed {
         // Validated with [registries] in place.
         let signing = Config::from_toml(&format!(
@@ -382,7 +382,7 @@ fn machine() -> String {
 }
 
 /// `[registries.*]` tables for `endpoints`.
-fn registries_toml(endpoints: &RegistryEndpoints) -> String {
+fn registries_toml(endpoints: &reg::Endpoints) -> String {
     Registry::ALL
         .iter()
         .map(|r| {

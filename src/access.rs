@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 use x509_parser::prelude::{FromDer, GeneralName, X509Certificate};
 
 use crate::consent::{ConsentConfig, ConsentToken};
+use crate::validate::{Invalid, Validate};
 
 /// Every RPC of the gateway, by the name used in access rules.
 pub const RPCS: [&str; 8] = [
@@ -58,28 +59,17 @@ pub struct ClientRights {
     pub consent_required: Vec<String>,
 }
 
-impl AccessConfig {
-    /// The first rule broken, as (key, rule).
-    pub fn check(&self) -> Result<(), (String, String)> {
+impl Validate for AccessConfig {
+    fn validate(&self) -> Result<(), Invalid> {
         let mut seen = BTreeMap::new();
         for (client, rights) in &self.clients {
-            let key = format!("access.clients.{client}");
-            for rpc in &rights.rpcs {
-                if !RPCS.contains(&rpc.as_str()) {
-                    return Err((
-                        format!("{key}.rpcs"),
-                        format!("unknown RPC {rpc:?}; known: {}", RPCS.join(", ")),
-                    ));
-                }
-            }
-            crate::consent::check_rpcs(
-                &format!("{key}.consent_required"),
-                &rights.consent_required,
-            )?;
+            rights
+                .validate()
+                .map_err(|e| e.under(&format!("clients.{client}")))?;
             for name in &rights.names {
                 if let Some(other) = seen.insert(name.as_str(), client.as_str()) {
-                    return Err((
-                        format!("{key}.names"),
+                    return Err(Invalid::new(
+                        format!("clients.{client}.names"),
                         format!("{name:?} already identifies client {other:?}"),
                     ));
                 }
@@ -87,13 +77,27 @@ impl AccessConfig {
         }
         if let Some(p) = &self.plaintext_client {
             if !self.clients.contains_key(p) {
-                return Err((
-                    "access.plaintext_client".into(),
+                return Err(Invalid::new(
+                    "plaintext_client",
                     format!("{p:?} is not a client in [access.clients]"),
                 ));
             }
         }
         Ok(())
+    }
+}
+
+impl Validate for ClientRights {
+    fn validate(&self) -> Result<(), Invalid> {
+        for rpc in &self.rpcs {
+            if !RPCS.contains(&rpc.as_str()) {
+                return Err(Invalid::new(
+                    "rpcs",
+                    format!("unknown RPC {rpc:?}; known: {}", RPCS.join(", ")),
+                ));
+            }
+        }
+        crate::consent::check_rpcs(&self.consent_required).map_err(|e| e.under("consent_required"))
     }
 }
 
@@ -308,8 +312,8 @@ mod tests {
             .unwrap()
             .consent_required
             .push("GetSchoolEnrolment".into());
-        let (key, rule) = c.check().unwrap_err();
-        assert_eq!(key, "access.clients.edu.consent_required");
+        let Invalid { key, rule } = c.validate().unwrap_err();
+        assert_eq!(key, "clients.edu.consent_required");
         assert!(rule.contains("GetSchoolEnrolment"), "{rule}");
     }
 
@@ -327,7 +331,7 @@ mod tests {
             .unwrap()
             .rpcs
             .push("GetEverything".into());
-        assert_eq!(c.check().unwrap_err().0, "access.clients.edu.rpcs");
+        assert_eq!(c.validate().unwrap_err().key, "clients.edu.rpcs");
         let mut c = config();
         c.clients
             .get_mut("edu")
@@ -335,12 +339,12 @@ mod tests {
             .names
             .push("tson.example.kz".into());
         assert!(c
-            .check()
+            .validate()
             .unwrap_err()
-            .1
+            .rule
             .contains("\"tson.example.kz\" already identifies"));
         let mut c = config();
         c.plaintext_client = Some("nobody".into());
-        assert_eq!(c.check().unwrap_err().0, "access.plaintext_client");
+        assert_eq!(c.validate().unwrap_err().key, "plaintext_client");
     }
 }

@@ -1,28 +1,33 @@
-//! Typed configuration: a TOML file, then `REGGW_*` environment overrides, then `validate()`.
+//! Typed configuration: a TOML file, then `REGGW_*` environment overrides, then validation.
+//!
+//! This module only gathers the parts: each module owns its settings type and their rules
+//! (`[shep]`, `[codes]`, `[registries]` in [`crate::registry`], `[resilience]` in
+//! [`crate::resilience`], `[decision]` in [`crate::decision`], `[audit]` in [`crate::audit`],
+//! …), all checked the same way ([`Validate`]). What stays here: the top-level keys and the
+//! rules that span several parts.
 //!
 //! Unknown keys are refused with the key named. Durations are human-readable ("5s", "250ms").
 //! With no `[registries]` section the gateway starts the embedded mock registries on the demo
-//! fixture (or `mocks.fixture`); with one, all five registries must be configured.
+//! fixture (or `mocks.fixture`); with one, every registry must be configured.
 
-use std::collections::BTreeMap;
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
-use figment::providers::{Env, Format, Serialized, Toml};
-use figment::value::Dict;
+use figment::providers::{Env, Format, Toml};
 use figment::Figment;
-use registry_vocab::shep::status;
 use serde::{Deserialize, Serialize};
 
 use crate::access::AccessConfig;
 use crate::audit::AuditConfig;
 use crate::consent::ConsentConfig;
-use crate::listener::Connections;
-use crate::registry::limits::AnswerLimits;
-use crate::registry::{CapacityStatus, LifeStatus, Registry};
-use crate::resilience::Policy;
+use crate::decision::DecisionConfig;
+use crate::embedded::MocksConfig;
+use crate::listener::{Connections, TlsConfig};
+use crate::registry::{CodeTables, Endpoints, ShepConfig};
+use crate::resilience::ResilienceConfig;
 use crate::telemetry::{LogConfig, TracingConfig};
+use crate::validate::{Invalid, Validate};
 
 /// Environment variables with this prefix override the file: `REGGW_LISTEN`,
 /// `REGGW_REGISTRIES__GBD_FL__URL` (`__` separates nested keys).
@@ -71,7 +76,7 @@ pub struct Config {
     pub shep: ShepConfig,
     pub codes: CodeTables,
     /// The real (or externally run) registries. Absent: embedded mocks.
-    pub registries: Option<RegistryEndpoints>,
+    pub registries: Option<Endpoints>,
     pub mocks: MocksConfig,
 }
 
@@ -103,250 +108,6 @@ impl Default for Config {
     }
 }
 
-/// Rules of the CheckOwner decision that the law leaves to a convention.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct DecisionConfig {
-    /// When someone born on 29 February turns 18 in a non-leap year.
-    pub leap_day_birthday: LeapDayBirthday,
-    /// Whether a married minor (full capacity by marriage, Civil Code art. 17) is routed as an
-    /// adult. The order speaks of minors by age, so by default they are not.
-    pub married_minor_as_adult: bool,
-    /// How many days back from today (UTC+5) a `decision_date` may lie: a decision reviewed
-    /// after the fact. Dates after today are always refused.
-    pub max_days_back: u32,
-}
-
-impl Default for DecisionConfig {
-    fn default() -> DecisionConfig {
-        DecisionConfig {
-            leap_day_birthday: LeapDayBirthday::Feb28,
-            married_minor_as_adult: false,
-            max_days_back: DecisionConfig::DEFAULT_MAX_DAYS_BACK,
-        }
-    }
-}
-
-impl DecisionConfig {
-    /// Default `max_days_back`: a month of decisions may be reviewed.
-    pub const DEFAULT_MAX_DAYS_BACK: u32 = 31;
-    /// Largest accepted `max_days_back` (about 30 years).
-    pub const MAX_DAYS_BACK: u32 = 11_000;
-}
-
-/// The anniversary of a 29 February birth in a non-leap year.
-///
-/// Default `feb28`: by the civil-law rule for periods, a period that ends in a month without
-/// the matching date ends on that month's last day, so the 18 years end on 28 February.
-/// `mar1` is the other reading (the day after 28 February).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum LeapDayBirthday {
-    Feb28,
-    Mar1,
-}
-
-/// How the bus is spoken to, shared by all registries.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct ShepConfig {
-    /// What the caller is told to wait before retrying after a transient registry failure.
-    #[serde(with = "humantime_serde")]
-    pub retry_after: Duration,
-    /// ... and after a failure that is not transient (malformed answer, SOAP fault).
-    #[serde(with = "humantime_serde")]
-    pub retry_after_permanent: Duration,
-    pub status_codes: ShepCodes,
-    /// What is read and parsed of an answer, at most.
-    pub limits: AnswerLimits,
-    /// WS-Security: requests signed, answers verified (`[shep.signing]`). Absent: neither,
-    /// except with the embedded mocks, which always sign with demo keys made at start.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub signing: Option<crate::registry::signing::SigningConfig>,
-    /// HTTPS to the bus: CA bundle and client certificate (`[shep.tls]`).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub tls: Option<crate::registry::signing::BusTls>,
-}
-
-impl Default for ShepConfig {
-    fn default() -> ShepConfig {
-        ShepConfig {
-            retry_after: Duration::from_secs(5),
-            retry_after_permanent: Duration::from_secs(60),
-            status_codes: ShepCodes::default(),
-            limits: AnswerLimits::default(),
-            signing: None,
-            tls: None,
-        }
-    }
-}
-
-/// Meanings of `responseInfo/status/code`. A code in none of the lists is a permanent failure.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct ShepCodes {
-    pub ok: Vec<String>,
-    pub not_found: Vec<String>,
-    pub transient: Vec<String>,
-    /// GBD FL refused the consent token (`kdpToken`): invalid, expired, or another person's.
-    pub consent_refused: Vec<String>,
-}
-
-impl Default for ShepCodes {
-    fn default() -> ShepCodes {
-        ShepCodes {
-            ok: vec![status::SUCCESS.into()],
-            not_found: vec![status::NOT_FOUND.into()],
-            transient: vec![status::TEMPORARILY_UNAVAILABLE.into()],
-            consent_refused: vec![status::CONSENT_REFUSED.into()],
-        }
-    }
-}
-
-/// GBD FL code tables; their values are not public, so they live here.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct CodeTables {
-    /// `lifeStatus/code` -> alive | deceased | missing.
-    pub life_status: BTreeMap<String, LifeStatus>,
-    /// `capableStatus/code` -> capable | incapable | limited.
-    pub capable_status: BTreeMap<String, CapacityStatus>,
-}
-
-impl Default for CodeTables {
-    fn default() -> CodeTables {
-        fn table<T: Copy>(pairs: &[(&str, T)]) -> BTreeMap<String, T> {
-            pairs.iter().map(|(k, v)| (k.to_string(), *v)).collect()
-        }
-        CodeTables {
-            life_status: table(&[
-                ("1", LifeStatus::Alive),
-                ("2", LifeStatus::Deceased),
-                ("3", LifeStatus::Missing),
-            ]),
-            capable_status: table(&[
-                ("1", CapacityStatus::Capable),
-                ("2", CapacityStatus::Incapable),
-                ("3", CapacityStatus::Limited),
-            ]),
-        }
-    }
-}
-
-/// The five registries on the bus.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RegistryEndpoints {
-    pub gbd_fl: ShepEndpoint,
-    pub zags: ShepEndpoint,
-    pub social_security: ShepEndpoint,
-    pub nobd: ShepEndpoint,
-    pub epvo: ShepEndpoint,
-}
-
-impl RegistryEndpoints {
-    pub fn get(&self, registry: Registry) -> &ShepEndpoint {
-        match registry {
-            Registry::GbdFl => &self.gbd_fl,
-            Registry::Zags => &self.zags,
-            Registry::SocialSecurity => &self.social_security,
-            Registry::Nobd => &self.nobd,
-            Registry::Epvo => &self.epvo,
-        }
-    }
-
-    /// Endpoints for registries reached at `url(registry)` with the default service ids.
-    pub fn local(url: impl Fn(Registry) -> String) -> RegistryEndpoints {
-        let endpoint = |registry: Registry| ShepEndpoint {
-            url: url(registry),
-            service_id: registry.default_service_id().into(),
-            sender_id: "registry-gateway".into(),
-            password: None,
-            max_answer_bytes: None,
-        };
-        RegistryEndpoints {
-            gbd_fl: endpoint(Registry::GbdFl),
-            zags: endpoint(Registry::Zags),
-            social_security: endpoint(Registry::SocialSecurity),
-            nobd: endpoint(Registry::Nobd),
-            epvo: endpoint(Registry::Epvo),
-        }
-    }
-}
-
-/// One registry's address on the bus.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ShepEndpoint {
-    /// `http://` or `https://` URL of the sync channel.
-    pub url: String,
-    pub service_id: String,
-    pub sender_id: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub password: Option<String>,
-    /// This registry's own limit on an answer's size; default `shep.limits.max_answer_bytes`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub max_answer_bytes: Option<usize>,
-}
-
-/// Caching, retries, timeouts, breaker and bulkhead: `defaults` for every registry, then
-/// per-registry tables that override some of its keys (`[resilience.gbd_fl] cache_ttl = "1m"`).
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct ResilienceConfig {
-    pub defaults: Policy,
-    pub gbd_fl: Dict,
-    pub zags: Dict,
-    pub social_security: Dict,
-    pub nobd: Dict,
-    pub epvo: Dict,
-}
-
-impl ResilienceConfig {
-    /// The defaults with `registry`'s overrides, validated.
-    pub fn policy(&self, registry: Registry) -> Result<Policy, ConfigError> {
-        let overrides = match registry {
-            Registry::GbdFl => &self.gbd_fl,
-            Registry::Zags => &self.zags,
-            Registry::SocialSecurity => &self.social_security,
-            Registry::Nobd => &self.nobd,
-            Registry::Epvo => &self.epvo,
-        };
-        let prefix = format!("resilience.{}", registry.key());
-        let policy: Policy = Figment::from(Serialized::defaults(&self.defaults))
-            .merge(Serialized::defaults(overrides))
-            .extract()
-            .map_err(|e| ConfigError::Invalid {
-                key: prefix.clone(),
-                rule: e.to_string(),
-            })?;
-        policy
-            .check()
-            .map_err(|(field, rule)| ConfigError::Invalid {
-                key: format!("{prefix}.{field}"),
-                rule,
-            })?;
-        Ok(policy)
-    }
-}
-
-/// Mutual TLS: the server's certificate chain and key, and the CA that client certificates
-/// must chain to (a client without one is refused in the handshake). PEM files.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct TlsConfig {
-    pub cert: PathBuf,
-    pub key: PathBuf,
-    pub client_ca: PathBuf,
-}
-
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct MocksConfig {
-    /// Fixture file for the embedded mocks; the built-in demo population when absent.
-    pub fixture: Option<PathBuf>,
-}
-
 /// A configuration that cannot be used, with the key and the rule.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -354,6 +115,12 @@ pub enum ConfigError {
     Parse(String),
     #[error("{key}: {rule}")]
     Invalid { key: String, rule: String },
+}
+
+impl From<Invalid> for ConfigError {
+    fn from(Invalid { key, rule }: Invalid) -> ConfigError {
+        ConfigError::Invalid { key, rule }
+    }
 }
 
 impl Config {
@@ -392,175 +159,91 @@ impl Config {
         Ok(config)
     }
 
+    /// Every part's own rules, under its table, then the top-level keys and the rules that
+    /// span parts.
     pub fn validate(&self) -> Result<(), ConfigError> {
-        let invalid = |key: &str, rule: &str| ConfigError::Invalid {
-            key: key.into(),
-            rule: rule.into(),
-        };
-        let codes = &self.shep.status_codes;
-        if codes.ok.is_empty() {
-            return Err(invalid(
-                "shep.status_codes.ok",
-                "must list at least one code",
+        let parts: [(&str, &dyn Validate); 13] = [
+            ("connections", &self.connections),
+            ("access", &self.access),
+            ("consent", &self.consent),
+            ("audit", &self.audit),
+            ("tracing", &self.tracing),
+            ("log", &self.log),
+            ("resilience", &self.resilience),
+            ("decision", &self.decision),
+            ("shep", &self.shep),
+            ("codes", &self.codes),
+            ("registries", &self.registries),
+            ("mocks", &self.mocks),
+            ("", &TopLevel(self)),
+        ];
+        for (table, part) in parts {
+            part.validate().map_err(|e| match table {
+                "" => e,
+                table => e.under(table),
+            })?;
+        }
+        Ok(())
+    }
+}
+
+/// The top-level keys, and the rules between parts.
+struct TopLevel<'a>(&'a Config);
+
+impl Validate for TopLevel<'_> {
+    fn validate(&self) -> Result<(), Invalid> {
+        let c = self.0;
+        if c.max_in_flight == 0 {
+            return Err(Invalid::new("max_in_flight", "must be at least 1"));
+        }
+        if c.max_in_flight_per_caller == 0 {
+            return Err(Invalid::new(
+                "max_in_flight_per_caller",
+                "must be at least 1",
             ));
         }
-        for code in &codes.ok {
-            if codes.not_found.contains(code) || codes.transient.contains(code) {
-                return Err(invalid(
-                    "shep.status_codes",
-                    &format!("code {code:?} is both ok and not_found/transient"),
-                ));
-            }
+        if c.max_message_bytes < 1024 {
+            return Err(Invalid::new("max_message_bytes", "must be at least 1024"));
         }
-        for code in &codes.consent_refused {
-            if codes.ok.contains(code)
-                || codes.not_found.contains(code)
-                || codes.transient.contains(code)
-            {
-                return Err(invalid(
-                    "shep.status_codes.consent_refused",
-                    &format!("code {code:?} is also in ok, not_found or transient"),
-                ));
-            }
-        }
-        for (key, empty) in [
-            ("codes.life_status", self.codes.life_status.is_empty()),
-            ("codes.capable_status", self.codes.capable_status.is_empty()),
-        ] {
-            if empty {
-                return Err(invalid(key, "must map at least one code"));
-            }
-        }
-        self.shep
-            .limits
-            .check()
-            .map_err(|(field, rule)| ConfigError::Invalid {
-                key: format!("shep.limits.{field}"),
-                rule,
-            })?;
-        if let Some(endpoints) = &self.registries {
-            for r in Registry::ALL {
-                if endpoints.get(r).max_answer_bytes.is_some_and(|n| n < 4096) {
-                    return Err(ConfigError::Invalid {
-                        key: format!("registries.{}.max_answer_bytes", r.key()),
-                        rule: "must be at least 4096".into(),
-                    });
-                }
-            }
-        }
-        if self.decision.max_days_back > DecisionConfig::MAX_DAYS_BACK {
-            return Err(invalid(
-                "decision.max_days_back",
-                &format!("must be at most {}", DecisionConfig::MAX_DAYS_BACK),
-            ));
-        }
-        if self.max_in_flight == 0 {
-            return Err(invalid("max_in_flight", "must be at least 1"));
-        }
-        if self.max_in_flight_per_caller == 0 {
-            return Err(invalid("max_in_flight_per_caller", "must be at least 1"));
-        }
-        self.connections
-            .check()
-            .map_err(|(field, rule)| ConfigError::Invalid {
-                key: format!("connections.{field}"),
-                rule,
-            })?;
-        if self.max_message_bytes < 1024 {
-            return Err(invalid("max_message_bytes", "must be at least 1024"));
-        }
-        if self.tls.is_none() && !self.listen.ip().is_loopback() && !self.allow_insecure_plaintext {
-            return Err(invalid(
+        if c.tls.is_none() && !c.listen.ip().is_loopback() && !c.allow_insecure_plaintext {
+            return Err(Invalid::new(
                 "listen",
                 "plaintext on a non-loopback address: configure [tls], or set \
                  allow_insecure_plaintext = true if you really mean it",
             ));
         }
-        if let Some(access) = &self.access {
-            access
-                .check()
-                .map_err(|(key, rule)| ConfigError::Invalid { key, rule })?;
+        c.registries_or_mocks()
+    }
+}
+
+impl Config {
+    /// Either configured registries or the embedded mocks, and what applies to each.
+    fn registries_or_mocks(&self) -> Result<(), Invalid> {
+        match &self.registries {
+            None if !cfg!(feature = "embedded-mocks") => Err(Invalid::new(
+                "registries",
+                "required: this build has no embedded mock registries (built without the \
+                 cargo feature embedded-mocks); configure [registries.<key>] for every registry",
+            )),
+            None if self.shep.signing.is_some() => Err(Invalid::new(
+                "shep.signing",
+                "applies to configured [registries]; the embedded mocks sign with demo keys \
+                 generated at start",
+            )),
+            Some(_) if self.mocks.fixture.is_some() => Err(Invalid::new(
+                "mocks.fixture",
+                "applies to the embedded mocks only; remove it or remove [registries]",
+            )),
+            _ => Ok(()),
         }
-        self.consent
-            .check()
-            .map_err(|(key, rule)| ConfigError::Invalid { key, rule })?;
-        self.log
-            .check()
-            .map_err(|(field, rule)| ConfigError::Invalid {
-                key: format!("log.{field}"),
-                rule,
-            })?;
-        self.tracing
-            .check()
-            .map_err(|(field, rule)| ConfigError::Invalid {
-                key: format!("tracing.{field}"),
-                rule,
-            })?;
-        if let Some(audit) = &self.audit {
-            audit
-                .validate()
-                .map_err(|(field, rule)| ConfigError::Invalid {
-                    key: format!("audit.{field}"),
-                    rule,
-                })?;
-        }
-        for registry in Registry::ALL {
-            self.resilience.policy(registry)?;
-        }
-        if let Some(signing) = &self.shep.signing {
-            signing
-                .check()
-                .map_err(|(key, rule)| ConfigError::Invalid { key, rule })?;
-            if self.registries.is_none() {
-                return Err(invalid(
-                    "shep.signing",
-                    "applies to configured [registries]; the embedded mocks sign with demo \
-                     keys generated at start",
-                ));
-            }
-        }
-        if let Some(tls) = &self.shep.tls {
-            crate::registry::signing::check_tls(tls)
-                .map_err(|(key, rule)| ConfigError::Invalid { key, rule })?;
-        }
-        if let Some(registries) = &self.registries {
-            for registry in Registry::ALL {
-                let e = registries.get(registry);
-                let key = |field: &str| format!("registries.{}.{field}", registry.key());
-                let url = reqwest::Url::parse(&e.url)
-                    .ok()
-                    .filter(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some());
-                let Some(url) = url else {
-                    return Err(invalid(&key("url"), "must be an http:// or https:// URL"));
-                };
-                if url.scheme() == "http" && !crate::registry::signing::plain_http_allowed(&url) {
-                    return Err(invalid(
-                        &key("url"),
-                        "plain http:// only to a loopback address (the mocks); the bus is \
-                         reached over https://",
-                    ));
-                }
-                if e.service_id.trim().is_empty() {
-                    return Err(invalid(&key("service_id"), "must not be empty"));
-                }
-                if e.sender_id.trim().is_empty() {
-                    return Err(invalid(&key("sender_id"), "must not be empty"));
-                }
-            }
-            if self.mocks.fixture.is_some() {
-                return Err(invalid(
-                    "mocks.fixture",
-                    "applies to the embedded mocks only; remove it or remove [registries]",
-                ));
-            }
-        }
-        Ok(())
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::decision::LeapDayBirthday;
+    use crate::registry::Registry;
 
     #[test]
     fn defaults_serve_loopback_with_embedded_mocks() {
@@ -588,7 +271,7 @@ mod tests {
             ));
         }
         let c = Config::from_toml(&text).unwrap();
-        assert_eq!(c.registries.unwrap().zags.service_id, "S");
+        assert_eq!(c.registries.unwrap()[Registry::Zags].service_id, "S");
         let bad = text.replace("https://bus.example/nobd", "ftp://x");
         let e = Config::from_toml(&bad).unwrap_err();
         assert!(e.to_string().starts_with("registries.nobd.url"), "{e}");

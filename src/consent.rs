@@ -20,6 +20,8 @@ use std::sync::OnceLock;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use crate::validate::{Invalid, Validate};
+
 /// RPCs that carry a consent token, and so may require one.
 pub const CONSENT_RPCS: [&str; 2] = ["GetPerson", "CheckOwner"];
 
@@ -65,24 +67,23 @@ impl fmt::Debug for ConsentConfig {
     }
 }
 
-impl ConsentConfig {
-    /// The first rule broken, as (key, rule).
-    pub fn check(&self) -> Result<(), (String, String)> {
-        check_rpcs(
-            "consent.required_without_access",
-            &self.required_without_access,
-        )?;
+impl Validate for ConsentConfig {
+    fn validate(&self) -> Result<(), Invalid> {
+        check_rpcs(&self.required_without_access)
+            .map_err(|e| e.under("required_without_access"))?;
         if let Some(key) = &self.reference_key {
             if key.len() < MIN_KEY_BYTES {
-                return Err((
-                    "consent.reference_key".into(),
+                return Err(Invalid::new(
+                    "reference_key",
                     format!("must be at least {MIN_KEY_BYTES} bytes"),
                 ));
             }
         }
         Ok(())
     }
+}
 
+impl ConsentConfig {
     /// The HMAC key in force: the configured one, or this process's random one.
     pub fn key(&self) -> Vec<u8> {
         match &self.reference_key {
@@ -92,12 +93,12 @@ impl ConsentConfig {
     }
 }
 
-/// `rpcs` (at `key`) name only RPCs that carry a consent token.
-pub fn check_rpcs(key: &str, rpcs: &[String]) -> Result<(), (String, String)> {
+/// `rpcs` name only RPCs that carry a consent token.
+pub fn check_rpcs(rpcs: &[String]) -> Result<(), Invalid> {
     for rpc in rpcs {
         if !CONSENT_RPCS.contains(&rpc.as_str()) {
-            return Err((
-                key.to_owned(),
+            return Err(Invalid::new(
+                "",
                 format!(
                     "{rpc:?} carries no consent token; only {} can require one",
                     CONSENT_RPCS.join(" and ")
@@ -218,8 +219,8 @@ mod tests {
             required_without_access: vec!["GetCivilActs".into()],
             ..ConsentConfig::default()
         };
-        let (key, rule) = c.check().unwrap_err();
-        assert_eq!(key, "consent.required_without_access");
+        let Invalid { key, rule } = c.validate().unwrap_err();
+        assert_eq!(key, "required_without_access");
         assert!(
             rule.contains("GetCivilActs") && rule.contains("GetPerson"),
             "{rule}"
@@ -228,8 +229,8 @@ mod tests {
             reference_key: Some("short".into()),
             ..ConsentConfig::default()
         };
-        assert_eq!(c.check().unwrap_err().0, "consent.reference_key");
+        assert_eq!(c.validate().unwrap_err().key, "reference_key");
         assert!(!format!("{c:?}").contains("short"));
-        assert!(ConsentConfig::default().check().is_ok());
+        assert!(ConsentConfig::default().validate().is_ok());
     }
 }

@@ -41,6 +41,7 @@ pub mod clock;
 pub mod config;
 pub mod consent;
 pub mod decision;
+pub mod embedded;
 pub mod error;
 pub mod iin;
 pub mod listener;
@@ -49,6 +50,7 @@ pub mod registry;
 pub mod resilience;
 pub mod server;
 pub mod telemetry;
+pub mod validate;
 
 pub use config::Config;
 

@@ -1,5 +1,6 @@
 //! What a stranger's connection may hold, and for how long: the accept loop and the limits
-//! per connection ([`Connections`], `[connections]` in the configuration).
+//! per connection ([`Connections`], `[connections]` in the configuration), and the listener's
+//! mutual TLS ([`TlsConfig`], `[tls]`).
 //!
 //! - at most `max` connections at once: past it the gateway stops accepting (new clients wait
 //!   in the kernel's backlog) until one closes;
@@ -15,6 +16,7 @@
 
 use std::future::Future;
 use std::io;
+use std::path::PathBuf;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{ready, Context, Poll};
@@ -27,6 +29,8 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::time::{Instant, Sleep};
 use tonic::transport::server::{Connected, TcpConnectInfo};
+
+use crate::validate::{Invalid, Validate};
 
 /// Limits of connections and streams.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -66,10 +70,9 @@ impl Default for Connections {
     }
 }
 
-impl Connections {
-    /// The first rule a field breaks, as (field, rule).
-    pub fn check(&self) -> Result<(), (&'static str, String)> {
-        let rule = |field, text: &str| Err((field, text.to_owned()));
+impl Validate for Connections {
+    fn validate(&self) -> Result<(), Invalid> {
+        let rule = |field: &str, text: &str| Err(Invalid::new(field, text));
         if self.max == 0 {
             return rule("max", "must be at least 1");
         }
@@ -93,6 +96,34 @@ impl Connections {
             );
         }
         Ok(())
+    }
+}
+
+/// Mutual TLS: the server's certificate chain and key, and the CA that client certificates
+/// must chain to (a client without one is refused in the handshake). PEM files.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsConfig {
+    pub cert: PathBuf,
+    pub key: PathBuf,
+    pub client_ca: PathBuf,
+}
+
+impl TlsConfig {
+    /// The server's identity, and client certificates required against the CA (files read
+    /// now).
+    pub fn server_config(&self) -> Result<tonic::transport::ServerTlsConfig, String> {
+        let read = |path: &std::path::Path| {
+            std::fs::read(path).map_err(|e| format!("tls: cannot read {}: {e}", path.display()))
+        };
+        Ok(tonic::transport::ServerTlsConfig::new()
+            .identity(tonic::transport::Identity::from_pem(
+                read(&self.cert)?,
+                read(&self.key)?,
+            ))
+            .client_ca_root(tonic::transport::Certificate::from_pem(read(
+                &self.client_ca,
+            )?)))
     }
 }
 

@@ -18,10 +18,11 @@ use tonic_health::ServingStatus;
 use crate::access::Access;
 use crate::api;
 use crate::audit::AuditLog;
-use crate::config::{self, Config, ConfigError, RegistryEndpoints};
+use crate::config::Config;
 use crate::decision::Decider;
+use crate::decision::DecisionConfig;
 use crate::listener;
-use crate::registry::{self, Registry};
+use crate::registry::{self, Endpoints, PerRegistry};
 use crate::resilience::{BreakerState, GuardAdmin, Guarded, Policy};
 use crate::BoxError;
 
@@ -47,17 +48,14 @@ pub struct Reloader {
 struct ReloadState {
     current: Mutex<Config>,
     /// Where the embedded mocks listen, when they are used.
-    mock_endpoints: Option<RegistryEndpoints>,
+    mock_endpoints: Option<Endpoints>,
     guarded: Guarded,
-    decision: Arc<ArcSwap<config::DecisionConfig>>,
+    decision: Arc<ArcSwap<DecisionConfig>>,
     access: Arc<ArcSwap<Access>>,
 }
 
-fn policies(config: &Config) -> Result<Vec<Policy>, ConfigError> {
-    Registry::ALL
-        .iter()
-        .map(|r| config.resilience.policy(*r))
-        .collect()
+fn policies(config: &Config) -> Result<PerRegistry<Policy>, BoxError> {
+    Ok(config.resilience.policies()?)
 }
 
 impl Gateway {
@@ -90,7 +88,7 @@ impl Gateway {
         };
         let mock_endpoints = mocks
             .as_ref()
-            .map(|m| RegistryEndpoints::local(|r| m.get(r).endpoint()));
+            .map(|m| registry::local_endpoints(|r| m.get(r).endpoint()));
         let endpoints = config
             .registries
             .clone()
@@ -104,11 +102,7 @@ impl Gateway {
             &security,
         )?;
         let policies = policies(&config)?;
-        let guarded = Guarded::new(
-            adapters,
-            |r| policies[r as usize].clone(),
-            config.shep.retry_after,
-        );
+        let guarded = Guarded::new(adapters, |r| policies[r].clone(), config.shep.retry_after);
         let audit = match &config.audit {
             Some(audit) => Some(AuditLog::open(audit).await?),
             None => {
@@ -216,7 +210,8 @@ impl Gateway {
             .http2_keepalive_timeout(Some(limits.keepalive_timeout))
             .layer(listener::ArrivalLayer(limits.request_arrival_timeout));
         if let Some(tls) = &config.tls {
-            server = server.tls_config(tls_config(tls)?.timeout(limits.tls_handshake_timeout))?;
+            server =
+                server.tls_config(tls.server_config()?.timeout(limits.tls_handshake_timeout))?;
         }
 
         // Drain: NOT_SERVING first, then tonic stops accepting and waits for calls in flight.
@@ -361,11 +356,9 @@ impl Reloader {
         )?;
         let old_policies = policies(&current)?;
         let new_policies = policies(&new)?;
-        state.guarded.reconfigure(
-            adapters,
-            |r| new_policies[r as usize].clone(),
-            new.shep.retry_after,
-        );
+        state
+            .guarded
+            .reconfigure(adapters, |r| new_policies[r].clone(), new.shep.retry_after);
         state.decision.store(Arc::new(new.decision));
         state.access.store(Arc::new(Access::new(
             new.access.clone(),
@@ -401,8 +394,8 @@ fn security(
 fn keep_running(
     running: &Config,
     new: &mut Config,
-    old_policies: &[Policy],
-    new_policies: &[Policy],
+    old_policies: &PerRegistry<Policy>,
+    new_policies: &PerRegistry<Policy>,
 ) -> Vec<&'static str> {
     let mut changed = Vec::new();
     macro_rules! keep {
@@ -434,8 +427,8 @@ fn keep_running(
     // The cache and the bulkhead keep the sizes they were built with.
     let resized = |size: fn(&Policy) -> u64| {
         old_policies
-            .iter()
-            .zip(new_policies)
+            .values()
+            .zip(new_policies.values())
             .any(|(a, b)| size(a) != size(b))
     };
     if resized(|p| p.cache_max_entries) {
@@ -445,19 +438,4 @@ fn keep_running(
         changed.push("resilience.*.max_concurrent");
     }
     changed
-}
-
-/// Mutual TLS: the server's identity, and client certificates required against the CA.
-fn tls_config(tls: &config::TlsConfig) -> Result<tonic::transport::ServerTlsConfig, BoxError> {
-    let read = |path: &std::path::Path| {
-        std::fs::read(path).map_err(|e| format!("tls: cannot read {}: {e}", path.display()))
-    };
-    Ok(tonic::transport::ServerTlsConfig::new()
-        .identity(tonic::transport::Identity::from_pem(
-            read(&tls.cert)?,
-            read(&tls.key)?,
-        ))
-        .client_ca_root(tonic::transport::Certificate::from_pem(read(
-            &tls.client_ca,
-        )?)))
 }

@@ -41,6 +41,8 @@ use tracing_subscriber::registry::LookupSpan;
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{EnvFilter, Layer};
 
+use crate::validate::{Invalid, Validate};
+
 /// The W3C trace context header (and gRPC metadata key, and SHEP property key).
 pub const TRACEPARENT: &str = "traceparent";
 /// The W3C vendor trace state, passed on with [`TRACEPARENT`].
@@ -68,12 +70,11 @@ impl Default for LogConfig {
     }
 }
 
-impl LogConfig {
-    /// The first rule broken, as (field, rule).
-    pub fn check(&self) -> Result<(), (&'static str, String)> {
+impl Validate for LogConfig {
+    fn validate(&self) -> Result<(), Invalid> {
         EnvFilter::try_new(&self.level)
             .map(drop)
-            .map_err(|e| ("level", format!("is not a log filter: {e}")))
+            .map_err(|e| Invalid::new("level", format!("is not a log filter: {e}")))
     }
 }
 
@@ -101,14 +102,13 @@ impl Default for TracingConfig {
     }
 }
 
-impl TracingConfig {
-    /// The first rule a field breaks, as (field, rule).
-    pub fn check(&self) -> Result<(), (&'static str, String)> {
+impl Validate for TracingConfig {
+    fn validate(&self) -> Result<(), Invalid> {
         if !(0.0..=1.0).contains(&self.sample_ratio) {
-            return Err(("tracing.sample_ratio", "must be between 0 and 1".into()));
+            return Err(Invalid::new("sample_ratio", "must be between 0 and 1"));
         }
         if self.service_name.trim().is_empty() {
-            return Err(("tracing.service_name", "must not be empty".into()));
+            return Err(Invalid::new("service_name", "must not be empty"));
         }
         if let Some(endpoint) = &self.otlp_endpoint {
             let scheme_ok = endpoint
@@ -117,9 +117,9 @@ impl TracingConfig {
                 .and_then(|uri| uri.scheme_str().map(str::to_owned))
                 .is_some_and(|s| s == "http" || s == "https");
             if !scheme_ok {
-                return Err((
-                    "tracing.otlp_endpoint",
-                    "must be an http:// or https:// URL (OTLP over gRPC)".into(),
+                return Err(Invalid::new(
+                    "otlp_endpoint",
+                    "must be an http:// or https:// URL (OTLP over gRPC)",
                 ));
             }
         }
@@ -474,41 +474,41 @@ mod tests {
 
     #[test]
     fn config_rules() {
-        assert_eq!(TracingConfig::default().check(), Ok(()));
-        let bad = |c: TracingConfig| c.check().unwrap_err().0;
+        assert_eq!(TracingConfig::default().validate(), Ok(()));
+        let bad = |c: TracingConfig| c.validate().unwrap_err().key;
         assert_eq!(
             bad(TracingConfig {
                 sample_ratio: 1.5,
                 ..TracingConfig::default()
             }),
-            "tracing.sample_ratio"
+            "sample_ratio"
         );
         assert_eq!(
             bad(TracingConfig {
                 sample_ratio: f64::NAN,
                 ..TracingConfig::default()
             }),
-            "tracing.sample_ratio"
+            "sample_ratio"
         );
         assert_eq!(
             bad(TracingConfig {
                 service_name: " ".into(),
                 ..TracingConfig::default()
             }),
-            "tracing.service_name"
+            "service_name"
         );
         assert_eq!(
             bad(TracingConfig {
                 otlp_endpoint: Some("collector:4317".into()),
                 ..TracingConfig::default()
             }),
-            "tracing.otlp_endpoint"
+            "otlp_endpoint"
         );
         let ok = TracingConfig {
             otlp_endpoint: Some("https://collector.example:4317".into()),
             ..TracingConfig::default()
         };
-        assert_eq!(ok.check(), Ok(()));
+        assert_eq!(ok.validate(), Ok(()));
     }
 
     #[test]

@@ -9,9 +9,9 @@ use rcgen::{
     BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
 };
 use registry_gateway::api::pb::{self, registry_gateway_client::RegistryGatewayClient};
-use registry_gateway::config::RegistryEndpoints;
 use registry_gateway::decision;
 use registry_gateway::registry::signing::BusTls;
+use registry_gateway::registry::{local_endpoints, Endpoints};
 use registry_mocks::{demo, MockRegistries};
 use tokio::net::TcpListener;
 use tokio_rustls::rustls;
@@ -53,7 +53,7 @@ fn pki() -> Pki {
 }
 
 /// A TLS terminator in front of each mock, requiring a client certificate from the CA.
-async fn tls_front(pki: &Pki, mocks: &MockRegistries) -> RegistryEndpoints {
+async fn tls_front(pki: &Pki, mocks: &MockRegistries) -> Endpoints {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let mut roots = rustls::RootCertStore::empty();
     let ca_der = rustls::pki_types::pem::PemObject::from_pem_slice(pki.ca_pem.as_bytes()).unwrap();
@@ -98,7 +98,7 @@ async fn tls_front(pki: &Pki, mocks: &MockRegistries) -> RegistryEndpoints {
             }
         });
     }
-    RegistryEndpoints::local(|r| format!("https://localhost:{}/shep", ports[&r]))
+    local_endpoints(|r| format!("https://localhost:{}/shep", ports[&r]))
 }
 
 async fn check_online(addr: std::net::SocketAddr) -> Result<pb::Outcome, tonic::Status> {

@@ -674,7 +674,7 @@ async fn malformed_requests_are_the_callers_error_and_audited() {
 #[tokio::test]
 async fn registry_errors_leak_nothing_internal() {
     let mut h = start_with(|c| {
-        let social = &mut c.registries.as_mut().unwrap().social_security;
+        let social = &mut c.registries.as_mut().unwrap()[Registry::SocialSecurity];
         social.url = format!("{}?apikey=s3cr3t-key", social.url);
     })
     .await;

@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 use futures::future::join_all;
 use registry_gateway::api::pb::{self, registry_gateway_client::RegistryGatewayClient};
 use registry_gateway::decision;
+use registry_gateway::registry::Registry;
 use registry_mocks::demo;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -140,8 +141,8 @@ async fn start() -> Harness {
     let answer = Arc::new(Mutex::new(Answer::Body(envelope(""))));
     let fake = fake_registry(answer.clone()).await;
     let registries = config.registries.as_mut().unwrap();
-    registries.social_security.url = format!("http://{fake}/shep");
-    registries.zags.url = format!("http://{fake}/shep");
+    registries[Registry::SocialSecurity].url = format!("http://{fake}/shep");
+    registries[Registry::Zags].url = format!("http://{fake}/shep");
     config.resilience.defaults.attempt_timeout = ATTEMPT_TIMEOUT;
     config.resilience.defaults.max_attempts = 1;
     config.resilience.defaults.breaker.consecutive_failures = 1_000;

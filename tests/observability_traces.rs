@@ -16,8 +16,8 @@ use opentelemetry::trace::{SpanId, SpanKind, TraceId};
 use opentelemetry::Value;
 use opentelemetry_sdk::trace::{InMemorySpanExporter, SdkTracerProvider, SpanData};
 use registry_gateway::api::pb::{self, registry_gateway_client::RegistryGatewayClient};
-use registry_gateway::config::{Config, RegistryEndpoints};
-use registry_gateway::registry::Registry;
+use registry_gateway::config::Config;
+use registry_gateway::registry::{local_endpoints, Registry};
 use registry_gateway::{decision, telemetry};
 use registry_mocks::demo;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -132,7 +132,7 @@ async fn check_owner_continues_the_callers_trace_to_every_registry() {
         captured.insert(r, capture(mocks.get(r).addr()).await);
     }
     let config = Config {
-        registries: Some(RegistryEndpoints::local(|r| {
+        registries: Some(local_endpoints(|r| {
             let mock = mocks.get(r);
             match captured.get(&r) {
                 Some((addr, _)) => format!("http://{addr}/shep"),

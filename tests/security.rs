@@ -26,8 +26,9 @@ use registry_gateway::api::pb::{
     self, gateway_admin_client::GatewayAdminClient, registry_gateway_client::RegistryGatewayClient,
 };
 use registry_gateway::audit::{self, AuditConfig, AuditLog, AuditRecord, RegistryUse};
-use registry_gateway::config::{Config, TlsConfig};
+use registry_gateway::config::Config;
 use registry_gateway::decision;
+use registry_gateway::listener::TlsConfig;
 use registry_gateway::registry::Registry;
 use registry_mocks::{demo, MockRegistries};
 use serde_json::Value;

@@ -72,6 +72,8 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use tokio::sync::{oneshot, OwnedSemaphorePermit, Semaphore};
 
+use crate::validate::{Invalid, Validate};
+
 mod format;
 mod refusals;
 mod verify;
@@ -130,10 +132,11 @@ impl Default for AuditConfig {
 impl AuditConfig {
     /// Smallest accepted `rotate_bytes`.
     pub const MIN_ROTATE_BYTES: u64 = 4096;
+}
 
-    /// The first rule a field breaks, as (field, rule).
-    pub fn validate(&self) -> Result<(), (&'static str, String)> {
-        let rule = |field, text: &str| Err((field, text.to_owned()));
+impl Validate for AuditConfig {
+    fn validate(&self) -> Result<(), Invalid> {
+        let rule = |field: &str, text: &str| Err(Invalid::new(field, text));
         if self.path.as_os_str().is_empty() || self.path.file_name().is_none() {
             return rule("path", "must name a file, e.g. audit/audit.jsonl");
         }
@@ -227,8 +230,8 @@ pub struct RegistryUse {
 /// never include a subject's IIN. Any `Err` from [`AuditLog::append`] means the RPC must fail.
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum AuditError {
-    #[error("audit log: invalid configuration: {field} {rule}")]
-    Config { field: &'static str, rule: String },
+    #[error("audit log: invalid configuration: {0}")]
+    Config(Invalid),
     #[error("audit log {}: cannot open: {source}", .path.display())]
     Open {
         path: PathBuf,
@@ -300,9 +303,7 @@ impl AuditLog {
     /// live file is empty). A last line that is cut short, not a record, or whose hash does
     /// not match is an [`AuditError::CorruptTail`] naming the file and line.
     pub async fn open(config: &AuditConfig) -> Result<AuditLog, AuditError> {
-        config
-            .validate()
-            .map_err(|(field, rule)| AuditError::Config { field, rule })?;
+        config.validate().map_err(AuditError::Config)?;
         let path = config.path.clone();
         let owned = config.clone();
         let writer = tokio::task::spawn_blocking(move || writer::Writer::open(&owned))

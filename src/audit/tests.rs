@@ -510,10 +510,7 @@ async fn open_fails_clearly_where_no_file_can_be() {
     assert!(
         matches!(
             err,
-            AuditError::Config {
-                field: "rotate_bytes",
-                ..
-            }
+            AuditError::Config(crate::validate::Invalid { ref key, .. }) if key == "rotate_bytes"
         ),
         "{err:?}"
     );
@@ -677,7 +674,7 @@ fn config_defaults_validation_and_parsing() {
     assert!(serde_json::from_str::<AuditConfig>(r#"{"fsync":"sometimes"}"#).is_err());
     assert!(serde_json::from_str::<AuditConfig>(r#"{"rotate":1}"#).is_err());
 
-    let field = |c: AuditConfig| c.validate().unwrap_err().0;
+    let field = |c: AuditConfig| c.validate().unwrap_err().key;
     assert_eq!(
         field(AuditConfig {
             path: PathBuf::new(),

@@ -7,7 +7,7 @@
 
 use chrono::{Datelike, NaiveDate};
 
-use crate::config::LeapDayBirthday;
+use super::LeapDayBirthday;
 
 /// Full capacity comes at this age (art. 17).
 pub const ADULT_AGE: u32 = 18;

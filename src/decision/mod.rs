@@ -10,14 +10,16 @@ use std::sync::Arc;
 use arc_swap::ArcSwap;
 use chrono::NaiveDate;
 
-use crate::config::DecisionConfig;
 use crate::consent::ConsentToken;
 use crate::error::Error;
 use crate::iin::{Holder, Iin};
 use crate::registry::{CapacityStatus, Query, Registries, Registry, Source};
 
 pub mod age;
+pub mod config;
 pub mod rules;
+
+pub use config::{DecisionConfig, LeapDayBirthday};
 
 /// Today's date in Kazakhstan, the default date of a decision.
 pub use crate::clock::today;

@@ -7,7 +7,7 @@
 //! missing one fails the call naming it. A hall answer stands without them (the employee checks
 //! documents anyway) and notes which registry did not answer.
 
-use crate::config::DecisionConfig;
+use super::DecisionConfig;
 use crate::registry::{
     CapacityStatus, CivilActs, Fetched, GuardianshipKind, LifeStatus, Person, Registry,
     RegistryError, SocialStatus,
@@ -456,7 +456,7 @@ mod tests {
     use chrono::{NaiveDate, Utc};
 
     use super::*;
-    use crate::config::LeapDayBirthday;
+    use crate::decision::LeapDayBirthday;
     use crate::decision::Service;
     use crate::iin::Iin;
     use crate::registry::{

@@ -11,8 +11,8 @@ use roxmltree::Node;
 use serde::{Deserialize, Serialize};
 
 use super::shep::{NodeExt, ShepClient};
+use super::CodeTables;
 use super::{Fetched, Query, RegistryError};
-use crate::config::CodeTables;
 
 #[async_trait]
 pub trait GbdFl: Send + Sync {

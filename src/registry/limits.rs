@@ -20,6 +20,8 @@ use quick_xml::events::Event;
 use quick_xml::Reader;
 use serde::{Deserialize, Serialize};
 
+use crate::validate::{Invalid, Validate};
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct AnswerLimits {
@@ -47,9 +49,8 @@ impl Default for AnswerLimits {
     }
 }
 
-impl AnswerLimits {
-    /// The first rule a field breaks, as (field, rule).
-    pub fn check(&self) -> Result<(), (&'static str, String)> {
+impl Validate for AnswerLimits {
+    fn validate(&self) -> Result<(), Invalid> {
         for (field, value, least) in [
             ("max_answer_bytes", self.max_answer_bytes, 4096),
             ("max_depth", self.max_depth, 8),
@@ -58,12 +59,14 @@ impl AnswerLimits {
             ("max_text_bytes", self.max_text_bytes, 256),
         ] {
             if value < least {
-                return Err((field, format!("must be at least {least}")));
+                return Err(Invalid::new(field, format!("must be at least {least}")));
             }
         }
         Ok(())
     }
+}
 
+impl AnswerLimits {
     /// Checks `body` against the limits in one streaming pass; the error says which limit.
     pub fn scan(&self, body: &str) -> Result<(), String> {
         if body.len() > self.max_answer_bytes {
@@ -177,6 +180,6 @@ mod tests {
             max_depth: 2,
             ..AnswerLimits::default()
         };
-        assert_eq!(l.check().unwrap_err().0, "max_depth");
+        assert_eq!(l.validate().unwrap_err().key, "max_depth");
     }
 }

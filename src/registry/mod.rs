@@ -10,11 +10,12 @@ use std::time::Duration;
 
 use chrono::{DateTime, NaiveDate, Utc};
 
-use crate::config::{CodeTables, RegistryEndpoints, ShepConfig};
 use crate::consent::ConsentToken;
 use crate::iin::Iin;
+pub use config::{local_endpoints, CodeTables, Endpoints, ShepCodes, ShepConfig, ShepEndpoint};
 use shep::ShepClient;
 
+pub mod config;
 pub mod epvo;
 pub mod gbd_fl;
 pub mod limits;
@@ -267,7 +268,7 @@ pub struct Registries {
 
 /// The five registries over SHEP, as configured, signing and verifying per `security`.
 pub fn over_shep(
-    endpoints: &RegistryEndpoints,
+    endpoints: &Endpoints,
     shep: Arc<ShepConfig>,
     codes: Arc<CodeTables>,
     security: &signing::Security,
@@ -277,7 +278,7 @@ pub fn over_shep(
         let mut client = ShepClient::new(
             registry,
             http.clone(),
-            endpoints.get(registry).clone(),
+            endpoints[registry].clone(),
             shep.clone(),
         )
         .with_verifier(security.verifier());

@@ -14,7 +14,7 @@ use quick_xml::escape::escape;
 use roxmltree::{Document, Node};
 
 use super::{Failure, Fetched, Registry, RegistryError, Source};
-use crate::config::{ShepCodes, ShepConfig, ShepEndpoint};
+use super::{ShepCodes, ShepConfig, ShepEndpoint};
 
 use registry_vocab::shep::{SOAP_NS, TYPES_NS};
 

@@ -22,8 +22,9 @@ use serde::{Deserialize, Serialize};
 use shep_wss::{Credentials, TrustStore, Verdict, VerifyOptions};
 
 use super::shep::Signer;
+use super::ShepConfig;
 use super::{Failure, Registry};
-use crate::config::ShepConfig;
+use crate::validate::{Invalid, Validate};
 use crate::BoxError;
 
 /// `[shep.signing]`: how requests are signed and answers verified.
@@ -147,7 +148,23 @@ struct Effective<'a> {
     password_env: Option<&'a String>,
     password_file: Option<&'a PathBuf>,
     http: Option<&'a HttpSignerConfig>,
-    key: String,
+    /// Where these settings live, relative to `[shep.signing]`: "" or `registries.<key>`.
+    table: String,
+}
+
+impl Effective<'_> {
+    /// The key of `field` relative to `[shep.signing]`.
+    fn key(&self, field: &str) -> String {
+        match self.table.as_str() {
+            "" => field.to_owned(),
+            table => format!("{table}.{field}"),
+        }
+    }
+
+    /// The full key of `field`, for errors found when the keys are read.
+    fn full_key(&self, field: &str) -> String {
+        format!("shep.signing.{}", self.key(field))
+    }
 }
 
 impl SigningConfig {
@@ -167,7 +184,7 @@ impl SigningConfig {
                     self.password_file.as_ref()
                 }),
                 http: o.http.as_ref().or(self.http.as_ref()),
-                key: format!("shep.signing.registries.{}", registry.key()),
+                table: format!("registries.{}", registry.key()),
             },
             None => Effective {
                 signer: self.signer,
@@ -175,82 +192,81 @@ impl SigningConfig {
                 password_env: self.password_env.as_ref(),
                 password_file: self.password_file.as_ref(),
                 http: self.http.as_ref(),
-                key: "shep.signing".into(),
+                table: String::new(),
             },
         }
     }
+}
 
-    /// Static rules (files are read later, at start and reload): `(key, rule)`.
-    pub fn check(&self) -> Result<(), (String, String)> {
-        for key in self.registries.keys() {
-            if !Registry::ALL.iter().any(|r| r.key() == key) {
-                return Err((
-                    format!("shep.signing.registries.{key}"),
-                    "not a registry (gbd_fl, zags, social_security, nobd, epvo)".into(),
-                ));
-            }
+/// Static rules (files are read later, at start and reload).
+impl Validate for SigningConfig {
+    fn validate(&self) -> Result<(), Invalid> {
+        if let Some(key) = self
+            .registries
+            .keys()
+            .find(|key| key.parse::<Registry>().is_err())
+        {
+            return Err(Invalid::new(
+                format!("registries.{key}"),
+                "not a registry (gbd_fl, zags, social_security, nobd, epvo)",
+            ));
         }
         for registry in Registry::ALL {
-            let e = self.effective(registry);
-            match e.signer {
-                SignerKind::Pkcs12 => {
-                    if e.pkcs12.is_none() {
-                        return Err((
-                            format!("{}.pkcs12", e.key),
-                            "required with signer = \"pkcs12\"".into(),
-                        ));
-                    }
-                    if e.password_env.is_some() == e.password_file.is_some() {
-                        return Err((
-                            format!("{}.password_env", e.key),
-                            "give exactly one of password_env and password_file (the password \
-                             itself never goes in the configuration file)"
-                                .into(),
-                        ));
-                    }
-                }
-                SignerKind::Http => {
-                    let Some(http) = e.http else {
-                        return Err((
-                            format!("{}.http", e.key),
-                            "required with signer = \"http\"".into(),
-                        ));
-                    };
-                    let ok = reqwest::Url::parse(&http.url)
-                        .map(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some())
-                        .unwrap_or(false);
-                    if !ok {
-                        return Err((
-                            format!("{}.http.url", e.key),
-                            "must be an http:// or https:// URL".into(),
-                        ));
-                    }
-                    if http.max_attempts == 0 {
-                        return Err((
-                            format!("{}.http.max_attempts", e.key),
-                            "must be at least 1".into(),
-                        ));
-                    }
-                    if http.timeout.is_zero() {
-                        return Err((
-                            format!("{}.http.timeout", e.key),
-                            "must be more than 0".into(),
-                        ));
-                    }
-                }
-            }
+            self.effective(registry).validate()?;
         }
         if self.verify_responses != VerifyResponses::Off && self.trust_store.is_none() {
-            return Err((
-                "shep.signing.trust_store".into(),
-                "required unless verify_responses = \"off\"".into(),
+            return Err(Invalid::new(
+                "trust_store",
+                "required unless verify_responses = \"off\"",
             ));
         }
         if self.timestamp_ttl < Duration::from_secs(1) {
-            return Err((
-                "shep.signing.timestamp_ttl".into(),
-                "must be at least 1s".into(),
-            ));
+            return Err(Invalid::new("timestamp_ttl", "must be at least 1s"));
+        }
+        Ok(())
+    }
+}
+
+impl Effective<'_> {
+    /// One registry's signer settings, keys relative to `[shep.signing]`.
+    fn validate(&self) -> Result<(), Invalid> {
+        match self.signer {
+            SignerKind::Pkcs12 if self.pkcs12.is_none() => Err(Invalid::new(
+                self.key("pkcs12"),
+                "required with signer = \"pkcs12\"",
+            )),
+            SignerKind::Pkcs12 if self.password_env.is_some() == self.password_file.is_some() => {
+                Err(Invalid::new(
+                    self.key("password_env"),
+                    "give exactly one of password_env and password_file (the password itself \
+                     never goes in the configuration file)",
+                ))
+            }
+            SignerKind::Pkcs12 => Ok(()),
+            SignerKind::Http => match self.http {
+                None => Err(Invalid::new(
+                    self.key("http"),
+                    "required with signer = \"http\"",
+                )),
+                Some(http) => http.validate().map_err(|e| e.under(&self.key("http"))),
+            },
+        }
+    }
+}
+
+impl Validate for HttpSignerConfig {
+    fn validate(&self) -> Result<(), Invalid> {
+        let ok = reqwest::Url::parse(&self.url)
+            .map(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some())
+            .unwrap_or(false);
+        if !ok {
+            return Err(Invalid::new("url", "must be an http:// or https:// URL"));
+        }
+        if self.max_attempts == 0 {
+            return Err(Invalid::new("max_attempts", "must be at least 1"));
+        }
+        if self.timeout.is_zero() {
+            return Err(Invalid::new("timeout", "must be more than 0"));
         }
         Ok(())
     }
@@ -311,8 +327,8 @@ impl Security {
             return Ok(Security::none());
         };
         signing
-            .check()
-            .map_err(|(key, rule)| format!("{key}: {rule}"))?;
+            .validate()
+            .map_err(|e| e.under("shep.signing").to_string())?;
         let now = chrono::Utc::now();
         let mut signers: BTreeMap<Registry, Arc<dyn Signer>> = BTreeMap::new();
         let mut expiry = BTreeMap::new();
@@ -328,7 +344,7 @@ impl Security {
                         None => {
                             let c = Arc::new(load_pkcs12(&e)?);
                             c.check_validity(now).map_err(|err| {
-                                format!("{}.pkcs12 ({}): {err}", e.key, path.display())
+                                format!("{} ({}): {err}", e.full_key("pkcs12"), path.display())
                             })?;
                             loaded.push((path.clone(), c.clone()));
                             c
@@ -392,15 +408,15 @@ fn load_pkcs12(e: &Effective) -> Result<Credentials, BoxError> {
     let password = match (e.password_env, e.password_file) {
         (Some(var), _) => std::env::var(var).map_err(|_| {
             format!(
-                "{}.password_env: the environment variable {var} is not set (or not UTF-8)",
-                e.key
+                "{}: the environment variable {var} is not set (or not UTF-8)",
+                e.full_key("password_env")
             )
         })?,
         (None, Some(file)) => {
             let text = std::fs::read_to_string(file).map_err(|err| {
                 format!(
-                    "{}.password_file: cannot read {}: {err}",
-                    e.key,
+                    "{}: cannot read {}: {err}",
+                    e.full_key("password_file"),
                     file.display()
                 )
             })?;
@@ -411,10 +427,15 @@ fn load_pkcs12(e: &Effective) -> Result<Credentials, BoxError> {
         }
         (None, None) => unreachable!("checked"),
     };
-    let bytes = std::fs::read(path)
-        .map_err(|err| format!("{}.pkcs12: cannot read {}: {err}", e.key, path.display()))?;
+    let bytes = std::fs::read(path).map_err(|err| {
+        format!(
+            "{}: cannot read {}: {err}",
+            e.full_key("pkcs12"),
+            path.display()
+        )
+    })?;
     Credentials::from_pkcs12(&bytes, &password)
-        .map_err(|err| format!("{}.pkcs12 ({}): {err}", e.key, path.display()).into())
+        .map_err(|err| format!("{} ({}): {err}", e.full_key("pkcs12"), path.display()).into())
 }
 
 /// Signs in-process with an RSA key (RSA-SHA256; about a millisecond per request for 2048
@@ -641,15 +662,17 @@ pub fn bus_client(shep: &ShepConfig) -> Result<reqwest::Client, BoxError> {
     Ok(builder.build()?)
 }
 
-/// Checks `[shep.tls]`: client certificate and key come together.
-pub fn check_tls(tls: &BusTls) -> Result<(), (String, String)> {
-    if tls.client_cert.is_some() != tls.client_key.is_some() {
-        return Err((
-            "shep.tls.client_cert".into(),
-            "client_cert and client_key go together".into(),
-        ));
+/// `[shep.tls]`: client certificate and key come together.
+impl Validate for BusTls {
+    fn validate(&self) -> Result<(), Invalid> {
+        if self.client_cert.is_some() != self.client_key.is_some() {
+            return Err(Invalid::new(
+                "client_cert",
+                "client_cert and client_key go together",
+            ));
+        }
+        Ok(())
     }
-    Ok(())
 }
 
 /// Whether a registry URL may be plain `http://`: only to a loopback host (the mocks).

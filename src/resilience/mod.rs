@@ -17,8 +17,8 @@
 //! nothing it holds — bulkhead slot, breaker probe, connection — outlives it. The breaker
 //! counts calls as callers see them, after retries.
 //!
-//! [`guard`] wraps each of the five registry traits with this, configured by [`Policy`]:
-//! `[resilience.defaults]` merged with `[resilience.<registry>]` overrides.
+//! [`Guard`] wraps each registry's look-up with this, configured by [`Policy`]:
+//! `[resilience.defaults]` merged with `[resilience.<registry>]` overrides ([`config`]).
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -28,7 +28,6 @@ use std::time::Duration;
 use arc_swap::ArcSwap;
 use async_trait::async_trait;
 use futures::future::{BoxFuture, FutureExt, Shared};
-use serde::{Deserialize, Serialize};
 use tokio::sync::Semaphore;
 use tokio::time::{timeout_at, Instant};
 use tower::retry::backoff::{Backoff, ExponentialBackoffMaker, MakeBackoff};
@@ -44,127 +43,14 @@ use crate::registry::{
 pub mod breaker;
 pub mod budget;
 pub mod cache;
+pub mod config;
 
 use breaker::Breaker;
 pub use breaker::{BreakerConfig, BreakerState};
 use budget::RetryBudget;
 use cache::{AnswerCache, Lifetimes};
+pub use config::{Policy, ResilienceConfig};
 use tracing::Instrument as _;
-
-/// Resilience settings of one registry.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct Policy {
-    /// How long an answer is served from the cache.
-    #[serde(with = "humantime_serde")]
-    pub cache_ttl: Duration,
-    /// ... an answer "no such record" (GBD FL: unknown IIN; others: no records).
-    #[serde(with = "humantime_serde")]
-    pub cache_negative_ttl: Duration,
-    /// How long past its TTL an entry may answer when the registry fails (stale-if-error).
-    #[serde(with = "humantime_serde")]
-    pub cache_max_stale: Duration,
-    /// Bound on cached persons for this registry.
-    pub cache_max_entries: u64,
-    /// Timeout of one attempt.
-    #[serde(with = "humantime_serde")]
-    pub attempt_timeout: Duration,
-    /// Attempts per call, the first included.
-    pub max_attempts: u32,
-    #[serde(with = "humantime_serde")]
-    pub backoff_min: Duration,
-    #[serde(with = "humantime_serde")]
-    pub backoff_max: Duration,
-    /// Random extra delay, as a share of the backoff (0 = none, 1 = up to double).
-    pub backoff_jitter: f64,
-    /// Retries allowed as a share of recent calls, 0 to 1.
-    pub retry_budget_ratio: f32,
-    /// Retries always allowed per second, whatever the ratio.
-    pub retry_budget_min_per_sec: u32,
-    /// How far back "recent calls" reach.
-    #[serde(with = "humantime_serde")]
-    pub retry_budget_window: Duration,
-    /// Calls in flight to this registry at most (bulkhead).
-    pub max_concurrent: u32,
-    /// How long a call waits for one of those slots before it is refused as the gateway's
-    /// own overload (`RESOURCE_EXHAUSTED`, not counted against the registry).
-    #[serde(with = "humantime_serde")]
-    pub queue_timeout: Duration,
-    pub breaker: BreakerConfig,
-}
-
-impl Default for Policy {
-    fn default() -> Policy {
-        Policy {
-            cache_ttl: Duration::from_secs(600),
-            cache_negative_ttl: Duration::from_secs(60),
-            cache_max_stale: Duration::from_secs(3600),
-            cache_max_entries: 1_000_000,
-            attempt_timeout: Duration::from_secs(5),
-            max_attempts: 3,
-            backoff_min: Duration::from_millis(50),
-            backoff_max: Duration::from_secs(1),
-            backoff_jitter: 0.5,
-            retry_budget_ratio: 0.2,
-            retry_budget_min_per_sec: 10,
-            retry_budget_window: Duration::from_secs(10),
-            max_concurrent: 64,
-            queue_timeout: Duration::from_secs(1),
-            breaker: BreakerConfig::default(),
-        }
-    }
-}
-
-impl Policy {
-    /// The first rule a field breaks, as (field, rule).
-    pub fn check(&self) -> Result<(), (&'static str, String)> {
-        let rule = |field, text: &str| Err((field, text.to_owned()));
-        if self.cache_negative_ttl > self.cache_ttl {
-            return rule("cache_negative_ttl", "must not be longer than cache_ttl");
-        }
-        if self.attempt_timeout.is_zero() {
-            return rule("attempt_timeout", "must be more than zero");
-        }
-        if self.max_attempts == 0 {
-            return rule("max_attempts", "must be at least 1");
-        }
-        if self.backoff_max.is_zero() || self.backoff_min > self.backoff_max {
-            return rule(
-                "backoff_max",
-                "must be more than zero and at least backoff_min",
-            );
-        }
-        if !(0.0..=10.0).contains(&self.backoff_jitter) {
-            return rule("backoff_jitter", "must be between 0 and 10");
-        }
-        if !(0.0..=1.0).contains(&self.retry_budget_ratio) {
-            return rule("retry_budget_ratio", "must be between 0 and 1");
-        }
-        if !(Duration::from_secs(1)..=Duration::from_secs(60)).contains(&self.retry_budget_window) {
-            return rule("retry_budget_window", "must be between 1s and 60s");
-        }
-        if self.max_concurrent == 0 {
-            return rule("max_concurrent", "must be at least 1");
-        }
-        if self.queue_timeout.is_zero() {
-            return rule("queue_timeout", "must be more than zero");
-        }
-        let b = &self.breaker;
-        if b.consecutive_failures == 0 || b.window == 0 || b.min_calls == 0 {
-            return rule(
-                "breaker",
-                "consecutive_failures, window and min_calls must be at least 1",
-            );
-        }
-        if !(b.failure_rate > 0.0 && b.failure_rate <= 1.0) {
-            return rule("breaker.failure_rate", "must be in (0, 1]");
-        }
-        if b.open_for.is_zero() {
-            return rule("breaker.open_for", "must be more than zero");
-        }
-        Ok(())
-    }
-}
 
 fn budget(p: &Policy) -> RetryBudget {
     RetryBudget::new(
@@ -468,7 +354,7 @@ impl<T: Clone + Send + Sync + 'static> Guard<T> {
             p.backoff_jitter,
             HasherRng::default(),
         )
-        .expect("validated by Policy::check")
+        .expect("validated by Policy::validate")
         .make_backoff();
         live.budget.deposit();
         let mut attempt = 1;

@@ -8,8 +8,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::NaiveDate;
-use registry_gateway::config::{Config, RegistryEndpoints};
+use registry_gateway::config::Config;
 use registry_gateway::iin::Iin;
+use registry_gateway::registry::local_endpoints;
 
 use registry_mocks::{demo, Faults, Fixture, MockRegistries};
 use tokio::net::TcpListener;
@@ -26,7 +27,7 @@ pub async fn demo_mocks(today: NaiveDate) -> MockRegistries {
 /// The default configuration, pointed at `mocks`.
 pub fn config_for(mocks: &MockRegistries) -> Config {
     Config {
-        registries: Some(RegistryEndpoints::local(|r| mocks.get(r).endpoint())),
+        registries: Some(local_endpoints(|r| mocks.get(r).endpoint())),
         ..Config::default()
     }
 }

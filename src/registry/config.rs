@@ -1,0 +1,218 @@
+//! How the registries are reached and read, as configured: `[shep]` (the bus, shared by all
+//! registries), `[codes]` (GBD FL's code tables) and `[registries.<key>]` (each registry's
+//! address on the bus).
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use registry_vocab::shep::status;
+use serde::{Deserialize, Serialize};
+
+use super::limits::AnswerLimits;
+use super::signing::{self, BusTls, SigningConfig};
+use super::{CapacityStatus, LifeStatus, PerRegistry, Registry};
+use crate::validate::{Invalid, Validate};
+
+/// How the bus is spoken to, shared by all registries.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ShepConfig {
+    /// What the caller is told to wait before retrying after a transient registry failure.
+    #[serde(with = "humantime_serde")]
+    pub retry_after: Duration,
+    /// ... and after a failure that is not transient (malformed answer, SOAP fault).
+    #[serde(with = "humantime_serde")]
+    pub retry_after_permanent: Duration,
+    pub status_codes: ShepCodes,
+    /// What is read and parsed of an answer, at most.
+    pub limits: AnswerLimits,
+    /// WS-Security: requests signed, answers verified (`[shep.signing]`). Absent: neither,
+    /// except with the embedded mocks, which always sign with demo keys made at start.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub signing: Option<SigningConfig>,
+    /// HTTPS to the bus: CA bundle and client certificate (`[shep.tls]`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls: Option<BusTls>,
+}
+
+impl Default for ShepConfig {
+    fn default() -> ShepConfig {
+        ShepConfig {
+            retry_after: Duration::from_secs(5),
+            retry_after_permanent: Duration::from_secs(60),
+            status_codes: ShepCodes::default(),
+            limits: AnswerLimits::default(),
+            signing: None,
+            tls: None,
+        }
+    }
+}
+
+impl Validate for ShepConfig {
+    fn validate(&self) -> Result<(), Invalid> {
+        self.status_codes
+            .validate()
+            .map_err(|e| e.under("status_codes"))?;
+        self.limits.validate().map_err(|e| e.under("limits"))?;
+        self.signing.validate().map_err(|e| e.under("signing"))?;
+        self.tls.validate().map_err(|e| e.under("tls"))
+    }
+}
+
+/// Meanings of `responseInfo/status/code`. A code in none of the lists is a permanent failure.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ShepCodes {
+    pub ok: Vec<String>,
+    pub not_found: Vec<String>,
+    pub transient: Vec<String>,
+    /// GBD FL refused the consent token (`kdpToken`): invalid, expired, or another person's.
+    pub consent_refused: Vec<String>,
+}
+
+impl Default for ShepCodes {
+    fn default() -> ShepCodes {
+        ShepCodes {
+            ok: vec![status::SUCCESS.into()],
+            not_found: vec![status::NOT_FOUND.into()],
+            transient: vec![status::TEMPORARILY_UNAVAILABLE.into()],
+            consent_refused: vec![status::CONSENT_REFUSED.into()],
+        }
+    }
+}
+
+impl Validate for ShepCodes {
+    fn validate(&self) -> Result<(), Invalid> {
+        if self.ok.is_empty() {
+            return Err(Invalid::new("ok", "must list at least one code"));
+        }
+        if let Some(code) = self
+            .ok
+            .iter()
+            .find(|c| self.not_found.contains(c) || self.transient.contains(c))
+        {
+            return Err(Invalid::new(
+                "",
+                format!("code {code:?} is both ok and not_found/transient"),
+            ));
+        }
+        let elsewhere = |c: &String| {
+            self.ok.contains(c) || self.not_found.contains(c) || self.transient.contains(c)
+        };
+        if let Some(code) = self.consent_refused.iter().find(|c| elsewhere(c)) {
+            return Err(Invalid::new(
+                "consent_refused",
+                format!("code {code:?} is also in ok, not_found or transient"),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// GBD FL code tables; their values are not public, so they live in configuration.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CodeTables {
+    /// `lifeStatus/code` -> alive | deceased | missing.
+    pub life_status: BTreeMap<String, LifeStatus>,
+    /// `capableStatus/code` -> capable | incapable | limited.
+    pub capable_status: BTreeMap<String, CapacityStatus>,
+}
+
+impl Default for CodeTables {
+    fn default() -> CodeTables {
+        fn table<T: Copy>(pairs: &[(&str, T)]) -> BTreeMap<String, T> {
+            pairs.iter().map(|(k, v)| (k.to_string(), *v)).collect()
+        }
+        CodeTables {
+            life_status: table(&[
+                ("1", LifeStatus::Alive),
+                ("2", LifeStatus::Deceased),
+                ("3", LifeStatus::Missing),
+            ]),
+            capable_status: table(&[
+                ("1", CapacityStatus::Capable),
+                ("2", CapacityStatus::Incapable),
+                ("3", CapacityStatus::Limited),
+            ]),
+        }
+    }
+}
+
+impl Validate for CodeTables {
+    fn validate(&self) -> Result<(), Invalid> {
+        for (key, empty) in [
+            ("life_status", self.life_status.is_empty()),
+            ("capable_status", self.capable_status.is_empty()),
+        ] {
+            if empty {
+                return Err(Invalid::new(key, "must map at least one code"));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Every registry's address on the bus (`[registries.<key>]`).
+pub type Endpoints = PerRegistry<ShepEndpoint>;
+
+/// One registry's address on the bus.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ShepEndpoint {
+    /// `http://` or `https://` URL of the sync channel.
+    pub url: String,
+    pub service_id: String,
+    pub sender_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password: Option<String>,
+    /// This registry's own limit on an answer's size; default `shep.limits.max_answer_bytes`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_answer_bytes: Option<usize>,
+}
+
+impl ShepEndpoint {
+    /// `registry` reached at `url`, with its default service id.
+    pub fn local(registry: Registry, url: String) -> ShepEndpoint {
+        ShepEndpoint {
+            url,
+            service_id: registry.default_service_id().into(),
+            sender_id: "registry-gateway".into(),
+            password: None,
+            max_answer_bytes: None,
+        }
+    }
+}
+
+/// Every registry reached at `url(registry)`, with the default service ids.
+pub fn local_endpoints(url: impl Fn(Registry) -> String) -> Endpoints {
+    PerRegistry::from_fn(|registry| ShepEndpoint::local(registry, url(registry)))
+}
+
+impl Validate for ShepEndpoint {
+    fn validate(&self) -> Result<(), Invalid> {
+        let url = reqwest::Url::parse(&self.url)
+            .ok()
+            .filter(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some());
+        let Some(url) = url else {
+            return Err(Invalid::new("url", "must be an http:// or https:// URL"));
+        };
+        if url.scheme() == "http" && !signing::plain_http_allowed(&url) {
+            return Err(Invalid::new(
+                "url",
+                "plain http:// only to a loopback address (the mocks); the bus is reached over \
+                 https://",
+            ));
+        }
+        if self.service_id.trim().is_empty() {
+            return Err(Invalid::new("service_id", "must not be empty"));
+        }
+        if self.sender_id.trim().is_empty() {
+            return Err(Invalid::new("sender_id", "must not be empty"));
+        }
+        if self.max_answer_bytes.is_some_and(|n| n < 4096) {
+            return Err(Invalid::new("max_answer_bytes", "must be at least 4096"));
+        }
+        Ok(())
+    }
+}
