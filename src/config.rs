@@ -220,11 +220,9 @@ impl Config {
     /// Either configured registries or the embedded mocks, and what applies to each.
     fn registries_or_mocks(&self) -> Result<(), Invalid> {
         match &self.registries {
-            None if !cfg!(feature = "embedded-mocks") => Err(Invalid::new(
-                "registries",
-                "required: this build has no embedded mock registries (built without the \
-                 cargo feature embedded-mocks); configure [registries.<key>] for every registry",
-            )),
+            None if !cfg!(feature = "embedded-mocks") => {
+                Err(Invalid::new("registries", crate::embedded::NOT_BUILT))
+            }
             None if self.shep.signing.is_some() => Err(Invalid::new(
                 "shep.signing",
                 "applies to configured [registries]; the embedded mocks sign with demo keys \
@@ -245,12 +243,25 @@ mod tests {
     use crate::decision::LeapDayBirthday;
     use crate::registry::Registry;
 
+    #[cfg(feature = "embedded-mocks")]
     #[test]
     fn defaults_serve_loopback_with_embedded_mocks() {
         let c = Config::from_toml("").unwrap();
         assert_eq!(c.listen.to_string(), "127.0.0.1:50051");
         assert!(c.registries.is_none());
         assert_eq!(c.decision.leap_day_birthday, LeapDayBirthday::Feb28);
+    }
+
+    /// A production build (`--no-default-features`) has no mocks to fall back on.
+    #[cfg(not(feature = "embedded-mocks"))]
+    #[test]
+    fn without_embedded_mocks_registries_are_required() {
+        let e = Config::from_toml("").unwrap_err();
+        assert!(
+            e.to_string().starts_with("registries: required")
+                && e.to_string().contains("embedded-mocks"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -9,7 +9,14 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
+#[cfg(feature = "embedded-mocks")]
+use crate::registry::local_endpoints;
+#[cfg(feature = "embedded-mocks")]
+use crate::registry::signing::DemoKeys;
+use crate::registry::signing::Security;
+use crate::registry::Endpoints;
 use crate::validate::{Invalid, Validate};
+use crate::BoxError;
 
 /// `[mocks]`: what the embedded mocks serve.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -24,3 +31,75 @@ impl Validate for MocksConfig {
         Ok(())
     }
 }
+
+/// The embedded mock registries, running.
+#[cfg(feature = "embedded-mocks")]
+pub struct EmbeddedMocks(registry_mocks::MockRegistries);
+
+#[cfg(feature = "embedded-mocks")]
+impl EmbeddedMocks {
+    /// Starts every mock on `127.0.0.1:0` with `config`'s fixture (else the demo one),
+    /// signing both ways with keys generated now.
+    pub async fn start(config: &MocksConfig) -> Result<EmbeddedMocks, BoxError> {
+        let fixture = match &config.fixture {
+            Some(path) => registry_mocks::Fixture::load(path)?,
+            None => registry_mocks::Fixture::demo(),
+        };
+        let mocks = registry_mocks::MockRegistries::spawn_signed(
+            std::sync::Arc::new(fixture),
+            registry_mocks::MockSigning::demo(),
+        )
+        .await?;
+        tracing::info!(
+            fixture = %config.fixture.as_ref().map_or("demo".into(), |p| p.display().to_string()),
+            "embedded mock registries started on loopback"
+        );
+        Ok(EmbeddedMocks(mocks))
+    }
+
+    /// Where the mocks listen.
+    pub fn endpoints(&self) -> Endpoints {
+        local_endpoints(|registry| self.0.get(registry).endpoint())
+    }
+
+    /// Requests signed and answers verified with the mocks' demo keys.
+    pub fn security(&self) -> Security {
+        let pki = registry_mocks::demo_pki();
+        Security::demo(DemoKeys {
+            credentials: pki.gateway.credentials(),
+            trust: pki.ca.trust_store(),
+        })
+    }
+
+    pub async fn shutdown(self) {
+        self.0.shutdown().await;
+    }
+}
+
+/// Built without the feature `embedded-mocks`: there are no mocks to start.
+#[cfg(not(feature = "embedded-mocks"))]
+pub struct EmbeddedMocks(std::convert::Infallible);
+
+#[cfg(not(feature = "embedded-mocks"))]
+impl EmbeddedMocks {
+    /// Always refused (configuration validation says so first).
+    pub async fn start(_: &MocksConfig) -> Result<EmbeddedMocks, BoxError> {
+        Err(NOT_BUILT.into())
+    }
+
+    pub fn endpoints(&self) -> Endpoints {
+        match self.0 {}
+    }
+
+    pub fn security(&self) -> Security {
+        match self.0 {}
+    }
+
+    pub async fn shutdown(self) {
+        match self.0 {}
+    }
+}
+
+/// Why a build without the mocks needs `[registries]`.
+pub const NOT_BUILT: &str = "required: this build has no embedded mock registries (built \
+     without the cargo feature embedded-mocks); configure [registries.<key>] for every registry";

@@ -10,7 +10,8 @@ use registry_gateway::{audit, telemetry, Config};
 
 /// gRPC gateway in front of Kazakhstan's state registries, with the CheckOwner decision of
 /// joint order 801/500. With no arguments: serves 127.0.0.1:50051 on embedded mock registries
-/// with the demo fixture.
+/// with the demo fixture (a build with the default feature `embedded-mocks`; a production build
+/// without it needs `[registries]` configured).
 #[derive(Parser)]
 #[command(version)]
 struct Cli {

@@ -21,7 +21,9 @@ use crate::audit::AuditLog;
 use crate::config::Config;
 use crate::decision::Decider;
 use crate::decision::DecisionConfig;
+use crate::embedded::EmbeddedMocks;
 use crate::listener;
+use crate::registry::signing::Security;
 use crate::registry::{self, Endpoints, PerRegistry};
 use crate::resilience::{BreakerState, GuardAdmin, Guarded, Policy};
 use crate::BoxError;
@@ -32,7 +34,7 @@ const SERVICE: &str = "registry_gateway.v1.RegistryGateway";
 /// A gateway ready to serve.
 pub struct Gateway {
     reloader: Reloader,
-    mocks: Option<registry_mocks::MockRegistries>,
+    mocks: Option<EmbeddedMocks>,
     audit: Option<AuditLog>,
     guards: Vec<Arc<dyn GuardAdmin>>,
     registry_service: api::Checked<api::RegistryGatewayServer<api::Gateway>>,
@@ -47,8 +49,8 @@ pub struct Reloader {
 
 struct ReloadState {
     current: Mutex<Config>,
-    /// Where the embedded mocks listen, when they are used.
-    mock_endpoints: Option<Endpoints>,
+    /// The embedded mocks, when they are used.
+    embedded: Option<Embedded>,
     guarded: Guarded,
     decision: Arc<ArcSwap<DecisionConfig>>,
     access: Arc<ArcSwap<Access>>,
@@ -68,33 +70,14 @@ impl Gateway {
         }
         let mocks = match &config.registries {
             Some(_) => None,
-            None => {
-                let fixture = match &config.mocks.fixture {
-                    Some(path) => registry_mocks::Fixture::load(path)?,
-                    None => registry_mocks::Fixture::demo(),
-                };
-                // Signed both ways with keys generated now (registry_mocks::signing).
-                let mocks = registry_mocks::MockRegistries::spawn_signed(
-                    Arc::new(fixture),
-                    registry_mocks::MockSigning::demo(),
-                )
-                .await?;
-                tracing::info!(
-                    fixture = %config.mocks.fixture.as_ref().map_or("demo".into(), |p| p.display().to_string()),
-                    "embedded mock registries started on loopback"
-                );
-                Some(mocks)
-            }
+            None => Some(EmbeddedMocks::start(&config.mocks).await?),
         };
-        let mock_endpoints = mocks
-            .as_ref()
-            .map(|m| registry::local_endpoints(|r| m.get(r).endpoint()));
-        let endpoints = config
-            .registries
-            .clone()
-            .or_else(|| mock_endpoints.clone())
-            .expect("configured or embedded");
-        let security = security(&config, mocks.is_some())?;
+        let embedded = mocks.as_ref().map(|mocks| Embedded {
+            endpoints: mocks.endpoints(),
+            security: mocks.security(),
+        });
+        let endpoints = endpoints(&config, &config, embedded.as_ref());
+        let security = security(&config, embedded.as_ref())?;
         let adapters = registry::over_shep(
             &endpoints,
             Arc::new(config.shep.clone()),
@@ -139,7 +122,7 @@ impl Gateway {
             reloader: Reloader {
                 inner: Arc::new(ReloadState {
                     current: Mutex::new(config),
-                    mock_endpoints,
+                    embedded,
                     guarded,
                     decision,
                     access,
@@ -338,16 +321,9 @@ impl Reloader {
         new.validate()?;
         let state = &self.inner;
         let mut current = state.current.lock().unwrap_or_else(|p| p.into_inner());
-        let endpoints = match (&current.registries, &new.registries) {
-            (Some(_), Some(configured)) => configured.clone(),
-            _ => state
-                .mock_endpoints
-                .clone()
-                .or_else(|| current.registries.clone())
-                .expect("configured or embedded"),
-        };
+        let endpoints = endpoints(&current, &new, state.embedded.as_ref());
         // Key files are read again: a rotated key is used from here on.
-        let security = security(&new, state.mock_endpoints.is_some())?;
+        let security = security(&new, state.embedded.as_ref())?;
         let adapters = registry::over_shep(
             &endpoints,
             Arc::new(new.shep.clone()),
@@ -372,20 +348,26 @@ impl Reloader {
 
 /// Signing and verification: the demo keys with the embedded mocks, else `[shep.signing]`
 /// (its key files read now).
-fn security(
-    config: &Config,
-    embedded_mocks: bool,
-) -> Result<registry::signing::Security, BoxError> {
-    if embedded_mocks {
-        let pki = registry_mocks::demo_pki();
-        Ok(registry::signing::Security::demo(
-            registry::signing::DemoKeys {
-                credentials: pki.gateway.credentials(),
-                trust: pki.ca.trust_store(),
-            },
-        ))
-    } else {
-        registry::signing::Security::from_config(&config.shep)
+/// The embedded mocks as the registries see them.
+struct Embedded {
+    endpoints: Endpoints,
+    security: Security,
+}
+
+/// The registries' addresses: the embedded mocks', else those configured (a reload cannot
+/// switch between the two: it keeps the running ones).
+fn endpoints(running: &Config, new: &Config, embedded: Option<&Embedded>) -> Endpoints {
+    match (embedded, &new.registries, &running.registries) {
+        (Some(embedded), _, _) => embedded.endpoints.clone(),
+        (None, Some(configured), _) | (None, None, Some(configured)) => configured.clone(),
+        (None, None, None) => unreachable!("validated: configured registries or the mocks"),
+    }
+}
+
+fn security(config: &Config, embedded: Option<&Embedded>) -> Result<Security, BoxError> {
+    match embedded {
+        Some(embedded) => Ok(embedded.security.clone()),
+        None => Security::from_config(&config.shep),
     }
 }
 
