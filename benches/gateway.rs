@@ -29,7 +29,7 @@ use registry_gateway::api::pb::{
 };
 use registry_gateway::config::Config;
 use registry_gateway::registry::{self as reg, Registry};
-use registry_gateway::resilience::{Guarded, Policy};
+use registry_gateway::resilience::{GuardedRegistries, Policy};
 use registry_gateway::server::Gateway;
 use registry_gateway::{decision, metrics};
 use registry_mocks::{demo, FaultMode, Faults, Fixture, MockRegistries};
@@ -707,9 +707,9 @@ async fn fill_caches(n: u64) -> (u64, u64) {
         cache_max_entries: n + 1000,
         ..Policy::default()
     };
-    let guarded = Guarded::new(
-        fakes::registries(),
-        |_| policy.clone(),
+    let guarded = GuardedRegistries::new(
+        &fakes::registries(),
+        &reg::PerRegistry::from_fn(|_| policy.clone()),
         Duration::from_secs(5),
     );
     let registries = guarded.registries();
@@ -717,11 +717,19 @@ async fn fill_caches(n: u64) -> (u64, u64) {
     let rss_before = rss_bytes();
     for iin in iins {
         let q = reg::Query::new(iin);
-        registries.gbd_fl.person(&q).await.unwrap();
-        registries.zags.civil_acts(&q).await.unwrap();
-        registries.social.social_status(&q).await.unwrap();
+        registries
+            .get::<Option<reg::Person>>()
+            .fetch(&q)
+            .await
+            .unwrap();
+        registries.get::<reg::CivilActs>().fetch(&q).await.unwrap();
+        registries
+            .get::<reg::SocialStatus>()
+            .fetch(&q)
+            .await
+            .unwrap();
     }
-    for admin in guarded.admin() {
+    for admin in guarded.admin().values() {
         admin.status();
     }
     (rss_before, rss_bytes())
@@ -767,11 +775,22 @@ mod fakes {
         s.parse().unwrap()
     }
 
+    /// A fake registry that answers at once: like the mocks for GBD FL and IS ZAGS, nothing
+    /// (an empty record) for the others.
     struct Fake;
 
     #[async_trait]
-    impl GbdFl for Fake {
-        async fn person(&self, q: &Query) -> Result<Fetched<Option<Person>>, RegistryError> {
+    impl<T: Payload> Lookup<T> for Fake {
+        async fn fetch(&self, _: &Query) -> Result<Fetched<T>, RegistryError> {
+            answer(T::default())
+        }
+    }
+
+    struct FakeGbdFl;
+
+    #[async_trait]
+    impl Lookup<Option<Person>> for FakeGbdFl {
+        async fn fetch(&self, q: &Query) -> Result<Fetched<Option<Person>>, RegistryError> {
             answer(Some(Person {
                 iin: q.iin.as_str().to_owned(),
                 surname: "Нурмагамбетова".into(),
@@ -803,9 +822,11 @@ mod fakes {
         }
     }
 
+    struct FakeZags;
+
     #[async_trait]
-    impl Zags for Fake {
-        async fn civil_acts(&self, q: &Query) -> Result<Fetched<CivilActs>, RegistryError> {
+    impl Lookup<CivilActs> for FakeZags {
+        async fn fetch(&self, q: &Query) -> Result<Fetched<CivilActs>, RegistryError> {
             let person = |iin: &str, name: &str| PersonRef {
                 iin: iin.into(),
                 full_name: name.into(),
@@ -823,38 +844,15 @@ mod fakes {
         }
     }
 
-    #[async_trait]
-    impl SocialSecurity for Fake {
-        async fn social_status(&self, _: &Query) -> Result<Fetched<SocialStatus>, RegistryError> {
-            answer(SocialStatus::default())
-        }
-    }
-
-    #[async_trait]
-    impl Nobd for Fake {
-        async fn enrolments(
-            &self,
-            _: &Query,
-        ) -> Result<Fetched<Vec<SchoolEnrolment>>, RegistryError> {
-            answer(Vec::new())
-        }
-    }
-
-    #[async_trait]
-    impl Epvo for Fake {
-        async fn studies(&self, _: &Query) -> Result<Fetched<Vec<Study>>, RegistryError> {
-            answer(Vec::new())
-        }
-    }
-
     pub fn registries() -> Registries {
-        let fake = Arc::new(Fake);
-        Registries {
-            gbd_fl: fake.clone(),
-            zags: fake.clone(),
-            social: fake.clone(),
-            nobd: fake.clone(),
-            epvo: fake,
+        struct Fakes;
+        impl MakeLookup for Fakes {
+            fn make<T: Payload>(&mut self) -> Arc<dyn Lookup<T>> {
+                Arc::new(Fake)
+            }
         }
+        Registries::build(&mut Fakes)
+            .with::<Option<Person>>(Arc::new(FakeGbdFl))
+            .with::<CivilActs>(Arc::new(FakeZags))
     }
 }

@@ -25,20 +25,23 @@ use crate::embedded::EmbeddedMocks;
 use crate::listener;
 use crate::registry::signing::Security;
 use crate::registry::{self, Endpoints, PerRegistry};
-use crate::resilience::{BreakerState, GuardAdmin, Guarded, Policy};
+use crate::resilience::{BreakerState, GuardAdmin, GuardedRegistries, Policy};
 use crate::BoxError;
 
 /// The gRPC service name whose health says whether the gateway takes calls.
 const SERVICE: &str = "registry_gateway.v1.RegistryGateway";
+
+type RegistryService = api::RefuseMalformed<api::RegistryGatewayServer<api::GatewayService>>;
+type AdminService = api::RefuseMalformed<api::GatewayAdminServer<api::AdminService>>;
 
 /// A gateway ready to serve.
 pub struct Gateway {
     reloader: Reloader,
     mocks: Option<EmbeddedMocks>,
     audit: Option<AuditLog>,
-    guards: Vec<Arc<dyn GuardAdmin>>,
-    registry_service: api::Checked<api::RegistryGatewayServer<api::Gateway>>,
-    admin_service: api::Checked<api::GatewayAdminServer<api::Admin>>,
+    guards: PerRegistry<Arc<dyn GuardAdmin>>,
+    registry_service: RegistryService,
+    admin_service: AdminService,
 }
 
 /// Applies new configuration to a running gateway.
@@ -51,13 +54,9 @@ struct ReloadState {
     current: Mutex<Config>,
     /// The embedded mocks, when they are used.
     embedded: Option<Embedded>,
-    guarded: Guarded,
+    guarded: GuardedRegistries,
     decision: Arc<ArcSwap<DecisionConfig>>,
     access: Arc<ArcSwap<Access>>,
-}
-
-fn policies(config: &Config) -> Result<PerRegistry<Policy>, BoxError> {
-    Ok(config.resilience.policies()?)
 }
 
 impl Gateway {
@@ -76,61 +75,32 @@ impl Gateway {
             endpoints: mocks.endpoints(),
             security: mocks.security(),
         });
-        let endpoints = endpoints(&config, &config, embedded.as_ref());
-        let security = security(&config, embedded.as_ref())?;
-        let adapters = registry::over_shep(
-            &endpoints,
-            Arc::new(config.shep.clone()),
-            Arc::new(config.codes.clone()),
-            &security,
-        )?;
-        let policies = policies(&config)?;
-        let guarded = Guarded::new(adapters, |r| policies[r].clone(), config.shep.retry_after);
-        let audit = match &config.audit {
-            Some(audit) => Some(AuditLog::open(audit).await?),
-            None => {
-                tracing::warn!("audit log disabled: configure [audit] for any real deployment");
-                None
-            }
-        };
+        let guarded = GuardedRegistries::new(
+            &adapters(&config, &config, embedded.as_ref())?,
+            &config.resilience.policies()?,
+            config.shep.retry_after,
+        );
+        let audit = open_audit(&config).await?;
         let access = Arc::new(ArcSwap::from_pointee(Access::new(
             config.access.clone(),
             config.consent.clone(),
         )));
         let decision = Arc::new(ArcSwap::from_pointee(config.decision));
         let edge = api::Edge::new(access.clone(), audit.clone());
-        // Operators can always look and act, whatever the load: the admin edge admits all.
-        let admin_edge = edge.clone();
-        let edge = edge.admitted_by(Some(Arc::new(api::Admission::new(
-            config.max_in_flight,
-            config.max_in_flight_per_caller,
-        ))));
-        let registries = guarded.registries();
-        let decider = Decider::new(registries.clone(), decision.clone());
-        let guards = guarded.admin();
-        let registry_service = api::Checked::new(
-            api::RegistryGatewayServer::new(api::Gateway::new(registries, decider, edge.clone()))
-                .max_decoding_message_size(config.max_message_bytes),
-            edge,
-        );
-        let admin_service = api::Checked::new(
-            api::GatewayAdminServer::new(api::Admin::new(guards.clone(), admin_edge.clone()))
-                .max_decoding_message_size(config.max_message_bytes),
-            admin_edge,
-        );
+        let (registry_service, admin_service) = services(&config, &guarded, decision.clone(), edge);
         Ok(Gateway {
             reloader: Reloader {
                 inner: Arc::new(ReloadState {
                     current: Mutex::new(config),
                     embedded,
-                    guarded,
+                    guarded: guarded.clone(),
                     decision,
                     access,
                 }),
             },
             mocks,
             audit,
-            guards,
+            guards: guarded.admin(),
             registry_service,
             admin_service,
         })
@@ -256,13 +226,56 @@ impl Gateway {
     }
 }
 
+/// The audit log, if configured.
+async fn open_audit(config: &Config) -> Result<Option<AuditLog>, BoxError> {
+    match &config.audit {
+        Some(audit) => Ok(Some(AuditLog::open(audit).await?)),
+        None => {
+            tracing::warn!("audit log disabled: configure [audit] for any real deployment");
+            Ok(None)
+        }
+    }
+}
+
+/// The two gRPC services: the gateway's (admitted within the in-flight limits) and the
+/// admin's (operators can always look and act, whatever the load: it admits all).
+fn services(
+    config: &Config,
+    guarded: &GuardedRegistries,
+    decision: Arc<ArcSwap<DecisionConfig>>,
+    edge: api::Edge,
+) -> (RegistryService, AdminService) {
+    let admin_edge = edge.clone();
+    let edge = edge.admitted_by(Some(Arc::new(api::Admission::new(
+        config.max_in_flight,
+        config.max_in_flight_per_caller,
+    ))));
+    let registries = guarded.registries();
+    let decider = Decider::new(registries.clone(), decision);
+    let registry_service = api::RefuseMalformed::new(
+        api::RegistryGatewayServer::new(api::GatewayService::new(
+            registries,
+            decider,
+            edge.clone(),
+        ))
+        .max_decoding_message_size(config.max_message_bytes),
+        edge,
+    );
+    let admin_service = api::RefuseMalformed::new(
+        api::GatewayAdminServer::new(api::AdminService::new(guarded.admin(), admin_edge.clone()))
+            .max_decoding_message_size(config.max_message_bytes),
+        admin_edge,
+    );
+    (registry_service, admin_service)
+}
+
 /// Keeps per-registry health (`registry.<key>`: NOT_SERVING while its breaker is open) and the
 /// cache-size and breaker-state gauges up to date, every second; the gateway's own readiness
 /// does not depend on them. Readiness (`""` and the gateway's service) follows the audit log:
 /// NOT_SERVING while it cannot write, SERVING again once it can.
 async fn report_registries(
     health: HealthReporter,
-    guards: Vec<Arc<dyn GuardAdmin>>,
+    guards: PerRegistry<Arc<dyn GuardAdmin>>,
     audit: Option<AuditLog>,
 ) {
     let mut tick = tokio::time::interval(Duration::from_secs(1));
@@ -280,9 +293,9 @@ async fn report_registries(
             health.set_service_status("", status).await;
             health.set_service_status(SERVICE, status).await;
         }
-        for guard in &guards {
+        for (registry, guard) in guards.iter() {
             let status = guard.status();
-            let key = status.registry.key();
+            let key = registry.key();
             crate::metrics::cache_entries(key, status.cache_entries);
             crate::metrics::breaker_state(
                 key,
@@ -297,7 +310,7 @@ async fn report_registries(
                 _ => ServingStatus::Serving,
             };
             health
-                .set_service_status(format!("registry.{}", status.registry.key()), serving)
+                .set_service_status(format!("registry.{key}"), serving)
                 .await;
         }
     }
@@ -321,20 +334,13 @@ impl Reloader {
         new.validate()?;
         let state = &self.inner;
         let mut current = state.current.lock().unwrap_or_else(|p| p.into_inner());
-        let endpoints = endpoints(&current, &new, state.embedded.as_ref());
         // Key files are read again: a rotated key is used from here on.
-        let security = security(&new, state.embedded.as_ref())?;
-        let adapters = registry::over_shep(
-            &endpoints,
-            Arc::new(new.shep.clone()),
-            Arc::new(new.codes.clone()),
-            &security,
-        )?;
-        let old_policies = policies(&current)?;
-        let new_policies = policies(&new)?;
+        let adapters = adapters(&current, &new, state.embedded.as_ref())?;
+        let old_policies = current.resilience.policies()?;
+        let new_policies = new.resilience.policies()?;
         state
             .guarded
-            .reconfigure(adapters, |r| new_policies[r].clone(), new.shep.retry_after);
+            .reconfigure(&adapters, &new_policies, new.shep.retry_after);
         state.decision.store(Arc::new(new.decision));
         state.access.store(Arc::new(Access::new(
             new.access.clone(),
@@ -369,6 +375,21 @@ fn security(config: &Config, embedded: Option<&Embedded>) -> Result<Security, Bo
         Some(embedded) => Ok(embedded.security.clone()),
         None => Security::from_config(&config.shep),
     }
+}
+
+/// The registries' adapters for `new` (a gateway running `running`): endpoints, code tables,
+/// signing keys (read now).
+fn adapters(
+    running: &Config,
+    new: &Config,
+    embedded: Option<&Embedded>,
+) -> Result<registry::Registries, BoxError> {
+    registry::over_shep(
+        &endpoints(running, new, embedded),
+        Arc::new(new.shep.clone()),
+        Arc::new(new.codes.clone()),
+        &security(new, embedded)?,
+    )
 }
 
 /// Puts back into `new` the keys read once at start (a restart applies them), and names

@@ -7,16 +7,17 @@ use tonic::{Request, Response, Status};
 use super::call::{Audited, Edge};
 use super::{convert, parse_iin, pb};
 use crate::audit::RegistryUse;
+use crate::registry::PerRegistry;
 use crate::resilience::{BreakerState, GuardAdmin};
 
-pub struct Admin {
-    guards: Vec<Arc<dyn GuardAdmin>>,
+pub struct AdminService {
+    guards: PerRegistry<Arc<dyn GuardAdmin>>,
     edge: Edge,
 }
 
-impl Admin {
-    pub fn new(guards: Vec<Arc<dyn GuardAdmin>>, edge: Edge) -> Admin {
-        Admin { guards, edge }
+impl AdminService {
+    pub fn new(guards: PerRegistry<Arc<dyn GuardAdmin>>, edge: Edge) -> AdminService {
+        AdminService { guards, edge }
     }
 }
 
@@ -39,7 +40,7 @@ impl Audited for pb::GetRegistryStatusResponse {
 }
 
 #[tonic::async_trait]
-impl pb::gateway_admin_server::GatewayAdmin for Admin {
+impl pb::gateway_admin_server::GatewayAdmin for AdminService {
     async fn invalidate_person(
         &self,
         request: Request<pb::InvalidatePersonRequest>,
@@ -51,8 +52,8 @@ impl pb::gateway_admin_server::GatewayAdmin for Admin {
             let invalidated = self
                 .guards
                 .iter()
-                .filter(|g| g.invalidate(&iin))
-                .map(|g| convert::registry(g.status().registry))
+                .filter(|(_, guard)| guard.invalidate(&iin))
+                .map(|(registry, _)| convert::registry(registry))
                 .collect();
             tracing::info!("cache entries invalidated");
             Ok(pb::InvalidatePersonResponse { invalidated })
@@ -70,11 +71,11 @@ impl pb::gateway_admin_server::GatewayAdmin for Admin {
     }
 }
 
-impl Admin {
+impl AdminService {
     fn status(&self) -> pb::GetRegistryStatusResponse {
         let registries = self
             .guards
-            .iter()
+            .values()
             .map(|g| {
                 let s = g.status();
                 pb::RegistryStatus {

@@ -6,8 +6,9 @@ use super::call::Audited;
 use super::pb;
 use crate::audit::RegistryUse;
 use crate::decision::{
-    self, Decision, EvidenceStatus, Outcome, OwnerCheck, ReasonCode, Role, Service,
+    self, Decision, EvidenceStatus, Outcome, OwnerQuestion, ReasonCode, Role, Service,
 };
+use crate::error::Error;
 use crate::registry::{
     self, CapacityStatus, CivilActs, Fetched, Gender, GuardianshipKind, LifeStatus, Person,
     Registry, SchoolEnrolment, SocialStatus, Source, Study, StudyForm,
@@ -17,15 +18,12 @@ fn date(d: Option<NaiveDate>) -> String {
     d.map(|d| d.to_string()).unwrap_or_default()
 }
 
+/// The contract's value for a registry: the one named by its key (`gbd_fl` -> `GBD_FL`).
 pub fn registry(r: Registry) -> i32 {
-    match r {
-        Registry::GbdFl => pb::Registry::GbdFl,
-        Registry::Zags => pb::Registry::Zags,
-        Registry::SocialSecurity => pb::Registry::SocialSecurity,
-        Registry::Nobd => pb::Registry::Nobd,
-        Registry::Epvo => pb::Registry::Epvo,
-    }
-    .into()
+    let name = r.key().to_ascii_uppercase();
+    pb::Registry::from_str_name(&name)
+        .unwrap_or(pb::Registry::Unspecified)
+        .into()
 }
 
 fn timestamp(source: &Source) -> prost_types::Timestamp {
@@ -129,6 +127,18 @@ fn person_ref(p: registry::PersonRef) -> pb::PersonRef {
         iin: p.iin,
         full_name: p.full_name,
     }
+}
+
+/// GetPerson's answer; a person GBD FL does not know is `NOT_FOUND`.
+pub fn person_response(f: Fetched<Option<Person>>) -> Result<pb::GetPersonResponse, Error> {
+    let evidence = Some(found(Registry::GbdFl, &f.source));
+    let person = f.into_value().ok_or(Error::NotFound {
+        registry: Registry::GbdFl,
+    })?;
+    Ok(pb::GetPersonResponse {
+        person: Some(self::person(person)),
+        evidence,
+    })
 }
 
 pub fn civil_acts(f: Fetched<CivilActs>) -> pb::GetCivilActsResponse {
@@ -287,7 +297,7 @@ fn reasons(list: Vec<decision::Reason>) -> Vec<pb::Reason> {
         .collect()
 }
 
-pub fn decision(check: &OwnerCheck, d: Decision) -> pb::CheckOwnerResponse {
+pub fn decision(check: &OwnerQuestion, d: Decision) -> pb::CheckOwnerResponse {
     let owner = d.owner;
     pb::CheckOwnerResponse {
         decision_id: d.id,
@@ -364,23 +374,43 @@ impl Audited for pb::CheckOwnerResponse {
     }
 }
 
-macro_rules! audited_look_up {
-    ($($response:ty),*) => {$(
-        impl Audited for $response {
-            fn outcome(&self) -> String {
-                "FOUND".into()
-            }
-            fn registries(&self) -> Vec<RegistryUse> {
-                self.evidence.iter().map(registry_use).collect()
-            }
-        }
-    )*};
+/// A look-up's answer and the registry that gave it, for the audit.
+pub struct Found<R> {
+    pub answer: R,
+    pub used: RegistryUse,
 }
 
-audited_look_up!(
-    pb::GetPersonResponse,
-    pb::GetCivilActsResponse,
-    pb::GetSocialStatusResponse,
-    pb::GetSchoolEnrolmentResponse,
-    pb::GetHigherEducationResponse
-);
+/// What the audit records of a found answer from `registry`.
+pub fn found_in(registry: Registry, source: &Source) -> RegistryUse {
+    RegistryUse {
+        registry: registry.key().to_owned(),
+        status: "found".to_owned(),
+        from_cache: source.from_cache,
+        stale: source.stale,
+    }
+}
+
+impl<R> Audited for Found<R> {
+    fn outcome(&self) -> String {
+        "FOUND".into()
+    }
+    fn registries(&self) -> Vec<RegistryUse> {
+        vec![self.used.clone()]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_registry_has_its_value_in_the_contract() {
+        for r in Registry::ALL {
+            assert_ne!(
+                pb::Registry::try_from(registry(r)),
+                Ok(pb::Registry::Unspecified),
+                "{r}"
+            );
+        }
+    }
+}

@@ -31,18 +31,18 @@ use crate::error::Error;
 
 /// `S` (a generated gRPC service) with malformed requests answered and audited.
 #[derive(Clone)]
-pub struct Checked<S> {
+pub struct RefuseMalformed<S> {
     inner: S,
     edge: Edge,
 }
 
-impl<S> Checked<S> {
-    pub fn new(inner: S, edge: Edge) -> Checked<S> {
-        Checked { inner, edge }
+impl<S> RefuseMalformed<S> {
+    pub fn new(inner: S, edge: Edge) -> RefuseMalformed<S> {
+        RefuseMalformed { inner, edge }
     }
 }
 
-impl<S: NamedService> NamedService for Checked<S> {
+impl<S: NamedService> NamedService for RefuseMalformed<S> {
     const NAME: &'static str = S::NAME;
 }
 
@@ -62,7 +62,7 @@ fn rpc_of(path: &str) -> Option<&'static str> {
     crate::access::RPCS.into_iter().find(|rpc| *rpc == method)
 }
 
-impl<S> tower::Service<http::Request<Body>> for Checked<S>
+impl<S> tower::Service<http::Request<Body>> for RefuseMalformed<S>
 where
     S: tower::Service<http::Request<Body>, Response = http::Response<Body>, Error = Infallible>
         + Clone

@@ -1,15 +1,16 @@
 //! The gRPC edge: generated types, the `RegistryGateway` service, and the conversion between
-//! protobuf and domain types. A handler validates its request, calls a domain trait, and
-//! converts the answer; nothing below this module sees a protobuf type.
+//! protobuf and domain types. A handler validates its request, calls a domain look-up or the
+//! decider, and converts the answer; nothing below this module sees a protobuf type. Every
+//! look-up RPC is the one generic [`GatewayService::look_up`].
 
 use tokio::time::Instant;
 use tonic::{Request, Response, Status};
 
 use crate::consent::ConsentToken;
-use crate::decision::{self, Decider, OwnerCheck, Service};
+use crate::decision::{self, Decider, OwnerQuestion, Service};
 use crate::error::Error;
 use crate::iin::{Holder, Iin};
-use crate::registry::{Query, Registries, Registry};
+use crate::registry::{Fetched, Payload, Query, Registries};
 
 mod admin;
 mod admission;
@@ -17,10 +18,10 @@ mod call;
 mod convert;
 mod malformed;
 
-pub use admin::Admin;
+pub use admin::AdminService;
 pub use admission::Admission;
 pub use call::{About, Edge};
-pub use malformed::Checked;
+pub use malformed::RefuseMalformed;
 
 /// Code generated from `proto/registry_gateway/v1/gateway.proto`.
 pub mod pb {
@@ -34,20 +35,100 @@ pub mod pb {
 pub use pb::gateway_admin_server::GatewayAdminServer;
 pub use pb::registry_gateway_server::RegistryGatewayServer;
 
-/// The `registry_gateway.v1.RegistryGateway` service.
-pub struct Gateway {
+/// The `registry_gateway.v1.RegistryGateway` service: the look-ups and CheckOwner.
+pub struct GatewayService {
     registries: Registries,
     decider: Decider,
     edge: Edge,
 }
 
-impl Gateway {
-    pub fn new(registries: Registries, decider: Decider, edge: Edge) -> Gateway {
-        Gateway {
+impl GatewayService {
+    pub fn new(registries: Registries, decider: Decider, edge: Edge) -> GatewayService {
+        GatewayService {
             registries,
             decider,
             edge,
         }
+    }
+
+    /// A look-up RPC: the FLK of the IIN (a person's), the consent token where the RPC takes
+    /// one, the registry of `T` through its guard, the answer converted.
+    async fn look_up<T: Payload, R: Send>(
+        &self,
+        request: Request<impl LookUpRequest>,
+        convert: impl FnOnce(Fetched<T>) -> Result<R, Error> + Send,
+    ) -> Result<Response<R>, Status> {
+        let mut call = self.edge.begin(request.get_ref().rpc(), &request);
+        let r = request.into_inner();
+        let query = look_up_query::<T>(&mut call, &r);
+        call.run(&self.edge, Some(About::person(r.iin())), async {
+            let fetched = self.registries.get::<T>().fetch(&query?).await?;
+            let used = convert::found_in(T::REGISTRY, &fetched.source);
+            Ok(convert::Found {
+                answer: convert(fetched)?,
+                used,
+            })
+        })
+        .await
+        .map(|found| found.map(|found| found.answer))
+    }
+}
+
+/// The request of a look-up RPC: whose records, and the consent token if the RPC takes one.
+trait LookUpRequest: Send {
+    fn rpc(&self) -> &'static str;
+    fn iin(&self) -> &str;
+    /// `Some` (perhaps empty) for an RPC that takes a consent token.
+    fn consent_token(&self) -> Option<&str> {
+        None
+    }
+}
+
+impl LookUpRequest for pb::GetPersonRequest {
+    fn rpc(&self) -> &'static str {
+        "GetPerson"
+    }
+    fn iin(&self) -> &str {
+        &self.iin
+    }
+    fn consent_token(&self) -> Option<&str> {
+        Some(&self.consent_token)
+    }
+}
+
+impl LookUpRequest for pb::GetCivilActsRequest {
+    fn rpc(&self) -> &'static str {
+        "GetCivilActs"
+    }
+    fn iin(&self) -> &str {
+        &self.iin
+    }
+}
+
+impl LookUpRequest for pb::GetSocialStatusRequest {
+    fn rpc(&self) -> &'static str {
+        "GetSocialStatus"
+    }
+    fn iin(&self) -> &str {
+        &self.iin
+    }
+}
+
+impl LookUpRequest for pb::GetSchoolEnrolmentRequest {
+    fn rpc(&self) -> &'static str {
+        "GetSchoolEnrolment"
+    }
+    fn iin(&self) -> &str {
+        &self.iin
+    }
+}
+
+impl LookUpRequest for pb::GetHigherEducationRequest {
+    fn rpc(&self) -> &'static str {
+        "GetHigherEducation"
+    }
+    fn iin(&self) -> &str {
+        &self.iin
     }
 }
 
@@ -56,37 +137,46 @@ fn parse_iin(field: &'static str, value: &str) -> Result<Iin, Error> {
     Iin::parse(value).map_err(|e| Error::invalid(field, e.to_string()))
 }
 
-/// A look-up key: the FLK, and a person's IIN (registries hold physical persons).
-fn person_query(
-    value: &str,
-    consent_token: Option<ConsentToken>,
-    registry: Registry,
-    deadline: Option<Instant>,
+/// The query of a look-up in `T`'s registry: the consent token's limits first, then the FLK
+/// (a person's IIN: registries hold physical persons), then whether the caller needs a
+/// consent. A look-up that takes a consent token follows it: never from the shared cache
+/// (see [`crate::consent`]).
+fn look_up_query<T: Payload>(
+    call: &mut call::Call,
+    r: &impl LookUpRequest,
 ) -> Result<Query, Error> {
-    let iin = parse_iin("iin", value)?;
+    let consent_token = match r.consent_token() {
+        Some(token) => call.consent_token(token)?,
+        None => None,
+    };
+    let iin = parse_iin("iin", r.iin())?;
     if iin.holder() == Holder::Organisation {
         return Err(Error::invalid(
             "iin",
-            format!("is a BIN (5th digit 4-6); {registry} holds physical persons only"),
+            format!(
+                "is a BIN (5th digit 4-6); {} holds physical persons only",
+                T::REGISTRY
+            ),
         ));
     }
+    if r.consent_token().is_some() {
+        call.require_consent(&iin, consent_token.as_ref())?;
+    }
     Ok(Query {
-        iin,
-        // A person's record follows its consent: never from the shared cache (see consent).
-        shared_cache: consent_token.is_none() && registry != Registry::GbdFl,
+        shared_cache: r.consent_token().is_none(),
         consent_token,
-        deadline,
-        budget: deadline,
+        callers_deadline: call.deadline(),
+        ..Query::new(iin)
     })
 }
 
-fn owner_check(
+fn owner_question(
     r: pb::CheckOwnerRequest,
     consent_token: Option<ConsentToken>,
     gbd_fl_shared_cache: bool,
     deadline: Option<Instant>,
     max_days_back: u32,
-) -> Result<OwnerCheck, Error> {
+) -> Result<OwnerQuestion, Error> {
     let owner = parse_iin("owner_iin", &r.owner_iin)?;
     let service = match pb::Service::try_from(r.service) {
         Ok(pb::Service::RegistrationAtResidence) => Service::RegistrationAtResidence,
@@ -122,7 +212,7 @@ fn owner_check(
     };
     let date = decision::decision_date(&r.decision_date, crate::clock::today(), max_days_back)
         .map_err(|rule| Error::invalid("decision_date", rule))?;
-    Ok(OwnerCheck {
+    Ok(OwnerQuestion {
         owner,
         service,
         applicant,
@@ -134,86 +224,44 @@ fn owner_check(
 }
 
 #[tonic::async_trait]
-impl pb::registry_gateway_server::RegistryGateway for Gateway {
+impl pb::registry_gateway_server::RegistryGateway for GatewayService {
     async fn get_person(
         &self,
         request: Request<pb::GetPersonRequest>,
     ) -> Result<Response<pb::GetPersonResponse>, Status> {
-        let mut call = self.edge.begin("GetPerson", &request);
-        let r = request.into_inner();
-        let query = call.consent_token(&r.consent_token).and_then(|token| {
-            let query = person_query(&r.iin, token, Registry::GbdFl, call.deadline())?;
-            call.require_consent(&query.iin, query.consent_token.as_ref())?;
-            Ok(query)
-        });
-        call.run(&self.edge, Some(About::person(&r.iin)), async {
-            let fetched = self.registries.gbd_fl.person(&query?).await?;
-            let source = fetched.source.clone();
-            let person = fetched.into_value().ok_or(Error::NotFound {
-                registry: Registry::GbdFl,
-            })?;
-            Ok(pb::GetPersonResponse {
-                person: Some(convert::person(person)),
-                evidence: Some(convert::found(Registry::GbdFl, &source)),
-            })
-        })
-        .await
+        self.look_up(request, convert::person_response).await
     }
 
     async fn get_civil_acts(
         &self,
         request: Request<pb::GetCivilActsRequest>,
     ) -> Result<Response<pb::GetCivilActsResponse>, Status> {
-        let call = self.edge.begin("GetCivilActs", &request);
-        let iin = request.into_inner().iin;
-        let query = person_query(&iin, None, Registry::Zags, call.deadline());
-        call.run(&self.edge, Some(About::person(&iin)), async {
-            let fetched = self.registries.zags.civil_acts(&query?).await?;
-            Ok(convert::civil_acts(fetched))
-        })
-        .await
+        self.look_up(request, |f| Ok(convert::civil_acts(f))).await
     }
 
     async fn get_social_status(
         &self,
         request: Request<pb::GetSocialStatusRequest>,
     ) -> Result<Response<pb::GetSocialStatusResponse>, Status> {
-        let call = self.edge.begin("GetSocialStatus", &request);
-        let iin = request.into_inner().iin;
-        let query = person_query(&iin, None, Registry::SocialSecurity, call.deadline());
-        call.run(&self.edge, Some(About::person(&iin)), async {
-            let fetched = self.registries.social.social_status(&query?).await?;
-            Ok(convert::social_status(fetched, crate::clock::today()))
-        })
-        .await
+        let today = crate::clock::today();
+        self.look_up(request, |f| Ok(convert::social_status(f, today)))
+            .await
     }
 
     async fn get_school_enrolment(
         &self,
         request: Request<pb::GetSchoolEnrolmentRequest>,
     ) -> Result<Response<pb::GetSchoolEnrolmentResponse>, Status> {
-        let call = self.edge.begin("GetSchoolEnrolment", &request);
-        let iin = request.into_inner().iin;
-        let query = person_query(&iin, None, Registry::Nobd, call.deadline());
-        call.run(&self.edge, Some(About::person(&iin)), async {
-            let fetched = self.registries.nobd.enrolments(&query?).await?;
-            Ok(convert::school_enrolment(fetched))
-        })
-        .await
+        self.look_up(request, |f| Ok(convert::school_enrolment(f)))
+            .await
     }
 
     async fn get_higher_education(
         &self,
         request: Request<pb::GetHigherEducationRequest>,
     ) -> Result<Response<pb::GetHigherEducationResponse>, Status> {
-        let call = self.edge.begin("GetHigherEducation", &request);
-        let iin = request.into_inner().iin;
-        let query = person_query(&iin, None, Registry::Epvo, call.deadline());
-        call.run(&self.edge, Some(About::person(&iin)), async {
-            let fetched = self.registries.epvo.studies(&query?).await?;
-            Ok(convert::higher_education(fetched))
-        })
-        .await
+        self.look_up(request, |f| Ok(convert::higher_education(f)))
+            .await
     }
 
     async fn check_owner(
@@ -226,20 +274,20 @@ impl pb::registry_gateway_server::RegistryGateway for Gateway {
         let shared_cache = call.consent_settings().check_owner_shared_cache;
         let max_days_back = self.decider.rules().max_days_back;
         let deadline = call.deadline();
-        let check = call.consent_token(&r.consent_token).and_then(|token| {
-            let check = owner_check(r, token, shared_cache, deadline, max_days_back)?;
-            call.require_consent(&check.owner, check.consent_token.as_ref())?;
-            Ok(check)
+        let question = call.consent_token(&r.consent_token).and_then(|token| {
+            let question = owner_question(r, token, shared_cache, deadline, max_days_back)?;
+            call.require_consent(&question.owner, question.consent_token.as_ref())?;
+            Ok(question)
         });
-        if let Ok(check) = &check {
+        if let Ok(question) = &question {
             // The date the decision is taken for, also when the caller left it to today.
-            about = about.on(check.date);
+            about = about.on(question.date);
         }
         call.run(&self.edge, Some(about), async {
-            let check = check?;
-            let decision = self.decider.check(&check).await?;
+            let question = question?;
+            let decision = self.decider.decide(&question).await?;
             tracing::debug!(outcome = ?decision.outcome, decision_id = %decision.id, "decided");
-            Ok(convert::decision(&check, decision))
+            Ok(convert::decision(&question, decision))
         })
         .await
     }

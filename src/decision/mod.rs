@@ -13,7 +13,9 @@ use chrono::NaiveDate;
 use crate::consent::ConsentToken;
 use crate::error::Error;
 use crate::iin::{Holder, Iin};
-use crate::registry::{CapacityStatus, Query, Registries, Registry, Source};
+use crate::registry::{
+    CapacityStatus, CivilActs, Failure, Person, Query, Registries, Registry, SocialStatus, Source,
+};
 
 pub mod age;
 pub mod config;
@@ -63,7 +65,7 @@ pub fn decision_date(
 
 /// The question IIS TsON asks at item 6.
 #[derive(Debug, Clone)]
-pub struct OwnerCheck {
+pub struct OwnerQuestion {
     pub owner: Iin,
     pub service: Service,
     pub applicant: Option<Iin>,
@@ -207,54 +209,56 @@ impl Decider {
 
     /// The decision, or the registry whose silence makes one impossible (fail closed), or
     /// `INVALID_ARGUMENT` for a decision date before the owner's birth (per GBD FL).
-    pub async fn check(&self, check: &OwnerCheck) -> Result<Decision, Error> {
-        if check.owner.holder() == Holder::Organisation {
+    pub async fn decide(&self, question: &OwnerQuestion) -> Result<Decision, Error> {
+        if question.owner.holder() == Holder::Organisation {
             return Ok(rules::organisation());
         }
-        // The consent token is GBD FL's (kdpToken); the other registries take none.
-        let query = Query {
-            iin: check.owner,
-            consent_token: None,
-            shared_cache: true,
-            deadline: check.deadline,
-            budget: check.deadline,
-        };
-        let person_query = Query {
-            consent_token: check.consent_token.clone(),
-            shared_cache: check.gbd_fl_shared_cache,
-            ..query.clone()
-        };
-        let registries = &self.registries;
-        let (person, acts, social) = tokio::join!(
-            registries.gbd_fl.person(&person_query),
-            registries.zags.civil_acts(&query),
-            registries.social.social_status(&query),
-        );
+        let answers = self.ask(question).await;
         // A refused consent is the caller's answer, whatever the other registries said.
-        if let Err(e) = &person {
-            if matches!(e.failure, crate::registry::Failure::ConsentRefused { .. }) {
+        if let Err(e) = &answers.person {
+            if matches!(e.failure, Failure::ConsentRefused { .. }) {
                 return Err(Error::Registry(e.clone()));
             }
         }
-        if let Ok(fetched) = &person {
-            if let Some(p) = fetched.value.as_ref() {
-                if check.date < p.birth_date {
-                    return Err(Error::invalid(
-                        "decision_date",
-                        "is before the owner's birth date (per GBD FL)",
-                    ));
-                }
+        if let Ok(fetched) = &answers.person {
+            if fetched
+                .value
+                .as_ref()
+                .as_ref()
+                .is_some_and(|p| question.date < p.birth_date)
+            {
+                return Err(Error::invalid(
+                    "decision_date",
+                    "is before the owner's birth date (per GBD FL)",
+                ));
             }
         }
-        Ok(rules::decide(
-            check,
-            &self.rules.load(),
-            rules::Answers {
-                person,
-                acts,
-                social,
-            },
-        )?)
+        Ok(rules::decide(question, &self.rules.load(), answers)?)
+    }
+
+    /// GBD FL, IS ZAGS and E-social security about the owner, in parallel.
+    async fn ask(&self, question: &OwnerQuestion) -> rules::Answers {
+        // The consent token is GBD FL's (kdpToken); the other registries take none.
+        let query = Query {
+            callers_deadline: question.deadline,
+            ..Query::new(question.owner)
+        };
+        let person_query = Query {
+            consent_token: question.consent_token.clone(),
+            shared_cache: question.gbd_fl_shared_cache,
+            ..query.clone()
+        };
+        let r = &self.registries;
+        let (person, acts, social) = tokio::join!(
+            r.get::<Option<Person>>().fetch(&person_query),
+            r.get::<CivilActs>().fetch(&query),
+            r.get::<SocialStatus>().fetch(&query),
+        );
+        rules::Answers {
+            person,
+            acts,
+            social,
+        }
     }
 }
 

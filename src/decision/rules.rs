@@ -15,7 +15,7 @@ use crate::registry::{
 
 use super::age::{age_on, ADULT_AGE};
 use super::{
-    Decision, Evidence, EvidenceStatus, Outcome, OwnerCheck, OwnerFacts, Reason, ReasonCode,
+    Decision, Evidence, EvidenceStatus, Outcome, OwnerFacts, OwnerQuestion, Reason, ReasonCode,
     Representation, Role,
 };
 
@@ -96,7 +96,7 @@ fn evidence<T>(
 }
 
 pub fn decide(
-    check: &OwnerCheck,
+    check: &OwnerQuestion,
     config: &DecisionConfig,
     answers: Answers,
 ) -> Result<Decision, RegistryError> {
@@ -265,7 +265,7 @@ pub fn decide(
 /// Reasons for the operational hall (pushed to `reasons`) and facts worth a note.
 #[allow(clippy::too_many_arguments)]
 fn hall_reasons(
-    check: &OwnerCheck,
+    check: &OwnerQuestion,
     config: &DecisionConfig,
     p: &Person,
     acts: Option<&CivilActs>,
@@ -518,8 +518,8 @@ mod tests {
         }
     }
 
-    fn check(date: &str, applicant: Option<&str>) -> OwnerCheck {
-        OwnerCheck {
+    fn check(date: &str, applicant: Option<&str>) -> OwnerQuestion {
+        OwnerQuestion {
             owner: Iin::parse(OWNER).unwrap(),
             service: Service::RegistrationAtResidence,
             applicant: applicant.map(|a| Iin::parse(a).unwrap()),
@@ -538,7 +538,7 @@ mod tests {
         }
     }
 
-    fn run(c: &OwnerCheck, a: Answers) -> Result<Decision, RegistryError> {
+    fn run(c: &OwnerQuestion, a: Answers) -> Result<Decision, RegistryError> {
         decide(c, &DecisionConfig::default(), a)
     }
 

@@ -1,17 +1,11 @@
 //! EPVO, the single platform of higher education (payload modelled; the real one is not
 //! public): university, programme, course, study form, dormitory.
 
-use async_trait::async_trait;
 use chrono::NaiveDate;
 use roxmltree::Node;
 
-use super::shep::{iin_payload, NodeExt, ShepClient};
-use super::{Fetched, Query, RegistryError};
-
-#[async_trait]
-pub trait Epvo: Send + Sync {
-    async fn studies(&self, query: &Query) -> Result<Fetched<Vec<Study>>, RegistryError>;
-}
+use super::shep::NodeExt;
+use super::{CodeTables, Payload, Registry};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StudyForm {
@@ -32,17 +26,12 @@ pub struct Study {
     pub until: Option<NaiveDate>,
 }
 
-/// EPVO over SHEP.
-pub struct ShepEpvo(pub ShepClient);
+/// A person's studies; none: an empty list.
+impl Payload for Vec<Study> {
+    const REGISTRY: Registry = Registry::Epvo;
 
-#[async_trait]
-impl Epvo for ShepEpvo {
-    async fn studies(&self, query: &Query) -> Result<Fetched<Vec<Study>>, RegistryError> {
-        let fetched = self
-            .0
-            .call(&iin_payload(&query.iin), query, parse_studies)
-            .await?;
-        Ok(fetched.map(Option::unwrap_or_default))
+    fn parse(data: Node, _: &CodeTables) -> Result<Vec<Study>, String> {
+        parse_studies(data)
     }
 }
 

@@ -2,23 +2,13 @@
 //! legal capacity. Field names follow the publicly seen payload; the code values of
 //! `lifeStatus` and `capableStatus` are not public and come from [`CodeTables`].
 
-use std::sync::Arc;
-
-use async_trait::async_trait;
 use chrono::NaiveDate;
 use quick_xml::escape::escape;
 use roxmltree::Node;
 use serde::{Deserialize, Serialize};
 
-use super::shep::{NodeExt, ShepClient};
-use super::CodeTables;
-use super::{Fetched, Query, RegistryError};
-
-#[async_trait]
-pub trait GbdFl: Send + Sync {
-    /// The person with `query.iin`, or `None` when GBD FL has no such person.
-    async fn person(&self, query: &Query) -> Result<Fetched<Option<Person>>, RegistryError>;
-}
+use super::shep::{iin_payload, NodeExt};
+use super::{CodeTables, Payload, Query, Registry};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Person {
@@ -85,27 +75,22 @@ pub struct Certificate {
     pub issued_on: Option<NaiveDate>,
 }
 
-/// GBD FL over SHEP.
-pub struct ShepGbdFl {
-    pub client: ShepClient,
-    pub codes: Arc<CodeTables>,
-}
+/// The person with the query's IIN, or `None` when GBD FL has no such person. The caller's
+/// consent token, if any, goes along as `kdpToken`.
+impl Payload for Option<Person> {
+    const REGISTRY: Registry = Registry::GbdFl;
 
-#[async_trait]
-impl GbdFl for ShepGbdFl {
-    async fn person(&self, query: &Query) -> Result<Fetched<Option<Person>>, RegistryError> {
-        let mut payload = super::shep::iin_payload(&query.iin);
+    fn request(query: &Query) -> String {
+        let mut payload = iin_payload(&query.iin);
         if let Some(token) = &query.consent_token {
             payload.push_str(&format!("<kdpToken>{}</kdpToken>", escape(token.secret())));
         }
-        self.client
-            .call(&payload, query, |data| {
-                let person = data
-                    .child_el("person")
-                    .ok_or_else(|| "data/person missing".to_owned())?;
-                parse_person(person, &self.codes)
-            })
-            .await
+        payload
+    }
+
+    fn parse(data: Node, codes: &CodeTables) -> Result<Option<Person>, String> {
+        let person = data.child_el("person").ok_or("data/person missing")?;
+        parse_person(person, codes).map(Some)
     }
 }
 

@@ -1,9 +1,14 @@
-//! The five registries in domain terms: one trait per registry, one SHEP adapter each.
+//! The registries in domain terms: each registry's answer type (a [`Payload`]: one module per
+//! registry), one generic look-up ([`Lookup<T>`]) and one SHEP adapter for all of them
+//! ([`ShepLookup<T>`]).
 //!
-//! Handlers and the decision see only these traits and domain types; the XML of the SHEP
-//! envelope and of each registry's payload stays inside this module tree. Every adapter talks
-//! through the shared [`shep::ShepClient`], so pointing the gateway at the real bus is a change
-//! of endpoint, serviceId and senderId in configuration.
+//! Handlers and the decision see only look-ups and domain types; the XML of the SHEP envelope
+//! and of each registry's payload stays inside this module tree. Every adapter talks through
+//! the shared [`shep::ShepClient`], so pointing the gateway at the real bus is a change of
+//! endpoint, serviceId and senderId in configuration ([`config`]).
+//!
+//! Adding a registry: its line in the registry list (`registry-vocab`), a module here with its
+//! answer type and parser, and its line in [`for_each_payload`].
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -16,20 +21,32 @@ pub use config::{local_endpoints, CodeTables, Endpoints, ShepCodes, ShepConfig, 
 use shep::ShepClient;
 
 pub mod config;
-pub mod epvo;
-pub mod gbd_fl;
 pub mod limits;
-pub mod nobd;
+mod lookup;
 pub mod shep;
 pub mod signing;
+
+pub mod epvo;
+pub mod gbd_fl;
+pub mod nobd;
 pub mod social;
 pub mod zags;
 
-pub use epvo::{Epvo, Study, StudyForm};
-pub use gbd_fl::{CapacityStatus, GbdFl, Gender, LegalCapacity, LifeStatus, Person};
-pub use nobd::{Nobd, SchoolEnrolment};
-pub use social::{Disability, Guardianship, GuardianshipKind, SocialSecurity, SocialStatus};
-pub use zags::{BirthAct, CivilActs, DeathAct, MarriageAct, NameChangeAct, PersonRef, Zags};
+pub use epvo::{Study, StudyForm};
+pub use gbd_fl::{CapacityStatus, Gender, LegalCapacity, LifeStatus, Person};
+pub use lookup::{Lookup, MakeLookup, Payload, PayloadVisitor, Registries, ShepLookup};
+pub use nobd::SchoolEnrolment;
+pub use social::{Disability, Guardianship, GuardianshipKind, SocialStatus};
+pub use zags::{BirthAct, CivilActs, DeathAct, MarriageAct, NameChangeAct, PersonRef};
+
+/// The gateway's registry list: every registry's answer type, once each.
+pub fn for_each_payload(visitor: &mut impl PayloadVisitor) {
+    visitor.visit::<Option<Person>>();
+    visitor.visit::<CivilActs>();
+    visitor.visit::<SocialStatus>();
+    visitor.visit::<Vec<SchoolEnrolment>>();
+    visitor.visit::<Vec<Study>>();
+}
 
 /// The registry list and per-registry maps, shared with the mock registries.
 pub use registry_vocab::{PerRegistry, Registry};
@@ -45,11 +62,12 @@ pub struct Query {
     /// stale entry may stand in for a failed call). `false` for a person's record looked up
     /// under a consent: GBD FL must see this caller's token (see [`crate::consent`]).
     pub shared_cache: bool,
-    /// When the answer is no longer of use: the caller's deadline, and per attempt the
-    /// attempt's own (the HTTP timeout).
-    pub deadline: Option<tokio::time::Instant>,
-    /// The callers' deadline as the registry is told it (SHEP property `timeoutMs`).
-    pub budget: Option<tokio::time::Instant>,
+    /// When the callers stop waiting for the answer: the caller's deadline (a call shared by
+    /// several callers: the latest of theirs). The registry is told it (SHEP property
+    /// `timeoutMs`).
+    pub callers_deadline: Option<tokio::time::Instant>,
+    /// When this attempt gives up (its HTTP timeout); set by the guard per attempt.
+    pub attempt_deadline: Option<tokio::time::Instant>,
 }
 
 impl Query {
@@ -58,8 +76,8 @@ impl Query {
             iin,
             consent_token: None,
             shared_cache: true,
-            deadline: None,
-            budget: None,
+            callers_deadline: None,
+            attempt_deadline: None,
         }
     }
 }
@@ -256,51 +274,64 @@ impl Failure {
 
 pub type RegistryResult<T> = Result<Fetched<T>, RegistryError>;
 
-/// The five registries, as the rest of the gateway uses them.
-#[derive(Clone)]
-pub struct Registries {
-    pub gbd_fl: Arc<dyn GbdFl>,
-    pub zags: Arc<dyn Zags>,
-    pub social: Arc<dyn SocialSecurity>,
-    pub nobd: Arc<dyn Nobd>,
-    pub epvo: Arc<dyn Epvo>,
-}
-
-/// The five registries over SHEP, as configured, signing and verifying per `security`.
+/// Every registry over SHEP, as configured, signing and verifying per `security`.
 pub fn over_shep(
     endpoints: &Endpoints,
     shep: Arc<ShepConfig>,
     codes: Arc<CodeTables>,
     security: &signing::Security,
 ) -> Result<Registries, crate::BoxError> {
-    let http = signing::bus_client(&shep)?;
-    let client = |registry| {
-        let mut client = ShepClient::new(
-            registry,
-            http.clone(),
-            endpoints[registry].clone(),
-            shep.clone(),
-        )
-        .with_verifier(security.verifier());
-        if let Some(signer) = security.signer(registry) {
-            client = client.with_signer(signer);
+    struct OverShep<'a> {
+        http: reqwest::Client,
+        endpoints: &'a Endpoints,
+        shep: Arc<ShepConfig>,
+        codes: Arc<CodeTables>,
+        security: &'a signing::Security,
+    }
+    impl MakeLookup for OverShep<'_> {
+        fn make<T: Payload>(&mut self) -> Arc<dyn Lookup<T>> {
+            let registry = T::REGISTRY;
+            let endpoint = self.endpoints[registry].clone();
+            let mut client =
+                ShepClient::new(registry, self.http.clone(), endpoint, self.shep.clone())
+                    .with_verifier(self.security.verifier());
+            if let Some(signer) = self.security.signer(registry) {
+                client = client.with_signer(signer);
+            }
+            Arc::new(ShepLookup::<T>::new(client, self.codes.clone()))
         }
-        client
-    };
-    Ok(Registries {
-        gbd_fl: Arc::new(gbd_fl::ShepGbdFl {
-            client: client(Registry::GbdFl),
-            codes,
-        }),
-        zags: Arc::new(zags::ShepZags(client(Registry::Zags))),
-        social: Arc::new(social::ShepSocialSecurity(client(Registry::SocialSecurity))),
-        nobd: Arc::new(nobd::ShepNobd(client(Registry::Nobd))),
-        epvo: Arc::new(epvo::ShepEpvo(client(Registry::Epvo))),
-    })
+    }
+    Ok(Registries::build(&mut OverShep {
+        http: signing::bus_client(&shep)?,
+        endpoints,
+        shep,
+        codes,
+        security,
+    }))
 }
 
 /// `true` when a record that runs from `since` to `until` (inclusive, open-ended when `None`)
 /// is in force on `date`.
 pub fn in_force(since: NaiveDate, until: Option<NaiveDate>, date: NaiveDate) -> bool {
     since <= date && until.is_none_or(|u| date <= u)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_registry_has_one_answer_type() {
+        struct Count(PerRegistry<u32>);
+        impl PayloadVisitor for Count {
+            fn visit<T: Payload>(&mut self) {
+                self.0[T::REGISTRY] += 1;
+            }
+        }
+        let mut count = Count(PerRegistry::default());
+        for_each_payload(&mut count);
+        for (registry, n) in count.0.iter() {
+            assert_eq!(*n, 1, "{registry}");
+        }
+    }
 }

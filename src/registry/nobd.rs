@@ -1,20 +1,11 @@
 //! NOBD, the national educational database (payload modelled; the real one is not public):
 //! school and college enrolment, and children without parental care placed in an organisation.
 
-use async_trait::async_trait;
 use chrono::NaiveDate;
 use roxmltree::Node;
 
-use super::shep::{iin_payload, NodeExt, ShepClient};
-use super::{Fetched, Query, RegistryError};
-
-#[async_trait]
-pub trait Nobd: Send + Sync {
-    async fn enrolments(
-        &self,
-        query: &Query,
-    ) -> Result<Fetched<Vec<SchoolEnrolment>>, RegistryError>;
-}
+use super::shep::NodeExt;
+use super::{CodeTables, Payload, Registry};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SchoolEnrolment {
@@ -26,20 +17,12 @@ pub struct SchoolEnrolment {
     pub without_parental_care: bool,
 }
 
-/// NOBD over SHEP.
-pub struct ShepNobd(pub ShepClient);
+/// A person's enrolments; none: an empty list.
+impl Payload for Vec<SchoolEnrolment> {
+    const REGISTRY: Registry = Registry::Nobd;
 
-#[async_trait]
-impl Nobd for ShepNobd {
-    async fn enrolments(
-        &self,
-        query: &Query,
-    ) -> Result<Fetched<Vec<SchoolEnrolment>>, RegistryError> {
-        let fetched = self
-            .0
-            .call(&iin_payload(&query.iin), query, parse_enrolments)
-            .await?;
-        Ok(fetched.map(Option::unwrap_or_default))
+    fn parse(data: Node, _: &CodeTables) -> Result<Vec<SchoolEnrolment>, String> {
+        parse_enrolments(data)
     }
 }
 

@@ -83,14 +83,34 @@ impl ShepClient {
 
     /// Sends `request_data` (the payload, already XML) for `query` and parses the answer's
     /// `data` element with `parse`. `Ok(None)` when the registry says it has no such record.
-    /// The callers' remaining budget goes along as the SHEP property `timeoutMs`.
+    /// The callers' remaining time goes along as the SHEP property `timeoutMs`.
     pub async fn call<T>(
         &self,
         request_data: &str,
         query: &super::Query,
         parse: impl FnOnce(Node) -> Result<T, String>,
     ) -> Result<Fetched<Option<T>>, RegistryError> {
-        let fail = |failure: Failure| RegistryError {
+        // The W3C trace context of this attempt goes along as HTTP headers and SHEP properties.
+        let trace = crate::telemetry::current_trace_context();
+        let envelope = self
+            .signed_envelope(request_data, query, &trace)
+            .await
+            .map_err(|e| self.fail(e))?;
+        let (status, body) = self
+            .exchange(envelope, &trace, transport_timeout(query))
+            .await
+            .map_err(|e| self.fail(e))?;
+        let verify = self
+            .verifier
+            .as_deref()
+            .map(|v| move |doc: &Document, text: &str| v.check(self.registry, doc, text));
+        parse_response(status, &body, &self.shep.status_codes, verify, parse)
+            .map_err(|e| self.fail(e))
+    }
+
+    /// `failure` as this registry's error, with the retry advice for its kind.
+    fn fail(&self, failure: Failure) -> RegistryError {
+        RegistryError {
             registry: self.registry,
             retry_after: if failure.is_transient() {
                 self.shep.retry_after
@@ -98,32 +118,42 @@ impl ShepClient {
                 self.shep.retry_after_permanent
             },
             failure,
-        };
+        }
+    }
+
+    /// The request's envelope, signed: the payload, the trace context and the callers'
+    /// remaining time as properties.
+    async fn signed_envelope(
+        &self,
+        request_data: &str,
+        query: &super::Query,
+        trace: &[(&'static str, String)],
+    ) -> Result<String, Failure> {
         let message_id = uuid::Uuid::new_v4().to_string();
-        // The W3C trace context of this attempt goes along as HTTP headers and SHEP properties.
-        let trace = crate::telemetry::current_trace_context();
-        let mut properties = trace.clone();
-        if let Some(budget) = query.budget {
-            let left = budget.saturating_duration_since(tokio::time::Instant::now());
+        let mut properties = trace.to_vec();
+        if let Some(deadline) = query.callers_deadline {
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
             properties.push((TIMEOUT_PROPERTY, left.as_millis().to_string()));
         }
-        let deadline = query.deadline;
-        let envelope = self
-            .signer
+        self.signer
             .sign(self.envelope(&message_id, request_data, &properties))
             .await
-            .map_err(|e| fail(Failure::Signing(e)))?;
-        // The remaining budget bounds the HTTP exchange. The guard enforces the deadline
-        // itself; the transport's timer is a backstop set a little later so that it never
-        // wins the race and passes the caller's deadline off as a registry timeout.
-        let timeout = deadline
-            .map(|d| d.saturating_duration_since(tokio::time::Instant::now()) + TRANSPORT_SLACK)
-            .unwrap_or(DEFAULT_TIMEOUT);
+            .map_err(Failure::Signing)
+    }
+
+    /// POSTs `envelope`; the answer's HTTP status and its body, read within the limits.
+    async fn exchange(
+        &self,
+        envelope: String,
+        trace: &[(&'static str, String)],
+        timeout: Duration,
+    ) -> Result<(u16, String), Failure> {
+        // The URL may carry credentials (e.g. an API key in its query): never in a text.
         let transport = |e: reqwest::Error| {
             if e.is_timeout() {
                 Failure::Timeout(timeout)
             } else {
-                Failure::Connect(scrub(&error_chain(&e)))
+                Failure::Connect(scrub(&error_chain(&e.without_url())))
             }
         };
         let mut request = self
@@ -132,40 +162,22 @@ impl ShepClient {
             .timeout(timeout)
             .header("Content-Type", "text/xml; charset=utf-8")
             .header("SOAPAction", "\"SendMessage\"");
-        for (key, value) in &trace {
+        for (key, value) in trace {
             if let Ok(value) = reqwest::header::HeaderValue::from_str(value) {
                 request = request.header(*key, value);
             }
         }
-        let response = request
-            .body(envelope)
-            .send()
-            .await
-            // The URL may carry credentials (e.g. an API key in its query): never in a text.
-            .map_err(|e| fail(transport(e.without_url())))?;
-        let status = response.status();
+        let response = request.body(envelope).send().await.map_err(transport)?;
+        let status = response.status().as_u16();
         let mut limits = self.shep.limits;
         if let Some(n) = self.endpoint.max_answer_bytes {
             limits.max_answer_bytes = n;
         }
         let body = read_bounded(response, limits.max_answer_bytes)
             .await
-            .map_err(|e| fail(e.unwrap_or_else(|e| transport(e.without_url()))))?;
-        limits
-            .scan(&body)
-            .map_err(|e| fail(Failure::Malformed(e)))?;
-        let verify = self
-            .verifier
-            .as_deref()
-            .map(|v| move |doc: &Document, text: &str| v.check(self.registry, doc, text));
-        parse_response(
-            status.as_u16(),
-            &body,
-            &self.shep.status_codes,
-            verify,
-            parse,
-        )
-        .map_err(fail)
+            .map_err(|e| e.unwrap_or_else(transport))?;
+        limits.scan(&body).map_err(Failure::Malformed)?;
+        Ok((status, body))
     }
 
     fn envelope(&self, message_id: &str, data: &str, trace: &[(&str, String)]) -> String {
@@ -192,6 +204,17 @@ impl ShepClient {
             sender = escape(e.sender_id.as_str()),
         )
     }
+}
+
+/// The HTTP exchange's timeout: the attempt's deadline (else the callers'), a little late. The
+/// guard enforces the deadline itself; the transport's timer is a backstop set a little later
+/// so that it never wins the race and passes the caller's deadline off as a registry timeout.
+fn transport_timeout(query: &super::Query) -> Duration {
+    query
+        .attempt_deadline
+        .or(query.callers_deadline)
+        .map(|d| d.saturating_duration_since(tokio::time::Instant::now()) + TRANSPORT_SLACK)
+        .unwrap_or(DEFAULT_TIMEOUT)
 }
 
 /// The body of `response`, at most `limit` bytes: a longer one is abandoned at the limit (the

@@ -2,17 +2,11 @@
 //! guardianship (опека) or trusteeship (попечительство) records where the person is the ward or
 //! the guardian.
 
-use async_trait::async_trait;
 use chrono::NaiveDate;
 use roxmltree::Node;
 
-use super::shep::{iin_payload, NodeExt, ShepClient};
-use super::{in_force, Fetched, Query, RegistryError};
-
-#[async_trait]
-pub trait SocialSecurity: Send + Sync {
-    async fn social_status(&self, query: &Query) -> Result<Fetched<SocialStatus>, RegistryError>;
-}
+use super::shep::NodeExt;
+use super::{in_force, CodeTables, Payload, Registry};
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SocialStatus {
@@ -58,17 +52,11 @@ impl Disability {
     }
 }
 
-/// E-social security over SHEP.
-pub struct ShepSocialSecurity(pub ShepClient);
+impl Payload for SocialStatus {
+    const REGISTRY: Registry = Registry::SocialSecurity;
 
-#[async_trait]
-impl SocialSecurity for ShepSocialSecurity {
-    async fn social_status(&self, query: &Query) -> Result<Fetched<SocialStatus>, RegistryError> {
-        let fetched = self
-            .0
-            .call(&iin_payload(&query.iin), query, parse_status)
-            .await?;
-        Ok(fetched.map(Option::unwrap_or_default))
+    fn parse(data: Node, _: &CodeTables) -> Result<SocialStatus, String> {
+        parse_status(data)
     }
 }
 

@@ -2,18 +2,11 @@
 //! which the person is the child (the parents are a minor's legal representatives), marriage
 //! acts, the death act, name changes.
 
-use async_trait::async_trait;
 use chrono::NaiveDate;
 use roxmltree::Node;
 
-use super::shep::{iin_payload, NodeExt, ShepClient};
-use super::{Fetched, Query, RegistryError};
-
-#[async_trait]
-pub trait Zags: Send + Sync {
-    /// The acts of `query.iin`; a person with no acts gets empty lists.
-    async fn civil_acts(&self, query: &Query) -> Result<Fetched<CivilActs>, RegistryError>;
-}
+use super::shep::NodeExt;
+use super::{CodeTables, Payload, Registry};
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct CivilActs {
@@ -61,17 +54,12 @@ pub struct NameChangeAct {
     pub new_full_name: String,
 }
 
-/// IS ZAGS over SHEP.
-pub struct ShepZags(pub ShepClient);
+/// The acts of a person; a person with no acts gets empty lists.
+impl Payload for CivilActs {
+    const REGISTRY: Registry = Registry::Zags;
 
-#[async_trait]
-impl Zags for ShepZags {
-    async fn civil_acts(&self, query: &Query) -> Result<Fetched<CivilActs>, RegistryError> {
-        let fetched = self
-            .0
-            .call(&iin_payload(&query.iin), query, parse_acts)
-            .await?;
-        Ok(fetched.map(Option::unwrap_or_default))
+    fn parse(data: Node, _: &CodeTables) -> Result<CivilActs, String> {
+        parse_acts(data)
     }
 }
 

@@ -26,30 +26,28 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use arc_swap::ArcSwap;
-use async_trait::async_trait;
 use futures::future::{BoxFuture, FutureExt, Shared};
-use tokio::sync::Semaphore;
+use tokio::sync::{Semaphore, SemaphorePermit};
 use tokio::time::{timeout_at, Instant};
-use tower::retry::backoff::{Backoff, ExponentialBackoffMaker, MakeBackoff};
-use tower::util::rng::HasherRng;
 
 use crate::iin::Iin;
 use crate::metrics;
-use crate::registry::{
-    CivilActs, Epvo, Failure, Fetched, GbdFl, Nobd, Person, Query, Registries, Registry,
-    RegistryError, SchoolEnrolment, SocialSecurity, SocialStatus, Study, Zags,
-};
+use crate::registry::{Failure, Fetched, Query, Registry, RegistryError};
 
 pub mod breaker;
 pub mod budget;
 pub mod cache;
 pub mod config;
+mod guarded;
+pub mod retry;
 
 use breaker::Breaker;
 pub use breaker::{BreakerConfig, BreakerState};
 use budget::RetryBudget;
 use cache::{AnswerCache, Lifetimes};
 pub use config::{Policy, ResilienceConfig};
+pub use guarded::{GuardAdmin, Guarded, GuardedRegistries};
+use retry::RetryRules;
 use tracing::Instrument as _;
 
 fn budget(p: &Policy) -> RetryBudget {
@@ -239,72 +237,113 @@ impl<T: Clone + Send + Sync + 'static> Guard<T> {
             + Sync
             + 'static,
     {
-        let key = self.registry.key();
-        let shared_cache = query.shared_cache;
-        if shared_cache {
-            if let Some(hit) = self.cache.fresh(&query.iin) {
-                metrics::cache_lookup(key, "hit");
-                tracing::debug!(registry = key, cache = "hit", "answered from the cache");
-                return Ok(hit);
-            }
-            metrics::cache_lookup(key, "miss");
+        if let Some(hit) = self.cached(query) {
+            return Ok(hit);
         }
-        let call = {
-            let mut in_flight = self.in_flight.lock().unwrap_or_else(|p| p.into_inner());
-            let flight = flight_key(query);
-            let (call, horizon) = in_flight.entry(flight.clone()).or_insert_with(|| {
-                let guard = self.clone();
-                let query = query.clone();
-                let horizon = Horizon::default();
-                let waiters = horizon.clone();
-                let task = tokio::spawn(
-                    async move {
-                        let _leave = Leave {
-                            guard: &guard,
-                            key: flight,
-                        };
-                        let result = guard.call(&query, &waiters, fetch).await;
-                        if let (Ok(answer), true) = (&result, query.shared_cache) {
-                            guard.cache.insert(query.iin, answer, guard.lifetimes());
-                        }
-                        result
-                    }
-                    .in_current_span(),
-                );
-                let registry = self.registry;
-                let call = async move {
-                    task.await.unwrap_or_else(|e| {
-                        tracing::error!(registry = registry.key(), error = %e, "registry call task failed");
-                        Err(RegistryError {
-                            registry,
-                            failure: Failure::Connect("the gateway's call task failed".into()),
-                            retry_after: Duration::from_secs(1),
-                        })
-                    })
-                }
-                .boxed()
-                .shared();
-                (call, horizon)
-            });
-            horizon.join(query.deadline);
-            call.clone()
-        };
-        let result = match query.deadline {
+        let call = self.join_or_start(query, fetch);
+        let result = match query.callers_deadline {
             Some(deadline) => timeout_at(deadline, call).await.unwrap_or_else(|_| {
                 Err(self.error(Failure::DeadlineExceeded, self.live.load().retry_after))
             }),
             None => call.await,
         };
-        result.or_else(|e| match e.failure {
-            _ if !shared_cache || !e.failure.allows_stale() => Err(e),
-            _ => {
-                let max_stale = self.live.load().policy.cache_max_stale;
-                let stale = self.cache.stale(&query.iin, max_stale).ok_or(e)?;
-                metrics::cache_lookup(key, "stale");
-                tracing::info!(registry = key, age = ?stale.source.age, "registry failed: answered from a stale entry");
-                Ok(stale)
+        result.or_else(|e| self.stale_instead_of(e, query))
+    }
+
+    /// A fresh cached answer, when the query may use the cache.
+    fn cached(&self, query: &Query) -> Option<Fetched<T>> {
+        if !query.shared_cache {
+            return None;
+        }
+        let key = self.registry.key();
+        let hit = self.cache.fresh(&query.iin);
+        metrics::cache_lookup(key, if hit.is_some() { "hit" } else { "miss" });
+        if hit.is_some() {
+            tracing::debug!(registry = key, cache = "hit", "answered from the cache");
+        }
+        hit
+    }
+
+    /// The call in flight for this person and token, joined with the query's deadline, or a
+    /// new one started in a task of its own.
+    fn join_or_start<F>(self: &Arc<Self>, query: &Query, fetch: F) -> SharedCall<T>
+    where
+        F: Fn(Query) -> BoxFuture<'static, Result<Fetched<T>, RegistryError>>
+            + Send
+            + Sync
+            + 'static,
+    {
+        let mut in_flight = self.in_flight.lock().unwrap_or_else(|p| p.into_inner());
+        let flight = flight_key(query);
+        let (call, horizon) = in_flight
+            .entry(flight.clone())
+            .or_insert_with(|| self.start(query, flight, fetch));
+        horizon.join(query.callers_deadline);
+        call.clone()
+    }
+
+    /// Starts the call for `query` in a task; it leaves the single-flight table when it ends.
+    fn start<F>(
+        self: &Arc<Self>,
+        query: &Query,
+        flight: FlightKey,
+        fetch: F,
+    ) -> (SharedCall<T>, Horizon)
+    where
+        F: Fn(Query) -> BoxFuture<'static, Result<Fetched<T>, RegistryError>>
+            + Send
+            + Sync
+            + 'static,
+    {
+        let guard = self.clone();
+        let query = query.clone();
+        let horizon = Horizon::default();
+        let waiters = horizon.clone();
+        let task = tokio::spawn(
+            async move {
+                let _leave = Leave {
+                    guard: &guard,
+                    key: flight,
+                };
+                let result = guard.call(&query, &waiters, fetch).await;
+                if let (Ok(answer), true) = (&result, query.shared_cache) {
+                    guard.cache.insert(query.iin, answer, guard.lifetimes());
+                }
+                result
             }
-        })
+            .in_current_span(),
+        );
+        let registry = self.registry;
+        let call = async move {
+            task.await.unwrap_or_else(|e| {
+                tracing::error!(registry = registry.key(), error = %e, "registry call task failed");
+                Err(RegistryError {
+                    registry,
+                    failure: Failure::Connect("the gateway's call task failed".into()),
+                    retry_after: Duration::from_secs(1),
+                })
+            })
+        }
+        .boxed()
+        .shared();
+        (call, horizon)
+    }
+
+    /// A stale cached answer for a failed call, when the failure and the query allow one.
+    fn stale_instead_of(
+        &self,
+        e: RegistryError,
+        query: &Query,
+    ) -> Result<Fetched<T>, RegistryError> {
+        if !query.shared_cache || !e.failure.allows_stale() {
+            return Err(e);
+        }
+        let max_stale = self.live.load().policy.cache_max_stale;
+        let stale = self.cache.stale(&query.iin, max_stale).ok_or(e)?;
+        let key = self.registry.key();
+        metrics::cache_lookup(key, "stale");
+        tracing::info!(registry = key, age = ?stale.source.age, "registry failed: answered from a stale entry");
+        Ok(stale)
     }
 
     /// One call as its callers see it: the breaker is asked once, and told once how the call
@@ -334,6 +373,8 @@ impl<T: Clone + Send + Sync + 'static> Guard<T> {
         result
     }
 
+    /// Attempts until one answers or [`RetryRules::should_retry`] and the retry budget say
+    /// to stop.
     async fn attempts<F, Fut>(
         &self,
         query: &Query,
@@ -345,92 +386,113 @@ impl<T: Clone + Send + Sync + 'static> Guard<T> {
         Fut: Future<Output = Result<Fetched<T>, RegistryError>>,
     {
         let live = self.live.load();
-        let p = &live.policy;
-        let retry_after = live.retry_after;
+        let rules = RetryRules::new(&live.policy);
         let key = self.registry.key();
-        let mut backoff = ExponentialBackoffMaker::new(
-            p.backoff_min,
-            p.backoff_max,
-            p.backoff_jitter,
-            HasherRng::default(),
-        )
-        .expect("validated by Policy::validate")
-        .make_backoff();
         live.budget.deposit();
         let mut attempt = 1;
         loop {
-            if horizon.get().is_some_and(|d| d <= Instant::now()) {
-                return Err(self.error(Failure::DeadlineExceeded, retry_after));
-            }
-            // A slot first: time spent waiting for one is the gateway's own queue, bounded on
-            // its own and never counted as the registry's.
-            let slot = tokio::select! {
-                slot = tokio::time::timeout(p.queue_timeout, self.bulkhead.acquire()) => match slot {
-                    Ok(Ok(slot)) => slot,
-                    _ => {
-                        metrics::registry_queue_full(key);
-                        tracing::warn!(registry = key, "no call slot free within queue_timeout: shed");
-                        return Err(self.error(Failure::Overloaded(p.queue_timeout), p.queue_timeout));
-                    }
-                },
-                () = horizon.passed() => return Err(self.error(Failure::DeadlineExceeded, retry_after)),
+            let (error, took) = match self.attempt(query, horizon, &fetch, attempt, &live).await {
+                Ok(answer) => return Ok(answer),
+                Err(failed) => failed,
             };
-            let started = Instant::now();
-            let attempt_deadline = started + p.attempt_timeout;
-            let span = tracing::info_span!(
-                "registry_attempt",
-                otel.kind = "client",
-                otel.status_code = tracing::field::Empty,
-                registry = key,
-                attempt,
-                cache = "miss",
-                breaker = self.breaker.state().as_str(),
-                status = tracing::field::Empty,
-            );
-            let attempt_span = span.clone();
-            let mut q = query.clone();
-            q.deadline = Some(attempt_deadline);
-            q.budget = horizon.get();
-            let call = timeout_at(attempt_deadline, fetch(q)).instrument_with(span);
-            let error = tokio::select! {
-                outcome = call => match outcome {
-                    Ok(Ok(answer)) => {
-                        let status = if self.cache.is_negative(&answer.value) { "not_found" } else { "ok" };
-                        attempt_span.record("status", status);
-                        metrics::registry_call(key, status, started.elapsed().as_secs_f64());
-                        return Ok(answer);
-                    }
-                    Ok(Err(e)) => e,
-                    Err(_) => self.error(Failure::Timeout(p.attempt_timeout), retry_after),
-                },
-                // The waiters' clock, not the registry's health.
-                () = horizon.passed() => self.error(Failure::DeadlineExceeded, retry_after),
+            let time_left = horizon
+                .get()
+                .map(|d| d.saturating_duration_since(Instant::now()));
+            let Some(pause) = rules.should_retry(&error.failure, attempt, took, time_left) else {
+                return Err(error);
             };
-            drop(slot);
-            attempt_span.record("status", error.failure.label());
-            attempt_span.record("otel.status_code", "ERROR");
-            metrics::registry_call(key, error.failure.label(), started.elapsed().as_secs_f64());
-            if !error.failure.is_transient() || attempt >= p.max_attempts {
-                return Err(error);
-            }
-            let pause = backoff.next_backoff();
-            // A retry is started only if one as slow as this attempt can still finish in time.
-            let finish = pause.deadline() + started.elapsed();
-            if horizon.get().is_some_and(|d| finish > d) {
-                tracing::debug!(
-                    registry = key,
-                    "no retry: it cannot finish before the deadline"
-                );
-                return Err(error);
-            }
             if !live.budget.withdraw() {
                 tracing::debug!(registry = key, "no retry: retry budget exhausted");
                 return Err(error);
             }
             metrics::registry_retry(key);
-            pause.await;
+            tokio::time::sleep(pause).await;
             attempt += 1;
         }
+    }
+
+    /// One attempt: a bulkhead slot, then `fetch` within the attempt's timeout and the
+    /// waiters' deadline. A failure comes with how long the attempt took (zero when it never
+    /// reached the registry).
+    async fn attempt<F, Fut>(
+        &self,
+        query: &Query,
+        horizon: &Horizon,
+        fetch: &F,
+        attempt: u32,
+        live: &Live,
+    ) -> Result<Fetched<T>, (RegistryError, Duration)>
+    where
+        F: Fn(Query) -> Fut,
+        Fut: Future<Output = Result<Fetched<T>, RegistryError>>,
+    {
+        let not_started = |e| (e, Duration::ZERO);
+        let _slot = self.slot(horizon, live).await.map_err(not_started)?;
+        let p = &live.policy;
+        let key = self.registry.key();
+        let started = Instant::now();
+        let span = self.attempt_span(attempt);
+        let mut q = query.clone();
+        q.attempt_deadline = Some(started + p.attempt_timeout);
+        q.callers_deadline = horizon.get();
+        let call = timeout_at(started + p.attempt_timeout, fetch(q)).instrument_with(span.clone());
+        let result = tokio::select! {
+            outcome = call => match outcome {
+                Ok(answer) => answer,
+                Err(_) => Err(self.error(Failure::Timeout(p.attempt_timeout), live.retry_after)),
+            },
+            // The waiters' clock, not the registry's health.
+            () = horizon.passed() => Err(self.error(Failure::DeadlineExceeded, live.retry_after)),
+        };
+        let status = match &result {
+            Ok(answer) if self.cache.is_negative(&answer.value) => "not_found",
+            Ok(_) => "ok",
+            Err(e) => {
+                span.record("otel.status_code", "ERROR");
+                e.failure.label()
+            }
+        };
+        span.record("status", status);
+        metrics::registry_call(key, status, started.elapsed().as_secs_f64());
+        result.map_err(|e| (e, started.elapsed()))
+    }
+
+    /// A bulkhead slot. Time spent waiting for one is the gateway's own queue, bounded on its
+    /// own and never counted as the registry's.
+    async fn slot(
+        &self,
+        horizon: &Horizon,
+        live: &Live,
+    ) -> Result<SemaphorePermit<'_>, RegistryError> {
+        if horizon.get().is_some_and(|d| d <= Instant::now()) {
+            return Err(self.error(Failure::DeadlineExceeded, live.retry_after));
+        }
+        let queue_timeout = live.policy.queue_timeout;
+        tokio::select! {
+            slot = tokio::time::timeout(queue_timeout, self.bulkhead.acquire()) => match slot {
+                Ok(Ok(slot)) => Ok(slot),
+                _ => {
+                    let key = self.registry.key();
+                    metrics::registry_queue_full(key);
+                    tracing::warn!(registry = key, "no call slot free within queue_timeout: shed");
+                    Err(self.error(Failure::Overloaded(queue_timeout), queue_timeout))
+                }
+            },
+            () = horizon.passed() => Err(self.error(Failure::DeadlineExceeded, live.retry_after)),
+        }
+    }
+
+    fn attempt_span(&self, attempt: u32) -> tracing::Span {
+        tracing::info_span!(
+            "registry_attempt",
+            otel.kind = "client",
+            otel.status_code = tracing::field::Empty,
+            registry = self.registry.key(),
+            attempt,
+            cache = "miss",
+            breaker = self.breaker.state().as_str(),
+            status = tracing::field::Empty,
+        )
     }
 
     pub fn invalidate(&self, iin: &Iin) -> bool {
@@ -455,151 +517,6 @@ trait InstrumentWith: Sized {
 impl<F: Future> InstrumentWith for F {
     fn instrument_with(self, span: tracing::Span) -> tracing::instrument::Instrumented<Self> {
         tracing::Instrument::instrument(self, span)
-    }
-}
-
-/// Operations on a guard whatever its answer type, for the admin service.
-pub trait GuardAdmin: Send + Sync {
-    fn invalidate(&self, iin: &Iin) -> bool;
-    fn status(&self) -> GuardStatus;
-}
-
-impl<T: Clone + Send + Sync + 'static> GuardAdmin for Guard<T> {
-    fn invalidate(&self, iin: &Iin) -> bool {
-        Guard::invalidate(self, iin)
-    }
-    fn status(&self) -> GuardStatus {
-        Guard::status(self)
-    }
-}
-
-/// Wraps a registry trait object so that every call goes through its guard. The adapter
-/// behind it can be replaced (new endpoints on reload) while the guard's state stays.
-macro_rules! guarded {
-    ($name:ident, $trait:ident, $method:ident, $answer:ty) => {
-        pub struct $name {
-            inner: ArcSwap<Arc<dyn $trait>>,
-            guard: Arc<Guard<$answer>>,
-        }
-
-        #[async_trait]
-        impl $trait for $name {
-            async fn $method(&self, query: &Query) -> Result<Fetched<$answer>, RegistryError> {
-                let inner: Arc<dyn $trait> = Arc::clone(&self.inner.load());
-                self.guard
-                    .get(query, move |q| {
-                        let inner = inner.clone();
-                        async move { inner.$method(&q).await }.boxed()
-                    })
-                    .await
-            }
-        }
-
-        impl $name {
-            fn new(inner: Arc<dyn $trait>, guard: Arc<Guard<$answer>>) -> Arc<$name> {
-                Arc::new($name {
-                    inner: ArcSwap::from_pointee(inner),
-                    guard,
-                })
-            }
-        }
-    };
-}
-
-guarded!(GuardedGbdFl, GbdFl, person, Option<Person>);
-guarded!(GuardedZags, Zags, civil_acts, CivilActs);
-guarded!(GuardedSocial, SocialSecurity, social_status, SocialStatus);
-guarded!(GuardedNobd, Nobd, enrolments, Vec<SchoolEnrolment>);
-guarded!(GuardedEpvo, Epvo, studies, Vec<Study>);
-
-/// The five registries behind their guards.
-#[derive(Clone)]
-pub struct Guarded {
-    gbd_fl: Arc<GuardedGbdFl>,
-    zags: Arc<GuardedZags>,
-    social: Arc<GuardedSocial>,
-    nobd: Arc<GuardedNobd>,
-    epvo: Arc<GuardedEpvo>,
-}
-
-impl Guarded {
-    /// Guards `registries` with `policy(registry)` each.
-    pub fn new(
-        registries: Registries,
-        policy: impl Fn(Registry) -> Policy,
-        retry_after: Duration,
-    ) -> Guarded {
-        let guard = |r| (r, policy(r), retry_after);
-        let (r, p, ra) = guard(Registry::GbdFl);
-        let gbd_fl = GuardedGbdFl::new(registries.gbd_fl, Guard::new(r, p, ra, Option::is_none));
-        let (r, p, ra) = guard(Registry::Zags);
-        let zags = GuardedZags::new(
-            registries.zags,
-            Guard::new(r, p, ra, |a: &CivilActs| *a == CivilActs::default()),
-        );
-        let (r, p, ra) = guard(Registry::SocialSecurity);
-        let social = GuardedSocial::new(
-            registries.social,
-            Guard::new(r, p, ra, |s: &SocialStatus| *s == SocialStatus::default()),
-        );
-        let (r, p, ra) = guard(Registry::Nobd);
-        let nobd = GuardedNobd::new(registries.nobd, Guard::new(r, p, ra, Vec::is_empty));
-        let (r, p, ra) = guard(Registry::Epvo);
-        let epvo = GuardedEpvo::new(registries.epvo, Guard::new(r, p, ra, Vec::is_empty));
-        Guarded {
-            gbd_fl,
-            zags,
-            social,
-            nobd,
-            epvo,
-        }
-    }
-
-    /// The registries as the rest of the gateway uses them: every call guarded.
-    pub fn registries(&self) -> Registries {
-        Registries {
-            gbd_fl: self.gbd_fl.clone(),
-            zags: self.zags.clone(),
-            social: self.social.clone(),
-            nobd: self.nobd.clone(),
-            epvo: self.epvo.clone(),
-        }
-    }
-
-    /// The guards, for operators (status, invalidation).
-    pub fn admin(&self) -> Vec<Arc<dyn GuardAdmin>> {
-        vec![
-            self.gbd_fl.guard.clone(),
-            self.zags.guard.clone(),
-            self.social.guard.clone(),
-            self.nobd.guard.clone(),
-            self.epvo.guard.clone(),
-        ]
-    }
-
-    /// Reload: new adapters (endpoints, code tables) and policies; caches, breakers and
-    /// calls in flight carry on.
-    pub fn reconfigure(
-        &self,
-        registries: Registries,
-        policy: impl Fn(Registry) -> Policy,
-        retry_after: Duration,
-    ) {
-        self.gbd_fl.inner.store(Arc::new(registries.gbd_fl));
-        self.zags.inner.store(Arc::new(registries.zags));
-        self.social.inner.store(Arc::new(registries.social));
-        self.nobd.inner.store(Arc::new(registries.nobd));
-        self.epvo.inner.store(Arc::new(registries.epvo));
-        let p = policy;
-        self.gbd_fl
-            .guard
-            .set_policy(p(Registry::GbdFl), retry_after);
-        self.zags.guard.set_policy(p(Registry::Zags), retry_after);
-        self.social
-            .guard
-            .set_policy(p(Registry::SocialSecurity), retry_after);
-        self.nobd.guard.set_policy(p(Registry::Nobd), retry_after);
-        self.epvo.guard.set_policy(p(Registry::Epvo), retry_after);
     }
 }
 

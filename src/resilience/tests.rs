@@ -321,7 +321,7 @@ async fn no_retry_that_cannot_finish_before_the_deadline() {
     let fake = Fake::new(&[Step::Fail(Failure::Http(503))], Duration::from_secs(1));
     let g = guard(policy());
     let mut q = query(1);
-    q.deadline = Some(Instant::now() + Duration::from_millis(2000));
+    q.callers_deadline = Some(Instant::now() + Duration::from_millis(2000));
     let e = g.get(&q, fake.fetch()).await.unwrap_err();
     assert!(matches!(e.failure, Failure::Http(503)), "{e}");
     assert_eq!(fake.calls(), 1);
@@ -332,7 +332,7 @@ async fn no_retry_that_cannot_finish_before_the_deadline() {
         Duration::from_secs(1),
     );
     let mut q = query(2);
-    q.deadline = Some(Instant::now() + Duration::from_millis(2200));
+    q.callers_deadline = Some(Instant::now() + Duration::from_millis(2200));
     assert!(g.get(&q, fake.fetch()).await.is_ok());
     assert_eq!(fake.calls(), 2);
 }
@@ -351,7 +351,7 @@ async fn attempt_timeout_and_caller_deadline() {
     assert_eq!(started.elapsed(), Duration::from_secs(2));
 
     let mut q = query(2);
-    q.deadline = Some(Instant::now() + Duration::from_millis(500));
+    q.callers_deadline = Some(Instant::now() + Duration::from_millis(500));
     let started = Instant::now();
     let e = g.get(&q, fake.fetch()).await.unwrap_err();
     assert!(matches!(e.failure, Failure::DeadlineExceeded), "{e}");
@@ -405,7 +405,7 @@ async fn a_waiter_with_a_later_deadline_is_not_cut_short_by_the_first() {
     let g = guard(policy());
     let fake = Fake::new(&[Step::Answer(Some(1))], Duration::from_secs(1));
     let mut hasty = query(1);
-    hasty.deadline = Some(Instant::now() + Duration::from_millis(200));
+    hasty.callers_deadline = Some(Instant::now() + Duration::from_millis(200));
     let patient = query(1);
     let (a, b) = tokio::join!(g.get(&hasty, fake.fetch()), async {
         sleep(Duration::from_millis(50)).await;
@@ -442,13 +442,13 @@ async fn the_callers_budget_is_passed_down_and_the_attempt_is_bounded_by_its_tim
     let fetch = {
         let seen = seen.clone();
         move |q: Query| {
-            *seen.lock().unwrap() = Some((q.deadline, q.budget));
+            *seen.lock().unwrap() = Some((q.attempt_deadline, q.callers_deadline));
             async { Ok(answer(Some(1))) }.boxed()
         }
     };
     let mut q = query(1);
     let caller = Instant::now() + Duration::from_millis(800);
-    q.deadline = Some(caller);
+    q.callers_deadline = Some(caller);
     g.get(&q, fetch).await.unwrap();
     let (attempt, budget) = seen.lock().unwrap().expect("fetched");
     assert_eq!(budget, Some(caller));
@@ -472,7 +472,7 @@ async fn a_call_whose_callers_all_left_gives_its_slot_back() {
     // Two callers with a 1 s deadline, killed after 100 ms: nothing polls their futures again.
     for mut q in persons(2) {
         let (g, fetch) = (g.clone(), fake.fetch());
-        q.deadline = Some(Instant::now() + Duration::from_secs(1));
+        q.callers_deadline = Some(Instant::now() + Duration::from_secs(1));
         let caller = tokio::spawn(async move { g.get(&q, fetch).await });
         settle().await;
         advance(Duration::from_millis(100)).await;
@@ -550,7 +550,7 @@ async fn a_cancelled_probe_does_not_leave_the_breaker_half_open() {
     let hanging = Fake::new(&[Step::Hang], Duration::ZERO);
     let (g1, fetch) = (g.clone(), hanging.fetch());
     let mut q = query(10);
-    q.deadline = Some(Instant::now() + Duration::from_millis(500));
+    q.callers_deadline = Some(Instant::now() + Duration::from_millis(500));
     let probe = tokio::spawn(async move { g1.get(&q, fetch).await });
     settle().await;
     advance(Duration::from_millis(100)).await;
