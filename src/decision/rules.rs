@@ -6,14 +6,17 @@
 //! an online answer also needs E-social security (guardianship) and IS ZAGS (death act), so a
 //! missing one fails the call naming it. A hall answer stands without them (the employee checks
 //! documents anyway) and notes which registry did not answer.
+//!
+//! [`decide`] gathers the answers into facts once; each rule below is a small function of
+//! those facts that adds reasons (which route the owner) or notes (which inform).
 
-use super::DecisionConfig;
 use crate::registry::{
-    CapacityStatus, CivilActs, Fetched, GuardianshipKind, LifeStatus, Person, Registry,
-    RegistryError, SocialStatus,
+    CapacityStatus, CivilActs, DeathAct, Fetched, Guardianship, GuardianshipKind, LifeStatus,
+    Payload, Person, Registry, RegistryError, SocialStatus,
 };
 
 use super::age::{age_on, ADULT_AGE};
+use super::DecisionConfig;
 use super::{
     Decision, Evidence, EvidenceStatus, Outcome, OwnerFacts, OwnerQuestion, Reason, ReasonCode,
     Representation, Role,
@@ -68,20 +71,330 @@ pub fn organisation() -> Decision {
     }
 }
 
+/// The decision for `question` from the registries' `answers`; the failure of a registry
+/// without which no decision can be taken (GBD FL always; IS ZAGS and E-social security for
+/// an online answer).
+pub fn decide(
+    question: &OwnerQuestion,
+    config: &DecisionConfig,
+    answers: Answers,
+) -> Result<Decision, RegistryError> {
+    let person = answers.person.clone()?;
+    let facts = Facts::gather(question, config, person.value.as_ref().as_ref(), &answers);
+    let mut found = Findings::default();
+    let (outcome, owner) = route(&facts, &mut found)?;
+    Ok(Decision {
+        id: new_id(),
+        outcome,
+        reasons: found.reasons,
+        notes: found.notes,
+        owner,
+        representation: question
+            .applicant
+            .map(|applicant| represent(applicant.as_str(), &facts)),
+        evidence: evidence(&facts, &person, &answers),
+    })
+}
+
+/// What the registries say about the owner, gathered once for the rules.
+struct Facts<'a> {
+    question: &'a OwnerQuestion,
+    config: &'a DecisionConfig,
+    /// GBD FL's record (`None`: no such person).
+    person: Option<&'a Person>,
+    /// `None`: IS ZAGS did not answer.
+    acts: Option<&'a CivilActs>,
+    /// `None`: E-social security did not answer.
+    social: Option<&'a SocialStatus>,
+    /// Guardianship or trusteeship in force on the date, the owner the ward.
+    guardianships: Vec<&'a Guardianship>,
+    death_act: Option<&'a DeathAct>,
+    /// The registries that did not answer, besides GBD FL (IS ZAGS first).
+    failed: Vec<&'a RegistryError>,
+}
+
+impl<'a> Facts<'a> {
+    fn gather(
+        question: &'a OwnerQuestion,
+        config: &'a DecisionConfig,
+        person: Option<&'a Person>,
+        answers: &'a Answers,
+    ) -> Facts<'a> {
+        let acts = answers.acts.as_ref().ok().map(|f| &*f.value);
+        let social = answers.social.as_ref().ok().map(|f| &*f.value);
+        let owner = question.owner.as_str();
+        Facts {
+            question,
+            config,
+            person,
+            acts,
+            social,
+            guardianships: social
+                .into_iter()
+                .flat_map(|s| &s.guardianships)
+                .filter(|g| g.ward_iin == owner && g.in_force(question.date))
+                .collect(),
+            death_act: acts.and_then(|a| a.death_act.as_ref()),
+            failed: [answers.acts.as_ref().err(), answers.social.as_ref().err()]
+                .into_iter()
+                .flatten()
+                .collect(),
+        }
+    }
+
+    fn age(&self, p: &Person) -> u32 {
+        age_on(
+            p.birth_date,
+            self.question.date,
+            self.config.leap_day_birthday,
+        )
+    }
+
+    fn owner_facts(&self, p: &Person) -> OwnerFacts {
+        let age = self.age(p);
+        OwnerFacts {
+            organisation: false,
+            age_years: Some(age),
+            minor: age < ADULT_AGE,
+            capacity: Some(p.capacity.status),
+            deceased: p.is_deceased() || self.death_act.is_some(),
+            under_guardianship: !self.guardianships.is_empty(),
+        }
+    }
+}
+
+/// Reasons route the owner; notes inform.
+#[derive(Default)]
+struct Findings {
+    reasons: Vec<Reason>,
+    notes: Vec<Reason>,
+}
+
+/// The outcome by precedence (refused, hall, online) and the owner's facts.
+fn route(facts: &Facts, found: &mut Findings) -> Result<(Outcome, OwnerFacts), RegistryError> {
+    let Some(p) = facts.person else {
+        found.reasons.push(reason(
+            ReasonCode::OwnerNotFound,
+            Some(Registry::GbdFl),
+            "GBD FL has no person with this IIN: the service is impossible here",
+        ));
+        return Ok((Outcome::RefusedHere, OwnerFacts::default()));
+    };
+    let mut owner = facts.owner_facts(p);
+    deceased(facts, p, found);
+    if owner.deceased {
+        return Ok((Outcome::RefusedHere, owner));
+    }
+    minor(facts, &mut owner, found);
+    court_status(facts, p, found);
+    guardianship(facts, found);
+    other_notes(facts, p, found);
+    if !found.reasons.is_empty() {
+        for failed in &facts.failed {
+            found.notes.push(reason(
+                ReasonCode::RegistryNotAnswered,
+                Some(failed.registry),
+                format!("{failed}; not needed for this outcome"),
+            ));
+        }
+        return Ok((Outcome::OperationalHall, owner));
+    }
+    online(facts, owner, found).map(|owner| (Outcome::Online, owner))
+}
+
+/// Deceased per GBD FL, or per an IS ZAGS death act.
+fn deceased(facts: &Facts, p: &Person, found: &mut Findings) {
+    if p.is_deceased() {
+        found.reasons.push(reason(
+            ReasonCode::OwnerDeceased,
+            Some(Registry::GbdFl),
+            "GBD FL records the owner as deceased",
+        ));
+    }
+    if let Some(act) = facts.death_act {
+        found.reasons.push(reason(
+            ReasonCode::OwnerDeceased,
+            Some(Registry::Zags),
+            format!("IS ZAGS holds death act No. {}", act.act_number),
+        ));
+    }
+}
+
+/// A minor by age (GBD FL birth date); a married minor is noted, and routed as an adult only
+/// when configured.
+fn minor(facts: &Facts, owner: &mut OwnerFacts, found: &mut Findings) {
+    if !owner.minor {
+        return;
+    }
+    let married = facts
+        .acts
+        .is_some_and(|a| a.marriage_acts.iter().any(|m| !m.dissolved));
+    if married {
+        found.notes.push(reason(
+            ReasonCode::MinorMarried,
+            Some(Registry::Zags),
+            "The owner is a minor with a registered marriage (full capacity by marriage, Civil \
+             Code art. 17)",
+        ));
+    }
+    if married && facts.config.married_minor_as_adult {
+        owner.minor = false;
+        return;
+    }
+    let (age, date) = (owner.age_years.unwrap_or_default(), facts.question.date);
+    found.reasons.push(reason(
+        ReasonCode::OwnerMinor,
+        Some(Registry::GbdFl),
+        format!("The owner is {age} on {date}, under 18 (birth date per GBD FL)"),
+    ));
+}
+
+/// Incapable or of limited capacity by a court (GBD FL); an end date past is a note.
+fn court_status(facts: &Facts, p: &Person, found: &mut Findings) {
+    let c = &p.capacity;
+    let (code, what) = match c.status {
+        CapacityStatus::Capable => return,
+        CapacityStatus::Incapable => (ReasonCode::OwnerIncapable, "incapable (Civil Code art. 26)"),
+        CapacityStatus::Limited => (
+            ReasonCode::OwnerLimitedCapacity,
+            "of limited capacity (Civil Code art. 27)",
+        ),
+    };
+    let mut text = format!("A court declared the owner {what}");
+    if let Some(n) = &c.case_number {
+        text.push_str(&format!(", case {n}"));
+    }
+    if let Some(d) = c.decided_on {
+        text.push_str(&format!(" of {d}"));
+    }
+    if let Some(court) = &c.court {
+        text.push_str(&format!(", {court}"));
+    }
+    found
+        .reasons
+        .push(reason(code, Some(Registry::GbdFl), text));
+    if c.ends_on.is_some_and(|e| e < facts.question.date) {
+        found.notes.push(reason(
+            ReasonCode::CapacityStatusExpired,
+            Some(Registry::GbdFl),
+            "The court status has an end date that has passed; it still routes to the hall until \
+             GBD FL records the owner as capable",
+        ));
+    }
+}
+
+/// Guardianship or trusteeship in force (E-social security).
+fn guardianship(facts: &Facts, found: &mut Findings) {
+    for g in &facts.guardianships {
+        let (code, what) = match g.kind {
+            GuardianshipKind::Guardianship => {
+                (ReasonCode::OwnerUnderGuardianship, "guardianship (опека)")
+            }
+            GuardianshipKind::Trusteeship => (
+                ReasonCode::OwnerUnderTrusteeship,
+                "trusteeship (попечительство)",
+            ),
+        };
+        found.reasons.push(reason(
+            code,
+            Some(Registry::SocialSecurity),
+            format!(
+                "The owner is under {what}, record {} since {}",
+                g.record_id, g.since
+            ),
+        ));
+    }
+}
+
+/// Facts worth a note whatever the outcome: declared missing, a birth date that differs from
+/// the IIN's, a disability in force.
+fn other_notes(facts: &Facts, p: &Person, found: &mut Findings) {
+    if p.life_status == LifeStatus::Missing {
+        found.notes.push(reason(
+            ReasonCode::OwnerDeclaredMissing,
+            Some(Registry::GbdFl),
+            "A court declared the owner missing",
+        ));
+    }
+    if facts.question.owner.encoded_birth_date() != Some(p.birth_date) {
+        found.notes.push(reason(
+            ReasonCode::BirthDateDiffersFromIin,
+            Some(Registry::GbdFl),
+            "The birth date in GBD FL differs from the one the IIN encodes; GBD FL's is used",
+        ));
+    }
+    let disabilities = facts.social.into_iter().flat_map(|s| &s.disabilities);
+    for d in disabilities.filter(|d| d.in_force(facts.question.date)) {
+        found.notes.push(reason(
+            ReasonCode::OwnerHasDisability,
+            Some(Registry::SocialSecurity),
+            format!("Disability group {} since {}", d.group, d.since),
+        ));
+    }
+}
+
+/// Online only when nothing that could say otherwise is missing: E-social security
+/// (guardianship) and IS ZAGS (death act) must have answered.
+fn online(
+    facts: &Facts,
+    owner: OwnerFacts,
+    found: &mut Findings,
+) -> Result<OwnerFacts, RegistryError> {
+    let social_first = [Registry::SocialSecurity, Registry::Zags];
+    if let Some(failed) = social_first
+        .iter()
+        .find_map(|r| facts.failed.iter().find(|e| e.registry == *r))
+    {
+        return Err((*failed).clone());
+    }
+    let age = owner.age_years.unwrap_or_default();
+    found.reasons.push(reason(
+        ReasonCode::OwnerCapableAdult,
+        None,
+        format!(
+            "The owner is a living adult ({age} years) with no court restriction in GBD FL and no \
+             guardianship or trusteeship in E-social security"
+        ),
+    ));
+    Ok(owner)
+}
+
+/// One entry per registry: what it answered and the decisive record.
+fn evidence(facts: &Facts, person: &Fetched<Option<Person>>, answers: &Answers) -> Vec<Evidence> {
+    let person_record = facts
+        .person
+        .filter(|p| p.capacity.status != CapacityStatus::Capable)
+        .and_then(|p| p.capacity.case_number.as_deref());
+    let acts_record = facts.acts.and_then(|a| {
+        a.death_act
+            .as_ref()
+            .map(|d| d.act_number.as_str())
+            .or_else(|| a.birth_acts.first().map(|b| b.act_number.as_str()))
+    });
+    let social_record = facts.guardianships.first().map(|g| g.record_id.as_str());
+    Registry::ALL
+        .map(|registry| match registry {
+            Registry::GbdFl => answered(registry, &Ok(person.clone()), person_record),
+            Registry::Zags => answered(registry, &answers.acts, acts_record),
+            Registry::SocialSecurity => answered(registry, &answers.social, social_record),
+            _ => not_consulted(registry),
+        })
+        .to_vec()
+}
+
 /// Evidence for an answer, with `record` as the decisive record when there is one.
-fn evidence<T>(
+fn answered<T: Payload>(
     registry: Registry,
     answer: &Result<Fetched<T>, RegistryError>,
-    found: impl Fn(&T) -> bool,
     record: Option<&str>,
 ) -> Evidence {
     match answer {
         Ok(f) => Evidence {
             registry,
-            status: if found(&f.value) {
-                EvidenceStatus::Found
-            } else {
+            status: if f.value.is_negative() {
                 EvidenceStatus::NotFound
+            } else {
+                EvidenceStatus::Found
             },
             record_id: record.unwrap_or(&f.source.message_id).to_owned(),
             source: Some(f.source.clone()),
@@ -95,292 +408,9 @@ fn evidence<T>(
     }
 }
 
-pub fn decide(
-    check: &OwnerQuestion,
-    config: &DecisionConfig,
-    answers: Answers,
-) -> Result<Decision, RegistryError> {
-    let Answers {
-        person,
-        acts,
-        social,
-    } = answers;
-    let person = person?;
-    let date = check.date;
-    let owner = check.owner.as_str();
-    let acts_ok = acts.as_ref().ok().map(|f| &*f.value);
-    let social_ok = social.as_ref().ok().map(|f| &*f.value);
-
-    let mut reasons = Vec::new();
-    let mut notes = Vec::new();
-    let mut facts = OwnerFacts::default();
-
-    let guardianships: Vec<_> = social_ok
-        .map(|s| {
-            s.guardianships
-                .iter()
-                .filter(|g| g.ward_iin == owner && g.in_force(date))
-                .collect()
-        })
-        .unwrap_or_default();
-    let death_act = acts_ok.and_then(|a| a.death_act.as_ref());
-
-    let outcome = match person.value.as_ref() {
-        None => {
-            reasons.push(reason(
-                ReasonCode::OwnerNotFound,
-                Some(Registry::GbdFl),
-                "GBD FL has no person with this IIN: the service is impossible here",
-            ));
-            Outcome::RefusedHere
-        }
-        Some(p) => {
-            let age = age_on(p.birth_date, date, config.leap_day_birthday);
-            facts.age_years = Some(age);
-            facts.minor = age < ADULT_AGE;
-            facts.capacity = Some(p.capacity.status);
-            facts.deceased = p.is_deceased() || death_act.is_some();
-            facts.under_guardianship = !guardianships.is_empty();
-
-            if p.is_deceased() {
-                reasons.push(reason(
-                    ReasonCode::OwnerDeceased,
-                    Some(Registry::GbdFl),
-                    "GBD FL records the owner as deceased",
-                ));
-            }
-            if let Some(act) = death_act {
-                reasons.push(reason(
-                    ReasonCode::OwnerDeceased,
-                    Some(Registry::Zags),
-                    format!("IS ZAGS holds death act No. {}", act.act_number),
-                ));
-            }
-            if facts.deceased {
-                Outcome::RefusedHere
-            } else {
-                hall_reasons(
-                    check,
-                    config,
-                    p,
-                    acts_ok,
-                    &guardianships,
-                    &mut facts,
-                    &mut reasons,
-                    &mut notes,
-                );
-                let disabilities = social_ok.into_iter().flat_map(|s| &s.disabilities);
-                for dis in disabilities.filter(|dis| dis.in_force(date)) {
-                    notes.push(reason(
-                        ReasonCode::OwnerHasDisability,
-                        Some(Registry::SocialSecurity),
-                        format!("Disability group {} since {}", dis.group, dis.since),
-                    ));
-                }
-                if !reasons.is_empty() {
-                    for failed in [acts.as_ref().err(), social.as_ref().err()]
-                        .into_iter()
-                        .flatten()
-                    {
-                        notes.push(reason(
-                            ReasonCode::RegistryNotAnswered,
-                            Some(failed.registry),
-                            format!("{failed}; not needed for this outcome"),
-                        ));
-                    }
-                    Outcome::OperationalHall
-                } else {
-                    // Online only when nothing that could say otherwise is missing.
-                    if let Err(e) = &social {
-                        return Err(e.clone());
-                    }
-                    if let Err(e) = &acts {
-                        return Err(e.clone());
-                    }
-                    reasons.push(reason(
-                        ReasonCode::OwnerCapableAdult,
-                        None,
-                        format!(
-                            "The owner is a living adult ({age} years) with no court restriction \
-                             in GBD FL and no guardianship or trusteeship in E-social security"
-                        ),
-                    ));
-                    Outcome::Online
-                }
-            }
-        }
-    };
-
-    let representation = check
-        .applicant
-        .map(|applicant| represent(applicant.as_str(), owner, &acts, &social, date));
-
-    let person_record = person
-        .value
-        .as_ref()
-        .as_ref()
-        .filter(|p| p.capacity.status != CapacityStatus::Capable)
-        .and_then(|p| p.capacity.case_number.as_deref());
-    let acts_record = acts_ok.and_then(|a| {
-        a.death_act
-            .as_ref()
-            .map(|d| d.act_number.as_str())
-            .or_else(|| a.birth_acts.first().map(|b| b.act_number.as_str()))
-    });
-    let social_record = guardianships.first().map(|g| g.record_id.as_str());
-    let evidence = vec![
-        evidence(
-            Registry::GbdFl,
-            &Ok(person.clone()),
-            Option::is_some,
-            person_record,
-        ),
-        evidence(
-            Registry::Zags,
-            &acts,
-            |a| *a != CivilActs::default(),
-            acts_record,
-        ),
-        evidence(
-            Registry::SocialSecurity,
-            &social,
-            |s| *s != SocialStatus::default(),
-            social_record,
-        ),
-        not_consulted(Registry::Nobd),
-        not_consulted(Registry::Epvo),
-    ];
-
-    Ok(Decision {
-        id: new_id(),
-        outcome,
-        reasons,
-        notes,
-        owner: facts,
-        representation,
-        evidence,
-    })
-}
-
-/// Reasons for the operational hall (pushed to `reasons`) and facts worth a note.
-#[allow(clippy::too_many_arguments)]
-fn hall_reasons(
-    check: &OwnerQuestion,
-    config: &DecisionConfig,
-    p: &Person,
-    acts: Option<&CivilActs>,
-    guardianships: &[&crate::registry::Guardianship],
-    facts: &mut OwnerFacts,
-    reasons: &mut Vec<Reason>,
-    notes: &mut Vec<Reason>,
-) {
-    let date = check.date;
-    let age = facts.age_years.unwrap_or_default();
-    if facts.minor {
-        let married = acts.is_some_and(|a| a.marriage_acts.iter().any(|m| !m.dissolved));
-        if married {
-            notes.push(reason(
-                ReasonCode::MinorMarried,
-                Some(Registry::Zags),
-                "The owner is a minor with a registered marriage (full capacity by marriage, \
-                 Civil Code art. 17)",
-            ));
-        }
-        if married && config.married_minor_as_adult {
-            facts.minor = false;
-        } else {
-            reasons.push(reason(
-                ReasonCode::OwnerMinor,
-                Some(Registry::GbdFl),
-                format!("The owner is {age} on {date}, under 18 (birth date per GBD FL)"),
-            ));
-        }
-    }
-    let court = |what: &str| {
-        let c = &p.capacity;
-        let mut text = format!("A court declared the owner {what}");
-        if let Some(n) = &c.case_number {
-            text.push_str(&format!(", case {n}"));
-        }
-        if let Some(d) = c.decided_on {
-            text.push_str(&format!(" of {d}"));
-        }
-        if let Some(court) = &c.court {
-            text.push_str(&format!(", {court}"));
-        }
-        text
-    };
-    match p.capacity.status {
-        CapacityStatus::Capable => {}
-        CapacityStatus::Incapable => reasons.push(reason(
-            ReasonCode::OwnerIncapable,
-            Some(Registry::GbdFl),
-            court("incapable (Civil Code art. 26)"),
-        )),
-        CapacityStatus::Limited => reasons.push(reason(
-            ReasonCode::OwnerLimitedCapacity,
-            Some(Registry::GbdFl),
-            court("of limited capacity (Civil Code art. 27)"),
-        )),
-    }
-    if p.capacity.status != CapacityStatus::Capable && p.capacity.ends_on.is_some_and(|e| e < date)
-    {
-        notes.push(reason(
-            ReasonCode::CapacityStatusExpired,
-            Some(Registry::GbdFl),
-            "The court status has an end date that has passed; it still routes to the hall \
-             until GBD FL records the owner as capable",
-        ));
-    }
-    for g in guardianships {
-        let (code, what) = match g.kind {
-            GuardianshipKind::Guardianship => {
-                (ReasonCode::OwnerUnderGuardianship, "guardianship (опека)")
-            }
-            GuardianshipKind::Trusteeship => (
-                ReasonCode::OwnerUnderTrusteeship,
-                "trusteeship (попечительство)",
-            ),
-        };
-        reasons.push(reason(
-            code,
-            Some(Registry::SocialSecurity),
-            format!(
-                "The owner is under {what}, record {} since {}",
-                g.record_id, g.since
-            ),
-        ));
-    }
-    if p.life_status == LifeStatus::Missing {
-        notes.push(reason(
-            ReasonCode::OwnerDeclaredMissing,
-            Some(Registry::GbdFl),
-            "A court declared the owner missing",
-        ));
-    }
-    if check.owner.encoded_birth_date() != Some(p.birth_date) {
-        notes.push(reason(
-            ReasonCode::BirthDateDiffersFromIin,
-            Some(Registry::GbdFl),
-            "The birth date in GBD FL differs from the one the IIN encodes; GBD FL's is used",
-        ));
-    }
-}
-
 /// What the registries say about the applicant as the owner's representative.
-fn represent(
-    applicant: &str,
-    owner: &str,
-    acts: &Result<Fetched<CivilActs>, RegistryError>,
-    social: &Result<Fetched<SocialStatus>, RegistryError>,
-    date: chrono::NaiveDate,
-) -> Representation {
-    let confirmed = |role, source, record_id: &str, text: String| Representation {
-        role,
-        source: Some(source),
-        record_id: record_id.to_owned(),
-        text,
-    };
+fn represent(applicant: &str, facts: &Facts) -> Representation {
+    let owner = facts.question.owner.as_str();
     if applicant == owner {
         return Representation {
             role: Role::Owner,
@@ -389,56 +419,71 @@ fn represent(
             text: "The applicant is the owner".into(),
         };
     }
-    if let Ok(s) = social {
-        let record = s
-            .value
-            .guardianships
-            .iter()
-            .find(|g| g.ward_iin == owner && g.guardian_iin == applicant && g.in_force(date));
-        if let Some(g) = record {
-            let (role, what) = match g.kind {
-                GuardianshipKind::Guardianship => (Role::Guardian, "guardian"),
-                GuardianshipKind::Trusteeship => (Role::Trustee, "trustee"),
-            };
-            return confirmed(
+    guardian(applicant, facts)
+        .or_else(|| parent(applicant, owner, facts.acts))
+        .unwrap_or_else(|| not_confirmed(facts))
+}
+
+fn confirmed(role: Role, source: Registry, record_id: &str, text: String) -> Representation {
+    Representation {
+        role,
+        source: Some(source),
+        record_id: record_id.to_owned(),
+        text,
+    }
+}
+
+/// The applicant is the owner's guardian or trustee per E-social security.
+fn guardian(applicant: &str, facts: &Facts) -> Option<Representation> {
+    let g = facts
+        .guardianships
+        .iter()
+        .find(|g| g.guardian_iin == applicant)?;
+    let (role, what) = match g.kind {
+        GuardianshipKind::Guardianship => (Role::Guardian, "guardian"),
+        GuardianshipKind::Trusteeship => (Role::Trustee, "trustee"),
+    };
+    Some(confirmed(
+        role,
+        Registry::SocialSecurity,
+        &g.record_id,
+        format!(
+            "The applicant is the owner's {what} per E-social security record {}",
+            g.record_id
+        ),
+    ))
+}
+
+/// The applicant is the owner's mother or father per an IS ZAGS birth act.
+fn parent(applicant: &str, owner: &str, acts: Option<&CivilActs>) -> Option<Representation> {
+    let births = acts.into_iter().flat_map(|a| &a.birth_acts);
+    births.filter(|b| b.child.iin == owner).find_map(|act| {
+        [
+            (&act.mother, Role::Mother, "mother"),
+            (&act.father, Role::Father, "father"),
+        ]
+        .into_iter()
+        .find(|(parent, _, _)| parent.as_ref().is_some_and(|p| p.iin == applicant))
+        .map(|(_, role, what)| {
+            confirmed(
                 role,
-                Registry::SocialSecurity,
-                &g.record_id,
+                Registry::Zags,
+                &act.act_number,
                 format!(
-                    "The applicant is the owner's {what} per E-social security record {}",
-                    g.record_id
+                    "The applicant is the owner's {what} per IS ZAGS birth act No. {}",
+                    act.act_number
                 ),
-            );
-        }
-    }
-    if let Ok(a) = acts {
-        for act in a.value.birth_acts.iter().filter(|b| b.child.iin == owner) {
-            for (parent, role, what) in [
-                (&act.mother, Role::Mother, "mother"),
-                (&act.father, Role::Father, "father"),
-            ] {
-                if parent.as_ref().is_some_and(|p| p.iin == applicant) {
-                    return confirmed(
-                        role,
-                        Registry::Zags,
-                        &act.act_number,
-                        format!(
-                            "The applicant is the owner's {what} per IS ZAGS birth act No. {}",
-                            act.act_number
-                        ),
-                    );
-                }
-            }
-        }
-    }
+            )
+        })
+    })
+}
+
+fn not_confirmed(facts: &Facts) -> Representation {
     let mut text = String::from(
         "No IS ZAGS birth act or E-social security guardianship links the applicant to the \
          owner: the employee must check the representative's documents",
     );
-    for failed in [acts.as_ref().err(), social.as_ref().err()]
-        .into_iter()
-        .flatten()
-    {
+    for failed in &facts.failed {
         text.push_str(&format!(" ({} did not answer)", failed.registry));
     }
     Representation {
