@@ -12,19 +12,8 @@ use serde::{Deserialize, Serialize};
 use x509_parser::prelude::{FromDer, GeneralName, X509Certificate};
 
 use crate::consent::{ConsentConfig, ConsentToken};
+use crate::rpc::Rpc;
 use crate::validate::{Invalid, Validate};
-
-/// Every RPC of the gateway, by the name used in access rules.
-pub const RPCS: [&str; 8] = [
-    "GetPerson",
-    "GetCivilActs",
-    "GetSocialStatus",
-    "GetSchoolEnrolment",
-    "GetHigherEducation",
-    "CheckOwner",
-    "InvalidatePerson",
-    "GetRegistryStatus",
-];
 
 /// Metadata key of the purpose of access.
 pub const PURPOSE_KEY: &str = "x-purpose";
@@ -52,7 +41,7 @@ pub struct ClientRights {
     /// Certificate subject CNs or DNS SANs that identify this system.
     #[serde(default)]
     pub names: Vec<String>,
-    /// RPCs it may call, by name (see [`RPCS`]).
+    /// RPCs it may call, by name (see [`Rpc`]).
     pub rpcs: Vec<String>,
     /// RPCs it may call only with the person's consent token (`GetPerson`, `CheckOwner`).
     #[serde(default)]
@@ -89,13 +78,11 @@ impl Validate for AccessConfig {
 
 impl Validate for ClientRights {
     fn validate(&self) -> Result<(), Invalid> {
-        for rpc in &self.rpcs {
-            if !RPCS.contains(&rpc.as_str()) {
-                return Err(Invalid::new(
-                    "rpcs",
-                    format!("unknown RPC {rpc:?}; known: {}", RPCS.join(", ")),
-                ));
-            }
+        if let Some(rpc) = self.rpcs.iter().find(|rpc| rpc.parse::<Rpc>().is_err()) {
+            return Err(Invalid::new(
+                "rpcs",
+                format!("unknown RPC {rpc:?}; known: {}", Rpc::names(Rpc::ALL, ", ")),
+            ));
         }
         crate::consent::check_rpcs(&self.consent_required).map_err(|e| e.under("consent_required"))
     }
@@ -145,8 +132,8 @@ impl Access {
     }
 
     /// Whether `caller` needs a consent token to call `rpc`.
-    pub fn consent_required(&self, caller: &Caller, rpc: &str) -> bool {
-        let listed = |rpcs: &[String]| rpcs.iter().any(|r| r == rpc);
+    pub fn consent_required(&self, caller: &Caller, rpc: Rpc) -> bool {
+        let listed = |rpcs: &[String]| rpcs.iter().any(|r| r == rpc.name());
         match (&self.config, caller) {
             (None, _) => listed(&self.consent.required_without_access),
             (Some(config), Caller::Client(name)) => config
@@ -193,7 +180,7 @@ impl Access {
     }
 
     /// Whether `caller` may call `rpc`.
-    pub fn allows(&self, caller: &Caller, rpc: &str) -> bool {
+    pub fn allows(&self, caller: &Caller, rpc: Rpc) -> bool {
         let Some(config) = &self.config else {
             return true;
         };
@@ -201,7 +188,7 @@ impl Access {
             Caller::Client(name) => config
                 .clients
                 .get(name)
-                .is_some_and(|rights| rights.rpcs.iter().any(|r| r == rpc)),
+                .is_some_and(|rights| rights.rpcs.iter().any(|r| r == rpc.name())),
             _ => false,
         }
     }
@@ -271,29 +258,29 @@ mod tests {
         let access = Access::new(Some(config()), ConsentConfig::default());
         let tson = access.caller(Some(&cert("tson.example.kz", &[])));
         assert_eq!(tson, Caller::Client("iis-tson".into()));
-        assert!(access.allows(&tson, "CheckOwner"));
-        assert!(!access.allows(&tson, "GetSchoolEnrolment"));
+        assert!(access.allows(&tson, Rpc::CheckOwner));
+        assert!(!access.allows(&tson, Rpc::GetSchoolEnrolment));
         let edu = access.caller(Some(&cert("something", &["edu.example.kz"])));
         assert_eq!(edu, Caller::Client("edu".into()));
-        assert!(access.allows(&edu, "GetHigherEducation"));
-        assert!(!access.allows(&edu, "CheckOwner"));
+        assert!(access.allows(&edu, Rpc::GetHigherEducation));
+        assert!(!access.allows(&edu, Rpc::CheckOwner));
         let stranger = access.caller(Some(&cert("stranger.example.kz", &[])));
         assert_eq!(stranger, Caller::Unknown("stranger.example.kz".into()));
-        assert!(!access.allows(&stranger, "GetPerson"));
-        assert!(!access.allows(&access.caller(None), "GetPerson"));
+        assert!(!access.allows(&stranger, Rpc::GetPerson));
+        assert!(!access.allows(&access.caller(None), Rpc::GetPerson));
     }
 
     #[test]
     fn consent_is_required_per_client_and_rpc() {
         let access = Access::new(Some(config()), ConsentConfig::default());
         let tson = Caller::Client("iis-tson".into());
-        assert!(access.consent_required(&tson, "GetPerson"));
-        assert!(!access.consent_required(&tson, "CheckOwner"));
-        assert!(!access.consent_required(&Caller::Client("edu".into()), "GetPerson"));
+        assert!(access.consent_required(&tson, Rpc::GetPerson));
+        assert!(!access.consent_required(&tson, Rpc::CheckOwner));
+        assert!(!access.consent_required(&Caller::Client("edu".into()), Rpc::GetPerson));
         // Without [access]: consent.required_without_access (GetPerson by default).
         let open = Access::new(None, ConsentConfig::default());
-        assert!(open.consent_required(&Caller::Anonymous, "GetPerson"));
-        assert!(!open.consent_required(&Caller::Anonymous, "CheckOwner"));
+        assert!(open.consent_required(&Caller::Anonymous, Rpc::GetPerson));
+        assert!(!open.consent_required(&Caller::Anonymous, Rpc::CheckOwner));
         let none = Access::new(
             None,
             ConsentConfig {
@@ -301,7 +288,7 @@ mod tests {
                 ..ConsentConfig::default()
             },
         );
-        assert!(!none.consent_required(&Caller::Anonymous, "GetPerson"));
+        assert!(!none.consent_required(&Caller::Anonymous, Rpc::GetPerson));
     }
 
     #[test]
@@ -320,7 +307,7 @@ mod tests {
     #[test]
     fn without_access_config_everything_is_open() {
         let access = Access::new(None, ConsentConfig::default());
-        assert!(access.allows(&access.caller(None), "CheckOwner"));
+        assert!(access.allows(&access.caller(None), Rpc::CheckOwner));
     }
 
     #[test]

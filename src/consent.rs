@@ -20,10 +20,8 @@ use std::sync::OnceLock;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use crate::rpc::Rpc;
 use crate::validate::{Invalid, Validate};
-
-/// RPCs that carry a consent token, and so may require one.
-pub const CONSENT_RPCS: [&str; 2] = ["GetPerson", "CheckOwner"];
 
 /// Shortest `consent.reference_key` accepted, in bytes.
 pub const MIN_KEY_BYTES: usize = 16;
@@ -95,18 +93,20 @@ impl ConsentConfig {
 
 /// `rpcs` name only RPCs that carry a consent token.
 pub fn check_rpcs(rpcs: &[String]) -> Result<(), Invalid> {
-    for rpc in rpcs {
-        if !CONSENT_RPCS.contains(&rpc.as_str()) {
-            return Err(Invalid::new(
-                "",
-                format!(
-                    "{rpc:?} carries no consent token; only {} can require one",
-                    CONSENT_RPCS.join(" and ")
-                ),
-            ));
-        }
+    let takes_token = |name: &String| name.parse().is_ok_and(Rpc::takes_consent_token);
+    match rpcs.iter().find(|name| !takes_token(name)) {
+        None => Ok(()),
+        Some(rpc) => Err(Invalid::new(
+            "",
+            format!(
+                "{rpc:?} carries no consent token; only {} can require one",
+                Rpc::names(
+                    Rpc::ALL.into_iter().filter(|r| r.takes_consent_token()),
+                    " and "
+                )
+            ),
+        )),
     }
-    Ok(())
 }
 
 fn process_key() -> &'static [u8; 32] {

@@ -9,6 +9,7 @@ use tonic_types::{ErrorDetails, StatusExt};
 
 use crate::audit::RegistryUse;
 use crate::registry::{Failure, Registry, RegistryError};
+use crate::rpc::Rpc;
 
 /// `ErrorInfo.domain` of every error the gateway raises.
 pub const ERROR_DOMAIN: &str = "registry-gateway.kz";
@@ -23,11 +24,11 @@ pub enum Error {
     Deadline,
     /// The caller may not call this RPC. Says nothing about the data.
     #[error("caller {caller} may not call {rpc}")]
-    PermissionDenied { rpc: &'static str, caller: String },
+    PermissionDenied { rpc: Rpc, caller: String },
     /// The caller needs the person's consent token for this RPC and brought none. Refused
     /// before any registry call.
     #[error("{rpc} needs the person's consent: consent_token (GBD FL kdpToken) is required for caller {caller}")]
-    ConsentRequired { rpc: &'static str, caller: String },
+    ConsentRequired { rpc: Rpc, caller: String },
     /// A look-up found no such person in `registry`.
     #[error("{registry} has no person with this IIN")]
     NotFound { registry: Registry },
@@ -265,7 +266,7 @@ mod tests {
     #[test]
     fn consent_errors_are_the_callers_and_name_the_consent() {
         let status = Error::ConsentRequired {
-            rpc: "GetPerson",
+            rpc: Rpc::GetPerson,
             caller: "anonymous".into(),
         }
         .to_status("req-1");

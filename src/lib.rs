@@ -48,6 +48,7 @@ pub mod listener;
 pub mod metrics;
 pub mod registry;
 pub mod resilience;
+pub mod rpc;
 pub mod server;
 pub mod telemetry;
 pub mod validate;

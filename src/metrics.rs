@@ -161,7 +161,7 @@ pub const REGISTRY_OUTCOMES: [&str; 11] = [
 /// Every counter and gauge series with known labels, at 0 (gauges that report a state are set
 /// by their reporter at once).
 fn zeroes() {
-    for method in crate::access::RPCS {
+    for method in crate::rpc::Rpc::ALL.map(crate::rpc::Rpc::name) {
         for code in (0..=16).map(Code::from_i32) {
             counter!(RPC_REQUESTS_TOTAL, "method" => method, "code" => code_name(code)).absolute(0);
         }
@@ -288,10 +288,10 @@ pub struct RpcTimer {
 
 /// An RPC of `method` starts: `gateway_rpc_in_flight` goes up until the timer is finished
 /// or dropped.
-pub fn rpc_started(method: &'static str) -> RpcTimer {
+pub fn rpc_started(rpc: crate::rpc::Rpc) -> RpcTimer {
     gauge!(RPC_IN_FLIGHT).increment(1.0);
     RpcTimer {
-        method,
+        method: rpc.name(),
         started: Instant::now(),
         finished: false,
     }
@@ -441,8 +441,8 @@ mod tests {
     #[test]
     fn recording_works_with_or_without_a_recorder() {
         registry_call("gbd_fl", "ok", 0.01);
-        rpc_started("CheckOwner").finish(Code::Ok);
-        drop(rpc_started("CheckOwner"));
+        rpc_started(crate::rpc::Rpc::CheckOwner).finish(Code::Ok);
+        drop(rpc_started(crate::rpc::Rpc::CheckOwner));
         audit_write(0.001, false);
     }
 }

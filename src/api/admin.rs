@@ -9,6 +9,7 @@ use super::{convert, parse_iin, pb};
 use crate::audit::RegistryUse;
 use crate::registry::PerRegistry;
 use crate::resilience::{BreakerState, GuardAdmin};
+use crate::rpc::Rpc;
 
 pub struct AdminService {
     guards: PerRegistry<Arc<dyn GuardAdmin>>,
@@ -45,7 +46,7 @@ impl pb::gateway_admin_server::GatewayAdmin for AdminService {
         &self,
         request: Request<pb::InvalidatePersonRequest>,
     ) -> Result<Response<pb::InvalidatePersonResponse>, Status> {
-        let call = self.edge.begin("InvalidatePerson", &request);
+        let call = self.edge.begin(Rpc::InvalidatePerson, &request);
         let subject = request.into_inner().iin;
         call.run(&self.edge, Some(super::About::person(&subject)), async {
             let iin = parse_iin("iin", &subject)?;
@@ -65,7 +66,7 @@ impl pb::gateway_admin_server::GatewayAdmin for AdminService {
         &self,
         request: Request<pb::GetRegistryStatusRequest>,
     ) -> Result<Response<pb::GetRegistryStatusResponse>, Status> {
-        let call = self.edge.begin("GetRegistryStatus", &request);
+        let call = self.edge.begin(Rpc::GetRegistryStatus, &request);
         call.run(&self.edge, None, async { Ok(self.status()) })
             .await
     }

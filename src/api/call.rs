@@ -20,6 +20,7 @@ use crate::audit::{
 use crate::consent::ConsentToken;
 use crate::error::Error;
 use crate::iin::{Holder, Iin};
+use crate::rpc::Rpc;
 
 /// Longest consent token passed through to GBD FL.
 pub const MAX_CONSENT_TOKEN: usize = 4096;
@@ -125,7 +126,7 @@ pub trait Audited {
 
 /// One call, from its metadata.
 pub struct Call {
-    rpc: &'static str,
+    rpc: Rpc,
     caller: Caller,
     request_id: String,
     purpose: String,
@@ -141,7 +142,7 @@ pub struct Call {
 }
 
 impl Edge {
-    pub fn begin<T>(&self, rpc: &'static str, request: &Request<T>) -> Call {
+    pub fn begin<T>(&self, rpc: Rpc, request: &Request<T>) -> Call {
         let cert = request.peer_certs();
         let access = self.access.load_full();
         let caller = access.caller(cert.as_ref().and_then(|c| c.first()).map(|c| c.as_ref()));
@@ -257,11 +258,11 @@ impl Call {
             .unwrap_or_default();
         let span = tracing::info_span!(
             "rpc",
-            otel.name = self.rpc,
+            otel.name = self.rpc.name(),
             otel.kind = "server",
             rpc.system = "grpc",
-            rpc.service = service_of(self.rpc),
-            rpc.method = self.rpc,
+            rpc.service = self.rpc.service(),
+            rpc.method = self.rpc.name(),
             caller = %self.caller.name(),
             request_id = %self.request_id,
             subject = %masked,
@@ -304,7 +305,7 @@ impl Call {
                 let record = AuditRecord {
                     request_id: self.request_id.clone(),
                     caller: self.caller.name().chars().take(MAX_CALLER_LEN).collect(),
-                    rpc: self.rpc.to_owned(),
+                    rpc: self.rpc.name().to_owned(),
                     subject: about.subject,
                     applicant: about.applicant,
                     decision_date: about.decision_date,
@@ -357,14 +358,6 @@ impl Call {
         }
         timer.finish(code);
         answer
-    }
-}
-
-/// The gRPC service an RPC of this gateway belongs to (`rpc.service`).
-fn service_of(rpc: &str) -> &'static str {
-    match rpc {
-        "InvalidatePerson" | "GetRegistryStatus" => "registry_gateway.v1.GatewayAdmin",
-        _ => "registry_gateway.v1.RegistryGateway",
     }
 }
 

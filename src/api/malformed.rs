@@ -28,6 +28,7 @@ use tonic::{Code, Request, Status};
 use super::call::{About, Audited, Edge};
 use crate::audit::RegistryUse;
 use crate::error::Error;
+use crate::rpc::Rpc;
 
 /// `S` (a generated gRPC service) with malformed requests answered and audited.
 #[derive(Clone)]
@@ -56,12 +57,6 @@ fn grpc_content_type(value: Option<&http::HeaderValue>) -> bool {
         || media.eq_ignore_ascii_case("application/grpc+proto")
 }
 
-/// The RPC a path names, if it is one of ours.
-fn rpc_of(path: &str) -> Option<&'static str> {
-    let method = path.rsplit('/').next()?;
-    crate::access::RPCS.into_iter().find(|rpc| *rpc == method)
-}
-
 impl<S> tower::Service<http::Request<Body>> for RefuseMalformed<S>
 where
     S: tower::Service<http::Request<Body>, Response = http::Response<Body>, Error = Infallible>
@@ -83,7 +78,7 @@ where
         let ready = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, ready);
         let edge = self.edge.clone();
-        let Some(rpc) = rpc_of(request.uri().path()) else {
+        let Some(rpc) = Rpc::from_path(request.uri().path()) else {
             return Box::pin(inner.call(request));
         };
         let head = (
@@ -142,13 +137,13 @@ impl Audited for Refused {
 /// but the status query, which is not about anyone), counted and traced like any other.
 async fn refuse(
     edge: &Edge,
-    rpc: &'static str,
+    rpc: Rpc,
     (metadata, extensions): (MetadataMap, http::Extensions),
     rule: String,
 ) -> Status {
     let request = Request::from_parts(metadata, extensions, ());
     let call = edge.begin(rpc, &request);
-    let about = (rpc != "GetRegistryStatus").then(About::malformed);
+    let about = rpc.is_about_a_person().then(About::malformed);
     match call
         .run(edge, about, async {
             Err::<Refused, _>(Error::invalid("request", rule))
@@ -174,14 +169,5 @@ mod tests {
         assert!(!ok("application/json"));
         assert!(!ok("text/plain"));
         assert!(!grpc_content_type(None));
-    }
-
-    #[test]
-    fn paths() {
-        assert_eq!(
-            rpc_of("/registry_gateway.v1.RegistryGateway/CheckOwner"),
-            Some("CheckOwner")
-        );
-        assert_eq!(rpc_of("/registry_gateway.v1.RegistryGateway/Nope"), None);
     }
 }

@@ -11,6 +11,7 @@ use crate::decision::{self, Decider, OwnerQuestion, Service};
 use crate::error::Error;
 use crate::iin::{Holder, Iin};
 use crate::registry::{Fetched, Payload, Query, Registries};
+use crate::rpc::Rpc;
 
 mod admin;
 mod admission;
@@ -76,7 +77,7 @@ impl GatewayService {
 
 /// The request of a look-up RPC: whose records, and the consent token if the RPC takes one.
 trait LookUpRequest: Send {
-    fn rpc(&self) -> &'static str;
+    fn rpc(&self) -> Rpc;
     fn iin(&self) -> &str;
     /// `Some` (perhaps empty) for an RPC that takes a consent token.
     fn consent_token(&self) -> Option<&str> {
@@ -85,8 +86,8 @@ trait LookUpRequest: Send {
 }
 
 impl LookUpRequest for pb::GetPersonRequest {
-    fn rpc(&self) -> &'static str {
-        "GetPerson"
+    fn rpc(&self) -> Rpc {
+        Rpc::GetPerson
     }
     fn iin(&self) -> &str {
         &self.iin
@@ -97,8 +98,8 @@ impl LookUpRequest for pb::GetPersonRequest {
 }
 
 impl LookUpRequest for pb::GetCivilActsRequest {
-    fn rpc(&self) -> &'static str {
-        "GetCivilActs"
+    fn rpc(&self) -> Rpc {
+        Rpc::GetCivilActs
     }
     fn iin(&self) -> &str {
         &self.iin
@@ -106,8 +107,8 @@ impl LookUpRequest for pb::GetCivilActsRequest {
 }
 
 impl LookUpRequest for pb::GetSocialStatusRequest {
-    fn rpc(&self) -> &'static str {
-        "GetSocialStatus"
+    fn rpc(&self) -> Rpc {
+        Rpc::GetSocialStatus
     }
     fn iin(&self) -> &str {
         &self.iin
@@ -115,8 +116,8 @@ impl LookUpRequest for pb::GetSocialStatusRequest {
 }
 
 impl LookUpRequest for pb::GetSchoolEnrolmentRequest {
-    fn rpc(&self) -> &'static str {
-        "GetSchoolEnrolment"
+    fn rpc(&self) -> Rpc {
+        Rpc::GetSchoolEnrolment
     }
     fn iin(&self) -> &str {
         &self.iin
@@ -124,8 +125,8 @@ impl LookUpRequest for pb::GetSchoolEnrolmentRequest {
 }
 
 impl LookUpRequest for pb::GetHigherEducationRequest {
-    fn rpc(&self) -> &'static str {
-        "GetHigherEducation"
+    fn rpc(&self) -> Rpc {
+        Rpc::GetHigherEducation
     }
     fn iin(&self) -> &str {
         &self.iin
@@ -268,7 +269,7 @@ impl pb::registry_gateway_server::RegistryGateway for GatewayService {
         &self,
         request: Request<pb::CheckOwnerRequest>,
     ) -> Result<Response<pb::CheckOwnerResponse>, Status> {
-        let mut call = self.edge.begin("CheckOwner", &request);
+        let mut call = self.edge.begin(Rpc::CheckOwner, &request);
         let r = request.into_inner();
         let mut about = About::decision(&r.owner_iin, &r.applicant_iin, &r.decision_date);
         let shared_cache = call.consent_settings().check_owner_shared_cache;
