@@ -633,15 +633,20 @@ async fn coalesce(handle: &metrics::PrometheusHandle) {
 async fn memory(_: &metrics::PrometheusHandle) {
     // 4. A million persons cached.
     let persons = if quick() { 100_000 } else { 1_000_000 };
-    let (rss_before, rss_after) = fill_caches(persons).await;
+    let small = fill_caches(1_000).await;
+    let (rss_before, rss_after, weighed, bookkeeping) = fill_caches(persons).await;
     let per_person = (rss_after.saturating_sub(rss_before)) / persons;
+    let small_per_person = (small.1.saturating_sub(small.0)) / 1_000;
     println!(
-        "| {persons} distinct persons cached (GBD FL + ZAGS + E-social answers each) | gateway RSS ≤ 400 MB | RSS {} (+{} for the cache), {} bytes per person, {} per entry | {} |",
+        "| {persons} distinct persons cached (GBD FL + ZAGS + E-social answers each) | gateway RSS ≤ 400 MB; ≤ 600 bytes per person | RSS {} (+{} for the cache), {} bytes per person measured ({} with 1,000 cached); the weigher's count: {} per person, of which {} moka's and the allocator's bookkeeping and {} the answers | {} |",
         mib(rss_after),
         mib(rss_after - rss_before),
         per_person,
-        per_person / 3,
-        if rss_after <= 400 * 1_000_000 { "yes" } else { "no" }
+        small_per_person,
+        weighed / persons,
+        bookkeeping / persons,
+        weighed.saturating_sub(bookkeeping) / persons,
+        if rss_after <= 400 * 1_000_000 && per_person <= 600 { "yes" } else { "no" }
     );
 }
 
@@ -701,10 +706,12 @@ async fn down(handle: &metrics::PrometheusHandle) {
 }
 
 /// Fills guarded caches with `n` persons through the real guard (instant fake registries
-/// that answer like the mocks); RSS before and after.
-async fn fill_caches(n: u64) -> (u64, u64) {
+/// that answer like the mocks); RSS before and after, the caches' weight by their weigher and
+/// the part of it that is bookkeeping (moka's, the key, the entry's own allocation).
+async fn fill_caches(n: u64) -> (u64, u64, u64, u64) {
     let policy = Policy {
-        cache_max_entries: n + 1000,
+        cache_max_bytes: 1 << 40,
+        cache_max_entries: u64::MAX,
         ..Policy::default()
     };
     let guarded = GuardedRegistries::new(
@@ -729,10 +736,15 @@ async fn fill_caches(n: u64) -> (u64, u64) {
             .await
             .unwrap();
     }
+    let rss_after = rss_bytes();
+    let (mut weighed, mut entries) = (0, 0);
     for admin in guarded.admin().values() {
-        admin.status();
+        let status = admin.status();
+        weighed += status.cache_bytes;
+        entries += status.cache_entries;
     }
-    (rss_before, rss_bytes())
+    let bookkeeping = entries * registry_gateway::resilience::cache::ENTRY_BOOKKEEPING as u64;
+    (rss_before, rss_after, weighed, bookkeeping)
 }
 
 mod fakes {

@@ -39,6 +39,7 @@
 //! | `gateway_cache_lookups_total` | counter | `registry`, `result` | Answer-cache look-ups: `hit` (a fresh answer, no registry call), `miss` (no fresh entry: the registry was called, or a call in flight was joined), `stale` (after a miss, the registry failed and a stale entry answered: stale-if-error; counted in addition to its `miss`). |
 //! | `gateway_cache_evictions_total` | counter | `registry` | Entries removed from the answer cache by its size bound or expiry (not by explicit invalidation). |
 //! | `gateway_cache_entries` | gauge | `registry` | Persons in the answer cache (refreshed every second; moka's count is approximate). |
+//! | `gateway_cache_bytes` | gauge | `registry` | Memory of the answer cache as weighed against `cache_max_bytes` (refreshed every second). |
 //! | `gateway_breaker_state` | gauge | `registry` | The registry's circuit breaker: `0` closed, `1` half-open, `2` open. |
 //! | `gateway_audit_write_duration_seconds` | histogram | — | Time of one audit append, from queueing the record to the writer's acknowledgement (write, and fsync under `fsync = "always"`): the time a personal-data answer waits for its audit record. |
 //! | `gateway_audit_write_failures_total` | counter | — | Audit appends that failed after the record was queued (write or fsync failure, stopped or closed log): each one withheld an answer (`UNAVAILABLE`). |
@@ -71,6 +72,7 @@ pub const REGISTRY_QUEUE_FULL_TOTAL: &str = "gateway_registry_queue_full_total";
 pub const CACHE_LOOKUPS_TOTAL: &str = "gateway_cache_lookups_total";
 pub const CACHE_EVICTIONS_TOTAL: &str = "gateway_cache_evictions_total";
 pub const CACHE_ENTRIES: &str = "gateway_cache_entries";
+pub const CACHE_BYTES: &str = "gateway_cache_bytes";
 pub const BREAKER_STATE: &str = "gateway_breaker_state";
 pub const AUDIT_WRITE_DURATION_SECONDS: &str = "gateway_audit_write_duration_seconds";
 pub const AUDIT_WRITE_FAILURES_TOTAL: &str = "gateway_audit_write_failures_total";
@@ -181,6 +183,7 @@ fn zeroes() {
         }
         counter!(CACHE_EVICTIONS_TOTAL, "registry" => registry).absolute(0);
         gauge!(CACHE_ENTRIES, "registry" => registry).set(0.0);
+        gauge!(CACHE_BYTES, "registry" => registry).set(0.0);
         gauge!(BREAKER_STATE, "registry" => registry).set(f64::from(BREAKER_CLOSED));
     }
     counter!(AUDIT_WRITE_FAILURES_TOTAL).absolute(0);
@@ -230,6 +233,11 @@ fn describe() {
         "Entries evicted from the answer cache (size bound or expiry)"
     );
     describe_gauge!(CACHE_ENTRIES, "Persons in the answer cache");
+    describe_gauge!(
+        CACHE_BYTES,
+        Unit::Bytes,
+        "Memory of the answer cache as weighed against cache_max_bytes (answers and bookkeeping)"
+    );
     describe_gauge!(
         BREAKER_STATE,
         "Circuit breaker state: 0 closed, 1 half-open, 2 open"
@@ -372,9 +380,10 @@ pub fn cache_eviction(registry: &'static str) {
     counter!(CACHE_EVICTIONS_TOTAL, "registry" => registry).increment(1);
 }
 
-/// `registry`'s answer cache holds `n` persons.
-pub fn cache_entries(registry: &'static str, n: u64) {
+/// `registry`'s answer cache holds `n` persons weighing `bytes`.
+pub fn cache_size(registry: &'static str, n: u64, bytes: u64) {
     gauge!(CACHE_ENTRIES, "registry" => registry).set(n as f64);
+    gauge!(CACHE_BYTES, "registry" => registry).set(bytes as f64);
 }
 
 /// `registry`'s circuit breaker is in `state`: [`BREAKER_CLOSED`], [`BREAKER_HALF_OPEN`] or

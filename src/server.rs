@@ -296,7 +296,7 @@ async fn report_registries(
         for (registry, guard) in guards.iter() {
             let status = guard.status();
             let key = registry.key();
-            crate::metrics::cache_entries(key, status.cache_entries);
+            crate::metrics::cache_size(key, status.cache_entries, status.cache_bytes);
             crate::metrics::breaker_state(
                 key,
                 match status.breaker {
@@ -436,6 +436,9 @@ fn keep_running(
     };
     if resized(|p| p.cache_max_entries) {
         changed.push("resilience.*.cache_max_entries");
+    }
+    if resized(|p| p.cache_max_bytes) {
+        changed.push("resilience.*.cache_max_bytes");
     }
     if resized(|p| u64::from(p.max_concurrent)) {
         changed.push("resilience.*.max_concurrent");

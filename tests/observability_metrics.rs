@@ -457,6 +457,11 @@ fn assert_registry_and_cache_metrics(before: &Scrape, after: &Scrape) {
             "{key}: cache gauge\n{}",
             after.text
         );
+        assert!(
+            after.value("gateway_cache_bytes", &registry).is_some(),
+            "{key}: cache bytes gauge\n{}",
+            after.text
+        );
         assert_eq!(
             after.value("gateway_breaker_state", &registry),
             Some(0.0),

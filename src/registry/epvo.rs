@@ -4,6 +4,7 @@
 use chrono::NaiveDate;
 use roxmltree::Node;
 
+use super::heap::{inline_only, HeapSize};
 use super::shep::NodeExt;
 use super::{CodeTables, Payload, Registry};
 
@@ -61,6 +62,16 @@ fn parse_studies(data: Node) -> Result<Vec<Study>, String> {
         })
         .collect()
 }
+
+impl HeapSize for Study {
+    fn heap_size(&self) -> usize {
+        self.university_bin.heap_size()
+            + self.university_name.heap_size()
+            + self.programme.heap_size()
+    }
+}
+
+inline_only!(StudyForm);
 
 #[cfg(test)]
 mod tests {

@@ -7,6 +7,7 @@ use quick_xml::escape::escape;
 use roxmltree::Node;
 use serde::{Deserialize, Serialize};
 
+use super::heap::{inline_only, HeapSize};
 use super::shep::{iin_payload, NodeExt};
 use super::{CodeTables, Payload, Query, Registry};
 
@@ -152,6 +153,35 @@ fn parse_person(p: Node, codes: &CodeTables) -> Result<Person, String> {
         death_certificate: certificate("deathCertificate")?,
     })
 }
+
+impl HeapSize for Person {
+    fn heap_size(&self) -> usize {
+        self.iin.heap_size()
+            + self.surname.heap_size()
+            + self.name.heap_size()
+            + self.patronymic.heap_size()
+            + self.citizenship.heap_size()
+            + self.life_status_code.heap_size()
+            + self.capacity.heap_size()
+            + self.reg_address.heap_size()
+            + self.birth_certificate.heap_size()
+            + self.death_certificate.heap_size()
+    }
+}
+
+impl HeapSize for LegalCapacity {
+    fn heap_size(&self) -> usize {
+        self.status_code.heap_size() + self.case_number.heap_size() + self.court.heap_size()
+    }
+}
+
+impl HeapSize for Certificate {
+    fn heap_size(&self) -> usize {
+        self.number.heap_size()
+    }
+}
+
+inline_only!(Gender, LifeStatus, CapacityStatus);
 
 #[cfg(test)]
 mod tests {

@@ -10,6 +10,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use roxmltree::Node;
 
+use super::heap::HeapSize;
 use super::shep::{iin_payload, ShepClient};
 use super::{CodeTables, PerRegistry, Query, Registry, RegistryResult};
 
@@ -17,7 +18,7 @@ use super::{CodeTables, PerRegistry, Query, Registry, RegistryResult};
 ///
 /// Its `Default` is the answer "no record" (the registry's not-found status, or an empty
 /// record): such an answer is cached for the shorter `cache_negative_ttl`.
-pub trait Payload: Clone + Default + PartialEq + Send + Sync + 'static {
+pub trait Payload: Clone + Default + PartialEq + HeapSize + Send + Sync + 'static {
     /// The registry that answers it.
     const REGISTRY: Registry;
 

@@ -21,6 +21,7 @@ pub use config::{local_endpoints, CodeTables, Endpoints, ShepCodes, ShepConfig, 
 use shep::ShepClient;
 
 pub mod config;
+pub mod heap;
 pub mod limits;
 mod lookup;
 pub mod shep;

@@ -4,6 +4,7 @@
 use chrono::NaiveDate;
 use roxmltree::Node;
 
+use super::heap::HeapSize;
 use super::shep::NodeExt;
 use super::{CodeTables, Payload, Registry};
 
@@ -41,6 +42,14 @@ fn parse_enrolments(data: Node) -> Result<Vec<SchoolEnrolment>, String> {
             })
         })
         .collect()
+}
+
+impl HeapSize for SchoolEnrolment {
+    fn heap_size(&self) -> usize {
+        self.organisation_bin.heap_size()
+            + self.organisation_name.heap_size()
+            + self.grade.heap_size()
+    }
 }
 
 #[cfg(test)]

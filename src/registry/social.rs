@@ -5,6 +5,7 @@
 use chrono::NaiveDate;
 use roxmltree::Node;
 
+use super::heap::{inline_only, HeapSize};
 use super::shep::NodeExt;
 use super::{in_force, CodeTables, Payload, Registry};
 
@@ -102,6 +103,23 @@ fn parse_status(data: Node) -> Result<SocialStatus, String> {
             .collect::<Result<_, String>>()?,
     })
 }
+
+impl HeapSize for SocialStatus {
+    fn heap_size(&self) -> usize {
+        self.disabilities.heap_size() + self.guardianships.heap_size()
+    }
+}
+
+impl HeapSize for Guardianship {
+    fn heap_size(&self) -> usize {
+        self.record_id.heap_size()
+            + self.ward_iin.heap_size()
+            + self.guardian_iin.heap_size()
+            + self.basis.heap_size()
+    }
+}
+
+inline_only!(Disability, GuardianshipKind);
 
 #[cfg(test)]
 mod tests {

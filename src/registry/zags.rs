@@ -5,6 +5,7 @@
 use chrono::NaiveDate;
 use roxmltree::Node;
 
+use super::heap::HeapSize;
 use super::shep::NodeExt;
 use super::{CodeTables, Payload, Registry};
 
@@ -124,6 +125,50 @@ fn parse_acts(data: Node) -> Result<CivilActs, String> {
             })
             .collect::<Result<_, String>>()?,
     })
+}
+
+impl HeapSize for CivilActs {
+    fn heap_size(&self) -> usize {
+        self.birth_acts.heap_size()
+            + self.marriage_acts.heap_size()
+            + self.death_act.heap_size()
+            + self.name_change_acts.heap_size()
+    }
+}
+
+impl HeapSize for PersonRef {
+    fn heap_size(&self) -> usize {
+        self.iin.heap_size() + self.full_name.heap_size()
+    }
+}
+
+impl HeapSize for BirthAct {
+    fn heap_size(&self) -> usize {
+        self.act_number.heap_size()
+            + self.child.heap_size()
+            + self.mother.heap_size()
+            + self.father.heap_size()
+    }
+}
+
+impl HeapSize for MarriageAct {
+    fn heap_size(&self) -> usize {
+        self.act_number.heap_size() + self.spouse.heap_size()
+    }
+}
+
+impl HeapSize for DeathAct {
+    fn heap_size(&self) -> usize {
+        self.act_number.heap_size()
+    }
+}
+
+impl HeapSize for NameChangeAct {
+    fn heap_size(&self) -> usize {
+        self.act_number.heap_size()
+            + self.previous_full_name.heap_size()
+            + self.new_full_name.heap_size()
+    }
 }
 
 #[cfg(test)]

@@ -65,7 +65,10 @@ pub struct Policy {
     /// How long past its TTL an entry may answer when the registry fails (stale-if-error).
     #[serde(with = "humantime_serde")]
     pub cache_max_stale: Duration,
-    /// Bound on cached persons for this registry.
+    /// Bound on the memory of this registry's cached answers, in bytes (each answer weighed
+    /// with moka's and the allocator's bookkeeping).
+    pub cache_max_bytes: u64,
+    /// Bound on cached persons for this registry (a second bound; the bytes usually bind).
     pub cache_max_entries: u64,
     /// Timeout of one attempt.
     #[serde(with = "humantime_serde")]
@@ -94,12 +97,17 @@ pub struct Policy {
     pub breaker: BreakerConfig,
 }
 
+/// 64 MiB per registry: 320 MiB for the five, which leaves room for the rest of the gateway
+/// in the 768 MiB pod of `deploy/` (docs/performance.md).
+pub const DEFAULT_CACHE_MAX_BYTES: u64 = 64 * 1024 * 1024;
+
 impl Default for Policy {
     fn default() -> Policy {
         Policy {
             cache_ttl: Duration::from_secs(600),
             cache_negative_ttl: Duration::from_secs(60),
             cache_max_stale: Duration::from_secs(3600),
+            cache_max_bytes: DEFAULT_CACHE_MAX_BYTES,
             cache_max_entries: 1_000_000,
             attempt_timeout: Duration::from_secs(5),
             max_attempts: 3,

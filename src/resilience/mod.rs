@@ -32,6 +32,7 @@ use tokio::time::{timeout_at, Instant};
 
 use crate::iin::Iin;
 use crate::metrics;
+use crate::registry::heap::HeapSize;
 use crate::registry::{Failure, Fetched, Query, Registry, RegistryError};
 
 pub mod breaker;
@@ -44,7 +45,7 @@ pub mod retry;
 use breaker::Breaker;
 pub use breaker::{BreakerConfig, BreakerState};
 use budget::RetryBudget;
-use cache::{AnswerCache, Lifetimes};
+use cache::{AnswerCache, Bounds, Lifetimes};
 pub use config::{Policy, ResilienceConfig};
 pub use guarded::{GuardAdmin, Guarded, GuardedRegistries};
 use retry::RetryRules;
@@ -132,6 +133,8 @@ pub struct GuardStatus {
     pub registry: Registry,
     pub breaker: BreakerState,
     pub cache_entries: u64,
+    /// What the cached answers cost in memory, by the cache's weigher.
+    pub cache_bytes: u64,
     pub calls_in_flight: u32,
 }
 
@@ -152,7 +155,7 @@ impl<T> Drop for Leave<'_, T> {
     }
 }
 
-impl<T: Clone + Send + Sync + 'static> Guard<T> {
+impl<T: HeapSize + Clone + Send + Sync + 'static> Guard<T> {
     pub fn new(
         registry: Registry,
         policy: Policy,
@@ -161,7 +164,14 @@ impl<T: Clone + Send + Sync + 'static> Guard<T> {
     ) -> Arc<Guard<T>> {
         Arc::new(Guard {
             registry,
-            cache: AnswerCache::new(policy.cache_max_entries, is_negative, registry.key()),
+            cache: AnswerCache::new(
+                Bounds {
+                    max_bytes: policy.cache_max_bytes,
+                    max_entries: policy.cache_max_entries,
+                },
+                is_negative,
+                registry.key(),
+            ),
             breaker: Breaker::new(policy.breaker),
             bulkhead: Semaphore::new(policy.max_concurrent as usize),
             max_concurrent: policy.max_concurrent,
@@ -500,10 +510,12 @@ impl<T: Clone + Send + Sync + 'static> Guard<T> {
     }
 
     pub fn status(&self) -> GuardStatus {
+        let (cache_entries, cache_bytes) = self.cache.size();
         GuardStatus {
             registry: self.registry,
             breaker: self.breaker.state(),
-            cache_entries: self.cache.entry_count(),
+            cache_entries,
+            cache_bytes,
             calls_in_flight: self.max_concurrent - self.bulkhead.available_permits() as u32,
         }
     }

@@ -616,3 +616,40 @@ async fn the_breaker_counts_calls_after_their_retries() {
     assert_eq!(flaky.calls(), 200);
     assert_eq!(g.status().breaker, BreakerState::Closed);
 }
+
+#[tokio::test(start_paused = true)]
+async fn the_cache_stays_within_its_bytes() {
+    let max_bytes = 64 * 1024;
+    let g = guard(Policy {
+        cache_max_bytes: max_bytes,
+        ..policy()
+    });
+    let fake = Fake::new(&[Step::Answer(Some(1))], Duration::ZERO);
+    for q in persons(1000) {
+        g.get(&q, fake.fetch()).await.unwrap();
+        assert!(g.status().cache_bytes <= max_bytes, "{:?}", g.status());
+    }
+    let status = g.status();
+    assert!(
+        status.cache_entries > 50 && status.cache_entries < 1000,
+        "filled, then evicted by weight: {status:?}"
+    );
+    assert!(status.cache_bytes > max_bytes / 2, "{status:?}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_entry_count_still_bounds_the_cache() {
+    let g = guard(Policy {
+        cache_max_entries: 100,
+        ..policy()
+    });
+    let fake = Fake::new(&[Step::Answer(Some(1))], Duration::ZERO);
+    for q in persons(1000) {
+        g.get(&q, fake.fetch()).await.unwrap();
+    }
+    let status = g.status();
+    assert!(
+        status.cache_entries <= 100 && status.cache_entries > 50,
+        "{status:?}"
+    );
+}
