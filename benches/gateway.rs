@@ -771,7 +771,7 @@ mod fakes {
 
     fn source() -> Source {
         Source {
-            message_id: uuid::Uuid::new_v4().to_string(),
+            message_id: MessageId::Uuid(uuid::Uuid::new_v4()),
             fetched_at: Utc::now(),
             from_cache: false,
             stale: false,
@@ -804,7 +804,7 @@ mod fakes {
     impl Lookup<Option<Person>> for FakeGbdFl {
         async fn fetch(&self, q: &Query) -> Result<Fetched<Option<Person>>, RegistryError> {
             answer(Some(Person {
-                iin: q.iin.as_str().to_owned(),
+                iin: q.iin.as_str().into(),
                 surname: "Нурмагамбетова".into(),
                 name: "Айгерим".into(),
                 patronymic: Some("Серикбаевна".into()),

@@ -66,7 +66,7 @@ pub fn found(registry: Registry, source: &Source) -> pb::Evidence {
     evidence(
         registry,
         EvidenceStatus::Found,
-        source.message_id.clone(),
+        source.message_id.to_string(),
         Some(source),
     )
 }
@@ -81,17 +81,17 @@ fn capacity_status(s: CapacityStatus) -> pb::CapacityStatus {
 
 fn certificate(c: Option<registry::gbd_fl::Certificate>) -> Option<pb::Certificate> {
     c.map(|c| pb::Certificate {
-        number: c.number,
+        number: c.number.into(),
         issued_on: date(c.issued_on),
     })
 }
 
 pub fn person(p: Person) -> pb::Person {
     pb::Person {
-        iin: p.iin,
-        surname: p.surname,
-        name: p.name,
-        patronymic: p.patronymic.unwrap_or_default(),
+        iin: p.iin.into(),
+        surname: p.surname.into(),
+        name: p.name.into(),
+        patronymic: p.patronymic.map(String::from).unwrap_or_default(),
         birth_date: p.birth_date.to_string(),
         death_date: date(p.death_date),
         gender: match p.gender {
@@ -100,23 +100,23 @@ pub fn person(p: Person) -> pb::Person {
             None => pb::Gender::Unspecified,
         }
         .into(),
-        citizenship: p.citizenship.unwrap_or_default(),
+        citizenship: p.citizenship.map(String::from).unwrap_or_default(),
         life_status: match p.life_status {
             LifeStatus::Alive => pb::LifeStatus::Alive,
             LifeStatus::Deceased => pb::LifeStatus::Deceased,
             LifeStatus::Missing => pb::LifeStatus::Missing,
         }
         .into(),
-        life_status_code: p.life_status_code,
+        life_status_code: p.life_status_code.into(),
         capacity: Some(pb::LegalCapacity {
             status: capacity_status(p.capacity.status).into(),
-            status_code: p.capacity.status_code,
+            status_code: p.capacity.status_code.into(),
             decided_on: date(p.capacity.decided_on),
             ends_on: date(p.capacity.ends_on),
-            case_number: p.capacity.case_number.unwrap_or_default(),
-            court: p.capacity.court.unwrap_or_default(),
+            case_number: p.capacity.case_number.map(String::from).unwrap_or_default(),
+            court: p.capacity.court.map(String::from).unwrap_or_default(),
         }),
-        reg_address: p.reg_address.unwrap_or_default(),
+        reg_address: p.reg_address.map(String::from).unwrap_or_default(),
         birth_certificate: certificate(p.birth_certificate),
         death_certificate: certificate(p.death_certificate),
     }
@@ -124,8 +124,8 @@ pub fn person(p: Person) -> pb::Person {
 
 fn person_ref(p: registry::PersonRef) -> pb::PersonRef {
     pb::PersonRef {
-        iin: p.iin,
-        full_name: p.full_name,
+        iin: p.iin.into(),
+        full_name: p.full_name.into(),
     }
 }
 
@@ -149,7 +149,7 @@ pub fn civil_acts(f: Fetched<CivilActs>) -> pb::GetCivilActsResponse {
             .birth_acts
             .into_iter()
             .map(|a| pb::BirthAct {
-                act_number: a.act_number,
+                act_number: a.act_number.into(),
                 act_date: date(a.act_date),
                 child: Some(person_ref(a.child)),
                 mother: a.mother.map(person_ref),
@@ -160,14 +160,14 @@ pub fn civil_acts(f: Fetched<CivilActs>) -> pb::GetCivilActsResponse {
             .marriage_acts
             .into_iter()
             .map(|a| pb::MarriageAct {
-                act_number: a.act_number,
+                act_number: a.act_number.into(),
                 act_date: date(a.act_date),
                 spouse: a.spouse.map(person_ref),
                 dissolved: a.dissolved,
             })
             .collect(),
         death_act: acts.death_act.map(|a| pb::DeathAct {
-            act_number: a.act_number,
+            act_number: a.act_number.into(),
             act_date: date(a.act_date),
             death_date: date(a.death_date),
         }),
@@ -175,10 +175,10 @@ pub fn civil_acts(f: Fetched<CivilActs>) -> pb::GetCivilActsResponse {
             .name_change_acts
             .into_iter()
             .map(|a| pb::NameChangeAct {
-                act_number: a.act_number,
+                act_number: a.act_number.into(),
                 act_date: date(a.act_date),
-                previous_full_name: a.previous_full_name,
-                new_full_name: a.new_full_name,
+                previous_full_name: a.previous_full_name.into(),
+                new_full_name: a.new_full_name.into(),
             })
             .collect(),
         evidence,
@@ -208,10 +208,10 @@ pub fn social_status(f: Fetched<SocialStatus>, today: NaiveDate) -> pb::GetSocia
                 }
                 .into(),
                 active: g.in_force(today),
-                record_id: g.record_id,
-                ward_iin: g.ward_iin,
-                guardian_iin: g.guardian_iin,
-                basis: g.basis,
+                record_id: g.record_id.into(),
+                ward_iin: g.ward_iin.into(),
+                guardian_iin: g.guardian_iin.into(),
+                basis: g.basis.into(),
                 since: g.since.to_string(),
                 until: date(g.until),
             })
@@ -227,9 +227,9 @@ pub fn school_enrolment(f: Fetched<Vec<SchoolEnrolment>>) -> pb::GetSchoolEnrolm
         enrolments: value
             .into_iter()
             .map(|e| pb::SchoolEnrolment {
-                organisation_bin: e.organisation_bin,
-                organisation_name: e.organisation_name,
-                grade: e.grade,
+                organisation_bin: e.organisation_bin.into(),
+                organisation_name: e.organisation_name.into(),
+                grade: e.grade.into(),
                 since: date(e.since),
                 until: date(e.until),
                 without_parental_care: e.without_parental_care,
@@ -246,9 +246,9 @@ pub fn higher_education(f: Fetched<Vec<Study>>) -> pb::GetHigherEducationRespons
         studies: value
             .into_iter()
             .map(|s| pb::Study {
-                university_bin: s.university_bin,
-                university_name: s.university_name,
-                programme: s.programme,
+                university_bin: s.university_bin.into(),
+                university_name: s.university_name.into(),
+                programme: s.programme.into(),
                 course: s.course,
                 study_form: match s.study_form {
                     Some(StudyForm::FullTime) => pb::StudyForm::FullTime,

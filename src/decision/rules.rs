@@ -132,7 +132,7 @@ impl<'a> Facts<'a> {
             guardianships: social
                 .into_iter()
                 .flat_map(|s| &s.guardianships)
-                .filter(|g| g.ward_iin == owner && g.in_force(question.date))
+                .filter(|g| &*g.ward_iin == owner && g.in_force(question.date))
                 .collect(),
             death_act: acts.and_then(|a| a.death_act.as_ref()),
             failed: [answers.acts.as_ref().err(), answers.social.as_ref().err()]
@@ -368,10 +368,10 @@ fn evidence(facts: &Facts, person: &Fetched<Option<Person>>, answers: &Answers) 
     let acts_record = facts.acts.and_then(|a| {
         a.death_act
             .as_ref()
-            .map(|d| d.act_number.as_str())
-            .or_else(|| a.birth_acts.first().map(|b| b.act_number.as_str()))
+            .map(|d| &*d.act_number)
+            .or_else(|| a.birth_acts.first().map(|b| &*b.act_number))
     });
-    let social_record = facts.guardianships.first().map(|g| g.record_id.as_str());
+    let social_record = facts.guardianships.first().map(|g| &*g.record_id);
     Registry::ALL
         .map(|registry| match registry {
             Registry::GbdFl => answered(registry, &Ok(person.clone()), person_record),
@@ -396,7 +396,7 @@ fn answered<T: Payload>(
             } else {
                 EvidenceStatus::Found
             },
-            record_id: record.unwrap_or(&f.source.message_id).to_owned(),
+            record_id: record.map_or_else(|| f.source.message_id.to_string(), str::to_owned),
             source: Some(f.source.clone()),
         },
         Err(_) => Evidence {
@@ -438,7 +438,7 @@ fn guardian(applicant: &str, facts: &Facts) -> Option<Representation> {
     let g = facts
         .guardianships
         .iter()
-        .find(|g| g.guardian_iin == applicant)?;
+        .find(|g| &*g.guardian_iin == applicant)?;
     let (role, what) = match g.kind {
         GuardianshipKind::Guardianship => (Role::Guardian, "guardian"),
         GuardianshipKind::Trusteeship => (Role::Trustee, "trustee"),
@@ -457,13 +457,13 @@ fn guardian(applicant: &str, facts: &Facts) -> Option<Representation> {
 /// The applicant is the owner's mother or father per an IS ZAGS birth act.
 fn parent(applicant: &str, owner: &str, acts: Option<&CivilActs>) -> Option<Representation> {
     let births = acts.into_iter().flat_map(|a| &a.birth_acts);
-    births.filter(|b| b.child.iin == owner).find_map(|act| {
+    births.filter(|b| &*b.child.iin == owner).find_map(|act| {
         [
             (&act.mother, Role::Mother, "mother"),
             (&act.father, Role::Father, "father"),
         ]
         .into_iter()
-        .find(|(parent, _, _)| parent.as_ref().is_some_and(|p| p.iin == applicant))
+        .find(|(parent, _, _)| parent.as_ref().is_some_and(|p| &*p.iin == applicant))
         .map(|(_, role, what)| {
             confirmed(
                 role,
@@ -597,7 +597,7 @@ mod tests {
             record_id: "G-1".into(),
             ward_iin: OWNER.into(),
             guardian_iin: PARENT.into(),
-            basis: String::new(),
+            basis: "".into(),
             since: d(since),
             until: until.map(d),
         }
@@ -803,15 +803,15 @@ mod tests {
                 act_date: None,
                 child: PersonRef {
                     iin: OWNER.into(),
-                    full_name: String::new(),
+                    full_name: "".into(),
                 },
                 mother: Some(PersonRef {
                     iin: OTHER.into(),
-                    full_name: String::new(),
+                    full_name: "".into(),
                 }),
                 father: Some(PersonRef {
                     iin: PARENT.into(),
-                    full_name: String::new(),
+                    full_name: "".into(),
                 }),
             }],
             ..CivilActs::default()

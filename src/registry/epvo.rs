@@ -17,9 +17,9 @@ pub enum StudyForm {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Study {
-    pub university_bin: String,
-    pub university_name: String,
-    pub programme: String,
+    pub university_bin: Box<str>,
+    pub university_name: Box<str>,
+    pub programme: Box<str>,
     pub course: u32,
     pub study_form: Option<StudyForm>,
     pub dormitory: bool,
@@ -42,9 +42,9 @@ fn parse_studies(data: Node) -> Result<Vec<Study>, String> {
         .children_named("study")
         .map(|s| {
             Ok(Study {
-                university_bin: s.req("universityBin")?.to_owned(),
-                university_name: s.owned("universityName"),
-                programme: s.owned("programme"),
+                university_bin: s.req("universityBin")?.into(),
+                university_name: s.owned("universityName").into(),
+                programme: s.owned("programme").into(),
                 course: match s.text_of("course") {
                     None => 0,
                     Some(c) => c.parse().map_err(|_| "study/course is not a number")?,

@@ -13,18 +13,18 @@ use super::{CodeTables, Payload, Query, Registry};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Person {
-    pub iin: String,
-    pub surname: String,
-    pub name: String,
-    pub patronymic: Option<String>,
+    pub iin: Box<str>,
+    pub surname: Box<str>,
+    pub name: Box<str>,
+    pub patronymic: Option<Box<str>>,
     pub birth_date: NaiveDate,
     pub death_date: Option<NaiveDate>,
     pub gender: Option<Gender>,
-    pub citizenship: Option<String>,
+    pub citizenship: Option<Box<str>>,
     pub life_status: LifeStatus,
-    pub life_status_code: String,
+    pub life_status_code: Box<str>,
     pub capacity: LegalCapacity,
-    pub reg_address: Option<String>,
+    pub reg_address: Option<Box<str>>,
     pub birth_certificate: Option<Certificate>,
     pub death_certificate: Option<Certificate>,
 }
@@ -63,16 +63,16 @@ pub enum CapacityStatus {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LegalCapacity {
     pub status: CapacityStatus,
-    pub status_code: String,
+    pub status_code: Box<str>,
     pub decided_on: Option<NaiveDate>,
     pub ends_on: Option<NaiveDate>,
-    pub case_number: Option<String>,
-    pub court: Option<String>,
+    pub case_number: Option<Box<str>>,
+    pub court: Option<Box<str>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Certificate {
-    pub number: String,
+    pub number: Box<str>,
     pub issued_on: Option<NaiveDate>,
 }
 
@@ -119,17 +119,17 @@ fn parse_person(p: Node, codes: &CodeTables) -> Result<Person, String> {
         p.child_el(name)
             .map(|c| {
                 Ok(Certificate {
-                    number: c.req("number")?.to_owned(),
+                    number: c.req("number")?.into(),
                     issued_on: c.date_of("date")?,
                 })
             })
             .transpose()
     };
     Ok(Person {
-        iin: p.req("iin")?.to_owned(),
-        surname: p.req("surname")?.to_owned(),
-        name: p.req("name")?.to_owned(),
-        patronymic: p.text_of("patronymic").map(str::to_owned),
+        iin: p.req("iin")?.into(),
+        surname: p.req("surname")?.into(),
+        name: p.req("name")?.into(),
+        patronymic: p.text_of("patronymic").map(Box::from),
         birth_date: p.req_date("birthDate")?,
         death_date: p.date_of("deathDate")?,
         gender: match p.text_of("gender") {
@@ -137,18 +137,18 @@ fn parse_person(p: Node, codes: &CodeTables) -> Result<Person, String> {
             Some("FEMALE") => Some(Gender::Female),
             _ => None,
         },
-        citizenship: p.text_of("citizenship").map(str::to_owned),
+        citizenship: p.text_of("citizenship").map(Box::from),
         life_status,
-        life_status_code,
+        life_status_code: life_status_code.into(),
         capacity: LegalCapacity {
             status,
-            status_code,
+            status_code: status_code.into(),
             decided_on: capable.date_of("capableDate")?,
             ends_on: capable.date_of("capableEndDate")?,
-            case_number: capable.text_of("capableNumber").map(str::to_owned),
-            court: capable.text_of("court").map(str::to_owned),
+            case_number: capable.text_of("capableNumber").map(Box::from),
+            court: capable.text_of("court").map(Box::from),
         },
-        reg_address: p.text_of("regAddress").map(str::to_owned),
+        reg_address: p.text_of("regAddress").map(Box::from),
         birth_certificate: certificate("birthCertificate")?,
         death_certificate: certificate("deathCertificate")?,
     })

@@ -119,13 +119,54 @@ impl<T: Clone> Fetched<T> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Source {
     /// The SHEP message id of the registry's response.
-    pub message_id: String,
+    pub message_id: MessageId,
     /// When the registry produced the answer.
     pub fetched_at: DateTime<Utc>,
     pub from_cache: bool,
     pub stale: bool,
     /// How old a cached answer is (zero for a fresh call).
     pub age: Duration,
+}
+
+/// A SHEP message id, compact: a UUID in its canonical text (what the bus and the mocks send)
+/// is kept as its 16 bytes, any other text is shared; a copy allocates nothing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MessageId {
+    Uuid(uuid::Uuid),
+    Text(Arc<str>),
+}
+
+impl From<&str> for MessageId {
+    fn from(text: &str) -> MessageId {
+        match uuid::Uuid::try_parse(text) {
+            Ok(uuid) if uuid.hyphenated().to_string() == text => MessageId::Uuid(uuid),
+            _ => MessageId::Text(text.into()),
+        }
+    }
+}
+
+impl std::fmt::Display for MessageId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            MessageId::Uuid(uuid) => uuid.hyphenated().fmt(f),
+            MessageId::Text(text) => f.write_str(text),
+        }
+    }
+}
+
+impl PartialEq<&str> for MessageId {
+    fn eq(&self, other: &&str) -> bool {
+        *self == MessageId::from(*other)
+    }
+}
+
+impl heap::HeapSize for MessageId {
+    fn heap_size(&self) -> usize {
+        match self {
+            MessageId::Uuid(_) => 0,
+            MessageId::Text(text) => heap::allocation(2 * size_of::<usize>() + text.len()),
+        }
+    }
 }
 
 /// A registry call that did not give an answer.

@@ -10,9 +10,9 @@ use super::{CodeTables, Payload, Registry};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SchoolEnrolment {
-    pub organisation_bin: String,
-    pub organisation_name: String,
-    pub grade: String,
+    pub organisation_bin: Box<str>,
+    pub organisation_name: Box<str>,
+    pub grade: Box<str>,
     pub since: Option<NaiveDate>,
     pub until: Option<NaiveDate>,
     pub without_parental_care: bool,
@@ -33,9 +33,9 @@ fn parse_enrolments(data: Node) -> Result<Vec<SchoolEnrolment>, String> {
         .children_named("enrolment")
         .map(|e| {
             Ok(SchoolEnrolment {
-                organisation_bin: e.req("organisationBin")?.to_owned(),
-                organisation_name: e.owned("organisationName"),
-                grade: e.owned("grade"),
+                organisation_bin: e.req("organisationBin")?.into(),
+                organisation_name: e.owned("organisationName").into(),
+                grade: e.owned("grade").into(),
                 since: e.date_of("since")?,
                 until: e.date_of("until")?,
                 without_parental_care: e.bool_of("withoutParentalCare")?,
@@ -64,6 +64,6 @@ mod tests {
         let e = parse_enrolments(doc.root_element()).unwrap();
         assert_eq!(e.len(), 1);
         assert!(e[0].without_parental_care);
-        assert_eq!(e[0].grade, "5");
+        assert_eq!(&*e[0].grade, "5");
     }
 }

@@ -13,7 +13,7 @@ use chrono::{NaiveDate, Utc};
 use quick_xml::escape::escape;
 use roxmltree::{Document, Node};
 
-use super::{Failure, Fetched, Registry, RegistryError, Source};
+use super::{Failure, Fetched, MessageId, Registry, RegistryError, Source};
 use super::{ShepCodes, ShepConfig, ShepEndpoint};
 
 use registry_vocab::shep::{SOAP_NS, TYPES_NS};
@@ -290,7 +290,7 @@ where
     let info = response
         .child_el("responseInfo")
         .ok_or_else(|| Failure::Malformed("no responseInfo".into()))?;
-    let message_id = info.text_of("messageId").unwrap_or_default().to_owned();
+    let message_id = MessageId::from(info.text_of("messageId").unwrap_or_default());
     let status = info
         .child_el("status")
         .ok_or_else(|| Failure::Malformed("no responseInfo/status".into()))?;

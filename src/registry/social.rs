@@ -33,10 +33,10 @@ pub enum GuardianshipKind {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Guardianship {
     pub kind: GuardianshipKind,
-    pub record_id: String,
-    pub ward_iin: String,
-    pub guardian_iin: String,
-    pub basis: String,
+    pub record_id: Box<str>,
+    pub ward_iin: Box<str>,
+    pub guardian_iin: Box<str>,
+    pub basis: Box<str>,
     pub since: NaiveDate,
     pub until: Option<NaiveDate>,
 }
@@ -92,10 +92,10 @@ fn parse_status(data: Node) -> Result<SocialStatus, String> {
                             )
                         }
                     },
-                    record_id: g.owned("recordId"),
-                    ward_iin: g.req("wardIin")?.to_owned(),
-                    guardian_iin: g.req("guardianIin")?.to_owned(),
-                    basis: g.owned("basis"),
+                    record_id: g.owned("recordId").into(),
+                    ward_iin: g.req("wardIin")?.into(),
+                    guardian_iin: g.req("guardianIin")?.into(),
+                    basis: g.owned("basis").into(),
                     since: g.req_date("since")?,
                     until: g.date_of("until")?,
                 })

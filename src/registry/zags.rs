@@ -19,13 +19,13 @@ pub struct CivilActs {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PersonRef {
-    pub iin: String,
-    pub full_name: String,
+    pub iin: Box<str>,
+    pub full_name: Box<str>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BirthAct {
-    pub act_number: String,
+    pub act_number: Box<str>,
     pub act_date: Option<NaiveDate>,
     pub child: PersonRef,
     pub mother: Option<PersonRef>,
@@ -34,7 +34,7 @@ pub struct BirthAct {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MarriageAct {
-    pub act_number: String,
+    pub act_number: Box<str>,
     pub act_date: Option<NaiveDate>,
     pub spouse: Option<PersonRef>,
     pub dissolved: bool,
@@ -42,17 +42,17 @@ pub struct MarriageAct {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DeathAct {
-    pub act_number: String,
+    pub act_number: Box<str>,
     pub act_date: Option<NaiveDate>,
     pub death_date: Option<NaiveDate>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NameChangeAct {
-    pub act_number: String,
+    pub act_number: Box<str>,
     pub act_date: Option<NaiveDate>,
-    pub previous_full_name: String,
-    pub new_full_name: String,
+    pub previous_full_name: Box<str>,
+    pub new_full_name: Box<str>,
 }
 
 /// The acts of a person; a person with no acts gets empty lists.
@@ -68,8 +68,8 @@ fn person_ref(n: Node, name: &str) -> Result<Option<PersonRef>, String> {
     n.child_el(name)
         .map(|p| {
             Ok(PersonRef {
-                iin: p.req("iin")?.to_owned(),
-                full_name: p.owned("fullName"),
+                iin: p.req("iin")?.into(),
+                full_name: p.owned("fullName").into(),
             })
         })
         .transpose()
@@ -84,7 +84,7 @@ fn parse_acts(data: Node) -> Result<CivilActs, String> {
             .children_named("birthAct")
             .map(|a| {
                 Ok(BirthAct {
-                    act_number: a.req("actNumber")?.to_owned(),
+                    act_number: a.req("actNumber")?.into(),
                     act_date: a.date_of("actDate")?,
                     child: person_ref(a, "child")?.ok_or("birthAct/child missing")?,
                     mother: person_ref(a, "mother")?,
@@ -96,7 +96,7 @@ fn parse_acts(data: Node) -> Result<CivilActs, String> {
             .children_named("marriageAct")
             .map(|a| {
                 Ok(MarriageAct {
-                    act_number: a.req("actNumber")?.to_owned(),
+                    act_number: a.req("actNumber")?.into(),
                     act_date: a.date_of("actDate")?,
                     spouse: person_ref(a, "spouse")?,
                     dissolved: a.bool_of("dissolved")?,
@@ -107,7 +107,7 @@ fn parse_acts(data: Node) -> Result<CivilActs, String> {
             .child_el("deathAct")
             .map(|a| {
                 Ok::<_, String>(DeathAct {
-                    act_number: a.req("actNumber")?.to_owned(),
+                    act_number: a.req("actNumber")?.into(),
                     act_date: a.date_of("actDate")?,
                     death_date: a.date_of("deathDate")?,
                 })
@@ -117,10 +117,10 @@ fn parse_acts(data: Node) -> Result<CivilActs, String> {
             .children_named("nameChangeAct")
             .map(|a| {
                 Ok(NameChangeAct {
-                    act_number: a.req("actNumber")?.to_owned(),
+                    act_number: a.req("actNumber")?.into(),
                     act_date: a.date_of("actDate")?,
-                    previous_full_name: a.owned("previousFullName"),
-                    new_full_name: a.owned("newFullName"),
+                    previous_full_name: a.owned("previousFullName").into(),
+                    new_full_name: a.owned("newFullName").into(),
                 })
             })
             .collect::<Result<_, String>>()?,
@@ -187,12 +187,12 @@ mod tests {
         let doc = roxmltree::Document::parse(xml).unwrap();
         let acts = parse_acts(doc.root_element()).unwrap();
         assert_eq!(
-            acts.birth_acts[0].mother.as_ref().unwrap().iin,
+            &*acts.birth_acts[0].mother.as_ref().unwrap().iin,
             "980109050588"
         );
         assert!(acts.birth_acts[0].father.is_none());
         assert!(acts.marriage_acts[0].dissolved);
-        assert_eq!(acts.death_act.unwrap().act_number, "D-1");
+        assert_eq!(&*acts.death_act.unwrap().act_number, "D-1");
     }
 
     #[test]

@@ -22,7 +22,8 @@ use crate::iin::Iin;
 use crate::registry::heap::{allocation, HeapSize};
 use crate::registry::{Fetched, Source};
 
-/// A cached answer.
+/// A cached answer, held by value in moka (a copy is a reference count and a few words).
+#[derive(Clone)]
 pub struct Entry<T> {
     /// Shared with every answer served from it: a hit copies no data.
     value: Arc<T>,
@@ -45,10 +46,10 @@ pub const ENTRY_BOOKKEEPING: usize = MOKA_ENTRY_BYTES + size_of::<Iin>();
 
 impl<T: HeapSize> Entry<T> {
     /// What an entry costs in memory: moka's bookkeeping, the key, the entry's own allocation,
-    /// the answer's allocation and the heap it owns, the provenance's strings.
+    /// the answer's allocation and the heap it owns, the provenance's message id.
     pub fn weight(value: &T, source: &Source) -> usize {
         ENTRY_BOOKKEEPING
-            + allocation(2 * size_of::<usize>() + size_of::<Entry<T>>())
+            + size_of::<Entry<T>>()
             + allocation(2 * size_of::<usize>() + size_of::<T>())
             + value.heap_size()
             + source.message_id.heap_size()
@@ -84,11 +85,11 @@ pub struct Lifetimes {
 
 struct Expire;
 
-impl<T> Expiry<Iin, Arc<Entry<T>>> for Expire {
+impl<T> Expiry<Iin, Entry<T>> for Expire {
     fn expire_after_create(
         &self,
         _key: &Iin,
-        entry: &Arc<Entry<T>>,
+        entry: &Entry<T>,
         _created_at: std::time::Instant,
     ) -> Option<Duration> {
         Some(entry.keep)
@@ -98,7 +99,7 @@ impl<T> Expiry<Iin, Arc<Entry<T>>> for Expire {
     fn expire_after_update(
         &self,
         _key: &Iin,
-        entry: &Arc<Entry<T>>,
+        entry: &Entry<T>,
         _updated_at: std::time::Instant,
         _duration_until_expiry: Option<Duration>,
     ) -> Option<Duration> {
@@ -121,7 +122,7 @@ impl Bounds {
 }
 
 pub struct AnswerCache<T> {
-    store: Moka<Iin, Arc<Entry<T>>>,
+    store: Moka<Iin, Entry<T>>,
     is_negative: fn(&T) -> bool,
 }
 
@@ -133,7 +134,7 @@ impl<T: HeapSize + Clone + Send + Sync + 'static> AnswerCache<T> {
         AnswerCache {
             store: Moka::builder()
                 .max_capacity(bounds.max_bytes)
-                .weigher(move |_key, entry: &Arc<Entry<T>>| entry.weight.max(least))
+                .weigher(move |_key, entry: &Entry<T>| entry.weight.max(least))
                 .expire_after(Expire)
                 .eviction_listener(move |_key, _entry, cause| {
                     if cause.was_evicted() {
@@ -180,14 +181,14 @@ impl<T: HeapSize + Clone + Send + Sync + 'static> AnswerCache<T> {
         let weight = Entry::weight(answer.value.as_ref(), &answer.source);
         self.store.insert(
             key,
-            Arc::new(Entry {
+            Entry {
                 value: answer.value.clone(),
                 source: answer.source.clone(),
                 stored_at: Instant::now(),
                 ttl,
                 keep: ttl + lifetimes.max_stale,
                 weight: u32::try_from(weight).unwrap_or(u32::MAX),
-            }),
+            },
         );
     }
 
@@ -201,5 +202,53 @@ impl<T: HeapSize + Clone + Send + Sync + 'static> AnswerCache<T> {
     pub fn size(&self) -> (u64, u64) {
         self.store.run_pending_tasks();
         (self.store.entry_count(), self.store.weighted_size())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::Utc;
+
+    use super::*;
+    use crate::registry::{CivilActs, MessageId, Person, SocialStatus};
+
+    fn source() -> Source {
+        Source {
+            message_id: MessageId::from("0b9f6c1e-2d4a-4f8e-9a63-5c7e1d2b3a4f"),
+            fetched_at: Utc::now(),
+            from_cache: false,
+            stale: false,
+            age: Duration::ZERO,
+        }
+    }
+
+    /// The fixed part of each entry, as the weigher counts it (printed for the performance
+    /// notes: `cargo test --lib cache::tests -- --nocapture`).
+    #[test]
+    fn an_entry_weighs_its_bookkeeping_and_its_answer() {
+        let empty = Entry::weight(&SocialStatus::default(), &source());
+        println!(
+            "entry: moka + key {ENTRY_BOOKKEEPING} B, entry {} B, answers inline: person {} B, \
+             acts {} B, social {} B; an empty social answer weighs {empty} B",
+            size_of::<Entry<SocialStatus>>(),
+            size_of::<Option<Person>>(),
+            size_of::<CivilActs>(),
+            size_of::<SocialStatus>(),
+        );
+        assert_eq!(
+            empty,
+            ENTRY_BOOKKEEPING
+                + size_of::<Entry<SocialStatus>>()
+                + allocation(16 + size_of::<SocialStatus>())
+        );
+        let text = Source {
+            message_id: MessageId::from("m-1"),
+            ..source()
+        };
+        assert_eq!(
+            Entry::weight(&SocialStatus::default(), &text),
+            empty + allocation(16 + 3),
+            "a message id that is not a UUID is counted"
+        );
     }
 }
