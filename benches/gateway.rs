@@ -5,18 +5,20 @@
 //! checks through the gateway's own metrics that every request was answered OK (h2load only
 //! sees HTTP statuses, and a gRPC error is an HTTP 200):
 //!
-//! 1. warm CheckOwner (every registry answer cached) vs a bare tonic server that answers the
-//!    same RPC with a canned response of the same size, same h2load settings;
+//! 1. warm CheckOwner and warm GetPerson (every registry answer cached) vs a bare tonic server
+//!    that answers the same RPC with a canned response of the same size, same h2load settings;
 //! 2. cold CheckOwner (cache off), each mock registry answering in 20 ms; then the same with
 //!    WS-Security both ways (`cold_signed`), and the cost of signing and verifying one envelope;
 //! 3. 1,000 concurrent identical cold CheckOwner calls: calls per registry;
 //! 4. 1,000,000 distinct persons cached (GBD FL, IS ZAGS and E-social security answers each):
-//!    resident memory and bytes per person;
+//!    resident memory and bytes per person, and what the caches' weigher counts (bookkeeping
+//!    and answers);
 //! 5. one registry hard down under load with a caller deadline: p99, memory and task count.
 //!
 //! The gateway runs in its realistic configuration: access rights and purpose required, audit
 //! log on (fsync "always", group commit), the embedded mocks behind real HTTP.
-//! `BENCH_QUICK=1` shortens the durations (for a smoke run).
+//! `BENCH_QUICK=1` shortens the durations (for a smoke run). `BENCH_ONLY=calls BENCH_CALLS=n`
+//! makes n warm CheckOwner calls and nothing else, for instruction counts under callgrind.
 
 use std::process::Command;
 use std::sync::Arc;
@@ -36,7 +38,8 @@ use registry_mocks::{demo, FaultMode, Faults, Fixture, MockRegistries};
 use tokio::net::TcpListener;
 use tonic::{Request, Response, Status};
 
-const METHOD: &str = "/registry_gateway.v1.RegistryGateway/CheckOwner";
+const CHECK_OWNER: &str = "/registry_gateway.v1.RegistryGateway/CheckOwner";
+const GET_PERSON: &str = "/registry_gateway.v1.RegistryGateway/GetPerson";
 
 fn quick() -> bool {
     std::env::var_os("BENCH_QUICK").is_some()
@@ -50,14 +53,18 @@ fn secs(full: u64, quick_secs: u64) -> u64 {
     }
 }
 
-/// A gRPC request body: the 5-byte frame header, then the message.
+/// A gRPC request body of CheckOwner about `owner`.
 fn grpc_body(owner: &str) -> Vec<u8> {
-    let message = pb::CheckOwnerRequest {
+    framed(&pb::CheckOwnerRequest {
         owner_iin: owner.into(),
         service: pb::Service::RegistrationAtResidence.into(),
         ..Default::default()
-    }
-    .encode_to_vec();
+    })
+}
+
+/// A gRPC request body: the 5-byte frame header, then the message.
+fn framed(message: &impl Message) -> Vec<u8> {
+    let message = message.encode_to_vec();
     let mut body = vec![0u8];
     body.extend_from_slice(&(message.len() as u32).to_be_bytes());
     body.extend_from_slice(&message);
@@ -74,6 +81,8 @@ struct Load {
 
 struct H2load<'a> {
     addr: std::net::SocketAddr,
+    /// The RPC's path; CheckOwner when `None`.
+    method: Option<&'a str>,
     body: &'a [u8],
     clients: u32,
     streams: u32,
@@ -111,7 +120,8 @@ impl H2load<'_> {
                 cmd.args(["-n", &n.to_string()]);
             }
         }
-        cmd.arg(format!("http://{}{METHOD}", self.addr));
+        let method = self.method.unwrap_or(CHECK_OWNER);
+        cmd.arg(format!("http://{}{method}", self.addr));
         let out = cmd
             .output()
             .expect("h2load runs (apt-get install nghttp2-client)");
@@ -146,13 +156,14 @@ impl H2load<'_> {
     }
 }
 
+#[derive(Clone)]
 enum Run {
     For { warm_up: u64, seconds: u64 },
     Requests(u64),
 }
 
-/// The ceiling: tonic answering CheckOwner with a canned response, no work.
-struct Ceiling(pb::CheckOwnerResponse);
+/// The ceiling: tonic answering CheckOwner and GetPerson with canned responses, no work.
+struct Ceiling(pb::CheckOwnerResponse, pb::GetPersonResponse);
 
 #[tonic::async_trait]
 impl RegistryGateway for Ceiling {
@@ -166,7 +177,7 @@ impl RegistryGateway for Ceiling {
         &self,
         _: Request<pb::GetPersonRequest>,
     ) -> Result<Response<pb::GetPersonResponse>, Status> {
-        Err(Status::unimplemented(""))
+        Ok(Response::new(self.1.clone()))
     }
     async fn get_civil_acts(
         &self,
@@ -194,12 +205,15 @@ impl RegistryGateway for Ceiling {
     }
 }
 
-async fn serve_ceiling(response: pb::CheckOwnerResponse) -> std::net::SocketAddr {
+async fn serve_ceiling(
+    response: pb::CheckOwnerResponse,
+    person: pb::GetPersonResponse,
+) -> std::net::SocketAddr {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(
         tonic::transport::Server::builder()
-            .add_service(RegistryGatewayServer::new(Ceiling(response)))
+            .add_service(RegistryGatewayServer::new(Ceiling(response, person)))
             .serve_with_incoming(registry_gateway::listener::incoming(
                 listener,
                 Default::default(),
@@ -319,6 +333,21 @@ rpcs = ["CheckOwner", "GetPerson"]
     }
 }
 
+async fn get_person(addr: std::net::SocketAddr, iin: &str) -> pb::GetPersonResponse {
+    let mut client =
+        pb::registry_gateway_client::RegistryGatewayClient::connect(format!("http://{addr}"))
+            .await
+            .unwrap();
+    let mut request = Request::new(pb::GetPersonRequest {
+        iin: iin.into(),
+        ..Default::default()
+    });
+    request
+        .metadata_mut()
+        .insert("x-purpose", "benchmark".parse().unwrap());
+    client.get_person(request).await.unwrap().into_inner()
+}
+
 async fn check_owner(addr: std::net::SocketAddr, owner: &str) -> pb::CheckOwnerResponse {
     let mut client =
         pb::registry_gateway_client::RegistryGatewayClient::connect(format!("http://{addr}"))
@@ -337,7 +366,12 @@ async fn check_owner(addr: std::net::SocketAddr, owner: &str) -> pb::CheckOwnerR
 
 /// `gateway_rpc_requests_total{method="CheckOwner",code=…}` from the gateway's metrics.
 fn answered(handle: &metrics::PrometheusHandle, code: &str) -> u64 {
-    let needle = format!("gateway_rpc_requests_total{{method=\"CheckOwner\",code=\"{code}\"}} ");
+    answered_by(handle, "CheckOwner", code)
+}
+
+/// `gateway_rpc_requests_total{method=…,code=…}` from the gateway's metrics.
+fn answered_by(handle: &metrics::PrometheusHandle, method: &str, code: &str) -> u64 {
+    let needle = format!("gateway_rpc_requests_total{{method=\"{method}\",code=\"{code}\"}} ");
     handle
         .render()
         .lines()
@@ -417,6 +451,9 @@ async fn bench() {
     if run("warm") {
         warm(&handle).await;
     }
+    if only.split(',').any(|o| o == "calls") {
+        calls(&handle).await;
+    }
     if run("cold") {
         cold(&handle, Signing::None).await;
     }
@@ -437,52 +474,89 @@ async fn bench() {
 }
 
 async fn warm(handle: &metrics::PrometheusHandle) {
-    // 1. Warm CheckOwner vs the ceiling.
+    // 1. Warm CheckOwner and GetPerson vs the ceiling.
     let warm = gateway("").await;
     let response = check_owner(warm.addr, demo::CAPABLE_ADULT).await;
-    let ceiling = serve_ceiling(response).await;
-    let body = grpc_body(demo::CAPABLE_ADULT);
-    let seconds = secs(15, 4);
-    let settings = |addr| H2load {
-        addr,
-        body: &body,
-        clients: 16,
+    let person = get_person(warm.addr, demo::CAPABLE_ADULT).await;
+    let ceiling = serve_ceiling(response, person).await;
+    let rpcs = [
+        ("CheckOwner", CHECK_OWNER, grpc_body(demo::CAPABLE_ADULT)),
+        (
+            "GetPerson",
+            GET_PERSON,
+            framed(&pb::GetPersonRequest {
+                iin: demo::CAPABLE_ADULT.into(),
+                ..Default::default()
+            }),
+        ),
+    ];
+    for (name, method, body) in &rpcs {
+        let settings = |addr| H2load {
+            addr,
+            method: Some(method),
+            body,
+            clients: 16,
+            streams: 8,
+            extra_headers: &[],
+        };
+        let run = Run::For {
+            warm_up: 2,
+            seconds: secs(15, 4),
+        };
+        let base = settings(ceiling).run(run.clone());
+        let ok_before = answered_by(handle, name, "OK");
+        let gw = settings(warm.addr).run(run);
+        let ok = answered_by(handle, name, "OK") - ok_before;
+        assert!(
+            ok >= gw.requests,
+            "every warm {name} answered OK ({ok} of {})",
+            gw.requests
+        );
+        let ratio = gw.rps / base.rps;
+        let p99_ratio = gw.p99.as_secs_f64() / base.p99.as_secs_f64();
+        println!(
+            "| ceiling: bare tonic, canned {name} | — | {:.0} req/s, p50 {}, p99 {} | — |",
+            base.rps,
+            ms(base.p50),
+            ms(base.p99)
+        );
+        println!(
+            "| warm {name}, every answer cached, audit {} | ≥ 0.75 × ceiling throughput (compass 0.9 ×); p99 ≤ 2 × ceiling p99 | {:.0} req/s ({:.2} ×), p50 {}, p99 {} ({:.2} ×) | {} |",
+            if std::env::var_os("BENCH_NO_AUDIT").is_some() { "off" } else { "on" },
+            gw.rps,
+            ratio,
+            ms(gw.p50),
+            ms(gw.p99),
+            p99_ratio,
+            if ratio >= 0.75 && p99_ratio <= 2.0 { "yes" } else { "no" }
+        );
+    }
+    drop(warm);
+}
+
+/// A fixed number of warm CheckOwner calls (`BENCH_CALLS`, default 10,000) and nothing else,
+/// for counting the gateway's instructions per call under callgrind (h2load is another
+/// process, not counted): run twice with different counts and divide the difference.
+async fn calls(handle: &metrics::PrometheusHandle) {
+    let warm = gateway("").await;
+    check_owner(warm.addr, demo::CAPABLE_ADULT).await;
+    let n = std::env::var("BENCH_CALLS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(10_000);
+    let ok_before = answered(handle, "OK");
+    H2load {
+        addr: warm.addr,
+        method: None,
+        body: &grpc_body(demo::CAPABLE_ADULT),
+        clients: 4,
         streams: 8,
         extra_headers: &[],
-    };
-    let base = settings(ceiling).run(Run::For {
-        warm_up: 2,
-        seconds,
-    });
-    let ok_before = answered(handle, "OK");
-    let gw = settings(warm.addr).run(Run::For {
-        warm_up: 2,
-        seconds,
-    });
+    }
+    .run(Run::Requests(n));
     let ok = answered(handle, "OK") - ok_before;
-    assert!(
-        ok >= gw.requests,
-        "every warm request answered OK ({ok} of {})",
-        gw.requests
-    );
-    let ratio = gw.rps / base.rps;
-    let p99_ratio = gw.p99.as_secs_f64() / base.p99.as_secs_f64();
-    println!(
-        "| ceiling: bare tonic, canned CheckOwner | — | {:.0} req/s, p50 {}, p99 {} | — |",
-        base.rps,
-        ms(base.p50),
-        ms(base.p99)
-    );
-    println!(
-        "| warm CheckOwner, every answer cached | ≥ 0.9 × ceiling throughput; p99 ≤ 2 × ceiling p99 | {:.0} req/s ({:.2} ×), p50 {}, p99 {} ({:.2} ×) | {} |",
-        gw.rps,
-        ratio,
-        ms(gw.p50),
-        ms(gw.p99),
-        p99_ratio,
-        if ratio >= 0.9 && p99_ratio <= 2.0 { "yes" } else { "no" }
-    );
-    drop(warm);
+    assert_eq!(ok, n, "every call answered OK");
+    println!("| {n} warm CheckOwner calls (for instruction counts) | — | {ok} OK | — |");
 }
 
 async fn cold(_: &metrics::PrometheusHandle, signing: Signing) {
@@ -495,6 +569,7 @@ async fn cold(_: &metrics::PrometheusHandle, signing: Signing) {
         });
     }
     let load = H2load {
+        method: None,
         addr: cold.addr,
         body: &grpc_body(demo::CAPABLE_ADULT),
         clients: cold_clients(),
@@ -606,6 +681,7 @@ async fn coalesce(handle: &metrics::PrometheusHandle) {
     }
     let ok_before = answered(handle, "OK");
     H2load {
+        method: None,
         addr: fresh.addr,
         body: &grpc_body(demo::MINOR_MOTHER),
         clients: 10,
@@ -664,6 +740,7 @@ async fn down(handle: &metrics::PrometheusHandle) {
     let unavailable_before = answered(handle, "UNAVAILABLE");
     let deadline = Duration::from_millis(200);
     let load = H2load {
+        method: None,
         addr: down.addr,
         body: &grpc_body(demo::MINOR_FATHER),
         clients: 8,
