@@ -263,8 +263,8 @@ async fn gateway_signed(extra: &str, signing: Signing) -> Running {
         r#"
 max_in_flight = 4096
 {extra}
-# The scenarios measure CheckOwner with every answer cached, GBD FL's included (the README's
-# table predates consent; without this switch each CheckOwner reaches GBD FL).
+# The scenarios measure CheckOwner with every answer cached, GBD FL's included (the
+# docs/performance.md table predates consent; without this switch each CheckOwner reaches GBD FL).
 [consent]
 check_owner_shared_cache = true
 [access]

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Drives a running gateway (embedded demo fixture) with the real grpcurl and checks what comes
-# back: every example of the README, in its order — list, describe, health, every CheckOwner
-# row, the full CheckOwner answer, the consent examples, every look-up, both admin commands.
-# The gateway must run with REGGW_DECISION__MAX_DAYS_BACK=11000 for the 29 February row (as
-# the README says); .ci/run starts it so.
+# back: every example of docs/demo.md, in its order — list, describe, health, every CheckOwner
+# row, the full CheckOwner answer, every look-up, the consent examples — which include the
+# README's, and both admin commands of docs/operations.md. The gateway must run with
+# REGGW_DECISION__MAX_DAYS_BACK=11000 for the 29 February row (as docs/demo.md says); .ci/run
+# starts it so.
 # Usage: tests/grpcurl.sh [host:port]   (default 127.0.0.1:50051)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -11,7 +12,7 @@ addr=${1:-127.0.0.1:50051}
 S=registry_gateway.v1.RegistryGatewayService
 fail=0 passed=0
 
-# The README's helper: today's IIN of a demo person (daily for those born relative to today).
+# docs/demo.md's helper: today's IIN of a demo person (daily for those born relative to today).
 iin() { cargo run -q --release --locked -p registry-mocks -- --iin-of "$1"; }
 today=$(date -u -d '+5 hours' +%F) # UTC+5, as the gateway and the mocks count days
 
@@ -74,12 +75,12 @@ expect refused-unknown '"outcome": "OUTCOME_REFUSED_HERE"' '"code": "REASON_CODE
 expect online-organisation '"outcome": "OUTCOME_ONLINE"' '"code": "REASON_CODE_OWNER_IS_ORGANISATION"' '"kind": "OWNER_KIND_ORGANISATION"' -- check 080540012342
 expect invalid-check-digit 'Code: InvalidArgument' 'google.rpc.BadRequest' '"field": ?"owner_iin"' -- check 860314310211
 expect invalid-never-issued 'Code: InvalidArgument' 'never issued' -- check 900101300800
-# No row shows a note the README does not: the demo IINs agree with their birth dates.
+# No row shows a note docs/demo.md does not: the demo IINs agree with their birth dates.
 for key in 161016620441 "$(iin 081125540514)" "$(iin 081126640526)" "$(iin 110817580045)" "$(iin 090817616013)"; do
   refute "no-birth-date-note-$key" 'REASON_CODE_BIRTH_DATE_DIFFERS_FROM_IIN' -- check "$key"
 done
 
-# The full answer of the README's example
+# The full answer of the example in the README and docs/demo.md
 expect check-owner-answer '"decisionId": "[0-9a-f-]{36}"' '"outcome": "OUTCOME_OPERATIONAL_HALL"' \
   "\"text\": \"The owner is [0-9]+ on $today, under 18 \\(birth date per GBD FL\\)\"" '"source": "REGISTRY_GBD_FL"' \
   '"kind": "OWNER_KIND_PERSON"' '"minor": true' '"capacity": "CAPACITY_STATUS_CAPABLE"' '"role": "REPRESENTATIVE_ROLE_MOTHER"' '"source": "REGISTRY_ZAGS"' \
