@@ -29,10 +29,10 @@ use crate::resilience::{BreakerState, GuardAdmin, GuardedRegistries, Policy};
 use crate::BoxError;
 
 /// The gRPC service name whose health says whether the gateway takes calls.
-const SERVICE: &str = "registry_gateway.v1.RegistryGateway";
+const SERVICE: &str = crate::rpc::GATEWAY_SERVICE;
 
-type RegistryService = api::RefuseMalformed<api::RegistryGatewayServer<api::GatewayService>>;
-type AdminService = api::RefuseMalformed<api::GatewayAdminServer<api::AdminService>>;
+type RegistryService = api::RefuseMalformed<api::RegistryGatewayServiceServer<api::GatewayService>>;
+type AdminService = api::RefuseMalformed<api::GatewayAdminServiceServer<api::AdminService>>;
 
 /// A gateway ready to serve.
 pub struct Gateway {
@@ -283,7 +283,7 @@ fn services(
     let registries = guarded.registries();
     let decider = Decider::new(registries.clone(), decision);
     let registry_service = api::RefuseMalformed::new(
-        api::RegistryGatewayServer::new(api::GatewayService::new(
+        api::RegistryGatewayServiceServer::new(api::GatewayService::new(
             registries,
             decider,
             edge.clone(),
@@ -292,8 +292,11 @@ fn services(
         edge,
     );
     let admin_service = api::RefuseMalformed::new(
-        api::GatewayAdminServer::new(api::AdminService::new(guarded.admin(), admin_edge.clone()))
-            .max_decoding_message_size(config.max_message_bytes),
+        api::GatewayAdminServiceServer::new(api::AdminService::new(
+            guarded.admin(),
+            admin_edge.clone(),
+        ))
+        .max_decoding_message_size(config.max_message_bytes),
         admin_edge,
     );
     (registry_service, admin_service)
