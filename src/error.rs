@@ -153,23 +153,7 @@ impl Error {
                     failure: Failure::ConsentRefused { .. },
                     ..
                 },
-            ) => {
-                let mut details = error_info("CONSENT_REFUSED", e.registry, request_id);
-                details.add_precondition_failure_violation(
-                    "CONSENT_REFUSED",
-                    "consent_token",
-                    "the registry did not accept the consent token for this person",
-                );
-                Status::with_error_details(
-                    Code::PermissionDenied,
-                    format!(
-                        "{} refused the consent token: it is invalid, expired or not the \
-                         consent of this person; ask the person for a new consent{id}",
-                        e.registry
-                    ),
-                    details,
-                )
-            }
+            ) => consent_refused(e, request_id, &id),
             Error::NotFound { registry } => Status::with_error_details(
                 Code::NotFound,
                 self.to_string(),
@@ -189,27 +173,49 @@ impl Error {
                 details.set_retry_info(Some(*retry_after));
                 Status::with_error_details(Code::ResourceExhausted, format!("{self}{id}"), details)
             }
-            Error::Registry(e) => {
-                // The gateway's own queue for the registry, or the registry itself.
-                let (code, reason, what) = match e.failure {
-                    Failure::Overloaded(_) => (Code::ResourceExhausted, "GATEWAY_OVERLOADED", ""),
-                    _ if e.failure.is_transient() => {
-                        (Code::Unavailable, "REGISTRY_UNAVAILABLE", " did not answer")
-                    }
-                    _ => (Code::Unavailable, "REGISTRY_FAILED", " did not answer"),
-                };
-                let mut details = error_info(reason, e.registry, request_id);
-                details.set_retry_info(Some(e.retry_after));
-                let message = format!(
-                    "{}{what}: {}; retry in {}s{id}",
-                    e.registry,
-                    e.failure.kind(),
-                    e.retry_after.as_secs().max(1)
-                );
-                Status::with_error_details(code, message, details)
-            }
+            Error::Registry(e) => registry_failed(e, request_id, &id),
         }
     }
+}
+
+/// GBD FL refused the caller's consent token: the caller's to fix.
+fn consent_refused(e: &RegistryError, request_id: &str, id: &str) -> Status {
+    let mut details = error_info("CONSENT_REFUSED", e.registry, request_id);
+    details.add_precondition_failure_violation(
+        "CONSENT_REFUSED",
+        "consent_token",
+        "the registry did not accept the consent token for this person",
+    );
+    Status::with_error_details(
+        Code::PermissionDenied,
+        format!(
+            "{} refused the consent token: it is invalid, expired or not the consent of this \
+             person; ask the person for a new consent{id}",
+            e.registry
+        ),
+        details,
+    )
+}
+
+/// The gateway's own queue for the registry, or the registry itself, failed: which registry,
+/// how, and when to retry.
+fn registry_failed(e: &RegistryError, request_id: &str, id: &str) -> Status {
+    let (code, reason, what) = match e.failure {
+        Failure::Overloaded(_) => (Code::ResourceExhausted, "GATEWAY_OVERLOADED", ""),
+        _ if e.failure.is_transient() => {
+            (Code::Unavailable, "REGISTRY_UNAVAILABLE", " did not answer")
+        }
+        _ => (Code::Unavailable, "REGISTRY_FAILED", " did not answer"),
+    };
+    let mut details = error_info(reason, e.registry, request_id);
+    details.set_retry_info(Some(e.retry_after));
+    let message = format!(
+        "{}{what}: {}; retry in {}s{id}",
+        e.registry,
+        e.failure.kind(),
+        e.retry_after.as_secs().max(1)
+    );
+    Status::with_error_details(code, message, details)
 }
 
 impl From<Error> for Status {

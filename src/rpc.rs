@@ -18,9 +18,9 @@ pub enum Rpc {
 }
 
 /// The service of the look-ups and the decision.
-pub const GATEWAY_SERVICE: &str = "registry_gateway.v1.RegistryGateway";
+pub const GATEWAY_SERVICE: &str = "registry_gateway.v1.RegistryGatewayService";
 /// The operators' service.
-pub const ADMIN_SERVICE: &str = "registry_gateway.v1.GatewayAdmin";
+pub const ADMIN_SERVICE: &str = "registry_gateway.v1.GatewayAdminService";
 
 impl Rpc {
     pub const ALL: [Rpc; 8] = [
@@ -68,7 +68,7 @@ impl Rpc {
         !matches!(self, Rpc::GetRegistryStatus)
     }
 
-    /// The RPC of a gRPC request path (`/registry_gateway.v1.RegistryGateway/GetPerson`).
+    /// The RPC of a gRPC request path (`/registry_gateway.v1.RegistryGatewayService/GetPerson`).
     pub fn from_path(path: &str) -> Option<Rpc> {
         let (service, method) = path.strip_prefix('/')?.split_once('/')?;
         Rpc::ALL
@@ -115,15 +115,15 @@ mod tests {
             assert_eq!(Rpc::from_path(&path), Some(rpc), "{path}");
         }
         assert_eq!(
-            Rpc::from_path("/registry_gateway.v1.RegistryGateway/CheckOwner"),
+            Rpc::from_path("/registry_gateway.v1.RegistryGatewayService/CheckOwner"),
             Some(Rpc::CheckOwner)
         );
         assert_eq!(
-            Rpc::from_path("/registry_gateway.v1.GatewayAdmin/CheckOwner"),
+            Rpc::from_path("/registry_gateway.v1.GatewayAdminService/CheckOwner"),
             None
         );
         assert_eq!(
-            Rpc::from_path("/registry_gateway.v1.RegistryGateway/Nope"),
+            Rpc::from_path("/registry_gateway.v1.RegistryGatewayService/Nope"),
             None
         );
         assert_eq!("GetAll".parse::<Rpc>(), Err(()));

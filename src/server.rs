@@ -29,10 +29,10 @@ use crate::resilience::{BreakerState, GuardAdmin, GuardedRegistries, Policy};
 use crate::BoxError;
 
 /// The gRPC service name whose health says whether the gateway takes calls.
-const SERVICE: &str = "registry_gateway.v1.RegistryGateway";
+const SERVICE: &str = crate::rpc::GATEWAY_SERVICE;
 
-type RegistryService = api::RefuseMalformed<api::RegistryGatewayServer<api::GatewayService>>;
-type AdminService = api::RefuseMalformed<api::GatewayAdminServer<api::AdminService>>;
+type RegistryService = api::RefuseMalformed<api::RegistryGatewayServiceServer<api::GatewayService>>;
+type AdminService = api::RefuseMalformed<api::GatewayAdminServiceServer<api::AdminService>>;
 
 /// A gateway ready to serve.
 pub struct Gateway {
@@ -118,98 +118,30 @@ impl Gateway {
     ) -> Result<(), BoxError> {
         let config = self.reloader.current();
         let (health, health_service) = tonic_health::server::health_reporter();
-        health.set_service_status("", ServingStatus::Serving).await;
-        health
-            .set_service_status(SERVICE, ServingStatus::Serving)
-            .await;
+        set_readiness(&health, ServingStatus::Serving).await;
         let reporter = tokio::spawn(report_registries(
             health.clone(),
             self.guards.clone(),
             self.audit.clone(),
         ));
-        let reporter_stop = reporter.abort_handle();
-        let (metrics_stop, metrics_stopped) = tokio::sync::oneshot::channel::<()>();
-        if let Some(addr) = config.metrics_listen {
-            let listener = TcpListener::bind(addr)
-                .await
-                .map_err(|e| format!("metrics_listen: cannot listen on {addr}: {e}"))?;
-            let handle = crate::metrics::install();
-            tokio::spawn(crate::metrics::serve(listener, handle, async {
-                let _ = metrics_stopped.await;
-            }));
-        }
-
-        // Both reflection versions advertise every service, themselves included (grpcurl up
-        // to 1.8.7 speaks v1alpha, 1.8.8 and later v1), and know google.rpc's error details
-        // so that grpcurl can print them.
-        let reflection = || {
-            tonic_reflection::server::Builder::configure()
-                .include_reflection_service(false)
-                .register_encoded_file_descriptor_set(api::pb::FILE_DESCRIPTOR_SET)
-                .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
-                .register_encoded_file_descriptor_set(tonic_types::pb::FILE_DESCRIPTOR_SET)
-                .register_encoded_file_descriptor_set(tonic_reflection::pb::v1::FILE_DESCRIPTOR_SET)
-                .register_encoded_file_descriptor_set(
-                    tonic_reflection::pb::v1alpha::FILE_DESCRIPTOR_SET,
-                )
-        };
-        // Per connection: streams, keep-alive, request arrival (see `listener`). The in-flight
-        // limits are applied per call, once a request has arrived and its caller may make it
-        // (`api::Admission`): health and reflection are never refused.
-        let limits = config.connections;
-        let mut server = tonic::transport::Server::builder()
-            .max_concurrent_streams(limits.max_streams)
-            .http2_keepalive_interval(Some(limits.keepalive_interval))
-            .http2_keepalive_timeout(Some(limits.keepalive_timeout))
-            .layer(listener::ArrivalLayer(limits.request_arrival_timeout));
-        if let Some(tls) = &config.tls {
-            server =
-                server.tls_config(tls.server_config()?.timeout(limits.tls_handshake_timeout))?;
-        }
-
-        // Drain: NOT_SERVING first, then tonic stops accepting and waits for calls in flight.
-        let (draining, drain_started) = tokio::sync::oneshot::channel();
-        let signal = {
-            let health = health.clone();
-            let reloader = self.reloader.clone();
-            async move {
-                shutdown.await;
-                // Readiness no longer follows the audit log: it stays NOT_SERVING.
-                reporter_stop.abort();
-                let delay = reloader.current().shutdown_delay;
-                tracing::info!(
-                    ?delay,
-                    "shutting down: NOT_SERVING, then draining calls in flight"
-                );
-                health
-                    .set_service_status("", ServingStatus::NotServing)
-                    .await;
-                health
-                    .set_service_status(SERVICE, ServingStatus::NotServing)
-                    .await;
-                tokio::time::sleep(delay).await;
-                let _ = draining.send(());
-            }
-        };
+        let metrics_stop = serve_metrics(config.metrics_listen).await?;
+        let (signal, drain_started) = drain_signal(
+            shutdown,
+            health,
+            reporter.abort_handle(),
+            self.reloader.clone(),
+        );
         tracing::info!(addr = %listener.local_addr()?, "registry gateway serving");
-        let served = server
+        let served = grpc_server(&config)?
             .add_service(health_service)
             .add_service(reflection().build_v1()?)
             .add_service(reflection().build_v1alpha()?)
             .add_service(self.registry_service)
             .add_service(self.admin_service)
-            .serve_with_incoming_shutdown(listener::incoming(listener, limits), signal);
-        let reloader = self.reloader.clone();
-        let grace = async move {
-            if drain_started.await.is_ok() {
-                tokio::time::sleep(reloader.current().shutdown_grace).await;
-            } else {
-                std::future::pending::<()>().await;
-            }
-        };
+            .serve_with_incoming_shutdown(listener::incoming(listener, config.connections), signal);
         let served = tokio::select! {
             served = served => served.map_err(BoxError::from),
-            () = grace => {
+            () = grace_over(drain_started, self.reloader.clone()) => {
                 tracing::warn!("grace period over: calls still in flight are abandoned");
                 Ok(())
             }
@@ -223,6 +155,104 @@ impl Gateway {
             mocks.shutdown().await;
         }
         served
+    }
+}
+
+/// The gateway's readiness: the whole server (`""`) and its service.
+async fn set_readiness(health: &HealthReporter, status: ServingStatus) {
+    health.set_service_status("", status).await;
+    health.set_service_status(SERVICE, status).await;
+}
+
+/// `/metrics` and `/healthz` on `addr`, if configured, until the returned sender fires.
+async fn serve_metrics(
+    addr: Option<std::net::SocketAddr>,
+) -> Result<tokio::sync::oneshot::Sender<()>, BoxError> {
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    if let Some(addr) = addr {
+        let listener = TcpListener::bind(addr)
+            .await
+            .map_err(|e| format!("metrics_listen: cannot listen on {addr}: {e}"))?;
+        let handle = crate::metrics::install();
+        tokio::spawn(crate::metrics::serve(listener, handle, async {
+            let _ = stopped.await;
+        }));
+    }
+    Ok(stop)
+}
+
+/// Reflection: both versions advertise every service, themselves included (grpcurl up to 1.8.7
+/// speaks v1alpha, 1.8.8 and later v1), and know google.rpc's error details so that grpcurl
+/// can print them.
+fn reflection() -> tonic_reflection::server::Builder<'static> {
+    tonic_reflection::server::Builder::configure()
+        .include_reflection_service(false)
+        .register_encoded_file_descriptor_set(api::pb::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_types::pb::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_reflection::pb::v1::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_reflection::pb::v1alpha::FILE_DESCRIPTOR_SET)
+}
+
+/// The gRPC server with the per-connection limits: streams, keep-alive, request arrival (see
+/// `listener`), and mutual TLS when configured. The in-flight limits are applied per call,
+/// once a request has arrived and its caller may make it (`api::Admission`): health and
+/// reflection are never refused.
+fn grpc_server(
+    config: &Config,
+) -> Result<
+    tonic::transport::Server<
+        tower::layer::util::Stack<listener::ArrivalLayer, tower::layer::util::Identity>,
+    >,
+    BoxError,
+> {
+    let limits = config.connections;
+    let mut server = tonic::transport::Server::builder()
+        .max_concurrent_streams(limits.max_streams)
+        .http2_keepalive_interval(Some(limits.keepalive_interval))
+        .http2_keepalive_timeout(Some(limits.keepalive_timeout))
+        .layer(listener::ArrivalLayer(limits.request_arrival_timeout));
+    if let Some(tls) = &config.tls {
+        server = server.tls_config(tls.server_config()?.timeout(limits.tls_handshake_timeout))?;
+    }
+    Ok(server)
+}
+
+/// Drain: once `shutdown` completes, NOT_SERVING for `shutdown_delay`, then the returned
+/// signal tells tonic to stop accepting and wait for calls in flight; the receiver learns
+/// that draining started.
+fn drain_signal(
+    shutdown: impl Future<Output = ()> + Send + 'static,
+    health: HealthReporter,
+    reporter: tokio::task::AbortHandle,
+    reloader: Reloader,
+) -> (
+    impl Future<Output = ()> + Send + 'static,
+    tokio::sync::oneshot::Receiver<()>,
+) {
+    let (draining, drain_started) = tokio::sync::oneshot::channel();
+    let signal = async move {
+        shutdown.await;
+        // Readiness no longer follows the audit log: it stays NOT_SERVING.
+        reporter.abort();
+        let delay = reloader.current().shutdown_delay;
+        tracing::info!(
+            ?delay,
+            "shutting down: NOT_SERVING, then draining calls in flight"
+        );
+        set_readiness(&health, ServingStatus::NotServing).await;
+        tokio::time::sleep(delay).await;
+        let _ = draining.send(());
+    };
+    (signal, drain_started)
+}
+
+/// Resolves `shutdown_grace` after draining started (never, if it does not).
+async fn grace_over(drain_started: tokio::sync::oneshot::Receiver<()>, reloader: Reloader) {
+    if drain_started.await.is_ok() {
+        tokio::time::sleep(reloader.current().shutdown_grace).await;
+    } else {
+        std::future::pending::<()>().await;
     }
 }
 
@@ -253,7 +283,7 @@ fn services(
     let registries = guarded.registries();
     let decider = Decider::new(registries.clone(), decision);
     let registry_service = api::RefuseMalformed::new(
-        api::RegistryGatewayServer::new(api::GatewayService::new(
+        api::RegistryGatewayServiceServer::new(api::GatewayService::new(
             registries,
             decider,
             edge.clone(),
@@ -262,8 +292,11 @@ fn services(
         edge,
     );
     let admin_service = api::RefuseMalformed::new(
-        api::GatewayAdminServer::new(api::AdminService::new(guarded.admin(), admin_edge.clone()))
-            .max_decoding_message_size(config.max_message_bytes),
+        api::GatewayAdminServiceServer::new(api::AdminService::new(
+            guarded.admin(),
+            admin_edge.clone(),
+        ))
+        .max_decoding_message_size(config.max_message_bytes),
         admin_edge,
     );
     (registry_service, admin_service)
@@ -290,8 +323,7 @@ async fn report_registries(
             } else {
                 ServingStatus::NotServing
             };
-            health.set_service_status("", status).await;
-            health.set_service_status(SERVICE, status).await;
+            set_readiness(&health, status).await;
         }
         for (registry, guard) in guards.iter() {
             let status = guard.status();

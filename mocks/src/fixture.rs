@@ -490,7 +490,19 @@ fn in_range(path: String, value: u8, lo: u8, hi: u8) -> Result<(), FixtureError>
 }
 
 impl FixtureFile {
+    /// Every table's rules; the persons' positions by IIN.
     fn validate(&self) -> Result<HashMap<String, usize>, FixtureError> {
+        let c = Checker {
+            persons: self.validate_persons()?,
+        };
+        self.validate_civil_acts(&c)?;
+        self.validate_social(&c)?;
+        self.validate_education(&c)?;
+        self.validate_consents()?;
+        Ok(c.persons)
+    }
+
+    fn validate_persons(&self) -> Result<HashMap<String, usize>, FixtureError> {
         let mut persons = HashMap::new();
         for (i, p) in self.person.iter().enumerate() {
             let at = |field: &str| format!("person[{i}].{field}");
@@ -525,8 +537,10 @@ impl FixtureFile {
                 ));
             }
         }
-        let c = Checker { persons };
+        Ok(persons)
+    }
 
+    fn validate_civil_acts(&self, c: &Checker) -> Result<(), FixtureError> {
         for (i, a) in self.birth_act.iter().enumerate() {
             let at = |field: &str| format!("birth_act[{i}].{field}");
             non_empty(at("number"), &a.number)?;
@@ -571,6 +585,10 @@ impl FixtureFile {
             c.known(at("person"), &a.person)?;
             non_empty(at("previous_full_name"), &a.previous_full_name)?;
         }
+        Ok(())
+    }
+
+    fn validate_social(&self, c: &Checker) -> Result<(), FixtureError> {
         for (i, d) in self.disability.iter().enumerate() {
             let at = |field: &str| format!("disability[{i}].{field}");
             c.known(at("person"), &d.person)?;
@@ -593,6 +611,10 @@ impl FixtureFile {
             }
             non_empty(at("basis"), &g.basis)?;
         }
+        Ok(())
+    }
+
+    fn validate_education(&self, c: &Checker) -> Result<(), FixtureError> {
         for (i, s) in self.school.iter().enumerate() {
             let at = |field: &str| format!("school[{i}].{field}");
             c.known(at("student"), &s.student)?;
@@ -608,6 +630,10 @@ impl FixtureFile {
             non_empty(at("programme"), &u.programme)?;
             in_range(at("course"), u.course, 1, 7)?;
         }
+        Ok(())
+    }
+
+    fn validate_consents(&self) -> Result<(), FixtureError> {
         for (i, consent) in self.consent.iter().enumerate() {
             let at = |field: &str| format!("consent[{i}].{field}");
             non_empty(at("token"), &consent.token)?;
@@ -618,7 +644,7 @@ impl FixtureFile {
                 ));
             }
         }
-        Ok(c.persons)
+        Ok(())
     }
 }
 

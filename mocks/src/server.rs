@@ -298,72 +298,104 @@ async fn send_message(State(shared): State<Arc<Shared>>, body: Bytes) -> Respons
         tokio::time::sleep(delay).await;
     }
     let mode = faults.pick();
-    let registry = shared.registry;
+    if let Some(failed) = fault_before_reading(&mode, shared.registry) {
+        return failed;
+    }
+    if let Some(refused) = refuse_signature(&shared, &body) {
+        return refused;
+    }
+    let request = match read_request(&body, shared.registry) {
+        Ok(request) => request,
+        Err(refused) => return *refused,
+    };
+    let xml = answer(&shared, &mode, &request);
+    let xml = match &shared.signing {
+        Some(signing) => signing.sign(xml),
+        None => xml,
+    };
+    match mode {
+        FaultMode::MalformedXml => {
+            xml_response(StatusCode::OK, envelope::truncate(&xml).to_owned())
+        }
+        FaultMode::TamperedSignature => xml_response(StatusCode::OK, signing::tamper(&xml)),
+        FaultMode::Trickle { bytes_per_sec } => trickle(xml, bytes_per_sec),
+        _ => xml_response(StatusCode::OK, xml),
+    }
+}
+
+/// The faults that answer before the request is read: a dropped connection, HTTP 503, a SOAP
+/// fault.
+fn fault_before_reading(mode: &FaultMode, registry: Registry) -> Option<Response> {
     match mode {
         FaultMode::Down => {
-            tracing::debug!(registry = %registry, "fault: dropping connection");
+            tracing::debug!(registry = registry.key(), "fault: dropping connection");
             let mut r = StatusCode::INTERNAL_SERVER_ERROR.into_response();
             r.extensions_mut().insert(DropConnection);
-            return r;
+            Some(r)
         }
-        FaultMode::Http503 => {
-            return (
+        FaultMode::Http503 => Some(
+            (
                 StatusCode::SERVICE_UNAVAILABLE,
                 [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
                 "Service Unavailable (injected fault)",
             )
-                .into_response();
-        }
-        FaultMode::SoapFault => {
-            return xml_response(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                envelope::fault(
-                    "soap:Server",
-                    "Injected fault",
-                    INJECTED_FAULT_CODE,
-                    &format!("{} mock: injected SOAP fault", registry.key()),
-                ),
-            );
-        }
+                .into_response(),
+        ),
+        FaultMode::SoapFault => Some(xml_response(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            envelope::fault(
+                "soap:Server",
+                "Injected fault",
+                INJECTED_FAULT_CODE,
+                &format!("{} mock: injected SOAP fault", registry.key()),
+            ),
+        )),
         FaultMode::None
         | FaultMode::MalformedXml
         | FaultMode::Trickle { .. }
         | FaultMode::WrongStatus { .. }
-        | FaultMode::TamperedSignature => {}
+        | FaultMode::TamperedSignature => None,
     }
+}
 
-    if let (Some(signing), Ok(text)) = (&shared.signing, std::str::from_utf8(&body)) {
-        match signing.check_request(text) {
-            Ok(Some(signer)) => {
-                *shared
-                    .last_signer
-                    .lock()
-                    .unwrap_or_else(PoisonError::into_inner) = Some(signer);
-            }
-            Ok(None) => {}
-            Err((faultstring, message)) => {
-                tracing::debug!(registry = %registry, %message, "request signature refused");
-                return xml_response(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    signing.sign(envelope::fault(
-                        "soap:Client",
-                        &faultstring,
-                        signing::SECURITY_FAULT_CODE,
-                        &message,
-                    )),
-                );
-            }
+/// With WS-Security on: the request's signature checked, its signer remembered; a refusal
+/// is answered with the security fault.
+fn refuse_signature(shared: &Shared, body: &[u8]) -> Option<Response> {
+    let (Some(signing), Ok(text)) = (&shared.signing, std::str::from_utf8(body)) else {
+        return None;
+    };
+    match signing.check_request(text) {
+        Ok(Some(signer)) => {
+            *shared
+                .last_signer
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner) = Some(signer);
+            None
+        }
+        Ok(None) => None,
+        Err((faultstring, message)) => {
+            tracing::debug!(registry = shared.registry.key(), %message, "request signature refused");
+            Some(xml_response(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                signing.sign(envelope::fault(
+                    "soap:Client",
+                    &faultstring,
+                    signing::SECURITY_FAULT_CODE,
+                    &message,
+                )),
+            ))
         }
     }
+}
 
-    let request = match std::str::from_utf8(&body)
+/// The `SendMessage` request; one that cannot be read is the client's SOAP fault.
+fn read_request(body: &[u8], registry: Registry) -> Result<envelope::Request, Box<Response>> {
+    std::str::from_utf8(body)
         .map_err(|e| envelope::EnvelopeError::NotXml(e.to_string()))
         .and_then(envelope::parse_request)
-    {
-        Ok(r) => r,
-        Err(e) => {
-            tracing::debug!(registry = %registry, error = %e, "bad envelope");
-            return xml_response(
+        .map_err(|e| {
+            tracing::debug!(registry = registry.key(), error = %e, "bad envelope");
+            Box::new(xml_response(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 envelope::fault(
                     "soap:Client",
@@ -371,10 +403,14 @@ async fn send_message(State(shared): State<Arc<Shared>>, body: Bytes) -> Respons
                     payload::BAD_REQUEST,
                     &e.to_string(),
                 ),
-            );
-        }
-    };
-    let (status_code, status_message, data) = match &mode {
+            ))
+        })
+}
+
+/// The `SendMessageResponse` to `request`: the fixture's answer, or the injected status.
+fn answer(shared: &Shared, mode: &FaultMode, request: &envelope::Request) -> String {
+    let registry = shared.registry;
+    let (status_code, status_message, data) = match mode {
         FaultMode::WrongStatus { code } => (code.as_str(), format!("Injected status {code}"), None),
         _ => {
             let today = shared.fixture.today();
@@ -393,7 +429,13 @@ async fn send_message(State(shared): State<Arc<Shared>>, body: Bytes) -> Respons
         .format("%Y-%m-%dT%H:%M:%S%.3f%:z")
         .to_string();
     let message_id = message_id();
-    let xml = envelope::response(
+    tracing::debug!(
+        registry = registry.key(),
+        service_id = %request.service_id,
+        status = status_code,
+        "answered SendMessage"
+    );
+    envelope::response(
         &ResponseInfo {
             message_id: &message_id,
             correlation_id: Some(&request.message_id),
@@ -403,25 +445,7 @@ async fn send_message(State(shared): State<Arc<Shared>>, body: Bytes) -> Respons
             session_id: request.session_id.as_deref(),
         },
         data.as_deref(),
-    );
-    tracing::debug!(
-        registry = %registry,
-        service_id = %request.service_id,
-        status = status_code,
-        "answered SendMessage"
-    );
-    let xml = match &shared.signing {
-        Some(signing) => signing.sign(xml),
-        None => xml,
-    };
-    match mode {
-        FaultMode::MalformedXml => {
-            xml_response(StatusCode::OK, envelope::truncate(&xml).to_owned())
-        }
-        FaultMode::TamperedSignature => xml_response(StatusCode::OK, signing::tamper(&xml)),
-        FaultMode::Trickle { bytes_per_sec } => trickle(xml, bytes_per_sec),
-        _ => xml_response(StatusCode::OK, xml),
-    }
+    )
 }
 
 /// The body with its real `Content-Length`, sent in small chunks at `bytes_per_sec`.

@@ -12,7 +12,7 @@ use tokio::time::Instant;
 use tonic::{Request, Response, Status};
 use tracing::Instrument;
 
-use super::admission::Admission;
+use super::admission::{Admission, Admitted};
 use crate::access::{Access, Caller, MAX_METADATA_LEN, PURPOSE_KEY, REQUEST_ID_KEY};
 use crate::audit::{
     AuditLog, AuditRecord, RefusalGate, RegistryUse, CONSENT_ABSENT, CONSENT_PRESENTED, MALFORMED,
@@ -245,101 +245,21 @@ impl Call {
     /// Runs `body` if the caller may, then audits the call `about` someone (a personal-data
     /// RPC; `None` for one that is not) and answers.
     pub async fn run<T: Audited>(
-        self,
+        mut self,
         edge: &Edge,
         about: Option<About>,
         body: impl Future<Output = Result<T, Error>>,
     ) -> Result<Response<T>, Status> {
         let timer = crate::metrics::rpc_started(self.rpc);
-        let masked = about
-            .as_ref()
-            .and_then(|a| Iin::parse(&a.subject).ok())
-            .map(|iin| iin.masked().to_string())
-            .unwrap_or_default();
-        let span = tracing::info_span!(
-            "rpc",
-            otel.name = self.rpc.name(),
-            otel.kind = "server",
-            rpc.system = "grpc",
-            rpc.service = self.rpc.service(),
-            rpc.method = self.rpc.name(),
-            caller = %self.caller.name(),
-            request_id = %self.request_id,
-            subject = %masked,
-            rpc.grpc.status_code = tracing::field::Empty,
-            otel.status_code = tracing::field::Empty,
-        );
-        crate::telemetry::set_parent(&span, &self.trace_parent);
-        let answer = async move {
-            let admitted = if let Some(refused) = self.refused {
-                Err(refused)
-            } else if !edge.access.load().allows(&self.caller, self.rpc) {
-                Err(Error::PermissionDenied {
-                    rpc: self.rpc,
-                    caller: self.caller.name(),
-                })
-            } else {
-                edge.admission
-                    .as_ref()
-                    .map(|a| a.admit(&self.caller.name()))
-                    .transpose()
-            };
+        let span = self.span(about.as_ref());
+        let answer = async {
             // The admission permit is held until the answer is audited.
-            let (result, _admitted) = match admitted {
+            let (result, _admitted) = match self.admit(edge) {
                 Err(e) => (Err(e), None),
-                Ok(admitted) => (
-                    match self.deadline {
-                        Some(d) => tokio::time::timeout_at(d, body)
-                            .await
-                            .unwrap_or(Err(Error::Deadline)),
-                        None => body.await,
-                    },
-                    admitted,
-                ),
+                Ok(admitted) => (self.within_deadline(body).await, admitted),
             };
             if let (Some(audit), Some(about)) = (&edge.audit, about) {
-                let (outcome, registries) = match &result {
-                    Ok(answer) => (answer.outcome(), answer.registries()),
-                    Err(e) => (e.audit_outcome(), e.audit_registries()),
-                };
-                let record = AuditRecord {
-                    request_id: self.request_id.clone(),
-                    caller: self.caller.name().chars().take(MAX_CALLER_LEN).collect(),
-                    rpc: self.rpc.name().to_owned(),
-                    subject: about.subject,
-                    applicant: about.applicant,
-                    decision_date: about.decision_date,
-                    purpose: self.purpose.clone(),
-                    consent: match &self.consent {
-                        None => String::new(),
-                        Some((true, _)) => CONSENT_PRESENTED.to_owned(),
-                        Some((false, _)) => CONSENT_ABSENT.to_owned(),
-                    },
-                    consent_ref: self
-                        .consent
-                        .as_ref()
-                        .map(|(_, reference)| reference.clone())
-                        .unwrap_or_default(),
-                    outcome,
-                    count: None,
-                    registries,
-                };
-                let refused = matches!(
-                    result,
-                    Err(Error::InvalidArgument { .. }
-                        | Error::PermissionDenied { .. }
-                        | Error::ConsentRequired { .. })
-                );
-                let written = match &edge.refusals {
-                    Some(gate) if refused => gate.record(record).await,
-                    _ => audit.append(record).await,
-                };
-                if let Err(e) = written {
-                    tracing::error!(error = %e, "audit record not written; answer withheld");
-                    return Err(Status::unavailable(
-                        "the audit log could not be written, so no answer is given; retry later",
-                    ));
-                }
+                self.audit(audit, edge, about, &result).await?;
             }
             match &result {
                 Ok(_) => tracing::debug!("ok"),
@@ -358,6 +278,114 @@ impl Call {
         }
         timer.finish(code);
         answer
+    }
+
+    /// The call's span, child of the caller's trace context; the subject's IIN masked.
+    fn span(&self, about: Option<&About>) -> tracing::Span {
+        let masked = about
+            .and_then(|a| Iin::parse(&a.subject).ok())
+            .map(|iin| iin.masked().to_string())
+            .unwrap_or_default();
+        let span = tracing::info_span!(
+            "rpc",
+            otel.name = self.rpc.name(),
+            otel.kind = "server",
+            rpc.system = "grpc",
+            rpc.service = self.rpc.service(),
+            rpc.method = self.rpc.name(),
+            caller = %self.caller.name(),
+            request_id = %self.request_id,
+            subject = %masked,
+            rpc.grpc.status_code = tracing::field::Empty,
+            otel.status_code = tracing::field::Empty,
+        );
+        crate::telemetry::set_parent(&span, &self.trace_parent);
+        span
+    }
+
+    /// The call may go on: no metadata rule broken, the caller's right to this RPC, then a
+    /// place within the in-flight limits (the permit, held until the answer is audited).
+    fn admit(&mut self, edge: &Edge) -> Result<Option<Admitted>, Error> {
+        if let Some(refused) = self.refused.take() {
+            return Err(refused);
+        }
+        if !edge.access.load().allows(&self.caller, self.rpc) {
+            return Err(Error::PermissionDenied {
+                rpc: self.rpc,
+                caller: self.caller.name(),
+            });
+        }
+        edge.admission
+            .as_ref()
+            .map(|a| a.admit(&self.caller.name()))
+            .transpose()
+    }
+
+    /// `body`, given up at the caller's deadline.
+    async fn within_deadline<T>(
+        &self,
+        body: impl Future<Output = Result<T, Error>>,
+    ) -> Result<T, Error> {
+        match self.deadline {
+            Some(d) => tokio::time::timeout_at(d, body)
+                .await
+                .unwrap_or(Err(Error::Deadline)),
+            None => body.await,
+        }
+    }
+
+    /// Writes the call's audit record (a refused call's through the per-caller gate); an
+    /// answer whose record cannot be written is withheld.
+    async fn audit<T: Audited>(
+        &self,
+        audit: &AuditLog,
+        edge: &Edge,
+        about: About,
+        result: &Result<T, Error>,
+    ) -> Result<(), Status> {
+        let record = self.record(about, result);
+        let refused = matches!(
+            result,
+            Err(Error::InvalidArgument { .. }
+                | Error::PermissionDenied { .. }
+                | Error::ConsentRequired { .. })
+        );
+        let written = match &edge.refusals {
+            Some(gate) if refused => gate.record(record).await,
+            _ => audit.append(record).await,
+        };
+        written.map_err(|e| {
+            tracing::error!(error = %e, "audit record not written; answer withheld");
+            Status::unavailable(
+                "the audit log could not be written, so no answer is given; retry later",
+            )
+        })
+    }
+
+    fn record<T: Audited>(&self, about: About, result: &Result<T, Error>) -> AuditRecord {
+        let (outcome, registries) = match result {
+            Ok(answer) => (answer.outcome(), answer.registries()),
+            Err(e) => (e.audit_outcome(), e.audit_registries()),
+        };
+        let (consent, consent_ref) = match &self.consent {
+            None => ("", String::new()),
+            Some((true, reference)) => (CONSENT_PRESENTED, reference.clone()),
+            Some((false, reference)) => (CONSENT_ABSENT, reference.clone()),
+        };
+        AuditRecord {
+            request_id: self.request_id.clone(),
+            caller: self.caller.name().chars().take(MAX_CALLER_LEN).collect(),
+            rpc: self.rpc.name().to_owned(),
+            subject: about.subject,
+            applicant: about.applicant,
+            decision_date: about.decision_date,
+            purpose: self.purpose.clone(),
+            consent: consent.to_owned(),
+            consent_ref,
+            outcome,
+            count: None,
+            registries,
+        }
     }
 }
 

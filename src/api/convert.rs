@@ -18,9 +18,10 @@ fn date(d: Option<NaiveDate>) -> String {
     d.map(|d| d.to_string()).unwrap_or_default()
 }
 
-/// The contract's value for a registry: the one named by its key (`gbd_fl` -> `GBD_FL`).
+/// The contract's value for a registry: the one named by its key (`gbd_fl` ->
+/// `REGISTRY_GBD_FL`).
 pub fn registry(r: Registry) -> i32 {
-    let name = r.key().to_ascii_uppercase();
+    let name = format!("REGISTRY_{}", r.key().to_ascii_uppercase());
     pb::Registry::from_str_name(&name)
         .unwrap_or(pb::Registry::Unspecified)
         .into()
@@ -355,11 +356,17 @@ pub fn decision(check: &OwnerQuestion, d: Decision) -> pb::CheckOwnerResponse {
     }
 }
 
+/// A contract enum value's name without its type's prefix (`OUTCOME_ONLINE` → `ONLINE`): the
+/// audit trail keeps the words it had before the contract's values took their prefix.
+fn unprefixed<'a>(name: &'a str, prefix: &str) -> &'a str {
+    name.strip_prefix(prefix).unwrap_or(name)
+}
+
 /// What an audit record needs of an evidence entry.
 fn registry_use(e: &pb::Evidence) -> RegistryUse {
     RegistryUse {
-        registry: e.registry().as_str_name().to_ascii_lowercase(),
-        status: e.status().as_str_name().to_ascii_lowercase(),
+        registry: unprefixed(e.registry().as_str_name(), "REGISTRY_").to_ascii_lowercase(),
+        status: unprefixed(e.status().as_str_name(), "EVIDENCE_STATUS_").to_ascii_lowercase(),
         from_cache: e.from_cache,
         stale: e.stale,
     }
@@ -367,7 +374,7 @@ fn registry_use(e: &pb::Evidence) -> RegistryUse {
 
 impl Audited for pb::CheckOwnerResponse {
     fn outcome(&self) -> String {
-        self.outcome().as_str_name().to_owned()
+        unprefixed(self.outcome().as_str_name(), "OUTCOME_").to_owned()
     }
     fn registries(&self) -> Vec<RegistryUse> {
         self.evidence.iter().map(registry_use).collect()

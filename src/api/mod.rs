@@ -1,4 +1,4 @@
-//! The gRPC edge: generated types, the `RegistryGateway` service, and the conversion between
+//! The gRPC edge: generated types, the `RegistryGatewayService` service, and the conversion between
 //! protobuf and domain types. A handler validates its request, calls a domain look-up or the
 //! decider, and converts the answer; nothing below this module sees a protobuf type. Every
 //! look-up RPC is the one generic [`GatewayService::look_up`].
@@ -33,10 +33,10 @@ pub mod pb {
         tonic::include_file_descriptor_set!("registry_gateway_descriptor");
 }
 
-pub use pb::gateway_admin_server::GatewayAdminServer;
-pub use pb::registry_gateway_server::RegistryGatewayServer;
+pub use pb::gateway_admin_service_server::GatewayAdminServiceServer;
+pub use pb::registry_gateway_service_server::RegistryGatewayServiceServer;
 
-/// The `registry_gateway.v1.RegistryGateway` service: the look-ups and CheckOwner.
+/// The `registry_gateway.v1.RegistryGatewayService` service: the look-ups and CheckOwner.
 pub struct GatewayService {
     registries: Registries,
     decider: Decider,
@@ -225,7 +225,7 @@ fn owner_question(
 }
 
 #[tonic::async_trait]
-impl pb::registry_gateway_server::RegistryGateway for GatewayService {
+impl pb::registry_gateway_service_server::RegistryGatewayService for GatewayService {
     async fn get_person(
         &self,
         request: Request<pb::GetPersonRequest>,

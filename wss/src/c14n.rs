@@ -51,82 +51,111 @@ pub fn exclusive(
         .ok_or_else(|| err("element range outside the document"))?;
     let mut reader = Reader::from_str(text);
     reader.config_mut().check_end_names = true;
-    let mut out = String::with_capacity(text.len() + 64);
-    let mut scopes: Vec<Vec<(String, String)>> = vec![in_scope.to_vec()];
-    let mut rendered: Vec<Vec<(String, String)>> = Vec::new();
-    let mut names: Vec<String> = Vec::new();
     let inclusive: Vec<&str> = inclusive
         .iter()
         .map(|p| if p == "#default" { "" } else { p.as_str() })
         .collect();
+    let mut c14n = Canonical {
+        out: String::with_capacity(text.len() + 64),
+        scopes: vec![in_scope.to_vec()],
+        rendered: Vec::new(),
+        names: Vec::new(),
+        inclusive: &inclusive,
+    };
     loop {
         let event = reader
             .read_event()
             .map_err(|e| err(format!("not well-formed XML ({e})")))?;
-        match event {
-            Event::Start(start) => {
-                let name = start_element(&start, &mut scopes, &mut rendered, &inclusive, &mut out)?;
-                names.push(name);
-            }
-            Event::Empty(start) => {
-                let name = start_element(&start, &mut scopes, &mut rendered, &inclusive, &mut out)?;
-                out.push_str("</");
-                out.push_str(&name);
-                out.push('>');
-                scopes.pop();
-                rendered.pop();
-            }
-            Event::End(_) => {
-                let name = names
-                    .pop()
-                    .ok_or_else(|| err("end tag without a start tag"))?;
-                out.push_str("</");
-                out.push_str(&name);
-                out.push('>');
-                scopes.pop();
-                rendered.pop();
-            }
-            Event::Text(t) => {
-                if !names.is_empty() {
-                    escape_text(&normalize_newlines(utf8(&t)?), &mut out);
-                }
-            }
-            Event::CData(t) => {
-                if !names.is_empty() {
-                    escape_text(&normalize_newlines(utf8(&t)?), &mut out);
-                }
-            }
-            Event::GeneralRef(r) => {
-                if !names.is_empty() {
-                    let c = resolve_reference(utf8(&r)?)?;
-                    escape_text(c.encode_utf8(&mut [0; 4]), &mut out);
-                }
-            }
-            Event::Comment(_) => {}
-            Event::PI(pi) => {
-                if !names.is_empty() {
-                    out.push_str("<?");
-                    out.push_str(utf8(pi.target())?);
-                    let content = utf8(pi.content())?.trim_start();
-                    if !content.is_empty() {
-                        out.push(' ');
-                        out.push_str(content);
-                    }
-                    out.push_str("?>");
-                }
-            }
-            Event::Decl(_) => return Err(err("XML declaration inside an element")),
-            Event::DocType(_) => return Err(err("a DOCTYPE is not allowed")),
-            Event::Eof => break,
+        if matches!(event, Event::Eof) {
+            break;
         }
-        if names.is_empty() && !out.is_empty() {
+        c14n.write(event)?;
+        if c14n.names.is_empty() && !c14n.out.is_empty() {
             break;
         }
     }
-    if !names.is_empty() {
+    if !c14n.names.is_empty() {
         return Err(err("element not closed"));
     }
-    Ok(out)
+    Ok(c14n.out)
+}
+
+/// The canonical form being written, and what it depends on.
+struct Canonical<'a> {
+    out: String,
+    /// Namespace bindings in scope, one frame per open element (and the parent's first).
+    scopes: Vec<Vec<(String, String)>>,
+    /// Namespace declarations output, one frame per open element.
+    rendered: Vec<Vec<(String, String)>>,
+    /// The open elements' names.
+    names: Vec<String>,
+    inclusive: &'a [&'a str],
+}
+
+impl Canonical<'_> {
+    fn write(&mut self, event: Event) -> Result<(), C14nError> {
+        let inside = !self.names.is_empty();
+        match event {
+            Event::Start(start) => {
+                let name = self.start_tag(&start)?;
+                self.names.push(name);
+            }
+            Event::Empty(start) => {
+                let name = self.start_tag(&start)?;
+                self.end_tag(&name);
+            }
+            Event::End(_) => {
+                let name = self
+                    .names
+                    .pop()
+                    .ok_or_else(|| err("end tag without a start tag"))?;
+                self.end_tag(&name);
+            }
+            Event::Text(t) if inside => escape_text(&normalize_newlines(utf8(&t)?), &mut self.out),
+            Event::CData(t) if inside => escape_text(&normalize_newlines(utf8(&t)?), &mut self.out),
+            Event::GeneralRef(r) if inside => {
+                let c = resolve_reference(utf8(&r)?)?;
+                escape_text(c.encode_utf8(&mut [0; 4]), &mut self.out);
+            }
+            Event::PI(pi) if inside => {
+                self.out.push_str("<?");
+                self.out.push_str(utf8(pi.target())?);
+                let content = utf8(pi.content())?.trim_start();
+                if !content.is_empty() {
+                    self.out.push(' ');
+                    self.out.push_str(content);
+                }
+                self.out.push_str("?>");
+            }
+            Event::Decl(_) => return Err(err("XML declaration inside an element")),
+            Event::DocType(_) => return Err(err("a DOCTYPE is not allowed")),
+            Event::Text(_)
+            | Event::CData(_)
+            | Event::GeneralRef(_)
+            | Event::PI(_)
+            | Event::Comment(_)
+            | Event::Eof => {}
+        }
+        Ok(())
+    }
+
+    fn start_tag(&mut self, start: &BytesStart) -> Result<String, C14nError> {
+        start_element(
+            start,
+            &mut self.scopes,
+            &mut self.rendered,
+            self.inclusive,
+            &mut self.out,
+        )
+    }
+
+    fn end_tag(&mut self, name: &str) {
+        self.out.push_str("</");
+        self.out.push_str(name);
+        self.out.push('>');
+        self.scopes.pop();
+        self.rendered.pop();
+    }
 }
 
 fn utf8(bytes: &[u8]) -> Result<&str, C14nError> {
@@ -158,8 +187,41 @@ fn start_element(
     out: &mut String,
 ) -> Result<String, C14nError> {
     let name = utf8(start.name().as_ref())?.to_owned();
+    let (declared, attrs) = split_attributes(start, &name)?;
+    scopes.push(declared);
+    let output_ns = visible_namespaces(&name, &attrs, scopes, rendered, inclusive)?;
+    let sorted = sorted_attributes(&name, attrs, scopes)?;
+    out.push('<');
+    out.push_str(&name);
+    for (p, uri) in &output_ns {
+        if p.is_empty() {
+            out.push_str(" xmlns=\"");
+        } else {
+            out.push_str(" xmlns:");
+            out.push_str(p);
+            out.push_str("=\"");
+        }
+        escape_attr(uri, out);
+        out.push('"');
+    }
+    for (key, value) in &sorted {
+        out.push(' ');
+        out.push_str(key);
+        out.push_str("=\"");
+        escape_attr(value, out);
+        out.push('"');
+    }
+    out.push('>');
+    rendered.push(output_ns);
+    Ok(name)
+}
+
+/// Namespace declarations `(prefix, uri)` and the other attributes `(name, value)`.
+type Split = (Vec<(String, String)>, Vec<(String, String)>);
+
+fn split_attributes(start: &BytesStart, name: &str) -> Result<Split, C14nError> {
     let mut declared = Vec::new();
-    let mut attrs: Vec<(String, String)> = Vec::new();
+    let mut attrs = Vec::new();
     for attr in start.attributes().with_checks(true) {
         let attr = attr.map_err(|e| err(format!("bad attribute on <{name}> ({e})")))?;
         let key = utf8(attr.key.as_ref())?;
@@ -172,11 +234,20 @@ fn start_element(
             attrs.push((key.to_owned(), value));
         }
     }
-    scopes.push(declared);
+    Ok((declared, attrs))
+}
 
-    // Visibly used prefixes, then the inclusive ones that are in scope.
-    let mut used: Vec<&str> = vec![prefix_of(&name).0];
-    for (key, _) in &attrs {
+/// The declarations to output: the visibly used prefixes (the element's, its attributes', and
+/// the inclusive ones in scope), sorted, each unless an output ancestor rendered the same.
+fn visible_namespaces(
+    name: &str,
+    attrs: &[(String, String)],
+    scopes: &[Vec<(String, String)>],
+    rendered: &[Vec<(String, String)>],
+    inclusive: &[&str],
+) -> Result<Vec<(String, String)>, C14nError> {
+    let mut used: Vec<&str> = vec![prefix_of(name).0];
+    for (key, _) in attrs {
         let (p, _) = prefix_of(key);
         if !p.is_empty() {
             used.push(p);
@@ -207,7 +278,15 @@ fn start_element(
             }
         }
     }
+    Ok(output_ns)
+}
 
+/// The attributes sorted by namespace URI, then local name: `(name, value)`.
+fn sorted_attributes(
+    name: &str,
+    attrs: Vec<(String, String)>,
+    scopes: &[Vec<(String, String)>],
+) -> Result<Vec<(String, String)>, C14nError> {
     let mut sorted = Vec::with_capacity(attrs.len());
     for (key, value) in attrs {
         let (p, local) = prefix_of(&key);
@@ -221,30 +300,10 @@ fn start_element(
         sorted.push((uri, local.to_owned(), key, value));
     }
     sorted.sort_by(|a, b| (&a.0, &a.1).cmp(&(&b.0, &b.1)));
-
-    out.push('<');
-    out.push_str(&name);
-    for (p, uri) in &output_ns {
-        if p.is_empty() {
-            out.push_str(" xmlns=\"");
-        } else {
-            out.push_str(" xmlns:");
-            out.push_str(p);
-            out.push_str("=\"");
-        }
-        escape_attr(uri, out);
-        out.push('"');
-    }
-    for (_, _, key, value) in &sorted {
-        out.push(' ');
-        out.push_str(key);
-        out.push_str("=\"");
-        escape_attr(value, out);
-        out.push('"');
-    }
-    out.push('>');
-    rendered.push(output_ns);
-    Ok(name)
+    Ok(sorted
+        .into_iter()
+        .map(|(_, _, key, value)| (key, value))
+        .collect())
 }
 
 /// An attribute's value as a parser reports it: references resolved, literal whitespace

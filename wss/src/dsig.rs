@@ -43,106 +43,150 @@ pub fn sign_envelope(
     now: DateTime<Utc>,
     ttl: Duration,
 ) -> Result<String, SignError> {
-    let fail = |s: &str| SignError(s.to_owned());
     let doc = Document::parse(envelope)
         .map_err(|e| SignError(format!("the envelope is not XML ({e})")))?;
-    let root = doc.root_element();
-    if !root.has_tag_name((SOAP_NS, "Envelope")) {
-        return Err(fail("the root element is not a SOAP 1.1 Envelope"));
-    }
-    let soap = root
-        .lookup_prefix(SOAP_NS)
-        .filter(|p| !p.is_empty())
-        .ok_or_else(|| fail("the envelope must bind a prefix to the SOAP namespace"))?
-        .to_owned();
-    let body = single_child(root, SOAP_NS, "Body").map_err(SignError)?;
-    if body.attributes().any(|a| is_id(a.name())) {
-        return Err(fail("the Body already has an Id: already signed?"));
-    }
-    let header = match children(root, SOAP_NS, "Header").as_slice() {
-        [] => None,
-        [h] => Some(*h),
-        _ => return Err(fail("more than one SOAP Header")),
+    let target = Unsigned::of(&doc)?;
+    let suffix = uuid::Uuid::new_v4().simple().to_string();
+    let ids = Ids {
+        body: format!("id-{suffix}"),
+        timestamp: format!("TS-{suffix}"),
+        token: format!("X509-{suffix}"),
     };
-    if let Some(h) = header {
-        if h.children().any(|c| c.has_tag_name((WSSE_NS, "Security"))) {
+    let security = security_header(&target.soap, &ids, credentials, now, ttl);
+    let (mut text, signature_at) = target.with_security(envelope, &security, &ids.body)?;
+    let signed_info = signed_info(&text, [&ids.body, &ids.timestamp])?;
+    let value = credentials
+        .sign(signed_info.as_bytes())
+        .map_err(|e| SignError(e.to_string()))?;
+    let signature = format!(
+        r##"<ds:Signature xmlns:ds="{DS_NS}" Id="SIG-{suffix}">{signed_info}<ds:SignatureValue>{value}</ds:SignatureValue><ds:KeyInfo><wsse:SecurityTokenReference><wsse:Reference URI="#{token_id}" ValueType="{X509V3}"></wsse:Reference></wsse:SecurityTokenReference></ds:KeyInfo></ds:Signature>"##,
+        value = B64.encode(value),
+        token_id = ids.token,
+    );
+    text.insert_str(signature_at, &signature);
+    Ok(text)
+}
+
+/// The `wsu:Id`s of one signature's parts.
+struct Ids {
+    body: String,
+    timestamp: String,
+    token: String,
+}
+
+/// An envelope to sign: its SOAP prefix, Body and Header (if any), checked.
+struct Unsigned<'a, 'input> {
+    soap: String,
+    body: Node<'a, 'input>,
+    header: Option<Node<'a, 'input>>,
+}
+
+impl<'a, 'input> Unsigned<'a, 'input> {
+    fn of(doc: &'a Document<'input>) -> Result<Unsigned<'a, 'input>, SignError> {
+        let fail = |s: &str| SignError(s.to_owned());
+        let root = doc.root_element();
+        if !root.has_tag_name((SOAP_NS, "Envelope")) {
+            return Err(fail("the root element is not a SOAP 1.1 Envelope"));
+        }
+        let soap = root
+            .lookup_prefix(SOAP_NS)
+            .filter(|p| !p.is_empty())
+            .ok_or_else(|| fail("the envelope must bind a prefix to the SOAP namespace"))?
+            .to_owned();
+        let body = single_child(root, SOAP_NS, "Body").map_err(SignError)?;
+        if body.attributes().any(|a| is_id(a.name())) {
+            return Err(fail("the Body already has an Id: already signed?"));
+        }
+        let header = match children(root, SOAP_NS, "Header").as_slice() {
+            [] => None,
+            [h] => Some(*h),
+            _ => return Err(fail("more than one SOAP Header")),
+        };
+        if header.is_some_and(|h| h.children().any(|c| c.has_tag_name((WSSE_NS, "Security")))) {
             return Err(fail("the envelope already has a wsse:Security header"));
         }
+        Ok(Unsigned { soap, body, header })
     }
 
-    let suffix = uuid::Uuid::new_v4().simple().to_string();
-    let body_id = format!("id-{suffix}");
-    let ts_id = format!("TS-{suffix}");
-    let token_id = format!("X509-{suffix}");
+    /// `envelope` with `security` (an open `wsse:Security` element) in its Header, made if
+    /// need be, and the Body's `wsu:Id`; and where in it the signature goes.
+    fn with_security(
+        &self,
+        envelope: &str,
+        security: &str,
+        body_id: &str,
+    ) -> Result<(String, usize), SignError> {
+        let soap = &self.soap;
+        let body = self.body;
+        let body_tag_end =
+            body.range().start + 1 + body.tag_name().name().len() + prefix_len(envelope, body);
+        // Where the new Header content goes, and what of the envelope is replaced there.
+        let (before, after, open_header) = match self.header {
+            Some(h) => {
+                let content_at = start_tag_end(envelope, h.range().start).ok_or_else(|| {
+                    SignError("cannot find the end of the Header start tag".into())
+                })?;
+                if envelope[..content_at].ends_with("/>") {
+                    // <soap:Header/>: replaced by an open Header.
+                    (h.range().start, h.range().end, true)
+                } else {
+                    (content_at, content_at, false)
+                }
+            }
+            None => (body.range().start, body.range().start, true),
+        };
+        let mut text = String::with_capacity(envelope.len() + 4096);
+        text.push_str(&envelope[..before]);
+        if open_header {
+            text.push_str(&format!("<{soap}:Header>"));
+        }
+        text.push_str(security);
+        let signature_at = text.len();
+        text.push_str("</wsse:Security>");
+        if open_header {
+            text.push_str(&format!("</{soap}:Header>"));
+        }
+        text.push_str(&envelope[after..body_tag_end]);
+        text.push_str(&format!(r#" xmlns:wsu="{WSU_NS}" wsu:Id="{body_id}""#));
+        text.push_str(&envelope[body_tag_end..]);
+        Ok((text, signature_at))
+    }
+}
+
+/// The open `wsse:Security` element: the timestamp (valid for `ttl` from `now`) and the
+/// certificate.
+fn security_header(
+    soap: &str,
+    ids: &Ids,
+    credentials: &Credentials,
+    now: DateTime<Utc>,
+    ttl: Duration,
+) -> String {
     let created = now.to_rfc3339_opts(SecondsFormat::Millis, true);
     let expires = (now + chrono::Duration::from_std(ttl).unwrap_or(chrono::Duration::minutes(5)))
         .to_rfc3339_opts(SecondsFormat::Millis, true);
-    let security_open = format!(
+    format!(
         r#"<wsse:Security xmlns:wsse="{WSSE_NS}" xmlns:wsu="{WSU_NS}" {soap}:mustUnderstand="1"><wsu:Timestamp wsu:Id="{ts_id}"><wsu:Created>{created}</wsu:Created><wsu:Expires>{expires}</wsu:Expires></wsu:Timestamp><wsse:BinarySecurityToken EncodingType="{BASE64_BINARY}" ValueType="{X509V3}" wsu:Id="{token_id}">{cert}</wsse:BinarySecurityToken>"#,
+        ts_id = ids.timestamp,
+        token_id = ids.token,
         cert = B64.encode(credentials.certificate_der()),
-    );
-    let security_close = "</wsse:Security>";
+    )
+}
 
-    // The envelope with the header and the Body's Id, and where the signature goes.
-    let body_tag_end =
-        body.range().start + 1 + body.tag_name().name().len() + prefix_len(envelope, body);
-    let mut text = String::with_capacity(envelope.len() + 4096);
-    let signature_at;
-    match header {
-        Some(h) => {
-            let content_at = start_tag_end(envelope, h.range().start)
-                .ok_or_else(|| fail("cannot find the end of the Header start tag"))?;
-            if envelope[..content_at].ends_with("/>") {
-                // <soap:Header/>: replace with an open Header.
-                text.push_str(&envelope[..h.range().start]);
-                text.push_str(&format!("<{soap}:Header>"));
-                text.push_str(&security_open);
-                signature_at = text.len();
-                text.push_str(security_close);
-                text.push_str(&format!("</{soap}:Header>"));
-                text.push_str(&envelope[h.range().end..body_tag_end]);
-            } else {
-                text.push_str(&envelope[..content_at]);
-                text.push_str(&security_open);
-                signature_at = text.len();
-                text.push_str(security_close);
-                text.push_str(&envelope[content_at..body_tag_end]);
-            }
-        }
-        None => {
-            text.push_str(&envelope[..body.range().start]);
-            text.push_str(&format!("<{soap}:Header>"));
-            text.push_str(&security_open);
-            signature_at = text.len();
-            text.push_str(security_close);
-            text.push_str(&format!("</{soap}:Header>"));
-            text.push_str(&envelope[body.range().start..body_tag_end]);
-        }
+/// `SignedInfo` over the elements of `text` with the Ids `ids`, in canonical form: exclusive
+/// c14n of this element in place is exactly this text.
+fn signed_info(text: &str, ids: [&str; 2]) -> Result<String, SignError> {
+    let doc = Document::parse(text)
+        .map_err(|e| SignError(format!("the signed envelope is not XML ({e})")))?;
+    let mut references = String::new();
+    for id in ids {
+        let node = by_id(&doc, id).map_err(SignError)?;
+        let canonical = c14n::node(text, node, &[]).map_err(|e| SignError(e.to_string()))?;
+        let value = digest(canonical.as_bytes());
+        references.push_str(&format!(
+            r##"<ds:Reference URI="#{id}"><ds:Transforms><ds:Transform Algorithm="{EXC_C14N}"></ds:Transform></ds:Transforms><ds:DigestMethod Algorithm="{SHA256}"></ds:DigestMethod><ds:DigestValue>{value}</ds:DigestValue></ds:Reference>"##
+        ));
     }
-    text.push_str(&format!(r#" xmlns:wsu="{WSU_NS}" wsu:Id="{body_id}""#));
-    text.push_str(&envelope[body_tag_end..]);
-
-    // Digests over the final Body and Timestamp.
-    let digests = {
-        let doc = Document::parse(&text)
-            .map_err(|e| SignError(format!("the signed envelope is not XML ({e})")))?;
-        let mut digests = Vec::new();
-        for id in [&body_id, &ts_id] {
-            let node = by_id(&doc, id).map_err(SignError)?;
-            let canonical = c14n::node(&text, node, &[]).map_err(|e| SignError(e.to_string()))?;
-            digests.push((id.clone(), digest(canonical.as_bytes())));
-        }
-        digests
-    };
-    let references: String = digests
-        .iter()
-        .map(|(id, value)| {
-            format!(
-                r##"<ds:Reference URI="#{id}"><ds:Transforms><ds:Transform Algorithm="{EXC_C14N}"></ds:Transform></ds:Transforms><ds:DigestMethod Algorithm="{SHA256}"></ds:DigestMethod><ds:DigestValue>{value}</ds:DigestValue></ds:Reference>"##
-            )
-        })
-        .collect();
-    // Written in canonical form: exclusive c14n of this element in place is exactly this.
     let signed_info = format!(
         r#"<ds:SignedInfo xmlns:ds="{DS_NS}"><ds:CanonicalizationMethod Algorithm="{EXC_C14N}"></ds:CanonicalizationMethod><ds:SignatureMethod Algorithm="{RSA_SHA256}"></ds:SignatureMethod>{references}</ds:SignedInfo>"#
     );
@@ -150,15 +194,7 @@ pub fn sign_envelope(
         c14n::exclusive(&signed_info, 0..signed_info.len(), &[], &[]).as_deref(),
         Ok(signed_info.as_str())
     );
-    let value = credentials
-        .sign(signed_info.as_bytes())
-        .map_err(|e| SignError(e.to_string()))?;
-    let signature = format!(
-        r##"<ds:Signature xmlns:ds="{DS_NS}" Id="SIG-{suffix}">{signed_info}<ds:SignatureValue>{value}</ds:SignatureValue><ds:KeyInfo><wsse:SecurityTokenReference><wsse:Reference URI="#{token_id}" ValueType="{X509V3}"></wsse:Reference></wsse:SecurityTokenReference></ds:KeyInfo></ds:Signature>"##,
-        value = B64.encode(value),
-    );
-    text.insert_str(signature_at, &signature);
-    Ok(text)
+    Ok(signed_info)
 }
 
 /// How answers' signatures are checked.
@@ -249,13 +285,39 @@ pub fn verify_envelope(
     now: DateTime<Utc>,
     options: &VerifyOptions,
 ) -> Result<Verdict, VerifyError> {
-    use VerifyFailure::*;
-    let structure = |d: String| refuse(Structure, d);
+    let Some((body, security)) = security_of(doc)? else {
+        return Ok(Verdict::Unsigned);
+    };
+    unique_ids(doc)?;
+    let signature = single_child(security, DS_NS, "Signature")
+        .map_err(|e| refuse(VerifyFailure::Missing, format!("wsse:Security: {e}")))?;
+    let (signed_info, inclusive) = signed_info_of(signature)?;
+    let timestamp = single_child(security, WSU_NS, "Timestamp")
+        .map_err(|e| refuse(VerifyFailure::Timestamp, format!("wsse:Security: {e}")))?;
+    check_references(doc, source, signed_info, body, timestamp)?;
+    let signer = check_signature_value(
+        doc,
+        source,
+        signature,
+        (signed_info, &inclusive),
+        trust,
+        now,
+    )?;
+    check_timestamp(timestamp, now, options)?;
+    Ok(Verdict::Signed { signer })
+}
+
+fn structure(detail: impl Into<String>) -> VerifyError {
+    refuse(VerifyFailure::Structure, detail)
+}
+
+/// The envelope's Body and its `wsse:Security` header; `None` for an unsigned envelope.
+fn security_of<'a, 'input>(
+    doc: &'a Document<'input>,
+) -> Result<Option<(Node<'a, 'input>, Node<'a, 'input>)>, VerifyError> {
     let root = doc.root_element();
     if !root.has_tag_name((SOAP_NS, "Envelope")) {
-        return Err(structure(
-            "the root element is not a SOAP 1.1 Envelope".into(),
-        ));
+        return Err(structure("the root element is not a SOAP 1.1 Envelope"));
     }
     for child in root.children().filter(Node::is_element) {
         if !(child.has_tag_name((SOAP_NS, "Header")) || child.has_tag_name((SOAP_NS, "Body"))) {
@@ -269,17 +331,17 @@ pub fn verify_envelope(
     let header = match children(root, SOAP_NS, "Header").as_slice() {
         [] => None,
         [h] => Some(*h),
-        _ => return Err(structure("Envelope: more than one Header".into())),
+        _ => return Err(structure("Envelope: more than one Header")),
     };
-    let security = match header.map(|h| children(h, WSSE_NS, "Security")) {
-        None => return Ok(Verdict::Unsigned),
-        Some(s) if s.is_empty() => return Ok(Verdict::Unsigned),
-        Some(s) if s.len() > 1 => {
-            return Err(structure("Header: more than one wsse:Security".into()))
-        }
-        Some(s) => s[0],
-    };
-    // Ids must be unique, or a reference could name one element and the parser read another.
+    match header.map(|h| children(h, WSSE_NS, "Security")).as_deref() {
+        None | Some([]) => Ok(None),
+        Some([security]) => Ok(Some((body, *security))),
+        Some(_) => Err(structure("Header: more than one wsse:Security")),
+    }
+}
+
+/// Ids must be unique, or a reference could name one element and the parser read another.
+fn unique_ids(doc: &Document) -> Result<(), VerifyError> {
     let mut ids: Vec<&str> = doc
         .descendants()
         .flat_map(|n| n.attributes())
@@ -287,22 +349,25 @@ pub fn verify_envelope(
         .map(|a| a.value())
         .collect();
     ids.sort_unstable();
-    if let Some(w) = ids.windows(2).find(|w| w[0] == w[1]) {
-        return Err(structure(format!("Id {:?} appears more than once", w[0])));
+    match ids.windows(2).find(|w| w[0] == w[1]) {
+        Some(w) => Err(structure(format!("Id {:?} appears more than once", w[0]))),
+        None => Ok(()),
     }
-    let signature = single_child(security, DS_NS, "Signature")
-        .map_err(|e| refuse(Missing, format!("wsse:Security: {e}")))?;
+}
+
+/// `SignedInfo`, its methods checked (exclusive c14n, RSA-SHA256), and its c14n's inclusive
+/// prefixes.
+fn signed_info_of<'a, 'input>(
+    signature: Node<'a, 'input>,
+) -> Result<(Node<'a, 'input>, Vec<String>), VerifyError> {
     let signed_info = first_child(signature, DS_NS, "SignedInfo").map_err(structure)?;
-    let c14n_method = first_child(signed_info, DS_NS, "CanonicalizationMethod")
-        .map_err(structure)?
-        .attribute("Algorithm");
-    if c14n_method != Some(EXC_C14N) {
+    let c14n_method =
+        first_child(signed_info, DS_NS, "CanonicalizationMethod").map_err(structure)?;
+    if c14n_method.attribute("Algorithm") != Some(EXC_C14N) {
         return Err(structure(format!(
             "SignedInfo/CanonicalizationMethod must be {EXC_C14N}"
         )));
     }
-    let inclusive =
-        inclusive_prefixes(first_child(signed_info, DS_NS, "CanonicalizationMethod").ok());
     let method = first_child(signed_info, DS_NS, "SignatureMethod")
         .map_err(structure)?
         .attribute("Algorithm");
@@ -311,84 +376,121 @@ pub fn verify_envelope(
             "SignedInfo/SignatureMethod must be {RSA_SHA256}"
         )));
     }
+    Ok((signed_info, inclusive_prefixes(Some(c14n_method))))
+}
 
-    let timestamp = single_child(security, WSU_NS, "Timestamp")
-        .map_err(|e| refuse(Timestamp, format!("wsse:Security: {e}")))?;
-    let (mut body_signed, mut timestamp_signed) = (false, false);
+/// Every reference's digest holds, and the Body and the timestamp are among them.
+fn check_references(
+    doc: &Document,
+    source: &str,
+    signed_info: Node,
+    body: Node,
+    timestamp: Node,
+) -> Result<(), VerifyError> {
     let references: Vec<Node> = children(signed_info, DS_NS, "Reference");
     if references.is_empty() {
-        return Err(structure("SignedInfo has no Reference".into()));
+        return Err(structure("SignedInfo has no Reference"));
     }
+    let (mut body_signed, mut timestamp_signed) = (false, false);
     for reference in references {
-        let uri = reference.attribute("URI").unwrap_or_default();
-        let id = uri.strip_prefix('#').ok_or_else(|| {
-            structure(format!(
-                "Reference URI {uri:?}: only same-document #Id references are accepted"
-            ))
-        })?;
-        let target = by_id(doc, id).map_err(structure)?;
+        let target = check_reference(doc, source, reference)?;
         body_signed |= target == body;
         timestamp_signed |= target == timestamp;
-        let mut transform_inclusive = Vec::new();
-        if let Ok(transforms) = first_child(reference, DS_NS, "Transforms") {
-            for t in children(transforms, DS_NS, "Transform") {
-                if t.attribute("Algorithm") != Some(EXC_C14N) {
-                    return Err(structure(format!(
-                        "Reference #{id}: unsupported transform {:?}",
-                        t.attribute("Algorithm").unwrap_or_default()
-                    )));
-                }
-                transform_inclusive = inclusive_prefixes(Some(t));
-            }
-        }
-        if first_child(reference, DS_NS, "DigestMethod")
-            .map_err(structure)?
-            .attribute("Algorithm")
-            != Some(SHA256)
-        {
-            return Err(structure(format!(
-                "Reference #{id}: DigestMethod must be {SHA256}"
-            )));
-        }
-        let expected = first_child(reference, DS_NS, "DigestValue")
-            .map_err(structure)?
-            .text()
-            .unwrap_or_default();
-        let canonical = c14n::node(source, target, &transform_inclusive)
-            .map_err(|e| structure(format!("Reference #{id}: {e}")))?;
-        if digest(canonical.as_bytes()) != expected.trim() {
-            return Err(refuse(
-                Digest,
-                format!("Reference #{id} ({}): digest does not match, the content was changed after signing", target.tag_name().name()),
-            ));
-        }
     }
     if !body_signed {
         return Err(structure(
-            "the envelope's Body is not among the signed references".into(),
+            "the envelope's Body is not among the signed references",
         ));
     }
     if !timestamp_signed {
         return Err(refuse(
-            Timestamp,
+            VerifyFailure::Timestamp,
             "the wsu:Timestamp is not among the signed references",
         ));
     }
+    Ok(())
+}
 
-    // The signer's certificate, then the signature value over SignedInfo.
+/// One reference: a same-document `#Id`, exclusive c14n transforms only, a SHA-256 digest
+/// that matches. The element it names.
+fn check_reference<'a, 'input>(
+    doc: &'a Document<'input>,
+    source: &str,
+    reference: Node,
+) -> Result<Node<'a, 'input>, VerifyError> {
+    let uri = reference.attribute("URI").unwrap_or_default();
+    let id = uri.strip_prefix('#').ok_or_else(|| {
+        structure(format!(
+            "Reference URI {uri:?}: only same-document #Id references are accepted"
+        ))
+    })?;
+    let target = by_id(doc, id).map_err(structure)?;
+    let mut transform_inclusive = Vec::new();
+    if let Ok(transforms) = first_child(reference, DS_NS, "Transforms") {
+        for t in children(transforms, DS_NS, "Transform") {
+            if t.attribute("Algorithm") != Some(EXC_C14N) {
+                return Err(structure(format!(
+                    "Reference #{id}: unsupported transform {:?}",
+                    t.attribute("Algorithm").unwrap_or_default()
+                )));
+            }
+            transform_inclusive = inclusive_prefixes(Some(t));
+        }
+    }
+    if first_child(reference, DS_NS, "DigestMethod")
+        .map_err(structure)?
+        .attribute("Algorithm")
+        != Some(SHA256)
+    {
+        return Err(structure(format!(
+            "Reference #{id}: DigestMethod must be {SHA256}"
+        )));
+    }
+    let expected = first_child(reference, DS_NS, "DigestValue")
+        .map_err(structure)?
+        .text()
+        .unwrap_or_default();
+    let canonical = c14n::node(source, target, &transform_inclusive)
+        .map_err(|e| structure(format!("Reference #{id}: {e}")))?;
+    if digest(canonical.as_bytes()) != expected.trim() {
+        return Err(refuse(
+            VerifyFailure::Digest,
+            format!(
+                "Reference #{id} ({}): digest does not match, the content was changed after signing",
+                target.tag_name().name()
+            ),
+        ));
+    }
+    Ok(target)
+}
+
+/// The signer's certificate (trusted on `now`), then the signature value over `SignedInfo`
+/// (canonical with its inclusive prefixes). The signer's name.
+fn check_signature_value(
+    doc: &Document,
+    source: &str,
+    signature: Node,
+    (signed_info, inclusive): (Node, &[String]),
+    trust: &TrustStore,
+    now: DateTime<Utc>,
+) -> Result<String, VerifyError> {
     let cert = key_info_certificate(doc, signature)?;
     let signer = trust
         .check(&cert, now)
-        .map_err(|e| refuse(Certificate, e))?;
-    let (_, parsed) = x509_parser::parse_x509_certificate(&cert)
-        .map_err(|_| refuse(Certificate, "the signer's certificate is not DER X.509"))?;
-    let canonical = c14n::node(source, signed_info, &inclusive)
+        .map_err(|e| refuse(VerifyFailure::Certificate, e))?;
+    let (_, parsed) = x509_parser::parse_x509_certificate(&cert).map_err(|_| {
+        refuse(
+            VerifyFailure::Certificate,
+            "the signer's certificate is not DER X.509",
+        )
+    })?;
+    let canonical = c14n::node(source, signed_info, inclusive)
         .map_err(|e| structure(format!("SignedInfo: {e}")))?;
     let value = first_child(signature, DS_NS, "SignatureValue")
         .map_err(structure)?
         .text()
         .unwrap_or_default();
-    let value = decode_b64(value).map_err(|_| structure("SignatureValue is not base64".into()))?;
+    let value = decode_b64(value).map_err(|_| structure("SignatureValue is not base64"))?;
     ring::signature::UnparsedPublicKey::new(
         &ring::signature::RSA_PKCS1_2048_8192_SHA256,
         parsed.public_key().subject_public_key.data.as_ref(),
@@ -396,13 +498,11 @@ pub fn verify_envelope(
     .verify(canonical.as_bytes(), &value)
     .map_err(|_| {
         refuse(
-            Signature,
+            VerifyFailure::Signature,
             "SignatureValue does not verify with the signer's certificate",
         )
     })?;
-
-    check_timestamp(timestamp, now, options)?;
-    Ok(Verdict::Signed { signer })
+    Ok(signer)
 }
 
 fn check_timestamp(
