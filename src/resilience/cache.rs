@@ -11,7 +11,7 @@
 //! `cache_max_entries` stays as a second bound: every entry weighs at least
 //! `cache_max_bytes / cache_max_entries`.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use moka::sync::Cache as Moka;
@@ -45,13 +45,15 @@ pub const MOKA_ENTRY_BYTES: usize = 384;
 pub const ENTRY_BOOKKEEPING: usize = MOKA_ENTRY_BYTES + size_of::<Iin>();
 
 impl<T: HeapSize> Entry<T> {
-    /// What an entry costs in memory: moka's bookkeeping, the key, the entry's own allocation,
-    /// the answer's allocation and the heap it owns, the provenance's message id.
-    pub fn weight(value: &T, source: &Source) -> usize {
+    /// What an entry costs in memory: moka's bookkeeping, the key, the entry as moka holds
+    /// it, the answer's allocation and the heap it owns (`None`: the cache's one shared "no
+    /// record" answer, counted once), the provenance's message id.
+    pub fn weight(value: Option<&T>, source: &Source) -> usize {
         ENTRY_BOOKKEEPING
             + size_of::<Entry<T>>()
-            + allocation(2 * size_of::<usize>() + size_of::<T>())
-            + value.heap_size()
+            + value.map_or(0, |v| {
+                allocation(2 * size_of::<usize>() + size_of::<T>()) + v.heap_size()
+            })
             + source.message_id.heap_size()
     }
 }
@@ -124,6 +126,9 @@ impl Bounds {
 pub struct AnswerCache<T> {
     store: Moka<Iin, Entry<T>>,
     is_negative: fn(&T) -> bool,
+    /// The "no record" answer, shared by every entry that holds one (all such answers are
+    /// equal): most persons have no record in most registries.
+    negative: OnceLock<Arc<T>>,
 }
 
 impl<T: HeapSize + Clone + Send + Sync + 'static> AnswerCache<T> {
@@ -143,6 +148,7 @@ impl<T: HeapSize + Clone + Send + Sync + 'static> AnswerCache<T> {
                 })
                 .build(),
             is_negative,
+            negative: OnceLock::new(),
         }
     }
 
@@ -170,7 +176,8 @@ impl<T: HeapSize + Clone + Send + Sync + 'static> AnswerCache<T> {
     }
 
     pub fn insert(&self, key: Iin, answer: &Fetched<T>, lifetimes: Lifetimes) {
-        let ttl = if (self.is_negative)(&answer.value) {
+        let negative = (self.is_negative)(&answer.value);
+        let ttl = if negative {
             lifetimes.negative_ttl
         } else {
             lifetimes.ttl
@@ -178,11 +185,18 @@ impl<T: HeapSize + Clone + Send + Sync + 'static> AnswerCache<T> {
         if ttl.is_zero() {
             return;
         }
-        let weight = Entry::weight(answer.value.as_ref(), &answer.source);
+        let (value, weight) = if negative {
+            let shared = self.negative.get_or_init(|| answer.value.clone());
+            (shared.clone(), Entry::<T>::weight(None, &answer.source))
+        } else {
+            let value = answer.value.clone();
+            let weight = Entry::weight(Some(value.as_ref()), &answer.source);
+            (value, weight)
+        };
         self.store.insert(
             key,
             Entry {
-                value: answer.value.clone(),
+                value,
                 source: answer.source.clone(),
                 stored_at: Instant::now(),
                 ttl,
@@ -226,7 +240,8 @@ mod tests {
     /// notes: `cargo test --lib cache::tests -- --nocapture`).
     #[test]
     fn an_entry_weighs_its_bookkeeping_and_its_answer() {
-        let empty = Entry::weight(&SocialStatus::default(), &source());
+        let answer = SocialStatus::default();
+        let empty = Entry::weight(Some(&answer), &source());
         println!(
             "entry: moka + key {ENTRY_BOOKKEEPING} B, entry {} B, answers inline: person {} B, \
              acts {} B, social {} B; an empty social answer weighs {empty} B",
@@ -246,9 +261,14 @@ mod tests {
             ..source()
         };
         assert_eq!(
-            Entry::weight(&SocialStatus::default(), &text),
+            Entry::weight(Some(&answer), &text),
             empty + allocation(16 + 3),
             "a message id that is not a UUID is counted"
+        );
+        assert_eq!(
+            Entry::weight(None::<&SocialStatus>, &source()),
+            ENTRY_BOOKKEEPING + size_of::<Entry<SocialStatus>>(),
+            "the shared \"no record\" answer is not counted per entry"
         );
     }
 }
