@@ -51,7 +51,8 @@ use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use ::metrics::{
-    counter, describe_counter, describe_gauge, describe_histogram, gauge, histogram, Unit,
+    counter, describe_counter, describe_gauge, describe_histogram, gauge, histogram, Counter,
+    Gauge, Histogram, Unit,
 };
 use axum::http::header::CONTENT_TYPE;
 use axum::routing::get;
@@ -101,6 +102,51 @@ const UPKEEP_EVERY: Duration = Duration::from_secs(5);
 
 static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
 
+/// The series every call touches, registered once when the recorder is installed: a call then
+/// increments a handle (no label vector, key hashing or registry look-up per call).
+struct Hot {
+    in_flight: Gauge,
+    /// Per RPC (in `Rpc::ALL`'s order): requests by status code (0 to 16), and the duration.
+    rpcs: Vec<(Vec<Counter>, Histogram)>,
+    /// Per registry (in `Registry::ALL`'s order): cache look-ups by [`CACHE_RESULTS`].
+    cache_lookups: Vec<[Counter; 3]>,
+}
+
+/// Results of `gateway_cache_lookups_total`.
+const CACHE_RESULTS: [&str; 3] = ["hit", "miss", "stale"];
+
+static HOT: OnceLock<Hot> = OnceLock::new();
+
+impl Hot {
+    fn register() -> Hot {
+        let rpcs = crate::rpc::Rpc::ALL
+            .map(|rpc| {
+                let method = rpc.name();
+                let codes = (0..=16)
+                    .map(|c| {
+                        let code = code_name(Code::from_i32(c));
+                        counter!(RPC_REQUESTS_TOTAL, "method" => method, "code" => code)
+                    })
+                    .collect();
+                (codes, histogram!(RPC_DURATION_SECONDS, "method" => method))
+            })
+            .into();
+        let cache_lookups = crate::registry::Registry::ALL
+            .map(|r| {
+                let registry = r.key();
+                CACHE_RESULTS.map(|result| {
+                    counter!(CACHE_LOOKUPS_TOTAL, "registry" => registry, "result" => result)
+                })
+            })
+            .into();
+        Hot {
+            in_flight: gauge!(RPC_IN_FLIGHT),
+            rpcs,
+            cache_lookups,
+        }
+    }
+}
+
 /// Installs the process-wide Prometheus recorder (once; later calls return the same handle),
 /// describes every metric, and starts a small upkeep thread. The handle renders the text
 /// exposition format; pass it to [`serve`].
@@ -125,6 +171,7 @@ pub fn install() -> PrometheusHandle {
                 Ok(()) => {
                     describe();
                     zeroes();
+                    let _ = HOT.set(Hot::register());
                     let upkeep = handle.clone();
                     let spawned = std::thread::Builder::new()
                         .name("metrics-upkeep".into())
@@ -289,7 +336,7 @@ pub async fn serve(
 /// `finish` (the RPC's future was dropped: the caller went away), it counts as `CANCELLED`.
 #[must_use = "an RpcTimer dropped at once counts the RPC as Cancelled"]
 pub struct RpcTimer {
-    method: &'static str,
+    rpc: crate::rpc::Rpc,
     started: Instant,
     finished: bool,
 }
@@ -297,9 +344,12 @@ pub struct RpcTimer {
 /// An RPC of `method` starts: `gateway_rpc_in_flight` goes up until the timer is finished
 /// or dropped.
 pub fn rpc_started(rpc: crate::rpc::Rpc) -> RpcTimer {
-    gauge!(RPC_IN_FLIGHT).increment(1.0);
+    match HOT.get() {
+        Some(hot) => hot.in_flight.increment(1.0),
+        None => gauge!(RPC_IN_FLIGHT).increment(1.0),
+    }
     RpcTimer {
-        method: rpc.name(),
+        rpc,
         started: Instant::now(),
         finished: false,
     }
@@ -315,10 +365,17 @@ impl RpcTimer {
         if std::mem::replace(&mut self.finished, true) {
             return;
         }
-        counter!(RPC_REQUESTS_TOTAL, "method" => self.method, "code" => code_name(code))
-            .increment(1);
-        histogram!(RPC_DURATION_SECONDS, "method" => self.method)
-            .record(self.started.elapsed().as_secs_f64());
+        let seconds = self.started.elapsed().as_secs_f64();
+        if let Some(hot) = HOT.get() {
+            let (codes, duration) = &hot.rpcs[self.rpc as usize];
+            codes[code as usize].increment(1);
+            duration.record(seconds);
+            hot.in_flight.decrement(1.0);
+            return;
+        }
+        let method = self.rpc.name();
+        counter!(RPC_REQUESTS_TOTAL, "method" => method, "code" => code_name(code)).increment(1);
+        histogram!(RPC_DURATION_SECONDS, "method" => method).record(seconds);
         gauge!(RPC_IN_FLIGHT).decrement(1.0);
     }
 }
@@ -371,8 +428,13 @@ pub fn registry_retry(registry: &'static str) {
 }
 
 /// An answer-cache look-up for `registry`: `hit`, `miss` or `stale`.
-pub fn cache_lookup(registry: &'static str, result: &'static str) {
-    counter!(CACHE_LOOKUPS_TOTAL, "registry" => registry, "result" => result).increment(1);
+pub fn cache_lookup(registry: crate::registry::Registry, result: &'static str) {
+    let index = CACHE_RESULTS.iter().position(|r| *r == result);
+    match (HOT.get(), index) {
+        (Some(hot), Some(i)) => hot.cache_lookups[registry as usize][i].increment(1),
+        _ => counter!(CACHE_LOOKUPS_TOTAL, "registry" => registry.key(), "result" => result)
+            .increment(1),
+    }
 }
 
 /// An entry of `registry`'s answer cache was evicted.

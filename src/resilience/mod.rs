@@ -267,7 +267,7 @@ impl<T: HeapSize + Clone + Send + Sync + 'static> Guard<T> {
         }
         let key = self.registry.key();
         let hit = self.cache.fresh(&query.iin);
-        metrics::cache_lookup(key, if hit.is_some() { "hit" } else { "miss" });
+        metrics::cache_lookup(self.registry, if hit.is_some() { "hit" } else { "miss" });
         if hit.is_some() {
             tracing::debug!(registry = key, cache = "hit", "answered from the cache");
         }
@@ -351,7 +351,7 @@ impl<T: HeapSize + Clone + Send + Sync + 'static> Guard<T> {
         let max_stale = self.live.load().policy.cache_max_stale;
         let stale = self.cache.stale(&query.iin, max_stale).ok_or(e)?;
         let key = self.registry.key();
-        metrics::cache_lookup(key, "stale");
+        metrics::cache_lookup(self.registry, "stale");
         tracing::info!(registry = key, age = ?stale.source.age, "registry failed: answered from a stale entry");
         Ok(stale)
     }
