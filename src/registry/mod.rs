@@ -156,7 +156,10 @@ impl std::fmt::Display for MessageId {
 
 impl PartialEq<&str> for MessageId {
     fn eq(&self, other: &&str) -> bool {
-        *self == MessageId::from(*other)
+        match self {
+            MessageId::Uuid(uuid) => uuid.hyphenated().to_string() == *other,
+            MessageId::Text(text) => **text == **other,
+        }
     }
 }
 
