@@ -62,7 +62,8 @@ async fn start() -> Harness {
     let admin = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let metrics_addr = admin.local_addr().unwrap();
     let (stop_admin, admin_stopped) = oneshot::channel::<()>();
-    tokio::spawn(metrics::serve(admin, handle, async {
+    let (_ready, ready_seen) = tokio::sync::watch::channel(true);
+    tokio::spawn(metrics::serve(admin, handle, ready_seen, async {
         let _ = admin_stopped.await;
     }));
 
