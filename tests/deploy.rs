@@ -17,6 +17,11 @@ fn repo(path: &str) -> PathBuf {
 
 /// `registry-gateway --check-config file`, without the caller's REGGW_* variables.
 fn check_config(file: &Path) -> Output {
+    check_config_with(file, &[])
+}
+
+/// ... with these variables set.
+fn check_config_with(file: &Path, env: &[(&str, &str)]) -> Output {
     let mut command = Command::new(env!("CARGO_BIN_EXE_registry-gateway"));
     command.arg("--check-config").arg(file);
     for (key, _) in std::env::vars_os() {
@@ -24,6 +29,7 @@ fn check_config(file: &Path) -> Output {
             command.env_remove(key);
         }
     }
+    command.envs(env.iter().copied());
     command.output().expect("the gateway binary runs")
 }
 
@@ -144,6 +150,28 @@ fn the_deployment_mounts_every_file_the_example_names() {
     assert!(mounts.contains(&Path::new("/etc/registry-gateway/config")));
     let kustomization = std::fs::read_to_string(repo("deploy/kustomization.yaml")).unwrap();
     assert!(kustomization.contains("- name: registry-gateway-config\n  files:\n  - gateway.toml"));
+}
+
+#[test]
+fn the_deployment_sets_only_configuration_keys_the_gateway_knows() {
+    // A REGGW_* variable that names no key would stop every pod at start (unknown keys are
+    // refused): each one the Deployment sets must pass --check-config with the example.
+    let yaml = std::fs::read_to_string(repo(DEPLOYMENT)).unwrap();
+    let names: Vec<&str> = yaml_values(&yaml, "name")
+        .into_iter()
+        .filter(|n| n.starts_with("REGGW_"))
+        .collect();
+    assert!(names.contains(&"REGGW_CONSENT__REFERENCE_KEY"), "{names:?}");
+    let value = "0123456789abcdef0123456789abcdef";
+    let env: Vec<(&str, &str)> = names.iter().map(|n| (*n, value)).collect();
+    let out = check_config_with(&repo(EXAMPLE), &env);
+    let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+    assert!(out.status.success(), "{names:?}: {stderr}");
+    assert!(
+        stdout.contains(&format!("environment overrides: {}", names.join(", "))),
+        "{stdout}"
+    );
+    assert!(!stdout.contains(value), "a value was printed: {stdout}");
 }
 
 #[test]
