@@ -8,6 +8,9 @@
 ARG RUST_VERSION=1.95.0
 
 FROM rust:${RUST_VERSION}-slim-bookworm AS build
+# The release profile keeps line tables for profiling (86 MB of the 107 MB binary); the image
+# keeps the symbols only (function names in backtraces): a 21 MB binary.
+ENV CARGO_PROFILE_RELEASE_STRIP=debuginfo
 WORKDIR /src
 COPY . .
 # The cache mounts keep crates and compiled dependencies between builds; the binary is copied
