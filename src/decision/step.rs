@@ -85,8 +85,8 @@ pub fn instruction(outcome: Outcome, step: Step, service: Service) -> Instructio
         (_, Outcome::RefusedHere) => (
             "8",
             format!(
-                "Item 8: negative result of the check: no living owner is confirmed by GBD FL; \
-                 the employee refuses the service \"{service}\" here"
+                "Item 8: an owner is deceased or unknown to GBD FL: the employee refuses the \
+                 service \"{service}\" here"
             ),
         ),
     };
