@@ -7,7 +7,9 @@ mod common;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use registry_gateway::api::pb::{self, registry_gateway_client::RegistryGatewayClient};
+use registry_gateway::api::pb::{
+    self, registry_gateway_service_client::RegistryGatewayServiceClient,
+};
 use registry_gateway::audit::AuditConfig;
 use registry_gateway::config::DeceasedCoOwner;
 use registry_gateway::registry::Registry;
@@ -24,7 +26,7 @@ use pb::owner_result::Result as OwnerResult;
 use pb::{OrderStep, Outcome, ReasonCode, RepresentativeRole};
 
 struct Harness {
-    client: RegistryGatewayClient<Channel>,
+    client: RegistryGatewayServiceClient<Channel>,
     mocks: MockRegistries,
     audit: PathBuf,
     today: String,
@@ -49,7 +51,7 @@ async fn start_with(configure: impl FnOnce(&mut Config)) -> Harness {
     configure(&mut config);
     let (addr, stop) = common::serve(config).await;
     Harness {
-        client: RegistryGatewayClient::new(common::connect(addr).await),
+        client: RegistryGatewayServiceClient::new(common::connect(addr).await),
         mocks,
         audit,
         today: today.to_string(),

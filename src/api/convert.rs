@@ -435,7 +435,7 @@ fn owner_failure(e: &Error) -> pb::OwnerFailure {
 pub fn owner_audit(result: &Result<Decision, Error>) -> (String, Vec<RegistryUse>) {
     match result {
         Ok(d) => (
-            outcome(d.outcome).as_str_name().to_owned(),
+            unprefixed(outcome(d.outcome).as_str_name(), "OUTCOME_").to_owned(),
             d.evidence
                 .iter()
                 .map(|e| {
@@ -477,7 +477,7 @@ impl Audited for pb::CheckOwnerResponse {
 /// would say of the dwelling as a whole.
 impl Audited for pb::CheckDwellingResponse {
     fn outcome(&self) -> String {
-        self.outcome().as_str_name().to_owned()
+        unprefixed(self.outcome().as_str_name(), "OUTCOME_").to_owned()
     }
     fn registries(&self) -> Vec<RegistryUse> {
         Vec::new()

@@ -130,7 +130,7 @@ impl Question {
 }
 
 fn parse_service(value: i32) -> Result<Service, Error> {
-    let rule = "REGISTRATION_AT_RESIDENCE or TEMPORARY_REGISTRATION";
+    let rule = "SERVICE_REGISTRATION_AT_RESIDENCE or SERVICE_TEMPORARY_REGISTRATION";
     match pb::Service::try_from(value) {
         Ok(pb::Service::RegistrationAtResidence) => Ok(Service::RegistrationAtResidence),
         Ok(pb::Service::TemporaryRegistration) => Ok(Service::TemporaryRegistration),
@@ -150,7 +150,7 @@ fn parse_step(value: i32) -> Result<Step, Error> {
         Ok(pb::OrderStep::HallCheck) => Ok(Step::HallCheck),
         Err(_) => Err(Error::invalid(
             "step",
-            format!("unknown value {value}: must be RECEPTION or HALL_CHECK (or left out)"),
+            format!("unknown value {value}: must be ORDER_STEP_RECEPTION or ORDER_STEP_HALL_CHECK (or left out)"),
         )),
     }
 }
