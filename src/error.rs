@@ -357,6 +357,29 @@ mod tests {
     }
 
     #[test]
+    fn an_owners_error_names_the_owner_and_keeps_its_details() {
+        let inner = Error::from(RegistryError {
+            registry: Registry::Zags,
+            failure: Failure::Timeout(Duration::from_secs(5)),
+            retry_after: Duration::from_secs(5),
+        });
+        let error = Error::of_owner(3, inner.clone());
+        assert_eq!(error.audit_outcome(), inner.audit_outcome());
+        assert!(!error.is_callers() && !error.is_refusal());
+        let status = error.to_status("req-9");
+        assert_eq!(status.code(), Code::Unavailable);
+        assert_eq!(
+            status.message(),
+            format!("owners[3]: {}", inner.to_status("req-9").message())
+        );
+        let details = status.get_error_details();
+        assert_eq!(details.error_info().unwrap().metadata["registry"], "zags");
+        assert!(details.retry_info().is_some());
+        let refused = Error::of_owner(0, Error::invalid("decision_date", "is before"));
+        assert!(refused.is_refusal() && refused.is_callers());
+    }
+
+    #[test]
     fn invalid_argument_carries_a_field_violation() {
         let status = Status::from(Error::invalid("owner_iin", "must be exactly 12 digits"));
         assert_eq!(status.code(), Code::InvalidArgument);

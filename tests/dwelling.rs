@@ -136,13 +136,22 @@ fn violation(status: &tonic::Status) -> (String, String) {
     (v.field.clone(), v.description.clone())
 }
 
+/// A dwelling, its outcome, the owners in `reasons`, `representative_confirmed`, and each
+/// owner's own outcome.
+type Case = (
+    Dwelling,
+    Outcome,
+    &'static [u32],
+    Option<bool>,
+    Vec<Outcome>,
+);
+
 /// One, two and many owners, every mix of the demo dwellings, at reception.
 #[tokio::test]
 async fn every_demo_dwelling() {
     use Outcome::{Online, OperationalHall as Hall, RefusedHere as Refused};
     let mut h = start().await;
-    // (dwelling, outcome, owners in `reasons`, representative_confirmed, each owner's outcome)
-    let cases: [(Dwelling, Outcome, &[u32], Option<bool>, Vec<Outcome>); 8] = [
+    let cases: [Case; 8] = [
         (demo::SOLE_OWNER, Online, &[0], None, vec![Online]),
         (demo::SPOUSES, Online, &[0, 1], None, vec![Online, Online]),
         (

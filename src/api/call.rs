@@ -1,7 +1,8 @@
 //! The life of one RPC at the edge, the same for every handler: who calls (certificate or
 //! plaintext client), purpose and request id from metadata, the right to call this RPC
 //! (checked before anything else runs, the cache included), the caller's deadline, one span,
-//! and one audit record, written before the answer leaves: no unaudited answer.
+//! and one audit record (one per subject for a call about several, such as CheckDwelling's
+//! owners), written before the answer leaves: no unaudited answer.
 
 use std::borrow::Cow;
 use std::future::Future;
@@ -130,7 +131,10 @@ impl About {
 /// record says what was decided about it, also when the call as a whole fails or runs out of
 /// time. A subject without an entry gets the call's outcome.
 #[derive(Clone, Default)]
-pub struct Ledger(Arc<Mutex<Vec<Option<(String, Vec<RegistryUse>)>>>>);
+pub struct Ledger(Arc<Mutex<Vec<Option<Entry>>>>);
+
+/// What was decided about one subject: the outcome and the registries used.
+type Entry = (String, Vec<RegistryUse>);
 
 impl Ledger {
     pub fn new(subjects: usize) -> Ledger {
@@ -145,7 +149,7 @@ impl Ledger {
         }
     }
 
-    fn take(&self, index: usize) -> Option<(String, Vec<RegistryUse>)> {
+    fn take(&self, index: usize) -> Option<Entry> {
         let mut entries = self.0.lock().unwrap_or_else(PoisonError::into_inner);
         entries.get_mut(index).and_then(Option::take)
     }
