@@ -92,6 +92,7 @@ impl Harness {
                 applicant_iin: String::new(),
                 decision_date: self.today.clone(),
                 consent_token: String::new(),
+                ..Default::default()
             })
             .await
             .map(tonic::Response::into_inner)
