@@ -43,7 +43,8 @@ pub struct ClientRights {
     pub names: Vec<String>,
     /// RPCs it may call, by name (see [`Rpc`]).
     pub rpcs: Vec<String>,
-    /// RPCs it may call only with the person's consent token (`GetPerson`, `CheckOwner`).
+    /// RPCs it may call only with the person's consent token (`GetPerson`, `CheckOwner`,
+    /// `CheckDwelling`: each owner's).
     #[serde(default)]
     pub consent_required: Vec<String>,
 }

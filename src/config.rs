@@ -240,7 +240,7 @@ impl Config {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::decision::LeapDayBirthday;
+    use crate::decision::{DeceasedCoOwner, LeapDayBirthday};
     use crate::registry::Registry;
 
     #[cfg(feature = "embedded-mocks")]
@@ -262,6 +262,24 @@ mod tests {
                 && e.to_string().contains("embedded-mocks"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn dwelling_settings_are_bounded_and_named() {
+        let c = Config::from_toml("").unwrap();
+        assert_eq!(c.decision.max_owners, 20);
+        assert_eq!(c.decision.deceased_co_owner, DeceasedCoOwner::Refuse);
+        let c = Config::from_toml("[decision]\nmax_owners = 100\ndeceased_co_owner = \"hall\"")
+            .unwrap();
+        assert_eq!(c.decision.max_owners, 100);
+        assert_eq!(c.decision.deceased_co_owner, DeceasedCoOwner::Hall);
+        for bad in ["max_owners = 0", "max_owners = 101"] {
+            let e = Config::from_toml(&format!("[decision]\n{bad}")).unwrap_err();
+            assert!(e.to_string().contains("decision.max_owners"), "{e}");
+            assert!(e.to_string().contains("1 to 100"), "{e}");
+        }
+        let e = Config::from_toml("[decision]\ndeceased_co_owner = \"heirs\"").unwrap_err();
+        assert!(e.to_string().contains("deceased_co_owner"), "{e}");
     }
 
     #[test]

@@ -13,6 +13,7 @@ pub enum Rpc {
     GetSchoolEnrolment,
     GetHigherEducation,
     CheckOwner,
+    CheckDwelling,
     InvalidatePerson,
     GetRegistryStatus,
 }
@@ -23,13 +24,14 @@ pub const GATEWAY_SERVICE: &str = "registry_gateway.v1.RegistryGatewayService";
 pub const ADMIN_SERVICE: &str = "registry_gateway.v1.GatewayAdminService";
 
 impl Rpc {
-    pub const ALL: [Rpc; 8] = [
+    pub const ALL: [Rpc; 9] = [
         Rpc::GetPerson,
         Rpc::GetCivilActs,
         Rpc::GetSocialStatus,
         Rpc::GetSchoolEnrolment,
         Rpc::GetHigherEducation,
         Rpc::CheckOwner,
+        Rpc::CheckDwelling,
         Rpc::InvalidatePerson,
         Rpc::GetRegistryStatus,
     ];
@@ -43,6 +45,7 @@ impl Rpc {
             Rpc::GetSchoolEnrolment => "GetSchoolEnrolment",
             Rpc::GetHigherEducation => "GetHigherEducation",
             Rpc::CheckOwner => "CheckOwner",
+            Rpc::CheckDwelling => "CheckDwelling",
             Rpc::InvalidatePerson => "InvalidatePerson",
             Rpc::GetRegistryStatus => "GetRegistryStatus",
         }
@@ -56,10 +59,10 @@ impl Rpc {
         }
     }
 
-    /// Whether its request carries a person's consent token (and so a caller may be required
-    /// to bring one).
+    /// Whether its request carries a person's consent token (CheckDwelling: each owner's),
+    /// and so a caller may be required to bring one.
     pub const fn takes_consent_token(self) -> bool {
-        matches!(self, Rpc::GetPerson | Rpc::CheckOwner)
+        matches!(self, Rpc::GetPerson | Rpc::CheckOwner | Rpc::CheckDwelling)
     }
 
     /// Whether a call is about a person (audited as access to personal data): all but the
@@ -131,6 +134,9 @@ mod tests {
             .into_iter()
             .filter(|r| r.takes_consent_token())
             .collect();
-        assert_eq!(consent, [Rpc::GetPerson, Rpc::CheckOwner]);
+        assert_eq!(
+            consent,
+            [Rpc::GetPerson, Rpc::CheckOwner, Rpc::CheckDwelling]
+        );
     }
 }

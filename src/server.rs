@@ -5,6 +5,10 @@
 //! shutdown future completes, then reports NOT_SERVING for `shutdown_delay`, stops taking
 //! calls, lets calls in flight finish within `shutdown_grace`, and closes the audit log. A [`Reloader`] applies a
 //! new configuration to the running gateway (SIGHUP in `main`).
+//!
+//! Readiness (SERVING while the gateway takes calls and its audit log can write) is told
+//! alike to gRPC health (`""` and the gateway's service) and to the admin port's `/readyz`,
+//! which a kubelet can probe when the gRPC port requires client certificates.
 
 use std::future::Future;
 use std::sync::{Arc, Mutex};
@@ -12,6 +16,7 @@ use std::time::Duration;
 
 use arc_swap::ArcSwap;
 use tokio::net::TcpListener;
+use tokio::sync::watch;
 use tonic_health::server::HealthReporter;
 use tonic_health::ServingStatus;
 
@@ -39,6 +44,8 @@ pub struct Gateway {
     reloader: Reloader,
     mocks: Option<EmbeddedMocks>,
     audit: Option<AuditLog>,
+    /// The admin port (`metrics_listen`), bound at start.
+    admin: Option<TcpListener>,
     guards: PerRegistry<Arc<dyn GuardAdmin>>,
     registry_service: RegistryService,
     admin_service: AdminService,
@@ -63,10 +70,8 @@ impl Gateway {
     /// Builds the gateway; starts the embedded mock registries when `[registries]` is absent.
     pub async fn start(config: Config) -> Result<Gateway, BoxError> {
         config.validate()?;
-        if config.metrics_listen.is_some() {
-            // Before the audit log opens: it reports what it found (a torn line cut).
-            crate::metrics::install();
-        }
+        // Before the audit log opens: it reports what it found (a torn line cut).
+        let admin = bind_admin_port(config.metrics_listen).await?;
         let mocks = match &config.registries {
             Some(_) => None,
             None => Some(EmbeddedMocks::start(&config.mocks).await?),
@@ -100,6 +105,7 @@ impl Gateway {
             },
             mocks,
             audit,
+            admin,
             guards: guarded.admin(),
             registry_service,
             admin_service,
@@ -110,6 +116,11 @@ impl Gateway {
         self.reloader.clone()
     }
 
+    /// Where the admin port (`/metrics`, `/healthz`, `/readyz`) listens, if it is configured.
+    pub fn metrics_addr(&self) -> Option<std::net::SocketAddr> {
+        self.admin.as_ref().and_then(|l| l.local_addr().ok())
+    }
+
     /// Serves on `listener` until `shutdown` completes, then drains (see the module doc).
     pub async fn serve(
         self,
@@ -118,16 +129,21 @@ impl Gateway {
     ) -> Result<(), BoxError> {
         let config = self.reloader.current();
         let (health, health_service) = tonic_health::server::health_reporter();
-        set_readiness(&health, ServingStatus::Serving).await;
+        let (ready_now, ready_seen) = watch::channel(false);
+        let readiness = Readiness {
+            health,
+            ready: Arc::new(ready_now),
+        };
+        readiness.set(true).await;
         let reporter = tokio::spawn(report_registries(
-            health.clone(),
+            readiness.clone(),
             self.guards.clone(),
             self.audit.clone(),
         ));
-        let metrics_stop = serve_metrics(config.metrics_listen).await?;
+        let metrics_stop = serve_admin_port(self.admin, ready_seen);
         let (signal, drain_started) = drain_signal(
             shutdown,
-            health,
+            readiness,
             reporter.abort_handle(),
             self.reloader.clone(),
         );
@@ -158,27 +174,35 @@ impl Gateway {
     }
 }
 
-/// The gateway's readiness: the whole server (`""`) and its service.
-async fn set_readiness(health: &HealthReporter, status: ServingStatus) {
-    health.set_service_status("", status).await;
-    health.set_service_status(SERVICE, status).await;
+/// The admin port (`metrics_listen`), bound at start, with the metrics recorder installed
+/// first.
+async fn bind_admin_port(
+    addr: Option<std::net::SocketAddr>,
+) -> Result<Option<TcpListener>, BoxError> {
+    let Some(addr) = addr else {
+        return Ok(None);
+    };
+    crate::metrics::install();
+    let listener = TcpListener::bind(addr)
+        .await
+        .map_err(|e| format!("metrics_listen: cannot listen on {addr}: {e}"))?;
+    Ok(Some(listener))
 }
 
-/// `/metrics` and `/healthz` on `addr`, if configured, until the returned sender fires.
-async fn serve_metrics(
-    addr: Option<std::net::SocketAddr>,
-) -> Result<tokio::sync::oneshot::Sender<()>, BoxError> {
+/// `/metrics`, `/healthz` and `/readyz` on the admin port, if configured, until the returned
+/// sender fires.
+fn serve_admin_port(
+    listener: Option<TcpListener>,
+    ready: watch::Receiver<bool>,
+) -> tokio::sync::oneshot::Sender<()> {
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    if let Some(addr) = addr {
-        let listener = TcpListener::bind(addr)
-            .await
-            .map_err(|e| format!("metrics_listen: cannot listen on {addr}: {e}"))?;
+    if let Some(listener) = listener {
         let handle = crate::metrics::install();
-        tokio::spawn(crate::metrics::serve(listener, handle, async {
+        tokio::spawn(crate::metrics::serve(listener, handle, ready, async {
             let _ = stopped.await;
         }));
     }
-    Ok(stop)
+    stop
 }
 
 /// Reflection: both versions advertise every service, themselves included (grpcurl up to 1.8.7
@@ -223,7 +247,7 @@ fn grpc_server(
 /// that draining started.
 fn drain_signal(
     shutdown: impl Future<Output = ()> + Send + 'static,
-    health: HealthReporter,
+    readiness: Readiness,
     reporter: tokio::task::AbortHandle,
     reloader: Reloader,
 ) -> (
@@ -240,7 +264,7 @@ fn drain_signal(
             ?delay,
             "shutting down: NOT_SERVING, then draining calls in flight"
         );
-        set_readiness(&health, ServingStatus::NotServing).await;
+        readiness.set(false).await;
         tokio::time::sleep(delay).await;
         let _ = draining.send(());
     };
@@ -307,10 +331,11 @@ fn services(
 /// does not depend on them. Readiness (`""` and the gateway's service) follows the audit log:
 /// NOT_SERVING while it cannot write, SERVING again once it can.
 async fn report_registries(
-    health: HealthReporter,
+    readiness: Readiness,
     guards: PerRegistry<Arc<dyn GuardAdmin>>,
     audit: Option<AuditLog>,
 ) {
+    let health = &readiness.health;
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     let mut ready = true;
     loop {
@@ -318,12 +343,7 @@ async fn report_registries(
         let writable = audit.as_ref().is_none_or(AuditLog::writable);
         if writable != ready {
             ready = writable;
-            let status = if ready {
-                ServingStatus::Serving
-            } else {
-                ServingStatus::NotServing
-            };
-            set_readiness(&health, status).await;
+            readiness.set(ready).await;
         }
         for (registry, guard) in guards.iter() {
             let status = guard.status();
@@ -345,6 +365,27 @@ async fn report_registries(
                 .set_service_status(format!("registry.{key}"), serving)
                 .await;
         }
+    }
+}
+
+/// The gateway's readiness, told alike to gRPC health (`""` and the gateway's service) and
+/// to the admin port's `/readyz`.
+#[derive(Clone)]
+struct Readiness {
+    health: HealthReporter,
+    ready: Arc<watch::Sender<bool>>,
+}
+
+impl Readiness {
+    async fn set(&self, ready: bool) {
+        let status = if ready {
+            ServingStatus::Serving
+        } else {
+            ServingStatus::NotServing
+        };
+        self.health.set_service_status("", status).await;
+        self.health.set_service_status(SERVICE, status).await;
+        self.ready.send_replace(ready);
     }
 }
 

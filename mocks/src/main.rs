@@ -1,4 +1,4 @@
-//! `registry-mocks`: runs the five mock registries until Ctrl-C.
+//! `registry-mocks`: runs the mock registries until Ctrl-C.
 //!
 //! `cargo run -p registry-mocks -- --fixture PATH --bind 127.0.0.1 --base-port 18080`
 
@@ -22,8 +22,8 @@ struct Args {
     /// Address to listen on.
     #[arg(long, default_value = "127.0.0.1")]
     bind: IpAddr,
-    /// First port; the five mocks take consecutive ports in the order gbd_fl, zags,
-    /// social_security, nobd, epvo. 0 gives each an ephemeral port.
+    /// First port; the mocks take consecutive ports in the registry list's order (gbd_fl,
+    /// zags, social_security, nobd, epvo). 0 gives each an ephemeral port.
     #[arg(long, default_value_t = 18080)]
     base_port: u16,
     /// Pin "today" (YYYY-MM-DD) for relative fixture dates; default: the current date in UTC+5.
@@ -81,7 +81,7 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
             u16::try_from(i)
                 .ok()
                 .and_then(|i| args.base_port.checked_add(i))
-                .ok_or("--base-port too high for five consecutive ports")?
+                .ok_or("--base-port too high for a port per registry")?
         };
         let listener = TcpListener::bind((args.bind, port))
             .await

@@ -518,19 +518,19 @@ async fn reset_calls(State(shared): State<Arc<Shared>>) -> Json<CallsBody> {
     })
 }
 
-/// All five mocks, each on its own listener.
+/// Every registry's mock, each on its own listener.
 #[derive(Debug)]
 pub struct MockRegistries {
     mocks: PerRegistry<MockRegistry>,
 }
 
 impl MockRegistries {
-    /// Starts all five on `127.0.0.1:0`.
+    /// Starts every mock on `127.0.0.1:0`.
     pub async fn spawn(fixture: Arc<Fixture>) -> std::io::Result<MockRegistries> {
         MockRegistries::spawn_signed_opt(fixture, None).await
     }
 
-    /// Starts all five on `127.0.0.1:0` with WS-Security per `signing` (e.g.
+    /// Starts every mock on `127.0.0.1:0` with WS-Security per `signing` (e.g.
     /// [`MockSigning::demo`]).
     pub async fn spawn_signed(
         fixture: Arc<Fixture>,
@@ -552,7 +552,7 @@ impl MockRegistries {
         Ok(MockRegistries::spawn_on_signed(fixture, listeners, signing).await)
     }
 
-    /// Starts the five on listeners the caller bound.
+    /// Starts the mocks on listeners the caller bound.
     pub async fn spawn_on(
         fixture: Arc<Fixture>,
         listeners: PerRegistry<TcpListener>,
@@ -582,7 +582,7 @@ impl MockRegistries {
         &self.mocks[r]
     }
 
-    /// All five, in [`Registry::ALL`] order.
+    /// All of them, in [`Registry::ALL`] order.
     pub fn iter(&self) -> impl Iterator<Item = &MockRegistry> {
         self.mocks.values()
     }
@@ -592,7 +592,7 @@ impl MockRegistries {
         self.mocks[r].stop_ref().await;
     }
 
-    /// Stops all five.
+    /// Stops them all.
     pub async fn shutdown(self) {
         for mock in self.mocks.into_values() {
             mock.stop().await;

@@ -1,10 +1,11 @@
-//! `[decision]`: the rules of the CheckOwner decision that the law leaves to a convention.
+//! `[decision]`: the rules of the CheckOwner and CheckDwelling decisions that the law leaves
+//! to a convention, and CheckDwelling's bound on owners.
 
 use serde::{Deserialize, Serialize};
 
 use crate::validate::{Invalid, Validate};
 
-/// Rules of the CheckOwner decision that the law leaves to a convention.
+/// Rules of the CheckOwner and CheckDwelling decisions that the law leaves to a convention.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct DecisionConfig {
@@ -16,6 +17,10 @@ pub struct DecisionConfig {
     /// How many days back from today (UTC+5) a `decision_date` may lie: a decision reviewed
     /// after the fact. Dates after today are always refused.
     pub max_days_back: u32,
+    /// CheckDwelling: the most owners one request may list (1 to [`DecisionConfig::MAX_OWNERS`]).
+    pub max_owners: usize,
+    /// CheckDwelling: what a deceased co-owner, or one unknown to GBD FL, makes of the dwelling.
+    pub deceased_co_owner: DeceasedCoOwner,
 }
 
 impl Default for DecisionConfig {
@@ -24,6 +29,8 @@ impl Default for DecisionConfig {
             leap_day_birthday: LeapDayBirthday::Feb28,
             married_minor_as_adult: false,
             max_days_back: DecisionConfig::DEFAULT_MAX_DAYS_BACK,
+            max_owners: DecisionConfig::DEFAULT_MAX_OWNERS,
+            deceased_co_owner: DeceasedCoOwner::Refuse,
         }
     }
 }
@@ -33,6 +40,28 @@ impl DecisionConfig {
     pub const DEFAULT_MAX_DAYS_BACK: u32 = 31;
     /// Largest accepted `max_days_back` (about 30 years).
     pub const MAX_DAYS_BACK: u32 = 11_000;
+    /// Default `max_owners`: more than any dwelling the pilot expects (spouses, parents and
+    /// children, a few heirs).
+    pub const DEFAULT_MAX_OWNERS: usize = 20;
+    /// Largest accepted `max_owners`: one call stays one employee's question.
+    pub const MAX_OWNERS: usize = 100;
+}
+
+/// What a co-owner who is deceased (GBD FL or an IS ZAGS death act) or unknown to GBD FL
+/// makes of a dwelling: an inheritance not yet registered, or a number typed wrong.
+///
+/// Default `refuse`: the dwelling is `REFUSED_HERE` (item 8), whatever the other owners are.
+/// It is what CheckOwner answers for a sole owner in that state, and the order's hall has no
+/// step for it: the hall verifies the powers of a minor's or an incapacitated owner's legal
+/// representative (items 4 and 7), while nobody represents a dead owner's share until the
+/// heirs have registered their rights. `hall` sends the dwelling to the operational hall
+/// instead, where the employee sees the heirs' documents, for a Public Service Centre whose
+/// hall handles them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeceasedCoOwner {
+    Refuse,
+    Hall,
 }
 
 /// The anniversary of a 29 February birth in a non-leap year.
@@ -53,6 +82,12 @@ impl Validate for DecisionConfig {
             return Err(Invalid::new(
                 "max_days_back",
                 format!("must be at most {}", DecisionConfig::MAX_DAYS_BACK),
+            ));
+        }
+        if !(1..=DecisionConfig::MAX_OWNERS).contains(&self.max_owners) {
+            return Err(Invalid::new(
+                "max_owners",
+                format!("must be 1 to {}", DecisionConfig::MAX_OWNERS),
             ));
         }
         Ok(())

@@ -194,7 +194,11 @@ fn route(facts: &Facts, found: &mut Findings) -> Result<(Outcome, OwnerFacts), R
             found.notes.push(reason(
                 ReasonCode::RegistryNotAnswered,
                 Some(failed.registry),
-                format!("{failed}; not needed for this outcome"),
+                format!(
+                    "{} did not answer: {}; not needed for this outcome",
+                    failed.registry,
+                    failed.failure.kind()
+                ),
             ));
         }
         return Ok((Outcome::OperationalHall, owner));
@@ -572,6 +576,7 @@ mod tests {
             consent_token: None,
             gbd_fl_shared_cache: false,
             deadline: None,
+            step: crate::decision::Step::Reception,
         }
     }
 
@@ -742,7 +747,6 @@ mod tests {
         assert_eq!(codes(&dec), [ReasonCode::OwnerDeceased]);
         assert_eq!(dec.reasons[0].source, Some(Registry::Zags));
         assert_eq!(dec.evidence[1].record_id, "D-9");
-        assert_eq!(Outcome::RefusedHere.order_item(), "8");
     }
 
     #[test]

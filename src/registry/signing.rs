@@ -201,15 +201,13 @@ impl SigningConfig {
 /// Static rules (files are read later, at start and reload).
 impl Validate for SigningConfig {
     fn validate(&self) -> Result<(), Invalid> {
-        if let Some(key) = self
-            .registries
-            .keys()
-            .find(|key| key.parse::<Registry>().is_err())
-        {
-            return Err(Invalid::new(
-                format!("registries.{key}"),
-                "not a registry (gbd_fl, zags, social_security, nobd, epvo)",
-            ));
+        for key in self.registries.keys() {
+            if let Err(unknown) = key.parse::<Registry>() {
+                return Err(Invalid::new(
+                    format!("registries.{key}"),
+                    unknown.to_string(),
+                ));
+            }
         }
         for registry in Registry::ALL {
             self.effective(registry).validate()?;

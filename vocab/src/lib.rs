@@ -152,12 +152,12 @@ mod tests {
             assert_eq!(json, format!("\"{}\"", r.key()));
             assert_eq!(serde_json::from_str::<Registry>(&json).expect("parse"), r);
         }
-        assert_eq!(Registry::COUNT, 5);
-        let e = "GBD_FL".parse::<Registry>().unwrap_err();
-        assert_eq!(
-            e.to_string(),
-            "unknown registry `GBD_FL` (expected one of gbd_fl, zags, social_security, nobd, epvo)"
+        let e = "GBD_FL".parse::<Registry>().unwrap_err().to_string();
+        assert!(
+            e.starts_with("unknown registry `GBD_FL` (expected one of gbd_fl, zags"),
+            "{e}"
         );
+        assert!(Registry::ALL.iter().all(|r| e.contains(r.key())), "{e}");
         assert!(serde_json::from_str::<Registry>("\"x\"").is_err());
     }
 
