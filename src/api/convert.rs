@@ -1,5 +1,7 @@
 //! Domain -> protobuf, in one place.
 
+use std::sync::OnceLock;
+
 use chrono::NaiveDate;
 
 use super::call::Audited;
@@ -12,8 +14,8 @@ use crate::decision::{
 };
 use crate::error::Error;
 use crate::registry::{
-    self, CapacityStatus, CivilActs, Fetched, Gender, GuardianshipKind, LifeStatus, Person,
-    Registry, SchoolEnrolment, SocialStatus, Source, Study, StudyForm,
+    self, CapacityStatus, CivilActs, Fetched, Gender, GuardianshipKind, LifeStatus, PerRegistry,
+    Person, Registry, SchoolEnrolment, SocialStatus, Source, Study, StudyForm,
 };
 
 fn date(d: Option<NaiveDate>) -> String {
@@ -21,12 +23,17 @@ fn date(d: Option<NaiveDate>) -> String {
 }
 
 /// The contract's value for a registry: the one named by its key (`gbd_fl` ->
-/// `REGISTRY_GBD_FL`).
+/// `REGISTRY_GBD_FL`), looked up once.
 pub fn registry(r: Registry) -> i32 {
-    let name = format!("REGISTRY_{}", r.key().to_ascii_uppercase());
-    pb::Registry::from_str_name(&name)
-        .unwrap_or(pb::Registry::Unspecified)
-        .into()
+    static VALUES: OnceLock<PerRegistry<i32>> = OnceLock::new();
+    VALUES.get_or_init(|| {
+        PerRegistry::from_fn(|r| {
+            let name = format!("REGISTRY_{}", r.key().to_ascii_uppercase());
+            pb::Registry::from_str_name(&name)
+                .unwrap_or(pb::Registry::Unspecified)
+                .into()
+        })
+    })[r]
 }
 
 fn timestamp(source: &Source) -> prost_types::Timestamp {
