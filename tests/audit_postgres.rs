@@ -776,6 +776,40 @@ async fn a_second_disk_under_one_replica_id_continues_the_chain_and_a_stale_one_
     assert!(refused.contains("end before seq 2"), "{refused}");
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn rotated_files_ship_in_order_and_are_removed_once_shipped() {
+    let pg = Postgres::start();
+    let dir = tempfile::tempdir().unwrap();
+    let key = key(dir.path());
+    let mut config = audit_config(dir.path(), "gw-rot", &pg, Durability::Local, &key);
+    config.rotate_bytes = AuditConfig::MIN_ROTATE_BYTES;
+    let record = |i: u64| audit::AuditRecord {
+        request_id: format!("rot-{i}"),
+        rpc: "CheckOwner".into(),
+        purpose: "x".repeat(200),
+        ..Default::default()
+    };
+    let log = audit::AuditLog::open(&config).await.unwrap();
+    for i in 0..300 {
+        log.append(record(i)).await.unwrap();
+    }
+    log.close().await.unwrap(); // ships what is left
+    let records = stored(&pg, "gw-rot").await;
+    assert_eq!(contiguous(&records).len(), 300);
+    assert!(records.iter().enumerate().all(|(i, (_, id))| *id == format!("rot-{i}")));
+    let files = audit::chain_files(&config.path).unwrap();
+    assert_eq!(
+        files.len(),
+        2,
+        "the newest rotated file and the live one are left: {files:?}"
+    );
+    // A restart continues from the newest rotated file.
+    let log = audit::AuditLog::open(&config).await.unwrap();
+    log.append(record(300)).await.unwrap();
+    log.close().await.unwrap();
+    assert_eq!(contiguous(&stored(&pg, "gw-rot").await).len(), 301);
+}
+
 #[test]
 fn a_postgres_config_that_breaks_a_rule_is_refused_naming_the_field() {
     for (toml, field) in [
