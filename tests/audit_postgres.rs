@@ -796,7 +796,10 @@ async fn rotated_files_ship_in_order_and_are_removed_once_shipped() {
     log.close().await.unwrap(); // ships what is left
     let records = stored(&pg, "gw-rot").await;
     assert_eq!(contiguous(&records).len(), 300);
-    assert!(records.iter().enumerate().all(|(i, (_, id))| *id == format!("rot-{i}")));
+    assert!(records
+        .iter()
+        .enumerate()
+        .all(|(i, (_, id))| *id == format!("rot-{i}")));
     let files = audit::chain_files(&config.path).unwrap();
     assert_eq!(
         files.len(),

@@ -72,6 +72,11 @@ impl Signer {
         &self.key_id
     }
 
+    /// The replica whose chain this signer checkpoints.
+    pub fn replica(&self) -> &str {
+        &self.replica
+    }
+
     /// Appends the checkpoint line (with its newline) for the chain's head `seq` / `hash`.
     pub fn write_line(&self, out: &mut Vec<u8>, seq: u64, hash: &str) {
         let body = Body {

@@ -166,13 +166,36 @@ pub fn error_text(e: &tokio_postgres::Error) -> String {
     }
 }
 
-/// Creates or migrates the schema; returns the versions applied now.
+/// Serializes migrations of replicas that start together (an advisory lock's key).
+const MIGRATION_LOCK: i64 = 0x6175_6469_745f_6d67; // "audit_mg"
+
+/// Creates or migrates the schema, one migrating session at a time; returns the versions
+/// applied now.
 pub async fn migrate(client: &mut Client) -> Result<Vec<i32>, String> {
+    client
+        .execute("SELECT pg_advisory_lock($1)", &[&MIGRATION_LOCK])
+        .await
+        .map_err(|e| format!("migration lock: {}", error_text(&e)))?;
     let report = embedded::migrations::runner()
         .set_migration_table_name(HISTORY_TABLE)
         .run_async(client)
-        .await
-        .map_err(|e| format!("migration failed: {e}"))?;
+        .await;
+    let unlocked = client
+        .execute("SELECT pg_advisory_unlock($1)", &[&MIGRATION_LOCK])
+        .await;
+    let report = report.map_err(|e| {
+        let mut text = format!("migration failed: {e}");
+        let mut source = std::error::Error::source(&e);
+        while let Some(cause) = source {
+            match cause.downcast_ref::<tokio_postgres::Error>() {
+                Some(pg) => text.push_str(&format!(": {}", error_text(pg))),
+                None => text.push_str(&format!(": {cause}")),
+            }
+            source = cause.source();
+        }
+        text
+    })?;
+    unlocked.map_err(|e| format!("migration unlock: {}", error_text(&e)))?;
     Ok(report
         .applied_migrations()
         .iter()

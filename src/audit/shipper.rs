@@ -210,9 +210,16 @@ impl Shipper {
             let written = *self.written.borrow_and_update();
             if at.seq >= written {
                 // Drained: wait for more, or stop on close.
-                tokio::select! {
-                    changed = self.written.changed() => if changed.is_err() { return Ok(()) },
-                    _ = self.closing.wait_for(|closing| *closing) => return Ok(()),
+                let closed = tokio::select! {
+                    changed = self.written.changed() => changed.is_err(),
+                    _ = self.closing.wait_for(|closing| *closing) => true,
+                };
+                if closed {
+                    // The writer may have rotated after the last batch shipped.
+                    if !self.config.keep_shipped_files {
+                        self.remove_shipped(at.seq);
+                    }
+                    return Ok(());
                 }
                 continue;
             }
@@ -228,7 +235,7 @@ impl Shipper {
                 tokio::time::sleep(Duration::from_millis(5)).await;
                 continue;
             }
-            let batch = Batch::of(&lines, &at)?;
+            let batch = Batch::of(lines, &at)?;
             let params = batch.params(&self.replica);
             within(timeout, client.execute(&insert, &params)).await?;
             at = batch.end;
@@ -273,7 +280,7 @@ struct Batch {
 
 impl Batch {
     /// The lines after `at`, checked to continue its chain.
-    fn of(lines: &[Line], at: &Position) -> Result<Batch, String> {
+    fn of(lines: Vec<Line>, at: &Position) -> Result<Batch, String> {
         let mut batch = Batch {
             seqs: Vec::with_capacity(lines.len()),
             times: Vec::with_capacity(lines.len()),
@@ -286,7 +293,7 @@ impl Batch {
         };
         for line in lines {
             let end = &mut batch.end;
-            match &line.record {
+            match line.record {
                 Some(head) => {
                     if line.seq != end.seq + 1 || head.prev != end.hash {
                         return Err(format!(
@@ -297,9 +304,9 @@ impl Batch {
                     end.seq = line.seq;
                     end.hash.clone_from(&head.hash);
                     batch.seqs.push(line.seq as i64);
-                    batch.times.push(head.time.clone());
-                    batch.hashes.push(head.hash.clone());
-                    batch.lines.push(line.text.clone());
+                    batch.times.push(head.time);
+                    batch.hashes.push(head.hash);
+                    batch.lines.push(line.text);
                     batch.records += 1;
                 }
                 // Shipped already (before a reconnect).
@@ -313,7 +320,7 @@ impl Batch {
                     }
                     end.checkpoint = line.seq;
                     batch.cp_seqs.push(line.seq as i64);
-                    batch.cp_lines.push(line.text.clone());
+                    batch.cp_lines.push(line.text);
                 }
             }
         }

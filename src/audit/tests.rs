@@ -792,7 +792,13 @@ async fn a_signed_log_ends_each_batch_with_a_checkpoint_that_verifies() {
     let other_dir = tempfile::tempdir().unwrap();
     let (_, other) = signed(other_dir.path());
     let unknown = verify_with(&config, &other).unwrap_err();
-    assert_broken(unknown, &config.path, 2, Some(1), "not among the public keys");
+    assert_broken(
+        unknown,
+        &config.path,
+        2,
+        Some(1),
+        "not among the public keys",
+    );
 }
 
 #[tokio::test]
@@ -810,7 +816,10 @@ async fn a_chain_recomputed_without_the_key_fails_only_with_the_key() {
         }
         e.prev = prev;
         e.hash = e.digest();
-        all[i] = String::from_utf8(e.to_line()).unwrap().trim_end().to_owned();
+        all[i] = String::from_utf8(e.to_line())
+            .unwrap()
+            .trim_end()
+            .to_owned();
         let mut cp: checkpoint::Checkpoint = serde_json::from_str(&all[i + 1]).unwrap();
         cp.hash.clone_from(&e.hash);
         all[i + 1] = serde_json::to_string(&cp).unwrap();
@@ -857,4 +866,20 @@ async fn a_record_left_without_its_checkpoint_by_a_crash_is_signed_at_open() {
     let report = verify_with(&config, &key).unwrap();
     assert_eq!((report.records, report.last_checkpoint), (4, Some(4)));
     assert_eq!(lines(&config.path).len(), 8);
+}
+
+#[tokio::test]
+async fn a_volume_of_another_replica_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let (config, _) = signed(dir.path());
+    append(&config, 1, 2).await;
+    let other = AuditConfig {
+        replica: Some("gw-u".into()),
+        ..config
+    };
+    let refused = AuditLog::open(&other).await.unwrap_err().to_string();
+    assert!(
+        refused.contains("replica \"gw-t\"'s, and this gateway is \"gw-u\""),
+        "{refused}"
+    );
 }

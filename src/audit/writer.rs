@@ -139,6 +139,28 @@ impl Writer {
         let meta = file.metadata().map_err(|e| AuditError::open(&path, e))?;
         let len = cut_torn_tail(&file, meta.len(), &path, config.fsync)?;
         let ends = read_ends(&file, len).map_err(|e| e.at(&path))?;
+        if let (
+            Some(signer),
+            Some(Ends {
+                replica: Some(theirs),
+                ..
+            }),
+        ) = (&signer, &ends)
+        {
+            if theirs != signer.replica() {
+                return Err(AuditError::CorruptTail {
+                    path,
+                    line: count_newlines(&file, len)
+                        .map_err(|e| AuditError::open(&config.path, e))?,
+                    reason: format!(
+                        "the chain in this file is replica {theirs:?}'s, and this gateway is {:?}: \
+                         a volume belongs to one replica id (give each pod a stable id, e.g. a \
+                         StatefulSet's pod name)",
+                        signer.replica()
+                    ),
+                });
+            }
+        }
         let unsigned_tail = ends.as_ref().is_some_and(|e| !e.checkpointed);
         let (seq, prev, first_seq) = match ends {
             Some(Ends { first, last, .. }) => (last.seq, last.hash, Some(first)),
@@ -413,6 +435,11 @@ impl Writer {
         self.seq = seq;
         self.prev = prev;
         self.first_seq.get_or_insert(first);
+        // The shipper may take the batch now: its commit in PostgreSQL and the fsync here run
+        // side by side. (Written lines are never cut back; a failed fsync stops the log.)
+        if let Some(link) = &self.link {
+            link.written.send_replace(seq);
+        }
         match self.policy {
             FsyncPolicy::Always => self.sync()?,
             FsyncPolicy::Interval => {
@@ -422,9 +449,6 @@ impl Writer {
                 }
             }
             FsyncPolicy::Never => {}
-        }
-        if let Some(link) = &self.link {
-            link.written.send_replace(seq);
         }
         self.report_backlog();
         Ok(first)
@@ -599,6 +623,8 @@ struct Ends {
     last: Entry,
     /// Whether a checkpoint of `last` follows it.
     checkpointed: bool,
+    /// The replica that checkpoint names.
+    replica: Option<String>,
 }
 
 /// The first record's `seq`, the last record and whether a checkpoint of it ends the `len`
@@ -648,11 +674,13 @@ fn read_ends(file: &File, len: u64) -> Result<Option<Ends>, TailError> {
         }
     }
     let checkpointed = checkpoint.is_some();
+    let replica = checkpoint.map(|cp| cp.replica);
     if start == 0 {
         return Ok(Some(Ends {
             first: last.seq,
             last,
             checkpointed,
+            replica,
         }));
     }
     let mut first_end = 0u64;
@@ -676,6 +704,7 @@ fn read_ends(file: &File, len: u64) -> Result<Option<Ends>, TailError> {
         first: first.seq,
         last,
         checkpointed,
+        replica,
     }))
 }
 
