@@ -199,7 +199,7 @@ pub async fn migrate(client: &mut Client) -> Result<Vec<i32>, String> {
     Ok(report
         .applied_migrations()
         .iter()
-        .map(|m| m.version() as i32)
+        .map(|m| m.version())
         .collect())
 }
 
