@@ -143,7 +143,7 @@ async fn serve(cli: Cli, config: Config) -> Result<(), registry_gateway::BoxErro
     #[cfg(unix)]
     tokio::spawn(reload_on_sighup(cli, gateway.reloader()));
     eprintln!(
-        "registry-gateway: serving registry_gateway.v1.RegistryGateway on {} ({mode}); try: grpcurl -plaintext {} list",
+        "registry-gateway: serving registry_gateway.v1.RegistryGatewayService on {} ({mode}); try: grpcurl -plaintext {} list",
         listener.local_addr()?,
         listener.local_addr()?
     );
