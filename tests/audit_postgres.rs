@@ -16,7 +16,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use common::postgres::Postgres;
-use registry_gateway::api::pb::{self, registry_gateway_client::RegistryGatewayClient};
+use registry_gateway::api::pb::{
+    self, registry_gateway_service_client::RegistryGatewayServiceClient,
+};
 use registry_gateway::audit::{self, AuditConfig, Durability, PostgresConfig, SigningConfig};
 use registry_gateway::decision;
 use registry_mocks::demo;
@@ -68,7 +70,7 @@ fn audit_config(
 /// A gateway in this process with `audit`, in front of the demo mocks.
 struct InProcess {
     channel: Channel,
-    client: RegistryGatewayClient<Channel>,
+    client: RegistryGatewayServiceClient<Channel>,
     _mocks: registry_mocks::MockRegistries,
     _stop: tokio::sync::oneshot::Sender<()>,
 }
@@ -80,7 +82,7 @@ async fn in_process(audit: AuditConfig) -> InProcess {
     let (addr, stop) = common::serve(config).await;
     let channel = common::connect(addr).await;
     InProcess {
-        client: RegistryGatewayClient::new(channel.clone()),
+        client: RegistryGatewayServiceClient::new(channel.clone()),
         channel,
         _mocks: mocks,
         _stop: stop,
@@ -89,7 +91,7 @@ async fn in_process(audit: AuditConfig) -> InProcess {
 
 /// CheckOwner of the demo's capable adult, with `id` as its request id.
 async fn check_owner(
-    client: &mut RegistryGatewayClient<Channel>,
+    client: &mut RegistryGatewayServiceClient<Channel>,
     id: &str,
 ) -> Result<(), tonic::Status> {
     let mut request = tonic::Request::new(pb::CheckOwnerRequest {
@@ -298,7 +300,7 @@ async fn load(
 ) -> u64 {
     let tasks: Vec<_> = (0..clients)
         .map(|c| {
-            let mut client = RegistryGatewayClient::new(channel.clone());
+            let mut client = RegistryGatewayServiceClient::new(channel.clone());
             let stop = stop.clone();
             let acked = acked.clone();
             let prefix = prefix.to_owned();
