@@ -238,8 +238,14 @@ enum Signing {
     Both,
 }
 
-/// `audit_extra` goes at the end of the `[audit]` section (e.g. its `[audit.postgres]`).
 async fn gateway_signed(extra: &str, signing: Signing, audit_extra: &str) -> Running {
+    // BENCH_FSYNC and BENCH_NO_AUDIT, for measuring what the audit log costs.
+    let fsync = std::env::var("BENCH_FSYNC").unwrap_or_else(|_| "always".into());
+    gateway_audited(extra, signing, audit_extra, &fsync).await
+}
+
+/// `audit_extra` goes at the end of the `[audit]` section (e.g. its `[audit.postgres]`).
+async fn gateway_audited(extra: &str, signing: Signing, audit_extra: &str, fsync: &str) -> Running {
     let signed = signing == Signing::Both;
     let audit = tempfile::tempdir().unwrap();
     let signing_section = if signed {
@@ -257,8 +263,6 @@ async fn gateway_signed(extra: &str, signing: Signing, audit_extra: &str) -> Run
     } else {
         String::new()
     };
-    // BENCH_FSYNC and BENCH_NO_AUDIT, for measuring what the audit log costs.
-    let fsync = std::env::var("BENCH_FSYNC").unwrap_or_else(|_| "always".into());
     let audit_section = match std::env::var_os("BENCH_NO_AUDIT") {
         Some(_) => String::new(),
         None => format!(
@@ -500,8 +504,8 @@ async fn warm(handle: &metrics::PrometheusHandle) {
 
 /// Warm CheckOwner at the warm row's h2load settings through a gateway whose `[audit]` ends
 /// with `audit_extra`; checks every request was answered OK.
-async fn warm_audited(handle: &metrics::PrometheusHandle, audit_extra: &str) -> Load {
-    let gw = gateway_signed("", Signing::None, audit_extra).await;
+async fn warm_audited(handle: &metrics::PrometheusHandle, audit_extra: &str, fsync: &str) -> Load {
+    let gw = gateway_audited("", Signing::None, audit_extra, fsync).await;
     check_owner(gw.addr, demo::CAPABLE_ADULT).await;
     let ok_before = answered(handle, "OK");
     let load = H2load {
@@ -528,16 +532,17 @@ async fn warm_audited(handle: &metrics::PrometheusHandle, audit_extra: &str) -> 
 async fn warm_pg(handle: &metrics::PrometheusHandle) {
     // 1b. Warm CheckOwner with the audit trail in PostgreSQL, against the local file alone.
     let pg = postgres::Postgres::start_with(&[]); // the server's defaults: fsync on
-    let store = |durability: &str| {
+    let store = |durability: &str, fsync: &str| {
         format!(
-            "replica = \"bench-{durability}\"\n[audit.postgres]\nurl = \"{}\"\npassword_file = \"{}\"\ndurability = \"{durability}\"\nmigrate = true\nmax_backlog = 10000000",
+            "replica = \"bench-{durability}-{fsync}\"\n[audit.postgres]\nurl = \"{}\"\npassword_file = \"{}\"\ndurability = \"{durability}\"\nmigrate = true\nmax_backlog = 10000000",
             pg.superuser_url(),
             pg.password_file().display()
         )
     };
-    let file = warm_audited(handle, "").await;
-    let shipped = warm_audited(handle, &store("postgres")).await;
-    let spooled = warm_audited(handle, &store("local")).await;
+    let file = warm_audited(handle, "", "always").await;
+    let shipped = warm_audited(handle, &store("postgres", "interval"), "interval").await;
+    let shipped_synced = warm_audited(handle, &store("postgres", "always"), "always").await;
+    let spooled = warm_audited(handle, &store("local", "always"), "always").await;
     println!(
         "| warm CheckOwner, audit to the local file only (fsync \"always\", same run) | — | {:.0} req/s, p50 {}, p99 {} | — |",
         file.rps,
@@ -545,8 +550,9 @@ async fn warm_pg(handle: &metrics::PrometheusHandle) {
         ms(file.p99)
     );
     for (what, load) in [
-        ("durability = \"postgres\": answered once the record's batch is committed in PostgreSQL", shipped),
-        ("durability = \"local\": answered once in the local file, shipped behind", spooled),
+        ("durability = \"postgres\" (answered once the record's batch is committed in PostgreSQL), local spool fsync = \"interval\" (as docs/production.md recommends)", shipped),
+        ("durability = \"postgres\", local spool fsync = \"always\" (two fsyncs per batch)", shipped_synced),
+        ("durability = \"local\" (answered once in the local file, fsync \"always\"; shipped behind)", spooled),
     ] {
         let ratio = load.rps / file.rps;
         println!(

@@ -744,38 +744,68 @@ async fn the_gateways_role_may_only_insert() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn a_second_disk_under_one_replica_id_continues_the_chain_and_a_stale_one_is_refused() {
+async fn a_disk_behind_the_store_goes_on_from_it_and_a_forked_one_is_refused() {
     let pg = Postgres::start();
     let dir = tempfile::tempdir().unwrap();
     let key = key(dir.path());
-    let first_disk = tempfile::tempdir().unwrap();
-    let second_disk = tempfile::tempdir().unwrap();
-    let config = |disk: &Path| audit_config(disk, "gw-same", &pg, Durability::Postgres, &key);
+    let disks: Vec<tempfile::TempDir> = (0..3).map(|_| tempfile::tempdir().unwrap()).collect();
+    let config = |disk: usize| {
+        audit_config(
+            disks[disk].path(),
+            "gw-same",
+            &pg,
+            Durability::Postgres,
+            &key,
+        )
+    };
     let record = |id: &str| audit::AuditRecord {
         request_id: id.into(),
         rpc: "CheckOwner".into(),
         ..Default::default()
     };
-    let first = audit::AuditLog::open(&config(first_disk.path()))
-        .await
-        .unwrap();
-    first.append(record("first")).await.unwrap();
-    first.close().await.unwrap();
-    // A pod whose disk was lost, under the same id: continues the chain from the store.
-    let second = audit::AuditLog::open(&config(second_disk.path()))
-        .await
-        .expect("an empty disk continues the store's chain");
-    second.append(record("second")).await.unwrap();
-    second.close().await.unwrap();
+    let append = |disk: usize, id: &'static str| {
+        let config = config(disk);
+        async move {
+            let log = audit::AuditLog::open(&config).await?;
+            log.append(record(id)).await?;
+            log.close().await
+        }
+    };
+    append(0, "first").await.unwrap();
+    // A new disk under the same id (the pod's volume was lost) continues the store's chain, and
+    // so does the first disk, now behind the store.
+    append(1, "second").await.unwrap();
+    append(0, "third").await.unwrap();
     let records = stored(&pg, "gw-same").await;
     contiguous(&records);
-    assert_eq!(records.len(), 2);
-    // The first disk is now behind the store: refused, saying why.
-    let refused = audit::AuditLog::open(&config(first_disk.path()))
+    let ids: Vec<&str> = records.iter().map(|(_, id)| id.as_str()).collect();
+    assert_eq!(ids, ["first", "second", "third"]);
+
+    // Two pods under one id at once: the second's records cannot reach the store, and the
+    // second disk, which now holds another seq 4, is refused at its next start.
+    let a = audit::AuditLog::open(&config(0)).await.unwrap();
+    let mut second = config(2);
+    second.postgres.as_mut().unwrap().drain_timeout = Duration::from_millis(200);
+    let b = audit::AuditLog::open(&second).await.unwrap();
+    a.append(record("a")).await.unwrap();
+    let refused = b.append(record("b")).await.unwrap_err().to_string();
+    assert!(
+        refused.contains("not known to be in PostgreSQL"),
+        "{refused}"
+    );
+    a.close().await.unwrap();
+    b.close().await.unwrap(); // its shipper cannot ship seq 4: left in its file
+    let refused = audit::AuditLog::open(&config(2))
         .await
         .unwrap_err()
         .to_string();
-    assert!(refused.contains("end before seq 2"), "{refused}");
+    assert!(refused.contains("differ at seq 4"), "{refused}");
+    let ids: Vec<String> = stored(&pg, "gw-same")
+        .await
+        .into_iter()
+        .map(|(_, id)| id)
+        .collect();
+    assert_eq!(ids, ["first", "second", "third", "a"]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

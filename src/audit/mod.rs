@@ -436,15 +436,30 @@ impl AuditLog {
             .map_err(|e| AuditError::open(&path, std::io::Error::other(e.to_string())))??;
         let mut shipping = None;
         if let (Some(pg), Some((client, head))) = (&config.postgres, store) {
-            let (local_seq, _) = writer.head();
-            if local_seq == 0 && head.seq > 0 {
+            let (local_seq, local_hash) = writer.head();
+            if local_seq < head.seq {
+                if local_seq > 0 {
+                    let theirs = postgres::hash_at(&client, &replica, local_seq)
+                        .await
+                        .map_err(|reason| AuditError::Postgres { reason })?;
+                    if theirs.as_deref() != Some(local_hash.as_str()) {
+                        return Err(AuditError::Postgres {
+                            reason: format!(
+                                "the local chain and PostgreSQL differ at seq {local_seq}: two \
+                                 chains under one replica id ({replica:?})"
+                            ),
+                        });
+                    }
+                }
                 tracing::warn!(
                     replica = %replica,
-                    seq = head.seq,
-                    "audit: no local records; continuing this replica's chain from PostgreSQL"
+                    local = local_seq,
+                    store = head.seq,
+                    "audit: the local files end before the chain in PostgreSQL (a new or \
+                     rolled-back disk); continuing from PostgreSQL"
                 );
                 writer.continue_from(head.seq, head.hash.clone());
-            } else if head.seq > 0 || local_seq > 0 {
+            } else if head.seq > 0 {
                 let live = path.clone();
                 let (seq, hash) = (head.seq, head.hash.clone());
                 tokio::task::spawn_blocking(move || spool::Spool::after(&live, seq, &hash))

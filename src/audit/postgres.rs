@@ -240,6 +240,19 @@ pub(super) async fn head(client: &Client, replica: &str) -> Result<Head, String>
     })
 }
 
+/// `audit_hash_at(replica, seq)`: the hash of record `seq` in the store, if it is there.
+pub(super) async fn hash_at(
+    client: &Client,
+    replica: &str,
+    seq: u64,
+) -> Result<Option<String>, String> {
+    let row = client
+        .query_one("SELECT audit_hash_at($1, $2)", &[&replica, &(seq as i64)])
+        .await
+        .map_err(|e| format!("reading the hash of seq {seq}: {}", error_text(&e)))?;
+    Ok(row.get(0))
+}
+
 /// One batch in one statement (an implicit transaction, one round trip): the records and
 /// the checkpoints that follow them.
 pub(super) const INSERT: &str = "\

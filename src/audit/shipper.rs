@@ -237,7 +237,21 @@ impl Shipper {
             }
             let batch = Batch::of(lines, &at)?;
             let params = batch.params(&self.replica);
-            within(timeout, client.execute(&insert, &params)).await?;
+            within(timeout, client.execute(&insert, &params))
+                .await
+                .map_err(|e| {
+                    if e.contains("(23505)") {
+                        format!(
+                            "PostgreSQL already holds seq {}..={} of replica {:?} from another writer: \
+                             two pods under one replica id ({e})",
+                            at.seq + 1,
+                            batch.end.seq,
+                            self.replica
+                        )
+                    } else {
+                        e
+                    }
+                })?;
             at = batch.end;
             self.shared.shipped(at.seq);
             crate::metrics::audit_shipped(batch.records as u64);

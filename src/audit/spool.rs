@@ -108,12 +108,9 @@ impl Spool {
             let before = spool.offset;
             let lines = spool.read_here(u64::MAX, 1024)?;
             if lines.is_empty() {
-                return Err(format!(
-                    "the local audit files end before seq {seq}, which PostgreSQL holds: this \
-                     disk lost records (they are in PostgreSQL); move the files of {} away and \
-                     restart",
-                    live.display()
-                ));
+                // The files end before `seq` (their tail is in PostgreSQL only: checked at
+                // open): the writer goes on from the store's end, here.
+                return Ok(spool);
             }
             let mut at = before;
             for line in lines {

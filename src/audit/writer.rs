@@ -243,10 +243,9 @@ impl Writer {
         (self.seq, self.prev.clone())
     }
 
-    /// Continues the chain of a replica whose local files are gone from the head PostgreSQL
-    /// holds (only for a log with no record).
+    /// Continues the chain from the head PostgreSQL holds, past the local files' end (they
+    /// lost their tail, or are new): the caller checked they are a prefix of the store's.
     pub fn continue_from(&mut self, seq: u64, hash: String) {
-        debug_assert_eq!(self.seq, 0);
         self.seq = seq;
         self.prev = hash;
     }

@@ -1,6 +1,6 @@
 -- The central audit store: one hash chain per gateway replica (see src/audit/postgres.rs).
 -- Rows are only ever inserted: the gateway's role needs INSERT on the two tables and EXECUTE
--- on audit_head, nothing else (docs/production.md lists the GRANTs).
+-- on audit_head and audit_hash_at, nothing else (docs/production.md lists the GRANTs).
 
 CREATE TABLE audit_records (
     replica text NOT NULL,
@@ -35,6 +35,15 @@ AS $$
     ) AS r ON true
 $$;
 REVOKE ALL ON FUNCTION audit_head(text) FROM PUBLIC;
+
+-- The hash of one record: a replica whose local files end before the store's chain checks that
+-- they are a prefix of it before going on from the store's end.
+CREATE FUNCTION audit_hash_at(p_replica text, p_seq bigint) RETURNS text
+    LANGUAGE sql STABLE SECURITY DEFINER SET search_path FROM CURRENT
+AS $$
+    SELECT a.hash FROM audit_records a WHERE a.replica = p_replica AND a.seq = p_seq
+$$;
+REVOKE ALL ON FUNCTION audit_hash_at(text, bigint) FROM PUBLIC;
 
 -- Append-only for every role, the owner included (a superuser can still disable the triggers:
 -- the signed checkpoints are what detects that).
