@@ -692,18 +692,22 @@ async fn the_gateways_role_may_only_insert() {
         .batch_execute(
             "CREATE ROLE gateway_audit LOGIN PASSWORD 'writer-secret';
              GRANT INSERT ON audit_records, audit_checkpoints TO gateway_audit;
-             GRANT EXECUTE ON FUNCTION audit_head(text) TO gateway_audit;",
+             GRANT EXECUTE ON FUNCTION audit_head(text), audit_hash_at(text, bigint)
+                 TO gateway_audit;",
         )
         .await
         .unwrap();
     let password = dir.path().join("writer-password");
     std::fs::write(&password, "writer-secret\n").unwrap();
-    let mut audit = audit_config(dir.path(), "gw-role", &pg, Durability::Postgres, &key);
-    let postgres = audit.postgres.as_mut().unwrap();
-    postgres.url = pg.url("gateway_audit");
-    postgres.password_file = Some(password.clone());
-    postgres.migrate = false;
-    let gateway = in_process(audit).await;
+    let as_writer = |disk: &Path, replica: &str| {
+        let mut audit = audit_config(disk, replica, &pg, Durability::Postgres, &key);
+        let postgres = audit.postgres.as_mut().unwrap();
+        postgres.url = pg.url("gateway_audit");
+        postgres.password_file = Some(password.clone());
+        postgres.migrate = false;
+        audit
+    };
+    let gateway = in_process(as_writer(dir.path(), "gw-role")).await;
     for i in 0..5 {
         let mut client = gateway.client.clone();
         check_owner(&mut client, &format!("role-{i}"))
@@ -711,6 +715,26 @@ async fn the_gateways_role_may_only_insert() {
             .unwrap();
     }
     assert_eq!(contiguous(&stored(&pg, "gw-role").await).len(), 5);
+    // A disk behind the store: the role may read the hash it checks (audit_hash_at).
+    let (c, d) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    for (disk, id) in [(c.path(), "x"), (d.path(), "y"), (c.path(), "z")] {
+        let log = audit::AuditLog::open(&as_writer(disk, "gw-role-2"))
+            .await
+            .unwrap();
+        log.append(audit::AuditRecord {
+            request_id: id.into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+        log.close().await.unwrap();
+    }
+    let ids: Vec<String> = stored(&pg, "gw-role-2")
+        .await
+        .into_iter()
+        .map(|(_, id)| id)
+        .collect();
+    assert_eq!(ids, ["x", "y", "z"]);
 
     let writer = audit::postgres::connect(
         &pg.url("gateway_audit"),
