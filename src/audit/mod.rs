@@ -212,13 +212,6 @@ impl AuditConfig {
                 )
             })?;
         }
-        if (self.signing.is_some() || self.postgres.is_some()) && self.replica_id().is_none() {
-            return rule(
-                "replica",
-                "must be set, or POD_NAME or HOSTNAME in the environment, with [audit.signing] \
-                 or [audit.postgres]",
-            );
-        }
         Ok(())
     }
 
@@ -416,7 +409,19 @@ impl AuditLog {
             .validate()
             .map_err(|(field, rule)| AuditError::Config { field, rule })?;
         let path = config.path.clone();
-        let replica = config.replica_id().unwrap_or_default();
+        let replica = match config.replica_id() {
+            Some(replica) => replica,
+            None if config.signing.is_none() && config.postgres.is_none() => String::new(),
+            // Checked here, not in validate(): the environment is the pod's, at start.
+            None => {
+                return Err(AuditError::Config {
+                    field: "replica",
+                    rule: "must be set, or POD_NAME or HOSTNAME in the environment, with \
+                           [audit.signing] or [audit.postgres]"
+                        .into(),
+                })
+            }
+        };
         let signer = match &config.signing {
             Some(signing) => Some(Arc::new(
                 Signer::load(&signing.key_file, &replica).map_err(|reason| AuditError::Key {
