@@ -2,6 +2,7 @@
 //! a `BadRequest` field violation for caller errors, `ErrorInfo` naming the registry plus
 //! `RetryInfo` for registry failures.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 
 use tonic::{Code, Status};
@@ -17,7 +18,10 @@ pub const ERROR_DOMAIN: &str = "registry-gateway.kz";
 pub enum Error {
     /// The request is malformed: `field` breaks `rule`.
     #[error("{field}: {rule}")]
-    InvalidArgument { field: &'static str, rule: String },
+    InvalidArgument {
+        field: Cow<'static, str>,
+        rule: String,
+    },
     /// The caller's deadline ran out before the gateway could answer.
     #[error("deadline exceeded before the gateway could answer")]
     Deadline,
@@ -44,9 +48,9 @@ pub enum Error {
 }
 
 impl Error {
-    pub fn invalid(field: &'static str, rule: impl Into<String>) -> Error {
+    pub fn invalid(field: impl Into<Cow<'static, str>>, rule: impl Into<String>) -> Error {
         Error::InvalidArgument {
-            field,
+            field: field.into(),
             rule: rule.into(),
         }
     }
@@ -133,7 +137,7 @@ impl Error {
             Error::InvalidArgument { field, rule } => Status::with_error_details(
                 Code::InvalidArgument,
                 self.to_string(),
-                ErrorDetails::with_bad_request_violation(*field, rule.clone()),
+                ErrorDetails::with_bad_request_violation(field.as_ref(), rule.clone()),
             ),
             Error::Deadline => Status::deadline_exceeded(format!("{self}{id}")),
             Error::PermissionDenied { .. } => Status::permission_denied(self.to_string()),
