@@ -2,6 +2,8 @@
 //! of them on 127.0.0.1:0 (the listener is bound before anything connects).
 #![allow(dead_code)] // each test binary uses a part of it
 
+pub mod pki;
+
 use std::collections::HashSet;
 use std::net::SocketAddr;
 use std::sync::Arc;
