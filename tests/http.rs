@@ -641,3 +641,39 @@ async fn the_openapi_document_is_valid() {
         String::from_utf8_lossy(&validated.stderr)
     );
 }
+
+/// A request whose body never arrives whole is ended after `request_arrival_timeout` with 408,
+/// as a gRPC stream would be: a stranger cannot hold it open.
+#[tokio::test]
+async fn a_body_that_never_arrives_is_ended_with_408() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let h = start(|c| c.connections.request_arrival_timeout = Duration::from_millis(300)).await;
+    let addr = h.base.strip_prefix("http://").unwrap();
+    let mut tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let head =
+        "POST /v1/owners:check HTTP/1.1\r\nhost: gateway\r\ncontent-type: application/json\r\n\
+                content-length: 100\r\n\r\n{\"ownerIin\":";
+    tcp.write_all(head.as_bytes()).await.unwrap();
+    let started = Instant::now();
+    let mut answer = Vec::new();
+    let read = tokio::time::timeout(Duration::from_secs(5), async {
+        let mut buf = [0u8; 4096];
+        while !String::from_utf8_lossy(&answer).contains("}") {
+            let n = tcp.read(&mut buf).await.unwrap();
+            if n == 0 {
+                break;
+            }
+            answer.extend_from_slice(&buf[..n]);
+        }
+    })
+    .await;
+    assert!(read.is_ok(), "no answer while the body is missing");
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(answer.contains("request_arrival_timeout"), "{answer}");
+    assert!(
+        started.elapsed() >= Duration::from_millis(250),
+        "{:?}",
+        started.elapsed()
+    );
+}
