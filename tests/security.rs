@@ -9,29 +9,28 @@
 
 mod common;
 
-use common::pki::Pki;
-
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use common::pki::Pki;
 use registry_gateway::access::{AccessConfig, ClientRights, PURPOSE_KEY, REQUEST_ID_KEY};
 use registry_gateway::api::pb::{
     self, gateway_admin_client::GatewayAdminClient, registry_gateway_client::RegistryGatewayClient,
 };
 use registry_gateway::audit::{self, AuditConfig, AuditLog, AuditRecord, RegistryUse};
-use registry_gateway::config::{Config, TlsConfig};
+use registry_gateway::config::Config;
 use registry_gateway::registry::Registry;
 use registry_gateway::{decision, mock_registry};
 use registry_mocks::{demo, MockRegistries};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 use tokio::sync::oneshot;
-use tonic::transport::{Certificate, Channel, ClientTlsConfig, Identity};
+use tonic::transport::{Channel, Identity};
 use tonic::{Code, Request};
 use tonic_types::StatusExt;
 

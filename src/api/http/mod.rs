@@ -128,9 +128,9 @@ impl HttpJson {
             };
         }
         let (route, path_fields) = match self.inner.routes.find(&parts.method, path) {
-            routes::Found::Route(route, fields) => (route, fields),
-            routes::Found::WrongMethod(allowed) => return method_not_allowed(allowed),
-            routes::Found::NotFound => {
+            routes::Match::Route(route, fields) => (route, fields),
+            routes::Match::WrongMethod(allowed) => return method_not_allowed(allowed),
+            routes::Match::NoRoute => {
                 let status = tonic::Status::not_found(format!(
                     "no route {} {path}; the routes are listed in {OPENAPI_PATH}",
                     parts.method
@@ -421,11 +421,11 @@ mod tests {
     fn paths_lead_to_routes() {
         let routes = routes();
         let found = |method: Method, path: &str| match routes.find(&method, path) {
-            routes::Found::Route(route, fields) => {
+            routes::Match::Route(route, fields) => {
                 format!("{} {:?}", route.rpc_name, fields.unwrap())
             }
-            routes::Found::WrongMethod(allowed) => format!("405 {allowed:?}"),
-            routes::Found::NotFound => "404".into(),
+            routes::Match::WrongMethod(allowed) => format!("405 {allowed:?}"),
+            routes::Match::NoRoute => "404".into(),
         };
         assert_eq!(
             found(Method::GET, "/v1/persons/860314310210"),

@@ -83,12 +83,12 @@ impl Route {
 
 /// What a request's method and path lead to.
 #[derive(Debug)]
-pub enum Found<'a> {
+pub enum Match<'a> {
     /// The route, and the path parameters (or the rule they break).
     Route(&'a Route, Result<Vec<(String, String)>, String>),
     /// The path is a route's, for other methods only.
     WrongMethod(Vec<Method>),
-    NotFound,
+    NoRoute,
 }
 
 /// Every route of the services named, in contract order.
@@ -132,20 +132,20 @@ impl Routes {
     }
 
     /// The route for `method` and `path` (the request's path, still percent-encoded).
-    pub fn find(&self, method: &Method, path: &str) -> Found<'_> {
+    pub fn find(&self, method: &Method, path: &str) -> Match<'_> {
         let mut allowed = Vec::new();
         for route in &self.0 {
             let Some(captures) = route.captures(path) else {
                 continue;
             };
             if route.method == *method {
-                return Found::Route(route, captures);
+                return Match::Route(route, captures);
             }
             allowed.push(route.method.clone());
         }
         match allowed.is_empty() {
-            true => Found::NotFound,
-            false => Found::WrongMethod(allowed),
+            true => Match::NoRoute,
+            false => Match::WrongMethod(allowed),
         }
     }
 }
