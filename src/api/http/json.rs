@@ -36,10 +36,12 @@ pub struct Violation {
     pub rule: String,
 }
 
-fn violation(field: impl Into<String>, rule: impl Into<String>) -> Violation {
+/// A violation, with any IIN the caller quoted (a key, a value in a parser's message) masked:
+/// the rule also goes to the gateway's log.
+fn violation(field: impl AsRef<str>, rule: impl AsRef<str>) -> Violation {
     Violation {
-        field: field.into(),
-        rule: rule.into(),
+        field: crate::iin::scrub(field.as_ref()),
+        rule: crate::iin::scrub(rule.as_ref()),
     }
 }
 

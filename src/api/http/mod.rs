@@ -173,7 +173,7 @@ impl HttpJson {
         let message = path_fields
             .map_err(|rule| json::Violation {
                 field: "path".into(),
-                rule,
+                rule: crate::iin::scrub(&rule),
             })
             .and_then(|fields| json::request(route, fields, parts.uri.query(), &body));
         let message = match message {
