@@ -25,7 +25,7 @@ use std::time::Duration;
 use prost::Message;
 use registry_gateway::api::pb::{
     self,
-    registry_gateway_server::{RegistryGateway, RegistryGatewayServer},
+    registry_gateway_service_server::{RegistryGatewayService, RegistryGatewayServiceServer},
 };
 use registry_gateway::config::{Config, RegistryEndpoints};
 use registry_gateway::registry::{self as reg, Registry};
@@ -36,7 +36,7 @@ use registry_mocks::{demo, FaultMode, Faults, Fixture, MockRegistries};
 use tokio::net::TcpListener;
 use tonic::{Request, Response, Status};
 
-const METHOD: &str = "/registry_gateway.v1.RegistryGateway/CheckOwner";
+const METHOD: &str = "/registry_gateway.v1.RegistryGatewayService/CheckOwner";
 
 fn quick() -> bool {
     std::env::var_os("BENCH_QUICK").is_some()
@@ -155,7 +155,7 @@ enum Run {
 struct Ceiling(pb::CheckOwnerResponse);
 
 #[tonic::async_trait]
-impl RegistryGateway for Ceiling {
+impl RegistryGatewayService for Ceiling {
     async fn check_owner(
         &self,
         _: Request<pb::CheckOwnerRequest>,
@@ -199,7 +199,7 @@ async fn serve_ceiling(response: pb::CheckOwnerResponse) -> std::net::SocketAddr
     let addr = listener.local_addr().unwrap();
     tokio::spawn(
         tonic::transport::Server::builder()
-            .add_service(RegistryGatewayServer::new(Ceiling(response)))
+            .add_service(RegistryGatewayServiceServer::new(Ceiling(response)))
             .serve_with_incoming(registry_gateway::listener::incoming(
                 listener,
                 Default::default(),
@@ -263,8 +263,8 @@ async fn gateway_signed(extra: &str, signing: Signing) -> Running {
         r#"
 max_in_flight = 4096
 {extra}
-# The scenarios measure CheckOwner with every answer cached, GBD FL's included (the README's
-# table predates consent; without this switch each CheckOwner reaches GBD FL).
+# The scenarios measure CheckOwner with every answer cached, GBD FL's included (the
+# docs/performance.md table predates consent; without this switch each CheckOwner reaches GBD FL).
 [consent]
 check_owner_shared_cache = true
 [access]
@@ -322,10 +322,11 @@ rpcs = ["CheckOwner", "GetPerson"]
 }
 
 async fn check_owner(addr: std::net::SocketAddr, owner: &str) -> pb::CheckOwnerResponse {
-    let mut client =
-        pb::registry_gateway_client::RegistryGatewayClient::connect(format!("http://{addr}"))
-            .await
-            .unwrap();
+    let mut client = pb::registry_gateway_service_client::RegistryGatewayServiceClient::connect(
+        format!("http://{addr}"),
+    )
+    .await
+    .unwrap();
     let mut request = Request::new(pb::CheckOwnerRequest {
         owner_iin: owner.into(),
         service: pb::Service::RegistrationAtResidence.into(),

@@ -1,6 +1,6 @@
 //! Consent for access to personal data: the caller's `consent_token` (GBD FL's `kdpToken`).
 //!
-//! The rule (see the README, "Consent"): where a client system needs consent for an RPC
+//! The rule (see docs/security.md, "Consent"): where a client system needs consent for an RPC
 //! (`consent_required` of `[access.clients.<name>]`, or `consent.required_without_access`
 //! when there is no `[access]`), a call without a token is refused before any registry call.
 //! A token goes to GBD FL with every call that carries it: a person's record is never served

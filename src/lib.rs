@@ -1,6 +1,6 @@
 //! # registry-gateway
 //!
-//! One gRPC contract (`registry_gateway.v1.RegistryGateway`, in `proto/`) in front of five
+//! One gRPC contract (`registry_gateway.v1.RegistryGatewayService`, in `proto/`) in front of five
 //! state registries of Kazakhstan, and the `CheckOwner` decision that IIS TsON calls under
 //! joint order MVD 801 / MCRIAP 500: does a residence registration go to the operational hall
 //! (the dwelling's owner is a minor or incapacitated), online, or is it refused here?

@@ -32,7 +32,7 @@ use crate::resilience::{BreakerState, GuardAdmin, Guarded, Policy};
 use crate::BoxError;
 
 /// The gRPC service name whose health says whether the gateway takes calls.
-const SERVICE: &str = "registry_gateway.v1.RegistryGateway";
+const SERVICE: &str = "registry_gateway.v1.RegistryGatewayService";
 
 /// A gateway ready to serve.
 pub struct Gateway {
@@ -40,8 +40,8 @@ pub struct Gateway {
     mocks: Option<registry_mocks::MockRegistries>,
     audit: Option<AuditLog>,
     guards: Vec<Arc<dyn GuardAdmin>>,
-    registry_service: api::Checked<api::RegistryGatewayServer<api::Gateway>>,
-    admin_service: api::Checked<api::GatewayAdminServer<api::Admin>>,
+    registry_service: api::Checked<api::RegistryGatewayServiceServer<api::Gateway>>,
+    admin_service: api::Checked<api::GatewayAdminServiceServer<api::Admin>>,
     http_json: api::http::HttpJson,
 }
 
@@ -139,13 +139,20 @@ impl Gateway {
         let decider = Decider::new(registries.clone(), decision.clone());
         let guards = guarded.admin();
         let registry_service = api::Checked::new(
-            api::RegistryGatewayServer::new(api::Gateway::new(registries, decider, edge.clone()))
-                .max_decoding_message_size(config.max_message_bytes),
+            api::RegistryGatewayServiceServer::new(api::Gateway::new(
+                registries,
+                decider,
+                edge.clone(),
+            ))
+            .max_decoding_message_size(config.max_message_bytes),
             edge.clone(),
         );
         let admin_service = api::Checked::new(
-            api::GatewayAdminServer::new(api::Admin::new(guards.clone(), admin_edge.clone()))
-                .max_decoding_message_size(config.max_message_bytes),
+            api::GatewayAdminServiceServer::new(api::Admin::new(
+                guards.clone(),
+                admin_edge.clone(),
+            ))
+            .max_decoding_message_size(config.max_message_bytes),
             admin_edge.clone(),
         );
         let http_json = api::http::HttpJson::new(

@@ -8,7 +8,9 @@ use std::sync::Arc;
 use rcgen::{
     BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
 };
-use registry_gateway::api::pb::{self, registry_gateway_client::RegistryGatewayClient};
+use registry_gateway::api::pb::{
+    self, registry_gateway_service_client::RegistryGatewayServiceClient,
+};
 use registry_gateway::config::RegistryEndpoints;
 use registry_gateway::registry::signing::BusTls;
 use registry_gateway::{decision, mock_registry};
@@ -102,7 +104,7 @@ async fn tls_front(pki: &Pki, mocks: &MockRegistries) -> RegistryEndpoints {
 }
 
 async fn check_online(addr: std::net::SocketAddr) -> Result<pb::Outcome, tonic::Status> {
-    let mut c = RegistryGatewayClient::connect(format!("http://{addr}"))
+    let mut c = RegistryGatewayServiceClient::connect(format!("http://{addr}"))
         .await
         .unwrap();
     c.check_owner(pb::CheckOwnerRequest {

@@ -9,7 +9,8 @@ mod common;
 use std::path::PathBuf;
 
 use registry_gateway::api::pb::{
-    self, gateway_admin_client::GatewayAdminClient, registry_gateway_client::RegistryGatewayClient,
+    self, gateway_admin_service_client::GatewayAdminServiceClient,
+    registry_gateway_service_client::RegistryGatewayServiceClient,
 };
 use registry_gateway::audit::AuditConfig;
 use registry_gateway::registry::Registry;
@@ -54,8 +55,8 @@ async fn start(configure: impl FnOnce(&mut Config)) -> Harness {
 
 impl Harness {
     /// A caller of its own: a connection of its own.
-    async fn caller(&self) -> RegistryGatewayClient<Channel> {
-        RegistryGatewayClient::connect(format!("http://{}", self.addr))
+    async fn caller(&self) -> RegistryGatewayServiceClient<Channel> {
+        RegistryGatewayServiceClient::connect(format!("http://{}", self.addr))
             .await
             .expect("gateway accepts connections")
     }
@@ -65,7 +66,7 @@ impl Harness {
     }
 
     async fn gbd_fl_status(&self) -> pb::RegistryStatus {
-        GatewayAdminClient::connect(format!("http://{}", self.addr))
+        GatewayAdminServiceClient::connect(format!("http://{}", self.addr))
             .await
             .unwrap()
             .get_registry_status(pb::GetRegistryStatusRequest {})

@@ -4,7 +4,9 @@
 
 mod common;
 
-use registry_gateway::api::pb::{self, registry_gateway_client::RegistryGatewayClient};
+use registry_gateway::api::pb::{
+    self, registry_gateway_service_client::RegistryGatewayServiceClient,
+};
 use registry_gateway::registry::Registry;
 use registry_gateway::{decision, mock_registry};
 use registry_mocks::{demo, MockRegistries};
@@ -16,7 +18,7 @@ use tonic_types::StatusExt;
 use pb::{Outcome, ReasonCode, RepresentativeRole};
 
 struct Harness {
-    client: RegistryGatewayClient<Channel>,
+    client: RegistryGatewayServiceClient<Channel>,
     mocks: MockRegistries,
     today: String,
     addr: std::net::SocketAddr,
@@ -33,7 +35,7 @@ async fn start_with(configure: impl FnOnce(&mut registry_gateway::Config)) -> Ha
     let mut config = common::config_for(&mocks);
     configure(&mut config);
     let (addr, stop) = common::serve(config).await;
-    let client = RegistryGatewayClient::connect(format!("http://{addr}"))
+    let client = RegistryGatewayServiceClient::connect(format!("http://{addr}"))
         .await
         .expect("gateway accepts connections");
     Harness {
@@ -549,7 +551,7 @@ async fn health_reports_serving() {
         .await
         .unwrap();
     let mut health = tonic_health::pb::health_client::HealthClient::new(channel);
-    for service in ["", "registry_gateway.v1.RegistryGateway"] {
+    for service in ["", "registry_gateway.v1.RegistryGatewayService"] {
         let r = health
             .check(tonic_health::pb::HealthCheckRequest {
                 service: service.into(),
@@ -586,7 +588,7 @@ async fn malformed_requests_are_the_callers_error_and_audited() {
         let request = tonic::codegen::http::Request::builder()
             .method("POST")
             .uri(format!(
-                "http://{}/registry_gateway.v1.RegistryGateway/CheckOwner",
+                "http://{}/registry_gateway.v1.RegistryGatewayService/CheckOwner",
                 h.addr
             ))
             .header("content-type", content_type)
@@ -656,7 +658,7 @@ async fn malformed_requests_are_the_callers_error_and_audited() {
         assert_eq!(r["outcome"], "InvalidArgument", "{r}");
     }
     // A well-formed call still works on the same connection.
-    let mut client = RegistryGatewayClient::new(channel);
+    let mut client = RegistryGatewayServiceClient::new(channel);
     let r = client
         .check_owner(pb::CheckOwnerRequest {
             owner_iin: demo::CAPABLE_ADULT.into(),

@@ -1,17 +1,18 @@
 #!/usr/bin/env bash
 # Drives a running gateway (embedded demo fixture) with the real grpcurl and checks what comes
-# back: every example of the README, in its order — list, describe, health, every CheckOwner
-# row, the full CheckOwner answer, the consent examples, every look-up, both admin commands.
-# The gateway must run with REGGW_DECISION__MAX_DAYS_BACK=11000 for the 29 February row (as
-# the README says); .ci/run starts it so.
+# back: every example of docs/demo.md, in its order — list, describe, health, every CheckOwner
+# row, the full CheckOwner answer, every look-up, the consent examples — which include the
+# README's, and both admin commands of docs/operations.md. The gateway must run with
+# REGGW_DECISION__MAX_DAYS_BACK=11000 for the 29 February row (as docs/demo.md says); .ci/run
+# starts it so.
 # Usage: tests/grpcurl.sh [host:port]   (default 127.0.0.1:50051)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 addr=${1:-127.0.0.1:50051}
-S=registry_gateway.v1.RegistryGateway
+S=registry_gateway.v1.RegistryGatewayService
 fail=0 passed=0
 
-# The README's helper: today's IIN of a demo person (daily for those born relative to today).
+# docs/demo.md's helper: today's IIN of a demo person (daily for those born relative to today).
 iin() { cargo run -q --release --locked -p registry-mocks -- --iin-of "$1"; }
 today=$(date -u -d '+5 hours' +%F) # UTC+5, as the gateway and the mocks count days
 
@@ -46,48 +47,48 @@ refute() {
 call() { grpcurl -plaintext -d "$2" "$addr" "$S/$1"; }
 # check OWNER [APPLICANT [DECISION_DATE]]
 check() {
-  call CheckOwner "{\"owner_iin\":\"$1\",\"service\":\"REGISTRATION_AT_RESIDENCE\"${2:+,\"applicant_iin\":\"$2\"}${3:+,\"decision_date\":\"$3\"}}"
+  call CheckOwner "{\"owner_iin\":\"$1\",\"service\":\"SERVICE_REGISTRATION_AT_RESIDENCE\"${2:+,\"applicant_iin\":\"$2\"}${3:+,\"decision_date\":\"$3\"}}"
 }
 
 # grpcurl examples
-expect list 'grpc.health.v1.Health' 'grpc.reflection.v1.ServerReflection' 'grpc.reflection.v1alpha.ServerReflection' 'registry_gateway.v1.GatewayAdmin' 'registry_gateway.v1.RegistryGateway' -- grpcurl -plaintext "$addr" list
+expect list 'grpc.health.v1.Health' 'grpc.reflection.v1.ServerReflection' 'grpc.reflection.v1alpha.ServerReflection' 'registry_gateway.v1.GatewayAdminService' 'registry_gateway.v1.RegistryGatewayService' -- grpcurl -plaintext "$addr" list
 expect describe 'rpc CheckOwner' 'rpc GetPerson' 'rpc GetCivilActs' 'rpc GetSocialStatus' 'rpc GetSchoolEnrolment' 'rpc GetHigherEducation' -- grpcurl -plaintext "$addr" describe "$S"
 expect health '"status": "SERVING"' -- grpcurl -plaintext "$addr" grpc.health.v1.Health/Check
 expect health-service '"status": "SERVING"' -- grpcurl -plaintext -d "{\"service\":\"$S\"}" "$addr" grpc.health.v1.Health/Check
 
 # The CheckOwner table, row by row
-expect online-capable-adult '"outcome": "ONLINE"' '"code": "OWNER_CAPABLE_ADULT"' '"orderItem": "5"' -- check 860314310210
-expect hall-minor-mother '"outcome": "OPERATIONAL_HALL"' '"code": "OWNER_MINOR"' '"role": "MOTHER"' '"orderItem": "4"' -- check 161016620441 880702431094
-expect online-18-today '"outcome": "ONLINE"' '"ageYears": 18' -- check "$(iin 081125540514)"
-expect hall-18-tomorrow '"outcome": "OPERATIONAL_HALL"' '"ageYears": 17' -- check "$(iin 081126640526)"
-expect leap-day-feb28 '"outcome": "ONLINE"' -- check 080229550079 "" 2026-02-28
-expect leap-day-feb27 '"outcome": "OPERATIONAL_HALL"' -- check 080229550079 "" 2026-02-27
+expect online-capable-adult '"outcome": "OUTCOME_ONLINE"' '"code": "REASON_CODE_OWNER_CAPABLE_ADULT"' '"orderItem": "5"' -- check 860314310210
+expect hall-minor-mother '"outcome": "OUTCOME_OPERATIONAL_HALL"' '"code": "REASON_CODE_OWNER_MINOR"' '"role": "REPRESENTATIVE_ROLE_MOTHER"' '"orderItem": "4"' -- check 161016620441 880702431094
+expect online-18-today '"outcome": "OUTCOME_ONLINE"' '"ageYears": 18' -- check "$(iin 081125540514)"
+expect hall-18-tomorrow '"outcome": "OUTCOME_OPERATIONAL_HALL"' '"ageYears": 17' -- check "$(iin 081126640526)"
+expect leap-day-feb28 '"outcome": "OUTCOME_ONLINE"' -- check 080229550079 "" 2026-02-28
+expect leap-day-feb27 '"outcome": "OUTCOME_OPERATIONAL_HALL"' -- check 080229550079 "" 2026-02-27
 expect future-date 'Code: InvalidArgument' 'decision_date: must not be after today' -- check 860314310210 "" 2099-01-01
-expect hall-incapable '"outcome": "OPERATIONAL_HALL"' '"code": "OWNER_INCAPABLE"' '"code": "OWNER_UNDER_GUARDIANSHIP"' '"role": "GUARDIAN"' -- check 790505361139 550930461147
-expect hall-limited '"outcome": "OPERATIONAL_HALL"' '"code": "OWNER_LIMITED_CAPACITY"' '"role": "TRUSTEE"' -- check 901201370202 650117470216
-expect hall-guardianship-only '"outcome": "OPERATIONAL_HALL"' '"code": "OWNER_UNDER_GUARDIANSHIP"' -- check 950808473021
-expect hall-minor-in-care '"outcome": "OPERATIONAL_HALL"' '"code": "OWNER_MINOR"' '"code": "OWNER_UNDER_TRUSTEESHIP"' -- check "$(iin 110817580045)"
-expect hall-married-minor '"outcome": "OPERATIONAL_HALL"' '"code": "OWNER_MINOR"' '"code": "MINOR_MARRIED"' -- check "$(iin 090817616013)"
-expect refused-deceased-gbd '"outcome": "REFUSED_HERE"' '"code": "OWNER_DECEASED"' '"orderItem": "8"' -- check 480621390119
-expect refused-deceased-zags '"outcome": "REFUSED_HERE"' '"code": "OWNER_DECEASED"' '"source": "ZAGS"' -- check 521003490128
-expect refused-unknown '"outcome": "REFUSED_HERE"' '"code": "OWNER_NOT_FOUND"' -- check 990101399994
-expect online-organisation '"outcome": "ONLINE"' '"code": "OWNER_IS_ORGANISATION"' '"kind": "ORGANISATION"' -- check 080540012342
+expect hall-incapable '"outcome": "OUTCOME_OPERATIONAL_HALL"' '"code": "REASON_CODE_OWNER_INCAPABLE"' '"code": "REASON_CODE_OWNER_UNDER_GUARDIANSHIP"' '"role": "REPRESENTATIVE_ROLE_GUARDIAN"' -- check 790505361139 550930461147
+expect hall-limited '"outcome": "OUTCOME_OPERATIONAL_HALL"' '"code": "REASON_CODE_OWNER_LIMITED_CAPACITY"' '"role": "REPRESENTATIVE_ROLE_TRUSTEE"' -- check 901201370202 650117470216
+expect hall-guardianship-only '"outcome": "OUTCOME_OPERATIONAL_HALL"' '"code": "REASON_CODE_OWNER_UNDER_GUARDIANSHIP"' -- check 950808473021
+expect hall-minor-in-care '"outcome": "OUTCOME_OPERATIONAL_HALL"' '"code": "REASON_CODE_OWNER_MINOR"' '"code": "REASON_CODE_OWNER_UNDER_TRUSTEESHIP"' -- check "$(iin 110817580045)"
+expect hall-married-minor '"outcome": "OUTCOME_OPERATIONAL_HALL"' '"code": "REASON_CODE_OWNER_MINOR"' '"code": "REASON_CODE_MINOR_MARRIED"' -- check "$(iin 090817616013)"
+expect refused-deceased-gbd '"outcome": "OUTCOME_REFUSED_HERE"' '"code": "REASON_CODE_OWNER_DECEASED"' '"orderItem": "8"' -- check 480621390119
+expect refused-deceased-zags '"outcome": "OUTCOME_REFUSED_HERE"' '"code": "REASON_CODE_OWNER_DECEASED"' '"source": "REGISTRY_ZAGS"' -- check 521003490128
+expect refused-unknown '"outcome": "OUTCOME_REFUSED_HERE"' '"code": "REASON_CODE_OWNER_NOT_FOUND"' -- check 990101399994
+expect online-organisation '"outcome": "OUTCOME_ONLINE"' '"code": "REASON_CODE_OWNER_IS_ORGANISATION"' '"kind": "OWNER_KIND_ORGANISATION"' -- check 080540012342
 expect invalid-check-digit 'Code: InvalidArgument' 'google.rpc.BadRequest' '"field": ?"owner_iin"' -- check 860314310211
 expect invalid-never-issued 'Code: InvalidArgument' 'never issued' -- check 900101300800
-# No row shows a note the README does not: the demo IINs agree with their birth dates.
+# No row shows a note docs/demo.md does not: the demo IINs agree with their birth dates.
 for key in 161016620441 "$(iin 081125540514)" "$(iin 081126640526)" "$(iin 110817580045)" "$(iin 090817616013)"; do
-  refute "no-birth-date-note-$key" 'BIRTH_DATE_DIFFERS_FROM_IIN' -- check "$key"
+  refute "no-birth-date-note-$key" 'REASON_CODE_BIRTH_DATE_DIFFERS_FROM_IIN' -- check "$key"
 done
 
-# The full answer of the README's example
-expect check-owner-answer '"decisionId": "[0-9a-f-]{36}"' '"outcome": "OPERATIONAL_HALL"' \
-  "\"text\": \"The owner is [0-9]+ on $today, under 18 \\(birth date per GBD FL\\)\"" '"source": "GBD_FL"' \
-  '"kind": "PERSON"' '"minor": true' '"capacity": "CAPABLE"' '"role": "MOTHER"' '"source": "ZAGS"' \
+# The full answer of the example in the README and docs/demo.md
+expect check-owner-answer '"decisionId": "[0-9a-f-]{36}"' '"outcome": "OUTCOME_OPERATIONAL_HALL"' \
+  "\"text\": \"The owner is [0-9]+ on $today, under 18 \\(birth date per GBD FL\\)\"" '"source": "REGISTRY_GBD_FL"' \
+  '"kind": "OWNER_KIND_PERSON"' '"minor": true' '"capacity": "CAPACITY_STATUS_CAPABLE"' '"role": "REPRESENTATIVE_ROLE_MOTHER"' '"source": "REGISTRY_ZAGS"' \
   '"recordId": "ZAGS-B-0000451"' '"text": "The applicant is the owner.s mother per IS ZAGS birth act No. ZAGS-B-0000451"' \
-  '"registry": "GBD_FL"' '"status": "FOUND"' '"registry": "NOBD"' '"status": "NOT_CONSULTED"' \
-  '"orderItem": "4"' "\"decisionDate\": \"$today\"" '"service": "REGISTRATION_AT_RESIDENCE"' -- \
-  grpcurl -plaintext -d '{"owner_iin":"161016620441","service":"REGISTRATION_AT_RESIDENCE","applicant_iin":"880702431094"}' \
-  "$addr" registry_gateway.v1.RegistryGateway/CheckOwner
+  '"registry": "REGISTRY_GBD_FL"' '"status": "EVIDENCE_STATUS_FOUND"' '"registry": "REGISTRY_NOBD"' '"status": "EVIDENCE_STATUS_NOT_CONSULTED"' \
+  '"orderItem": "4"' "\"decisionDate\": \"$today\"" '"service": "SERVICE_REGISTRATION_AT_RESIDENCE"' -- \
+  grpcurl -plaintext -d '{"owner_iin":"161016620441","service":"SERVICE_REGISTRATION_AT_RESIDENCE","applicant_iin":"880702431094"}' \
+  "$addr" registry_gateway.v1.RegistryGatewayService/CheckOwner
 
 # Consent: GetPerson without a token, with another person's, with an expired one
 expect consent-missing 'Code: FailedPrecondition' 'consent_token \(GBD FL kdpToken\) is required' -- grpcurl -plaintext -d '{"iin":"790505361139"}' "$addr" $S/GetPerson
@@ -95,17 +96,17 @@ expect consent-foreign 'Code: PermissionDenied' 'GBD FL refused the consent toke
 expect consent-expired 'Code: PermissionDenied' 'GBD FL refused the consent token' -- grpcurl -plaintext -d '{"iin":"860314310210","consent_token":"kdp-demo-expired-860314310210"}' "$addr" $S/GetPerson
 
 # Look-ups, one per registry
-expect get-person '"surname"' '"capacity"' '"status": "INCAPABLE"' '"caseNumber": "2-1234/2019"' -- grpcurl -plaintext -d '{"iin":"790505361139","consent_token":"kdp-demo-790505361139"}' "$addr" $S/GetPerson
+expect get-person '"surname"' '"capacity"' '"status": "CAPACITY_STATUS_INCAPABLE"' '"caseNumber": "2-1234/2019"' -- grpcurl -plaintext -d '{"iin":"790505361139","consent_token":"kdp-demo-790505361139"}' "$addr" $S/GetPerson
 expect get-person-unknown 'Code: NotFound' 'GBD FL has no person with this IIN' -- grpcurl -plaintext -d '{"iin":"990101399994","consent_token":"kdp-demo-990101399994"}' "$addr" $S/GetPerson
 expect get-civil-acts '"birthActs"' '"mother"' '"father"' -- grpcurl -plaintext -d '{"iin":"161016620441"}' "$addr" $S/GetCivilActs
-expect get-social-status '"guardianships"' '"kind": "GUARDIANSHIP"' '"active": true' '"group": 1' -- grpcurl -plaintext -d '{"iin":"790505361139"}' "$addr" $S/GetSocialStatus
+expect get-social-status '"guardianships"' '"kind": "GUARDIANSHIP_KIND_GUARDIANSHIP"' '"active": true' '"group": 1' -- grpcurl -plaintext -d '{"iin":"790505361139"}' "$addr" $S/GetSocialStatus
 expect get-school-enrolment '"enrolments"' '"withoutParentalCare": true' -- grpcurl -plaintext -d "{\"iin\":\"$(iin 110817580045)\"}" "$addr" $S/GetSchoolEnrolment
 expect get-higher-education '"studies"' '"dormitory": true' -- grpcurl -plaintext -d '{"iin":"060926515016"}' "$addr" $S/GetHigherEducation
 
 # Operators
-expect admin-registry-status '"registry": "GBD_FL"' '"registry": "EPVO"' '"breaker"' -- grpcurl -plaintext "$addr" registry_gateway.v1.GatewayAdmin/GetRegistryStatus
+expect admin-registry-status '"registry": "REGISTRY_GBD_FL"' '"registry": "REGISTRY_EPVO"' '"breaker"' -- grpcurl -plaintext "$addr" registry_gateway.v1.GatewayAdminService/GetRegistryStatus
 # (GBD FL holds no entry: by default CheckOwner does not use its shared cache, see Consent.)
-expect admin-invalidate-person '"invalidated"' '"ZAGS"' -- grpcurl -plaintext -d '{"iin":"161016620441"}' "$addr" registry_gateway.v1.GatewayAdmin/InvalidatePerson
+expect admin-invalidate-person '"invalidated"' '"REGISTRY_ZAGS"' -- grpcurl -plaintext -d '{"iin":"161016620441"}' "$addr" registry_gateway.v1.GatewayAdminService/InvalidatePerson
 
 echo "grpcurl: $passed passed, $fail failed"
 [ "$fail" -eq 0 ]

@@ -19,7 +19,8 @@ use futures::future::join_all;
 use proptest::prelude::*;
 use proptest::test_runner::{Config as ProptestConfig, TestRunner};
 use registry_gateway::api::pb::{
-    self, gateway_admin_client::GatewayAdminClient, registry_gateway_client::RegistryGatewayClient,
+    self, gateway_admin_service_client::GatewayAdminServiceClient,
+    registry_gateway_service_client::RegistryGatewayServiceClient,
 };
 use registry_gateway::config::Config;
 use registry_gateway::registry::Registry;
@@ -76,7 +77,7 @@ impl Harness {
     }
 
     async fn status(&self, channel: &Channel) -> Vec<pb::RegistryStatus> {
-        GatewayAdminClient::new(channel.clone())
+        GatewayAdminServiceClient::new(channel.clone())
             .get_registry_status(pb::GetRegistryStatusRequest {})
             .await
             .expect("GetRegistryStatus is never refused")
@@ -148,7 +149,7 @@ async fn abandoned_calls_give_back_their_slots_and_sockets() {
     let channels = join_all((0..4).map(|_| common::connect(h.addr))).await;
     let admin = channels[0].clone();
     // Warm: a connection to each registry, the clients' connections open.
-    RegistryGatewayClient::new(admin.clone())
+    RegistryGatewayServiceClient::new(admin.clone())
         .check_owner(h.check_owner(demo::MINOR))
         .await
         .expect("warm-up call");
@@ -164,7 +165,7 @@ async fn abandoned_calls_give_back_their_slots_and_sockets() {
     let owners = common::strangers(300);
     let started = Instant::now();
     let calls = owners.iter().enumerate().map(|(i, owner)| {
-        let mut client = RegistryGatewayClient::new(channels[i % channels.len()].clone());
+        let mut client = RegistryGatewayServiceClient::new(channels[i % channels.len()].clone());
         let mut request = Request::new(h.check_owner(owner));
         request.set_timeout(Duration::from_millis(200));
         async move { client.check_owner(request).await }
@@ -196,7 +197,7 @@ async fn abandoned_calls_give_back_their_slots_and_sockets() {
         h.set_faults(r, Faults::none());
     }
     let started = Instant::now();
-    let answer = RegistryGatewayClient::new(admin.clone())
+    let answer = RegistryGatewayServiceClient::new(admin.clone())
         .check_owner(h.check_owner(demo::CAPABLE_ADULT))
         .await
         .expect("a new person is answered once GBD FL is back");
@@ -234,7 +235,7 @@ async fn a_killed_probe_does_not_wedge_the_breaker() {
     })
     .await;
     let channel = common::connect(h.addr).await;
-    let mut client = RegistryGatewayClient::new(channel.clone());
+    let mut client = RegistryGatewayServiceClient::new(channel.clone());
     // Each with the person's own (demo) consent token: the demo requires one for GetPerson.
     let person = |iin: &str| pb::GetPersonRequest {
         iin: iin.into(),
@@ -291,7 +292,7 @@ async fn a_killed_probe_does_not_wedge_the_breaker() {
         Duration::from_secs(5),
         "a probe closes the breaker",
         || async {
-            let _ = RegistryGatewayClient::new(channel.clone())
+            let _ = RegistryGatewayServiceClient::new(channel.clone())
                 .get_person(person(demo::MINOR_MOTHER))
                 .await;
             h.breaker(&channel, pb::Registry::GbdFl).await == pb::BreakerState::Closed
@@ -325,7 +326,7 @@ async fn a_storm_on_the_slot_queue_never_opens_the_breaker_of_a_healthy_registry
     let queue_full = || sample("gateway_registry_queue_full_total", &["social_security"]);
     let before = queue_full();
     let calls = common::strangers(100).into_iter().map(|iin| {
-        let mut client = RegistryGatewayClient::new(channel.clone());
+        let mut client = RegistryGatewayServiceClient::new(channel.clone());
         async move {
             client
                 .get_social_status(pb::GetSocialStatusRequest { iin })
@@ -378,7 +379,7 @@ async fn health_and_admin_are_never_shed() {
     let shed_before = shed_total();
     h.set_faults(Registry::GbdFl, common::slow(Duration::from_secs(2)));
     let channel = common::connect(h.addr).await;
-    let mut busy = RegistryGatewayClient::new(channel.clone());
+    let mut busy = RegistryGatewayServiceClient::new(channel.clone());
     let owner = h.check_owner(demo::CAPABLE_ADULT);
     let first = tokio::spawn(async move { busy.check_owner(owner).await });
     eventually(
@@ -388,7 +389,7 @@ async fn health_and_admin_are_never_shed() {
     )
     .await;
 
-    let shed = RegistryGatewayClient::new(channel.clone())
+    let shed = RegistryGatewayServiceClient::new(channel.clone())
         .check_owner(h.check_owner(demo::MINOR))
         .await
         .unwrap_err();
@@ -489,7 +490,7 @@ async fn a_connection_of_stalled_streams_starves_no_one() {
         stalled = stalled.ready().await.unwrap();
         let (response, body) = stalled
             .send_request(
-                grpc_request("/registry_gateway.v1.RegistryGateway/GetPerson"),
+                grpc_request("/registry_gateway.v1.RegistryGatewayService/GetPerson"),
                 false,
             )
             .unwrap();
@@ -497,7 +498,7 @@ async fn a_connection_of_stalled_streams_starves_no_one() {
     }
 
     let channel = common::connect(h.addr).await;
-    let mut client = RegistryGatewayClient::new(channel.clone());
+    let mut client = RegistryGatewayServiceClient::new(channel.clone());
     let mut slowest = Duration::ZERO;
     for _ in 0..30 {
         let t = Instant::now();
@@ -633,7 +634,7 @@ async fn hostile_timeouts_are_answered() {
         request
             .metadata_mut()
             .insert("grpc-timeout", value.parse().unwrap());
-        let result = RegistryGatewayClient::new(channel.clone())
+        let result = RegistryGatewayServiceClient::new(channel.clone())
             .get_person(request)
             .await;
         if let Err(status) = result {
@@ -645,11 +646,11 @@ async fn hostile_timeouts_are_answered() {
 
 fn hostile_request() -> impl Strategy<Value = (String, Vec<(String, String)>, Vec<u8>, bool)> {
     let paths = prop::sample::select(vec![
-        "/registry_gateway.v1.RegistryGateway/GetPerson",
-        "/registry_gateway.v1.RegistryGateway/CheckOwner",
-        "/registry_gateway.v1.RegistryGateway/GetSocialStatus",
-        "/registry_gateway.v1.GatewayAdmin/InvalidatePerson",
-        "/registry_gateway.v1.RegistryGateway/Nope",
+        "/registry_gateway.v1.RegistryGatewayService/GetPerson",
+        "/registry_gateway.v1.RegistryGatewayService/CheckOwner",
+        "/registry_gateway.v1.RegistryGatewayService/GetSocialStatus",
+        "/registry_gateway.v1.GatewayAdminService/InvalidatePerson",
+        "/registry_gateway.v1.RegistryGatewayService/Nope",
         "/grpc.health.v1.Health/Check",
     ]);
     let names = prop::sample::select(vec![

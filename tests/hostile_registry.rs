@@ -13,7 +13,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use futures::future::join_all;
-use registry_gateway::api::pb::{self, registry_gateway_client::RegistryGatewayClient};
+use registry_gateway::api::pb::{
+    self, registry_gateway_service_client::RegistryGatewayServiceClient,
+};
 use registry_gateway::decision;
 use registry_mocks::demo;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -165,7 +167,7 @@ async fn start() -> Harness {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hostile_answers_fail_the_call_and_nothing_else() {
     let h = start().await;
-    let mut client = RegistryGatewayClient::new(h.channel.clone());
+    let mut client = RegistryGatewayServiceClient::new(h.channel.clone());
     let deep = format!("{}{}", "<a>".repeat(10_000), "</a>".repeat(10_000));
     let many = format!(
         "<guardianships>{}</guardianships>",
@@ -245,7 +247,7 @@ async fn memory_under_oversized_answers_is_bounded() {
     let second = first.split_off(40);
     let storm = |iins: Vec<String>| {
         join_all(iins.into_iter().map(|iin| {
-            let mut client = RegistryGatewayClient::new(h.channel.clone());
+            let mut client = RegistryGatewayServiceClient::new(h.channel.clone());
             async move {
                 client
                     .get_social_status(pb::GetSocialStatusRequest { iin })

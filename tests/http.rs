@@ -111,7 +111,7 @@ fn today_iin(key: &str) -> String {
 }
 
 fn owner(iin: &str) -> Value {
-    json!({"ownerIin": today_iin(iin), "service": "REGISTRATION_AT_RESIDENCE"})
+    json!({"ownerIin": today_iin(iin), "service": "SERVICE_REGISTRATION_AT_RESIDENCE"})
 }
 
 /// Every RPC of both services at its route, answering what its gRPC form answers.
@@ -123,21 +123,27 @@ async fn every_rpc_answers_at_its_route() {
     let check = h
         .check_owner(json!({
             "ownerIin": minor,
-            "service": "REGISTRATION_AT_RESIDENCE",
+            "service": "SERVICE_REGISTRATION_AT_RESIDENCE",
             "applicantIin": demo::MINOR_MOTHER,
         }))
         .await;
     assert_eq!(check.status, StatusCode::OK, "{}", check.json);
-    assert_eq!(check.json["outcome"], "OPERATIONAL_HALL");
-    assert_eq!(check.json["reasons"][0]["code"], "OWNER_MINOR");
-    assert_eq!(check.json["representation"]["role"], "MOTHER");
+    assert_eq!(check.json["outcome"], "OUTCOME_OPERATIONAL_HALL");
+    assert_eq!(check.json["reasons"][0]["code"], "REASON_CODE_OWNER_MINOR");
+    assert_eq!(
+        check.json["representation"]["role"],
+        "REPRESENTATIVE_ROLE_MOTHER"
+    );
     assert_eq!(check.json["orderItem"], "4");
 
     let person = format!("/v1/persons/{}", demo::INCAPABLE_BY_COURT);
     let token = demo::consent(demo::INCAPABLE_BY_COURT);
     let by_get = h.get(&format!("{person}?consentToken={token}")).await;
     assert_eq!(by_get.status, StatusCode::OK, "{}", by_get.json);
-    assert_eq!(by_get.json["person"]["capacity"]["status"], "INCAPABLE");
+    assert_eq!(
+        by_get.json["person"]["capacity"]["status"],
+        "CAPACITY_STATUS_INCAPABLE"
+    );
     assert_eq!(
         by_get.json["person"]["capacity"]["caseNumber"],
         "2-1234/2019"
@@ -164,7 +170,10 @@ async fn every_rpc_answers_at_its_route() {
             demo::INCAPABLE_BY_COURT
         ))
         .await;
-    assert_eq!(social.json["guardianships"][0]["kind"], "GUARDIANSHIP");
+    assert_eq!(
+        social.json["guardianships"][0]["kind"],
+        "GUARDIANSHIP_KIND_GUARDIANSHIP"
+    );
     assert_eq!(social.json["guardianships"][0]["active"], true);
     let pupil = today_iin(demo::MINOR_IN_CARE);
     let school = h
@@ -185,7 +194,13 @@ async fn every_rpc_answers_at_its_route() {
         .collect();
     assert_eq!(
         registries,
-        ["GBD_FL", "ZAGS", "SOCIAL_SECURITY", "NOBD", "EPVO"]
+        [
+            "REGISTRY_GBD_FL",
+            "REGISTRY_ZAGS",
+            "REGISTRY_SOCIAL_SECURITY",
+            "REGISTRY_NOBD",
+            "REGISTRY_EPVO"
+        ]
     );
     let invalidated = h
         .send(h.request(
@@ -197,7 +212,7 @@ async fn every_rpc_answers_at_its_route() {
     assert!(invalidated.json["invalidated"]
         .as_array()
         .unwrap()
-        .contains(&json!("ZAGS")));
+        .contains(&json!("REGISTRY_ZAGS")));
 }
 
 /// The JSON is protobuf's JSON mapping, both ways.
@@ -209,8 +224,8 @@ async fn json_follows_the_protobuf_mapping() {
     // lowerCamelCase names, enums by name, a proto3 `optional` kept, defaults left out.
     assert_eq!(json["orderItem"], "5");
     assert!(json["decisionDate"].is_string() && json["decisionId"].is_string());
-    assert_eq!(json["outcome"], "ONLINE");
-    assert_eq!(json["owner"]["kind"], "PERSON");
+    assert_eq!(json["outcome"], "OUTCOME_ONLINE");
+    assert_eq!(json["owner"]["kind"], "OWNER_KIND_PERSON");
     assert!(json["owner"]["ageYears"].is_u64());
     assert!(
         json["owner"].get("minor").is_none(),
@@ -218,7 +233,7 @@ async fn json_follows_the_protobuf_mapping() {
     );
     assert!(json.get("order_item").is_none());
     let evidence = &json["evidence"][0];
-    assert_eq!(evidence["registry"], "GBD_FL");
+    assert_eq!(evidence["registry"], "REGISTRY_GBD_FL");
     let fetched = evidence["fetchedAt"].as_str().unwrap();
     chrono::DateTime::parse_from_rfc3339(fetched).expect("a Timestamp is RFC 3339");
     assert!(fetched.ends_with('Z'));
@@ -226,7 +241,7 @@ async fn json_follows_the_protobuf_mapping() {
     // 64-bit integers as strings.
     let status = h.get("/v1/admin/registries").await;
     let zags = &status.json["registries"][1];
-    assert_eq!(zags["registry"], "ZAGS");
+    assert_eq!(zags["registry"], "REGISTRY_ZAGS");
     assert_eq!(zags["cacheEntries"], "1", "uint64 is a string: {zags}");
 
     // Proto field names and enum numbers are read too.
@@ -234,7 +249,7 @@ async fn json_follows_the_protobuf_mapping() {
         .check_owner(json!({"owner_iin": demo::CAPABLE_ADULT, "service": 2}))
         .await;
     assert_eq!(
-        read.json["service"], "TEMPORARY_REGISTRATION",
+        read.json["service"], "SERVICE_TEMPORARY_REGISTRATION",
         "{}",
         read.json
     );
@@ -247,9 +262,9 @@ async fn json_follows_the_protobuf_mapping() {
             "is not a field of this request",
         ),
         (
-            json!({"ownerIin": demo::CAPABLE_ADULT, "service": "ONLINE"}),
+            json!({"ownerIin": demo::CAPABLE_ADULT, "service": "OUTCOME_ONLINE"}),
             "service",
-            "unrecognized enum value 'ONLINE'",
+            "unrecognized enum value 'OUTCOME_ONLINE'",
         ),
         // The IIN a parser's message quotes is masked: the message goes to the log too.
         (
@@ -341,7 +356,8 @@ async fn errors_are_google_rpc_status_with_their_http_status() {
         "content-type"
     );
 
-    let huge = json!({"ownerIin": "1".repeat(5000), "service": "REGISTRATION_AT_RESIDENCE"});
+    let huge =
+        json!({"ownerIin": "1".repeat(5000), "service": "SERVICE_REGISTRATION_AT_RESIDENCE"});
     let too_large = h.check_owner(huge).await;
     assert_eq!(too_large.status, StatusCode::PAYLOAD_TOO_LARGE);
     assert_eq!(
@@ -530,7 +546,7 @@ async fn mtls_callers_have_their_rights_and_their_calls_are_audited() {
 
     let answer = send(check(&tson, owner(demo::MINOR))).await;
     assert_eq!(answer.status, StatusCode::OK, "{}", answer.json);
-    assert_eq!(answer.json["outcome"], "OPERATIONAL_HALL");
+    assert_eq!(answer.json["outcome"], "OUTCOME_OPERATIONAL_HALL");
 
     let edu = https_client(&pki, Some("edu.test"));
     let denied = send(check(&edu, owner(demo::MINOR))).await;

@@ -10,7 +10,9 @@ mod common;
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 
-use registry_gateway::api::pb::{self, registry_gateway_client::RegistryGatewayClient};
+use registry_gateway::api::pb::{
+    self, registry_gateway_service_client::RegistryGatewayServiceClient,
+};
 use registry_gateway::audit::{AuditConfig, FsyncPolicy};
 use registry_gateway::config::Config;
 use registry_gateway::registry::Registry;
@@ -29,7 +31,7 @@ const CONSULTED: [Registry; 3] = [Registry::GbdFl, Registry::Zags, Registry::Soc
 const NOT_CONSULTED: [Registry; 2] = [Registry::Nobd, Registry::Epvo];
 
 struct Harness {
-    client: RegistryGatewayClient<Channel>,
+    client: RegistryGatewayServiceClient<Channel>,
     mocks: MockRegistries,
     today: String,
     /// Where `GET /metrics` is served.
@@ -67,7 +69,7 @@ async fn start() -> Harness {
     }));
 
     let (addr, stop) = common::serve(config).await;
-    let client = RegistryGatewayClient::connect(format!("http://{addr}"))
+    let client = RegistryGatewayServiceClient::connect(format!("http://{addr}"))
         .await
         .expect("gateway accepts connections");
     Harness {

@@ -15,7 +15,9 @@ use std::time::Duration;
 use opentelemetry::trace::{SpanId, SpanKind, TraceId};
 use opentelemetry::Value;
 use opentelemetry_sdk::trace::{InMemorySpanExporter, SdkTracerProvider, SpanData};
-use registry_gateway::api::pb::{self, registry_gateway_client::RegistryGatewayClient};
+use registry_gateway::api::pb::{
+    self, registry_gateway_service_client::RegistryGatewayServiceClient,
+};
 use registry_gateway::config::{Config, RegistryEndpoints};
 use registry_gateway::registry::Registry;
 use registry_gateway::{decision, mock_registry, telemetry};
@@ -142,7 +144,7 @@ async fn check_owner_continues_the_callers_trace_to_every_registry() {
         ..Config::default()
     };
     let (addr, stop) = common::serve(config).await;
-    let mut client = RegistryGatewayClient::connect(format!("http://{addr}"))
+    let mut client = RegistryGatewayServiceClient::connect(format!("http://{addr}"))
         .await
         .expect("gateway accepts connections");
 
@@ -193,7 +195,7 @@ async fn check_owner_continues_the_callers_trace_to_every_registry() {
     assert_eq!(text("rpc.system").as_deref(), Some("grpc"));
     assert_eq!(
         text("rpc.service").as_deref(),
-        Some("registry_gateway.v1.RegistryGateway")
+        Some("registry_gateway.v1.RegistryGatewayService")
     );
     assert_eq!(text("rpc.method").as_deref(), Some("CheckOwner"));
     assert_eq!(rpc.status, opentelemetry::trace::Status::Unset);

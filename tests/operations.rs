@@ -6,7 +6,9 @@ mod common;
 
 use std::time::Duration;
 
-use registry_gateway::api::pb::{self, registry_gateway_client::RegistryGatewayClient};
+use registry_gateway::api::pb::{
+    self, registry_gateway_service_client::RegistryGatewayServiceClient,
+};
 use registry_gateway::config::Config;
 use registry_gateway::registry::Registry;
 use registry_gateway::server::{Gateway, Reloader};
@@ -66,8 +68,8 @@ fn check_owner(owner: &str) -> pb::CheckOwnerRequest {
 }
 
 impl Harness {
-    fn client(&self) -> RegistryGatewayClient<Channel> {
-        RegistryGatewayClient::new(self.channel.clone())
+    fn client(&self) -> RegistryGatewayServiceClient<Channel> {
+        RegistryGatewayServiceClient::new(self.channel.clone())
     }
 
     fn gbd_fl_calls(&self) -> u64 {
@@ -77,7 +79,7 @@ impl Harness {
     async fn health(&self, channel: Channel) -> Result<ServingStatus, tonic::Status> {
         let r = HealthClient::new(channel)
             .check(HealthCheckRequest {
-                service: "registry_gateway.v1.RegistryGateway".into(),
+                service: "registry_gateway.v1.RegistryGatewayService".into(),
             })
             .await?;
         Ok(r.into_inner().status())
@@ -134,7 +136,7 @@ async fn drain_finishes_calls_in_flight_and_refuses_new_ones() {
             .await;
         let result = match fresh {
             Err(_) => Err(()),
-            Ok(channel) => RegistryGatewayClient::new(channel)
+            Ok(channel) => RegistryGatewayServiceClient::new(channel)
                 .check_owner(check_owner(demo::CAPABLE_ADULT))
                 .await
                 .map_err(|_| ()),

@@ -4,7 +4,7 @@
 //! Covered: single flight under 1000 concurrent identical CheckOwner calls; the caller's
 //! deadline (DEADLINE_EXCEEDED, not CANCELLED, well before a slow registry answers); retries of
 //! transient failures only; the circuit breaker failing fast with RetryInfo and showing OPEN in
-//! GatewayAdmin; cache invalidation through GatewayAdmin; server-wide load shedding
+//! GatewayAdminService; cache invalidation through GatewayAdminService; server-wide load shedding
 //! (RESOURCE_EXHAUSTED); and two properties over random registry faults: a minor or
 //! incapacitated owner is never sent online, and a capable adult is online only when every
 //! registry the answer needs has answered.
@@ -20,8 +20,8 @@ use futures::future::join_all;
 use proptest::prelude::*;
 use proptest::test_runner::{Config as ProptestConfig, TestRunner};
 use registry_gateway::api::pb::{
-    self, gateway_admin_client::GatewayAdminClient, registry_gateway_client::RegistryGatewayClient,
-    Outcome,
+    self, gateway_admin_service_client::GatewayAdminServiceClient,
+    registry_gateway_service_client::RegistryGatewayServiceClient, Outcome,
 };
 use registry_gateway::config::Config;
 use registry_gateway::registry::Registry;
@@ -67,12 +67,12 @@ async fn start(tweak: impl FnOnce(&mut Config)) -> Harness {
 }
 
 impl Harness {
-    fn client(&self) -> RegistryGatewayClient<Channel> {
-        RegistryGatewayClient::new(self.channel.clone())
+    fn client(&self) -> RegistryGatewayServiceClient<Channel> {
+        RegistryGatewayServiceClient::new(self.channel.clone())
     }
 
-    fn admin(&self) -> GatewayAdminClient<Channel> {
-        GatewayAdminClient::new(self.channel.clone())
+    fn admin(&self) -> GatewayAdminServiceClient<Channel> {
+        GatewayAdminServiceClient::new(self.channel.clone())
     }
 
     fn mock(&self, registry: Registry) -> &MockRegistry {
@@ -161,7 +161,7 @@ async fn thousand_concurrent_cold_check_owner_calls_make_one_call_per_registry()
         channels.push(common::connect(h.addr).await);
     }
     let calls = (0..N).map(|i| {
-        let mut client = RegistryGatewayClient::new(channels[i % channels.len()].clone());
+        let mut client = RegistryGatewayServiceClient::new(channels[i % channels.len()].clone());
         let request = h.request(demo::CAPABLE_ADULT);
         async move { client.check_owner(request).await }
     });

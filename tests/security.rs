@@ -20,7 +20,8 @@ use std::time::Duration;
 use common::pki::Pki;
 use registry_gateway::access::{AccessConfig, ClientRights, PURPOSE_KEY, REQUEST_ID_KEY};
 use registry_gateway::api::pb::{
-    self, gateway_admin_client::GatewayAdminClient, registry_gateway_client::RegistryGatewayClient,
+    self, gateway_admin_service_client::GatewayAdminServiceClient,
+    registry_gateway_service_client::RegistryGatewayServiceClient,
 };
 use registry_gateway::audit::{self, AuditConfig, AuditLog, AuditRecord, RegistryUse};
 use registry_gateway::config::Config;
@@ -108,9 +109,9 @@ impl Gateway {
             .expect("gateway accepts connections")
     }
 
-    async fn client(&self, pki: &Pki, cn: &str) -> RegistryGatewayClient<Channel> {
+    async fn client(&self, pki: &Pki, cn: &str) -> RegistryGatewayServiceClient<Channel> {
         let channel = pki.connect(self.addr, Some(pki.client(cn))).await.unwrap();
-        RegistryGatewayClient::new(channel)
+        RegistryGatewayServiceClient::new(channel)
     }
 
     /// SendMessage calls received so far, per registry.
@@ -145,6 +146,14 @@ fn check_owner(owner: &str, applicant: &str) -> pb::CheckOwnerRequest {
         service: pb::Service::RegistrationAtResidence.into(),
         ..Default::default()
     }
+}
+
+/// An outcome as the audit trail writes it: the contract's name without the `OUTCOME_` prefix.
+fn unprefixed_outcome(outcome: pb::Outcome) -> String {
+    outcome
+        .as_str_name()
+        .trim_start_matches("OUTCOME_")
+        .to_owned()
 }
 
 /// GetPerson with the person's own (demo) consent token.
@@ -184,7 +193,7 @@ async fn assert_refused_in_handshake(identity: Option<Identity>, alert: &str) {
     match pki.connect(gw.addr, identity).await {
         Err(e) => assert!(format!("{e:?}").contains(alert), "{e:?}"),
         Ok(channel) => {
-            let status = RegistryGatewayClient::new(channel)
+            let status = RegistryGatewayServiceClient::new(channel)
                 .check_owner(meta(check_owner(demo::MINOR, ""), Some(PURPOSE), "r-1"))
                 .await
                 .expect_err("served a caller without a valid client certificate");
@@ -354,7 +363,7 @@ async fn every_call_is_audited_once_in_a_verifiable_chain() {
             "CheckOwner" => client
                 .check_owner(meta(check_owner(subject, demo::MINOR_MOTHER), purpose, id))
                 .await
-                .map(|r| r.into_inner().outcome().as_str_name().to_owned()),
+                .map(|r| unprefixed_outcome(r.into_inner().outcome())),
             "GetPerson" => client
                 .get_person(meta(person(subject), purpose, id))
                 .await
@@ -612,7 +621,7 @@ async fn an_audit_write_failure_withholds_the_answer() {
         })
     })
     .await;
-    let mut client = RegistryGatewayClient::new(gw.plaintext().await);
+    let mut client = RegistryGatewayServiceClient::new(gw.plaintext().await);
     for _ in 0..2 {
         let status = client
             .check_owner(meta(check_owner(demo::MINOR, ""), Some(PURPOSE), "r-1"))
@@ -625,7 +634,7 @@ async fn an_audit_write_failure_withholds_the_answer() {
     // Readiness follows: load balancers stop sending calls that could only fail.
     use tonic_health::pb::health_check_response::ServingStatus;
     let mut health = tonic_health::pb::health_client::HealthClient::new(gw.plaintext().await);
-    for service in ["", "registry_gateway.v1.RegistryGateway"] {
+    for service in ["", "registry_gateway.v1.RegistryGatewayService"] {
         let mut updates = health
             .watch(tonic_health::pb::HealthCheckRequest {
                 service: service.into(),
@@ -695,8 +704,8 @@ async fn no_iin_reaches_the_logs() {
 
     let gw = Gateway::start(|_| {}).await;
     let channel = gw.plaintext().await;
-    let mut c = RegistryGatewayClient::new(channel.clone());
-    let mut admin = GatewayAdminClient::new(channel);
+    let mut c = RegistryGatewayServiceClient::new(channel.clone());
+    let mut admin = GatewayAdminServiceClient::new(channel);
     let invalid = ["12345", demo::BAD_CHECK_DIGIT, demo::NEVER_ISSUED];
     let looked_up = demo::PERSONS
         .iter()

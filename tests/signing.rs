@@ -12,7 +12,9 @@ mod common;
 
 use std::sync::Arc;
 
-use registry_gateway::api::pb::{self, registry_gateway_client::RegistryGatewayClient};
+use registry_gateway::api::pb::{
+    self, registry_gateway_service_client::RegistryGatewayServiceClient,
+};
 use registry_gateway::config::Config;
 use registry_gateway::registry::Registry;
 use registry_gateway::{decision, mock_registry};
@@ -22,14 +24,14 @@ use tonic::transport::Channel;
 use tonic::Code;
 use tonic_types::StatusExt;
 
-async fn client(addr: std::net::SocketAddr) -> RegistryGatewayClient<Channel> {
-    RegistryGatewayClient::connect(format!("http://{addr}"))
+async fn client(addr: std::net::SocketAddr) -> RegistryGatewayServiceClient<Channel> {
+    RegistryGatewayServiceClient::connect(format!("http://{addr}"))
         .await
         .expect("gateway accepts connections")
 }
 
 async fn check(
-    c: &mut RegistryGatewayClient<Channel>,
+    c: &mut RegistryGatewayServiceClient<Channel>,
     owner: &str,
 ) -> Result<pb::CheckOwnerResponse, tonic::Status> {
     c.check_owner(pb::CheckOwnerRequest {

@@ -1,4 +1,4 @@
-//! The `registry_gateway.v1.GatewayAdmin` service: cache invalidation and resilience state.
+//! The `registry_gateway.v1.GatewayAdminService` service: cache invalidation and resilience state.
 
 use std::sync::Arc;
 
@@ -39,7 +39,7 @@ impl Audited for pb::GetRegistryStatusResponse {
 }
 
 #[tonic::async_trait]
-impl pb::gateway_admin_server::GatewayAdmin for Admin {
+impl pb::gateway_admin_service_server::GatewayAdminService for Admin {
     async fn invalidate_person(
         &self,
         request: Request<pb::InvalidatePersonRequest>,

@@ -376,8 +376,8 @@ impl Call {
 /// The gRPC service an RPC of this gateway belongs to (`rpc.service`).
 fn service_of(rpc: &str) -> &'static str {
     match rpc {
-        "InvalidatePerson" | "GetRegistryStatus" => "registry_gateway.v1.GatewayAdmin",
-        _ => "registry_gateway.v1.RegistryGateway",
+        "InvalidatePerson" | "GetRegistryStatus" => "registry_gateway.v1.GatewayAdminService",
+        _ => "registry_gateway.v1.RegistryGatewayService",
     }
 }
 

@@ -345,11 +345,17 @@ pub fn decision(check: &OwnerCheck, d: Decision) -> pb::CheckOwnerResponse {
     }
 }
 
+/// A contract enum value's name without its type's prefix (`OUTCOME_ONLINE` → `ONLINE`): the
+/// audit trail keeps the words it had before the contract's values took their prefix.
+fn unprefixed<'a>(name: &'a str, prefix: &str) -> &'a str {
+    name.strip_prefix(prefix).unwrap_or(name)
+}
+
 /// What an audit record needs of an evidence entry.
 fn registry_use(e: &pb::Evidence) -> RegistryUse {
     RegistryUse {
-        registry: e.registry().as_str_name().to_ascii_lowercase(),
-        status: e.status().as_str_name().to_ascii_lowercase(),
+        registry: unprefixed(e.registry().as_str_name(), "REGISTRY_").to_ascii_lowercase(),
+        status: unprefixed(e.status().as_str_name(), "EVIDENCE_STATUS_").to_ascii_lowercase(),
         from_cache: e.from_cache,
         stale: e.stale,
     }
@@ -357,7 +363,7 @@ fn registry_use(e: &pb::Evidence) -> RegistryUse {
 
 impl Audited for pb::CheckOwnerResponse {
     fn outcome(&self) -> String {
-        self.outcome().as_str_name().to_owned()
+        unprefixed(self.outcome().as_str_name(), "OUTCOME_").to_owned()
     }
     fn registries(&self) -> Vec<RegistryUse> {
         self.evidence.iter().map(registry_use).collect()

@@ -183,9 +183,12 @@ mod tests {
     #[test]
     fn paths() {
         assert_eq!(
-            rpc_of("/registry_gateway.v1.RegistryGateway/CheckOwner"),
+            rpc_of("/registry_gateway.v1.RegistryGatewayService/CheckOwner"),
             Some("CheckOwner")
         );
-        assert_eq!(rpc_of("/registry_gateway.v1.RegistryGateway/Nope"), None);
+        assert_eq!(
+            rpc_of("/registry_gateway.v1.RegistryGatewayService/Nope"),
+            None
+        );
     }
 }

@@ -1,5 +1,5 @@
-//! The gRPC edge: generated types, the `RegistryGateway` service, and the conversion between
-//! protobuf and domain types. A handler validates its request, calls a domain trait, and
+//! The gRPC edge: generated types, the `RegistryGatewayService` service, and the conversion
+//! between protobuf and domain types. A handler validates its request, calls a domain trait, and
 //! converts the answer; nothing below this module sees a protobuf type. [`http`] serves the
 //! same services over HTTP/JSON by transcoding to them.
 
@@ -33,10 +33,10 @@ pub mod pb {
         tonic::include_file_descriptor_set!("registry_gateway_descriptor");
 }
 
-pub use pb::gateway_admin_server::GatewayAdminServer;
-pub use pb::registry_gateway_server::RegistryGatewayServer;
+pub use pb::gateway_admin_service_server::GatewayAdminServiceServer;
+pub use pb::registry_gateway_service_server::RegistryGatewayServiceServer;
 
-/// The `registry_gateway.v1.RegistryGateway` service.
+/// The `registry_gateway.v1.RegistryGatewayService` service.
 pub struct Gateway {
     registries: Registries,
     decider: Decider,
@@ -136,7 +136,7 @@ fn owner_check(
 }
 
 #[tonic::async_trait]
-impl pb::registry_gateway_server::RegistryGateway for Gateway {
+impl pb::registry_gateway_service_server::RegistryGatewayService for Gateway {
     async fn get_person(
         &self,
         request: Request<pb::GetPersonRequest>,

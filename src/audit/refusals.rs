@@ -168,7 +168,7 @@ mod tests {
         }
     }
 
-    /// The worst case the README states: `RECORDED_PER_SECOND + 1` lines a second per caller,
+    /// The worst case docs/security.md states: `RECORDED_PER_SECOND + 1` lines a second per caller,
     /// none longer than `MAX_REFUSED_RECORD_BYTES`.
     #[test]
     fn the_longest_refused_record_is_bounded() {

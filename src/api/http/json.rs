@@ -219,7 +219,7 @@ mod tests {
 
     #[test]
     fn names_enums_and_unknown_fields() {
-        let json = serde_json::json!({"ownerIin": "860314310210", "service": "TEMPORARY_REGISTRATION", "applicant_iin": "1"});
+        let json = serde_json::json!({"ownerIin": "860314310210", "service": "SERVICE_TEMPORARY_REGISTRATION", "applicant_iin": "1"});
         let m = from_json(check_owner(), json).unwrap();
         let r: crate::api::pb::CheckOwnerRequest = m.transcode_to().unwrap();
         assert_eq!(r.owner_iin, "860314310210");
@@ -232,10 +232,14 @@ mod tests {
         let e = from_json(check_owner(), serde_json::json!({"ownerIIN": "1"})).unwrap_err();
         assert_eq!(e.field, "ownerIIN");
         assert_eq!(e.rule, "is not a field of this request");
-        let e = from_json(check_owner(), serde_json::json!({"service": "ONLINE"})).unwrap_err();
+        let e = from_json(
+            check_owner(),
+            serde_json::json!({"service": "OUTCOME_ONLINE"}),
+        )
+        .unwrap_err();
         assert_eq!(e.field, "service");
         assert!(
-            e.rule.contains("unrecognized enum value 'ONLINE'"),
+            e.rule.contains("unrecognized enum value 'OUTCOME_ONLINE'"),
             "{}",
             e.rule
         );
@@ -278,7 +282,7 @@ mod tests {
             serde_json::from_slice(&to_json(desc, &evidence.encode_to_vec()).unwrap()).unwrap();
         assert_eq!(
             json,
-            serde_json::json!({"registry": "GBD_FL", "fetchedAt": "2026-09-21T14:13:20Z", "age": "1.500s"})
+            serde_json::json!({"registry": "REGISTRY_GBD_FL", "fetchedAt": "2026-09-21T14:13:20Z", "age": "1.500s"})
         );
     }
 }

@@ -399,8 +399,8 @@ mod tests {
         Routes::new(
             json::pool(),
             &[
-                "registry_gateway.v1.RegistryGateway",
-                "registry_gateway.v1.GatewayAdmin",
+                "registry_gateway.v1.RegistryGatewayService",
+                "registry_gateway.v1.GatewayAdminService",
             ],
         )
         .unwrap()

@@ -332,8 +332,8 @@ mod tests {
         let routes = Routes::new(
             pool,
             &[
-                "registry_gateway.v1.RegistryGateway",
-                "registry_gateway.v1.GatewayAdmin",
+                "registry_gateway.v1.RegistryGatewayService",
+                "registry_gateway.v1.GatewayAdminService",
             ],
         )
         .unwrap();
@@ -368,7 +368,7 @@ mod tests {
         );
         assert_eq!(
             schemas["registry_gateway.v1.Outcome"]["enum"][1],
-            "OPERATIONAL_HALL"
+            "OUTCOME_OPERATIONAL_HALL"
         );
         assert_eq!(
             schemas["registry_gateway.v1.Evidence"]["properties"]["fetchedAt"]["allOf"],
