@@ -118,69 +118,22 @@ impl HttpJson {
 
     async fn handle(&self, request: http::Request<AxumBody>) -> http::Response<AxumBody> {
         let (parts, body) = request.into_parts();
-        let path = parts.uri.path();
-        if path == OPENAPI_PATH {
-            return match parts.method {
-                Method::GET | Method::HEAD => {
-                    json_response(StatusCode::OK, self.inner.openapi.clone())
-                }
-                _ => method_not_allowed(vec![Method::GET]),
-            };
-        }
-        let (route, path_fields) = match self.inner.routes.find(&parts.method, path) {
-            routes::Match::Route(route, fields) => (route, fields),
-            routes::Match::WrongMethod(allowed) => return method_not_allowed(allowed),
-            routes::Match::NoRoute => {
-                let status = tonic::Status::not_found(format!(
-                    "no route {} {path}; the routes are listed in {OPENAPI_PATH}",
-                    parts.method
-                ));
-                return error_response(&status);
-            }
+        let (route, path_fields) = match self.find(&parts.method, parts.uri.path()) {
+            Ok(found) => found,
+            Err(response) => return *response,
         };
-        let (metadata, refusal) = metadata(&parts.headers);
-        let mut extensions = parts.extensions;
+        let (metadata, header_rule) = metadata(&parts.headers);
+        let mut extensions = parts.extensions.clone();
         extensions.insert(HttpRoute(format!("{} {}", route.method, route.template)));
-        let refused = |error: Error, http: Option<StatusCode>| {
-            self.refused(route, (metadata.clone(), extensions.clone()), error, http)
+        let message = match header_rule {
+            Some(error) => Err(Refusal(error, None)),
+            None => self.message(route, path_fields, &parts, body).await,
         };
-        if let Some(error) = refusal {
-            return refused(error, None).await;
-        }
-        if route.body == BodyRule::Json && !json_content_type(parts.headers.get(CONTENT_TYPE)) {
-            let error = Error::invalid("content-type", "must be application/json");
-            return refused(error, Some(StatusCode::UNSUPPORTED_MEDIA_TYPE)).await;
-        }
-        let body = match Limited::new(body, self.inner.max_body).collect().await {
-            Ok(body) => body.to_bytes(),
-            Err(e) if e.is::<LengthLimitError>() => {
-                let rule = format!("must be at most {} bytes", self.inner.max_body);
-                return refused(
-                    Error::invalid("body", rule),
-                    Some(StatusCode::PAYLOAD_TOO_LARGE),
-                )
-                .await;
-            }
-            Err(_) => {
-                let rule = "did not arrive whole within request_arrival_timeout";
-                return refused(
-                    Error::invalid("body", rule),
-                    Some(StatusCode::REQUEST_TIMEOUT),
-                )
-                .await;
-            }
-        };
-        let message = path_fields
-            .map_err(|rule| json::Violation {
-                field: "path".into(),
-                rule: crate::iin::scrub(&rule),
-            })
-            .and_then(|fields| json::request(route, fields, parts.uri.query(), &body));
         let message = match message {
             Ok(message) => message,
-            Err(v) => return refused(Error::invalid(v.field, v.rule), None).await,
+            Err(refusal) => return self.refused(route, (metadata, extensions), refusal).await,
         };
-        let request = grpc_request(route, metadata.clone(), extensions.clone(), message);
+        let request = grpc_request(route, metadata, extensions, message);
         let response = match self.inner.grpc.clone().oneshot(request).await {
             Ok(response) => response,
             Err(never) => match never {},
@@ -188,14 +141,78 @@ impl HttpJson {
         answer(route, response).await
     }
 
-    /// `error` for `route`'s RPC, refused through the edge of its service (audited like the
-    /// gRPC edge's refusals), with `http` for its status unless the caller may not call it.
+    /// The route of `method` and `path` with its path parameters, or the answer when there is
+    /// none (404, 405) or the path is the OpenAPI document's.
+    fn find(
+        &self,
+        method: &Method,
+        path: &str,
+    ) -> Result<(&Route, PathFields), Box<http::Response<AxumBody>>> {
+        if path == OPENAPI_PATH {
+            return Err(Box::new(match *method {
+                Method::GET | Method::HEAD => {
+                    json_response(StatusCode::OK, self.inner.openapi.clone())
+                }
+                _ => method_not_allowed(vec![Method::GET]),
+            }));
+        }
+        match self.inner.routes.find(method, path) {
+            routes::Match::Route(route, fields) => Ok((route, fields)),
+            routes::Match::WrongMethod(allowed) => Err(Box::new(method_not_allowed(allowed))),
+            routes::Match::NoRoute => Err(Box::new(error_response(&tonic::Status::not_found(
+                format!("no route {method} {path}; the routes are listed in {OPENAPI_PATH}"),
+            )))),
+        }
+    }
+
+    /// The encoded request message: the content type, the body, and the fields from the path,
+    /// the query string and the body.
+    async fn message(
+        &self,
+        route: &Route,
+        path_fields: PathFields,
+        parts: &http::request::Parts,
+        body: AxumBody,
+    ) -> Result<Bytes, Refusal> {
+        if route.body == BodyRule::Json && !json_content_type(parts.headers.get(CONTENT_TYPE)) {
+            let error = Error::invalid("content-type", "must be application/json");
+            return Err(Refusal(error, Some(StatusCode::UNSUPPORTED_MEDIA_TYPE)));
+        }
+        let body = self.read(body).await?;
+        let fields = path_fields
+            .map_err(|rule| Refusal(Error::invalid("path", crate::iin::scrub(&rule)), None))?;
+        json::request(route, fields, parts.uri.query(), &body)
+            .map_err(|v| Refusal(Error::invalid(v.field, v.rule), None))
+    }
+
+    /// The whole body, at most `max_body` bytes, as it arrives within the arrival timeout.
+    async fn read(&self, body: AxumBody) -> Result<Bytes, Refusal> {
+        match Limited::new(body, self.inner.max_body).collect().await {
+            Ok(body) => Ok(body.to_bytes()),
+            Err(e) if e.is::<LengthLimitError>() => {
+                let rule = format!("must be at most {} bytes", self.inner.max_body);
+                Err(Refusal(
+                    Error::invalid("body", rule),
+                    Some(StatusCode::PAYLOAD_TOO_LARGE),
+                ))
+            }
+            Err(_) => {
+                let rule = "did not arrive whole within request_arrival_timeout";
+                Err(Refusal(
+                    Error::invalid("body", rule),
+                    Some(StatusCode::REQUEST_TIMEOUT),
+                ))
+            }
+        }
+    }
+
+    /// A refusal of `route`'s RPC, through the edge of its service (audited like the gRPC
+    /// edge's refusals).
     async fn refused(
         &self,
         route: &Route,
         head: (HeaderMap, http::Extensions),
-        error: Error,
-        http: Option<StatusCode>,
+        Refusal(error, http): Refusal,
     ) -> http::Response<AxumBody> {
         let service = route.rpc.parent_service().full_name().to_owned();
         let edge = self
@@ -220,6 +237,13 @@ impl HttpJson {
         response
     }
 }
+
+/// The path parameters of a route, or the rule they break.
+type PathFields = Result<Vec<(String, String)>, String>;
+
+/// A request refused before its RPC runs: the error, and the HTTP status it gets instead of its
+/// code's (413, 415, 408) when the caller may call the RPC at all.
+struct Refusal(Error, Option<StatusCode>);
 
 /// The gRPC metadata of an HTTP request: its headers but [`NOT_METADATA`], with the deadline of
 /// [`TIMEOUT_HEADER`] as `grpc-timeout`; and the rule a header breaks, if any.
