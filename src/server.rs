@@ -272,8 +272,11 @@ impl Gateway {
             .add_service(reflection().build_v1alpha()?)
             .add_service(self.registry_service)
             .add_service(self.admin_service);
-        let routes =
-            tonic::service::Routes::from(grpc.into_axum_router().merge(self.http_json.router()));
+        let routes = tonic::service::Routes::from(
+            grpc.into_axum_router()
+                .merge(self.http_json.router())
+                .fallback(api::http::fallback),
+        );
         let server = server.add_routes(routes);
         let served: std::pin::Pin<Box<dyn Future<Output = _> + Send>> = match tls {
             Some(tls) => Box::pin(server.serve_with_incoming_shutdown(

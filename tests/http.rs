@@ -368,9 +368,11 @@ async fn errors_are_google_rpc_status_with_their_http_status() {
     let wrong_method = h.get("/v1/owners:check").await;
     assert_eq!(wrong_method.status, StatusCode::METHOD_NOT_ALLOWED);
     assert_eq!(wrong_method.headers["allow"], "POST");
-    let no_route = h.get("/v1/dwellings").await;
-    assert_eq!(no_route.status, StatusCode::NOT_FOUND);
-    assert_eq!(no_route.json["code"], 5);
+    for path in ["/v1/nowhere", "/", "/owners:check"] {
+        let no_route = h.get(path).await;
+        assert_eq!(no_route.status, StatusCode::NOT_FOUND, "{path}");
+        assert_eq!(no_route.json["code"], 5);
+    }
 
     let body_on_get = h
         .send(

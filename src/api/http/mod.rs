@@ -238,6 +238,29 @@ impl HttpJson {
     }
 }
 
+/// What answers a path that is neither a gRPC method nor a route: gRPC's UNIMPLEMENTED to a
+/// gRPC client, as tonic does; to anyone else a JSON 404 (tonic's answer, an HTTP 200 with an
+/// empty body, would read as a success).
+pub async fn fallback(request: http::Request<AxumBody>) -> http::Response<AxumBody> {
+    let grpc = request
+        .headers()
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/grpc"));
+    if grpc {
+        let (parts, ()) = tonic::Status::unimplemented("")
+            .into_http::<()>()
+            .into_parts();
+        return http::Response::from_parts(parts, AxumBody::empty());
+    }
+    let status = tonic::Status::not_found(format!(
+        "no route {} {}; the HTTP/JSON routes are listed in {OPENAPI_PATH}",
+        request.method(),
+        request.uri().path()
+    ));
+    error_response(&status)
+}
+
 /// The path parameters of a route, or the rule they break.
 type PathFields = Result<Vec<(String, String)>, String>;
 
