@@ -202,6 +202,12 @@ impl RegistryGatewayService for Ceiling {
     ) -> Result<Response<pb::GetHigherEducationResponse>, Status> {
         Err(Status::unimplemented(""))
     }
+    async fn check_dwelling(
+        &self,
+        _: Request<pb::CheckDwellingRequest>,
+    ) -> Result<Response<pb::CheckDwellingResponse>, Status> {
+        Err(Status::unimplemented(""))
+    }
 }
 
 async fn serve_ceiling(response: pb::CheckOwnerResponse) -> std::net::SocketAddr {

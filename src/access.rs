@@ -14,13 +14,14 @@ use x509_parser::prelude::{FromDer, GeneralName, X509Certificate};
 use crate::consent::{ConsentConfig, ConsentToken};
 
 /// Every RPC of the gateway, by the name used in access rules.
-pub const RPCS: [&str; 8] = [
+pub const RPCS: [&str; 9] = [
     "GetPerson",
     "GetCivilActs",
     "GetSocialStatus",
     "GetSchoolEnrolment",
     "GetHigherEducation",
     "CheckOwner",
+    "CheckDwelling",
     "InvalidatePerson",
     "GetRegistryStatus",
 ];
@@ -53,7 +54,8 @@ pub struct ClientRights {
     pub names: Vec<String>,
     /// RPCs it may call, by name (see [`RPCS`]).
     pub rpcs: Vec<String>,
-    /// RPCs it may call only with the person's consent token (`GetPerson`, `CheckOwner`).
+    /// RPCs it may call only with the person's consent token (`GetPerson`, `CheckOwner`,
+    /// `CheckDwelling`: each owner's).
     #[serde(default)]
     pub consent_required: Vec<String>,
 }

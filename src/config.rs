@@ -102,7 +102,7 @@ impl Default for Config {
     }
 }
 
-/// Rules of the CheckOwner decision that the law leaves to a convention.
+/// Rules of the CheckOwner and CheckDwelling decisions that the law leaves to a convention.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct DecisionConfig {
@@ -114,6 +114,10 @@ pub struct DecisionConfig {
     /// How many days back from today (UTC+5) a `decision_date` may lie: a decision reviewed
     /// after the fact. Dates after today are always refused.
     pub max_days_back: u32,
+    /// CheckDwelling: the most owners one request may list (1 to [`DecisionConfig::MAX_OWNERS`]).
+    pub max_owners: usize,
+    /// CheckDwelling: what a deceased co-owner, or one unknown to GBD FL, makes of the dwelling.
+    pub deceased_co_owner: DeceasedCoOwner,
 }
 
 impl Default for DecisionConfig {
@@ -122,6 +126,8 @@ impl Default for DecisionConfig {
             leap_day_birthday: LeapDayBirthday::Feb28,
             married_minor_as_adult: false,
             max_days_back: DecisionConfig::DEFAULT_MAX_DAYS_BACK,
+            max_owners: DecisionConfig::DEFAULT_MAX_OWNERS,
+            deceased_co_owner: DeceasedCoOwner::Refuse,
         }
     }
 }
@@ -131,6 +137,28 @@ impl DecisionConfig {
     pub const DEFAULT_MAX_DAYS_BACK: u32 = 31;
     /// Largest accepted `max_days_back` (about 30 years).
     pub const MAX_DAYS_BACK: u32 = 11_000;
+    /// Default `max_owners`: more than any dwelling the pilot expects (spouses, parents and
+    /// children, a few heirs).
+    pub const DEFAULT_MAX_OWNERS: usize = 20;
+    /// Largest accepted `max_owners`: one call stays one employee's question.
+    pub const MAX_OWNERS: usize = 100;
+}
+
+/// What a co-owner who is deceased (GBD FL or an IS ZAGS death act) or unknown to GBD FL
+/// makes of a dwelling: an inheritance not yet registered, or a number typed wrong.
+///
+/// Default `refuse`: the dwelling is `REFUSED_HERE` (item 8), whatever the other owners are.
+/// It is what CheckOwner answers for a sole owner in that state, and the order's hall has no
+/// step for it: the hall verifies the powers of a minor's or an incapacitated owner's legal
+/// representative (items 4 and 7), while nobody represents a dead owner's share until the
+/// heirs have registered their rights. `hall` sends the dwelling to the operational hall
+/// instead, where the employee sees the heirs' documents, for a Public Service Centre whose
+/// hall handles them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeceasedCoOwner {
+    Refuse,
+    Hall,
 }
 
 /// The anniversary of a 29 February birth in a non-leap year.
@@ -463,6 +491,12 @@ impl Config {
                 &format!("must be at most {}", DecisionConfig::MAX_DAYS_BACK),
             ));
         }
+        if !(1..=DecisionConfig::MAX_OWNERS).contains(&self.decision.max_owners) {
+            return Err(invalid(
+                "decision.max_owners",
+                &format!("must be 1 to {}", DecisionConfig::MAX_OWNERS),
+            ));
+        }
         if self.max_in_flight == 0 {
             return Err(invalid("max_in_flight", "must be at least 1"));
         }
@@ -577,6 +611,24 @@ mod tests {
         assert_eq!(c.listen.to_string(), "127.0.0.1:50051");
         assert!(c.registries.is_none());
         assert_eq!(c.decision.leap_day_birthday, LeapDayBirthday::Feb28);
+    }
+
+    #[test]
+    fn dwelling_settings_are_bounded_and_named() {
+        let c = Config::from_toml("").unwrap();
+        assert_eq!(c.decision.max_owners, 20);
+        assert_eq!(c.decision.deceased_co_owner, DeceasedCoOwner::Refuse);
+        let c = Config::from_toml("[decision]\nmax_owners = 100\ndeceased_co_owner = \"hall\"")
+            .unwrap();
+        assert_eq!(c.decision.max_owners, 100);
+        assert_eq!(c.decision.deceased_co_owner, DeceasedCoOwner::Hall);
+        for bad in ["max_owners = 0", "max_owners = 101"] {
+            let e = Config::from_toml(&format!("[decision]\n{bad}")).unwrap_err();
+            assert!(e.to_string().contains("decision.max_owners"), "{e}");
+            assert!(e.to_string().contains("1 to 100"), "{e}");
+        }
+        let e = Config::from_toml("[decision]\ndeceased_co_owner = \"heirs\"").unwrap_err();
+        assert!(e.to_string().contains("deceased_co_owner"), "{e}");
     }
 
     #[test]

@@ -5,7 +5,7 @@
 //! when there is no `[access]`), a call without a token is refused before any registry call.
 //! A token goes to GBD FL with every call that carries it: a person's record is never served
 //! from an answer fetched under another token (single flight only among calls with the same
-//! token, no cache). `CheckOwner` may use GBD FL's shared cache when
+//! token, no cache). `CheckOwner` and `CheckDwelling` may use GBD FL's shared cache when
 //! `consent.check_owner_shared_cache` says so (off by default).
 //!
 //! A token is secret: it never appears in logs, spans, metrics or the audit log. What is
@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 /// RPCs that carry a consent token, and so may require one.
-pub const CONSENT_RPCS: [&str; 2] = ["GetPerson", "CheckOwner"];
+pub const CONSENT_RPCS: [&str; 3] = ["GetPerson", "CheckOwner", "CheckDwelling"];
 
 /// Shortest `consent.reference_key` accepted, in bytes.
 pub const MIN_KEY_BYTES: usize = 16;
@@ -33,8 +33,9 @@ pub struct ConsentConfig {
     /// RPCs that need a consent token when there is no `[access]` (the demo). With `[access]`,
     /// each client system's `consent_required` decides.
     pub required_without_access: Vec<String>,
-    /// `CheckOwner` may answer from GBD FL's shared cache (an answer fetched under another
-    /// caller's token), and fill it. Off: every `CheckOwner` reaches GBD FL with its own token.
+    /// `CheckOwner` and `CheckDwelling` may answer from GBD FL's shared cache (an answer
+    /// fetched under another caller's token), and fill it. Off: every owner's check reaches
+    /// GBD FL with its own token.
     pub check_owner_shared_cache: bool,
     /// Key of the HMAC that turns a token into its audit reference. Unset: a random key per
     /// process (references then correlate within one run only). At least 16 bytes.
@@ -100,7 +101,7 @@ pub fn check_rpcs(key: &str, rpcs: &[String]) -> Result<(), (String, String)> {
                 key.to_owned(),
                 format!(
                     "{rpc:?} carries no consent token; only {} can require one",
-                    CONSENT_RPCS.join(" and ")
+                    CONSENT_RPCS.join(", ")
                 ),
             ));
         }

@@ -14,7 +14,7 @@ use crate::registry::{Failure, Registry, RegistryError};
 /// `ErrorInfo.domain` of every error the gateway raises.
 pub const ERROR_DOMAIN: &str = "registry-gateway.kz";
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum Error {
     /// The request is malformed: `field` breaks `rule`.
     #[error("{field}: {rule}")]
@@ -45,6 +45,10 @@ pub enum Error {
     },
     #[error(transparent)]
     Registry(#[from] RegistryError),
+    /// CheckDwelling: the error of one owner, `owner` naming it (`owners[2]`), that is the
+    /// call's answer.
+    #[error("{owner}: {source}")]
+    Owner { owner: String, source: Box<Error> },
 }
 
 impl Error {
@@ -54,12 +58,43 @@ impl Error {
             rule: rule.into(),
         }
     }
+
+    /// The error of the owner at `index` of a CheckDwelling.
+    pub fn of_owner(index: usize, source: Error) -> Error {
+        Error::Owner {
+            owner: format!("owners[{index}]"),
+            source: Box::new(source),
+        }
+    }
+
+    /// A call refused before any registry was asked: no right, a malformed request, a
+    /// consent token required and missing.
+    pub fn is_refusal(&self) -> bool {
+        match self {
+            Error::InvalidArgument { .. }
+            | Error::PermissionDenied { .. }
+            | Error::ConsentRequired { .. } => true,
+            Error::Owner { source, .. } => source.is_refusal(),
+            _ => false,
+        }
+    }
+
+    /// Whether this is the caller's error rather than a registry's or the gateway's: a
+    /// refusal, or a consent token GBD FL refused.
+    pub fn is_callers(&self) -> bool {
+        match self {
+            Error::Registry(e) => matches!(e.failure, Failure::ConsentRefused { .. }),
+            Error::Owner { source, .. } => source.is_callers(),
+            e => e.is_refusal(),
+        }
+    }
 }
 
 impl Error {
     /// The outcome an audit record gives for this error: the gRPC code it maps to.
     pub fn audit_outcome(&self) -> String {
         let code = match self {
+            Error::Owner { source, .. } => return source.audit_outcome(),
             Error::InvalidArgument { .. } => Code::InvalidArgument,
             Error::Deadline => Code::DeadlineExceeded,
             Error::PermissionDenied { .. } => Code::PermissionDenied,
@@ -86,6 +121,7 @@ impl Error {
     /// The registries an error involved, for the audit record.
     pub fn audit_registries(&self) -> Vec<RegistryUse> {
         let (registry, status) = match self {
+            Error::Owner { source, .. } => return source.audit_registries(),
             Error::NotFound { registry } => (registry, "not_found"),
             Error::Registry(e) => (
                 &e.registry,
@@ -137,8 +173,16 @@ impl Error {
             Error::InvalidArgument { field, rule } => Status::with_error_details(
                 Code::InvalidArgument,
                 self.to_string(),
-                ErrorDetails::with_bad_request_violation(field.as_ref(), rule.clone()),
+                ErrorDetails::with_bad_request_violation(field.clone(), rule.clone()),
             ),
+            Error::Owner { owner, source } => {
+                let status = source.to_status(request_id);
+                Status::with_details(
+                    status.code(),
+                    format!("{owner}: {}", status.message()),
+                    status.details().to_vec().into(),
+                )
+            }
             Error::Deadline => Status::deadline_exceeded(format!("{self}{id}")),
             Error::PermissionDenied { .. } => Status::permission_denied(self.to_string()),
             Error::ConsentRequired { .. } => Status::with_error_details(
@@ -310,6 +354,29 @@ mod tests {
         assert_eq!(info.reason, "CONSENT_REFUSED");
         assert_eq!(info.metadata["registry"], "gbd_fl");
         assert!(details.retry_info().is_none());
+    }
+
+    #[test]
+    fn an_owners_error_names_the_owner_and_keeps_its_details() {
+        let inner = Error::from(RegistryError {
+            registry: Registry::Zags,
+            failure: Failure::Timeout(Duration::from_secs(5)),
+            retry_after: Duration::from_secs(5),
+        });
+        let error = Error::of_owner(3, inner.clone());
+        assert_eq!(error.audit_outcome(), inner.audit_outcome());
+        assert!(!error.is_callers() && !error.is_refusal());
+        let status = error.to_status("req-9");
+        assert_eq!(status.code(), Code::Unavailable);
+        assert_eq!(
+            status.message(),
+            format!("owners[3]: {}", inner.to_status("req-9").message())
+        );
+        let details = status.get_error_details();
+        assert_eq!(details.error_info().unwrap().metadata["registry"], "zags");
+        assert!(details.retry_info().is_some());
+        let refused = Error::of_owner(0, Error::invalid("decision_date", "is before"));
+        assert!(refused.is_refusal() && refused.is_callers());
     }
 
     #[test]

@@ -3,7 +3,8 @@
 //! One gRPC contract (`registry_gateway.v1.RegistryGatewayService`, in `proto/`) in front of five
 //! state registries of Kazakhstan, and the `CheckOwner` decision that IIS TsON calls under
 //! joint order MVD 801 / MCRIAP 500: does a residence registration go to the operational hall
-//! (the dwelling's owner is a minor or incapacitated), online, or is it refused here?
+//! (the dwelling's owner is a minor or incapacitated), online, or is it refused here? —
+//! and `CheckDwelling`, the same for every owner of a co-owned dwelling at once.
 //!
 //! How a request flows:
 //!
@@ -24,7 +25,7 @@
 //! accept loop and what one connection may hold (connections, streams, idle and arrival
 //! timeouts); [`api`] the gRPC edge (one [`api::Edge`] for caller, rights, deadline,
 //! admission, span and audit of every call);
-//! [`decision`] CheckOwner; [`resilience`] the per-registry guard (cache, single flight,
+//! [`decision`] CheckOwner and CheckDwelling, and the order's wording per step; [`resilience`] the per-registry guard (cache, single flight,
 //! retries, breaker, bulkhead); [`registry`] adapters and the SHEP transport; [`access`]
 //! client systems and their rights; [`consent`] consent tokens (who needs one, their audit
 //! reference); [`audit`] the hash-chained audit log; [`iin`] the FLK of

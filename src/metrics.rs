@@ -3,7 +3,9 @@
 //!
 //! [`install`] puts a `metrics-exporter-prometheus` recorder in place once per process and
 //! returns a handle; [`serve`] answers `GET /metrics` with the Prometheus text exposition
-//! format (`text/plain; version=0.0.4`) and `GET /healthz` with `200 ok`. The rest of the
+//! format (`text/plain; version=0.0.4`), `GET /healthz` with `200 ok` while the process runs
+//! (liveness) and `GET /readyz` with `200 ready` while the gateway takes calls, else
+//! `503 not ready` (readiness, as gRPC health says it). The rest of the
 //! gateway records through the helper functions below and never names a metric itself, so
 //! every name and label lives in this file. Recording before [`install`] (unit tests, tools)
 //! is a no-op.
@@ -53,6 +55,7 @@ use ::metrics::{
     counter, describe_counter, describe_gauge, describe_histogram, gauge, histogram, Unit,
 };
 use axum::http::header::CONTENT_TYPE;
+use axum::http::StatusCode;
 use axum::routing::get;
 use axum::Router;
 pub use metrics_exporter_prometheus::PrometheusHandle;
@@ -254,10 +257,12 @@ fn describe() {
 }
 
 /// Serves the admin HTTP endpoints on `listener` until `shutdown` completes:
-/// `GET /metrics` (Prometheus text format of `handle`) and `GET /healthz` (`200 ok`).
+/// `GET /metrics` (Prometheus text format of `handle`), `GET /healthz` (`200 ok`) and
+/// `GET /readyz` (`200 ready` while `ready` holds true, else `503 not ready`).
 pub async fn serve(
     listener: tokio::net::TcpListener,
     handle: PrometheusHandle,
+    ready: tokio::sync::watch::Receiver<bool>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let app = Router::new()
@@ -268,7 +273,20 @@ pub async fn serve(
                 async move { ([(CONTENT_TYPE, CONTENT_TYPE_TEXT)], body) }
             }),
         )
-        .route("/healthz", get(|| async { "ok" }));
+        .route("/healthz", get(|| async { "ok" }))
+        .route(
+            "/readyz",
+            get(move || {
+                let ready = *ready.borrow();
+                async move {
+                    if ready {
+                        (StatusCode::OK, "ready")
+                    } else {
+                        (StatusCode::SERVICE_UNAVAILABLE, "not ready")
+                    }
+                }
+            }),
+        );
     if let Ok(addr) = listener.local_addr() {
         tracing::info!(%addr, "metrics serving on /metrics");
     }

@@ -11,6 +11,10 @@
 //! shutdown future completes, then reports NOT_SERVING for `shutdown_delay`, stops taking
 //! calls, lets calls in flight finish within `shutdown_grace`, and closes the audit log. A [`Reloader`] applies a
 //! new configuration to the running gateway (SIGHUP in `main`).
+//!
+//! Readiness (SERVING while the gateway takes calls and its audit log can write) is told
+//! alike to gRPC health (`""` and the gateway's service) and to the admin port's `/readyz`,
+//! which a kubelet can probe when the gRPC port requires client certificates.
 
 use std::future::Future;
 use std::sync::{Arc, Mutex};
@@ -18,6 +22,7 @@ use std::time::Duration;
 
 use arc_swap::ArcSwap;
 use tokio::net::TcpListener;
+use tokio::sync::watch;
 use tonic_health::server::HealthReporter;
 use tonic_health::ServingStatus;
 
@@ -39,6 +44,8 @@ pub struct Gateway {
     reloader: Reloader,
     mocks: Option<registry_mocks::MockRegistries>,
     audit: Option<AuditLog>,
+    /// The admin port (`metrics_listen`), bound at start.
+    admin: Option<TcpListener>,
     guards: Vec<Arc<dyn GuardAdmin>>,
     registry_service: api::Checked<api::RegistryGatewayServiceServer<api::Gateway>>,
     admin_service: api::Checked<api::GatewayAdminServiceServer<api::Admin>>,
@@ -71,10 +78,18 @@ impl Gateway {
     /// Builds the gateway; starts the embedded mock registries when `[registries]` is absent.
     pub async fn start(config: Config) -> Result<Gateway, BoxError> {
         config.validate()?;
-        if config.metrics_listen.is_some() {
-            // Before the audit log opens: it reports what it found (a torn line cut).
-            crate::metrics::install();
-        }
+        let admin = match config.metrics_listen {
+            Some(addr) => {
+                // Before the audit log opens: it reports what it found (a torn line cut).
+                crate::metrics::install();
+                Some(
+                    TcpListener::bind(addr)
+                        .await
+                        .map_err(|e| format!("metrics_listen: cannot listen on {addr}: {e}"))?,
+                )
+            }
+            None => None,
+        };
         let mocks = match &config.registries {
             Some(_) => None,
             None => {
@@ -176,6 +191,7 @@ impl Gateway {
             },
             mocks,
             audit,
+            admin,
             guards,
             registry_service,
             admin_service,
@@ -187,6 +203,11 @@ impl Gateway {
         self.reloader.clone()
     }
 
+    /// Where the admin port (`/metrics`, `/healthz`, `/readyz`) listens, if it is configured.
+    pub fn metrics_addr(&self) -> Option<std::net::SocketAddr> {
+        self.admin.as_ref().and_then(|l| l.local_addr().ok())
+    }
+
     /// Serves on `listener` until `shutdown` completes, then drains (see the module doc).
     pub async fn serve(
         self,
@@ -195,23 +216,22 @@ impl Gateway {
     ) -> Result<(), BoxError> {
         let config = self.reloader.current();
         let (health, health_service) = tonic_health::server::health_reporter();
-        health.set_service_status("", ServingStatus::Serving).await;
-        health
-            .set_service_status(SERVICE, ServingStatus::Serving)
-            .await;
+        let (ready_now, ready_seen) = watch::channel(false);
+        let readiness = Readiness {
+            health: health.clone(),
+            ready: Arc::new(ready_now),
+        };
+        readiness.set(true).await;
         let reporter = tokio::spawn(report_registries(
-            health.clone(),
+            readiness.clone(),
             self.guards.clone(),
             self.audit.clone(),
         ));
         let reporter_stop = reporter.abort_handle();
         let (metrics_stop, metrics_stopped) = tokio::sync::oneshot::channel::<()>();
-        if let Some(addr) = config.metrics_listen {
-            let listener = TcpListener::bind(addr)
-                .await
-                .map_err(|e| format!("metrics_listen: cannot listen on {addr}: {e}"))?;
+        if let Some(listener) = self.admin {
             let handle = crate::metrics::install();
-            tokio::spawn(crate::metrics::serve(listener, handle, async {
+            tokio::spawn(crate::metrics::serve(listener, handle, ready_seen, async {
                 let _ = metrics_stopped.await;
             }));
         }
@@ -245,7 +265,6 @@ impl Gateway {
         // Drain: NOT_SERVING first, then tonic stops accepting and waits for calls in flight.
         let (draining, drain_started) = tokio::sync::oneshot::channel();
         let signal = {
-            let health = health.clone();
             let reloader = self.reloader.clone();
             async move {
                 shutdown.await;
@@ -256,12 +275,7 @@ impl Gateway {
                     ?delay,
                     "shutting down: NOT_SERVING, then draining calls in flight"
                 );
-                health
-                    .set_service_status("", ServingStatus::NotServing)
-                    .await;
-                health
-                    .set_service_status(SERVICE, ServingStatus::NotServing)
-                    .await;
+                readiness.set(false).await;
                 tokio::time::sleep(delay).await;
                 let _ = draining.send(());
             }
@@ -319,10 +333,11 @@ impl Gateway {
 /// does not depend on them. Readiness (`""` and the gateway's service) follows the audit log:
 /// NOT_SERVING while it cannot write, SERVING again once it can.
 async fn report_registries(
-    health: HealthReporter,
+    readiness: Readiness,
     guards: Vec<Arc<dyn GuardAdmin>>,
     audit: Option<AuditLog>,
 ) {
+    let health = &readiness.health;
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     let mut ready = true;
     loop {
@@ -330,13 +345,7 @@ async fn report_registries(
         let writable = audit.as_ref().is_none_or(AuditLog::writable);
         if writable != ready {
             ready = writable;
-            let status = if ready {
-                ServingStatus::Serving
-            } else {
-                ServingStatus::NotServing
-            };
-            health.set_service_status("", status).await;
-            health.set_service_status(SERVICE, status).await;
+            readiness.set(ready).await;
         }
         for guard in &guards {
             let status = guard.status();
@@ -358,6 +367,27 @@ async fn report_registries(
                 .set_service_status(format!("registry.{}", status.registry.key()), serving)
                 .await;
         }
+    }
+}
+
+/// The gateway's readiness, told alike to gRPC health (`""` and the gateway's service) and
+/// to the admin port's `/readyz`.
+#[derive(Clone)]
+struct Readiness {
+    health: HealthReporter,
+    ready: Arc<watch::Sender<bool>>,
+}
+
+impl Readiness {
+    async fn set(&self, ready: bool) {
+        let status = if ready {
+            ServingStatus::Serving
+        } else {
+            ServingStatus::NotServing
+        };
+        self.health.set_service_status("", status).await;
+        self.health.set_service_status(SERVICE, status).await;
+        self.ready.send_replace(ready);
     }
 }
 

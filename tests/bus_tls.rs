@@ -113,6 +113,7 @@ async fn check_online(addr: std::net::SocketAddr) -> Result<pb::Outcome, tonic::
         applicant_iin: String::new(),
         decision_date: decision::today().to_string(),
         consent_token: String::new(),
+        ..Default::default()
     })
     .await
     .map(|r| r.into_inner().outcome())

@@ -98,6 +98,7 @@ impl Harness {
             applicant_iin: String::new(),
             decision_date: self.today.clone(),
             consent_token: token.into(),
+            ..Default::default()
         }
     }
 }

@@ -62,6 +62,7 @@ impl Harness {
                 applicant_iin: demo::iin(applicant, today),
                 decision_date: self.today.clone(),
                 consent_token: String::new(),
+                ..Default::default()
             })
             .await
             .map(tonic::Response::into_inner)

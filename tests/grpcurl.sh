@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Drives a running gateway (embedded demo fixture) with the real grpcurl and checks what comes
 # back: every example of docs/demo.md, in its order — list, describe, health, every CheckOwner
-# row, the full CheckOwner answer, every look-up, the consent examples — which include the
+# row, the full CheckOwner answer, every demo dwelling and step of the order, the full
+# CheckDwelling answer, every look-up, the consent examples — which include the
 # README's, and both admin commands of docs/operations.md. The gateway must run with
 # REGGW_DECISION__MAX_DAYS_BACK=11000 for the 29 February row (as docs/demo.md says); .ci/run
 # starts it so.
@@ -45,6 +46,12 @@ refute() {
 }
 
 call() { grpcurl -plaintext -d "$2" "$addr" "$S/$1"; }
+# dwelling "IIN IIN ..." [APPLICANT [STEP [SERVICE]]]: CheckDwelling of those owners, in that order
+dwelling() {
+  local owners="" o
+  for o in $1; do owners+="${owners:+,}{\"iin\":\"$o\"}"; done
+  call CheckDwelling "{\"owners\":[$owners],\"service\":\"${4:-SERVICE_REGISTRATION_AT_RESIDENCE}\"${2:+,\"applicant_iin\":\"$2\"}${3:+,\"step\":\"$3\"}}"
+}
 # check OWNER [APPLICANT [DECISION_DATE]]
 check() {
   call CheckOwner "{\"owner_iin\":\"$1\",\"service\":\"SERVICE_REGISTRATION_AT_RESIDENCE\"${2:+,\"applicant_iin\":\"$2\"}${3:+,\"decision_date\":\"$3\"}}"
@@ -52,7 +59,7 @@ check() {
 
 # grpcurl examples
 expect list 'grpc.health.v1.Health' 'grpc.reflection.v1.ServerReflection' 'grpc.reflection.v1alpha.ServerReflection' 'registry_gateway.v1.GatewayAdminService' 'registry_gateway.v1.RegistryGatewayService' -- grpcurl -plaintext "$addr" list
-expect describe 'rpc CheckOwner' 'rpc GetPerson' 'rpc GetCivilActs' 'rpc GetSocialStatus' 'rpc GetSchoolEnrolment' 'rpc GetHigherEducation' -- grpcurl -plaintext "$addr" describe "$S"
+expect describe 'rpc CheckOwner' 'rpc CheckDwelling' 'rpc GetPerson' 'rpc GetCivilActs' 'rpc GetSocialStatus' 'rpc GetSchoolEnrolment' 'rpc GetHigherEducation' -- grpcurl -plaintext "$addr" describe "$S"
 expect health '"status": "SERVING"' -- grpcurl -plaintext "$addr" grpc.health.v1.Health/Check
 expect health-service '"status": "SERVING"' -- grpcurl -plaintext -d "{\"service\":\"$S\"}" "$addr" grpc.health.v1.Health/Check
 
@@ -89,6 +96,38 @@ expect check-owner-answer '"decisionId": "[0-9a-f-]{36}"' '"outcome": "OUTCOME_O
   '"orderItem": "4"' "\"decisionDate\": \"$today\"" '"service": "SERVICE_REGISTRATION_AT_RESIDENCE"' -- \
   grpcurl -plaintext -d '{"owner_iin":"161016620441","service":"SERVICE_REGISTRATION_AT_RESIDENCE","applicant_iin":"880702431094"}' \
   "$addr" registry_gateway.v1.RegistryGatewayService/CheckOwner
+
+# The demo dwellings, row by row (docs/demo.md)
+family="880702431094 851120331100 161016620441"
+spouses="880702431094 851120331100"
+expect dwelling-sole-owner '"outcome": "OUTCOME_ONLINE"' '"orderItem": "5"' -- dwelling 860314310210
+expect dwelling-spouses '"outcome": "OUTCOME_ONLINE"' '"ownerIndex": 1' '"code": "REASON_CODE_OWNER_CAPABLE_ADULT"' -- dwelling "$spouses"
+expect dwelling-family '"outcome": "OUTCOME_OPERATIONAL_HALL"' '"ownerIndex": 2' '"code": "REASON_CODE_OWNER_MINOR"' '"role": "REPRESENTATIVE_ROLE_MOTHER"' '"representativeConfirmed": true' '"orderItem": "4"' -- dwelling "$family" 880702431094
+expect dwelling-ward '"outcome": "OUTCOME_OPERATIONAL_HALL"' '"ownerIndex": 1' '"code": "REASON_CODE_OWNER_INCAPABLE"' '"role": "REPRESENTATIVE_ROLE_GUARDIAN"' '"representativeConfirmed": true' -- dwelling "550930461147 790505361139" 550930461147
+expect dwelling-organisation '"outcome": "OUTCOME_ONLINE"' '"code": "REASON_CODE_OWNER_IS_ORGANISATION"' -- dwelling "860314310210 080540012342"
+expect dwelling-deceased '"outcome": "OUTCOME_REFUSED_HERE"' '"ownerIndex": 1' '"code": "REASON_CODE_OWNER_DECEASED"' 'decision.deceased_co_owner = refuse' '"orderItem": "8"' '"warning": "The service .* cannot be rendered here\. ' -- dwelling "860314310210 480621390119"
+expect dwelling-unknown '"outcome": "OUTCOME_REFUSED_HERE"' '"code": "REASON_CODE_OWNER_NOT_FOUND"' -- dwelling "880702431094 990101399994"
+expect dwelling-many '"outcome": "OUTCOME_OPERATIONAL_HALL"' '"ownerIndex": 2' '"ownerIndex": 4' '"role": "REPRESENTATIVE_ROLE_TRUSTEE"' '"role": "REPRESENTATIVE_ROLE_NOT_CONFIRMED"' '"representativeConfirmed": false' -- \
+  dwelling "060926515016 050414615027 901201370202 650117470216 950808473021 700404373038 080540012342 080229550079" 650117470216
+expect dwelling-duplicate 'Code: InvalidArgument' 'owners\[1\]\.iin: repeats owners\[0\]\.iin: list each owner once' -- dwelling "860314310210 860314310210"
+# ... and the step of the order
+expect dwelling-hall-check-positive '"orderItem": "7"' '"orderItem": "8"' '"orderText": "Item 7: positive result of the check: the employee verifies the documents confirming the powers of the owner.s legal representative' -- \
+  dwelling "$family" 880702431094 ORDER_STEP_HALL_CHECK
+expect dwelling-hall-check-negative '"orderItem": "8"' '"warning": "The service \\"Registration at the place of residence of citizens of the Republic of Kazakhstan\\" cannot be rendered here\. Receive it online through the e-government portal \(egov\.kz\), the eGov Mobile application' -- \
+  dwelling "$spouses" "" ORDER_STEP_HALL_CHECK
+expect dwelling-temporary '"orderText": "Item 4: .* for the service \\"Temporary registration at the place of temporary stay \(accommodation\) of citizens of the Republic of Kazakhstan\\""' '"service": "SERVICE_TEMPORARY_REGISTRATION"' -- \
+  dwelling "$family" "" "" SERVICE_TEMPORARY_REGISTRATION
+expect owner-hall-check '"orderItem": "7"' '"step": "ORDER_STEP_HALL_CHECK"' -- \
+  call CheckOwner '{"owner_iin":"161016620441","service":"SERVICE_REGISTRATION_AT_RESIDENCE","step":"ORDER_STEP_HALL_CHECK"}'
+# The full answer of the README's dwelling
+expect check-dwelling-answer '"outcome": "OUTCOME_OPERATIONAL_HALL"' '"ownerIndex": 2' '"code": "REASON_CODE_OWNER_MINOR"' \
+  '"text": "owners\[2\] is a minor or incapacitated person: the dwelling goes to the operational hall"' \
+  '"iin": "880702431094"' '"iin": "851120331100"' '"iin": "161016620441"' '"outcome": "OUTCOME_ONLINE"' \
+  '"role": "REPRESENTATIVE_ROLE_SELF"' '"role": "REPRESENTATIVE_ROLE_MOTHER"' '"recordId": "ZAGS-B-0000451"' '"representativeConfirmed": true' '"orderItem": "4"' \
+  '"orderText": "Item 4: the owner is a minor or incapacitated person: the reception worker sends the applicant to the operational hall for the service \\"Registration at the place of residence of citizens of the Republic of Kazakhstan\\""' \
+  '"step": "ORDER_STEP_RECEPTION"' "\"decisionDate\": \"$today\"" '"service": "SERVICE_REGISTRATION_AT_RESIDENCE"' -- \
+  grpcurl -plaintext -d '{"owners":[{"iin":"880702431094"},{"iin":"851120331100"},{"iin":"161016620441"}],"service":"SERVICE_REGISTRATION_AT_RESIDENCE","applicant_iin":"880702431094"}' \
+  "$addr" registry_gateway.v1.RegistryGatewayService/CheckDwelling
 
 # Consent: GetPerson without a token, with another person's, with an expired one
 expect consent-missing 'Code: FailedPrecondition' 'consent_token \(GBD FL kdpToken\) is required' -- grpcurl -plaintext -d '{"iin":"790505361139"}' "$addr" $S/GetPerson

@@ -64,7 +64,8 @@ async fn start() -> Harness {
     let admin = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let metrics_addr = admin.local_addr().unwrap();
     let (stop_admin, admin_stopped) = oneshot::channel::<()>();
-    tokio::spawn(metrics::serve(admin, handle, async {
+    let (_ready, ready_seen) = tokio::sync::watch::channel(true);
+    tokio::spawn(metrics::serve(admin, handle, ready_seen, async {
         let _ = admin_stopped.await;
     }));
 
@@ -91,6 +92,7 @@ impl Harness {
                 applicant_iin: String::new(),
                 decision_date: self.today.clone(),
                 consent_token: String::new(),
+                ..Default::default()
             })
             .await
             .map(tonic::Response::into_inner)

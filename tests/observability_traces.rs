@@ -154,6 +154,7 @@ async fn check_owner_continues_the_callers_trace_to_every_registry() {
         applicant_iin: String::new(),
         decision_date: today.to_string(),
         consent_token: String::new(),
+        ..Default::default()
     });
     request
         .metadata_mut()
@@ -317,6 +318,7 @@ async fn check_owner_continues_the_callers_trace_to_every_registry() {
             applicant_iin: String::new(),
             decision_date: today.to_string(),
             consent_token: String::new(),
+            ..Default::default()
         })
         .await
         .expect("CheckOwner answers");

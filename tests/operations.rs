@@ -1,5 +1,5 @@
-//! Operations: graceful drain (NOT_SERVING, new calls refused, calls in flight finish) and
-//! configuration reload (TTLs and access rights change under load; a bad reload is refused
+//! Operations: graceful drain (NOT_SERVING, new calls refused, calls in flight finish; the
+//! admin port's `/readyz` follows readiness for probes) and configuration reload (TTLs and access rights change under load; a bad reload is refused
 //! and the old configuration keeps serving).
 
 mod common;
@@ -24,6 +24,8 @@ use tonic_health::pb::HealthCheckRequest;
 
 struct Harness {
     addr: std::net::SocketAddr,
+    /// The admin port, with `metrics_listen` in the configuration.
+    metrics: Option<std::net::SocketAddr>,
     channel: Channel,
     mocks: MockRegistries,
     reloader: Reloader,
@@ -42,6 +44,7 @@ async fn start(toml: &str) -> Harness {
     let mocks = common::demo_mocks(decision::today()).await;
     let gateway = Gateway::start(config(toml, &mocks)).await.unwrap();
     let reloader = gateway.reloader();
+    let metrics = gateway.metrics_addr();
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let (stop, stopped) = oneshot::channel::<()>();
@@ -51,6 +54,7 @@ async fn start(toml: &str) -> Harness {
     let channel = common::connect(addr).await;
     Harness {
         addr,
+        metrics,
         channel,
         mocks,
         reloader,
@@ -83,6 +87,13 @@ impl Harness {
             })
             .await?;
         Ok(r.into_inner().status())
+    }
+
+    /// `GET path` on the admin port: status and body.
+    async fn admin(&self, path: &str) -> (u16, String) {
+        let url = format!("http://{}{path}", self.metrics.expect("metrics_listen"));
+        let response = reqwest::get(url).await.expect("the admin port answers");
+        (response.status().as_u16(), response.text().await.unwrap())
     }
 }
 
@@ -155,6 +166,32 @@ async fn drain_finishes_calls_in_flight_and_refuses_new_ones() {
     // The call in flight still completes, with its answer.
     let answer = slow.await.unwrap().expect("the call in flight finishes");
     assert_eq!(answer.into_inner().outcome(), pb::Outcome::OperationalHall);
+    h.served.await.unwrap().expect("serve returns cleanly");
+}
+
+#[tokio::test]
+async fn readyz_follows_readiness_for_probes_through_the_drain() {
+    let toml = "metrics_listen = \"127.0.0.1:0\"\nshutdown_delay = \"2s\"";
+    let mut h = start(toml).await;
+    assert_eq!(h.admin("/readyz").await, (200, "ready".to_owned()));
+    assert_eq!(h.admin("/healthz").await, (200, "ok".to_owned()));
+
+    h.stop.take().unwrap().send(()).unwrap();
+    // During the shutdown delay: not ready (as gRPC health says), still alive and answering.
+    let mut readyz = (200, String::new());
+    for _ in 0..200 {
+        readyz = h.admin("/readyz").await;
+        if readyz.0 != 200 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    assert_eq!(readyz, (503, "not ready".to_owned()));
+    assert_eq!(
+        h.health(h.channel.clone()).await.unwrap(),
+        ServingStatus::NotServing
+    );
+    assert_eq!(h.admin("/healthz").await, (200, "ok".to_owned()));
     h.served.await.unwrap().expect("serve returns cleanly");
 }
 

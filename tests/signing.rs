@@ -41,6 +41,7 @@ async fn check(
         applicant_iin: String::new(),
         decision_date: decision::today().to_string(),
         consent_token: String::new(),
+        ..Default::default()
     })
     .await
     .map(tonic::Response::into_inner)

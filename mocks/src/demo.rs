@@ -122,6 +122,92 @@ pub const PERSONS: [&str; 21] = [
     MARRIED_MINOR_SPOUSE,
 ];
 
+/// A demo dwelling: a list of demo owners (as a CheckDwelling request lists them) and the
+/// applicant of the example, if any. The list with what the gateway answers is in the
+/// gateway's docs/demo.md.
+#[derive(Debug, Clone, Copy)]
+pub struct Dwelling {
+    /// Its name in docs/demo.md.
+    pub name: &'static str,
+    /// Owners' IINs and BINs, every one with a fixed IIN (no [`DAILY`] person).
+    pub owners: &'static [&'static str],
+    /// The applicant's IIN, or "".
+    pub applicant: &'static str,
+}
+
+/// One owner, a capable adult: online.
+pub const SOLE_OWNER: Dwelling = Dwelling {
+    name: "sole owner",
+    owners: &[CAPABLE_ADULT],
+    applicant: "",
+};
+/// Two capable adults (the spouses [`MINOR_MOTHER`] and [`MINOR_FATHER`]): online.
+pub const SPOUSES: Dwelling = Dwelling {
+    name: "spouses",
+    owners: &[MINOR_MOTHER, MINOR_FATHER],
+    applicant: "",
+};
+/// Both parents and their child, the mother applying: the hall, the mother confirmed.
+pub const FAMILY: Dwelling = Dwelling {
+    name: "family",
+    owners: &[MINOR_MOTHER, MINOR_FATHER, MINOR],
+    applicant: MINOR_MOTHER,
+};
+/// A ward incapable by a court and the guardian, the guardian applying: the hall.
+pub const WARD_AND_GUARDIAN: Dwelling = Dwelling {
+    name: "ward and guardian",
+    owners: &[INCAPABLE_GUARDIAN, INCAPABLE_BY_COURT],
+    applicant: INCAPABLE_GUARDIAN,
+};
+/// A capable adult and an organisation: online.
+pub const WITH_ORGANISATION: Dwelling = Dwelling {
+    name: "with an organisation",
+    owners: &[CAPABLE_ADULT, ORGANISATION_BIN],
+    applicant: "",
+};
+/// A capable adult and a deceased co-owner (inheritance not registered): refused here, or
+/// the hall under the gateway's other convention.
+pub const WITH_DECEASED: Dwelling = Dwelling {
+    name: "with a deceased co-owner",
+    owners: &[CAPABLE_ADULT, DECEASED_GBD],
+    applicant: "",
+};
+/// A capable adult and a co-owner unknown to GBD FL: as [`WITH_DECEASED`].
+pub const WITH_UNKNOWN: Dwelling = Dwelling {
+    name: "with an unknown co-owner",
+    owners: &[MINOR_MOTHER, UNKNOWN],
+    applicant: "",
+};
+/// Eight owners: a married couple, a person of limited capacity and the trustee, a ward and
+/// the guardian, an organisation, the leap-day adult; the trustee applies, confirmed for the
+/// one but not for the ward: the hall, representation not confirmed for every owner.
+pub const MANY_OWNERS: Dwelling = Dwelling {
+    name: "many owners",
+    owners: &[
+        STUDENT,
+        STUDENT_SPOUSE,
+        LIMITED_CAPACITY,
+        LIMITED_TRUSTEE,
+        GUARDIANSHIP_ONLY,
+        GUARDIANSHIP_ONLY_GUARDIAN,
+        ORGANISATION_BIN,
+        LEAP_DAY_BORN,
+    ],
+    applicant: LIMITED_TRUSTEE,
+};
+
+/// Every demo dwelling.
+pub const DWELLINGS: [Dwelling; 8] = [
+    SOLE_OWNER,
+    SPOUSES,
+    FAMILY,
+    WARD_AND_GUARDIAN,
+    WITH_ORGANISATION,
+    WITH_DECEASED,
+    WITH_UNKNOWN,
+    MANY_OWNERS,
+];
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -183,6 +269,23 @@ mod tests {
             ),
             TURNS_18_TODAY
         );
+    }
+
+    #[test]
+    fn demo_dwellings_list_fixed_demo_owners_once() {
+        for d in DWELLINGS {
+            let mut seen = std::collections::HashSet::new();
+            for owner in d.owners {
+                assert!(seen.insert(owner), "{}: {owner} twice", d.name);
+                assert!(!DAILY.contains(owner), "{}: {owner} is daily", d.name);
+                assert!(
+                    PERSONS.contains(owner) || [UNKNOWN, ORGANISATION_BIN].contains(owner),
+                    "{}: {owner}",
+                    d.name
+                );
+            }
+            assert!(d.applicant.is_empty() || PERSONS.contains(&d.applicant));
+        }
     }
 
     #[test]

@@ -1,10 +1,12 @@
 //! The life of one RPC at the edge, the same for every handler: who calls (certificate or
 //! plaintext client), purpose and request id from metadata, the right to call this RPC
 //! (checked before anything else runs, the cache included), the caller's deadline, one span,
-//! and one audit record, written before the answer leaves: no unaudited answer.
+//! and one audit record (one per subject for a call about several, such as CheckDwelling's
+//! owners), written before the answer leaves: no unaudited answer.
 
+use std::borrow::Cow;
 use std::future::Future;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use arc_swap::ArcSwap;
@@ -64,6 +66,16 @@ pub struct About {
     subject: String,
     applicant: String,
     decision_date: String,
+    /// The subject's own consent token, for a call about several (else the call's).
+    consent: Option<ConsentMark>,
+}
+
+/// Whether an RPC that takes a consent token was given one, and its reference, as the audit
+/// records it.
+#[derive(Debug, Clone, Default)]
+pub struct ConsentMark {
+    presented: bool,
+    reference: String,
 }
 
 impl About {
@@ -87,6 +99,7 @@ impl About {
                 d if date_shaped => d.to_owned(),
                 _ => MALFORMED.to_owned(),
             },
+            consent: None,
         }
     }
 }
@@ -104,6 +117,41 @@ impl About {
     pub fn on(mut self, date: chrono::NaiveDate) -> About {
         self.decision_date = date.to_string();
         self
+    }
+
+    /// The subject's own consent token, as [`Call::read_consent`] marked it.
+    pub fn with_consent(mut self, mark: ConsentMark) -> About {
+        self.consent = Some(mark);
+        self
+    }
+}
+
+/// What the answer of a call about several subjects said about each (CheckDwelling: each
+/// owner's outcome and registries), filled in as each is decided: each subject's audit
+/// record says what was decided about it, also when the call as a whole fails or runs out of
+/// time. A subject without an entry gets the call's outcome.
+#[derive(Clone, Default)]
+pub struct Ledger(Arc<Mutex<Vec<Option<Entry>>>>);
+
+/// What was decided about one subject: the outcome and the registries used.
+type Entry = (String, Vec<RegistryUse>);
+
+impl Ledger {
+    pub fn new(subjects: usize) -> Ledger {
+        Ledger(Arc::new(Mutex::new(vec![None; subjects])))
+    }
+
+    /// What was decided about subject `index` (ignored beyond the subjects audited).
+    pub fn record(&self, index: usize, outcome: String, registries: Vec<RegistryUse>) {
+        let mut entries = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(entry) = entries.get_mut(index) {
+            *entry = Some((outcome, registries));
+        }
+    }
+
+    fn take(&self, index: usize) -> Option<Entry> {
+        let mut entries = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        entries.get_mut(index).and_then(Option::take)
     }
 }
 
@@ -145,7 +193,7 @@ pub struct Call {
     /// The access rules as the call began (rights, consent, the consent reference key).
     access: Arc<Access>,
     /// For an RPC that takes a consent token: whether one was presented, and its reference.
-    consent: Option<(bool, String)>,
+    consent: Option<ConsentMark>,
 }
 
 impl Edge {
@@ -214,20 +262,32 @@ impl Call {
     /// The call's `consent_token` field: none when empty, at most [`MAX_CONSENT_TOKEN`]
     /// bytes. Whether one was presented, and its reference, go into the audit record.
     pub fn consent_token(&mut self, value: &str) -> Result<Option<ConsentToken>, Error> {
+        let (token, mark) = self.read_consent("consent_token", value);
+        self.consent = Some(mark);
+        token
+    }
+
+    /// A consent token field (`field` names it) as [`Call::consent_token`] reads it, and what
+    /// the audit records of it.
+    pub fn read_consent(
+        &self,
+        field: impl Into<Cow<'static, str>>,
+        value: &str,
+    ) -> (Result<Option<ConsentToken>, Error>, ConsentMark) {
         if value.is_empty() {
-            self.consent = Some((false, String::new()));
-            return Ok(None);
+            return (Ok(None), ConsentMark::default());
         }
+        let mut mark = ConsentMark {
+            presented: true,
+            reference: String::new(),
+        };
         if value.len() > MAX_CONSENT_TOKEN {
-            self.consent = Some((true, String::new()));
-            return Err(Error::invalid(
-                "consent_token",
-                format!("must be at most {MAX_CONSENT_TOKEN} bytes"),
-            ));
+            let rule = format!("must be at most {MAX_CONSENT_TOKEN} bytes");
+            return (Err(Error::invalid(field, rule)), mark);
         }
         let token = self.access.consent_token(value.to_owned());
-        self.consent = Some((true, token.reference().to_owned()));
-        Ok(Some(token))
+        token.reference().clone_into(&mut mark.reference);
+        (Ok(Some(token)), mark)
     }
 
     /// Refuses a call about the person `subject` without a consent token when its caller
@@ -258,9 +318,22 @@ impl Call {
         about: Option<About>,
         body: impl Future<Output = Result<T, Error>>,
     ) -> Result<Response<T>, Status> {
+        let about: Vec<About> = about.into_iter().collect();
+        self.run_each(edge, about, Ledger::default(), body).await
+    }
+
+    /// [`Call::run`] for a call about several subjects: one audit record per subject, all with
+    /// the call's request id, each with what `ledger` says was decided about it.
+    pub async fn run_each<T: Audited>(
+        mut self,
+        edge: &Edge,
+        about: Vec<About>,
+        ledger: Ledger,
+        body: impl Future<Output = Result<T, Error>>,
+    ) -> Result<Response<T>, Status> {
         let timer = crate::metrics::rpc_started(self.rpc);
         let masked = about
-            .as_ref()
+            .first()
             .and_then(|a| Iin::parse(&a.subject).ok())
             .map(|iin| iin.masked().to_string())
             .unwrap_or_default();
@@ -283,7 +356,7 @@ impl Call {
         }
         crate::telemetry::set_parent(&span, &self.trace_parent);
         let answer = async move {
-            let admitted = if let Some(refused) = self.refused {
+            let admitted = if let Some(refused) = self.refused.take() {
                 Err(refused)
             } else if !edge.access.load().allows(&self.caller, self.rpc) {
                 Err(Error::PermissionDenied {
@@ -309,44 +382,8 @@ impl Call {
                     admitted,
                 ),
             };
-            if let (Some(audit), Some(about)) = (&edge.audit, about) {
-                let (outcome, registries) = match &result {
-                    Ok(answer) => (answer.outcome(), answer.registries()),
-                    Err(e) => (e.audit_outcome(), e.audit_registries()),
-                };
-                let record = AuditRecord {
-                    request_id: self.request_id.clone(),
-                    caller: self.caller.name().chars().take(MAX_CALLER_LEN).collect(),
-                    rpc: self.rpc.to_owned(),
-                    subject: about.subject,
-                    applicant: about.applicant,
-                    decision_date: about.decision_date,
-                    purpose: self.purpose.clone(),
-                    consent: match &self.consent {
-                        None => String::new(),
-                        Some((true, _)) => CONSENT_PRESENTED.to_owned(),
-                        Some((false, _)) => CONSENT_ABSENT.to_owned(),
-                    },
-                    consent_ref: self
-                        .consent
-                        .as_ref()
-                        .map(|(_, reference)| reference.clone())
-                        .unwrap_or_default(),
-                    outcome,
-                    count: None,
-                    registries,
-                };
-                let refused = matches!(
-                    result,
-                    Err(Error::InvalidArgument { .. }
-                        | Error::PermissionDenied { .. }
-                        | Error::ConsentRequired { .. })
-                );
-                let written = match &edge.refusals {
-                    Some(gate) if refused => gate.record(record).await,
-                    _ => audit.append(record).await,
-                };
-                if let Err(e) = written {
+            if let Some(audit) = &edge.audit {
+                if let Err(e) = self.audit(edge, audit, about, &ledger, &result).await {
                     tracing::error!(error = %e, "audit record not written; answer withheld");
                     return Err(Status::unavailable(
                         "the audit log could not be written, so no answer is given; retry later",
@@ -370,6 +407,61 @@ impl Call {
         }
         timer.finish(code);
         answer
+    }
+}
+
+impl Call {
+    /// One record per subject `about`, each with what `ledger` says of it or else the call's
+    /// outcome. A refused call's records go through the refusal gate (bounded per caller);
+    /// the others are appended together (one batch of the writer).
+    async fn audit<T: Audited>(
+        &self,
+        edge: &Edge,
+        audit: &AuditLog,
+        about: Vec<About>,
+        ledger: &Ledger,
+        result: &Result<T, Error>,
+    ) -> Result<(), crate::audit::AuditError> {
+        let records = about.into_iter().enumerate().map(|(i, about)| {
+            let (outcome, registries) = ledger.take(i).unwrap_or_else(|| match result {
+                Ok(answer) => (answer.outcome(), answer.registries()),
+                Err(e) => (e.audit_outcome(), e.audit_registries()),
+            });
+            self.record(about, outcome, registries)
+        });
+        match &edge.refusals {
+            Some(gate) if result.as_ref().is_err_and(Error::is_refusal) => {
+                for record in records {
+                    gate.record(record).await?;
+                }
+                Ok(())
+            }
+            _ => futures::future::try_join_all(records.map(|r| audit.append(r)))
+                .await
+                .map(drop),
+        }
+    }
+
+    fn record(&self, about: About, outcome: String, registries: Vec<RegistryUse>) -> AuditRecord {
+        let consent = about.consent.as_ref().or(self.consent.as_ref());
+        AuditRecord {
+            request_id: self.request_id.clone(),
+            caller: self.caller.name().chars().take(MAX_CALLER_LEN).collect(),
+            rpc: self.rpc.to_owned(),
+            subject: about.subject,
+            applicant: about.applicant,
+            decision_date: about.decision_date,
+            purpose: self.purpose.clone(),
+            consent: match consent {
+                None => String::new(),
+                Some(m) if m.presented => CONSENT_PRESENTED.to_owned(),
+                Some(_) => CONSENT_ABSENT.to_owned(),
+            },
+            consent_ref: consent.map(|m| m.reference.clone()).unwrap_or_default(),
+            outcome,
+            count: None,
+            registries,
+        }
     }
 }
 

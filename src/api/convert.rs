@@ -5,9 +5,12 @@ use chrono::NaiveDate;
 use super::call::Audited;
 use super::pb;
 use crate::audit::RegistryUse;
+use crate::decision::dwelling::{DwellingDecision, OwnerReason};
 use crate::decision::{
-    self, Decision, EvidenceStatus, Outcome, OwnerCheck, ReasonCode, Role, Service,
+    self, step, Decision, DwellingCheck, EvidenceStatus, Outcome, OwnerCheck, ReasonCode, Role,
+    Service, Step,
 };
+use crate::error::Error;
 use crate::registry::{
     self, CapacityStatus, CivilActs, Fetched, Gender, GuardianshipKind, LifeStatus, Person,
     Registry, SchoolEnrolment, SocialStatus, Source, Study, StudyForm,
@@ -35,6 +38,13 @@ fn timestamp(source: &Source) -> prost_types::Timestamp {
     }
 }
 
+fn duration(d: std::time::Duration) -> prost_types::Duration {
+    prost_types::Duration {
+        seconds: d.as_secs() as i64,
+        nanos: d.subsec_nanos() as i32,
+    }
+}
+
 fn evidence(
     registry_: Registry,
     status: EvidenceStatus,
@@ -54,12 +64,7 @@ fn evidence(
         fetched_at: source.map(timestamp),
         from_cache: source.is_some_and(|s| s.from_cache),
         stale: source.is_some_and(|s| s.stale),
-        age: source
-            .filter(|s| s.from_cache)
-            .map(|s| prost_types::Duration {
-                seconds: s.age.as_secs() as i64,
-                nanos: s.age.subsec_nanos() as i32,
-            }),
+        age: source.filter(|s| s.from_cache).map(|s| duration(s.age)),
     }
 }
 
@@ -287,16 +292,36 @@ fn reasons(list: Vec<decision::Reason>) -> Vec<pb::Reason> {
         .collect()
 }
 
+fn outcome(o: Outcome) -> pb::Outcome {
+    match o {
+        Outcome::OperationalHall => pb::Outcome::OperationalHall,
+        Outcome::Online => pb::Outcome::Online,
+        Outcome::RefusedHere => pb::Outcome::RefusedHere,
+    }
+}
+
+fn service(s: Service) -> i32 {
+    match s {
+        Service::RegistrationAtResidence => pb::Service::RegistrationAtResidence,
+        Service::TemporaryRegistration => pb::Service::TemporaryRegistration,
+    }
+    .into()
+}
+
+fn order_step(s: Step) -> i32 {
+    match s {
+        Step::Reception => pb::OrderStep::Reception,
+        Step::HallCheck => pb::OrderStep::HallCheck,
+    }
+    .into()
+}
+
 pub fn decision(check: &OwnerCheck, d: Decision) -> pb::CheckOwnerResponse {
     let owner = d.owner;
+    let order = step::instruction(d.outcome, check.step, check.service);
     pb::CheckOwnerResponse {
         decision_id: d.id,
-        outcome: match d.outcome {
-            Outcome::OperationalHall => pb::Outcome::OperationalHall,
-            Outcome::Online => pb::Outcome::Online,
-            Outcome::RefusedHere => pb::Outcome::RefusedHere,
-        }
-        .into(),
+        outcome: outcome(d.outcome).into(),
         reasons: reasons(d.reasons),
         notes: reasons(d.notes),
         owner: Some(pb::OwnerFacts {
@@ -335,13 +360,91 @@ pub fn decision(check: &OwnerCheck, d: Decision) -> pb::CheckOwnerResponse {
             .into_iter()
             .map(|e| evidence(e.registry, e.status, e.record_id, e.source.as_ref()))
             .collect(),
-        order_item: d.outcome.order_item().to_owned(),
+        order_item: order.item.to_owned(),
         decision_date: check.date.to_string(),
-        service: match check.service {
-            Service::RegistrationAtResidence => pb::Service::RegistrationAtResidence,
-            Service::TemporaryRegistration => pb::Service::TemporaryRegistration,
-        }
-        .into(),
+        service: service(check.service),
+        step: order_step(check.step),
+        order_text: order.text,
+        warning: order.warning,
+    }
+}
+
+/// The answer for a dwelling: its decision, and each owner's (`owners`, in the request's
+/// order; an owner's error only where the outcome stands without it).
+pub fn dwelling(
+    check: &DwellingCheck,
+    d: DwellingDecision,
+    owners: Vec<Result<Decision, Error>>,
+) -> pb::CheckDwellingResponse {
+    let first = &check.owners[0];
+    let order = step::instruction(d.outcome, first.step, first.service);
+    let results = check
+        .owners
+        .iter()
+        .zip(owners)
+        .map(|(owner, result)| pb::OwnerResult {
+            iin: owner.owner.as_str().to_owned(),
+            result: Some(match result {
+                Ok(decided) => pb::owner_result::Result::Decision(decision(owner, decided)),
+                Err(e) => pb::owner_result::Result::Failure(owner_failure(&e)),
+            }),
+        })
+        .collect();
+    pb::CheckDwellingResponse {
+        decision_id: d.id,
+        outcome: outcome(d.outcome).into(),
+        reasons: d.reasons.into_iter().map(dwelling_reason).collect(),
+        notes: d.notes.into_iter().map(dwelling_reason).collect(),
+        owners: results,
+        representative_confirmed: d.representative_confirmed,
+        order_item: order.item.to_owned(),
+        order_text: order.text,
+        warning: order.warning,
+        step: order_step(first.step),
+        decision_date: first.date.to_string(),
+        service: service(first.service),
+    }
+}
+
+fn dwelling_reason(r: OwnerReason) -> pb::DwellingReason {
+    pb::DwellingReason {
+        owner_index: u32::try_from(r.index).unwrap_or(u32::MAX),
+        code: r.code.map(reason_code).unwrap_or_default().into(),
+        text: r.text,
+    }
+}
+
+/// An owner without a decision, as the caller may be told it (the status CheckOwner would
+/// have answered, without the request id).
+fn owner_failure(e: &Error) -> pb::OwnerFailure {
+    let registry_error = match e {
+        Error::Registry(r) => Some(r),
+        _ => None,
+    };
+    pb::OwnerFailure {
+        registry: registry_error
+            .map(|r| registry(r.registry))
+            .unwrap_or_default(),
+        message: e.to_status("").message().to_owned(),
+        retry_delay: registry_error.map(|r| duration(r.retry_after)),
+    }
+}
+
+/// What one owner's audit record says: its outcome and the registries used, as CheckOwner's
+/// record would, or its error.
+pub fn owner_audit(result: &Result<Decision, Error>) -> (String, Vec<RegistryUse>) {
+    match result {
+        Ok(d) => (
+            unprefixed(outcome(d.outcome).as_str_name(), "OUTCOME_").to_owned(),
+            d.evidence
+                .iter()
+                .map(|e| {
+                    let pb = evidence(e.registry, e.status, String::new(), e.source.as_ref());
+                    registry_use(&pb)
+                })
+                .collect(),
+        ),
+        Err(e) => (e.audit_outcome(), e.audit_registries()),
     }
 }
 
@@ -367,6 +470,17 @@ impl Audited for pb::CheckOwnerResponse {
     }
     fn registries(&self) -> Vec<RegistryUse> {
         self.evidence.iter().map(registry_use).collect()
+    }
+}
+
+/// A dwelling's records are per owner (see `api::dwelling`); this is only what a record
+/// would say of the dwelling as a whole.
+impl Audited for pb::CheckDwellingResponse {
+    fn outcome(&self) -> String {
+        unprefixed(self.outcome().as_str_name(), "OUTCOME_").to_owned()
+    }
+    fn registries(&self) -> Vec<RegistryUse> {
+        Vec::new()
     }
 }
 

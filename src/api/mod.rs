@@ -3,11 +3,13 @@
 //! converts the answer; nothing below this module sees a protobuf type. [`http`] serves the
 //! same services over HTTP/JSON by transcoding to them.
 
+use std::borrow::Cow;
+
 use tokio::time::Instant;
 use tonic::{Request, Response, Status};
 
 use crate::consent::ConsentToken;
-use crate::decision::{self, Decider, OwnerCheck, Service};
+use crate::decision::{self, Decider, OwnerCheck, Service, Step};
 use crate::error::Error;
 use crate::iin::{Holder, Iin};
 use crate::registry::{Query, Registries, Registry};
@@ -16,6 +18,7 @@ mod admin;
 mod admission;
 mod call;
 mod convert;
+mod dwelling;
 pub mod http;
 mod malformed;
 
@@ -54,7 +57,7 @@ impl Gateway {
 }
 
 /// FLK of an IIN field: 12 digits, valid check digit.
-fn parse_iin(field: &'static str, value: &str) -> Result<Iin, Error> {
+fn parse_iin(field: impl Into<Cow<'static, str>>, value: &str) -> Result<Iin, Error> {
     Iin::parse(value).map_err(|e| Error::invalid(field, e.to_string()))
 }
 
@@ -82,6 +85,92 @@ fn person_query(
     })
 }
 
+/// The shared fields of CheckOwner and CheckDwelling, validated.
+struct Question {
+    service: Service,
+    applicant: Option<Iin>,
+    date: chrono::NaiveDate,
+    step: Step,
+}
+
+impl Question {
+    fn parse(
+        service: i32,
+        applicant: &str,
+        decision_date: &str,
+        step: i32,
+        max_days_back: u32,
+    ) -> Result<Question, Error> {
+        Ok(Question {
+            service: parse_service(service)?,
+            applicant: parse_applicant(applicant)?,
+            date: decision::decision_date(decision_date, decision::today(), max_days_back)
+                .map_err(|rule| Error::invalid("decision_date", rule))?,
+            step: parse_step(step)?,
+        })
+    }
+
+    /// The question about `owner`, under `consent_token`.
+    fn about(
+        &self,
+        owner: Iin,
+        consent_token: Option<ConsentToken>,
+        gbd_fl_shared_cache: bool,
+        deadline: Option<Instant>,
+    ) -> OwnerCheck {
+        OwnerCheck {
+            owner,
+            service: self.service,
+            applicant: self.applicant,
+            date: self.date,
+            consent_token,
+            gbd_fl_shared_cache,
+            deadline,
+            step: self.step,
+        }
+    }
+}
+
+fn parse_service(value: i32) -> Result<Service, Error> {
+    let rule = "SERVICE_REGISTRATION_AT_RESIDENCE or SERVICE_TEMPORARY_REGISTRATION";
+    match pb::Service::try_from(value) {
+        Ok(pb::Service::RegistrationAtResidence) => Ok(Service::RegistrationAtResidence),
+        Ok(pb::Service::TemporaryRegistration) => Ok(Service::TemporaryRegistration),
+        Ok(pb::Service::Unspecified) => {
+            Err(Error::invalid("service", format!("is required: {rule}")))
+        }
+        Err(_) => Err(Error::invalid(
+            "service",
+            format!("unknown value {value}: must be {rule}"),
+        )),
+    }
+}
+
+fn parse_step(value: i32) -> Result<Step, Error> {
+    match pb::OrderStep::try_from(value) {
+        Ok(pb::OrderStep::Unspecified | pb::OrderStep::Reception) => Ok(Step::Reception),
+        Ok(pb::OrderStep::HallCheck) => Ok(Step::HallCheck),
+        Err(_) => Err(Error::invalid(
+            "step",
+            format!("unknown value {value}: must be ORDER_STEP_RECEPTION or ORDER_STEP_HALL_CHECK (or left out)"),
+        )),
+    }
+}
+
+fn parse_applicant(value: &str) -> Result<Option<Iin>, Error> {
+    if value.is_empty() {
+        return Ok(None);
+    }
+    let applicant = parse_iin("applicant_iin", value)?;
+    if applicant.holder() == Holder::Organisation {
+        return Err(Error::invalid(
+            "applicant_iin",
+            "is a BIN (5th digit 4-6); a legal representative is a physical person",
+        ));
+    }
+    Ok(Some(applicant))
+}
+
 fn owner_check(
     r: pb::CheckOwnerRequest,
     consent_token: Option<ConsentToken>,
@@ -90,49 +179,14 @@ fn owner_check(
     max_days_back: u32,
 ) -> Result<OwnerCheck, Error> {
     let owner = parse_iin("owner_iin", &r.owner_iin)?;
-    let service = match pb::Service::try_from(r.service) {
-        Ok(pb::Service::RegistrationAtResidence) => Service::RegistrationAtResidence,
-        Ok(pb::Service::TemporaryRegistration) => Service::TemporaryRegistration,
-        Ok(pb::Service::Unspecified) => {
-            return Err(Error::invalid(
-                "service",
-                "is required: REGISTRATION_AT_RESIDENCE or TEMPORARY_REGISTRATION",
-            ))
-        }
-        Err(_) => {
-            return Err(Error::invalid(
-                "service",
-                format!(
-                    "unknown value {}: must be REGISTRATION_AT_RESIDENCE or TEMPORARY_REGISTRATION",
-                    r.service
-                ),
-            ))
-        }
-    };
-    let applicant = match r.applicant_iin.as_str() {
-        "" => None,
-        s => {
-            let applicant = parse_iin("applicant_iin", s)?;
-            if applicant.holder() == Holder::Organisation {
-                return Err(Error::invalid(
-                    "applicant_iin",
-                    "is a BIN (5th digit 4-6); a legal representative is a physical person",
-                ));
-            }
-            Some(applicant)
-        }
-    };
-    let date = decision::decision_date(&r.decision_date, decision::today(), max_days_back)
-        .map_err(|rule| Error::invalid("decision_date", rule))?;
-    Ok(OwnerCheck {
-        owner,
-        service,
-        applicant,
-        date,
-        consent_token,
-        gbd_fl_shared_cache,
-        deadline,
-    })
+    let question = Question::parse(
+        r.service,
+        &r.applicant_iin,
+        &r.decision_date,
+        r.step,
+        max_days_back,
+    )?;
+    Ok(question.about(owner, consent_token, gbd_fl_shared_cache, deadline))
 }
 
 #[tonic::async_trait]
@@ -244,5 +298,12 @@ impl pb::registry_gateway_service_server::RegistryGatewayService for Gateway {
             Ok(convert::decision(&check, decision))
         })
         .await
+    }
+
+    async fn check_dwelling(
+        &self,
+        request: Request<pb::CheckDwellingRequest>,
+    ) -> Result<Response<pb::CheckDwellingResponse>, Status> {
+        dwelling::check(self, request).await
     }
 }

@@ -1,9 +1,12 @@
-//! CheckOwner: the routing decision of joint order 801/500 (appendix, items 3-8).
+//! CheckOwner and CheckDwelling: the routing decision of joint order 801/500 (appendix,
+//! items 3-8).
 //!
 //! [`Decider::check`] asks GBD FL, IS ZAGS and E-social security in parallel, then
 //! [`rules::decide`] (pure, unit-tested) turns their answers into an [`Outcome`] with reasons
 //! and evidence. The rule that matters most: never answer [`Outcome::Online`] unless every
 //! registry that could have sent the owner to the hall or refused the service has answered.
+//! [`dwelling::combine`] makes one answer of several owners' decisions; [`step`] gives the
+//! order's item, text and warning for an outcome at the step of the order the caller is at.
 
 use std::sync::Arc;
 
@@ -17,7 +20,11 @@ use crate::iin::{Holder, Iin};
 use crate::registry::{CapacityStatus, Query, Registries, Registry, Source};
 
 pub mod age;
+pub mod dwelling;
 pub mod rules;
+pub mod step;
+
+pub use step::Step;
 
 /// Kazakhstan's time zone (a single UTC+5 zone since 1 March 2024).
 pub fn kazakhstan_offset() -> FixedOffset {
@@ -79,6 +86,15 @@ pub struct OwnerCheck {
     pub gbd_fl_shared_cache: bool,
     /// The caller's deadline.
     pub deadline: Option<tokio::time::Instant>,
+    /// The step of the order the caller is at (the wording of the answer follows it).
+    pub step: Step,
+}
+
+/// The question for a dwelling: the same question for each of its owners.
+#[derive(Debug, Clone)]
+pub struct DwellingCheck {
+    /// One per owner, in the request's order; they differ only in the owner and its consent.
+    pub owners: Vec<OwnerCheck>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -95,17 +111,6 @@ pub enum Outcome {
     Online,
     /// Item 8: the service is impossible here.
     RefusedHere,
-}
-
-impl Outcome {
-    /// The item of the order's algorithm that applies.
-    pub fn order_item(self) -> &'static str {
-        match self {
-            Outcome::OperationalHall => "4",
-            Outcome::Online => "5",
-            Outcome::RefusedHere => "8",
-        }
-    }
 }
 
 #[derive(Debug, Clone)]
@@ -260,6 +265,32 @@ impl Decider {
                 social,
             },
         )?)
+    }
+}
+
+impl Decider {
+    /// Every owner's decision (or error), checked in parallel, in the owners' order;
+    /// `decided` hears of each as soon as it is taken (the audit's per-owner record). Registry
+    /// calls go through the registries' cache and single flight: a person asked by two
+    /// dwellings at once is asked once.
+    pub async fn check_dwelling(
+        &self,
+        check: &DwellingCheck,
+        decided: impl Fn(usize, &Result<Decision, Error>),
+    ) -> Vec<Result<Decision, Error>> {
+        let decided = &decided;
+        futures::future::join_all(
+            check
+                .owners
+                .iter()
+                .enumerate()
+                .map(|(i, owner)| async move {
+                    let result = self.check(owner).await;
+                    decided(i, &result);
+                    result
+                }),
+        )
+        .await
     }
 }
 

@@ -185,7 +185,11 @@ pub fn decide(
                         notes.push(reason(
                             ReasonCode::RegistryNotAnswered,
                             Some(failed.registry),
-                            format!("{failed}; not needed for this outcome"),
+                            format!(
+                                "{} did not answer: {}; not needed for this outcome",
+                                failed.registry,
+                                failed.failure.kind()
+                            ),
                         ));
                     }
                     Outcome::OperationalHall
@@ -527,6 +531,7 @@ mod tests {
             consent_token: None,
             gbd_fl_shared_cache: false,
             deadline: None,
+            step: crate::decision::Step::Reception,
         }
     }
 
@@ -697,7 +702,6 @@ mod tests {
         assert_eq!(codes(&dec), [ReasonCode::OwnerDeceased]);
         assert_eq!(dec.reasons[0].source, Some(Registry::Zags));
         assert_eq!(dec.evidence[1].record_id, "D-9");
-        assert_eq!(Outcome::RefusedHere.order_item(), "8");
     }
 
     #[test]
