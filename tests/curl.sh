@@ -37,6 +37,9 @@ BAD_IIN='{"ownerIin":"860314310211","service":"SERVICE_REGISTRATION_AT_RESIDENCE
 BAD_IIN_SAYS='"code":3,"message":"owner_iin: check digit \(12th digit\) does not match the first 11 digits"'
 
 # README
+expect readme-dwelling '"outcome":"OUTCOME_OPERATIONAL_HALL","reasons":\[\{"ownerIndex":2,"code":"REASON_CODE_OWNER_MINOR"' \
+  '"owners":\[\{"iin":"880702431094","decision":\{' '"role":"REPRESENTATIVE_ROLE_MOTHER"' '"representativeConfirmed":true,"orderItem":"4"' -- \
+  json "$G/v1/dwellings:check" -d '{"owners":[{"iin":"880702431094"},{"iin":"851120331100"},{"iin":"161016620441"}],"service":"SERVICE_REGISTRATION_AT_RESIDENCE","applicantIin":"880702431094"}'
 expect readme-check-owner '"decisionId":"[0-9a-f-]{36}"' '"outcome":"OUTCOME_ONLINE"' '"code":"REASON_CODE_OWNER_CAPABLE_ADULT"' '"orderItem":"5"' -- \
   json "$G/v1/owners:check" -d '{"ownerIin":"860314310210","service":"SERVICE_REGISTRATION_AT_RESIDENCE"}'
 expect readme-civil-acts '"birthActs":\[' '"mother":\{' '"father":\{' -- curl -s "$G/v1/persons/161016620441/civil-acts"
@@ -48,8 +51,10 @@ expect check-owner '"outcome":"OUTCOME_OPERATIONAL_HALL"' '"reasons":\[\{"code":
   '"owner":\{"kind":"OWNER_KIND_PERSON","ageYears":[0-9]+,"minor":true,"capacity":"CAPACITY_STATUS_CAPABLE"\}' \
   '"representation":\{"role":"REPRESENTATIVE_ROLE_MOTHER","source":"REGISTRY_ZAGS","recordId":"ZAGS-B-0000451"' \
   '"evidence":\[\{"registry":"REGISTRY_GBD_FL","status":"EVIDENCE_STATUS_FOUND","recordId":"[^"]+","fetchedAt":"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:.]+Z"\}' \
-  "\"orderItem\":\"4\",\"decisionDate\":\"$today\",\"service\":\"SERVICE_REGISTRATION_AT_RESIDENCE\"\}$" -- \
+  "\"orderItem\":\"4\",\"decisionDate\":\"$today\",\"service\":\"SERVICE_REGISTRATION_AT_RESIDENCE\",\"step\":\"ORDER_STEP_RECEPTION\",\"orderText\":\"Item 4: " -- \
   json "$G/v1/owners:check" -d '{"ownerIin":"161016620441","service":"SERVICE_REGISTRATION_AT_RESIDENCE","applicantIin":"880702431094"}'
+expect dwelling-repeated '"code":3,"message":"owners\[1\].iin: repeats owners\[0\].iin' ' 400$' -- \
+  status -H 'content-type: application/json' "$G/v1/dwellings:check" -d '{"owners":[{"iin":"860314310210"},{"iin":"860314310210"}],"service":"SERVICE_REGISTRATION_AT_RESIDENCE"}'
 expect check-owner-proto-names '"outcome":"OUTCOME_ONLINE"' '"code":"REASON_CODE_OWNER_IS_ORGANISATION"' '"kind":"OWNER_KIND_ORGANISATION"' '"service":"SERVICE_TEMPORARY_REGISTRATION"' -- \
   json "$G/v1/owners:check" -d '{"owner_iin":"080540012342","service":"SERVICE_TEMPORARY_REGISTRATION"}'
 expect get-person '"person":\{"iin":"790505361139"' '"capacity":\{"status":"CAPACITY_STATUS_INCAPABLE"' '"caseNumber":"2-1234/2019"' '"evidence":\{' -- \

@@ -136,6 +136,33 @@ async fn every_rpc_answers_at_its_route() {
     );
     assert_eq!(check.json["orderItem"], "4");
 
+    let dwelling = h
+        .post(
+            "/v1/dwellings:check",
+            json!({
+                "owners": [{"iin": demo::MINOR_MOTHER}, {"iin": demo::MINOR_FATHER}, {"iin": minor}],
+                "service": "SERVICE_REGISTRATION_AT_RESIDENCE",
+                "applicantIin": demo::MINOR_MOTHER,
+            }),
+        )
+        .await;
+    assert_eq!(dwelling.status, StatusCode::OK, "{}", dwelling.json);
+    assert_eq!(dwelling.json["outcome"], "OUTCOME_OPERATIONAL_HALL");
+    assert_eq!(dwelling.json["reasons"][0]["ownerIndex"], 2);
+    assert_eq!(dwelling.json["owners"].as_array().unwrap().len(), 3);
+    assert_eq!(dwelling.json["representativeConfirmed"], true);
+    let repeated = h
+        .post(
+            "/v1/dwellings:check",
+            json!({"owners": [{"iin": minor}, {"iin": minor}], "service": "SERVICE_REGISTRATION_AT_RESIDENCE"}),
+        )
+        .await;
+    assert_eq!(repeated.status, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        repeated.detail("BadRequest")["fieldViolations"][0]["field"],
+        "owners[1].iin"
+    );
+
     let person = format!("/v1/persons/{}", demo::INCAPABLE_BY_COURT);
     let token = demo::consent(demo::INCAPABLE_BY_COURT);
     let by_get = h.get(&format!("{person}?consentToken={token}")).await;
@@ -634,6 +661,7 @@ async fn the_openapi_document_is_valid() {
     let paths = document.json["paths"].as_object().unwrap();
     for path in [
         "/v1/owners:check",
+        "/v1/dwellings:check",
         "/v1/persons/{iin}",
         "/v1/persons:get",
         "/v1/persons/{iin}/civil-acts",
