@@ -1,5 +1,11 @@
-//! Assembling and running the gateway: registries behind their guards, the gRPC services,
-//! health, configuration reload and graceful drain.
+//! Assembling and running the gateway: registries behind their guards, the gRPC services and
+//! their HTTP/JSON routes, health, configuration reload and graceful drain.
+//!
+//! One listener serves both gRPC and HTTP/JSON: gRPC's paths are `/<service>/<method>`, the
+//! JSON routes live under `/v1/`, so the path tells them apart; HTTP/1.1 and HTTP/2 are told
+//! apart by ALPN over TLS and by the connection preface in plaintext. The JSON routes thus get
+//! the same mutual TLS, connection limits and drain as gRPC with nothing more to configure,
+//! open or watch.
 //!
 //! [`Gateway::start`] builds everything from a [`Config`]; [`Gateway::serve`] serves until the
 //! shutdown future completes, then reports NOT_SERVING for `shutdown_delay`, stops taking
@@ -43,6 +49,7 @@ pub struct Gateway {
     guards: Vec<Arc<dyn GuardAdmin>>,
     registry_service: api::Checked<api::RegistryGatewayServiceServer<api::Gateway>>,
     admin_service: api::Checked<api::GatewayAdminServiceServer<api::Admin>>,
+    http_json: api::http::HttpJson,
 }
 
 /// Applies new configuration to a running gateway.
@@ -153,7 +160,7 @@ impl Gateway {
                 edge.clone(),
             ))
             .max_decoding_message_size(config.max_message_bytes),
-            edge,
+            edge.clone(),
         );
         let admin_service = api::Checked::new(
             api::GatewayAdminServiceServer::new(api::Admin::new(
@@ -161,7 +168,16 @@ impl Gateway {
                 admin_edge.clone(),
             ))
             .max_decoding_message_size(config.max_message_bytes),
-            admin_edge,
+            admin_edge.clone(),
+        );
+        let http_json = api::http::HttpJson::new(
+            tonic::service::Routes::new(registry_service.clone())
+                .add_service(admin_service.clone()),
+            vec![
+                (service_name(&registry_service), edge),
+                (service_name(&admin_service), admin_edge),
+            ],
+            config.max_message_bytes,
         );
         Ok(Gateway {
             reloader: Reloader {
@@ -179,6 +195,7 @@ impl Gateway {
             guards,
             registry_service,
             admin_service,
+            http_json,
         })
     }
 
@@ -238,13 +255,12 @@ impl Gateway {
         // (`api::Admission`): health and reflection are never refused.
         let limits = config.connections;
         let mut server = tonic::transport::Server::builder()
+            .accept_http1(true)
             .max_concurrent_streams(limits.max_streams)
             .http2_keepalive_interval(Some(limits.keepalive_interval))
             .http2_keepalive_timeout(Some(limits.keepalive_timeout))
             .layer(listener::ArrivalLayer(limits.request_arrival_timeout));
-        if let Some(tls) = &config.tls {
-            server = server.tls_config(tls_config(tls)?.timeout(limits.tls_handshake_timeout))?;
-        }
+        let tls = config.tls.as_ref().map(listener::tls_config).transpose()?;
 
         // Drain: NOT_SERVING first, then tonic stops accepting and waits for calls in flight.
         let (draining, drain_started) = tokio::sync::oneshot::channel();
@@ -265,13 +281,26 @@ impl Gateway {
             }
         };
         tracing::info!(addr = %listener.local_addr()?, "registry gateway serving");
-        let served = server
-            .add_service(health_service)
+        let grpc = tonic::service::Routes::new(health_service)
             .add_service(reflection().build_v1()?)
             .add_service(reflection().build_v1alpha()?)
             .add_service(self.registry_service)
-            .add_service(self.admin_service)
-            .serve_with_incoming_shutdown(listener::incoming(listener, limits), signal);
+            .add_service(self.admin_service);
+        let routes = tonic::service::Routes::from(
+            grpc.into_axum_router()
+                .merge(self.http_json.router())
+                .fallback(api::http::fallback),
+        );
+        let server = server.add_routes(routes);
+        let served: std::pin::Pin<Box<dyn Future<Output = _> + Send>> = match tls {
+            Some(tls) => Box::pin(server.serve_with_incoming_shutdown(
+                listener::tls_incoming(listener, limits, tls),
+                signal,
+            )),
+            None => Box::pin(
+                server.serve_with_incoming_shutdown(listener::incoming(listener, limits), signal),
+            ),
+        };
         let reloader = self.reloader.clone();
         let grace = async move {
             if drain_started.await.is_ok() {
@@ -484,17 +513,7 @@ fn keep_running(
     changed
 }
 
-/// Mutual TLS: the server's identity, and client certificates required against the CA.
-fn tls_config(tls: &config::TlsConfig) -> Result<tonic::transport::ServerTlsConfig, BoxError> {
-    let read = |path: &std::path::Path| {
-        std::fs::read(path).map_err(|e| format!("tls: cannot read {}: {e}", path.display()))
-    };
-    Ok(tonic::transport::ServerTlsConfig::new()
-        .identity(tonic::transport::Identity::from_pem(
-            read(&tls.cert)?,
-            read(&tls.key)?,
-        ))
-        .client_ca_root(tonic::transport::Certificate::from_pem(read(
-            &tls.client_ca,
-        )?)))
+/// The gRPC name of a service (`registry_gateway.v1.RegistryGateway`).
+fn service_name<S: tonic::server::NamedService>(_: &S) -> String {
+    S::NAME.to_owned()
 }

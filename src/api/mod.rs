@@ -1,6 +1,7 @@
 //! The gRPC edge: generated types, the `RegistryGatewayService` service, and the conversion
 //! between protobuf and domain types. A handler validates its request, calls a domain trait, and
-//! converts the answer; nothing below this module sees a protobuf type.
+//! converts the answer; nothing below this module sees a protobuf type. [`http`] serves the
+//! same services over HTTP/JSON by transcoding to them.
 
 use std::borrow::Cow;
 
@@ -18,11 +19,12 @@ mod admission;
 mod call;
 mod convert;
 mod dwelling;
+pub mod http;
 mod malformed;
 
 pub use admin::Admin;
 pub use admission::Admission;
-pub use call::{About, Edge};
+pub use call::{About, Edge, HttpRoute};
 pub use malformed::Checked;
 
 /// Code generated from `proto/registry_gateway/v1/gateway.proto`.
