@@ -6,7 +6,9 @@
 //! sees HTTP statuses, and a gRPC error is an HTTP 200):
 //!
 //! 1. warm CheckOwner (every registry answer cached) vs a bare tonic server that answers the
-//!    same RPC with a canned response of the same size, same h2load settings; then warm
+//!    same RPC with a canned response of the same size, same h2load settings; then
+//!    (`warm_pg`) the same with the audit trail shipped to a PostgreSQL server the benchmark
+//!    starts (Debian's `postgresql`), next to the local-file figure of the same run; then warm
 //!    CheckOwner over HTTP/1.1 + JSON vs over gRPC at the same concurrency (`warm_http`);
 //! 2. cold CheckOwner (cache off), each mock registry answering in 20 ms; then the same with
 //!    WS-Security both ways (`cold_signed`), and the cost of signing and verifying one envelope;
@@ -36,6 +38,10 @@ use registry_gateway::{decision, metrics, mock_registry};
 use registry_mocks::{demo, FaultMode, Faults, Fixture, MockRegistries};
 use tokio::net::TcpListener;
 use tonic::{Request, Response, Status};
+
+#[allow(dead_code)] // the benchmark uses a part of the tests' harness
+#[path = "../tests/common/postgres.rs"]
+mod postgres;
 
 const METHOD: &str = "/registry_gateway.v1.RegistryGatewayService/CheckOwner";
 
@@ -233,7 +239,7 @@ struct Running {
 }
 
 async fn gateway(extra: &str) -> Running {
-    gateway_signed(extra, Signing::None).await
+    gateway_signed(extra, Signing::None, "").await
 }
 
 /// Who signs in a scenario.
@@ -248,7 +254,14 @@ enum Signing {
     Both,
 }
 
-async fn gateway_signed(extra: &str, signing: Signing) -> Running {
+async fn gateway_signed(extra: &str, signing: Signing, audit_extra: &str) -> Running {
+    // BENCH_FSYNC and BENCH_NO_AUDIT, for measuring what the audit log costs.
+    let fsync = std::env::var("BENCH_FSYNC").unwrap_or_else(|_| "always".into());
+    gateway_audited(extra, signing, audit_extra, &fsync).await
+}
+
+/// `audit_extra` goes at the end of the `[audit]` section (e.g. its `[audit.postgres]`).
+async fn gateway_audited(extra: &str, signing: Signing, audit_extra: &str, fsync: &str) -> Running {
     let signed = signing == Signing::Both;
     let audit = tempfile::tempdir().unwrap();
     let signing_section = if signed {
@@ -266,12 +279,10 @@ async fn gateway_signed(extra: &str, signing: Signing) -> Running {
     } else {
         String::new()
     };
-    // BENCH_FSYNC and BENCH_NO_AUDIT, for measuring what the audit log costs.
-    let fsync = std::env::var("BENCH_FSYNC").unwrap_or_else(|_| "always".into());
     let audit_section = match std::env::var_os("BENCH_NO_AUDIT") {
         Some(_) => String::new(),
         None => format!(
-            "[audit]\npath = \"{}\"\nfsync = \"{fsync}\"",
+            "[audit]\npath = \"{}\"\nfsync = \"{fsync}\"\n{audit_extra}",
             audit.path().join("audit.jsonl").display()
         ),
     };
@@ -436,6 +447,9 @@ async fn bench() {
     if run("warm") {
         warm(&handle).await;
     }
+    if run("warm_pg") {
+        warm_pg(&handle).await;
+    }
     if run("warm_http") {
         warm_http(&handle).await;
     }
@@ -509,7 +523,7 @@ async fn warm(handle: &metrics::PrometheusHandle) {
 }
 
 async fn warm_http(handle: &metrics::PrometheusHandle) {
-    // 1b. Warm CheckOwner over HTTP/1.1 + JSON vs the same over gRPC: 64 connections with one
+    // 1c. Warm CheckOwner over HTTP/1.1 + JSON vs the same over gRPC: 64 connections with one
     // request in flight each (HTTP/1.1 has no streams), so the difference is the transcoding.
     let warm = gateway("").await;
     check_owner(warm.addr, demo::CAPABLE_ADULT).await;
@@ -559,9 +573,74 @@ async fn warm_http(handle: &metrics::PrometheusHandle) {
     drop(warm);
 }
 
+/// Warm CheckOwner at the warm row's h2load settings through a gateway whose `[audit]` ends
+/// with `audit_extra`; checks every request was answered OK.
+async fn warm_audited(handle: &metrics::PrometheusHandle, audit_extra: &str, fsync: &str) -> Load {
+    let gw = gateway_audited("", Signing::None, audit_extra, fsync).await;
+    check_owner(gw.addr, demo::CAPABLE_ADULT).await;
+    let ok_before = answered(handle, "OK");
+    let load = H2load {
+        addr: gw.addr,
+        body: &grpc_body(demo::CAPABLE_ADULT),
+        clients: 16,
+        streams: 8,
+        extra_headers: &[],
+        http1: None,
+    }
+    .run(Run::For {
+        warm_up: 2,
+        seconds: secs(15, 4),
+    });
+    let ok = answered(handle, "OK") - ok_before;
+    assert!(
+        ok >= load.requests,
+        "every warm request answered OK ({ok} of {})",
+        load.requests
+    );
+    drop(gw);
+    load
+}
+
+async fn warm_pg(handle: &metrics::PrometheusHandle) {
+    // 1b. Warm CheckOwner with the audit trail in PostgreSQL, against the local file alone.
+    let pg = postgres::Postgres::start_with(&[]); // the server's defaults: fsync on
+    let store = |durability: &str, fsync: &str| {
+        format!(
+            "replica = \"bench-{durability}-{fsync}\"\n[audit.postgres]\nurl = \"{}\"\npassword_file = \"{}\"\ndurability = \"{durability}\"\nmigrate = true\nmax_backlog = 10000000",
+            pg.superuser_url(),
+            pg.password_file().display()
+        )
+    };
+    let file = warm_audited(handle, "", "always").await;
+    let shipped = warm_audited(handle, &store("postgres", "interval"), "interval").await;
+    let shipped_synced = warm_audited(handle, &store("postgres", "always"), "always").await;
+    let spooled = warm_audited(handle, &store("local", "always"), "always").await;
+    println!(
+        "| warm CheckOwner, audit to the local file only (fsync \"always\", same run) | — | {:.0} req/s, p50 {}, p99 {} | — |",
+        file.rps,
+        ms(file.p50),
+        ms(file.p99)
+    );
+    for (what, load) in [
+        ("durability = \"postgres\" (answered once the record's batch is committed in PostgreSQL), local spool fsync = \"interval\" (as docs/production.md recommends)", shipped),
+        ("durability = \"postgres\", local spool fsync = \"always\" (two fsyncs per batch)", shipped_synced),
+        ("durability = \"local\" (answered once in the local file, fsync \"always\"; shipped behind)", spooled),
+    ] {
+        let ratio = load.rps / file.rps;
+        println!(
+            "| ↳ same, audit shipped to PostgreSQL on this machine, {what} | ≥ 0.75 × the local-file row | {:.0} req/s ({:.2} ×), p50 {}, p99 {} | {} |",
+            load.rps,
+            ratio,
+            ms(load.p50),
+            ms(load.p99),
+            if ratio >= 0.75 { "yes" } else { "no" }
+        );
+    }
+}
+
 async fn cold(_: &metrics::PrometheusHandle, signing: Signing) {
     // 2. Cold CheckOwner, registries at 20 ms (and the same with WS-Security).
-    let cold = gateway_signed("[resilience.defaults]\ncache_ttl = \"0s\"\ncache_negative_ttl = \"0s\"\ncache_max_stale = \"0s\"", signing).await;
+    let cold = gateway_signed("[resilience.defaults]\ncache_ttl = \"0s\"\ncache_negative_ttl = \"0s\"\ncache_max_stale = \"0s\"", signing, "").await;
     for r in Registry::ALL {
         cold.mocks.get(mock_registry(r)).set_faults(Faults {
             latency: Duration::from_millis(20),

@@ -3,6 +3,7 @@
 #![allow(dead_code)] // each test binary uses a part of it
 
 pub mod pki;
+pub mod postgres;
 
 use std::collections::HashSet;
 use std::net::SocketAddr;
