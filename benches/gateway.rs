@@ -522,57 +522,6 @@ async fn warm(handle: &metrics::PrometheusHandle) {
     drop(warm);
 }
 
-async fn warm_http(handle: &metrics::PrometheusHandle) {
-    // 1c. Warm CheckOwner over HTTP/1.1 + JSON vs the same over gRPC: 64 connections with one
-    // request in flight each (HTTP/1.1 has no streams), so the difference is the transcoding.
-    let warm = gateway("").await;
-    check_owner(warm.addr, demo::CAPABLE_ADULT).await;
-    let grpc = grpc_body(demo::CAPABLE_ADULT);
-    let json = format!(
-        r#"{{"ownerIin":"{}","service":"SERVICE_REGISTRATION_AT_RESIDENCE"}}"#,
-        demo::CAPABLE_ADULT
-    );
-    let seconds = secs(15, 4);
-    let load = |body: &[u8], http1| {
-        let ok_before = answered(handle, "OK");
-        let load = H2load {
-            addr: warm.addr,
-            body,
-            clients: 64,
-            streams: 1,
-            extra_headers: &[],
-            http1,
-        }
-        .run(Run::For {
-            warm_up: 2,
-            seconds,
-        });
-        let ok = answered(handle, "OK") - ok_before;
-        assert!(
-            ok >= load.requests,
-            "every request answered OK ({ok} of {})",
-            load.requests
-        );
-        load
-    };
-    let over_grpc = load(&grpc, None);
-    let over_http = load(json.as_bytes(), Some("/v1/owners:check"));
-    println!(
-        "| warm CheckOwner over gRPC, 64 connections × 1 call | — | {:.0} req/s, p50 {}, p99 {} | — |",
-        over_grpc.rps,
-        ms(over_grpc.p50),
-        ms(over_grpc.p99)
-    );
-    println!(
-        "| the same over HTTP/1.1 + JSON (`POST /v1/owners:check`) | — | {:.0} req/s ({:.2} × gRPC), p50 {}, p99 {} | — |",
-        over_http.rps,
-        over_http.rps / over_grpc.rps,
-        ms(over_http.p50),
-        ms(over_http.p99)
-    );
-    drop(warm);
-}
-
 /// Warm CheckOwner at the warm row's h2load settings through a gateway whose `[audit]` ends
 /// with `audit_extra`; checks every request was answered OK.
 async fn warm_audited(handle: &metrics::PrometheusHandle, audit_extra: &str, fsync: &str) -> Load {
@@ -636,6 +585,57 @@ async fn warm_pg(handle: &metrics::PrometheusHandle) {
             if ratio >= 0.75 { "yes" } else { "no" }
         );
     }
+}
+
+async fn warm_http(handle: &metrics::PrometheusHandle) {
+    // 1b. Warm CheckOwner over HTTP/1.1 + JSON vs the same over gRPC: 64 connections with one
+    // request in flight each (HTTP/1.1 has no streams), so the difference is the transcoding.
+    let warm = gateway("").await;
+    check_owner(warm.addr, demo::CAPABLE_ADULT).await;
+    let grpc = grpc_body(demo::CAPABLE_ADULT);
+    let json = format!(
+        r#"{{"ownerIin":"{}","service":"SERVICE_REGISTRATION_AT_RESIDENCE"}}"#,
+        demo::CAPABLE_ADULT
+    );
+    let seconds = secs(15, 4);
+    let load = |body: &[u8], http1| {
+        let ok_before = answered(handle, "OK");
+        let load = H2load {
+            addr: warm.addr,
+            body,
+            clients: 64,
+            streams: 1,
+            extra_headers: &[],
+            http1,
+        }
+        .run(Run::For {
+            warm_up: 2,
+            seconds,
+        });
+        let ok = answered(handle, "OK") - ok_before;
+        assert!(
+            ok >= load.requests,
+            "every request answered OK ({ok} of {})",
+            load.requests
+        );
+        load
+    };
+    let over_grpc = load(&grpc, None);
+    let over_http = load(json.as_bytes(), Some("/v1/owners:check"));
+    println!(
+        "| warm CheckOwner over gRPC, 64 connections × 1 call | — | {:.0} req/s, p50 {}, p99 {} | — |",
+        over_grpc.rps,
+        ms(over_grpc.p50),
+        ms(over_grpc.p99)
+    );
+    println!(
+        "| the same over HTTP/1.1 + JSON (`POST /v1/owners:check`) | — | {:.0} req/s ({:.2} × gRPC), p50 {}, p99 {} | — |",
+        over_http.rps,
+        over_http.rps / over_grpc.rps,
+        ms(over_http.p50),
+        ms(over_http.p99)
+    );
+    drop(warm);
 }
 
 async fn cold(_: &metrics::PrometheusHandle, signing: Signing) {
