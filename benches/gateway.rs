@@ -8,7 +8,8 @@
 //! 1. warm CheckOwner (every registry answer cached) vs a bare tonic server that answers the
 //!    same RPC with a canned response of the same size, same h2load settings; then
 //!    (`warm_pg`) the same with the audit trail shipped to a PostgreSQL server the benchmark
-//!    starts (Debian's `postgresql`), next to the local-file figure of the same run;
+//!    starts (Debian's `postgresql`), next to the local-file figure of the same run; then warm
+//!    CheckOwner over HTTP/1.1 + JSON vs over gRPC at the same concurrency (`warm_http`);
 //! 2. cold CheckOwner (cache off), each mock registry answering in 20 ms; then the same with
 //!    WS-Security both ways (`cold_signed`), and the cost of signing and verifying one envelope;
 //! 3. 1,000 concurrent identical cold CheckOwner calls: calls per registry;
@@ -84,6 +85,8 @@ struct H2load<'a> {
     clients: u32,
     streams: u32,
     extra_headers: &'a [&'a str],
+    /// HTTP/1.1 and JSON to this route instead of gRPC (`--h1`).
+    http1: Option<&'a str>,
 }
 
 impl H2load<'_> {
@@ -101,10 +104,13 @@ impl H2load<'_> {
             "-m",
             &self.streams.to_string(),
         ])
-        .args(["-d", body.to_str().unwrap()])
-        .args(["-H", "content-type: application/grpc", "-H", "te: trailers"])
-        .args(["-H", "x-purpose: benchmark"])
-        .arg(format!("--log-file={}", log.display()));
+        .args(["-d", body.to_str().unwrap()]);
+        match self.http1 {
+            Some(_) => cmd.args(["--h1", "-H", "content-type: application/json"]),
+            None => cmd.args(["-H", "content-type: application/grpc", "-H", "te: trailers"]),
+        };
+        cmd.args(["-H", "x-purpose: benchmark"])
+            .arg(format!("--log-file={}", log.display()));
         for h in self.extra_headers {
             cmd.args(["-H", h]);
         }
@@ -117,7 +123,11 @@ impl H2load<'_> {
                 cmd.args(["-n", &n.to_string()]);
             }
         }
-        cmd.arg(format!("http://{}{METHOD}", self.addr));
+        cmd.arg(format!(
+            "http://{}{}",
+            self.addr,
+            self.http1.unwrap_or(METHOD)
+        ));
         let out = cmd
             .output()
             .expect("h2load runs (apt-get install nghttp2-client)");
@@ -438,6 +448,9 @@ async fn bench() {
     if run("warm_pg") {
         warm_pg(&handle).await;
     }
+    if run("warm_http") {
+        warm_http(&handle).await;
+    }
     if run("cold") {
         cold(&handle, Signing::None).await;
     }
@@ -470,6 +483,7 @@ async fn warm(handle: &metrics::PrometheusHandle) {
         clients: 16,
         streams: 8,
         extra_headers: &[],
+        http1: None,
     };
     let base = settings(ceiling).run(Run::For {
         warm_up: 2,
@@ -518,6 +532,7 @@ async fn warm_audited(handle: &metrics::PrometheusHandle, audit_extra: &str, fsy
         clients: 16,
         streams: 8,
         extra_headers: &[],
+        http1: None,
     }
     .run(Run::For {
         warm_up: 2,
@@ -570,6 +585,57 @@ async fn warm_pg(handle: &metrics::PrometheusHandle) {
     }
 }
 
+async fn warm_http(handle: &metrics::PrometheusHandle) {
+    // 1b. Warm CheckOwner over HTTP/1.1 + JSON vs the same over gRPC: 64 connections with one
+    // request in flight each (HTTP/1.1 has no streams), so the difference is the transcoding.
+    let warm = gateway("").await;
+    check_owner(warm.addr, demo::CAPABLE_ADULT).await;
+    let grpc = grpc_body(demo::CAPABLE_ADULT);
+    let json = format!(
+        r#"{{"ownerIin":"{}","service":"SERVICE_REGISTRATION_AT_RESIDENCE"}}"#,
+        demo::CAPABLE_ADULT
+    );
+    let seconds = secs(15, 4);
+    let load = |body: &[u8], http1| {
+        let ok_before = answered(handle, "OK");
+        let load = H2load {
+            addr: warm.addr,
+            body,
+            clients: 64,
+            streams: 1,
+            extra_headers: &[],
+            http1,
+        }
+        .run(Run::For {
+            warm_up: 2,
+            seconds,
+        });
+        let ok = answered(handle, "OK") - ok_before;
+        assert!(
+            ok >= load.requests,
+            "every request answered OK ({ok} of {})",
+            load.requests
+        );
+        load
+    };
+    let over_grpc = load(&grpc, None);
+    let over_http = load(json.as_bytes(), Some("/v1/owners:check"));
+    println!(
+        "| warm CheckOwner over gRPC, 64 connections × 1 call | — | {:.0} req/s, p50 {}, p99 {} | — |",
+        over_grpc.rps,
+        ms(over_grpc.p50),
+        ms(over_grpc.p99)
+    );
+    println!(
+        "| the same over HTTP/1.1 + JSON (`POST /v1/owners:check`) | — | {:.0} req/s ({:.2} × gRPC), p50 {}, p99 {} | — |",
+        over_http.rps,
+        over_http.rps / over_grpc.rps,
+        ms(over_http.p50),
+        ms(over_http.p99)
+    );
+    drop(warm);
+}
+
 async fn cold(_: &metrics::PrometheusHandle, signing: Signing) {
     // 2. Cold CheckOwner, registries at 20 ms (and the same with WS-Security).
     let cold = gateway_signed("[resilience.defaults]\ncache_ttl = \"0s\"\ncache_negative_ttl = \"0s\"\ncache_max_stale = \"0s\"", signing, "").await;
@@ -585,6 +651,7 @@ async fn cold(_: &metrics::PrometheusHandle, signing: Signing) {
         clients: cold_clients(),
         streams: 1,
         extra_headers: &[],
+        http1: None,
     }
     .run(Run::For {
         warm_up: 1,
@@ -696,6 +763,7 @@ async fn coalesce(handle: &metrics::PrometheusHandle) {
         clients: 10,
         streams: 100,
         extra_headers: &[],
+        http1: None,
     }
     .run(Run::Requests(1000));
     let ok = answered(handle, "OK") - ok_before;
@@ -749,6 +817,7 @@ async fn down(handle: &metrics::PrometheusHandle) {
         clients: 8,
         streams: 8,
         extra_headers: &["grpc-timeout: 200m"],
+        http1: None,
     }
     .run(Run::For {
         warm_up: 1,

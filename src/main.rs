@@ -152,10 +152,9 @@ async fn serve(cli: Cli, config: Config) -> Result<(), registry_gateway::BoxErro
     let gateway = Gateway::start(config).await?;
     #[cfg(unix)]
     tokio::spawn(reload_on_sighup(cli, gateway.reloader()));
+    let addr = listener.local_addr()?;
     eprintln!(
-        "registry-gateway: serving registry_gateway.v1.RegistryGatewayService on {} ({mode}); try: grpcurl -plaintext {} list",
-        listener.local_addr()?,
-        listener.local_addr()?
+        "registry-gateway: serving registry_gateway.v1.RegistryGatewayService on {addr} ({mode}), gRPC and HTTP/JSON; try: grpcurl -plaintext {addr} list, or curl http://{addr}/v1/openapi.json"
     );
     gateway.serve(listener, shutdown_signal()).await
 }

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # The whole test suite, on a fresh machine with only the Rust toolchain: installs the programs
 # the tests drive besides Rust — promtool (Debian's `prometheus`, for the alert-rule tests),
-# xmlsec1 (the WS-Security interop tests) and PostgreSQL's server (Debian's `postgresql`, for the
-# audit store tests, which start their own cluster) — when they are missing, then runs
-# `cargo test --workspace`. Extra arguments go to cargo test.
+# xmlsec1 (the WS-Security interop tests), PostgreSQL's server (Debian's `postgresql`, for the
+# audit store tests, which start their own cluster) and openapi-spec-validator (PyPI, pinned; it
+# checks the served OpenAPI document) — when they are missing, then runs `cargo test --workspace`.
+# Extra arguments go to cargo test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 need=()
@@ -17,6 +18,10 @@ if [ ${#need[@]} -gt 0 ]; then
   [ "$(id -u)" = 0 ] || sudo="sudo"
   $sudo apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${need[@]}"
+fi
+if ! python3 -c "import openapi_spec_validator" 2>/dev/null; then
+  echo "== installing openapi-spec-validator (PyPI) for the OpenAPI test"
+  python3 -m pip install --quiet --disable-pip-version-check openapi-spec-validator==0.9.0
 fi
 promtool --version | head -1
 xmlsec1 --version

@@ -2,6 +2,7 @@
 //! of them on 127.0.0.1:0 (the listener is bound before anything connects).
 #![allow(dead_code)] // each test binary uses a part of it
 
+pub mod pki;
 pub mod postgres;
 
 use std::collections::HashSet;
