@@ -1,7 +1,7 @@
 //! The gRPC edge: generated types, the `RegistryGatewayService` service, and the conversion between
 //! protobuf and domain types. A handler validates its request, calls a domain look-up or the
 //! decider, and converts the answer; nothing below this module sees a protobuf type. Every
-//! look-up RPC is the one generic [`GatewayService::look_up`]. [`http`] serves the same
+//! look-up RPC is the one generic `GatewayService::look_up`. [`http`] serves the same
 //! services over HTTP/JSON by transcoding to them.
 
 use std::borrow::Cow;
