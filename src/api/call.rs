@@ -345,7 +345,7 @@ impl Call {
             rpc.service = service_of(self.rpc),
             rpc.method = self.rpc,
             caller = %self.caller.name(),
-            request_id = %self.request_id,
+            request_id = %crate::iin::scrub(&self.request_id),
             subject = %masked,
             http.route = tracing::field::Empty,
             rpc.grpc.status_code = tracing::field::Empty,
