@@ -373,6 +373,20 @@ fn answered(handle: &metrics::PrometheusHandle, code: &str) -> u64 {
         .unwrap_or(0.0) as u64
 }
 
+/// Runs `load` and checks through the gateway's own metrics that every request it made was
+/// answered OK (h2load counts a gRPC error as a success: it is an HTTP 200).
+fn every_answer_ok(handle: &metrics::PrometheusHandle, load: impl FnOnce() -> Load) -> Load {
+    let before = answered(handle, "OK");
+    let load = load();
+    let ok = answered(handle, "OK") - before;
+    assert!(
+        ok >= load.requests,
+        "every request answered OK ({ok} of {})",
+        load.requests
+    );
+    load
+}
+
 fn rss_bytes() -> u64 {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
     status
@@ -489,17 +503,12 @@ async fn warm(handle: &metrics::PrometheusHandle) {
         warm_up: 2,
         seconds,
     });
-    let ok_before = answered(handle, "OK");
-    let gw = settings(warm.addr).run(Run::For {
-        warm_up: 2,
-        seconds,
+    let gw = every_answer_ok(handle, || {
+        settings(warm.addr).run(Run::For {
+            warm_up: 2,
+            seconds,
+        })
     });
-    let ok = answered(handle, "OK") - ok_before;
-    assert!(
-        ok >= gw.requests,
-        "every warm request answered OK ({ok} of {})",
-        gw.requests
-    );
     let ratio = gw.rps / base.rps;
     let p99_ratio = gw.p99.as_secs_f64() / base.p99.as_secs_f64();
     println!(
@@ -525,25 +534,20 @@ async fn warm(handle: &metrics::PrometheusHandle) {
 async fn warm_audited(handle: &metrics::PrometheusHandle, audit_extra: &str, fsync: &str) -> Load {
     let gw = gateway_audited("", Signing::None, audit_extra, fsync).await;
     check_owner(gw.addr, demo::CAPABLE_ADULT).await;
-    let ok_before = answered(handle, "OK");
-    let load = H2load {
-        addr: gw.addr,
-        body: &grpc_body(demo::CAPABLE_ADULT),
-        clients: 16,
-        streams: 8,
-        extra_headers: &[],
-        http1: None,
-    }
-    .run(Run::For {
-        warm_up: 2,
-        seconds: secs(15, 4),
+    let load = every_answer_ok(handle, || {
+        H2load {
+            addr: gw.addr,
+            body: &grpc_body(demo::CAPABLE_ADULT),
+            clients: 16,
+            streams: 8,
+            extra_headers: &[],
+            http1: None,
+        }
+        .run(Run::For {
+            warm_up: 2,
+            seconds: secs(15, 4),
+        })
     });
-    let ok = answered(handle, "OK") - ok_before;
-    assert!(
-        ok >= load.requests,
-        "every warm request answered OK ({ok} of {})",
-        load.requests
-    );
     drop(gw);
     load
 }
@@ -597,26 +601,20 @@ async fn warm_http(handle: &metrics::PrometheusHandle) {
     );
     let seconds = secs(15, 4);
     let load = |body: &[u8], http1| {
-        let ok_before = answered(handle, "OK");
-        let load = H2load {
-            addr: warm.addr,
-            body,
-            clients: 64,
-            streams: 1,
-            extra_headers: &[],
-            http1,
-        }
-        .run(Run::For {
-            warm_up: 2,
-            seconds,
-        });
-        let ok = answered(handle, "OK") - ok_before;
-        assert!(
-            ok >= load.requests,
-            "every request answered OK ({ok} of {})",
-            load.requests
-        );
-        load
+        every_answer_ok(handle, || {
+            H2load {
+                addr: warm.addr,
+                body,
+                clients: 64,
+                streams: 1,
+                extra_headers: &[],
+                http1,
+            }
+            .run(Run::For {
+                warm_up: 2,
+                seconds,
+            })
+        })
     };
     let over_grpc = load(&grpc, None);
     let over_http = load(json.as_bytes(), Some("/v1/owners:check"));

@@ -8,28 +8,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 G=${1:-http://127.0.0.1:50051}
-fail=0 passed=0
-
-# docs/demo.md's helper: today's IIN of a demo person (daily for those born relative to today).
-iin() { cargo run -q --release --locked -p registry-mocks -- --iin-of "$1"; }
-today=$(date -u -d '+5 hours' +%F) # UTC+5, as the gateway and the mocks count days
-
-# expect NAME PATTERN... -- COMMAND...: every PATTERN (grep -E) must appear in the output.
-expect() {
-  local name=$1; shift
-  local patterns=()
-  while [ "$1" != "--" ]; do patterns+=("$1"); shift; done
-  shift
-  local out
-  out=$("$@" 2>&1) || true
-  for p in "${patterns[@]}"; do
-    if ! grep -Eq -- "$p" <<<"$out"; then
-      echo "FAIL $name: missing /$p/ in:"; echo "$out" | head -c 3000; echo
-      fail=$((fail + 1)); return
-    fi
-  done
-  echo "ok   $name"; passed=$((passed + 1))
-}
+source tests/expect.sh
 
 json() { curl -s -H 'content-type: application/json' "$@"; }
 status() { curl -s -w ' %{http_code}\n' "$@"; }
@@ -91,5 +70,4 @@ expect error-deadline '"code":4,"message":"[^"]*deadline' ' 504$' -- \
   status -H 'x-timeout-ms: 1' -H 'content-type: application/json' "$G/v1/owners:check" -d '{"ownerIin":"860314310210","service":"SERVICE_REGISTRATION_AT_RESIDENCE"}'
 expect error-method '^HTTP/1.1 405 Method Not Allowed' '^allow: POST' '"code":12' -- curl -s -i "$G/v1/owners:check"
 
-echo "curl: $passed passed, $fail failed"
-[ "$fail" -eq 0 ]
+summary curl

@@ -115,8 +115,13 @@ fn sent_trace_context(raw: &str) -> (String, String, String) {
     (header("traceparent"), header("tracestate"), property)
 }
 
-#[tokio::test(flavor = "current_thread")]
-async fn check_owner_continues_the_callers_trace_to_every_registry() {
+/// This thread's spans, through the gateway's own telemetry layer, into an in-memory exporter
+/// (until the guard drops).
+fn export_spans() -> (
+    InMemorySpanExporter,
+    SdkTracerProvider,
+    tracing::subscriber::DefaultGuard,
+) {
     let exporter = InMemorySpanExporter::default();
     let provider = SdkTracerProvider::builder()
         .with_simple_exporter(exporter.clone())
@@ -124,8 +129,14 @@ async fn check_owner_continues_the_callers_trace_to_every_registry() {
     let subscriber = tracing_subscriber::registry()
         .with(tracing_subscriber::EnvFilter::new(FILTER))
         .with(telemetry::layer(&provider));
+    let guard = tracing::subscriber::set_default(subscriber);
+    (exporter, provider, guard)
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn check_owner_continues_the_callers_trace_to_every_registry() {
     // One thread: the gateway and the mocks run on it, under this subscriber.
-    let _subscriber = tracing::subscriber::set_default(subscriber);
+    let (exporter, provider, _subscriber) = export_spans();
 
     let today = decision::today();
     let mocks = common::demo_mocks(today).await;
@@ -396,14 +407,7 @@ async fn finished(
 /// came by (`http.route`, the template: never the path, which holds the IIN).
 #[tokio::test(flavor = "current_thread")]
 async fn an_http_call_is_one_rpc_span_with_its_route() {
-    let exporter = InMemorySpanExporter::default();
-    let provider = SdkTracerProvider::builder()
-        .with_simple_exporter(exporter.clone())
-        .build();
-    let subscriber = tracing_subscriber::registry()
-        .with(tracing_subscriber::EnvFilter::new(FILTER))
-        .with(telemetry::layer(&provider));
-    let _subscriber = tracing::subscriber::set_default(subscriber);
+    let (exporter, provider, _subscriber) = export_spans();
     let mocks = common::demo_mocks(decision::today()).await;
     let (addr, stop) = common::serve(common::config_for(&mocks)).await;
 

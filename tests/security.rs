@@ -770,6 +770,19 @@ async fn no_iin_reaches_the_logs() {
             iin: demo::MINOR.into(),
         })
         .await;
+    // A caller that puts an IIN in its request id or purpose, on an answer and on a refusal.
+    for owner in [demo::CAPABLE_ADULT, demo::BAD_CHECK_DIGIT] {
+        let mut request = tonic::Request::new(check_owner(owner, ""));
+        let id = format!("req-{}", demo::MINOR_MOTHER);
+        request
+            .metadata_mut()
+            .insert("x-request-id", id.parse().unwrap());
+        let purpose = format!("registration of {}", demo::MINOR_FATHER);
+        request
+            .metadata_mut()
+            .insert("x-purpose", purpose.parse().unwrap());
+        let _ = c.check_owner(request).await;
+    }
     drop(gw); // its shutdown is logged too
     tokio::task::yield_now().await;
 

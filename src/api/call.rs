@@ -376,7 +376,7 @@ impl Call {
             rpc.service = self.rpc.service(),
             rpc.method = self.rpc.name(),
             caller = %self.caller.name(),
-            request_id = %self.request_id,
+            request_id = %crate::iin::scrub(&self.request_id),
             subject = %masked,
             http.route = tracing::field::Empty,
             rpc.grpc.status_code = tracing::field::Empty,

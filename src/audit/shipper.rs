@@ -197,6 +197,16 @@ impl Shipper {
         };
         let insert = within(timeout, client.prepare(postgres::INSERT)).await?;
         let head = postgres::head(&client, &self.replica).await?;
+        // Only this shipper adds to this replica's chain, and never past what the writer
+        // published: a store that is further on holds another writer's records.
+        let written = *self.written.borrow();
+        if head.seq > written {
+            return Err(format!(
+                "PostgreSQL holds seq {} of replica {:?}, past this replica's last record \
+                 ({written}): two pods under one replica id",
+                head.seq, self.replica
+            ));
+        }
         let live = self.live.clone();
         let (seq, hash) = (head.seq, head.hash.clone());
         let mut spool = blocking(move || Spool::after(&live, seq, &hash)).await?;

@@ -40,8 +40,8 @@ pub struct Violation {
 /// the rule also goes to the gateway's log.
 fn violation(field: impl AsRef<str>, rule: impl AsRef<str>) -> Violation {
     Violation {
-        field: crate::iin::scrub(field.as_ref()),
-        rule: crate::iin::scrub(rule.as_ref()),
+        field: crate::iin::scrub(field.as_ref()).into_owned(),
+        rule: crate::iin::scrub(rule.as_ref()).into_owned(),
     }
 }
 
