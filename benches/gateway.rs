@@ -7,6 +7,10 @@
 //!
 //! 1. warm CheckOwner and warm GetPerson (every registry answer cached) vs a bare tonic server
 //!    that answers the same RPC with a canned response of the same size, same h2load settings;
+//!    then
+//!    (`warm_pg`) the same with the audit trail shipped to a PostgreSQL server the benchmark
+//!    starts (Debian's `postgresql`), next to the local-file figure of the same run; then warm
+//!    CheckOwner over HTTP/1.1 + JSON vs over gRPC at the same concurrency (`warm_http`);
 //! 2. cold CheckOwner (cache off), each mock registry answering in 20 ms; then the same with
 //!    WS-Security both ways (`cold_signed`), and the cost of signing and verifying one envelope;
 //! 3. 1,000 concurrent identical cold CheckOwner calls: calls per registry;
@@ -37,6 +41,10 @@ use registry_gateway::{decision, metrics};
 use registry_mocks::{demo, FaultMode, Faults, Fixture, MockRegistries};
 use tokio::net::TcpListener;
 use tonic::{Request, Response, Status};
+
+#[allow(dead_code)] // the benchmark uses a part of the tests' harness
+#[path = "../tests/common/postgres.rs"]
+mod postgres;
 
 const CHECK_OWNER: &str = "/registry_gateway.v1.RegistryGatewayService/CheckOwner";
 const GET_PERSON: &str = "/registry_gateway.v1.RegistryGatewayService/GetPerson";
@@ -87,6 +95,8 @@ struct H2load<'a> {
     clients: u32,
     streams: u32,
     extra_headers: &'a [&'a str],
+    /// HTTP/1.1 and JSON to this route instead of gRPC (`--h1`).
+    http1: Option<&'a str>,
 }
 
 impl H2load<'_> {
@@ -104,10 +114,13 @@ impl H2load<'_> {
             "-m",
             &self.streams.to_string(),
         ])
-        .args(["-d", body.to_str().unwrap()])
-        .args(["-H", "content-type: application/grpc", "-H", "te: trailers"])
-        .args(["-H", "x-purpose: benchmark"])
-        .arg(format!("--log-file={}", log.display()));
+        .args(["-d", body.to_str().unwrap()]);
+        match self.http1 {
+            Some(_) => cmd.args(["--h1", "-H", "content-type: application/json"]),
+            None => cmd.args(["-H", "content-type: application/grpc", "-H", "te: trailers"]),
+        };
+        cmd.args(["-H", "x-purpose: benchmark"])
+            .arg(format!("--log-file={}", log.display()));
         for h in self.extra_headers {
             cmd.args(["-H", h]);
         }
@@ -120,8 +133,8 @@ impl H2load<'_> {
                 cmd.args(["-n", &n.to_string()]);
             }
         }
-        let method = self.method.unwrap_or(CHECK_OWNER);
-        cmd.arg(format!("http://{}{method}", self.addr));
+        let path = self.http1.or(self.method).unwrap_or(CHECK_OWNER);
+        cmd.arg(format!("http://{}{path}", self.addr));
         let out = cmd
             .output()
             .expect("h2load runs (apt-get install nghttp2-client)");
@@ -237,7 +250,7 @@ struct Running {
 }
 
 async fn gateway(extra: &str) -> Running {
-    gateway_signed(extra, Signing::None).await
+    gateway_signed(extra, Signing::None, "").await
 }
 
 /// Who signs in a scenario.
@@ -252,7 +265,14 @@ enum Signing {
     Both,
 }
 
-async fn gateway_signed(extra: &str, signing: Signing) -> Running {
+async fn gateway_signed(extra: &str, signing: Signing, audit_extra: &str) -> Running {
+    // BENCH_FSYNC and BENCH_NO_AUDIT, for measuring what the audit log costs.
+    let fsync = std::env::var("BENCH_FSYNC").unwrap_or_else(|_| "always".into());
+    gateway_audited(extra, signing, audit_extra, &fsync).await
+}
+
+/// `audit_extra` goes at the end of the `[audit]` section (e.g. its `[audit.postgres]`).
+async fn gateway_audited(extra: &str, signing: Signing, audit_extra: &str, fsync: &str) -> Running {
     let signed = signing == Signing::Both;
     let audit = tempfile::tempdir().unwrap();
     let signing_section = if signed {
@@ -270,12 +290,10 @@ async fn gateway_signed(extra: &str, signing: Signing) -> Running {
     } else {
         String::new()
     };
-    // BENCH_FSYNC and BENCH_NO_AUDIT, for measuring what the audit log costs.
-    let fsync = std::env::var("BENCH_FSYNC").unwrap_or_else(|_| "always".into());
     let audit_section = match std::env::var_os("BENCH_NO_AUDIT") {
         Some(_) => String::new(),
         None => format!(
-            "[audit]\npath = \"{}\"\nfsync = \"{fsync}\"",
+            "[audit]\npath = \"{}\"\nfsync = \"{fsync}\"\n{audit_extra}",
             audit.path().join("audit.jsonl").display()
         ),
     };
@@ -387,6 +405,29 @@ fn answered_by(handle: &metrics::PrometheusHandle, method: &str, code: &str) -> 
         .unwrap_or(0.0) as u64
 }
 
+/// Runs `load` and checks through the gateway's own metrics that every request it made was
+/// answered OK (h2load counts a gRPC error as a success: it is an HTTP 200).
+fn every_answer_ok(handle: &metrics::PrometheusHandle, load: impl FnOnce() -> Load) -> Load {
+    every_answer_of_ok(handle, "CheckOwner", load)
+}
+
+/// `load`, checking that the gateway answered `rpc` OK as often as h2load counted.
+fn every_answer_of_ok(
+    handle: &metrics::PrometheusHandle,
+    rpc: &str,
+    load: impl FnOnce() -> Load,
+) -> Load {
+    let before = answered_by(handle, rpc, "OK");
+    let load = load();
+    let ok = answered_by(handle, rpc, "OK") - before;
+    assert!(
+        ok >= load.requests,
+        "every {rpc} answered OK ({ok} of {})",
+        load.requests
+    );
+    load
+}
+
 fn rss_bytes() -> u64 {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
     status
@@ -459,6 +500,12 @@ async fn bench() {
     if run("warm") {
         warm(&handle).await;
     }
+    if run("warm_pg") {
+        warm_pg(&handle).await;
+    }
+    if run("warm_http") {
+        warm_http(&handle).await;
+    }
     if only.split(',').any(|o| o == "calls") {
         calls(&handle).await;
     }
@@ -506,20 +553,14 @@ async fn warm(handle: &metrics::PrometheusHandle) {
             clients: 16,
             streams: 8,
             extra_headers: &[],
+            http1: None,
         };
         let run = Run::For {
             warm_up: 2,
             seconds: secs(15, 4),
         };
         let base = settings(ceiling).run(run.clone());
-        let ok_before = answered_by(handle, name, "OK");
-        let gw = settings(warm.addr).run(run);
-        let ok = answered_by(handle, name, "OK") - ok_before;
-        assert!(
-            ok >= gw.requests,
-            "every warm {name} answered OK ({ok} of {})",
-            gw.requests
-        );
+        let gw = every_answer_of_ok(handle, name, || settings(warm.addr).run(run));
         let ratio = gw.rps / base.rps;
         let p99_ratio = gw.p99.as_secs_f64() / base.p99.as_secs_f64();
         println!(
@@ -559,24 +600,134 @@ async fn calls(handle: &metrics::PrometheusHandle) {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(10_000);
-    let ok_before = answered(handle, "OK");
-    H2load {
-        addr: warm.addr,
-        method: None,
-        body: &grpc_body(demo::CAPABLE_ADULT),
-        clients: 4,
-        streams: 8,
-        extra_headers: &[],
+    let load = every_answer_ok(handle, || {
+        H2load {
+            addr: warm.addr,
+            method: None,
+            body: &grpc_body(demo::CAPABLE_ADULT),
+            clients: 4,
+            streams: 8,
+            extra_headers: &[],
+            http1: None,
+        }
+        .run(Run::Requests(n))
+    });
+    println!(
+        "| {n} warm CheckOwner calls (for instruction counts) | — | {} answered OK | — |",
+        load.requests
+    );
+}
+
+/// Warm CheckOwner at the warm row's h2load settings through a gateway whose `[audit]` ends
+/// with `audit_extra`; checks every request was answered OK.
+async fn warm_audited(handle: &metrics::PrometheusHandle, audit_extra: &str, fsync: &str) -> Load {
+    let gw = gateway_audited("", Signing::None, audit_extra, fsync).await;
+    check_owner(gw.addr, demo::CAPABLE_ADULT).await;
+    let load = every_answer_ok(handle, || {
+        H2load {
+            addr: gw.addr,
+            body: &grpc_body(demo::CAPABLE_ADULT),
+            clients: 16,
+            streams: 8,
+            extra_headers: &[],
+            http1: None,
+            method: None,
+        }
+        .run(Run::For {
+            warm_up: 2,
+            seconds: secs(15, 4),
+        })
+    });
+    drop(gw);
+    load
+}
+
+async fn warm_pg(handle: &metrics::PrometheusHandle) {
+    // 1b. Warm CheckOwner with the audit trail in PostgreSQL, against the local file alone.
+    let pg = postgres::Postgres::start_with(&[]); // the server's defaults: fsync on
+    let store = |durability: &str, fsync: &str| {
+        format!(
+            "replica = \"bench-{durability}-{fsync}\"\n[audit.postgres]\nurl = \"{}\"\npassword_file = \"{}\"\ndurability = \"{durability}\"\nmigrate = true\nmax_backlog = 10000000",
+            pg.superuser_url(),
+            pg.password_file().display()
+        )
+    };
+    let file = warm_audited(handle, "", "always").await;
+    let shipped = warm_audited(handle, &store("postgres", "interval"), "interval").await;
+    let shipped_synced = warm_audited(handle, &store("postgres", "always"), "always").await;
+    let spooled = warm_audited(handle, &store("local", "always"), "always").await;
+    println!(
+        "| warm CheckOwner, audit to the local file only (fsync \"always\", same run) | — | {:.0} req/s, p50 {}, p99 {} | — |",
+        file.rps,
+        ms(file.p50),
+        ms(file.p99)
+    );
+    for (what, load) in [
+        ("durability = \"postgres\" (answered once the record's batch is committed in PostgreSQL), local spool fsync = \"interval\" (as docs/production.md recommends)", shipped),
+        ("durability = \"postgres\", local spool fsync = \"always\" (two fsyncs per batch)", shipped_synced),
+        ("durability = \"local\" (answered once in the local file, fsync \"always\"; shipped behind)", spooled),
+    ] {
+        let ratio = load.rps / file.rps;
+        println!(
+            "| ↳ same, audit shipped to PostgreSQL on this machine, {what} | ≥ 0.75 × the local-file row | {:.0} req/s ({:.2} ×), p50 {}, p99 {} | {} |",
+            load.rps,
+            ratio,
+            ms(load.p50),
+            ms(load.p99),
+            if ratio >= 0.75 { "yes" } else { "no" }
+        );
     }
-    .run(Run::Requests(n));
-    let ok = answered(handle, "OK") - ok_before;
-    assert_eq!(ok, n, "every call answered OK");
-    println!("| {n} warm CheckOwner calls (for instruction counts) | — | {ok} OK | — |");
+}
+
+async fn warm_http(handle: &metrics::PrometheusHandle) {
+    // 1b. Warm CheckOwner over HTTP/1.1 + JSON vs the same over gRPC: 64 connections with one
+    // request in flight each (HTTP/1.1 has no streams), so the difference is the transcoding.
+    let warm = gateway("").await;
+    check_owner(warm.addr, demo::CAPABLE_ADULT).await;
+    let grpc = grpc_body(demo::CAPABLE_ADULT);
+    let json = format!(
+        r#"{{"ownerIin":"{}","service":"SERVICE_REGISTRATION_AT_RESIDENCE"}}"#,
+        demo::CAPABLE_ADULT
+    );
+    let seconds = secs(15, 4);
+    let load = |body: &[u8], http1| {
+        every_answer_ok(handle, || {
+            H2load {
+                addr: warm.addr,
+                body,
+                clients: 64,
+                streams: 1,
+                extra_headers: &[],
+                http1,
+                method: None,
+            }
+            .run(Run::For {
+                warm_up: 2,
+                seconds,
+            })
+        })
+    };
+    let over_grpc = load(&grpc, None);
+    let over_http = load(json.as_bytes(), Some("/v1/owners:check"));
+    println!(
+        "| warm CheckOwner over gRPC, 64 connections × 1 call | — | {:.0} req/s, p50 {}, p99 {} | — |",
+        over_grpc.rps,
+        ms(over_grpc.p50),
+        ms(over_grpc.p99)
+    );
+    println!(
+        "| the same over HTTP/1.1 + JSON (`POST /v1/owners:check`) | — | {:.0} req/s ({:.2} × gRPC), p50 {}, p99 {} | — |",
+        over_http.rps,
+        over_http.rps / over_grpc.rps,
+        ms(over_http.p50),
+        ms(over_http.p99)
+    );
+    drop(warm);
 }
 
 async fn cold(_: &metrics::PrometheusHandle, signing: Signing) {
     // 2. Cold CheckOwner, registries at 20 ms (and the same with WS-Security).
-    let cold = gateway_signed("[resilience.defaults]\ncache_ttl = \"0s\"\ncache_negative_ttl = \"0s\"\ncache_max_stale = \"0s\"", signing).await;
+    let cold = gateway_signed("[resilience.defaults]\ncache_ttl = \"0s\"\ncache_negative_ttl = \"0s\"\ncache_max_stale = \"0s\"", signing, "").await;
     for r in Registry::ALL {
         cold.mocks.get(r).set_faults(Faults {
             latency: Duration::from_millis(20),
@@ -590,6 +741,7 @@ async fn cold(_: &metrics::PrometheusHandle, signing: Signing) {
         clients: cold_clients(),
         streams: 1,
         extra_headers: &[],
+        http1: None,
     }
     .run(Run::For {
         warm_up: 1,
@@ -702,6 +854,7 @@ async fn coalesce(handle: &metrics::PrometheusHandle) {
         clients: 10,
         streams: 100,
         extra_headers: &[],
+        http1: None,
     }
     .run(Run::Requests(1000));
     let ok = answered(handle, "OK") - ok_before;
@@ -761,6 +914,7 @@ async fn down(handle: &metrics::PrometheusHandle) {
         clients: 8,
         streams: 8,
         extra_headers: &["grpc-timeout: 200m"],
+        http1: None,
     }
     .run(Run::For {
         warm_up: 1,

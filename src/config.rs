@@ -240,7 +240,7 @@ impl Config {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::decision::{DeceasedCoOwner, LeapDayBirthday};
+    use crate::decision::DeceasedCoOwner;
     use crate::registry::Registry;
 
     #[cfg(feature = "embedded-mocks")]
@@ -249,7 +249,10 @@ mod tests {
         let c = Config::from_toml("").unwrap();
         assert_eq!(c.listen.to_string(), "127.0.0.1:50051");
         assert!(c.registries.is_none());
-        assert_eq!(c.decision.leap_day_birthday, LeapDayBirthday::Feb28);
+        assert_eq!(
+            c.decision.leap_day_birthday,
+            crate::decision::LeapDayBirthday::Feb28
+        );
     }
 
     /// A production build (`--no-default-features`) has no mocks to fall back on.

@@ -7,6 +7,7 @@
 //! Since 2013 the digits need not match the person's data: the birth date that counts is the
 //! one in GBD FL. [`Iin::encoded_birth_date`] exists only to note a mismatch.
 
+use std::borrow::Cow;
 use std::fmt;
 use std::hash::{BuildHasher, Hasher};
 use std::sync::OnceLock;
@@ -135,9 +136,16 @@ impl fmt::Display for Iin {
 }
 
 /// `text` with every run of 12 or more digits (an IIN or BIN someone quoted) replaced by
-/// `<number>`: for text from outside (a registry's fault, a parser's error) that ends up in an
-/// error message or a log.
-pub fn scrub(text: &str) -> String {
+/// `<number>`: for text from outside (a registry's fault, a parser's error, a caller's request
+/// id) that ends up in an error message or a log. Borrows `text` when it has no such run.
+pub fn scrub(text: &str) -> Cow<'_, str> {
+    let long_run = |t: &str| {
+        t.split(|c: char| !c.is_ascii_digit())
+            .any(|run| run.len() >= 12)
+    };
+    if !long_run(text) {
+        return Cow::Borrowed(text);
+    }
     let mut out = String::with_capacity(text.len());
     let mut digits = String::new();
     let flush = |digits: &mut String, out: &mut String| {
@@ -157,7 +165,7 @@ pub fn scrub(text: &str) -> String {
         }
     }
     flush(&mut digits, &mut out);
-    out
+    Cow::Owned(out)
 }
 
 #[cfg(test)]

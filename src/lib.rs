@@ -9,28 +9,31 @@
 //! How a request flows:
 //!
 //! ```text
-//! tonic server ── api (validate, convert pb <-> domain, one span per RPC)
-//!                  ├─ look-ups ──────────────┐
-//!                  └─ decision::Decider ─────┤ parallel fan-out, rules::decide (pure)
-//!                                            ▼
-//!                  registry::{GbdFl, Zags, SocialSecurity, Nobd, Epvo}   one trait each
-//!                                            ▼
-//!                  registry::shep::ShepClient   SOAP 1.1 SendMessage over HTTP(S),
-//!                                               signed and verified (registry::signing, shep-wss)
-//!                                            ▼
+//! tonic server ── api (validate, convert pb <-> domain, one span per RPC; HTTP/JSON transcoded)
+//!                  ├─ look-ups: GatewayService::look_up::<T> ─┐
+//!                  └─ decision::Decider ──────────────────────┤ parallel fan-out, rules (pure)
+//!                                                             ▼
+//!                  registry::Registries: a Lookup<T> per registry, found by answer type T
+//!                  resilience::Guarded<T>   cache, single flight, breaker, bulkhead, retries
+//!                                                             ▼
+//!                  registry::ShepLookup<T> over registry::shep::ShepClient: SOAP 1.1
+//!                  SendMessage over HTTP(S), signed and verified (registry::signing, shep-wss)
+//!                                                             ▼
 //!                  the SHEP bus, or the mock registries of the `registry-mocks` crate
 //! ```
 //!
 //! Modules: [`server`] assembles and runs it all (health, reload, drain); [`listener`] the
-//! accept loop and what one connection may hold (connections, streams, idle and arrival
-//! timeouts); [`api`] the gRPC edge (one [`api::Edge`] for caller, rights, deadline,
-//! admission, span and audit of every call);
-//! [`decision`] CheckOwner and CheckDwelling, and the order's wording per step; [`resilience`] the per-registry guard (cache, single flight,
-//! retries, breaker, bulkhead); [`registry`] adapters and the SHEP transport; [`access`]
+//! accept loop, TLS and what one connection may hold; [`api`] the gRPC edge (one
+//! [`api::Edge`] for caller, rights, deadline, admission, span and audit of every call) and
+//! the HTTP/JSON routes; [`rpc`] every RPC by name; [`decision`] CheckOwner and
+//! CheckDwelling, and the order's wording per step; [`resilience`] the per-registry guard;
+//! [`registry`] answer types, the generic look-up, the SHEP adapter and transport; [`access`]
 //! client systems and their rights; [`consent`] consent tokens (who needs one, their audit
-//! reference); [`audit`] the hash-chained audit log; [`clock`] Kazakhstan's time zone; [`iin`] the FLK of
-//! an IIN/BIN; [`config`] typed configuration; [`error`] errors and their one mapping to
-//! `tonic::Status`; [`telemetry`] logs and traces.
+//! reference); [`audit`] the hash-chained audit log; [`clock`] Kazakhstan's time zone; [`iin`]
+//! the FLK of an IIN/BIN; [`embedded`] the embedded mock registries (cargo feature
+//! `embedded-mocks`); [`config`] gathers every module's settings and [`validate`] is the one
+//! shape of their checks; [`error`] errors and their one mapping to `tonic::Status`;
+//! [`telemetry`] and [`metrics`] logs, traces and Prometheus. See docs/architecture.md.
 
 use std::future::Future;
 use tokio::net::TcpListener;

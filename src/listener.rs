@@ -9,7 +9,8 @@
 //! - a connection from which nothing arrives for `idle_timeout` is closed. The gateway's
 //!   HTTP/2 keep-alive pings (every `keepalive_interval`, answered within
 //!   `keepalive_timeout`) keep a live client's connection open and close a dead one sooner;
-//! - TLS handshakes must finish within `tls_handshake_timeout`;
+//! - TLS handshakes ([`tls_incoming`]: mutual TLS, ALPN `h2` and `http/1.1`) run side by side
+//!   and must each finish within `tls_handshake_timeout`;
 //! - at most `max_streams` concurrent streams per connection (advertised in HTTP/2 SETTINGS);
 //! - a request's body must arrive whole within `request_arrival_timeout` of its headers
 //!   ([`ArrivalLayer`]), so a stream that sends headers and no body is ended, not kept.
@@ -22,15 +23,21 @@ use std::sync::Arc;
 use std::task::{ready, Context, Poll};
 use std::time::Duration;
 
-use futures::Stream;
+use futures::{Stream, StreamExt};
 use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::time::{Instant, Sleep};
+use tokio_rustls::rustls::pki_types::pem::PemObject;
+use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use tokio_rustls::rustls::server::WebPkiClientVerifier;
+use tokio_rustls::rustls::{self, RootCertStore};
+use tokio_rustls::server::TlsStream;
 use tonic::transport::server::{Connected, TcpConnectInfo};
 
 use crate::validate::{Invalid, Validate};
+use crate::BoxError;
 
 /// Limits of connections and streams.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -109,24 +116,6 @@ pub struct TlsConfig {
     pub client_ca: PathBuf,
 }
 
-impl TlsConfig {
-    /// The server's identity, and client certificates required against the CA (files read
-    /// now).
-    pub fn server_config(&self) -> Result<tonic::transport::ServerTlsConfig, String> {
-        let read = |path: &std::path::Path| {
-            std::fs::read(path).map_err(|e| format!("tls: cannot read {}: {e}", path.display()))
-        };
-        Ok(tonic::transport::ServerTlsConfig::new()
-            .identity(tonic::transport::Identity::from_pem(
-                read(&self.cert)?,
-                read(&self.key)?,
-            ))
-            .client_ca_root(tonic::transport::Certificate::from_pem(read(
-                &self.client_ca,
-            )?)))
-    }
-}
-
 /// Accepted connections, at most `limits.max` open at once, with TCP_NODELAY (small unary
 /// messages would otherwise wait ~40 ms for Nagle and delayed ACKs) and the idle timeout.
 pub fn incoming(
@@ -157,6 +146,66 @@ pub fn incoming(
             }
         },
     )
+}
+
+/// Mutual TLS: the server's certificate chain and key, client certificates required and
+/// checked against the client CA, and ALPN offering `h2` (gRPC, or JSON over HTTP/2) then
+/// `http/1.1` (JSON). tonic's own TLS offers `h2` alone, which a client speaking HTTP/1.1 only
+/// cannot agree to. Key files are read now.
+pub fn tls_config(tls: &TlsConfig) -> Result<Arc<rustls::ServerConfig>, BoxError> {
+    let read = |path: &std::path::Path| {
+        std::fs::read(path).map_err(|e| format!("tls: cannot read {}: {e}", path.display()))
+    };
+    let pem_error = |path: &std::path::Path, e| format!("tls: {}: {e}", path.display());
+    let certs = CertificateDer::pem_slice_iter(&read(&tls.cert)?)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| pem_error(&tls.cert, e))?;
+    let key =
+        PrivateKeyDer::from_pem_slice(&read(&tls.key)?).map_err(|e| pem_error(&tls.key, e))?;
+    let mut roots = RootCertStore::empty();
+    for ca in CertificateDer::pem_slice_iter(&read(&tls.client_ca)?) {
+        roots.add(ca.map_err(|e| pem_error(&tls.client_ca, e))?)?;
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let clients =
+        WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider.clone()).build()?;
+    let mut config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()?
+        .with_client_cert_verifier(clients)
+        .with_single_cert(certs, key)?;
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    Ok(Arc::new(config))
+}
+
+/// The connections of [`incoming`] after their TLS handshake. Handshakes run side by side (a
+/// slow one holds up no other) and each must finish within `tls_handshake_timeout`; a failed
+/// one is logged at debug level and its connection closed.
+pub fn tls_incoming(
+    listener: TcpListener,
+    limits: Connections,
+    config: Arc<rustls::ServerConfig>,
+) -> impl Stream<Item = io::Result<TlsStream<Connection>>> + Send + 'static {
+    let acceptor = tokio_rustls::TlsAcceptor::from(config);
+    incoming(listener, limits)
+        .map(move |accepted| {
+            let acceptor = acceptor.clone();
+            async move {
+                let handshake = acceptor.accept(accepted?);
+                let result = tokio::time::timeout(limits.tls_handshake_timeout, handshake)
+                    .await
+                    .unwrap_or_else(|_| {
+                        Err(io::Error::new(
+                            io::ErrorKind::TimedOut,
+                            "TLS handshake too slow",
+                        ))
+                    });
+                if let Err(e) = &result {
+                    tracing::debug!(error = %e, "TLS handshake failed");
+                }
+                result
+            }
+        })
+        .buffer_unordered(limits.max)
 }
 
 /// An accepted TCP connection: holds one of the `max` slots until it is dropped, and fails

@@ -38,20 +38,70 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Check an audit log's hash chain; names the first broken record. Given the live file,
-    /// the rotated files beside it are checked first, in order.
+    /// Check an audit log's hash chain, in files or in PostgreSQL; names the first broken
+    /// record. Given the live file, the rotated files beside it are checked first, in order.
+    /// Exit status: 0 intact, 1 broken, 2 unreadable.
     VerifyAudit {
         /// The live audit file, or several files in chain order.
-        #[arg(required = true)]
+        #[arg(required_unless_present = "postgres", conflicts_with = "postgres")]
         files: Vec<PathBuf>,
+        /// Check the chains in this PostgreSQL database instead (URL without the password),
+        /// e.g. postgres://audit_reader@audit-db/audit.
+        #[arg(long)]
+        postgres: Option<String>,
+        /// With --postgres: a file holding the password.
+        #[arg(long, requires = "postgres")]
+        password_file: Option<PathBuf>,
+        /// With --postgres: check this replica's chain only (default: every replica's).
+        #[arg(long, requires = "postgres")]
+        replica: Option<String>,
+        /// An Ed25519 public key (PEM) that may have signed checkpoints; repeat it for keys
+        /// rotated out. With at least one, every checkpoint's signature is checked and every
+        /// record must be covered by one: a chain recomputed without the key fails.
+        #[arg(long = "public-key")]
+        public_keys: Vec<PathBuf>,
+    },
+    /// Create or migrate the audit schema in PostgreSQL, then exit. Uses [audit.postgres]
+    /// of the configuration, or --url (a role that may create tables, not the gateway's).
+    Migrate {
+        /// The database URL, without the password.
+        #[arg(long)]
+        url: Option<String>,
+        /// A file holding the password.
+        #[arg(long)]
+        password_file: Option<PathBuf>,
     },
 }
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     let mut cli = Cli::parse();
-    if let Some(Command::VerifyAudit { files }) = cli.command.take() {
-        return verify_audit(files);
+    match cli.command.take() {
+        Some(Command::VerifyAudit {
+            files,
+            postgres,
+            password_file,
+            replica,
+            public_keys,
+        }) => {
+            let keys = match load_keys(&public_keys) {
+                Ok(keys) => keys,
+                Err(e) => {
+                    eprintln!("verify-audit: {e}");
+                    return std::process::ExitCode::from(2);
+                }
+            };
+            return match postgres {
+                Some(url) => {
+                    verify_postgres(&url, password_file.as_deref(), replica.as_deref(), &keys).await
+                }
+                None => verify_audit(files, &keys),
+            };
+        }
+        Some(Command::Migrate { url, password_file }) => {
+            return migrate(&cli, url, password_file).await;
+        }
+        None => {}
     }
     if let Some(file) = cli.check_config.take() {
         cli.config = Some(file);
@@ -102,10 +152,9 @@ async fn serve(cli: Cli, config: Config) -> Result<(), registry_gateway::BoxErro
     let gateway = Gateway::start(config).await?;
     #[cfg(unix)]
     tokio::spawn(reload_on_sighup(cli, gateway.reloader()));
+    let addr = listener.local_addr()?;
     eprintln!(
-        "registry-gateway: serving registry_gateway.v1.RegistryGatewayService on {} ({mode}); try: grpcurl -plaintext {} list",
-        listener.local_addr()?,
-        listener.local_addr()?
+        "registry-gateway: serving registry_gateway.v1.RegistryGatewayService on {addr} ({mode}), gRPC and HTTP/JSON; try: grpcurl -plaintext {addr} list, or curl http://{addr}/v1/openapi.json"
     );
     gateway.serve(listener, shutdown_signal()).await
 }
@@ -206,7 +255,19 @@ fn describe(config: &Config) -> Vec<String> {
                 format!("{} client systems ({})", names.len(), names.join(", "))
             });
     let audit = config.audit.as_ref().map_or("off".into(), |a| {
-        format!("{}, fsync {}", a.path.display(), name(a.fsync))
+        let mut audit = format!("{}, fsync {}", a.path.display(), name(a.fsync));
+        if let Some(pg) = &a.postgres {
+            audit.push_str(&format!(
+                "; shipped to PostgreSQL as replica {}, durability {}",
+                a.replica_id()
+                    .unwrap_or_else(|| "$POD_NAME (unset here)".into()),
+                name(pg.durability)
+            ));
+        }
+        if a.signing.is_some() {
+            audit.push_str("; checkpoints signed");
+        }
+        audit
     });
     let registries = match (&config.registries, &config.shep.signing) {
         (None, _) => "embedded mock registries".into(),
@@ -245,7 +306,11 @@ fn name(value: impl serde::Serialize) -> String {
     }
 }
 
-fn verify_audit(files: Vec<PathBuf>) -> std::process::ExitCode {
+fn load_keys(paths: &[PathBuf]) -> Result<Vec<audit::PublicKey>, String> {
+    paths.iter().map(|p| audit::PublicKey::load(p)).collect()
+}
+
+fn verify_audit(files: Vec<PathBuf>, keys: &[audit::PublicKey]) -> std::process::ExitCode {
     let chain = match files.as_slice() {
         [live] => match audit::chain_files(live) {
             Ok(chain) => chain,
@@ -256,16 +321,135 @@ fn verify_audit(files: Vec<PathBuf>) -> std::process::ExitCode {
         },
         _ => files,
     };
-    match audit::verify(&chain) {
+    match audit::verify_signed(&chain, keys) {
         Ok(report) => {
             println!(
-                "ok: {} records in {} file(s); last hash {}",
-                report.records, report.files, report.last_hash
+                "ok: {} records in {} file(s); last hash {}{}",
+                report.records,
+                report.files,
+                report.last_hash,
+                checkpoints(&report)
             );
             std::process::ExitCode::SUCCESS
         }
         Err(broken) => {
             println!("BROKEN: {broken}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+/// What a report says about checkpoints.
+fn checkpoints(report: &audit::VerifyReport) -> String {
+    let signed = if report.signed {
+        "signatures verified"
+    } else {
+        "signatures not checked (no --public-key)"
+    };
+    match report.last_checkpoint {
+        Some(last) => format!(
+            "; {} checkpoint(s), the last at seq {last}, {signed}",
+            report.checkpoints
+        ),
+        None => "; no checkpoint".into(),
+    }
+}
+
+async fn verify_postgres(
+    url: &str,
+    password_file: Option<&std::path::Path>,
+    replica: Option<&str>,
+    keys: &[audit::PublicKey],
+) -> std::process::ExitCode {
+    let unreadable = |e: String| {
+        eprintln!("verify-audit: {e}");
+        std::process::ExitCode::from(2)
+    };
+    let client = match audit::postgres::connect(
+        url,
+        password_file,
+        std::time::Duration::from_secs(10),
+    )
+    .await
+    {
+        Ok(client) => client,
+        Err(e) => return unreadable(e),
+    };
+    let replicas = match replica {
+        Some(r) => vec![r.to_owned()],
+        None => match audit::postgres::replicas(&client).await {
+            Ok(all) => all,
+            Err(e) => return unreadable(e),
+        },
+    };
+    let mut intact = true;
+    for replica in &replicas {
+        match audit::postgres::verify_replica(&client, replica, keys).await {
+            Ok(report) => println!(
+                "ok: replica {replica}: {} records; last hash {}{}",
+                report.records,
+                report.last_hash,
+                checkpoints(&report)
+            ),
+            Err(broken) => {
+                println!("BROKEN: {broken}");
+                intact = false;
+            }
+        }
+    }
+    if replicas.is_empty() {
+        println!("ok: no replica has records");
+    }
+    if intact {
+        std::process::ExitCode::SUCCESS
+    } else {
+        std::process::ExitCode::FAILURE
+    }
+}
+
+/// `migrate`: the URL given, else `[audit.postgres]` of the configuration.
+async fn migrate(
+    cli: &Cli,
+    url: Option<String>,
+    password_file: Option<PathBuf>,
+) -> std::process::ExitCode {
+    let target = match url {
+        Some(url) => Ok((url, password_file)),
+        None => load(cli).and_then(|config| {
+            config
+                .audit
+                .and_then(|a| a.postgres)
+                .map(|pg| (pg.url, password_file.or(pg.password_file)))
+                .ok_or_else(|| "no --url and no [audit.postgres] in the configuration".into())
+        }),
+    };
+    let (url, password_file) = match target {
+        Ok(target) => target,
+        Err(e) => {
+            eprintln!("migrate: {e}");
+            return std::process::ExitCode::from(2);
+        }
+    };
+    let migrated = async {
+        let mut client = audit::postgres::connect(
+            &url,
+            password_file.as_deref(),
+            std::time::Duration::from_secs(10),
+        )
+        .await?;
+        audit::postgres::migrate(&mut client).await
+    };
+    match migrated.await {
+        Ok(applied) if applied.is_empty() => {
+            println!("ok: the audit schema is up to date");
+            std::process::ExitCode::SUCCESS
+        }
+        Ok(applied) => {
+            println!("ok: applied migration(s) {applied:?}");
+            std::process::ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("migrate: {e}");
             std::process::ExitCode::FAILURE
         }
     }

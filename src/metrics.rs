@@ -47,6 +47,11 @@
 //! | `gateway_audit_write_failures_total` | counter | — | Audit appends that failed after the record was queued (write or fsync failure, stopped or closed log): each one withheld an answer (`UNAVAILABLE`). |
 //! | `gateway_audit_writable` | gauge | — | `1` while the audit log takes records, `0` while it cannot write (readiness is then `NOT_SERVING`). |
 //! | `gateway_audit_torn_tail_cut_total` | counter | — | Torn final audit lines (a crash mid-write, never acknowledged) cut at start. |
+//! | `gateway_audit_backlog_records` | gauge | — | With `[audit.postgres]`: records in the local file not yet in PostgreSQL. |
+//! | `gateway_audit_backlog_limit_records` | gauge | — | With `[audit.postgres]`: `max_backlog`, past which records (and answers) are refused. |
+//! | `gateway_audit_postgres_up` | gauge | — | With `[audit.postgres]`: `1` while the shipper is connected to PostgreSQL, `0` while it cannot reach it. |
+//! | `gateway_audit_shipped_total` | counter | — | Records shipped to PostgreSQL. |
+//! | `gateway_audit_ship_failures_total` | counter | — | Failed attempts to connect to PostgreSQL or to commit a batch there (each is retried). |
 
 use std::future::Future;
 use std::sync::OnceLock;
@@ -82,6 +87,11 @@ pub const AUDIT_WRITE_DURATION_SECONDS: &str = "gateway_audit_write_duration_sec
 pub const AUDIT_WRITE_FAILURES_TOTAL: &str = "gateway_audit_write_failures_total";
 pub const AUDIT_WRITABLE: &str = "gateway_audit_writable";
 pub const AUDIT_TORN_TAIL_CUT_TOTAL: &str = "gateway_audit_torn_tail_cut_total";
+pub const AUDIT_BACKLOG_RECORDS: &str = "gateway_audit_backlog_records";
+pub const AUDIT_BACKLOG_LIMIT_RECORDS: &str = "gateway_audit_backlog_limit_records";
+pub const AUDIT_POSTGRES_UP: &str = "gateway_audit_postgres_up";
+pub const AUDIT_SHIPPED_TOTAL: &str = "gateway_audit_shipped_total";
+pub const AUDIT_SHIP_FAILURES_TOTAL: &str = "gateway_audit_ship_failures_total";
 
 /// Values of `gateway_breaker_state`.
 pub const BREAKER_CLOSED: u8 = 0;
@@ -238,10 +248,17 @@ fn zeroes() {
     }
     counter!(AUDIT_WRITE_FAILURES_TOTAL).absolute(0);
     counter!(AUDIT_TORN_TAIL_CUT_TOTAL).absolute(0);
+    counter!(AUDIT_SHIPPED_TOTAL).absolute(0);
+    counter!(AUDIT_SHIP_FAILURES_TOTAL).absolute(0);
 }
 
 fn describe() {
     crate::registry::signing::describe_metrics();
+    describe_rpc_and_registry_metrics();
+    describe_audit_metrics();
+}
+
+fn describe_rpc_and_registry_metrics() {
     describe_counter!(
         RPC_REQUESTS_TOTAL,
         "RPCs answered, by gRPC method and canonical status code (CANCELLED: the caller went away)"
@@ -292,6 +309,9 @@ fn describe() {
         BREAKER_STATE,
         "Circuit breaker state: 0 closed, 1 half-open, 2 open"
     );
+}
+
+fn describe_audit_metrics() {
     describe_histogram!(
         AUDIT_WRITE_DURATION_SECONDS,
         Unit::Seconds,
@@ -308,6 +328,23 @@ fn describe() {
     describe_counter!(
         AUDIT_TORN_TAIL_CUT_TOTAL,
         "Torn final audit lines (never acknowledged) cut at start"
+    );
+    describe_gauge!(
+        AUDIT_BACKLOG_RECORDS,
+        "Audit records in the local file not yet in PostgreSQL"
+    );
+    describe_gauge!(
+        AUDIT_BACKLOG_LIMIT_RECORDS,
+        "audit.postgres.max_backlog: past it, records and answers are refused"
+    );
+    describe_gauge!(
+        AUDIT_POSTGRES_UP,
+        "1 while the audit shipper is connected to PostgreSQL, 0 while it cannot reach it"
+    );
+    describe_counter!(AUDIT_SHIPPED_TOTAL, "Audit records shipped to PostgreSQL");
+    describe_counter!(
+        AUDIT_SHIP_FAILURES_TOTAL,
+        "Failed attempts to reach PostgreSQL or commit an audit batch there (retried)"
     );
 }
 
@@ -498,6 +535,31 @@ pub fn audit_writable(writable: bool) {
 /// A torn final audit line was cut at start.
 pub fn audit_torn_tail_cut() {
     counter!(AUDIT_TORN_TAIL_CUT_TOTAL).increment(1);
+}
+
+/// Audit records written locally and not yet in PostgreSQL.
+pub fn audit_backlog(records: u64) {
+    gauge!(AUDIT_BACKLOG_RECORDS).set(records as f64);
+}
+
+/// The backlog bound, `audit.postgres.max_backlog`.
+pub fn audit_backlog_limit(records: u64) {
+    gauge!(AUDIT_BACKLOG_LIMIT_RECORDS).set(records as f64);
+}
+
+/// Whether the audit shipper is connected to PostgreSQL.
+pub fn audit_postgres_up(up: bool) {
+    gauge!(AUDIT_POSTGRES_UP).set(if up { 1.0 } else { 0.0 });
+}
+
+/// `records` audit records were committed in PostgreSQL.
+pub fn audit_shipped(records: u64) {
+    counter!(AUDIT_SHIPPED_TOTAL).increment(records);
+}
+
+/// An attempt to reach PostgreSQL or to commit an audit batch failed.
+pub fn audit_ship_failure() {
+    counter!(AUDIT_SHIP_FAILURES_TOTAL).increment(1);
 }
 
 /// An RPC was shed (`RESOURCE_EXHAUSTED`) by the server-wide in-flight limit.

@@ -1,5 +1,11 @@
-//! Assembling and running the gateway: registries behind their guards, the gRPC services,
-//! health, configuration reload and graceful drain.
+//! Assembling and running the gateway: registries behind their guards, the gRPC services and
+//! their HTTP/JSON routes, health, configuration reload and graceful drain.
+//!
+//! One listener serves both gRPC and HTTP/JSON: gRPC's paths are `/<service>/<method>`, the
+//! JSON routes live under `/v1/`, so the path tells them apart; HTTP/1.1 and HTTP/2 are told
+//! apart by ALPN over TLS and by the connection preface in plaintext. The JSON routes thus get
+//! the same mutual TLS, connection limits and drain as gRPC with nothing more to configure,
+//! open or watch.
 //!
 //! [`Gateway::start`] builds everything from a [`Config`]; [`Gateway::serve`] serves until the
 //! shutdown future completes, then reports NOT_SERVING for `shutdown_delay`, stops taking
@@ -49,6 +55,7 @@ pub struct Gateway {
     guards: PerRegistry<Arc<dyn GuardAdmin>>,
     registry_service: RegistryService,
     admin_service: AdminService,
+    http_json: api::http::HttpJson,
 }
 
 /// Applies new configuration to a running gateway.
@@ -92,7 +99,8 @@ impl Gateway {
         )));
         let decision = Arc::new(ArcSwap::from_pointee(config.decision));
         let edge = api::Edge::new(access.clone(), audit.clone());
-        let (registry_service, admin_service) = services(&config, &guarded, decision.clone(), edge);
+        let (registry_service, admin_service, http_json) =
+            services(&config, &guarded, decision.clone(), edge);
         Ok(Gateway {
             reloader: Reloader {
                 inner: Arc::new(ReloadState {
@@ -109,6 +117,7 @@ impl Gateway {
             guards: guarded.admin(),
             registry_service,
             admin_service,
+            http_json,
         })
     }
 
@@ -128,6 +137,8 @@ impl Gateway {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), BoxError> {
         let config = self.reloader.current();
+        // Key files read now.
+        let tls = config.tls.as_ref().map(listener::tls_config).transpose()?;
         let (health, health_service) = tonic_health::server::health_reporter();
         let (ready_now, ready_seen) = watch::channel(false);
         let readiness = Readiness {
@@ -148,13 +159,23 @@ impl Gateway {
             self.reloader.clone(),
         );
         tracing::info!(addr = %listener.local_addr()?, "registry gateway serving");
-        let served = grpc_server(&config)?
-            .add_service(health_service)
-            .add_service(reflection().build_v1()?)
-            .add_service(reflection().build_v1alpha()?)
-            .add_service(self.registry_service)
-            .add_service(self.admin_service)
-            .serve_with_incoming_shutdown(listener::incoming(listener, config.connections), signal);
+        let routes = routes(
+            tonic::service::Routes::new(health_service),
+            self.registry_service,
+            self.admin_service,
+            self.http_json,
+        )?;
+        let server = grpc_server(&config).add_routes(routes);
+        let limits = config.connections;
+        let served: std::pin::Pin<Box<dyn Future<Output = _> + Send>> = match tls {
+            Some(tls) => Box::pin(server.serve_with_incoming_shutdown(
+                listener::tls_incoming(listener, limits, tls),
+                signal,
+            )),
+            None => Box::pin(
+                server.serve_with_incoming_shutdown(listener::incoming(listener, limits), signal),
+            ),
+        };
         let served = tokio::select! {
             served = served => served.map_err(BoxError::from),
             () = grace_over(drain_started, self.reloader.clone()) => {
@@ -218,28 +239,43 @@ fn reflection() -> tonic_reflection::server::Builder<'static> {
         .register_encoded_file_descriptor_set(tonic_reflection::pb::v1alpha::FILE_DESCRIPTOR_SET)
 }
 
-/// The gRPC server with the per-connection limits: streams, keep-alive, request arrival (see
-/// `listener`), and mutual TLS when configured. The in-flight limits are applied per call,
+/// The server with the per-connection limits: streams, keep-alive, request arrival (see
+/// `listener`); HTTP/1.1 accepted beside HTTP/2 for the JSON routes (mutual TLS is the
+/// listener's, [`listener::tls_incoming`]). The in-flight limits are applied per call,
 /// once a request has arrived and its caller may make it (`api::Admission`): health and
 /// reflection are never refused.
 fn grpc_server(
     config: &Config,
-) -> Result<
-    tonic::transport::Server<
-        tower::layer::util::Stack<listener::ArrivalLayer, tower::layer::util::Identity>,
-    >,
-    BoxError,
+) -> tonic::transport::Server<
+    tower::layer::util::Stack<listener::ArrivalLayer, tower::layer::util::Identity>,
 > {
     let limits = config.connections;
-    let mut server = tonic::transport::Server::builder()
+    tonic::transport::Server::builder()
+        .accept_http1(true)
         .max_concurrent_streams(limits.max_streams)
         .http2_keepalive_interval(Some(limits.keepalive_interval))
         .http2_keepalive_timeout(Some(limits.keepalive_timeout))
-        .layer(listener::ArrivalLayer(limits.request_arrival_timeout));
-    if let Some(tls) = &config.tls {
-        server = server.tls_config(tls.server_config()?.timeout(limits.tls_handshake_timeout))?;
-    }
-    Ok(server)
+        .layer(listener::ArrivalLayer(limits.request_arrival_timeout))
+}
+
+/// Every service on one listener: gRPC (`health`, reflection, the gateway's, the admin's) by
+/// `/<service>/<method>`, the HTTP/JSON routes under `/v1/`, and a JSON 404 for the rest.
+fn routes(
+    health: tonic::service::Routes,
+    registry_service: RegistryService,
+    admin_service: AdminService,
+    http_json: api::http::HttpJson,
+) -> Result<tonic::service::Routes, BoxError> {
+    let grpc = health
+        .add_service(reflection().build_v1()?)
+        .add_service(reflection().build_v1alpha()?)
+        .add_service(registry_service)
+        .add_service(admin_service);
+    Ok(tonic::service::Routes::from(
+        grpc.into_axum_router()
+            .merge(http_json.router())
+            .fallback(api::http::fallback),
+    ))
 }
 
 /// Drain: once `shutdown` completes, NOT_SERVING for `shutdown_delay`, then the returned
@@ -298,7 +334,7 @@ fn services(
     guarded: &GuardedRegistries,
     decision: Arc<ArcSwap<DecisionConfig>>,
     edge: api::Edge,
-) -> (RegistryService, AdminService) {
+) -> (RegistryService, AdminService, api::http::HttpJson) {
     let admin_edge = edge.clone();
     let edge = edge.admitted_by(Some(Arc::new(api::Admission::new(
         config.max_in_flight,
@@ -313,7 +349,7 @@ fn services(
             edge.clone(),
         ))
         .max_decoding_message_size(config.max_message_bytes),
-        edge,
+        edge.clone(),
     );
     let admin_service = api::RefuseMalformed::new(
         api::GatewayAdminServiceServer::new(api::AdminService::new(
@@ -321,9 +357,18 @@ fn services(
             admin_edge.clone(),
         ))
         .max_decoding_message_size(config.max_message_bytes),
-        admin_edge,
+        admin_edge.clone(),
     );
-    (registry_service, admin_service)
+    // The same services over HTTP/JSON, each call through its service's edge.
+    let http_json = api::http::HttpJson::new(
+        tonic::service::Routes::new(registry_service.clone()).add_service(admin_service.clone()),
+        vec![
+            (service_name(&registry_service), edge),
+            (service_name(&admin_service), admin_edge),
+        ],
+        config.max_message_bytes,
+    );
+    (registry_service, admin_service, http_json)
 }
 
 /// Keeps per-registry health (`registry.<key>`: NOT_SERVING while its breaker is open) and the
@@ -517,4 +562,9 @@ fn keep_running(
         changed.push("resilience.*.max_concurrent");
     }
     changed
+}
+
+/// The gRPC name of a service (`registry_gateway.v1.RegistryGateway`).
+fn service_name<S: tonic::server::NamedService>(_: &S) -> String {
+    S::NAME.to_owned()
 }

@@ -12,9 +12,8 @@ use registry_gateway::api::pb::{
     self, gateway_admin_service_client::GatewayAdminServiceClient,
     registry_gateway_service_client::RegistryGatewayServiceClient,
 };
-use registry_gateway::audit::AuditConfig;
 use registry_gateway::registry::Registry;
-use registry_gateway::{decision, Config};
+use registry_gateway::Config;
 use registry_mocks::{demo, MockRegistries};
 use serde_json::Value;
 use tokio::sync::oneshot;
@@ -32,24 +31,14 @@ struct Harness {
 }
 
 async fn start(configure: impl FnOnce(&mut Config)) -> Harness {
-    let today = decision::today();
-    let mocks = common::demo_mocks(today).await;
-    let dir = tempfile::tempdir().unwrap();
-    let audit = dir.path().join("audit.jsonl");
-    let mut config = common::config_for(&mocks);
-    config.audit = Some(AuditConfig {
-        path: audit.clone(),
-        ..AuditConfig::default()
-    });
-    configure(&mut config);
-    let (addr, stop) = common::serve(config).await;
+    let gw = common::serve_audited(configure).await;
     Harness {
-        addr,
-        mocks,
-        audit,
-        today: today.to_string(),
-        _dir: dir,
-        _stop: stop,
+        addr: gw.addr,
+        mocks: gw.mocks,
+        audit: gw.audit,
+        today: gw.today,
+        _dir: gw.dir,
+        _stop: gw.stop,
     }
 }
 

@@ -1,6 +1,7 @@
 //! The shipped deployment: `--check-config` accepts the production example `deploy/gateway.toml`
 //! and refuses a broken one naming the key and the rule; the Kubernetes Deployment mounts every
-//! file that example names, exposes its ports, and gives the drain the time it needs.
+//! file that example names (the audit store's key and password included), exposes its ports,
+//! and gives the drain (audit shipping included) the time it needs.
 //! (hadolint and kubernetes-validate run in `.ci/run`.)
 
 use std::path::{Path, PathBuf};
@@ -133,7 +134,10 @@ fn the_deployment_mounts_every_file_the_example_names() {
         .flatten(),
     );
     files.push(&audit.path);
-    assert!(files.len() >= 8, "{files:?}");
+    files.push(&audit.signing.as_ref().expect("[audit.signing]").key_file);
+    let store = audit.postgres.as_ref().expect("[audit.postgres]");
+    files.extend(&store.password_file);
+    assert!(files.len() >= 10, "{files:?}");
     for file in files {
         assert!(
             mounts.iter().any(|m| file.parent() == Some(m)),
@@ -189,7 +193,11 @@ fn the_deployment_matches_the_example_ports_and_drain() {
     let grace: u64 = yaml_values(&yaml, "terminationGracePeriodSeconds")[0]
         .parse()
         .unwrap();
-    let drain = config.shutdown_delay + config.shutdown_grace;
+    // NOT_SERVING, calls in flight, then the audit's last records shipped to PostgreSQL.
+    let store = config.audit.as_ref().and_then(|a| a.postgres.as_ref());
+    let drain = config.shutdown_delay
+        + config.shutdown_grace
+        + store.expect("[audit.postgres]").drain_timeout;
     assert!(
         grace > drain.as_secs() + 5,
         "terminationGracePeriodSeconds {grace} leaves no room after the drain ({drain:?})"

@@ -10,10 +10,9 @@ use std::path::PathBuf;
 use registry_gateway::api::pb::{
     self, registry_gateway_service_client::RegistryGatewayServiceClient,
 };
-use registry_gateway::audit::AuditConfig;
 use registry_gateway::decision::DeceasedCoOwner;
 use registry_gateway::registry::Registry;
-use registry_gateway::{decision, Config};
+use registry_gateway::Config;
 use registry_mocks::demo::{self, Dwelling};
 use registry_mocks::MockRegistries;
 use serde_json::Value;
@@ -39,24 +38,14 @@ async fn start() -> Harness {
 }
 
 async fn start_with(configure: impl FnOnce(&mut Config)) -> Harness {
-    let today = decision::today();
-    let mocks = common::demo_mocks(today).await;
-    let dir = tempfile::tempdir().unwrap();
-    let audit = dir.path().join("audit.jsonl");
-    let mut config = common::config_for(&mocks);
-    config.audit = Some(AuditConfig {
-        path: audit.clone(),
-        ..AuditConfig::default()
-    });
-    configure(&mut config);
-    let (addr, stop) = common::serve(config).await;
+    let gw = common::serve_audited(configure).await;
     Harness {
-        client: RegistryGatewayServiceClient::new(common::connect(addr).await),
-        mocks,
-        audit,
-        today: today.to_string(),
-        _dir: dir,
-        _stop: stop,
+        client: RegistryGatewayServiceClient::new(common::connect(gw.addr).await),
+        mocks: gw.mocks,
+        audit: gw.audit,
+        today: gw.today,
+        _dir: gw.dir,
+        _stop: gw.stop,
     }
 }
 

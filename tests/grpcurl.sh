@@ -11,39 +11,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 addr=${1:-127.0.0.1:50051}
 S=registry_gateway.v1.RegistryGatewayService
-fail=0 passed=0
-
-# docs/demo.md's helper: today's IIN of a demo person (daily for those born relative to today).
-iin() { cargo run -q --release --locked -p registry-mocks -- --iin-of "$1"; }
-today=$(date -u -d '+5 hours' +%F) # UTC+5, as the gateway and the mocks count days
-
-# expect NAME PATTERN... -- COMMAND...: every PATTERN (grep -E) must appear in the output.
-expect() {
-  local name=$1; shift
-  local patterns=()
-  while [ "$1" != "--" ]; do patterns+=("$1"); shift; done
-  shift
-  local out
-  out=$("$@" 2>&1) || true
-  for p in "${patterns[@]}"; do
-    if ! grep -Eq -- "$p" <<<"$out"; then
-      echo "FAIL $name: missing /$p/ in:"; echo "$out" | head -40
-      fail=$((fail + 1)); return
-    fi
-  done
-  echo "ok   $name"; passed=$((passed + 1))
-}
-# refute NAME PATTERN -- COMMAND...: PATTERN must not appear in the output.
-refute() {
-  local name=$1 pattern=$2; shift 3
-  local out
-  out=$("$@" 2>&1) || true
-  if grep -Eq -- "$pattern" <<<"$out"; then
-    echo "FAIL $name: /$pattern/ in:"; echo "$out" | head -40
-    fail=$((fail + 1)); return
-  fi
-  echo "ok   $name"; passed=$((passed + 1))
-}
+source tests/expect.sh
 
 call() { grpcurl -plaintext -d "$2" "$addr" "$S/$1"; }
 # dwelling "IIN IIN ..." [APPLICANT [STEP [SERVICE]]]: CheckDwelling of those owners, in that order
@@ -147,5 +115,4 @@ expect admin-registry-status '"registry": "REGISTRY_GBD_FL"' '"registry": "REGIS
 # (GBD FL holds no entry: by default CheckOwner does not use its shared cache, see Consent.)
 expect admin-invalidate-person '"invalidated"' '"REGISTRY_ZAGS"' -- grpcurl -plaintext -d '{"iin":"161016620441"}' "$addr" registry_gateway.v1.GatewayAdminService/InvalidatePerson
 
-echo "grpcurl: $passed passed, $fail failed"
-[ "$fail" -eq 0 ]
+summary grpcurl

@@ -221,6 +221,91 @@ async fn abandoned_calls_give_back_their_slots_and_sockets() {
     );
 }
 
+/// The wider doors to the same registry calls: 100 CheckDwelling callers (three unknown
+/// owners each, 200 ms deadlines) and 100 HTTP/JSON callers that hang up mid-call, against
+/// registries answering in 3 s. Every call slot comes back, the breaker stays closed, the HTTP
+/// connections are closed, and open files return to their baseline.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn abandoned_dwellings_and_http_calls_give_back_their_slots_and_sockets() {
+    let h = start(|_| {}).await;
+    let channels = join_all((0..4).map(|_| common::connect(h.addr))).await;
+    let admin = channels[0].clone();
+    RegistryGatewayServiceClient::new(admin.clone())
+        .check_owner(h.check_owner(demo::MINOR))
+        .await
+        .expect("warm-up call");
+    let files_before = open_files();
+
+    let asked = [Registry::GbdFl, Registry::Zags, Registry::SocialSecurity];
+    for r in asked {
+        h.set_faults(r, common::slow(Duration::from_secs(3)));
+    }
+    let owners = common::strangers(600);
+    let (by_grpc, by_http) = owners.split_at(300);
+    let dwellings = by_grpc.chunks(3).enumerate().map(|(i, three)| {
+        let mut client = RegistryGatewayServiceClient::new(channels[i % channels.len()].clone());
+        let mut request = Request::new(pb::CheckDwellingRequest {
+            owners: three
+                .iter()
+                .map(|iin| pb::DwellingOwner {
+                    iin: iin.clone(),
+                    ..Default::default()
+                })
+                .collect(),
+            service: pb::Service::RegistrationAtResidence.into(),
+            decision_date: h.today.clone(),
+            ..Default::default()
+        });
+        request.set_timeout(Duration::from_millis(200));
+        async move { client.check_dwelling(request).await }
+    });
+    // Each HTTP caller on a connection of its own, with a 300 ms deadline, hangs up after
+    // 200 ms: the gateway learns of it from the closed connection, and the registry call it
+    // joined ends by the deadline.
+    let url = format!("http://{}/v1/owners:check", h.addr);
+    let hang_ups = by_http.iter().map(|owner| {
+        let client = reqwest::Client::builder().http1_only().build().unwrap();
+        let body =
+            format!(r#"{{"ownerIin":"{owner}","service":"SERVICE_REGISTRATION_AT_RESIDENCE"}}"#);
+        let request = client
+            .post(&url)
+            .header("content-type", "application/json")
+            .header("x-timeout-ms", "300")
+            .body(body);
+        async move { tokio::time::timeout(Duration::from_millis(200), request.send()).await }
+    });
+    let (dwellings, hang_ups) = tokio::join!(join_all(dwellings), join_all(hang_ups));
+    for result in &dwellings {
+        let status = result
+            .as_ref()
+            .expect_err("no dwelling answered within 200 ms");
+        assert!(
+            matches!(status.code(), Code::DeadlineExceeded | Code::Cancelled),
+            "{status:?}"
+        );
+    }
+    assert!(
+        hang_ups.iter().all(Result::is_err),
+        "no HTTP call answered within 200 ms"
+    );
+
+    eventually(Duration::from_secs(2), "every call slot free", || async {
+        h.calls_in_flight(&admin).await == 0
+    })
+    .await;
+    assert_eq!(
+        h.breaker(&admin, pb::Registry::GbdFl).await,
+        pb::BreakerState::Closed,
+        "callers that leave are not the registry's failures"
+    );
+    eventually(
+        Duration::from_secs(20),
+        "open files back to baseline",
+        || async { open_files() <= files_before + 4 },
+    )
+    .await;
+}
+
 /// A half-open probe whose caller gives up does not leave the breaker half-open: once the
 /// registry is back, the next call probes and closes it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -260,7 +345,8 @@ async fn a_killed_probe_does_not_wedge_the_breaker() {
     h.set_faults(Registry::GbdFl, common::slow(Duration::from_secs(30)));
     tokio::time::sleep(open_for).await;
     let mut request = Request::new(person(demo::CAPABLE_ADULT));
-    request.set_timeout(Duration::from_millis(200));
+    // 500 ms: the gateway's early answer (a tenth, at most 50 ms) beats the client's timer.
+    request.set_timeout(Duration::from_millis(500));
     let e = client.get_person(request).await.unwrap_err();
     assert_eq!(e.code(), Code::DeadlineExceeded, "{e:?}");
     eventually(

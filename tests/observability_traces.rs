@@ -115,8 +115,13 @@ fn sent_trace_context(raw: &str) -> (String, String, String) {
     (header("traceparent"), header("tracestate"), property)
 }
 
-#[tokio::test(flavor = "current_thread")]
-async fn check_owner_continues_the_callers_trace_to_every_registry() {
+/// This thread's spans, through the gateway's own telemetry layer, into an in-memory exporter
+/// (until the guard drops).
+fn export_spans() -> (
+    InMemorySpanExporter,
+    SdkTracerProvider,
+    tracing::subscriber::DefaultGuard,
+) {
     let exporter = InMemorySpanExporter::default();
     let provider = SdkTracerProvider::builder()
         .with_simple_exporter(exporter.clone())
@@ -124,8 +129,14 @@ async fn check_owner_continues_the_callers_trace_to_every_registry() {
     let subscriber = tracing_subscriber::registry()
         .with(tracing_subscriber::EnvFilter::new(FILTER))
         .with(telemetry::layer(&provider));
+    let guard = tracing::subscriber::set_default(subscriber);
+    (exporter, provider, guard)
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn check_owner_continues_the_callers_trace_to_every_registry() {
     // One thread: the gateway and the mocks run on it, under this subscriber.
-    let _subscriber = tracing::subscriber::set_default(subscriber);
+    let (exporter, provider, _subscriber) = export_spans();
 
     let today = decision::today();
     let mocks = common::demo_mocks(today).await;
@@ -390,4 +401,57 @@ async fn finished(
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     spans
+}
+
+/// An HTTP/JSON call is the same one RPC span, continuing the caller's trace, with the route it
+/// came by (`http.route`, the template: never the path, which holds the IIN).
+#[tokio::test(flavor = "current_thread")]
+async fn an_http_call_is_one_rpc_span_with_its_route() {
+    let (exporter, provider, _subscriber) = export_spans();
+    let mocks = common::demo_mocks(decision::today()).await;
+    let (addr, stop) = common::serve(common::config_for(&mocks)).await;
+
+    let answer = reqwest::Client::new()
+        .get(format!(
+            "http://{addr}/v1/persons/{}/civil-acts",
+            demo::STUDENT
+        ))
+        .header("traceparent", TRACEPARENT)
+        .send()
+        .await
+        .expect("the gateway answers");
+    assert_eq!(answer.status(), 200);
+
+    let trace_id = TraceId::from_hex(TRACE_ID).unwrap();
+    let spans = finished(&provider, &exporter, |s| {
+        s.span_context.trace_id() == trace_id
+    })
+    .await;
+    let rpc: Vec<_> = spans
+        .iter()
+        .filter(|s| attribute(s, "rpc.method").is_some())
+        .collect();
+    assert_eq!(rpc.len(), 1, "one RPC span");
+    let rpc = rpc[0];
+    assert_eq!(rpc.name, "GetCivilActs");
+    assert_eq!(
+        rpc.parent_span_id,
+        SpanId::from_hex(CALLER_SPAN_ID).unwrap()
+    );
+    assert_eq!(
+        attribute(rpc, "http.route")
+            .map(|v| v.as_str().into_owned())
+            .as_deref(),
+        Some("GET /v1/persons/{iin}/civil-acts")
+    );
+    for span in &spans {
+        for kv in &span.attributes {
+            assert!(
+                !kv.value.as_str().contains(demo::STUDENT),
+                "raw IIN in {}: {kv:?}",
+                span.name
+            );
+        }
+    }
+    let _ = stop.send(());
 }

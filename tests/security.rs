@@ -12,15 +12,12 @@ mod common;
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use rcgen::{
-    BasicConstraints, CertificateParams, CertifiedIssuer, DnType, ExtendedKeyUsagePurpose, IsCa,
-    KeyPair, KeyUsagePurpose,
-};
+use common::pki::Pki;
 use registry_gateway::access::{AccessConfig, ClientRights, PURPOSE_KEY, REQUEST_ID_KEY};
 use registry_gateway::api::pb::{
     self, gateway_admin_service_client::GatewayAdminServiceClient,
@@ -29,135 +26,18 @@ use registry_gateway::api::pb::{
 use registry_gateway::audit::{self, AuditConfig, AuditLog, AuditRecord, RegistryUse};
 use registry_gateway::config::Config;
 use registry_gateway::decision;
-use registry_gateway::listener::TlsConfig;
 use registry_gateway::registry::Registry;
 use registry_mocks::{demo, MockRegistries};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 use tokio::sync::oneshot;
-use tonic::transport::{Certificate, Channel, ClientTlsConfig, Identity};
+use tonic::transport::{Channel, Identity};
 use tonic::{Code, Request};
 use tonic_types::StatusExt;
 
 const TSON: &str = "tson.test";
 const EDU: &str = "edu.test";
 const PURPOSE: &str = "registration at residence, application 42";
-
-/// The test PKI in a temporary directory: the server's certificate and key, the client CA's
-/// certificate (the files of `[tls]`), and client identities made on demand.
-struct Pki {
-    dir: tempfile::TempDir,
-    server_ca: String,
-    client_ca: CertifiedIssuer<'static, KeyPair>,
-}
-
-impl Pki {
-    fn new() -> Pki {
-        let dir = tempfile::tempdir().unwrap();
-        let server_ca = ca("test server CA");
-        let (cert, key) = leaf(
-            "localhost",
-            &["localhost"],
-            ExtendedKeyUsagePurpose::ServerAuth,
-            &server_ca,
-        );
-        let client_ca = ca("test client CA");
-        for (name, pem) in [
-            ("server.pem", &cert),
-            ("server.key", &key),
-            ("client-ca.pem", &client_ca.pem()),
-        ] {
-            std::fs::write(dir.path().join(name), pem).unwrap();
-        }
-        Pki {
-            dir,
-            server_ca: server_ca.pem(),
-            client_ca,
-        }
-    }
-
-    fn tls(&self) -> TlsConfig {
-        TlsConfig {
-            cert: self.dir.path().join("server.pem"),
-            key: self.dir.path().join("server.key"),
-            client_ca: self.dir.path().join("client-ca.pem"),
-        }
-    }
-
-    fn audit_path(&self) -> PathBuf {
-        self.dir.path().join("audit.jsonl")
-    }
-
-    /// A client certificate with subject CN `cn`, issued by the client CA.
-    fn client(&self, cn: &str) -> Identity {
-        let (cert, key) = leaf(
-            cn,
-            &[],
-            ExtendedKeyUsagePurpose::ClientAuth,
-            &self.client_ca,
-        );
-        Identity::from_pem(cert, key)
-    }
-
-    /// A self-signed client certificate with subject CN `cn`: no chain to the client CA.
-    fn stranger(cn: &str) -> Identity {
-        let key = KeyPair::generate().unwrap();
-        let cert = leaf_params(cn, &[], ExtendedKeyUsagePurpose::ClientAuth)
-            .self_signed(&key)
-            .unwrap();
-        Identity::from_pem(cert.pem(), key.serialize_pem())
-    }
-
-    /// A channel to `addr` that trusts the server CA, presenting `identity` if any.
-    async fn connect(
-        &self,
-        addr: SocketAddr,
-        identity: Option<Identity>,
-    ) -> Result<Channel, tonic::transport::Error> {
-        let mut tls = ClientTlsConfig::new()
-            .ca_certificate(Certificate::from_pem(&self.server_ca))
-            .domain_name("localhost");
-        if let Some(identity) = identity {
-            tls = tls.identity(identity);
-        }
-        // The IP, not "localhost": the listener is IPv4 only; the name is checked via SNI.
-        Channel::from_shared(format!("https://127.0.0.1:{}", addr.port()))
-            .unwrap()
-            .tls_config(tls)?
-            .connect()
-            .await
-    }
-}
-
-fn ca(cn: &str) -> CertifiedIssuer<'static, KeyPair> {
-    let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
-    params.distinguished_name.push(DnType::CommonName, cn);
-    params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
-    CertifiedIssuer::self_signed(params, KeyPair::generate().unwrap()).unwrap()
-}
-
-fn leaf_params(cn: &str, sans: &[&str], usage: ExtendedKeyUsagePurpose) -> CertificateParams {
-    let sans: Vec<String> = sans.iter().map(|s| s.to_string()).collect();
-    let mut params = CertificateParams::new(sans).unwrap();
-    params.distinguished_name.push(DnType::CommonName, cn);
-    params.extended_key_usages = vec![usage];
-    params
-}
-
-/// PEM certificate and key of a leaf issued by `issuer`.
-fn leaf(
-    cn: &str,
-    sans: &[&str],
-    usage: ExtendedKeyUsagePurpose,
-    issuer: &CertifiedIssuer<'static, KeyPair>,
-) -> (String, String) {
-    let key = KeyPair::generate().unwrap();
-    let cert = leaf_params(cn, sans, usage)
-        .signed_by(&key, issuer)
-        .unwrap();
-    (cert.pem(), key.serialize_pem())
-}
 
 /// The gateway on 127.0.0.1:0 over its own mock registries (demo fixture, today's date).
 struct Gateway {
@@ -890,6 +770,19 @@ async fn no_iin_reaches_the_logs() {
             iin: demo::MINOR.into(),
         })
         .await;
+    // A caller that puts an IIN in its request id or purpose, on an answer and on a refusal.
+    for owner in [demo::CAPABLE_ADULT, demo::BAD_CHECK_DIGIT] {
+        let mut request = tonic::Request::new(check_owner(owner, ""));
+        let id = format!("req-{}", demo::MINOR_MOTHER);
+        request
+            .metadata_mut()
+            .insert("x-request-id", id.parse().unwrap());
+        let purpose = format!("registration of {}", demo::MINOR_FATHER);
+        request
+            .metadata_mut()
+            .insert("x-purpose", purpose.parse().unwrap());
+        let _ = c.check_owner(request).await;
+    }
     drop(gw); // its shutdown is logged too
     tokio::task::yield_now().await;
 

@@ -172,9 +172,17 @@ pub trait Audited {
     fn registries(&self) -> Vec<RegistryUse>;
 }
 
+/// Marks a call that came over HTTP/JSON: its route, as the contract writes it
+/// (`GET /v1/persons/{iin}`), recorded on the call's span as `http.route` (never the path
+/// itself, which holds an IIN).
+#[derive(Debug, Clone)]
+pub struct HttpRoute(pub String);
+
 /// One call, from its metadata.
 pub struct Call {
     rpc: Rpc,
+    /// Set when the call came over HTTP/JSON.
+    http_route: Option<HttpRoute>,
     caller: Caller,
     request_id: String,
     purpose: String,
@@ -229,6 +237,7 @@ impl Edge {
         }
         Call {
             rpc,
+            http_route: request.extensions().get::<HttpRoute>().cloned(),
             caller,
             request_id,
             purpose,
@@ -367,11 +376,15 @@ impl Call {
             rpc.service = self.rpc.service(),
             rpc.method = self.rpc.name(),
             caller = %self.caller.name(),
-            request_id = %self.request_id,
+            request_id = %crate::iin::scrub(&self.request_id),
             subject = %masked,
+            http.route = tracing::field::Empty,
             rpc.grpc.status_code = tracing::field::Empty,
             otel.status_code = tracing::field::Empty,
         );
+        if let Some(HttpRoute(route)) = &self.http_route {
+            span.record("http.route", route.as_str());
+        }
         crate::telemetry::set_parent(&span, &self.trace_parent);
         span
     }

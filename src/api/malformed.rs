@@ -92,7 +92,10 @@ where
                     &edge,
                     rpc,
                     head,
-                    "content-type must be application/grpc (protobuf)".into(),
+                    Error::invalid(
+                        "request",
+                        "content-type must be application/grpc (protobuf)",
+                    ),
                 )
                 .await;
                 let mut response = status.into_http::<Body>();
@@ -113,7 +116,9 @@ where
                         "is not a valid message of {rpc}: {}",
                         crate::iin::scrub(s.message())
                     );
-                    Ok(refuse(&edge, rpc, head, rule).await.into_http())
+                    Ok(refuse(&edge, rpc, head, Error::invalid("request", rule))
+                        .await
+                        .into_http())
                 }
                 _ => Ok(response),
             }
@@ -133,21 +138,20 @@ impl Audited for Refused {
     }
 }
 
-/// Runs `rpc` as a call that fails with INVALID_ARGUMENT on `request` for `rule`: audited (all
-/// but the status query, which is not about anyone), counted and traced like any other.
-async fn refuse(
+/// Runs `rpc` as a call that fails with `error` (INVALID_ARGUMENT naming the field at fault):
+/// audited (all but the status query, which is not about anyone), counted and traced like any
+/// other. The HTTP/JSON edge refuses what it cannot transcode the same way.
+pub(super) async fn refuse(
     edge: &Edge,
     rpc: Rpc,
     (metadata, extensions): (MetadataMap, http::Extensions),
-    rule: String,
+    error: Error,
 ) -> Status {
     let request = Request::from_parts(metadata, extensions, ());
     let call = edge.begin(rpc, &request);
     let about = rpc.is_about_a_person().then(About::malformed);
     match call
-        .run(edge, about, async {
-            Err::<Refused, _>(Error::invalid("request", rule))
-        })
+        .run(edge, about, async { Err::<Refused, _>(error) })
         .await
     {
         Ok(answer) => match answer.into_inner() {},

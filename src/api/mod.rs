@@ -1,7 +1,8 @@
 //! The gRPC edge: generated types, the `RegistryGatewayService` service, and the conversion between
 //! protobuf and domain types. A handler validates its request, calls a domain look-up or the
 //! decider, and converts the answer; nothing below this module sees a protobuf type. Every
-//! look-up RPC is the one generic [`GatewayService::look_up`].
+//! look-up RPC is the one generic `GatewayService::look_up`. [`http`] serves the same
+//! services over HTTP/JSON by transcoding to them.
 
 use std::borrow::Cow;
 
@@ -20,11 +21,12 @@ mod admission;
 mod call;
 mod convert;
 mod dwelling;
+pub mod http;
 mod malformed;
 
 pub use admin::AdminService;
 pub use admission::Admission;
-pub use call::{About, Edge};
+pub use call::{About, Edge, HttpRoute};
 pub use malformed::RefuseMalformed;
 
 /// Code generated from `proto/registry_gateway/v1/gateway.proto`.

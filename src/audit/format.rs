@@ -212,11 +212,11 @@ pub(super) fn now() -> String {
     crate::clock::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, false)
 }
 
-fn is_hash(s: &str) -> bool {
+pub(super) fn is_hash(s: &str) -> bool {
     s.len() == 64 && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
 }
 
-fn hex(bytes: &[u8]) -> String {
+pub(super) fn hex(bytes: &[u8]) -> String {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
     let mut s = String::with_capacity(bytes.len() * 2);
     for b in bytes {

@@ -61,7 +61,24 @@
 //! any last line, or the log refuses to open.
 //!
 //! Deleting whole records from the end of the newest file leaves a valid, shorter chain:
-//! anchor [`VerifyReport::last_hash`] and `records` outside the host to detect that.
+//! anchor [`VerifyReport::last_hash`] and `records` outside the host to detect that, or sign.
+//!
+//! # Signed checkpoints
+//!
+//! With `[audit.signing]`, each batch ends with a checkpoint line signed with an Ed25519 key
+//! the gateway reads at start ([`checkpoint`]); [`verify_signed`] (`verify-audit
+//! --public-key`) then detects a chain recomputed without the key, and records cut from the
+//! end before the last checkpoint.
+//!
+//! # PostgreSQL
+//!
+//! With `[audit.postgres]`, the local files are a spool: a shipper task ([`shipper`]) drains
+//! them into PostgreSQL, one chain per replica ([`AuditConfig::replica`]), one statement per
+//! batch. Under `durability = "postgres"` (the default) `append` resolves only once the
+//! record's batch is committed there; under `"local"`, once it is in the local file. At
+//! start the gateway reads where its replica's chain ends in the store and refuses to start
+//! if the local files disagree (two pods under one replica id). [`postgres`] holds the
+//! schema, [`postgres::verify_replica`] checks a chain in the store.
 
 use std::fmt;
 use std::path::PathBuf;
@@ -74,16 +91,22 @@ use tokio::sync::{oneshot, OwnedSemaphorePermit, Semaphore};
 
 use crate::validate::{Invalid, Validate};
 
+mod checkpoint;
 mod format;
+pub mod postgres;
 mod refusals;
+mod shipper;
+mod spool;
 mod verify;
 mod writer;
 
 #[cfg(test)]
 mod tests;
 
+pub use checkpoint::{PublicKey, Signer};
+pub use postgres::{Durability, PostgresConfig};
 pub use refusals::{RefusalGate, MAX_REFUSED_RECORD_BYTES, RECORDED_PER_SECOND};
-pub use verify::{chain_files, verify, Broken, VerifyReport};
+pub use verify::{chain_files, verify, verify_signed, Broken, VerifyReport};
 
 /// Records that may wait for the writer before `append` waits for a slot.
 const QUEUE: usize = 4096;
@@ -116,6 +139,20 @@ pub struct AuditConfig {
     pub fsync_interval: Duration,
     /// Rotate when the live file has grown past this many bytes (checked after each batch).
     pub rotate_bytes: u64,
+    /// This replica's chain in PostgreSQL and in checkpoints (see [`AuditConfig::replica_id`]).
+    pub replica: Option<String>,
+    /// Sign a checkpoint after each batch.
+    pub signing: Option<SigningConfig>,
+    /// Ship the chain to PostgreSQL.
+    pub postgres: Option<PostgresConfig>,
+}
+
+/// `[audit.signing]` settings.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SigningConfig {
+    /// The Ed25519 private key, PKCS#8 PEM (`openssl genpkey -algorithm ed25519`).
+    pub key_file: PathBuf,
 }
 
 impl Default for AuditConfig {
@@ -125,6 +162,9 @@ impl Default for AuditConfig {
             fsync: FsyncPolicy::Always,
             fsync_interval: Duration::from_secs(1),
             rotate_bytes: 64 * 1024 * 1024,
+            replica: None,
+            signing: None,
+            postgres: None,
         }
     }
 }
@@ -149,8 +189,40 @@ impl Validate for AuditConfig {
         if self.rotate_bytes < Self::MIN_ROTATE_BYTES {
             return rule("rotate_bytes", "must be at least 4096");
         }
-        Ok(())
+        if let Some(replica) = &self.replica {
+            if !is_replica_id(replica) {
+                return rule(
+                    "replica",
+                    "must be 1 to 63 letters, digits, '.', '_' or '-' (e.g. the pod name)",
+                );
+            }
+        }
+        if let Some(signing) = &self.signing {
+            if signing.key_file.as_os_str().is_empty() {
+                return rule("signing.key_file", "must name the Ed25519 private key file");
+            }
+        }
+        self.postgres.validate().map_err(|e| e.under("postgres"))
     }
+}
+
+impl AuditConfig {
+    /// This replica's id: `replica`, else `$POD_NAME`, else `$HOSTNAME` (a pod's name in
+    /// Kubernetes), when it is a valid id.
+    pub fn replica_id(&self) -> Option<String> {
+        self.replica
+            .clone()
+            .or_else(|| std::env::var("POD_NAME").ok())
+            .or_else(|| std::env::var("HOSTNAME").ok())
+            .filter(|id| is_replica_id(id))
+    }
+}
+
+fn is_replica_id(id: &str) -> bool {
+    (1..=63).contains(&id.len())
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
 }
 
 /// One access to personal data, as a handler fills it in; the log adds `seq`, `time`,
@@ -262,6 +334,14 @@ pub enum AuditError {
     Stopped { path: PathBuf, cause: String },
     #[error("audit log {} is closed", .path.display())]
     Closed { path: PathBuf },
+    #[error("audit log: {backlog} records wait to be shipped to PostgreSQL, the most allowed (audit.postgres.max_backlog = {limit}); records are refused until PostgreSQL takes them")]
+    Backlog { backlog: u64, limit: u64 },
+    #[error("audit store (PostgreSQL): {reason}")]
+    Postgres { reason: String },
+    #[error("audit record {seq} is written locally but not known to be in PostgreSQL ({reason}); with durability = \"postgres\" the answer is withheld")]
+    NotShipped { seq: u64, reason: String },
+    #[error("audit signing key {}: {reason}", .path.display())]
+    Key { path: PathBuf, reason: String },
 }
 
 impl AuditError {
@@ -287,6 +367,17 @@ struct Inner {
     closing: AtomicBool,
     /// Set by the writer: whether its last write (or probe) succeeded.
     writable: Arc<AtomicBool>,
+    shipping: Option<Shipping>,
+}
+
+/// The PostgreSQL side of a log with `[audit.postgres]`.
+struct Shipping {
+    shared: Arc<shipper::Shared>,
+    durability: Durability,
+    ack_timeout: Duration,
+    drain_timeout: Duration,
+    closing: tokio::sync::watch::Sender<bool>,
+    task: std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
 
 impl fmt::Debug for AuditLog {
@@ -301,14 +392,104 @@ impl AuditLog {
     /// Validates `config`, creates the directory, opens (or creates) the live file and
     /// continues its chain from its last record (or from the newest rotated file's when the
     /// live file is empty). A last line that is cut short, not a record, or whose hash does
-    /// not match is an [`AuditError::CorruptTail`] naming the file and line.
+    /// not match is an [`AuditError::CorruptTail`] naming the file and line. With
+    /// `[audit.postgres]`, connects (and migrates, if configured), checks the local chain
+    /// against the store's and starts shipping: a replica needs PostgreSQL to start, not to
+    /// keep running.
     pub async fn open(config: &AuditConfig) -> Result<AuditLog, AuditError> {
         config.validate().map_err(AuditError::Config)?;
         let path = config.path.clone();
+        let replica = match config.replica_id() {
+            Some(replica) => replica,
+            None if config.signing.is_none() && config.postgres.is_none() => String::new(),
+            // Checked here, not in validate(): the environment is the pod's, at start.
+            None => {
+                return Err(AuditError::Config(Invalid::new(
+                    "replica",
+                    "must be set, or POD_NAME or HOSTNAME in the environment, with \
+                     [audit.signing] or [audit.postgres]",
+                )))
+            }
+        };
+        let signer = match &config.signing {
+            Some(signing) => Some(Arc::new(
+                Signer::load(&signing.key_file, &replica).map_err(|reason| AuditError::Key {
+                    path: signing.key_file.clone(),
+                    reason,
+                })?,
+            )),
+            None => None,
+        };
+        let store = match &config.postgres {
+            Some(pg) => Some(store_head(pg, &replica).await?),
+            None => None,
+        };
         let owned = config.clone();
-        let writer = tokio::task::spawn_blocking(move || writer::Writer::open(&owned))
+        let mut writer = tokio::task::spawn_blocking(move || writer::Writer::open(&owned, signer))
             .await
             .map_err(|e| AuditError::open(&path, std::io::Error::other(e.to_string())))??;
+        let mut shipping = None;
+        if let (Some(pg), Some((client, head))) = (&config.postgres, store) {
+            let (local_seq, local_hash) = writer.head();
+            if local_seq < head.seq {
+                if local_seq > 0 {
+                    let theirs = postgres::hash_at(&client, &replica, local_seq)
+                        .await
+                        .map_err(|reason| AuditError::Postgres { reason })?;
+                    if theirs.as_deref() != Some(local_hash.as_str()) {
+                        return Err(AuditError::Postgres {
+                            reason: format!(
+                                "the local chain and PostgreSQL differ at seq {local_seq}: two \
+                                 chains under one replica id ({replica:?})"
+                            ),
+                        });
+                    }
+                }
+                tracing::warn!(
+                    replica = %replica,
+                    local = local_seq,
+                    store = head.seq,
+                    "audit: the local files end before the chain in PostgreSQL (a new or \
+                     rolled-back disk); continuing from PostgreSQL"
+                );
+                writer.continue_from(head.seq, head.hash.clone());
+            } else if head.seq > 0 {
+                let live = path.clone();
+                let (seq, hash) = (head.seq, head.hash.clone());
+                tokio::task::spawn_blocking(move || spool::Spool::after(&live, seq, &hash))
+                    .await
+                    .map_err(|e| AuditError::open(&path, std::io::Error::other(e.to_string())))?
+                    .map_err(|reason| AuditError::Postgres { reason })?;
+            }
+            let shared = shipper::Shared::new(head.seq, true);
+            let (written, written_rx) = tokio::sync::watch::channel(0);
+            writer.link(writer::Link {
+                written,
+                shipped: shared.shipped.clone(),
+                max_backlog: pg.max_backlog,
+            });
+            crate::metrics::audit_backlog_limit(pg.max_backlog);
+            let (closing, closing_rx) = tokio::sync::watch::channel(false);
+            let task = tokio::spawn(
+                shipper::Shipper {
+                    config: pg.clone(),
+                    replica: replica.clone(),
+                    live: path.clone(),
+                    shared: shared.clone(),
+                    written: written_rx,
+                    closing: closing_rx,
+                }
+                .run(Some(client)),
+            );
+            shipping = Some(Shipping {
+                shared,
+                durability: pg.durability,
+                ack_timeout: pg.ack_timeout,
+                drain_timeout: pg.drain_timeout,
+                closing,
+                task: std::sync::Mutex::new(Some(task)),
+            });
+        }
         let writable = writer.writable();
         let (tx, rx) = std::sync::mpsc::channel();
         std::thread::Builder::new()
@@ -322,6 +503,7 @@ impl AuditLog {
                 slots: Arc::new(Semaphore::new(QUEUE)),
                 closing: AtomicBool::new(false),
                 writable,
+                shipping,
             }),
         })
     }
@@ -330,7 +512,11 @@ impl AuditLog {
     /// the writer's own probe (every second), succeeds; for good after a failed fsync.
     /// Readiness follows it.
     pub fn writable(&self) -> bool {
-        self.inner.writable.load(Ordering::SeqCst)
+        let shipped = match &self.inner.shipping {
+            Some(s) if s.durability == Durability::Postgres => s.shared.is_up(),
+            _ => true,
+        };
+        shipped && self.inner.writable.load(Ordering::SeqCst)
     }
 
     /// The live file's path.
@@ -361,6 +547,20 @@ impl AuditLog {
             .map_err(|_| closed())?;
         // A dropped ack means the writer went away without writing the record.
         let written = done.await.unwrap_or_else(|_| Err(closed()));
+        let written = match (written, &self.inner.shipping) {
+            (Ok(seq), Some(s)) if s.durability == Durability::Postgres => {
+                s.shared.wait(seq, s.ack_timeout).await.map_err(|e| {
+                    let reason = match e {
+                        shipper::NotShipped::Down(reason) => reason,
+                        shipper::NotShipped::Timeout => {
+                            format!("no commit within ack_timeout ({:?})", s.ack_timeout)
+                        }
+                    };
+                    AuditError::NotShipped { seq, reason }
+                })
+            }
+            (written, _) => written.map(drop),
+        };
         crate::metrics::audit_write(sent.elapsed().as_secs_f64(), written.is_ok());
         written
     }
@@ -378,6 +578,49 @@ impl AuditLog {
         let sent = self.inner.tx.send(writer::Msg::Close { ack });
         self.inner.slots.close();
         sent.map_err(|_| closed())?;
-        done.await.unwrap_or_else(|_| Err(closed()))
+        let closed = done.await.unwrap_or_else(|_| Err(closed())).map(drop);
+        if let Some(shipping) = &self.inner.shipping {
+            shipping.drain().await;
+        }
+        closed
     }
+}
+
+impl Shipping {
+    /// Lets the shipper send what is left, for at most `drain_timeout`.
+    async fn drain(&self) {
+        self.closing.send_replace(true);
+        let task = self.task.lock().unwrap_or_else(|e| e.into_inner()).take();
+        let Some(mut task) = task else { return };
+        if tokio::time::timeout(self.drain_timeout, &mut task)
+            .await
+            .is_err()
+        {
+            task.abort();
+            tracing::error!(
+                shipped = self.shared.shipped.load(Ordering::SeqCst),
+                "audit: records left unshipped at shutdown; they ship from the local file at the next start (with a persistent volume)"
+            );
+        }
+    }
+}
+
+/// Connects to the store (migrating it when configured) and reads where `replica`'s chain
+/// ends there.
+async fn store_head(
+    pg: &PostgresConfig,
+    replica: &str,
+) -> Result<(tokio_postgres::Client, postgres::Head), AuditError> {
+    let failed = |reason| AuditError::Postgres { reason };
+    let mut client = postgres::connect(&pg.url, pg.password_file.as_deref(), pg.timeout)
+        .await
+        .map_err(failed)?;
+    if pg.migrate {
+        let applied = postgres::migrate(&mut client).await.map_err(failed)?;
+        if !applied.is_empty() {
+            tracing::info!(versions = ?applied, "audit store: schema migrated");
+        }
+    }
+    let head = postgres::head(&client, replica).await.map_err(failed)?;
+    Ok((client, head))
 }

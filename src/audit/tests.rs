@@ -744,3 +744,139 @@ fn the_writer_line_is_the_sealed_entry_line() {
     assert_eq!(line, entry.to_line());
     assert_eq!(hash, entry.hash);
 }
+
+/// A signing key in PEM files; the config of a signed log of replica "gw-t" in `dir`.
+fn signed(dir: &Path) -> (AuditConfig, PublicKey) {
+    let pair = rcgen::KeyPair::generate_for(&rcgen::PKCS_ED25519).unwrap();
+    let private = dir.join("key.pem");
+    let public = dir.join("key.pub.pem");
+    std::fs::write(&private, pair.serialize_pem()).unwrap();
+    std::fs::write(&public, pair.public_key_pem()).unwrap();
+    let config = AuditConfig {
+        replica: Some("gw-t".into()),
+        signing: Some(SigningConfig { key_file: private }),
+        ..config(dir)
+    };
+    (config, PublicKey::load(&public).unwrap())
+}
+
+fn verify_with(config: &AuditConfig, key: &PublicKey) -> Result<VerifyReport, Broken> {
+    verify_signed(
+        &chain_files(&config.path).unwrap(),
+        std::slice::from_ref(key),
+    )
+}
+
+#[tokio::test]
+async fn a_signed_log_ends_each_batch_with_a_checkpoint_that_verifies() {
+    let dir = tempfile::tempdir().unwrap();
+    let (config, key) = signed(dir.path());
+    append(&config, 1, 4).await;
+    let all = lines(&config.path);
+    assert_eq!(all.len(), 8, "a record and its checkpoint per batch");
+    let cp: serde_json::Value = serde_json::from_str(&all[7]).unwrap();
+    assert_eq!(cp["checkpoint"], 4);
+    assert_eq!(cp["replica"], "gw-t");
+    assert_eq!(cp["hash"], entry(&all[6]).hash.as_str());
+    assert_eq!(cp["key"], key.id());
+
+    let report = verify_with(&config, &key).unwrap();
+    assert_eq!(
+        (report.records, report.checkpoints, report.last_checkpoint),
+        (4, 4, Some(4))
+    );
+    assert!(report.signed);
+    let other_dir = tempfile::tempdir().unwrap();
+    let (_, other) = signed(other_dir.path());
+    let unknown = verify_with(&config, &other).unwrap_err();
+    assert_broken(
+        unknown,
+        &config.path,
+        2,
+        Some(1),
+        "not among the public keys",
+    );
+}
+
+#[tokio::test]
+async fn a_chain_recomputed_without_the_key_fails_only_with_the_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let (config, key) = signed(dir.path());
+    append(&config, 1, 4).await;
+    // Record 2 edited, every hash after it recomputed, the checkpoints made to agree.
+    let mut all = lines(&config.path);
+    let mut prev = entry(&all[0]).hash;
+    for i in (2..all.len()).step_by(2) {
+        let mut e = entry(&all[i]);
+        if e.seq == 2 {
+            e.outcome = "OPERATIONAL_HALL".into();
+        }
+        e.prev = prev;
+        e.hash = e.digest();
+        all[i] = String::from_utf8(e.to_line())
+            .unwrap()
+            .trim_end()
+            .to_owned();
+        let mut cp: checkpoint::Checkpoint = serde_json::from_str(&all[i + 1]).unwrap();
+        cp.hash.clone_from(&e.hash);
+        all[i + 1] = serde_json::to_string(&cp).unwrap();
+        prev = e.hash;
+    }
+    write_lines(&config.path, &all);
+    assert_eq!(verify_live(&config).unwrap().records, 4, "the hashes agree");
+    let broken = verify_with(&config, &key).unwrap_err();
+    assert_broken(broken, &config.path, 4, Some(2), "does not verify");
+}
+
+#[tokio::test]
+async fn records_cut_from_the_end_are_found_against_the_last_checkpoint() {
+    let dir = tempfile::tempdir().unwrap();
+    let (config, key) = signed(dir.path());
+    append(&config, 1, 4).await;
+    let all = lines(&config.path);
+    // The last record gone, its checkpoint left: found with or without the key.
+    let mut cut = all.clone();
+    cut.remove(6);
+    write_lines(&config.path, &cut);
+    let broken = verify_live(&config).unwrap_err();
+    assert_broken(broken, &config.path, 7, Some(4), "records 4..=4 were cut");
+    // The last checkpoint gone: its record is no longer covered.
+    write_lines(&config.path, &all[..7]);
+    let broken = verify_with(&config, &key).unwrap_err();
+    assert_broken(
+        broken,
+        &config.path,
+        7,
+        Some(4),
+        "after the last signed checkpoint (seq 3)",
+    );
+}
+
+#[tokio::test]
+async fn a_record_left_without_its_checkpoint_by_a_crash_is_signed_at_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let (config, key) = signed(dir.path());
+    append(&config, 1, 3).await;
+    let all = lines(&config.path);
+    write_lines(&config.path, &all[..5]); // the write of batch 3 stopped after its record
+    append(&config, 4, 4).await;
+    let report = verify_with(&config, &key).unwrap();
+    assert_eq!((report.records, report.last_checkpoint), (4, Some(4)));
+    assert_eq!(lines(&config.path).len(), 8);
+}
+
+#[tokio::test]
+async fn a_volume_of_another_replica_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let (config, _) = signed(dir.path());
+    append(&config, 1, 2).await;
+    let other = AuditConfig {
+        replica: Some("gw-u".into()),
+        ..config
+    };
+    let refused = AuditLog::open(&other).await.unwrap_err().to_string();
+    assert!(
+        refused.contains("replica \"gw-t\"'s, and this gateway is \"gw-u\""),
+        "{refused}"
+    );
+}

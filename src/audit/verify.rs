@@ -1,10 +1,15 @@
 //! The verifier, and the files of one chain.
+//!
+//! [`Chain`] checks lines in chain order, wherever they come from (files here, PostgreSQL in
+//! [`super::postgres`]): records as the module doc says, and checkpoints against the chain
+//! and, given public keys, their signatures.
 
 use std::fs::File;
 use std::io::{self, BufRead, BufReader};
 use std::path::{Path, PathBuf};
 
-use super::format::{peek_seq, Entry, GENESIS};
+use super::checkpoint::{is_checkpoint, Checkpoint, PublicKey};
+use super::format::{peek_seq, Entry, Fault, GENESIS};
 
 /// A chain that verified.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -14,6 +19,11 @@ pub struct VerifyReport {
     /// The last record's hash (the genesis hash for an empty chain): anchor it elsewhere to
     /// detect records later cut from the end.
     pub last_hash: String,
+    /// Checkpoints found, and the seq of the last one.
+    pub checkpoints: u64,
+    pub last_checkpoint: Option<u64>,
+    /// Whether every checkpoint's signature was checked (public keys were given).
+    pub signed: bool,
 }
 
 /// The first broken record: `line` is 1-based (0 when the file itself cannot be read);
@@ -27,12 +37,165 @@ pub struct Broken {
     pub reason: String,
 }
 
+/// One chain's lines, checked as they come (see [`Chain::push`]).
+pub(super) struct Chain<'k> {
+    keys: &'k [PublicKey],
+    /// The replica every checkpoint must name (the first one's, when not fixed).
+    replica: Option<String>,
+    expected: u64,
+    prev: String,
+    checkpoints: u64,
+    last_checkpoint: Option<u64>,
+}
+
+impl<'k> Chain<'k> {
+    /// An empty chain. With `keys`, every checkpoint's signature is checked, and the chain
+    /// must end with a checkpoint; `replica`, when given, is the one checkpoints must name.
+    pub fn new(keys: &'k [PublicKey], replica: Option<&str>) -> Chain<'k> {
+        Chain {
+            keys,
+            replica: replica.map(str::to_owned),
+            expected: 1,
+            prev: GENESIS.to_owned(),
+            checkpoints: 0,
+            last_checkpoint: None,
+        }
+    }
+
+    /// Checks the next line (without its newline): a record continuing the chain, or a
+    /// checkpoint of the record just before it. Returns its seq.
+    pub fn push(&mut self, line: &[u8]) -> Result<u64, Fault> {
+        if is_checkpoint(line) {
+            self.checkpoint(Checkpoint::parse(line)?)
+        } else {
+            self.record(Entry::parse(line)?)
+        }
+    }
+
+    fn record(&mut self, entry: Entry) -> Result<u64, Fault> {
+        let fault = |reason: String| Fault {
+            seq: Some(entry.seq),
+            reason,
+        };
+        let expected = self.expected;
+        if entry.seq != expected {
+            let why = if entry.seq > expected {
+                "records are missing before it"
+            } else {
+                "a record is repeated or inserted"
+            };
+            return Err(fault(format!(
+                "seq {} where {expected} was expected: {why}",
+                entry.seq
+            )));
+        }
+        if entry.prev != self.prev {
+            return Err(fault(if expected == 1 {
+                "prev is not the genesis hash: the chain does not start here".to_owned()
+            } else {
+                format!(
+                    "prev does not match the hash of seq {}: records inserted, removed or reordered",
+                    expected - 1
+                )
+            }));
+        }
+        self.prev = entry.hash;
+        self.expected += 1;
+        Ok(entry.seq)
+    }
+
+    fn checkpoint(&mut self, cp: Checkpoint) -> Result<u64, Fault> {
+        let seq = cp.checkpoint;
+        let fault = |reason: String| Fault {
+            seq: Some(seq),
+            reason,
+        };
+        let head = self.expected - 1;
+        if seq != head {
+            return Err(fault(if seq > head {
+                format!(
+                    "a checkpoint for seq {seq} follows seq {head}: records {}..={seq} were cut",
+                    head + 1
+                )
+            } else {
+                format!("a checkpoint for seq {seq} after seq {head}: out of place")
+            }));
+        }
+        match &self.replica {
+            Some(replica) if *replica != cp.replica => {
+                return Err(fault(format!(
+                    "a checkpoint of replica {:?} in the chain of {replica:?}",
+                    cp.replica
+                )))
+            }
+            Some(_) => {}
+            None => self.replica = Some(cp.replica.clone()),
+        }
+        if !self.keys.is_empty() {
+            cp.check_signature(self.keys).map_err(fault)?;
+        }
+        if cp.hash != self.prev {
+            return Err(fault(format!(
+                "the hash of seq {seq} differs from its signed checkpoint: records up to it were altered and the chain recomputed"
+            )));
+        }
+        self.checkpoints += 1;
+        self.last_checkpoint = Some(seq);
+        Ok(seq)
+    }
+
+    /// The chain's end: with keys, every record must be covered by a checkpoint.
+    pub fn finish(&self) -> Result<(), Fault> {
+        let records = self.expected - 1;
+        if self.keys.is_empty() || records == 0 {
+            return Ok(());
+        }
+        let covered = self.last_checkpoint.unwrap_or(0);
+        if covered < records {
+            return Err(Fault {
+                seq: Some(covered + 1),
+                reason: match self.last_checkpoint {
+                    None => "no signed checkpoint in the chain: it cannot be authenticated (recomputed without the key, or written unsigned)".into(),
+                    Some(c) => format!(
+                        "records {}..={records} come after the last signed checkpoint (seq {c}): added after it, or recomputed without the key",
+                        c + 1
+                    ),
+                },
+            });
+        }
+        Ok(())
+    }
+
+    pub fn records(&self) -> u64 {
+        self.expected - 1
+    }
+
+    pub fn report(&self, files: usize) -> VerifyReport {
+        VerifyReport {
+            files,
+            records: self.records(),
+            last_hash: self.prev.clone(),
+            checkpoints: self.checkpoints,
+            last_checkpoint: self.last_checkpoint,
+            signed: !self.keys.is_empty(),
+        }
+    }
+}
+
 /// Checks `paths` as one chain, oldest first (see [`chain_files`]): every line a canonical
 /// record whose hash matches, the first record seq 1 with the genesis `prev`, then each
-/// `seq` one more than the last and each `prev` the hash of the record before, across files.
+/// `seq` one more than the last and each `prev` the hash of the record before, across files;
+/// every checkpoint consistent with the chain. Signatures are not checked: see
+/// [`verify_signed`].
 pub fn verify(paths: &[PathBuf]) -> Result<VerifyReport, Broken> {
-    let mut prev = GENESIS.to_owned();
-    let mut expected = 1u64;
+    verify_signed(paths, &[])
+}
+
+/// [`verify`], and every checkpoint signed by one of `keys`, the last one covering the last
+/// record (when `keys` is not empty).
+pub fn verify_signed(paths: &[PathBuf], keys: &[PublicKey]) -> Result<VerifyReport, Broken> {
+    let mut chain = Chain::new(keys, None);
+    let mut last = None;
     for path in paths {
         let broken = |line: u64, seq: Option<u64>, reason: String| Broken {
             file: path.clone(),
@@ -62,39 +225,22 @@ pub fn verify(paths: &[PathBuf]) -> Result<VerifyReport, Broken> {
                 ));
             }
             buf.pop();
-            let entry = Entry::parse(&buf).map_err(|f| broken(line, f.seq, f.reason))?;
-            if entry.seq != expected {
-                let why = if entry.seq > expected {
-                    "records are missing before it"
-                } else {
-                    "a record is repeated or inserted"
-                };
-                return Err(broken(
-                    line,
-                    Some(entry.seq),
-                    format!("seq {} where {expected} was expected: {why}", entry.seq),
-                ));
-            }
-            if entry.prev != prev {
-                let reason = if expected == 1 {
-                    "prev is not the genesis hash: the chain does not start here".to_owned()
-                } else {
-                    format!(
-                        "prev does not match the hash of seq {}: records inserted, removed or reordered",
-                        expected - 1
-                    )
-                };
-                return Err(broken(line, Some(entry.seq), reason));
-            }
-            prev = entry.hash;
-            expected += 1;
+            chain
+                .push(&buf)
+                .map_err(|f| broken(line, f.seq, f.reason))?;
         }
+        last = Some((path, line));
     }
-    Ok(VerifyReport {
-        files: paths.len(),
-        records: expected - 1,
-        last_hash: prev,
-    })
+    chain.finish().map_err(|f| {
+        let (file, line) = last.map_or((PathBuf::new(), 0), |(p, l)| (p.clone(), l));
+        Broken {
+            file,
+            line,
+            seq: f.seq,
+            reason: f.reason,
+        }
+    })?;
+    Ok(chain.report(paths.len()))
 }
 
 /// The chain of `live`, oldest first: its rotated files (`<stem>-<12 digits>[.<ext>]` in

@@ -9,13 +9,25 @@ use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use tokio::sync::{oneshot, OwnedSemaphorePermit};
+use tokio::sync::{oneshot, watch, OwnedSemaphorePermit};
 
+use super::checkpoint::{is_checkpoint, Checkpoint, Signer};
 use super::format::{now, Entry, GENESIS};
 use super::verify::{parent, rotated_files, rotated_path};
 use super::{AuditConfig, AuditError, AuditRecord, FsyncPolicy, MAX_BATCH};
 
-pub(super) type Ack = oneshot::Sender<Result<(), AuditError>>;
+/// The writer's answer for one record: its seq once written.
+pub(super) type Ack = oneshot::Sender<Result<u64, AuditError>>;
+
+/// What ties the writer to the shipper ([`super::shipper`]).
+pub(super) struct Link {
+    /// The last record written (and fsynced per the policy): what the shipper may ship.
+    pub written: watch::Sender<u64>,
+    /// The last record in PostgreSQL, set by the shipper.
+    pub shipped: Arc<std::sync::atomic::AtomicU64>,
+    /// Records written but not shipped at most; past it, records are refused.
+    pub max_backlog: u64,
+}
 
 // Nearly every message is an Append: boxing its record would cost an allocation per record.
 #[allow(clippy::large_enum_variant)]
@@ -108,11 +120,16 @@ pub(super) struct Writer {
     claim: Option<Claim>,
     /// Whether the last write (or probe) succeeded; shared with the handles (readiness).
     writable: Arc<AtomicBool>,
+    /// Signs a checkpoint after each batch (`[audit.signing]`).
+    signer: Option<Arc<Signer>>,
+    /// The shipper's side, with `[audit.postgres]`.
+    link: Option<Link>,
 }
 
 impl Writer {
-    /// Opens or creates the live file and reads where its chain ends.
-    pub fn open(config: &AuditConfig) -> Result<Writer, AuditError> {
+    /// Opens or creates the live file and reads where its chain ends; with a signer, a last
+    /// record without its checkpoint (a write cut by a crash) gets one now.
+    pub fn open(config: &AuditConfig, signer: Option<Arc<Signer>>) -> Result<Writer, AuditError> {
         let path = config.path.clone();
         let dir = parent(&path);
         std::fs::create_dir_all(dir).map_err(|e| AuditError::open(&path, e))?;
@@ -121,38 +138,24 @@ impl Writer {
         let claim = Claim::take(&path)?;
         let meta = file.metadata().map_err(|e| AuditError::open(&path, e))?;
         let len = cut_torn_tail(&file, meta.len(), &path, config.fsync)?;
-        let (seq, prev, first_seq) = match read_ends(&file, len).map_err(|e| e.at(&path))? {
-            Some((first, last)) => (last.seq, last.hash, Some(first)),
+        let ends = read_ends(&file, len).map_err(|e| e.at(&path))?;
+        if let Some(signer) = &signer {
+            same_replica(signer, ends.as_ref(), &file, len, &path)?;
+        }
+        let unsigned_tail = ends.as_ref().is_some_and(|e| !e.checkpointed);
+        let (seq, prev, first_seq) = match ends {
+            Some(Ends { first, last, .. }) => (last.seq, last.hash, Some(first)),
             // A fresh live file continues the newest rotated file's chain, if any.
-            None => match rotated_files(&path)
-                .map_err(|e| AuditError::open(&path, e))?
-                .pop()
-            {
-                Some(rotated) => {
-                    let f = File::open(&rotated).map_err(|e| AuditError::open(&rotated, e))?;
-                    let len = f
-                        .metadata()
-                        .map_err(|e| AuditError::open(&rotated, e))?
-                        .len();
-                    match read_ends(&f, len).map_err(|e| e.at(&rotated))? {
-                        Some((_, last)) => (last.seq, last.hash, None),
-                        None => {
-                            return Err(AuditError::CorruptTail {
-                                path: rotated,
-                                line: 0,
-                                reason: "a rotated file is empty".into(),
-                            })
-                        }
-                    }
-                }
-                None => (0, GENESIS.to_owned(), None),
-            },
+            None => {
+                let (seq, prev) = rotated_chain_end(&path)?;
+                (seq, prev, None)
+            }
         };
         if !existed && config.fsync != FsyncPolicy::Never {
             sync_dir(dir).map_err(|e| AuditError::open(&path, e))?;
         }
         crate::metrics::audit_writable(true);
-        Ok(Writer {
+        let mut writer = Writer {
             path,
             file: Some(file),
             len,
@@ -168,7 +171,66 @@ impl Writer {
             stopped: None,
             claim: Some(claim),
             writable: Arc::new(AtomicBool::new(true)),
-        })
+            signer,
+            link: None,
+        };
+        if unsigned_tail {
+            writer.checkpoint_tail()?;
+        }
+        Ok(writer)
+    }
+
+    /// Signs the live file's last record, which has no checkpoint.
+    fn checkpoint_tail(&mut self) -> Result<(), AuditError> {
+        let (Some(signer), Some(file)) = (&self.signer, &self.file) else {
+            return Ok(());
+        };
+        let mut line = Vec::new();
+        signer.write_line(&mut line, self.seq, &self.prev);
+        let mut out: &File = file;
+        out.write_all(&line)
+            .and_then(|()| file.sync_data())
+            .map_err(|e| AuditError::open(&self.path, e))?;
+        self.len += line.len() as u64;
+        tracing::warn!(
+            path = %self.path.display(),
+            seq = self.seq,
+            "audit log: the last record had no checkpoint (a write cut by a crash); signed it now"
+        );
+        Ok(())
+    }
+
+    /// The last record written: its seq and hash.
+    pub fn head(&self) -> (u64, String) {
+        (self.seq, self.prev.clone())
+    }
+
+    /// Continues the chain from the head PostgreSQL holds, past the local files' end (they
+    /// lost their tail, or are new): the caller checked they are a prefix of the store's.
+    pub fn continue_from(&mut self, seq: u64, hash: String) {
+        self.seq = seq;
+        self.prev = hash;
+    }
+
+    /// Ties the writer to a shipper: publishes what it writes, refuses records past the
+    /// backlog bound.
+    pub fn link(&mut self, link: Link) {
+        link.written.send_replace(self.seq);
+        self.link = Some(link);
+        self.report_backlog();
+    }
+
+    /// Records written but not shipped, when linked.
+    fn backlog(&self) -> Option<(u64, u64)> {
+        let link = self.link.as_ref()?;
+        let shipped = link.shipped.load(Ordering::SeqCst);
+        Some((self.seq.saturating_sub(shipped), link.max_backlog))
+    }
+
+    fn report_backlog(&self) {
+        if let Some((backlog, _)) = self.backlog() {
+            crate::metrics::audit_backlog(backlog);
+        }
     }
 
     /// Whether the log takes records, as the handles see it.
@@ -191,6 +253,12 @@ impl Writer {
     /// again (a crash in between leaves a torn line, cut at the next start).
     fn probe(&mut self) -> bool {
         if self.stopped.is_some() {
+            return false;
+        }
+        if self
+            .backlog()
+            .is_some_and(|(backlog, limit)| backlog >= limit)
+        {
             return false;
         }
         let file = match &self.file {
@@ -216,14 +284,14 @@ impl Writer {
             if !batch.records.is_empty() {
                 let result = self.commit(batch.records);
                 self.set_writable(result.is_ok());
-                for (ack, slot) in batch.acks {
-                    let _ = ack.send(result.clone());
+                for (i, (ack, slot)) in batch.acks.into_iter().enumerate() {
+                    let _ = ack.send(result.clone().map(|first| first + i as u64));
                     drop(slot);
                 }
                 self.maybe_rotate();
             }
             if let Some(ack) = close {
-                let result = self.finish();
+                let result = self.finish().map(|()| self.seq);
                 self.file = None;
                 self.claim = None;
                 let _ = ack.send(result);
@@ -273,13 +341,20 @@ impl Writer {
         }
     }
 
-    /// Chains, writes and (per policy) fsyncs `records`; `Ok` only when all are written.
-    pub fn commit(&mut self, records: Vec<AuditRecord>) -> Result<(), AuditError> {
+    /// Chains, writes and (per policy) fsyncs `records`, then a signed checkpoint; `Ok` (the
+    /// first record's seq) only when all are written.
+    pub fn commit(&mut self, records: Vec<AuditRecord>) -> Result<u64, AuditError> {
         if let Some(cause) = &self.stopped {
             return Err(AuditError::Stopped {
                 path: self.path.clone(),
                 cause: cause.clone(),
             });
+        }
+        if let Some((backlog, limit)) = self.backlog() {
+            if backlog + records.len() as u64 > limit {
+                self.report_backlog();
+                return Err(AuditError::Backlog { backlog, limit });
+            }
         }
         let file = match &self.file {
             Some(file) => file,
@@ -301,6 +376,9 @@ impl Writer {
             seq += 1;
             prev = super::format::write_line(&mut buf, seq, &time, &prev, record);
         }
+        if let Some(signer) = &self.signer {
+            signer.write_line(&mut buf, seq, &prev);
+        }
         let mut out: &File = file;
         if let Err(e) = out.write_all(&buf) {
             // Never leave a partial line: cut back to the last complete one, or stop.
@@ -318,18 +396,23 @@ impl Writer {
         self.seq = seq;
         self.prev = prev;
         self.first_seq.get_or_insert(first);
+        // The shipper may take the batch now: its commit in PostgreSQL and the fsync here run
+        // side by side. (Written lines are never cut back; a failed fsync stops the log.)
+        if let Some(link) = &self.link {
+            link.written.send_replace(seq);
+        }
         match self.policy {
-            FsyncPolicy::Always => self.sync(),
+            FsyncPolicy::Always => self.sync()?,
             FsyncPolicy::Interval => {
                 self.dirty = true;
                 if self.last_sync.elapsed() >= self.interval {
-                    self.sync()
-                } else {
-                    Ok(())
+                    self.sync()?;
                 }
             }
-            FsyncPolicy::Never => Ok(()),
+            FsyncPolicy::Never => {}
         }
+        self.report_backlog();
+        Ok(first)
     }
 
     /// Fsyncs the live file. A failure stops the log: after a failed fsync nobody can say
@@ -493,9 +576,70 @@ impl TailError {
     }
 }
 
-/// The first record's `seq` and the last record of the `len` bytes of `file`, both checked;
-/// `None` for an empty file.
-fn read_ends(file: &File, len: u64) -> Result<Option<(u64, Entry)>, TailError> {
+/// A signed chain's last checkpoint names this replica: a volume belongs to one replica id.
+fn same_replica(
+    signer: &Signer,
+    ends: Option<&Ends>,
+    file: &File,
+    len: u64,
+    path: &Path,
+) -> Result<(), AuditError> {
+    let Some(theirs) = ends.and_then(|e| e.replica.as_ref()) else {
+        return Ok(());
+    };
+    if theirs == signer.replica() {
+        return Ok(());
+    }
+    Err(AuditError::CorruptTail {
+        path: path.to_owned(),
+        line: count_newlines(file, len).map_err(|e| AuditError::open(path, e))?,
+        reason: format!(
+            "the chain in this file is replica {theirs:?}'s, and this gateway is {:?}: a volume \
+             belongs to one replica id (give each pod a stable id, e.g. a StatefulSet's pod name)",
+            signer.replica()
+        ),
+    })
+}
+
+/// Where the chain of the newest rotated file beside the live file `path` ends (`seq` and
+/// hash), or the genesis when there is none.
+fn rotated_chain_end(path: &Path) -> Result<(u64, String), AuditError> {
+    let Some(rotated) = rotated_files(path)
+        .map_err(|e| AuditError::open(path, e))?
+        .pop()
+    else {
+        return Ok((0, GENESIS.to_owned()));
+    };
+    let f = File::open(&rotated).map_err(|e| AuditError::open(&rotated, e))?;
+    let len = f
+        .metadata()
+        .map_err(|e| AuditError::open(&rotated, e))?
+        .len();
+    match read_ends(&f, len).map_err(|e| e.at(&rotated))? {
+        Some(Ends { last, .. }) => Ok((last.seq, last.hash)),
+        None => Err(AuditError::CorruptTail {
+            path: rotated,
+            line: 0,
+            reason: "a rotated file is empty".into(),
+        }),
+    }
+}
+
+/// Where a file's chain ends.
+struct Ends {
+    /// The first record's seq.
+    first: u64,
+    /// The last record.
+    last: Entry,
+    /// Whether a checkpoint of `last` follows it.
+    checkpointed: bool,
+    /// The replica that checkpoint names.
+    replica: Option<String>,
+}
+
+/// The first record's `seq`, the last record and whether a checkpoint of it ends the `len`
+/// bytes of `file`, all checked; `None` for an empty file.
+fn read_ends(file: &File, len: u64) -> Result<Option<Ends>, TailError> {
     if len == 0 {
         return Ok(None);
     }
@@ -506,30 +650,48 @@ fn read_ends(file: &File, len: u64) -> Result<Option<(u64, Entry)>, TailError> {
                 .into(),
         });
     }
-    let end = len - 1;
-    let mut window = 4096u64;
-    let start = loop {
-        let from = end.saturating_sub(window);
-        let bytes = read_at(file, from, end - from)?;
-        if let Some(i) = bytes.iter().rposition(|&b| b == b'\n') {
-            break from + i as u64 + 1;
-        }
-        if from == 0 {
-            break 0;
-        }
-        window *= 2;
+    let corrupt = |back: u64, reason: String| -> Result<TailError, TailError> {
+        Ok(TailError::Corrupt {
+            line: count_newlines(file, len)? - back,
+            reason,
+        })
     };
-    let last = match Entry::parse(&read_at(file, start, end - start)?) {
+    let (mut start, mut bytes) = last_line(file, len - 1)?;
+    let checkpoint = if is_checkpoint(&bytes) {
+        let cp = match Checkpoint::parse(&bytes) {
+            Ok(cp) => cp,
+            Err(fault) => return Err(corrupt(0, fault.reason)?),
+        };
+        if start == 0 {
+            return Err(corrupt(0, "a checkpoint with no record before it".into())?);
+        }
+        (start, bytes) = last_line(file, start - 1)?;
+        Some(cp)
+    } else {
+        None
+    };
+    let back = u64::from(checkpoint.is_some());
+    let last = match Entry::parse(&bytes) {
         Ok(entry) => entry,
-        Err(fault) => {
-            return Err(TailError::Corrupt {
-                line: count_newlines(file, len)?,
-                reason: fault.reason,
-            })
-        }
+        Err(fault) => return Err(corrupt(back, fault.reason)?),
     };
+    if let Some(cp) = &checkpoint {
+        if cp.checkpoint != last.seq || cp.hash != last.hash {
+            return Err(corrupt(
+                0,
+                "the last checkpoint does not match the record before it".into(),
+            )?);
+        }
+    }
+    let checkpointed = checkpoint.is_some();
+    let replica = checkpoint.map(|cp| cp.replica);
     if start == 0 {
-        return Ok(Some((last.seq, last)));
+        return Ok(Some(Ends {
+            first: last.seq,
+            last,
+            checkpointed,
+            replica,
+        }));
     }
     let mut first_end = 0u64;
     while first_end < start {
@@ -548,7 +710,29 @@ fn read_ends(file: &File, len: u64) -> Result<Option<(u64, Entry)>, TailError> {
             line: 1,
             reason: fault.reason,
         })?;
-    Ok(Some((first.seq, last)))
+    Ok(Some(Ends {
+        first: first.seq,
+        last,
+        checkpointed,
+        replica,
+    }))
+}
+
+/// The line that ends at byte `end` (its newline) of `file`: where it starts, and its bytes.
+fn last_line(file: &File, end: u64) -> io::Result<(u64, Vec<u8>)> {
+    let mut window = 4096u64;
+    let start = loop {
+        let from = end.saturating_sub(window);
+        let bytes = read_at(file, from, end - from)?;
+        if let Some(i) = bytes.iter().rposition(|&b| b == b'\n') {
+            break from + i as u64 + 1;
+        }
+        if from == 0 {
+            break 0;
+        }
+        window *= 2;
+    };
+    Ok((start, read_at(file, start, end - start)?))
 }
 
 fn read_at(file: &File, offset: u64, len: u64) -> io::Result<Vec<u8>> {
@@ -598,7 +782,7 @@ mod tests {
             path: dir.path().join("audit.jsonl"),
             ..AuditConfig::default()
         };
-        let mut writer = Writer::open(&config).unwrap();
+        let mut writer = Writer::open(&config, None).unwrap();
         let writable = writer.writable();
         writer.commit(vec![record()]).unwrap();
         let len = writer.len;

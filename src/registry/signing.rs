@@ -621,7 +621,9 @@ impl AnswerVerifier {
             detail = %crate::iin::scrub(&reason.1),
             "registry answer refused: its signature does not hold"
         );
-        Err(Failure::Unverified(crate::iin::scrub(&reason.1)))
+        Err(Failure::Unverified(
+            crate::iin::scrub(&reason.1).into_owned(),
+        ))
     }
 }
 

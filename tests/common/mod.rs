@@ -2,12 +2,17 @@
 //! of them on 127.0.0.1:0 (the listener is bound before anything connects).
 #![allow(dead_code)] // each test binary uses a part of it
 
+pub mod pki;
+pub mod postgres;
+
 use std::collections::HashSet;
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::NaiveDate;
+use registry_gateway::audit::AuditConfig;
 use registry_gateway::config::Config;
 use registry_gateway::iin::Iin;
 use registry_gateway::registry::local_endpoints;
@@ -46,6 +51,40 @@ pub async fn serve(config: Config) -> (SocketAddr, oneshot::Sender<()>) {
         }
     });
     (addr, stop)
+}
+
+/// A gateway in front of the demo mocks (dates pinned to `today`), writing its audit log in a
+/// directory of its own; it stops when `stop` fires or is dropped.
+pub struct Audited {
+    pub addr: SocketAddr,
+    pub mocks: MockRegistries,
+    pub audit: PathBuf,
+    pub today: String,
+    pub dir: tempfile::TempDir,
+    pub stop: oneshot::Sender<()>,
+}
+
+/// Serves the demo with an audit log, `configure` applied last.
+pub async fn serve_audited(configure: impl FnOnce(&mut Config)) -> Audited {
+    let today = registry_gateway::decision::today();
+    let mocks = demo_mocks(today).await;
+    let dir = tempfile::tempdir().unwrap();
+    let audit = dir.path().join("audit.jsonl");
+    let mut config = config_for(&mocks);
+    config.audit = Some(AuditConfig {
+        path: audit.clone(),
+        ..AuditConfig::default()
+    });
+    configure(&mut config);
+    let (addr, stop) = serve(config).await;
+    Audited {
+        addr,
+        mocks,
+        audit,
+        today: today.to_string(),
+        dir,
+        stop,
+    }
 }
 
 /// A new plaintext HTTP/2 connection to the gateway at `addr`.
