@@ -196,25 +196,7 @@ impl Shipper {
             }
         };
         let insert = within(timeout, client.prepare(postgres::INSERT)).await?;
-        let head = postgres::head(&client, &self.replica).await?;
-        // Only this shipper adds to this replica's chain, and never past what the writer
-        // published: a store that is further on holds another writer's records.
-        let written = *self.written.borrow();
-        if head.seq > written {
-            return Err(format!(
-                "PostgreSQL holds seq {} of replica {:?}, past this replica's last record \
-                 ({written}): two pods under one replica id",
-                head.seq, self.replica
-            ));
-        }
-        let live = self.live.clone();
-        let (seq, hash) = (head.seq, head.hash.clone());
-        let mut spool = blocking(move || Spool::after(&live, seq, &hash)).await?;
-        let mut at = Position {
-            seq: head.seq,
-            hash: head.hash,
-            checkpoint: head.checkpoint,
-        };
+        let (mut spool, mut at) = self.resume(&client).await?;
         self.shared.set_up(at.seq);
         loop {
             let written = *self.written.borrow_and_update();
@@ -270,6 +252,31 @@ impl Shipper {
                 self.remove_shipped(at.seq);
             }
         }
+    }
+
+    /// Where the store's chain of this replica ends, checked against the local chain, and
+    /// the spool positioned just after it.
+    async fn resume(&self, client: &Client) -> Result<(Spool, Position), String> {
+        let head = postgres::head(client, &self.replica).await?;
+        // Only this shipper adds to this replica's chain, and never past what the writer
+        // published: a store that is further on holds another writer's records.
+        let written = *self.written.borrow();
+        if head.seq > written {
+            return Err(format!(
+                "PostgreSQL holds seq {} of replica {:?}, past this replica's last record \
+                 ({written}): two pods under one replica id",
+                head.seq, self.replica
+            ));
+        }
+        let live = self.live.clone();
+        let (seq, hash) = (head.seq, head.hash.clone());
+        let spool = blocking(move || Spool::after(&live, seq, &hash)).await?;
+        let at = Position {
+            seq: head.seq,
+            hash: head.hash,
+            checkpoint: head.checkpoint,
+        };
+        Ok((spool, at))
     }
 
     fn remove_shipped(&self, shipped: u64) {
