@@ -875,22 +875,31 @@ async fn coalesce(handle: &metrics::PrometheusHandle) {
 }
 
 async fn memory(_: &metrics::PrometheusHandle) {
-    // 4. A million persons cached.
+    // 4. A million persons cached, and a warm look-up's cost with a thousand and a million.
     let persons = if quick() { 100_000 } else { 1_000_000 };
     let small = fill_caches(1_000).await;
-    let (rss_before, rss_after, weighed, bookkeeping) = fill_caches(persons).await;
-    let per_person = (rss_after.saturating_sub(rss_before)) / persons;
-    let small_per_person = (small.1.saturating_sub(small.0)) / 1_000;
+    let big = fill_caches(persons).await;
+    let per_person = big.rss_after.saturating_sub(big.rss_before) / persons;
+    let small_per_person = small.rss_after.saturating_sub(small.rss_before) / 1_000;
     println!(
         "| {persons} distinct persons cached (GBD FL + ZAGS + E-social answers each) | gateway RSS ≤ 400 MB; ≤ 600 bytes per person | RSS {} (+{} for the cache), {} bytes per person measured ({} with 1,000 cached); the weigher's count: {} per person, of which {} moka's and the allocator's bookkeeping and {} the answers | {} |",
-        mib(rss_after),
-        mib(rss_after - rss_before),
+        mib(big.rss_after),
+        mib(big.rss_after - big.rss_before),
         per_person,
         small_per_person,
-        weighed / persons,
-        bookkeeping / persons,
-        weighed.saturating_sub(bookkeeping) / persons,
-        if rss_after <= 400 * 1_000_000 && per_person <= 600 { "yes" } else { "no" }
+        big.weighed / persons,
+        big.bookkeeping / persons,
+        big.weighed.saturating_sub(big.bookkeeping) / persons,
+        if big.rss_after <= 400 * 1_000_000 && per_person <= 600 { "yes" } else { "no" }
+    );
+    let ratio = big.hit_p99.as_secs_f64() / small.hit_p99.as_secs_f64();
+    println!(
+        "| warm look-up of one person (GBD FL + ZAGS + E-social through guard and cache), {persons} cached vs 1,000 | p99 within 1.2 × | p50 {:.1} µs, p99 {:.1} µs vs p50 {:.1} µs, p99 {:.1} µs ({ratio:.2} ×) | {} |",
+        big.hit_p50.as_secs_f64() * 1e6,
+        big.hit_p99.as_secs_f64() * 1e6,
+        small.hit_p50.as_secs_f64() * 1e6,
+        small.hit_p99.as_secs_f64() * 1e6,
+        if ratio <= 1.2 { "yes" } else { "no" }
     );
 }
 
@@ -951,10 +960,22 @@ async fn down(handle: &metrics::PrometheusHandle) {
     );
 }
 
+/// What [`fill_caches`] measured.
+struct Filled {
+    rss_before: u64,
+    rss_after: u64,
+    /// The caches' weight by their weigher.
+    weighed: u64,
+    /// The part of it that is bookkeeping (moka's, the key, the entry's own allocation).
+    bookkeeping: u64,
+    /// A warm look-up of one person in all three registries, persons in a scattered order.
+    hit_p50: Duration,
+    hit_p99: Duration,
+}
+
 /// Fills guarded caches with `n` persons through the real guard (instant fake registries
-/// that answer like the mocks); RSS before and after, the caches' weight by their weigher and
-/// the part of it that is bookkeeping (moka's, the key, the entry's own allocation).
-async fn fill_caches(n: u64) -> (u64, u64, u64, u64) {
+/// that answer like the mocks), then times warm look-ups of them.
+async fn fill_caches(n: u64) -> Filled {
     let policy = Policy {
         cache_max_bytes: 1 << 40,
         cache_max_entries: u64::MAX,
@@ -965,10 +986,9 @@ async fn fill_caches(n: u64) -> (u64, u64, u64, u64) {
         &reg::PerRegistry::from_fn(|_| policy.clone()),
         Duration::from_secs(5),
     );
-    let registries = guarded.registries();
+    let registries = &guarded.registries();
     let iins = fakes::iins(n as usize);
-    let rss_before = rss_bytes();
-    for iin in iins {
+    let look_up = |iin| async move {
         let q = reg::Query::new(iin);
         registries
             .get::<Option<reg::Person>>()
@@ -981,6 +1001,10 @@ async fn fill_caches(n: u64) -> (u64, u64, u64, u64) {
             .fetch(&q)
             .await
             .unwrap();
+    };
+    let rss_before = rss_bytes();
+    for &iin in &iins {
+        look_up(iin).await;
     }
     let rss_after = rss_bytes();
     let (mut weighed, mut entries) = (0, 0);
@@ -990,7 +1014,25 @@ async fn fill_caches(n: u64) -> (u64, u64, u64, u64) {
         entries += status.cache_entries;
     }
     let bookkeeping = entries * registry_gateway::resilience::cache::ENTRY_BOOKKEEPING as u64;
-    (rss_before, rss_after, weighed, bookkeeping)
+    // 200,000 warm look-ups, stepping through the persons by a large odd stride (a scattered
+    // order: no two neighbours in the table, so the cache's memory is touched as by callers).
+    let mut times = Vec::with_capacity(200_000);
+    let mut at = 0usize;
+    for _ in 0..200_000 {
+        at = (at + 7_919_993) % iins.len();
+        let started = std::time::Instant::now();
+        look_up(iins[at]).await;
+        times.push(started.elapsed());
+    }
+    times.sort_unstable();
+    Filled {
+        rss_before,
+        rss_after,
+        weighed,
+        bookkeeping,
+        hit_p50: times[times.len() / 2],
+        hit_p99: times[times.len() * 99 / 100],
+    }
 }
 
 mod fakes {
