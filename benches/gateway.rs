@@ -23,6 +23,7 @@
 //! log on (fsync "always", group commit), the embedded mocks behind real HTTP.
 //! `BENCH_QUICK=1` shortens the durations (for a smoke run). `BENCH_ONLY=calls BENCH_CALLS=n`
 //! makes n warm CheckOwner calls and nothing else, for instruction counts under callgrind.
+//! `BENCH_PHASES=file` writes when each side of the warm rows ran (benches/profile.sh).
 
 use std::process::Command;
 use std::sync::Arc;
@@ -428,6 +429,33 @@ fn every_answer_of_ok(
     load
 }
 
+/// Runs `f`; with `BENCH_PHASES` set, appends `label start end` to that file, in seconds of
+/// CLOCK_MONOTONIC (the clock `perf record -k monotonic` stamps samples with), so that a
+/// profile can be cut into phases (benches/profile.sh).
+fn phase<T>(label: &str, f: impl FnOnce() -> T) -> T {
+    fn now() -> f64 {
+        let mut t = libc::timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        };
+        // SAFETY: `t` is a valid timespec to write to; CLOCK_MONOTONIC always exists.
+        unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut t) };
+        t.tv_sec as f64 + t.tv_nsec as f64 / 1e9
+    }
+    let start = now();
+    let out = f();
+    if let Some(path) = std::env::var_os("BENCH_PHASES") {
+        use std::io::Write;
+        let mut file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .expect("BENCH_PHASES is a writable file");
+        writeln!(file, "{} {start:.6} {:.6}", label.replace(' ', "_"), now()).unwrap();
+    }
+    out
+}
+
 fn rss_bytes() -> u64 {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
     status
@@ -559,8 +587,12 @@ async fn warm(handle: &metrics::PrometheusHandle) {
             warm_up: 2,
             seconds: secs(15, 4),
         };
-        let base = settings(ceiling).run(run.clone());
-        let gw = every_answer_of_ok(handle, name, || settings(warm.addr).run(run));
+        let base = phase(&format!("ceiling {name}"), || {
+            settings(ceiling).run(run.clone())
+        });
+        let gw = phase(&format!("gateway {name}"), || {
+            every_answer_of_ok(handle, name, || settings(warm.addr).run(run))
+        });
         let ratio = gw.rps / base.rps;
         let p99_ratio = gw.p99.as_secs_f64() / base.p99.as_secs_f64();
         println!(
