@@ -52,6 +52,9 @@ enum Command {
         /// With --postgres: a file holding the password.
         #[arg(long, requires = "postgres")]
         password_file: Option<PathBuf>,
+        /// With --postgres: connect over TLS, verifying the server against this CA (PEM).
+        #[arg(long, requires = "postgres")]
+        ca_file: Option<PathBuf>,
         /// With --postgres: check this replica's chain only (default: every replica's).
         #[arg(long, requires = "postgres")]
         replica: Option<String>,
@@ -70,6 +73,9 @@ enum Command {
         /// A file holding the password.
         #[arg(long)]
         password_file: Option<PathBuf>,
+        /// Connect over TLS, verifying the server against this CA (PEM).
+        #[arg(long)]
+        ca_file: Option<PathBuf>,
     },
 }
 
@@ -81,6 +87,7 @@ async fn main() -> std::process::ExitCode {
             files,
             postgres,
             password_file,
+            ca_file,
             replica,
             public_keys,
         }) => {
@@ -93,13 +100,22 @@ async fn main() -> std::process::ExitCode {
             };
             return match postgres {
                 Some(url) => {
-                    verify_postgres(&url, password_file.as_deref(), replica.as_deref(), &keys).await
+                    let target = audit::postgres::Target {
+                        url: &url,
+                        password_file: password_file.as_deref(),
+                        ca_file: ca_file.as_deref(),
+                    };
+                    verify_postgres(target, replica.as_deref(), &keys).await
                 }
                 None => verify_audit(files, &keys),
             };
         }
-        Some(Command::Migrate { url, password_file }) => {
-            return migrate(&cli, url, password_file).await;
+        Some(Command::Migrate {
+            url,
+            password_file,
+            ca_file,
+        }) => {
+            return migrate(&cli, url, password_file, ca_file).await;
         }
         None => {}
     }
@@ -356,8 +372,7 @@ fn checkpoints(report: &audit::VerifyReport) -> String {
 }
 
 async fn verify_postgres(
-    url: &str,
-    password_file: Option<&std::path::Path>,
+    target: audit::postgres::Target<'_>,
     replica: Option<&str>,
     keys: &[audit::PublicKey],
 ) -> std::process::ExitCode {
@@ -365,13 +380,7 @@ async fn verify_postgres(
         eprintln!("verify-audit: {e}");
         std::process::ExitCode::from(2)
     };
-    let client = match audit::postgres::connect(
-        url,
-        password_file,
-        std::time::Duration::from_secs(10),
-    )
-    .await
-    {
+    let client = match audit::postgres::connect(target, std::time::Duration::from_secs(10)).await {
         Ok(client) => client,
         Err(e) => return unreadable(e),
     };
@@ -412,18 +421,25 @@ async fn migrate(
     cli: &Cli,
     url: Option<String>,
     password_file: Option<PathBuf>,
+    ca_file: Option<PathBuf>,
 ) -> std::process::ExitCode {
     let target = match url {
-        Some(url) => Ok((url, password_file)),
+        Some(url) => Ok((url, password_file, ca_file)),
         None => load(cli).and_then(|config| {
             config
                 .audit
                 .and_then(|a| a.postgres)
-                .map(|pg| (pg.url, password_file.or(pg.password_file)))
+                .map(|pg| {
+                    (
+                        pg.url,
+                        password_file.or(pg.password_file),
+                        ca_file.or(pg.ca_file),
+                    )
+                })
                 .ok_or_else(|| "no --url and no [audit.postgres] in the configuration".into())
         }),
     };
-    let (url, password_file) = match target {
+    let (url, password_file, ca_file) = match target {
         Ok(target) => target,
         Err(e) => {
             eprintln!("migrate: {e}");
@@ -431,12 +447,13 @@ async fn migrate(
         }
     };
     let migrated = async {
-        let mut client = audit::postgres::connect(
-            &url,
-            password_file.as_deref(),
-            std::time::Duration::from_secs(10),
-        )
-        .await?;
+        let target = audit::postgres::Target {
+            url: &url,
+            password_file: password_file.as_deref(),
+            ca_file: ca_file.as_deref(),
+        };
+        let mut client =
+            audit::postgres::connect(target, std::time::Duration::from_secs(10)).await?;
         audit::postgres::migrate(&mut client).await
     };
     match migrated.await {

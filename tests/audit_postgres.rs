@@ -736,13 +736,15 @@ async fn the_gateways_role_may_only_insert() {
         .collect();
     assert_eq!(ids, ["x", "y", "z"]);
 
-    let writer = audit::postgres::connect(
-        &pg.url("gateway_audit"),
-        Some(&password),
-        Duration::from_secs(5),
-    )
-    .await
-    .unwrap();
+    let url = pg.url("gateway_audit");
+    let target = audit::postgres::Target {
+        url: &url,
+        password_file: Some(&password),
+        ca_file: None,
+    };
+    let writer = audit::postgres::connect(target, Duration::from_secs(5))
+        .await
+        .unwrap();
     for sql in [
         "SELECT line FROM audit_records",
         "UPDATE audit_records SET line = ''",
@@ -885,6 +887,10 @@ fn a_postgres_config_that_breaks_a_rule_is_refused_naming_the_field() {
             "[audit]\nreplica = \"no spaces please\"\n[audit.postgres]\nurl = \"postgres://gw@db/audit\"",
             "audit.replica",
         ),
+        (
+            "[audit.postgres]\nurl = \"postgres://gw@db/audit?sslmode=require\"",
+            "audit.postgres.ca_file",
+        ),
     ] {
         let err = registry_gateway::Config::from_toml(toml)
             .and_then(|c| c.validate().map(|()| c))
@@ -892,4 +898,76 @@ fn a_postgres_config_that_breaks_a_rule_is_refused_naming_the_field() {
             .to_string();
         assert!(err.contains(field), "{toml}: {err}");
     }
+}
+
+/// A test CA (PEM) and a server certificate and key (PEM) it signed for 127.0.0.1.
+fn tls_pki(name: &str) -> (String, String, String) {
+    use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
+    let ca_key = KeyPair::generate().unwrap();
+    let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca.distinguished_name.push(DnType::CommonName, name);
+    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let ca_cert = ca.self_signed(&ca_key).unwrap();
+    let issuer = Issuer::from_params(&ca, &ca_key);
+    let key = KeyPair::generate().unwrap();
+    let server = CertificateParams::new(vec!["127.0.0.1".to_owned(), "localhost".to_owned()])
+        .unwrap()
+        .signed_by(&key, &issuer)
+        .unwrap();
+    (ca_cert.pem(), server.pem(), key.serialize_pem())
+}
+
+// The records travel over TLS when ca_file is set (PostgreSQL itself reports the gateway's
+// connection as TLS), and a server whose certificate another CA signed is refused at start.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_store_is_reached_over_tls_and_an_unknown_server_is_refused() {
+    let (ca, cert, key_pem) = tls_pki("audit store test CA");
+    let pg = Postgres::start_tls(&cert, &key_pem);
+    let dir = tempfile::tempdir().unwrap();
+    let key = key(dir.path());
+    let ca_file = dir.path().join("ca.pem");
+    std::fs::write(&ca_file, &ca).unwrap();
+    let mut config = audit_config(dir.path(), "gw-tls", &pg, Durability::Postgres, &key);
+    let pg_config = config.postgres.as_mut().unwrap();
+    pg_config.url = format!("{}?sslmode=require", pg.superuser_url());
+    pg_config.ca_file = Some(ca_file.clone());
+
+    let log = audit::AuditLog::open(&config).await.unwrap();
+    for id in ["t1", "t2"] {
+        log.append(audit::AuditRecord {
+            request_id: id.into(),
+            rpc: "CheckOwner".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    }
+    let row = pg
+        .client()
+        .await
+        .query_one(
+            "SELECT count(*), bool_and(s.ssl) FROM pg_stat_ssl s JOIN pg_stat_activity a \
+             USING (pid) WHERE a.application_name = 'registry-gateway'",
+            &[],
+        )
+        .await
+        .unwrap();
+    let (connections, all_tls): (i64, Option<bool>) = (row.get(0), row.get(1));
+    assert!(connections >= 1, "the shipper is connected");
+    assert_eq!(all_tls, Some(true), "every gateway connection is TLS");
+    log.close().await.unwrap();
+    let ids: Vec<String> = stored(&pg, "gw-tls")
+        .await
+        .into_iter()
+        .map(|(_, id)| id)
+        .collect();
+    assert_eq!(ids, ["t1", "t2"]);
+
+    let (other_ca, _, _) = tls_pki("another CA");
+    std::fs::write(&ca_file, other_ca).unwrap();
+    let refused = audit::AuditLog::open(&config)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(refused.contains("invalid peer certificate"), "{refused}");
 }

@@ -612,7 +612,7 @@ async fn store_head(
     replica: &str,
 ) -> Result<(tokio_postgres::Client, postgres::Head), AuditError> {
     let failed = |reason| AuditError::Postgres { reason };
-    let mut client = postgres::connect(&pg.url, pg.password_file.as_deref(), pg.timeout)
+    let mut client = postgres::connect(pg.target(), pg.timeout)
         .await
         .map_err(failed)?;
     if pg.migrate {

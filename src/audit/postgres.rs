@@ -15,6 +15,7 @@ use std::time::Duration;
 use futures::{pin_mut, TryStreamExt};
 use serde::{Deserialize, Serialize};
 use tokio_postgres::{Client, NoTls};
+use tokio_rustls::rustls;
 
 use super::checkpoint::PublicKey;
 use super::verify::{Chain, VerifyReport};
@@ -50,6 +51,10 @@ pub struct PostgresConfig {
     pub url: String,
     /// A file holding the password (e.g. a mounted Secret); read at each connection.
     pub password_file: Option<PathBuf>,
+    /// PEM file of the CA(s) that signed PostgreSQL's server certificate. When set, the
+    /// connection is TLS, required, and the server's certificate is checked against it and the
+    /// URL's host name (libpq's `verify-full`).
+    pub ca_file: Option<PathBuf>,
     pub durability: Durability,
     /// With `durability = "postgres"`: how long an answer waits for its record's commit.
     #[serde(with = "humantime_serde")]
@@ -76,6 +81,7 @@ impl Default for PostgresConfig {
         PostgresConfig {
             url: String::new(),
             password_file: None,
+            ca_file: None,
             durability: Durability::Postgres,
             ack_timeout: Duration::from_secs(2),
             timeout: Duration::from_secs(5),
@@ -119,11 +125,13 @@ impl Validate for PostgresConfig {
         if parsed.get_hosts().is_empty() {
             return rule("url", "must name the host");
         }
-        if parsed.get_ssl_mode() == tokio_postgres::config::SslMode::Require {
+        if parsed.get_ssl_mode() == tokio_postgres::config::SslMode::Require
+            && self.ca_file.is_none()
+        {
             return rule(
-                "url",
-                "sslmode=require is not supported yet: reach PostgreSQL over a private network \
-                 (the NetworkPolicy) or a TLS sidecar",
+                "ca_file",
+                "must be set with sslmode=require: the CA that signed PostgreSQL's certificate \
+                 (the server is verified, host name included)",
             );
         }
         if self.ack_timeout.is_zero() || self.timeout.is_zero() {
@@ -136,14 +144,31 @@ impl Validate for PostgresConfig {
     }
 }
 
-/// Connects with `url` (and the password in `password_file`), within `timeout`.
-pub async fn connect(
-    url: &str,
-    password_file: Option<&Path>,
-    timeout: Duration,
-) -> Result<Client, String> {
-    let mut config = tokio_postgres::Config::from_str(url).map_err(|e| format!("bad URL ({e})"))?;
-    if let Some(path) = password_file {
+/// Where and how to reach the store: `[audit.postgres]`'s `url`, `password_file` and
+/// `ca_file`, or the same given on the command line.
+#[derive(Debug, Clone, Copy)]
+pub struct Target<'a> {
+    pub url: &'a str,
+    pub password_file: Option<&'a Path>,
+    pub ca_file: Option<&'a Path>,
+}
+
+impl PostgresConfig {
+    pub fn target(&self) -> Target<'_> {
+        Target {
+            url: &self.url,
+            password_file: self.password_file.as_deref(),
+            ca_file: self.ca_file.as_deref(),
+        }
+    }
+}
+
+/// Connects to `target` within `timeout`: over TLS (required, the server verified against
+/// `ca_file`) when it names a CA file, else in the clear.
+pub async fn connect(target: Target<'_>, timeout: Duration) -> Result<Client, String> {
+    let mut config =
+        tokio_postgres::Config::from_str(target.url).map_err(|e| format!("bad URL ({e})"))?;
+    if let Some(path) = target.password_file {
         let password = std::fs::read_to_string(path)
             .map_err(|e| format!("password file {}: {e}", path.display()))?;
         config.password(password.trim_end_matches(['\r', '\n']));
@@ -152,16 +177,65 @@ pub async fn connect(
         .application_name("registry-gateway")
         .connect_timeout(timeout)
         .keepalives_idle(Duration::from_secs(30));
-    let (client, connection) = tokio::time::timeout(timeout, config.connect(NoTls))
-        .await
-        .map_err(|_| format!("cannot connect within {timeout:?}"))?
-        .map_err(|e| format!("cannot connect: {}", error_text(&e)))?;
+    let timed_out = |_| format!("cannot connect within {timeout:?}");
+    let failed = |e| format!("cannot connect: {}", error_text(&e));
+    match target.ca_file {
+        Some(ca_file) => {
+            config.ssl_mode(tokio_postgres::config::SslMode::Require);
+            let tls = tokio_postgres_rustls::MakeRustlsConnect::new(client_tls(ca_file)?);
+            let (client, connection) = tokio::time::timeout(timeout, config.connect(tls))
+                .await
+                .map_err(timed_out)?
+                .map_err(failed)?;
+            Ok(drive(client, connection))
+        }
+        None => {
+            let (client, connection) = tokio::time::timeout(timeout, config.connect(NoTls))
+                .await
+                .map_err(timed_out)?
+                .map_err(failed)?;
+            Ok(drive(client, connection))
+        }
+    }
+}
+
+/// `client`, its connection driven by a task of its own.
+fn drive<S, T>(client: Client, connection: tokio_postgres::Connection<S, T>) -> Client
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+    T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
     tokio::spawn(async move {
         if let Err(e) = connection.await {
             tracing::debug!(error = %error_text(&e), "audit store connection ended");
         }
     });
-    Ok(client)
+    client
+}
+
+/// TLS settings that trust only the CA(s) in `ca_file`.
+fn client_tls(ca_file: &Path) -> Result<rustls::ClientConfig, String> {
+    use rustls::pki_types::{pem::PemObject, CertificateDer};
+    let pem = std::fs::read(ca_file).map_err(|e| format!("ca_file {}: {e}", ca_file.display()))?;
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in CertificateDer::pem_slice_iter(&pem) {
+        let cert = cert.map_err(|e| format!("ca_file {}: {e}", ca_file.display()))?;
+        roots
+            .add(cert)
+            .map_err(|e| format!("ca_file {}: {e}", ca_file.display()))?;
+    }
+    if roots.is_empty() {
+        return Err(format!(
+            "ca_file {}: no certificate in it",
+            ca_file.display()
+        ));
+    }
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    Ok(rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| e.to_string())?
+        .with_root_certificates(roots)
+        .with_no_client_auth())
 }
 
 /// An error with PostgreSQL's own message when there is one (tokio-postgres's `Display`
@@ -169,7 +243,17 @@ pub async fn connect(
 pub fn error_text(e: &tokio_postgres::Error) -> String {
     match e.as_db_error() {
         Some(db) => format!("{} ({})", db.message(), db.code().code()),
-        None => e.to_string(),
+        None => {
+            // tokio-postgres's own text is the step ("error performing TLS handshake"); the
+            // reason is in its sources ("invalid peer certificate: UnknownIssuer").
+            let mut text = e.to_string();
+            let mut source = std::error::Error::source(e);
+            while let Some(cause) = source {
+                text.push_str(&format!(": {cause}"));
+                source = cause.source();
+            }
+            text
+        }
     }
 }
 

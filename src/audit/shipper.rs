@@ -186,14 +186,7 @@ impl Shipper {
         let timeout = self.config.timeout;
         let client = match client {
             Some(client) => client,
-            None => {
-                postgres::connect(
-                    &self.config.url,
-                    self.config.password_file.as_deref(),
-                    timeout,
-                )
-                .await?
-            }
+            None => postgres::connect(self.config.target(), timeout).await?,
         };
         let insert = within(timeout, client.prepare(postgres::INSERT)).await?;
         let (mut spool, mut at) = self.resume(&client).await?;

@@ -97,12 +97,34 @@ impl Postgres {
 
     /// A new cluster with these `name=value` server settings.
     pub fn start_with(settings: &[&str]) -> Postgres {
+        Postgres::create(settings, None)
+    }
+
+    /// A new cluster that also takes TLS connections, with this certificate and key (PEM).
+    pub fn start_tls(cert_pem: &str, key_pem: &str) -> Postgres {
+        Postgres::create(&["fsync=off"], Some((cert_pem, key_pem)))
+    }
+
+    fn create(settings: &[&str], tls: Option<(&str, &str)>) -> Postgres {
         let bin = bin_dir();
         let dir = tempfile::tempdir().unwrap();
         let data = dir.path().join("data");
         let pwfile = dir.path().join("superuser-password");
         std::fs::write(&pwfile, SUPERUSER_PASSWORD).unwrap();
         std::fs::write(dir.path().join("password"), SUPERUSER_PASSWORD).unwrap();
+        let mut settings: Vec<String> = settings.iter().map(|s| s.to_string()).collect();
+        if let Some((cert, key)) = tls {
+            use std::os::unix::fs::PermissionsExt;
+            let (cert_file, key_file) =
+                (dir.path().join("server.crt"), dir.path().join("server.key"));
+            std::fs::write(&cert_file, cert).unwrap();
+            std::fs::write(&key_file, key).unwrap();
+            // The server refuses a key file others can read.
+            std::fs::set_permissions(&key_file, std::fs::Permissions::from_mode(0o600)).unwrap();
+            settings.push("ssl=on".into());
+            settings.push(format!("ssl_cert_file={}", cert_file.display()));
+            settings.push(format!("ssl_key_file={}", key_file.display()));
+        }
         if is_root() {
             run(
                 {
@@ -130,7 +152,7 @@ impl Postgres {
             dir,
             bin,
             port: 0,
-            settings: settings.iter().map(|s| s.to_string()).collect(),
+            settings,
         };
         pg.start_server();
         pg.sql_as_superuser("postgres", &format!("CREATE DATABASE {DATABASE}"));
