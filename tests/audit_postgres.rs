@@ -42,6 +42,15 @@ fn key(dir: &Path) -> Key {
     Key { private, public }
 }
 
+/// A CheckOwner record with `id` as its request id.
+fn record(id: &str) -> audit::AuditRecord {
+    audit::AuditRecord {
+        request_id: id.into(),
+        rpc: "CheckOwner".into(),
+        ..Default::default()
+    }
+}
+
 /// `[audit]` for `replica` in `dir`, shipping to `pg` (migrating the schema as superuser).
 fn audit_config(
     dir: &Path,
@@ -784,11 +793,6 @@ async fn a_disk_behind_the_store_goes_on_from_it_and_a_forked_one_is_refused() {
             &key,
         )
     };
-    let record = |id: &str| audit::AuditRecord {
-        request_id: id.into(),
-        rpc: "CheckOwner".into(),
-        ..Default::default()
-    };
     let append = |disk: usize, id: &'static str| {
         let config = config(disk);
         async move {
@@ -934,13 +938,7 @@ async fn the_store_is_reached_over_tls_and_an_unknown_server_is_refused() {
 
     let log = audit::AuditLog::open(&config).await.unwrap();
     for id in ["t1", "t2"] {
-        log.append(audit::AuditRecord {
-            request_id: id.into(),
-            rpc: "CheckOwner".into(),
-            ..Default::default()
-        })
-        .await
-        .unwrap();
+        log.append(record(id)).await.unwrap();
     }
     let row = pg
         .client()

@@ -319,12 +319,7 @@ async fn a_registry_down_for_one_owner() {
         "{}",
         status.message()
     );
-    let details = status.get_error_details();
-    assert_eq!(
-        details.error_info().unwrap().metadata["registry"],
-        "social_security"
-    );
-    assert!(details.retry_info().unwrap().retry_delay.is_some());
+    common::assert_retry_later_from(&status, "social_security");
 
     let r = h
         .dwelling(request(&[demo::CAPABLE_ADULT, demo::MINOR], ""))

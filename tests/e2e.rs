@@ -517,12 +517,7 @@ async fn a_stopped_registry_is_named_and_never_turns_into_online() {
         "{}",
         status.message()
     );
-    let details = status.get_error_details();
-    assert_eq!(
-        details.error_info().unwrap().metadata["registry"],
-        "social_security"
-    );
-    assert!(details.retry_info().unwrap().retry_delay.is_some());
+    common::assert_retry_later_from(&status, "social_security");
 
     // A minor by GBD FL still goes to the hall, with the silence noted.
     let r = h.check(demo::MINOR, "").await.unwrap();
@@ -731,10 +726,11 @@ async fn registry_errors_leak_nothing_internal() {
         ] {
             assert!(!message.contains(leak), "{leak:?} in {message:?}");
         }
+        common::assert_retry_later_from(&status, registry);
         let details = status.get_error_details();
-        let info = details.error_info().unwrap();
-        assert_eq!(info.metadata["registry"], registry);
-        assert_eq!(info.metadata["request_id"], "req-leak-1");
-        assert!(details.retry_info().unwrap().retry_delay.is_some());
+        assert_eq!(
+            details.error_info().unwrap().metadata["request_id"],
+            "req-leak-1"
+        );
     }
 }

@@ -140,28 +140,76 @@ async fn serving(channel: Channel) -> bool {
 // ---------------------------------------------------------------------------------------------
 // Registry calls whose callers went away
 
+/// A gateway whose registries for CheckOwner (GBD FL, IS ZAGS, E-social security) answer only
+/// after 3 s, four client connections to it, and the open files before the storm (counted
+/// after one answered call opened the registry and client connections).
+struct Storm {
+    h: Harness,
+    channels: Vec<Channel>,
+    files_before: usize,
+}
+
+impl Storm {
+    async fn start() -> Storm {
+        let h = start(|_| {}).await;
+        let channels = join_all((0..4).map(|_| common::connect(h.addr))).await;
+        RegistryGatewayServiceClient::new(channels[0].clone())
+            .check_owner(h.check_owner(demo::MINOR))
+            .await
+            .expect("warm-up call");
+        let files_before = open_files();
+        // No registry connection completes a call and goes back to a pool, so every socket
+        // of the storm must be closed.
+        for r in Self::SLOW {
+            h.set_faults(r, common::slow(Duration::from_secs(3)));
+        }
+        Storm {
+            h,
+            channels,
+            files_before,
+        }
+    }
+
+    const SLOW: [Registry; 3] = [Registry::GbdFl, Registry::Zags, Registry::SocialSecurity];
+
+    fn admin(&self) -> &Channel {
+        &self.channels[0]
+    }
+
+    /// Every call slot comes back within 2 s, and GBD FL's breaker is closed (`why`).
+    async fn slots_and_breaker_came_back(&self, why: &str) {
+        eventually(Duration::from_secs(2), "every call slot free", || async {
+            self.h.calls_in_flight(self.admin()).await == 0
+        })
+        .await;
+        assert_eq!(
+            self.h.breaker(self.admin(), pb::Registry::GbdFl).await,
+            pb::BreakerState::Closed,
+            "{why}"
+        );
+    }
+
+    /// Open files return to their baseline. The mocks still sleep out their 3 s before they
+    /// notice the closed sockets, and the registry connection pools let idle connections go
+    /// after their idle timeout.
+    async fn files_came_back(&self) {
+        eventually(
+            Duration::from_secs(20),
+            "open files back to baseline",
+            || async { open_files() <= self.files_before + 4 },
+        )
+        .await;
+    }
+}
+
 /// 300 CheckOwner callers with 200 ms deadlines against registries answering in 3 s: every
 /// call slot comes back, the breakers stay closed, and once the registries recover a new
 /// person is answered at once. Open files return to their baseline.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn abandoned_calls_give_back_their_slots_and_sockets() {
-    let h = start(|_| {}).await;
-    let channels = join_all((0..4).map(|_| common::connect(h.addr))).await;
-    let admin = channels[0].clone();
-    // Warm: a connection to each registry, the clients' connections open.
-    RegistryGatewayServiceClient::new(admin.clone())
-        .check_owner(h.check_owner(demo::MINOR))
-        .await
-        .expect("warm-up call");
-    let files_before = open_files();
+    let storm = Storm::start().await;
+    let (h, channels) = (&storm.h, &storm.channels);
     let rss_before = common::status_kib("VmRSS");
-
-    // All three registries CheckOwner asks are slow: no registry connection completes a call
-    // and goes back to a pool, so every socket of the storm must be closed.
-    let asked = [Registry::GbdFl, Registry::Zags, Registry::SocialSecurity];
-    for r in asked {
-        h.set_faults(r, common::slow(Duration::from_secs(3)));
-    }
     let owners = common::strangers(300);
     let started = Instant::now();
     let calls = owners.iter().enumerate().map(|(i, owner)| {
@@ -171,7 +219,7 @@ async fn abandoned_calls_give_back_their_slots_and_sockets() {
         async move { client.check_owner(request).await }
     });
     let results = join_all(calls).await;
-    let storm = started.elapsed();
+    let took = started.elapsed();
     for result in &results {
         let status = result.as_ref().expect_err("no answer within 200 ms");
         // DEADLINE_EXCEEDED from the gateway; or, when 300 answers leave at once, the
@@ -181,23 +229,17 @@ async fn abandoned_calls_give_back_their_slots_and_sockets() {
             "{status:?}"
         );
     }
-    assert!(storm < Duration::from_secs(2), "the storm took {storm:?}");
+    assert!(took < Duration::from_secs(2), "the storm took {took:?}");
 
-    eventually(Duration::from_secs(2), "every call slot free", || async {
-        h.calls_in_flight(&admin).await == 0
-    })
-    .await;
-    assert_eq!(
-        h.breaker(&admin, pb::Registry::GbdFl).await,
-        pb::BreakerState::Closed,
-        "the callers' deadlines are not the registry's failures"
-    );
+    storm
+        .slots_and_breaker_came_back("the callers' deadlines are not the registry's failures")
+        .await;
 
-    for r in asked {
+    for r in Storm::SLOW {
         h.set_faults(r, Faults::none());
     }
     let started = Instant::now();
-    let answer = RegistryGatewayServiceClient::new(admin.clone())
+    let answer = RegistryGatewayServiceClient::new(storm.admin().clone())
         .check_owner(h.check_owner(demo::CAPABLE_ADULT))
         .await
         .expect("a new person is answered once GBD FL is back");
@@ -205,41 +247,24 @@ async fn abandoned_calls_give_back_their_slots_and_sockets() {
     assert_eq!(answer.into_inner().outcome(), pb::Outcome::Online);
     assert!(latency < Duration::from_millis(500), "{latency:?}");
 
-    // The mocks still sleep out their 3 s before they notice the closed sockets, and the
-    // registry connection pools let idle connections go after their idle timeout.
-    eventually(
-        Duration::from_secs(20),
-        "open files back to baseline",
-        || async { open_files() <= files_before + 4 },
-    )
-    .await;
+    storm.files_came_back().await;
     let rss_after = common::status_kib("VmRSS");
     eprintln!(
-        "300 abandoned CheckOwner calls: storm {storm:?}, next answer in {latency:?}, \
-         open files {files_before} -> {}, RSS {rss_before} KiB -> {rss_after} KiB",
+        "300 abandoned CheckOwner calls: storm {took:?}, next answer in {latency:?}, \
+         open files {} -> {}, RSS {rss_before} KiB -> {rss_after} KiB",
+        storm.files_before,
         open_files()
     );
 }
 
 /// The wider doors to the same registry calls: 100 CheckDwelling callers (three unknown
-/// owners each, 200 ms deadlines) and 100 HTTP/JSON callers that hang up mid-call, against
+/// owners each, 200 ms deadlines) and 300 HTTP/JSON callers that hang up mid-call, against
 /// registries answering in 3 s. Every call slot comes back, the breaker stays closed, the HTTP
 /// connections are closed, and open files return to their baseline.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn abandoned_dwellings_and_http_calls_give_back_their_slots_and_sockets() {
-    let h = start(|_| {}).await;
-    let channels = join_all((0..4).map(|_| common::connect(h.addr))).await;
-    let admin = channels[0].clone();
-    RegistryGatewayServiceClient::new(admin.clone())
-        .check_owner(h.check_owner(demo::MINOR))
-        .await
-        .expect("warm-up call");
-    let files_before = open_files();
-
-    let asked = [Registry::GbdFl, Registry::Zags, Registry::SocialSecurity];
-    for r in asked {
-        h.set_faults(r, common::slow(Duration::from_secs(3)));
-    }
+    let storm = Storm::start().await;
+    let (h, channels) = (&storm.h, &storm.channels);
     let owners = common::strangers(600);
     let (by_grpc, by_http) = owners.split_at(300);
     let dwellings = by_grpc.chunks(3).enumerate().map(|(i, three)| {
@@ -289,21 +314,10 @@ async fn abandoned_dwellings_and_http_calls_give_back_their_slots_and_sockets() 
         "no HTTP call answered within 200 ms"
     );
 
-    eventually(Duration::from_secs(2), "every call slot free", || async {
-        h.calls_in_flight(&admin).await == 0
-    })
-    .await;
-    assert_eq!(
-        h.breaker(&admin, pb::Registry::GbdFl).await,
-        pb::BreakerState::Closed,
-        "callers that leave are not the registry's failures"
-    );
-    eventually(
-        Duration::from_secs(20),
-        "open files back to baseline",
-        || async { open_files() <= files_before + 4 },
-    )
-    .await;
+    storm
+        .slots_and_breaker_came_back("callers that leave are not the registry's failures")
+        .await;
+    storm.files_came_back().await;
 }
 
 /// A half-open probe whose caller gives up does not leave the breaker half-open: once the

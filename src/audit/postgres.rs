@@ -14,7 +14,8 @@ use std::time::Duration;
 
 use futures::{pin_mut, TryStreamExt};
 use serde::{Deserialize, Serialize};
-use tokio_postgres::{Client, NoTls};
+use tokio_postgres::tls::MakeTlsConnect;
+use tokio_postgres::{Client, NoTls, Socket};
 use tokio_rustls::rustls;
 
 use super::checkpoint::PublicKey;
@@ -177,40 +178,36 @@ pub async fn connect(target: Target<'_>, timeout: Duration) -> Result<Client, St
         .application_name("registry-gateway")
         .connect_timeout(timeout)
         .keepalives_idle(Duration::from_secs(30));
-    let timed_out = |_| format!("cannot connect within {timeout:?}");
-    let failed = |e| format!("cannot connect: {}", error_text(&e));
     match target.ca_file {
         Some(ca_file) => {
             config.ssl_mode(tokio_postgres::config::SslMode::Require);
             let tls = tokio_postgres_rustls::MakeRustlsConnect::new(client_tls(ca_file)?);
-            let (client, connection) = tokio::time::timeout(timeout, config.connect(tls))
-                .await
-                .map_err(timed_out)?
-                .map_err(failed)?;
-            Ok(drive(client, connection))
+            connect_with(&config, tls, timeout).await
         }
-        None => {
-            let (client, connection) = tokio::time::timeout(timeout, config.connect(NoTls))
-                .await
-                .map_err(timed_out)?
-                .map_err(failed)?;
-            Ok(drive(client, connection))
-        }
+        None => connect_with(&config, NoTls, timeout).await,
     }
 }
 
-/// `client`, its connection driven by a task of its own.
-fn drive<S, T>(client: Client, connection: tokio_postgres::Connection<S, T>) -> Client
+/// Connects with `tls` within `timeout`; the connection is driven by a task of its own.
+async fn connect_with<T>(
+    config: &tokio_postgres::Config,
+    tls: T,
+    timeout: Duration,
+) -> Result<Client, String>
 where
-    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
-    T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+    T: MakeTlsConnect<Socket>,
+    T::Stream: Send + 'static,
 {
+    let (client, connection) = tokio::time::timeout(timeout, config.connect(tls))
+        .await
+        .map_err(|_| format!("cannot connect within {timeout:?}"))?
+        .map_err(|e| format!("cannot connect: {}", error_text(&e)))?;
     tokio::spawn(async move {
         if let Err(e) = connection.await {
             tracing::debug!(error = %error_text(&e), "audit store connection ended");
         }
     });
-    client
+    Ok(client)
 }
 
 /// TLS settings that trust only the CA(s) in `ca_file`.

@@ -96,6 +96,14 @@ pub async fn connect(addr: SocketAddr) -> Channel {
         .expect("gateway accepts connections")
 }
 
+/// `status` names `registry` in its `ErrorInfo` and says when to retry (`RetryInfo`).
+pub fn assert_retry_later_from(status: &tonic::Status, registry: &str) {
+    use tonic_types::StatusExt;
+    let details = status.get_error_details();
+    assert_eq!(details.error_info().unwrap().metadata["registry"], registry);
+    assert!(details.retry_info().unwrap().retry_delay.is_some());
+}
+
 /// A healthy mock that waits `latency` before each answer.
 pub fn slow(latency: Duration) -> Faults {
     Faults {
