@@ -321,7 +321,7 @@ rpcs = ["CheckOwner", "GetPerson"]
         Signing::BusOnly => {
             let pki = registry_mocks::demo_pki();
             let bus = registry_mocks::MockSigning {
-                credentials: Arc::new(pki.bus.credentials()),
+                credentials: pki.registry_credentials(),
                 trust: pki.ca.trust_store(),
                 require_signed_requests: false,
                 sign_answers: true,

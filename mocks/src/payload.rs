@@ -178,7 +178,7 @@ impl Writer<'_> {
     fn civil_acts(&self, iin: &str) -> String {
         let data = &self.fixture.data;
         let mut x = Xml::new();
-        x.open("civilActs");
+        x.open("civilActs").leaf("iin", self.iin(iin));
         for a in data.birth_act.iter().filter(|a| a.child == iin) {
             x.open("birthAct")
                 .leaf("actNumber", &a.number)
@@ -230,7 +230,7 @@ impl Writer<'_> {
     fn social_status(&self, iin: &str) -> String {
         let data = &self.fixture.data;
         let mut x = Xml::new();
-        x.open("socialStatus");
+        x.open("socialStatus").leaf("iin", self.iin(iin));
         for d in data.disability.iter().filter(|d| d.person == iin) {
             x.open("disability")
                 .leaf("group", d.group.to_string())
@@ -265,7 +265,7 @@ impl Writer<'_> {
 
     fn education(&self, iin: &str) -> String {
         let mut x = Xml::new();
-        x.open("education");
+        x.open("education").leaf("iin", self.iin(iin));
         for s in self.fixture.data.school.iter().filter(|s| s.student == iin) {
             x.open("enrolment")
                 .leaf("organisationBin", &s.organisation_bin)
@@ -282,7 +282,7 @@ impl Writer<'_> {
 
     fn higher_education(&self, iin: &str) -> String {
         let mut x = Xml::new();
-        x.open("higherEducation");
+        x.open("higherEducation").leaf("iin", self.iin(iin));
         for u in self
             .fixture
             .data

@@ -80,6 +80,7 @@ pub struct Certificate {
 /// consent token, if any, goes along as `kdpToken`.
 impl Payload for Option<Person> {
     const REGISTRY: Registry = Registry::GbdFl;
+    const SUBJECT: &'static [&'static str] = &["person", "iin"];
 
     fn request(query: &Query) -> String {
         let mut payload = iin_payload(&query.iin);
