@@ -125,26 +125,31 @@ verify_responses = "required"
 url = "http://127.0.0.1:1/shep"
 service_id = "S"
 sender_id = "gw"
-[registries.zags]
+{pin_gbd_fl}[registries.zags]
 url = "http://127.0.0.1:1/shep"
 service_id = "S"
 sender_id = "gw"
-[registries.social_security]
+{pin_zags}[registries.social_security]
 url = "http://127.0.0.1:1/shep"
 service_id = "S"
 sender_id = "gw"
-[registries.nobd]
+{pin_social_security}[registries.nobd]
 url = "http://127.0.0.1:1/shep"
 service_id = "S"
 sender_id = "gw"
-[registries.epvo]
+{pin_nobd}[registries.epvo]
 url = "http://127.0.0.1:1/shep"
 service_id = "S"
 sender_id = "gw"
-"#,
+{pin_epvo}"#,
         p12 = keys.path("gateway.p12"),
         password = keys.path("password"),
         trust = keys.path("trust.pem"),
+        pin_gbd_fl = common::pinned(Registry::GbdFl),
+        pin_zags = common::pinned(Registry::Zags),
+        pin_social_security = common::pinned(Registry::SocialSecurity),
+        pin_nobd = common::pinned(Registry::Nobd),
+        pin_epvo = common::pinned(Registry::Epvo),
     ))
     .expect("valid signing configuration");
     config.shep.signing = signing.shep.signing;
@@ -376,13 +381,30 @@ fn signing_configuration_is_validated_by_key() {
         let mut text = String::new();
         for r in Registry::ALL {
             text.push_str(&format!(
-                "[registries.{}]\nurl = \"{url}\"\nservice_id = \"S\"\nsender_id = \"me\"\n",
-                r.key()
+                "[registries.{}]\nurl = \"{url}\"\nservice_id = \"S\"\nsender_id = \"me\"\n{}",
+                r.key(),
+                common::pinned(r)
             ));
         }
         text
     };
     let https = registries("https://shep.example.kz/bip-sync-wss-gost/");
+    // Answers verified: every registry names its own signer, by a well-formed pin.
+    let signing = "[shep.signing]\npkcs12 = \"/k.p12\"\npassword_env = \"P\"\ntrust_store = \"/t.pem\"\n";
+    let unpinned = https.replacen(&common::pinned(Registry::GbdFl), "", 1);
+    let e = Config::from_toml(&format!("{signing}{unpinned}")).unwrap_err();
+    assert!(
+        e.to_string().starts_with("registries.gbd_fl.answer_signers")
+            && e.to_string().contains("trust store alone"),
+        "{e}"
+    );
+    Config::from_toml(&format!("{signing}verify_responses = \"off\"\n{unpinned}")).unwrap();
+    let short = https.replacen("spki_sha256 = \"", "spki_sha256 = \"ab", 1);
+    let e = Config::from_toml(&short).unwrap_err();
+    assert!(
+        e.to_string().starts_with("registries.gbd_fl.answer_signers[0].spki_sha256"),
+        "{e}"
+    );
     let e = Config::from_toml(&registries("http://shep.example.kz/x")).unwrap_err();
     assert!(
         e.to_string().starts_with("registries.gbd_fl.url") && e.to_string().contains("loopback"),

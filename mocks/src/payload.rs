@@ -63,7 +63,11 @@ pub(crate) fn answer(
             };
         }
     }
-    let w = Writer { fixture, today };
+    let w = Writer {
+        fixture,
+        today,
+        asked: iin,
+    };
     // Records are keyed by the fixture's `iin`; a person born relative to today is asked for
     // (and answers) by that day's IIN.
     let key = fixture.key_of(iin, today);
@@ -87,6 +91,9 @@ pub(crate) fn answer(
 struct Writer<'a> {
     fixture: &'a Fixture,
     today: NaiveDate,
+    /// The IIN the request asked about: every answer names it as its subject, as the
+    /// gateway checks.
+    asked: &'a str,
 }
 
 impl Writer<'_> {
@@ -115,7 +122,7 @@ impl Writer<'_> {
         let data = &self.fixture.data;
         let mut x = Xml::new();
         x.open("person");
-        x.leaf("iin", self.iin(&p.iin))
+        x.leaf("iin", self.asked)
             .leaf("surname", &p.surname)
             .leaf("name", &p.name)
             .opt("patronymic", p.patronymic.as_deref())
@@ -178,7 +185,7 @@ impl Writer<'_> {
     fn civil_acts(&self, iin: &str) -> String {
         let data = &self.fixture.data;
         let mut x = Xml::new();
-        x.open("civilActs").leaf("iin", self.iin(iin));
+        x.open("civilActs").leaf("iin", self.asked);
         for a in data.birth_act.iter().filter(|a| a.child == iin) {
             x.open("birthAct")
                 .leaf("actNumber", &a.number)
@@ -230,7 +237,7 @@ impl Writer<'_> {
     fn social_status(&self, iin: &str) -> String {
         let data = &self.fixture.data;
         let mut x = Xml::new();
-        x.open("socialStatus").leaf("iin", self.iin(iin));
+        x.open("socialStatus").leaf("iin", self.asked);
         for d in data.disability.iter().filter(|d| d.person == iin) {
             x.open("disability")
                 .leaf("group", d.group.to_string())
@@ -265,7 +272,7 @@ impl Writer<'_> {
 
     fn education(&self, iin: &str) -> String {
         let mut x = Xml::new();
-        x.open("education").leaf("iin", self.iin(iin));
+        x.open("education").leaf("iin", self.asked);
         for s in self.fixture.data.school.iter().filter(|s| s.student == iin) {
             x.open("enrolment")
                 .leaf("organisationBin", &s.organisation_bin)
@@ -282,7 +289,7 @@ impl Writer<'_> {
 
     fn higher_education(&self, iin: &str) -> String {
         let mut x = Xml::new();
-        x.open("higherEducation").leaf("iin", self.iin(iin));
+        x.open("higherEducation").leaf("iin", self.asked);
         for u in self
             .fixture
             .data
