@@ -10,11 +10,11 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 
 #[cfg(feature = "embedded-mocks")]
-use crate::registry::{local_endpoints, SignerPin};
-#[cfg(feature = "embedded-mocks")]
 use crate::registry::signing::DemoKeys;
 use crate::registry::signing::Security;
 use crate::registry::Endpoints;
+#[cfg(feature = "embedded-mocks")]
+use crate::registry::{local_endpoints, SignerPin};
 use crate::validate::{Invalid, Validate};
 use crate::BoxError;
 

@@ -377,12 +377,15 @@ fn refuse_signature(shared: &Shared, body: &[u8]) -> Option<Response> {
             tracing::debug!(registry = shared.registry.key(), %message, "request signature refused");
             Some(xml_response(
                 StatusCode::INTERNAL_SERVER_ERROR,
-                signing.sign(shared.registry, envelope::fault(
-                    "soap:Client",
-                    &faultstring,
-                    signing::SECURITY_FAULT_CODE,
-                    &message,
-                )),
+                signing.sign(
+                    shared.registry,
+                    envelope::fault(
+                        "soap:Client",
+                        &faultstring,
+                        signing::SECURITY_FAULT_CODE,
+                        &message,
+                    ),
+                ),
             ))
         }
     }

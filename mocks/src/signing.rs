@@ -63,7 +63,10 @@ pub fn demo_pki() -> &'static DemoPki {
     PKI.get_or_init(|| {
         let ca = TestCa::generate("Demo NCA RK (test)");
         let registries = PerRegistry::from_fn(|registry| {
-            ca.issue(&format!("{} mock (test)", registry.name()), Validity::Current)
+            ca.issue(
+                &format!("{} mock (test)", registry.name()),
+                Validity::Current,
+            )
         });
         let gateway = ca.issue("registry-gateway demo sender (test)", Validity::Current);
         DemoPki {

@@ -235,7 +235,10 @@ impl Validate for SignerPin {
         }
         if let Some(h) = &self.spki_sha256 {
             if h.len() != 64 || !h.bytes().all(|b| b.is_ascii_hexdigit()) {
-                return Err(Invalid::new("spki_sha256", "must be 64 hex digits (SHA-256)"));
+                return Err(Invalid::new(
+                    "spki_sha256",
+                    "must be 64 hex digits (SHA-256)",
+                ));
             }
         }
         Ok(())

@@ -76,8 +76,16 @@ impl Validate for AnswerLimits {
             }
         }
         for (field, value, most) in [
-            ("max_attributes", self.max_attributes, shep_wss::c14n::MAX_ATTRIBUTES),
-            ("max_namespaces", self.max_namespaces, shep_wss::c14n::MAX_NAMESPACES),
+            (
+                "max_attributes",
+                self.max_attributes,
+                shep_wss::c14n::MAX_ATTRIBUTES,
+            ),
+            (
+                "max_namespaces",
+                self.max_namespaces,
+                shep_wss::c14n::MAX_NAMESPACES,
+            ),
         ] {
             if value > most {
                 return Err(Invalid::new(
@@ -229,16 +237,39 @@ mod tests {
         assert!(l.scan(bomb).unwrap_err().contains("DTD"));
         let big = "x".repeat(l.max_answer_bytes + 1);
         assert!(l.scan(&big).unwrap_err().contains("bytes"));
-        let attrs = |n: usize| format!("<r{}/>", (0..n).map(|i| format!(" a{i}=\"\"")).collect::<String>());
+        let attrs = |n: usize| {
+            format!(
+                "<r{}/>",
+                (0..n).map(|i| format!(" a{i}=\"\"")).collect::<String>()
+            )
+        };
         assert!(l.scan(&attrs(32)).is_ok());
-        assert!(l.scan(&attrs(33)).unwrap_err().contains("more than 32 attributes"));
+        assert!(l
+            .scan(&attrs(33))
+            .unwrap_err()
+            .contains("more than 32 attributes"));
         // Declarations count where they are in scope: siblings do not add up, nesting does.
         let ns = |i: usize| format!(" xmlns:p{i}=\"urn:{i}\"");
-        let siblings = format!("<r>{}</r>", (0..40).map(|i| format!("<e{}/>", ns(i))).collect::<String>());
+        let siblings = format!(
+            "<r>{}</r>",
+            (0..40)
+                .map(|i| format!("<e{}/>", ns(i)))
+                .collect::<String>()
+        );
         assert!(l.scan(&siblings).is_ok());
-        let nested = format!("<a{}><b{}/></a>", (0..20).map(ns).collect::<String>(), (20..33).map(ns).collect::<String>());
-        assert!(l.scan(&nested).unwrap_err().contains("namespace declarations"));
-        assert!(l.scan("<r><?pi x?></r>").unwrap_err().contains("processing instruction"));
+        let nested = format!(
+            "<a{}><b{}/></a>",
+            (0..20).map(ns).collect::<String>(),
+            (20..33).map(ns).collect::<String>()
+        );
+        assert!(l
+            .scan(&nested)
+            .unwrap_err()
+            .contains("namespace declarations"));
+        assert!(l
+            .scan("<r><?pi x?></r>")
+            .unwrap_err()
+            .contains("processing instruction"));
         assert!(l.scan("<?xml version=\"1.0\"?><r/>").is_ok());
     }
 
@@ -246,9 +277,17 @@ mod tests {
     fn many_attributes_are_refused_at_the_limit() {
         // 80,000 attributes on one element (under 1 MB): refused at the 33rd.
         let l = AnswerLimits::default();
-        let many = format!("<r{}/>", (0..80_000).map(|i| format!(" a{i}=\"\"")).collect::<String>());
+        let many = format!(
+            "<r{}/>",
+            (0..80_000)
+                .map(|i| format!(" a{i}=\"\""))
+                .collect::<String>()
+        );
         assert!(many.len() < l.max_answer_bytes);
-        assert!(l.scan(&many).unwrap_err().contains("more than 32 attributes"));
+        assert!(l
+            .scan(&many)
+            .unwrap_err()
+            .contains("more than 32 attributes"));
     }
 
     #[test]

@@ -120,7 +120,7 @@ impl ShepClient {
                 subject: query.iin.as_str().into(),
             },
         };
-        off_workers(move || reader.read(status, &body, parse))
+        off_workers(self.registry, move || reader.read(status, &body, parse))
             .await
             .map_err(|e| self.fail(e))
     }
@@ -305,10 +305,14 @@ impl AnswerReader {
         body: &str,
         parse: impl FnOnce(Node) -> Result<T, String>,
     ) -> Result<Fetched<Option<T>>, Failure> {
-        self.client.limits().scan(body).map_err(Failure::Malformed)?;
+        self.client
+            .limits()
+            .scan(body)
+            .map_err(Failure::Malformed)?;
         let canonical = self.verified_body(http_status, body)?;
-        let doc = Document::parse(&canonical)
-            .map_err(|e| Failure::Malformed(format!("the Body's canonical form is not XML ({e})")))?;
+        let doc = Document::parse(&canonical).map_err(|e| {
+            Failure::Malformed(format!("the Body's canonical form is not XML ({e})"))
+        })?;
         if doc.descendants().any(|n| n.is_pi()) {
             return Err(Failure::Malformed(
                 "a processing instruction inside the answer's Body".into(),
@@ -393,8 +397,13 @@ impl AnswerReader {
             format!(
                 "signed by {signer}, which is not {}'s pinned signer (answer_signers: {})",
                 self.client.registry,
-                if pins.is_empty() { "none configured".to_owned() } else {
-                    pins.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")
+                if pins.is_empty() {
+                    "none configured".to_owned()
+                } else {
+                    pins.iter()
+                        .map(ToString::to_string)
+                        .collect::<Vec<_>>()
+                        .join("; ")
                 }
             ),
         ))
@@ -475,25 +484,74 @@ fn refused(reason: &'static str, detail: String) -> Failure {
     })
 }
 
-/// Runs `job` (CPU work on an untrusted answer) on the blocking pool, at most as many at once
-/// as the machine has cores, so that the async workers (health checks, cached answers, every
-/// other call) never wait behind it. The permit goes with the job: a caller that gives up
-/// does not free a slot before the work is done.
+/// Runs `job` (CPU work on `registry`'s untrusted answer) in that registry's own lane: one
+/// thread per registry, at a lower scheduling priority than the async workers (nice 10), so
+/// that health checks, cached answers and every other registry's answers never wait behind a
+/// costly answer; hostile answers from one registry queue behind each other. A job whose
+/// caller has gone is skipped; one that started runs to its end.
 async fn off_workers<R: Send + 'static>(
+    registry: Registry,
     job: impl FnOnce() -> Result<R, Failure> + Send + 'static,
 ) -> Result<R, Failure> {
-    static SLOTS: OnceLock<Arc<tokio::sync::Semaphore>> = OnceLock::new();
-    let slots = SLOTS.get_or_init(|| {
-        let cores = std::thread::available_parallelism().map_or(2, usize::from);
-        Arc::new(tokio::sync::Semaphore::new(cores))
+    static LANES: OnceLock<super::PerRegistry<std::sync::Mutex<Lane>>> = OnceLock::new();
+    let lanes = LANES
+        .get_or_init(|| super::PerRegistry::from_fn(|r| std::sync::Mutex::new(Lane::start(r))));
+    let (done, result) = tokio::sync::oneshot::channel();
+    let job: LaneJob = Box::new(move || {
+        if !done.is_closed() {
+            let _ = done.send(job());
+        }
     });
-    let permit = slots.clone().acquire_owned().await.expect("never closed");
-    tokio::task::spawn_blocking(move || {
-        let _permit = permit;
-        job()
+    lanes[registry]
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .send(registry, job);
+    result.await.unwrap_or_else(|_| {
+        Err(Failure::Malformed(
+            "the answer could not be read (its reader stopped)".into(),
+        ))
     })
-    .await
-    .unwrap_or_else(|e| Err(Failure::Malformed(format!("the answer could not be read ({e})"))))
+}
+
+type LaneJob = Box<dyn FnOnce() + Send>;
+
+/// Nice 10 for the calling thread (Linux keeps a nice value per thread): under contention the
+/// async workers get about ten times its share of a core. Best effort; raising the nice value
+/// needs no privilege.
+fn lower_thread_priority() {
+    #[cfg(target_os = "linux")]
+    // SAFETY: setpriority takes plain integers and touches no memory of ours; `who = 0` is the
+    // calling thread.
+    unsafe {
+        libc::setpriority(libc::PRIO_PROCESS, 0, 10);
+    }
+}
+
+/// One registry's answer-reading thread.
+struct Lane(std::sync::mpsc::Sender<LaneJob>);
+
+impl Lane {
+    fn start(registry: Registry) -> Lane {
+        let (jobs, queue) = std::sync::mpsc::channel::<LaneJob>();
+        std::thread::Builder::new()
+            .name(format!("answers-{}", registry.key()))
+            .spawn(move || {
+                lower_thread_priority();
+                for job in queue {
+                    job();
+                }
+            })
+            .expect("a thread for the answers of a registry");
+        Lane(jobs)
+    }
+
+    /// Queues `job`; a lane whose thread died (a panic in a reader) is started again.
+    fn send(&mut self, registry: Registry, job: LaneJob) {
+        if let Err(std::sync::mpsc::SendError(job)) = self.0.send(job) {
+            *self = Lane::start(registry);
+            let _ = self.0.send(job);
+        }
+    }
 }
 
 fn error_chain(e: &dyn std::error::Error) -> String {
@@ -721,13 +779,26 @@ mod tests {
     #[test]
     fn an_answer_about_another_person_or_to_another_request_is_refused() {
         let e = read(200, &ok_body("SCSS001", &person("980109050588"))).unwrap_err();
-        assert!(matches!(e, Failure::Unverified(ref r) if r.reason == "subject"), "{e}");
+        assert!(
+            matches!(e, Failure::Unverified(ref r) if r.reason == "subject"),
+            "{e}"
+        );
         assert!(!e.to_string().contains("980109050588"), "{e}");
-        let e = read(200, &ok_body("SCSS001", "<person><surname>Doe</surname></person>")).unwrap_err();
-        assert!(matches!(e, Failure::Unverified(ref r) if r.reason == "subject"), "{e}");
+        let e = read(
+            200,
+            &ok_body("SCSS001", "<person><surname>Doe</surname></person>"),
+        )
+        .unwrap_err();
+        assert!(
+            matches!(e, Failure::Unverified(ref r) if r.reason == "subject"),
+            "{e}"
+        );
         for echo in ["req-2", ""] {
             let e = read(200, &envelope(echo, "SCSS001", &person(ASKED))).unwrap_err();
-            assert!(matches!(e, Failure::Unverified(ref r) if r.reason == "correlation"), "{e}");
+            assert!(
+                matches!(e, Failure::Unverified(ref r) if r.reason == "correlation"),
+                "{e}"
+            );
             assert!(!e.is_transient(), "{e}");
         }
     }
@@ -746,7 +817,11 @@ mod tests {
             let registry = ca.issue("GBD FL", Validity::Current);
             let other = ca.issue("IS ZAGS", Validity::Current);
             let pin = SignerPin::of(&shep_wss::SignerId::of(&registry.cert_der).unwrap());
-            let verifier = AnswerVerifier::required(ca.trust_store(), Duration::from_secs(30), Duration::from_secs(60));
+            let verifier = AnswerVerifier::required(
+                ca.trust_store(),
+                Duration::from_secs(30),
+                Duration::from_secs(60),
+            );
             Pki {
                 registry: registry.credentials(),
                 other: other.credentials(),
@@ -761,7 +836,9 @@ mod tests {
 
     fn read_signed(sent_at: DateTime<Utc>, body: &str) -> Result<Option<String>, Failure> {
         reader(pki().client.clone(), sent_at)
-            .read(200, body, |data| Ok(data.child_el("person").unwrap().owned("iin")))
+            .read(200, body, |data| {
+                Ok(data.child_el("person").unwrap().owned("iin"))
+            })
             .map(|f| f.value.as_ref().clone())
     }
 
@@ -774,10 +851,16 @@ mod tests {
         // the value is read whole.
         let commented = genuine.replacen("0612116", "0612116<!---->", 1);
         assert_ne!(commented, genuine);
-        assert_eq!(read_signed(now, &commented).unwrap().as_deref(), Some(ASKED));
+        assert_eq!(
+            read_signed(now, &commented).unwrap().as_deref(),
+            Some(ASKED)
+        );
         let changed = genuine.replacen("061211600012", "061211600013", 1);
         let e = read_signed(now, &changed).unwrap_err();
-        assert!(matches!(e, Failure::Unverified(ref r) if r.reason == "digest"), "{e}");
+        assert!(
+            matches!(e, Failure::Unverified(ref r) if r.reason == "digest"),
+            "{e}"
+        );
     }
 
     #[test]
@@ -785,19 +868,33 @@ mod tests {
         let now = Utc::now();
         let by_other = signed(&pki().other, now, &ok_body("SCSS001", &person(ASKED)));
         let e = read_signed(now, &by_other).unwrap_err();
-        assert!(matches!(e, Failure::Unverified(ref r) if r.reason == "signer"), "{e}");
+        assert!(
+            matches!(e, Failure::Unverified(ref r) if r.reason == "signer"),
+            "{e}"
+        );
         assert!(e.to_string().contains("IS ZAGS"), "{e}");
     }
 
     #[test]
     fn an_answer_signed_before_its_request_was_sent_is_a_replay() {
         let now = Utc::now();
-        let old = signed(&pki().registry, now - chrono::Duration::seconds(40), &ok_body("SCSS001", &person(ASKED)));
+        let old = signed(
+            &pki().registry,
+            now - chrono::Duration::seconds(40),
+            &ok_body("SCSS001", &person(ASKED)),
+        );
         let e = read_signed(now, &old).unwrap_err();
-        assert!(matches!(e, Failure::Unverified(ref r) if r.reason == "timestamp"), "{e}");
+        assert!(
+            matches!(e, Failure::Unverified(ref r) if r.reason == "timestamp"),
+            "{e}"
+        );
         assert!(e.to_string().contains("predates the request"), "{e}");
         // Within the clock skew it is the same request's answer.
-        let skewed = signed(&pki().registry, now - chrono::Duration::seconds(20), &ok_body("SCSS001", &person(ASKED)));
+        let skewed = signed(
+            &pki().registry,
+            now - chrono::Duration::seconds(20),
+            &ok_body("SCSS001", &person(ASKED)),
+        );
         assert!(read_signed(now, &skewed).is_ok());
     }
 

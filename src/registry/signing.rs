@@ -419,14 +419,20 @@ fn with_crls(trust: TrustStore, files: &[PathBuf]) -> Result<TrustStore, BoxErro
     let mut contents = Vec::with_capacity(files.len());
     for (i, path) in files.iter().enumerate() {
         contents.push(std::fs::read(path).map_err(|e| {
-            format!("shep.signing.crl_files[{i}]: cannot read {}: {e}", path.display())
+            format!(
+                "shep.signing.crl_files[{i}]: cannot read {}: {e}",
+                path.display()
+            )
         })?);
     }
     let trust = trust
         .with_crls(&contents)
         .map_err(|e| format!("shep.signing.crl_files: {e}"))?;
     if !files.is_empty() {
-        tracing::info!(crls = trust.crl_count(), "SHEP answer signers checked against CRLs");
+        tracing::info!(
+            crls = trust.crl_count(),
+            "SHEP answer signers checked against CRLs"
+        );
     }
     Ok(trust)
 }
@@ -651,9 +657,12 @@ impl AnswerVerifier {
             ..self.options.clone()
         };
         let (reason, detail) =
-            match shep_wss::verify_envelope(doc, source, &self.trust, chrono::Utc::now(), &options) {
+            match shep_wss::verify_envelope(doc, source, &self.trust, chrono::Utc::now(), &options)
+            {
                 Ok(Verdict::Signed(signed)) => return Ok(Some(signed)),
-                Ok(Verdict::Unsigned) if self.mode == VerifyResponses::IfPresent => return Ok(None),
+                Ok(Verdict::Unsigned) if self.mode == VerifyResponses::IfPresent => {
+                    return Ok(None)
+                }
                 Ok(Verdict::Unsigned) => ("missing", "the answer is not signed".to_owned()),
                 Err(e) => (e.kind.label(), e.detail),
             };

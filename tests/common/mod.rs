@@ -4,6 +4,7 @@
 
 pub mod pki;
 pub mod postgres;
+pub mod signing;
 
 use std::collections::HashSet;
 use std::net::SocketAddr;
@@ -47,7 +48,10 @@ pub fn config_for(mocks: &MockRegistries) -> Config {
 /// `answer_signers = [...]` for a `[registries.<key>]` table: `registry`'s demo certificate.
 pub fn pinned(registry: Registry) -> String {
     let signer = registry_mocks::demo_pki().signer_of(registry);
-    format!("answer_signers = [{{ spki_sha256 = \"{}\" }}]\n", signer.spki_sha256)
+    format!(
+        "answer_signers = [{{ spki_sha256 = \"{}\" }}]\n",
+        signer.spki_sha256
+    )
 }
 
 /// Serves `config` on a fresh loopback port until the returned sender fires or is dropped.

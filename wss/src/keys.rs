@@ -147,7 +147,9 @@ impl SignerId {
     fn of_parsed(cert: &X509Certificate) -> SignerId {
         SignerId {
             subject: cert.subject().to_string(),
-            spki_sha256: hex(ring::digest::digest(&ring::digest::SHA256, cert.public_key().raw).as_ref()),
+            spki_sha256: hex(
+                ring::digest::digest(&ring::digest::SHA256, cert.public_key().raw).as_ref(),
+            ),
         }
     }
 }
@@ -237,7 +239,8 @@ impl TrustStore {
             crls: Default::default(),
         };
         for (i, der) in certs.into_iter().enumerate() {
-            let fail = |what: String| KeyError(format!("certificate {} of the bundle: {what}", i + 1));
+            let fail =
+                |what: String| KeyError(format!("certificate {} of the bundle: {what}", i + 1));
             let (_, cert) = X509Certificate::from_der(&der).map_err(|e| fail(e.to_string()))?;
             fit_to_issue(&cert).map_err(|e| fail(format!("{} {e}", cert.subject())))?;
             let ca = BundleCa {
@@ -319,8 +322,12 @@ impl TrustStore {
             match index.map(|i| &self.cas[i]) {
                 Some(c) if c.not_before <= at && at <= c.not_after => Ok(()),
                 _ => Err(webpki::Error::CertExpired {
-                    time: rustls_pki_types::UnixTime::since_unix_epoch(std::time::Duration::from_secs(at.max(0) as u64)),
-                    not_after: rustls_pki_types::UnixTime::since_unix_epoch(std::time::Duration::ZERO),
+                    time: rustls_pki_types::UnixTime::since_unix_epoch(
+                        std::time::Duration::from_secs(at.max(0) as u64),
+                    ),
+                    not_after: rustls_pki_types::UnixTime::since_unix_epoch(
+                        std::time::Duration::ZERO,
+                    ),
                 }),
             }
         };
@@ -349,7 +356,9 @@ fn chain_error(e: webpki::Error) -> String {
             "the signer's certificate (or a CA of its chain) is outside its validity".into()
         }
         E::CertRevoked => "the signer's certificate (or a CA of its chain) is revoked (CRL)".into(),
-        E::UnknownIssuer => "the signer's certificate is not issued by a CA of the trust store".into(),
+        E::UnknownIssuer => {
+            "the signer's certificate is not issued by a CA of the trust store".into()
+        }
         E::CaUsedAsEndEntity => "the signer's certificate is a CA certificate".into(),
         E::EndEntityUsedAsCa => "an issuer in the signer's chain is not a CA".into(),
         E::UnsupportedSignatureAlgorithmContext(_)
@@ -365,7 +374,9 @@ fn chain_error(e: webpki::Error) -> String {
 /// signature.
 fn fit_to_issue(cert: &X509Certificate) -> Result<(), String> {
     if !cert.is_ca() {
-        return Err("is not a CA (basicConstraints cA is not set): a trust store holds CAs only".into());
+        return Err(
+            "is not a CA (basicConstraints cA is not set): a trust store holds CAs only".into(),
+        );
     }
     if let Ok(Some(ku)) = cert.key_usage() {
         if !ku.value.key_cert_sign() {
@@ -380,7 +391,10 @@ fn strong(cert: &X509Certificate) -> Result<(), String> {
     use x509_parser::public_key::PublicKey;
     if let Ok(PublicKey::RSA(rsa)) = cert.public_key().parsed() {
         if rsa.key_size() < 2048 {
-            return Err(format!("has an RSA key of {} bits (at least 2048)", rsa.key_size()));
+            return Err(format!(
+                "has an RSA key of {} bits (at least 2048)",
+                rsa.key_size()
+            ));
         }
     }
     let oid = cert.signature_algorithm.algorithm.to_id_string();

@@ -10,7 +10,11 @@ use shep_wss::{SignerId, TrustStore};
 #[test]
 fn a_leaf_of_the_store_signs_and_is_named_by_subject_and_key() {
     let pki = common::pki();
-    let signer = pki.ca.trust_store().check(&pki.leaf.cert_der, Utc::now()).unwrap();
+    let signer = pki
+        .ca
+        .trust_store()
+        .check(&pki.leaf.cert_der, Utc::now())
+        .unwrap();
     assert_eq!(signer, SignerId::of(&pki.leaf.cert_der).unwrap());
     assert!(signer.subject.contains("registry-gateway"), "{signer}");
     assert_eq!(signer.spki_sha256.len(), 64);
@@ -21,7 +25,11 @@ fn a_certificate_issued_by_a_non_ca_is_refused() {
     let pki = common::pki();
     // Anyone holding a certificate of the CA signs a certificate for a registry's name.
     let forged = pki.leaf.issue_as_non_ca("registry-gateway", "GBD FL");
-    let e = pki.ca.trust_store().check(&forged.cert_der, Utc::now()).unwrap_err();
+    let e = pki
+        .ca
+        .trust_store()
+        .check(&forged.cert_der, Utc::now())
+        .unwrap_err();
     assert!(e.contains("not issued by a CA of the trust store"), "{e}");
 }
 
@@ -30,7 +38,10 @@ fn a_bundle_with_a_leaf_in_it_is_refused_when_read() {
     let pki = common::pki();
     let bundle = format!("{}{}", pki.ca.cert_pem(), pki.leaf.cert_pem());
     let e = TrustStore::from_pem(bundle.as_bytes()).unwrap_err();
-    assert!(e.to_string().starts_with("certificate 2 of the bundle"), "{e}");
+    assert!(
+        e.to_string().starts_with("certificate 2 of the bundle"),
+        "{e}"
+    );
     assert!(e.to_string().contains("is not a CA"), "{e}");
 }
 
@@ -48,12 +59,19 @@ fn a_revoked_signer_is_refused_and_others_still_pass() {
     let other = TestCa::generate("Other CA");
     let store = ca.trust_store().with_crls(&[other.crl(&[])]).unwrap();
     store.check(&revoked.cert_der, Utc::now()).unwrap();
-    assert!(ca.trust_store().with_crls(&[b"not a CRL".to_vec()]).is_err());
+    assert!(ca
+        .trust_store()
+        .with_crls(&[b"not a CRL".to_vec()])
+        .is_err());
 }
 
 #[test]
 fn an_expired_signer_is_refused() {
     let pki = common::pki();
-    let e = pki.ca.trust_store().check(&pki.expired.cert_der, Utc::now()).unwrap_err();
+    let e = pki
+        .ca
+        .trust_store()
+        .check(&pki.expired.cert_der, Utc::now())
+        .unwrap_err();
     assert!(e.contains("outside its validity"), "{e}");
 }
