@@ -335,7 +335,7 @@ fn order_step(s: Step) -> i32 {
 
 pub fn decision(check: &OwnerQuestion, d: Decision) -> pb::CheckOwnerResponse {
     let owner = d.owner;
-    let order = step::instruction(d.outcome, check.step, check.service);
+    let order = step::instruction(d.outcome, step::Ground::of(&d), check.step, check.service);
     pb::CheckOwnerResponse {
         decision_id: d.id,
         outcome: outcome(d.outcome).into(),
@@ -357,6 +357,7 @@ pub fn decision(check: &OwnerQuestion, d: Decision) -> pb::CheckOwnerResponse {
                 .into(),
             deceased: owner.deceased,
             under_guardianship: owner.under_guardianship,
+            declared_missing: owner.declared_missing,
         }),
         representation: d.representation.map(|r| pb::Representation {
             role: match r.role {
@@ -394,7 +395,7 @@ pub fn dwelling(
     owners: Vec<Result<Decision, Error>>,
 ) -> pb::CheckDwellingResponse {
     let first = &check.owners[0];
-    let order = step::instruction(d.outcome, first.step, first.service);
+    let order = step::instruction(d.outcome, d.ground, first.step, first.service);
     let results = check
         .owners
         .iter()

@@ -6,8 +6,8 @@
 //!    owner's birth) fails the call, naming the owner;
 //! 2. `REFUSED_HERE` when an owner is deceased or unknown to GBD FL and
 //!    `decision.deceased_co_owner = "refuse"` (the default; see [`DeceasedCoOwner`]);
-//! 3. `OPERATIONAL_HALL` when an owner is a minor, incapable, of limited capacity or a ward
-//!    (or deceased / unknown with `deceased_co_owner = "hall"`). It stands without an owner
+//! 3. `OPERATIONAL_HALL` when an owner is a minor, incapable, of limited capacity, a ward or
+//!    declared missing by a court (or deceased / unknown with `deceased_co_owner = "hall"`). It stands without an owner
 //!    whose registries did not answer (noted), as CheckOwner's hall stands without IS ZAGS:
 //!    the employee sees every owner's documents in the hall, and the hall's check runs again;
 //! 4. otherwise an owner without a decision fails the call with that owner's error (fail
@@ -17,6 +17,7 @@
 use super::DeceasedCoOwner;
 use crate::error::Error;
 
+use super::step::Ground;
 use super::{Decision, Outcome, ReasonCode, Role};
 
 /// The dwelling's answer, besides each owner's own decision.
@@ -32,6 +33,9 @@ pub struct DwellingDecision {
     /// hall): whether registries confirm the applicant as the representative of every such
     /// owner.
     pub representative_confirmed: Option<bool>,
+    /// How the order's items 4 and 7 are worded for the dwelling: for owners declared missing
+    /// when they are all the hall's owners, else the order's own categories.
+    pub ground: Ground,
 }
 
 /// Why one owner counts for the dwelling's answer.
@@ -92,6 +96,9 @@ pub fn combine(
             None => (Outcome::Online, with(Outcome::Online)),
         },
     };
+    let ground = ground(owners, outcome, |d| {
+        counts_as(d) == Outcome::OperationalHall
+    });
     let notes = failed
         .iter()
         .map(|&(index, e)| OwnerReason {
@@ -109,7 +116,29 @@ pub fn combine(
         reasons,
         notes,
         representative_confirmed: representative_confirmed(owners),
+        ground,
     })
+}
+
+/// [`Ground::DeclaredMissing`] for a hall dwelling whose hall owners (`in_hall`) are all
+/// declared missing and nothing else.
+fn ground(
+    owners: &[Result<Decision, Error>],
+    outcome: Outcome,
+    in_hall: impl Fn(&Decision) -> bool,
+) -> Ground {
+    let mut hall = owners
+        .iter()
+        .filter_map(|r| r.as_ref().ok())
+        .filter(|d| in_hall(d))
+        .peekable();
+    let missing_only =
+        hall.peek().is_some() && hall.all(|d| Ground::of(d) == Ground::DeclaredMissing);
+    if outcome == Outcome::OperationalHall && missing_only {
+        Ground::DeclaredMissing
+    } else {
+        Ground::MinorOrIncapacitated
+    }
 }
 
 fn owner_reason(index: usize, d: &Decision, convention: DeceasedCoOwner) -> OwnerReason {
@@ -119,6 +148,9 @@ fn owner_reason(index: usize, d: &Decision, convention: DeceasedCoOwner) -> Owne
         Some(ReasonCode::OwnerNotFound) => "is unknown to GBD FL",
         Some(ReasonCode::OwnerIsOrganisation) => "is an organisation",
         Some(ReasonCode::OwnerCapableAdult) => "is a living capable adult",
+        Some(ReasonCode::OwnerDeclaredMissing) => {
+            "is declared missing by a court: someone acts for the owner"
+        }
         _ => "is a minor or incapacitated person",
     };
     let then = match (d.outcome, convention) {
@@ -196,6 +228,11 @@ mod tests {
     fn ward() -> Result<Decision, Error> {
         decided(OperationalHall, ReasonCode::OwnerUnderGuardianship)
     }
+    fn missing() -> Result<Decision, Error> {
+        let mut d = decided(OperationalHall, ReasonCode::OwnerDeclaredMissing)?;
+        d.owner.declared_missing = true;
+        Ok(d)
+    }
     fn deceased() -> Result<Decision, Error> {
         decided(RefusedHere, ReasonCode::OwnerDeceased)
     }
@@ -249,6 +286,16 @@ mod tests {
             (
                 vec![adult(), ward()],
                 Ok(OperationalHall),
+                Ok(OperationalHall),
+            ),
+            (
+                vec![adult(), missing()],
+                Ok(OperationalHall),
+                Ok(OperationalHall),
+            ),
+            (
+                vec![missing(), deceased()],
+                Ok(RefusedHere),
                 Ok(OperationalHall),
             ),
             (
@@ -332,6 +379,42 @@ mod tests {
         let d = combine(&[adult(), organisation()], Refuse).unwrap();
         assert_eq!(d.reasons.len(), 2, "every owner clears an online dwelling");
         assert!(d.notes.is_empty());
+    }
+
+    #[test]
+    fn a_co_owner_declared_missing_sends_the_dwelling_to_the_hall_worded_as_such() {
+        let d = combine(&[adult(), missing()], Refuse).unwrap();
+        assert_eq!(d.outcome, OperationalHall);
+        assert_eq!(d.reasons.len(), 1);
+        assert_eq!(
+            (d.reasons[0].index, d.reasons[0].code),
+            (1, Some(ReasonCode::OwnerDeclaredMissing))
+        );
+        assert!(
+            d.reasons[0]
+                .text
+                .starts_with("owners[1] is declared missing by a court"),
+            "{}",
+            d.reasons[0].text
+        );
+        assert_eq!(d.ground, Ground::DeclaredMissing);
+        // With a minor in the hall too, the order's own categories word the dwelling.
+        let d = combine(&[minor(), missing()], Refuse).unwrap();
+        assert_eq!(d.ground, Ground::MinorOrIncapacitated);
+        assert_eq!(d.reasons.len(), 2);
+        // A deceased co-owner refuses the dwelling whatever the missing one.
+        let d = combine(&[missing(), deceased()], Refuse).unwrap();
+        assert_eq!(d.ground, Ground::MinorOrIncapacitated);
+        // The applicant confirmed as the trustee counts as the representative.
+        let mut trustee = missing().unwrap();
+        trustee.representation = Some(Representation {
+            role: Role::Trustee,
+            source: Some(Registry::GbdFl),
+            record_id: "2-1/2024".into(),
+            text: String::new(),
+        });
+        let d = combine(&[adult(), Ok(trustee)], Refuse).unwrap();
+        assert_eq!(d.representative_confirmed, Some(true));
     }
 
     fn represented(role: Option<Role>) -> Result<Decision, Error> {

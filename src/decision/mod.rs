@@ -156,6 +156,8 @@ pub struct OwnerFacts {
     pub capacity: Option<CapacityStatus>,
     pub deceased: bool,
     pub under_guardianship: bool,
+    /// Declared missing by a court per GBD FL.
+    pub declared_missing: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -1,8 +1,9 @@
 //! The rules of CheckOwner as a pure function of the registries' answers.
 //!
 //! Precedence: refused (unknown to GBD FL, or deceased per GBD FL or a ZAGS death act), then
-//! the operational hall (minor by GBD FL birth date, court status in GBD FL, guardianship or
-//! trusteeship in force in E-social security), then online. GBD FL is needed for every person;
+//! the operational hall (declared missing by a court per GBD FL, minor by GBD FL birth date,
+//! court status in GBD FL, guardianship or trusteeship in force in E-social security), then
+//! online. GBD FL is needed for every person;
 //! an online answer also needs E-social security (guardianship) and IS ZAGS (death act), so a
 //! missing one fails the call naming it. A hall answer stands without them (the employee checks
 //! documents anyway) and notes which registry did not answer.
@@ -159,6 +160,7 @@ impl<'a> Facts<'a> {
             capacity: Some(p.capacity.status),
             deceased: p.is_deceased() || self.death_act.is_some(),
             under_guardianship: !self.guardianships.is_empty(),
+            declared_missing: p.life_status == LifeStatus::Missing,
         }
     }
 }
@@ -185,6 +187,7 @@ fn route(facts: &Facts, found: &mut Findings) -> Result<(Outcome, OwnerFacts), R
     if owner.deceased {
         return Ok((Outcome::RefusedHere, owner));
     }
+    declared_missing(p, found);
     minor(facts, &mut owner, found);
     court_status(facts, p, found);
     guardianship(facts, found);
@@ -222,6 +225,41 @@ fn deceased(facts: &Facts, p: &Person, found: &mut Findings) {
             format!("IS ZAGS holds death act No. {}", act.act_number),
         ));
     }
+}
+
+/// Declared missing by a court (GBD FL life status, with the court's record where GBD FL gives
+/// one): the owner cannot consent online in person; the court placed the property under trust
+/// management (Civil Code art. 29), so whoever applies acts for the owner, and the operational
+/// hall verifies the powers of whoever acts for an owner (items 4 and 7). The decisive reason,
+/// first.
+fn declared_missing(p: &Person, found: &mut Findings) {
+    if p.life_status != LifeStatus::Missing {
+        return;
+    }
+    let mut text = String::from("A court declared the owner missing (Civil Code art. 28)");
+    match &p.missing {
+        Some(m) => {
+            if let Some(n) = &m.case_number {
+                text.push_str(&format!(", case {n}"));
+            }
+            if let Some(d) = m.decided_on {
+                text.push_str(&format!(" of {d}"));
+            }
+            if let Some(court) = &m.court {
+                text.push_str(&format!(", {court}"));
+            }
+        }
+        None => text.push_str(" (GBD FL gives no court record)"),
+    }
+    text.push_str(
+        ": the owner cannot apply in person; the property is under trust management (art. 29) \
+         and whoever applies acts for the owner, whose powers the operational hall verifies",
+    );
+    found.reasons.push(reason(
+        ReasonCode::OwnerDeclaredMissing,
+        Some(Registry::GbdFl),
+        text,
+    ));
 }
 
 /// A minor by age (GBD FL birth date); a married minor is noted, and routed as an adult only
@@ -310,16 +348,9 @@ fn guardianship(facts: &Facts, found: &mut Findings) {
     }
 }
 
-/// Facts worth a note whatever the outcome: declared missing, a birth date that differs from
-/// the IIN's, a disability in force.
+/// Facts worth a note whatever the outcome: a birth date that differs from the IIN's, a
+/// disability in force.
 fn other_notes(facts: &Facts, p: &Person, found: &mut Findings) {
-    if p.life_status == LifeStatus::Missing {
-        found.notes.push(reason(
-            ReasonCode::OwnerDeclaredMissing,
-            Some(Registry::GbdFl),
-            "A court declared the owner missing",
-        ));
-    }
     if facts.question.owner.encoded_birth_date() != Some(p.birth_date) {
         found.notes.push(reason(
             ReasonCode::BirthDateDiffersFromIin,
@@ -365,10 +396,15 @@ fn online(
 
 /// One entry per registry: what it answered and the decisive record.
 fn evidence(facts: &Facts, person: &Fetched<Option<Person>>, answers: &Answers) -> Vec<Evidence> {
-    let person_record = facts
-        .person
-        .filter(|p| p.capacity.status != CapacityStatus::Capable)
-        .and_then(|p| p.capacity.case_number.as_deref());
+    let person_record = facts.person.and_then(|p| {
+        let court = (p.capacity.status != CapacityStatus::Capable)
+            .then_some(p.capacity.case_number.as_deref())
+            .flatten();
+        let missing = (p.life_status == LifeStatus::Missing)
+            .then(|| p.missing.as_ref().and_then(|m| m.case_number.as_deref()))
+            .flatten();
+        missing.or(court)
+    });
     let acts_record = facts.acts.and_then(|a| {
         a.death_act
             .as_ref()
@@ -424,6 +460,7 @@ fn represent(applicant: &str, facts: &Facts) -> Representation {
         };
     }
     guardian(applicant, facts)
+        .or_else(|| missing_trustee(applicant, facts.person))
         .or_else(|| parent(applicant, owner, facts.acts))
         .unwrap_or_else(|| not_confirmed(facts))
 }
@@ -458,6 +495,27 @@ fn guardian(applicant: &str, facts: &Facts) -> Option<Representation> {
     ))
 }
 
+/// The applicant is the trustee managing the property of an owner declared missing, per the
+/// court record GBD FL gives.
+fn missing_trustee(applicant: &str, person: Option<&Person>) -> Option<Representation> {
+    let record = person
+        .filter(|p| p.life_status == LifeStatus::Missing)?
+        .missing
+        .as_ref()
+        .filter(|m| m.trustee_iin.as_deref() == Some(applicant))?;
+    let case = record.case_number.as_deref().unwrap_or_default();
+    Some(confirmed(
+        Role::Trustee,
+        Registry::GbdFl,
+        case,
+        format!(
+            "The applicant is the trustee managing the property of the owner declared missing, \
+             per the court record in GBD FL (case {})",
+            if case.is_empty() { "not given" } else { case }
+        ),
+    ))
+}
+
 /// The applicant is the owner's mother or father per an IS ZAGS birth act.
 fn parent(applicant: &str, owner: &str, acts: Option<&CivilActs>) -> Option<Representation> {
     let births = acts.into_iter().flat_map(|a| &a.birth_acts);
@@ -484,8 +542,9 @@ fn parent(applicant: &str, owner: &str, acts: Option<&CivilActs>) -> Option<Repr
 
 fn not_confirmed(facts: &Facts) -> Representation {
     let mut text = String::from(
-        "No IS ZAGS birth act or E-social security guardianship links the applicant to the \
-         owner: the employee must check the representative's documents",
+        "No IS ZAGS birth act, E-social security guardianship or trusteeship, or GBD FL court \
+         record links the applicant to the owner: the employee must check the \
+         representative's documents",
     );
     for failed in &facts.failed {
         text.push_str(&format!(" ({} did not answer)", failed.registry));
@@ -509,7 +568,8 @@ mod tests {
     use crate::decision::Service;
     use crate::iin::Iin;
     use crate::registry::{
-        BirthAct, DeathAct, Failure, Guardianship, LegalCapacity, MarriageAct, PersonRef, Source,
+        BirthAct, DeathAct, Failure, Guardianship, LegalCapacity, MarriageAct, MissingRecord,
+        PersonRef, Source,
     };
 
     const OWNER: &str = "061211600012";
@@ -561,6 +621,7 @@ mod tests {
                 case_number: None,
                 court: None,
             },
+            missing: None,
             reg_address: None,
             birth_certificate: None,
             death_certificate: None,
@@ -876,6 +937,151 @@ mod tests {
             .iter()
             .any(|n| n.code == ReasonCode::BirthDateDiffersFromIin));
         assert_eq!(dec.outcome, Outcome::Online);
+    }
+
+    fn declared_missing(record: Option<MissingRecord>) -> Person {
+        let mut p = person("1975-08-14");
+        p.life_status = LifeStatus::Missing;
+        p.life_status_code = "3".into();
+        p.missing = record;
+        p
+    }
+
+    fn court_record(trustee: Option<&str>) -> MissingRecord {
+        MissingRecord {
+            decided_on: Some(d("2024-05-17")),
+            case_number: Some("2-871/2024".into()),
+            court: Some("Pavlodar city court".into()),
+            trustee_iin: trustee.map(Into::into),
+        }
+    }
+
+    #[test]
+    fn a_declared_missing_adult_goes_to_the_hall_on_the_court_record() {
+        let p = declared_missing(Some(court_record(None)));
+        let dec = run(&check("2026-11-25", None), answers(Some(p))).unwrap();
+        assert_eq!(dec.outcome, Outcome::OperationalHall);
+        assert_eq!(codes(&dec), [ReasonCode::OwnerDeclaredMissing]);
+        let r = &dec.reasons[0];
+        assert_eq!(r.source, Some(Registry::GbdFl));
+        for part in [
+            "case 2-871/2024",
+            "of 2024-05-17",
+            "Pavlodar city court",
+            "art. 28",
+        ] {
+            assert!(r.text.contains(part), "{part}: {}", r.text);
+        }
+        assert!(
+            !dec.notes
+                .iter()
+                .any(|n| n.code == ReasonCode::OwnerDeclaredMissing),
+            "a reason, not a note"
+        );
+        assert!(dec.owner.declared_missing);
+        assert!(!dec.owner.minor);
+        assert_eq!(dec.evidence[0].record_id, "2-871/2024");
+        assert_eq!(
+            crate::decision::step::Ground::of(&dec),
+            crate::decision::step::Ground::DeclaredMissing
+        );
+        // GBD FL without the court's record: still the hall, saying the record is missing.
+        let dec = run(
+            &check("2026-11-25", None),
+            answers(Some(declared_missing(None))),
+        )
+        .unwrap();
+        assert_eq!(dec.outcome, Outcome::OperationalHall);
+        assert!(
+            dec.reasons[0].text.contains("no court record"),
+            "{}",
+            dec.reasons[0].text
+        );
+        assert_eq!(dec.evidence[0].record_id, "msg");
+    }
+
+    #[test]
+    fn declared_missing_decides_first_beside_the_order_s_own_categories() {
+        let mut p = declared_missing(None);
+        p.birth_date = d("2012-03-01");
+        let dec = run(&check("2026-11-25", None), answers(Some(p))).unwrap();
+        assert_eq!(
+            codes(&dec),
+            [ReasonCode::OwnerDeclaredMissing, ReasonCode::OwnerMinor]
+        );
+        assert_eq!(
+            crate::decision::step::Ground::of(&dec),
+            crate::decision::step::Ground::MinorOrIncapacitated
+        );
+        let mut p = declared_missing(None);
+        p.capacity.status = CapacityStatus::Incapable;
+        let dec = run(&check("2026-11-25", None), answers(Some(p))).unwrap();
+        assert_eq!(
+            codes(&dec),
+            [ReasonCode::OwnerDeclaredMissing, ReasonCode::OwnerIncapable]
+        );
+    }
+
+    #[test]
+    fn a_declared_missing_owner_is_never_online_even_with_registries_silent() {
+        let mut a = answers(Some(declared_missing(None)));
+        a.social = down(Registry::SocialSecurity);
+        a.acts = down(Registry::Zags);
+        let dec = run(&check("2026-11-25", None), a).unwrap();
+        assert_eq!(dec.outcome, Outcome::OperationalHall);
+        assert_eq!(codes(&dec), [ReasonCode::OwnerDeclaredMissing]);
+        assert_eq!(
+            dec.notes
+                .iter()
+                .filter(|n| n.code == ReasonCode::RegistryNotAnswered)
+                .count(),
+            2
+        );
+    }
+
+    #[test]
+    fn the_trustee_of_a_missing_owner_is_confirmed_by_gbd_fl_or_e_social_security() {
+        // Named in GBD FL's court record.
+        let p = declared_missing(Some(court_record(Some(PARENT))));
+        let dec = run(&check("2026-11-25", Some(PARENT)), answers(Some(p.clone()))).unwrap();
+        let rep = dec.representation.unwrap();
+        assert_eq!(
+            (rep.role, rep.source, rep.record_id.as_str()),
+            (Role::Trustee, Some(Registry::GbdFl), "2-871/2024")
+        );
+        assert!(rep.text.contains("declared missing"), "{}", rep.text);
+        // Someone else applying: not confirmed.
+        let dec = run(&check("2026-11-25", Some(OTHER)), answers(Some(p))).unwrap();
+        assert_eq!(dec.representation.unwrap().role, Role::NotConfirmed);
+        // A trustee named by E-social security (the record GBD FL gives names nobody).
+        let mut a = answers(Some(declared_missing(Some(court_record(None)))));
+        a.social = fetched(SocialStatus {
+            disabilities: vec![],
+            guardianships: vec![guardianship(
+                GuardianshipKind::Trusteeship,
+                "2024-06-01",
+                None,
+            )],
+        });
+        let dec = run(&check("2026-11-25", Some(PARENT)), a).unwrap();
+        assert_eq!(
+            codes(&dec),
+            [
+                ReasonCode::OwnerDeclaredMissing,
+                ReasonCode::OwnerUnderTrusteeship
+            ]
+        );
+        let rep = dec.representation.unwrap();
+        assert_eq!(
+            (rep.role, rep.source),
+            (Role::Trustee, Some(Registry::SocialSecurity))
+        );
+        // A court record naming a trustee means nothing for a person no longer missing.
+        let mut back = declared_missing(Some(court_record(Some(PARENT))));
+        back.life_status = LifeStatus::Alive;
+        let dec = run(&check("2026-11-25", Some(PARENT)), answers(Some(back))).unwrap();
+        assert_eq!(dec.outcome, Outcome::Online);
+        assert_eq!(dec.representation.unwrap().role, Role::NotConfirmed);
     }
 
     #[test]

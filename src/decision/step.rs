@@ -7,9 +7,11 @@
 //! warns that the service cannot be rendered here and the applicant is sent online (item 8).
 //! [`instruction`] gives the cited item, the order's text for it (naming the service) and the
 //! warning, for both services of the order. The texts are the order's (English rendering of
-//! the appendix), not the gateway's.
+//! the appendix), not the gateway's; for an owner declared missing by a court, whom the order
+//! does not name but whose representative the hall verifies all the same ([`Ground`]), items 4
+//! and 7 say so instead of calling the owner a minor or incapacitated person.
 
-use super::{Outcome, Service};
+use super::{Decision, Outcome, Service};
 
 /// The moment of the order's algorithm.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -19,6 +21,34 @@ pub enum Step {
     Reception,
     /// Items 6-8: the employee of the operational hall enters the owner's IIN in IIS TsON.
     HallCheck,
+}
+
+/// Why an owner goes to the operational hall, for the wording of items 4 and 7.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Ground {
+    /// The order's own categories (item 4): a minor or an incapacitated person (court status,
+    /// guardianship or trusteeship); also the wording of every other outcome.
+    #[default]
+    MinorOrIncapacitated,
+    /// Declared missing by a court, and none of the order's own categories: the owner cannot
+    /// apply in person, someone acts for the owner, and the hall verifies that person's powers.
+    DeclaredMissing,
+}
+
+impl Ground {
+    /// The ground of one owner's decision.
+    pub fn of(d: &Decision) -> Ground {
+        let o = &d.owner;
+        let order_category = o.minor
+            || o.under_guardianship
+            || o.capacity
+                .is_some_and(|c| c != crate::registry::CapacityStatus::Capable);
+        if o.declared_missing && !order_category {
+            Ground::DeclaredMissing
+        } else {
+            Ground::MinorOrIncapacitated
+        }
+    }
 }
 
 /// What the order says for an outcome at a step.
@@ -47,10 +77,29 @@ impl Service {
     }
 }
 
-/// The item, the order's text and the warning for `outcome` at `step` of `service`.
-pub fn instruction(outcome: Outcome, step: Step, service: Service) -> Instruction {
+/// The item, the order's text and the warning for `outcome` at `step` of `service`, the hall's
+/// items worded for `ground`.
+pub fn instruction(outcome: Outcome, ground: Ground, step: Step, service: Service) -> Instruction {
     let service = service.title();
     let (item, text) = match (step, outcome) {
+        (Step::Reception, Outcome::OperationalHall) if ground == Ground::DeclaredMissing => (
+            "4",
+            format!(
+                "Item 4: the owner is declared missing by a court and cannot apply in person; as \
+                 for a minor or incapacitated owner, the reception worker sends the applicant to \
+                 the operational hall for the service \"{service}\""
+            ),
+        ),
+        (Step::HallCheck, Outcome::OperationalHall) if ground == Ground::DeclaredMissing => (
+            "7",
+            format!(
+                "Item 7: positive result of the check: the owner is declared missing by a court; \
+                 the employee verifies the documents confirming the powers of the person acting \
+                 for the owner (the trustee managing the owner's property by the court's \
+                 decision) and, if they comply, draws up the request for the service \
+                 \"{service}\" in IIS TsON"
+            ),
+        ),
         (Step::Reception, Outcome::OperationalHall) => (
             "4",
             format!(
@@ -126,7 +175,7 @@ mod tests {
                 (Step::HallCheck, Online, "8"),
                 (Step::HallCheck, RefusedHere, "8"),
             ] {
-                let i = instruction(outcome, step, service);
+                let i = instruction(outcome, Ground::default(), step, service);
                 assert_eq!(i.item, item, "{step:?} {outcome:?}");
                 assert!(i.text.starts_with(&format!("Item {item}: ")), "{}", i.text);
                 assert!(i.text.contains(service.title()), "{}", i.text);
@@ -143,10 +192,57 @@ mod tests {
     fn the_hall_check_speaks_of_the_representative_s_documents() {
         let i = instruction(
             Outcome::OperationalHall,
+            Ground::default(),
             Step::HallCheck,
             Service::TemporaryRegistration,
         );
         assert!(i.text.contains("verifies the documents"), "{}", i.text);
         assert!(i.text.contains("Temporary registration"), "{}", i.text);
+    }
+
+    #[test]
+    fn a_declared_missing_owner_is_worded_as_such_at_items_4_and_7() {
+        let service = Service::RegistrationAtResidence;
+        let hall = |step| {
+            instruction(
+                Outcome::OperationalHall,
+                Ground::DeclaredMissing,
+                step,
+                service,
+            )
+        };
+        let reception = hall(Step::Reception);
+        assert_eq!(reception.item, "4");
+        assert!(reception
+            .text
+            .starts_with("Item 4: the owner is declared missing by a court"));
+        assert!(
+            !reception.text.contains("is a minor or incapacitated"),
+            "{}",
+            reception.text
+        );
+        assert!(reception
+            .text
+            .contains("sends the applicant to the operational hall"));
+        let check = hall(Step::HallCheck);
+        assert_eq!(check.item, "7");
+        assert!(
+            check
+                .text
+                .contains("powers of the person acting for the owner"),
+            "{}",
+            check.text
+        );
+        assert!(check.text.contains(service.title()), "{}", check.text);
+        assert!(check.warning.is_empty());
+        // Other outcomes read the same whatever the ground.
+        for step in [Step::Reception, Step::HallCheck] {
+            for outcome in [Outcome::Online, Outcome::RefusedHere] {
+                assert_eq!(
+                    instruction(outcome, Ground::DeclaredMissing, step, service),
+                    instruction(outcome, Ground::MinorOrIncapacitated, step, service)
+                );
+            }
+        }
     }
 }
