@@ -19,6 +19,7 @@ use crate::error::Error;
 
 use super::step::Ground;
 use super::{Decision, Outcome, ReasonCode, Role};
+use crate::i18n::Text;
 
 /// The dwelling's answer, besides each owner's own decision.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -45,7 +46,7 @@ pub struct OwnerReason {
     pub index: usize,
     /// The owner's decisive reason (the first of its decision); none for an owner without one.
     pub code: Option<ReasonCode>,
-    pub text: String,
+    pub text: Text,
 }
 
 /// The dwelling's answer from each owner's, or the error of the owner that is the call's
@@ -104,10 +105,9 @@ pub fn combine(
         .map(|&(index, e)| OwnerReason {
             index,
             code: None,
-            text: format!(
-                "owners[{index}]: no decision ({}); not needed for this outcome",
-                e.to_status("").message()
-            ),
+            text: Text::new("dwelling-no-decision")
+                .arg("index", index)
+                .arg("error", e.to_status("").message()),
         })
         .collect();
     Ok(DwellingDecision {
@@ -144,31 +144,26 @@ fn ground(
 fn owner_reason(index: usize, d: &Decision, convention: DeceasedCoOwner) -> OwnerReason {
     let code = d.reasons.first().map(|r| r.code);
     let who = match code {
-        Some(ReasonCode::OwnerDeceased) => "is deceased",
-        Some(ReasonCode::OwnerNotFound) => "is unknown to GBD FL",
-        Some(ReasonCode::OwnerIsOrganisation) => "is an organisation",
-        Some(ReasonCode::OwnerCapableAdult) => "is a living capable adult",
-        Some(ReasonCode::OwnerDeclaredMissing) => {
-            "is declared missing by a court: someone acts for the owner"
-        }
-        _ => "is a minor or incapacitated person",
+        Some(ReasonCode::OwnerDeceased) => "who-deceased",
+        Some(ReasonCode::OwnerNotFound) => "who-unknown",
+        Some(ReasonCode::OwnerIsOrganisation) => "who-organisation",
+        Some(ReasonCode::OwnerCapableAdult) => "who-adult",
+        Some(ReasonCode::OwnerDeclaredMissing) => "who-missing",
+        _ => "who-minor",
     };
     let then = match (d.outcome, convention) {
-        (Outcome::RefusedHere, DeceasedCoOwner::Refuse) => {
-            ": an inheritance not yet registered, or a wrong number; the service is impossible \
-             here whatever the other owners are (decision.deceased_co_owner = refuse)"
-        }
-        (Outcome::RefusedHere, DeceasedCoOwner::Hall) => {
-            ": the heirs' documents are seen in the operational hall \
-             (decision.deceased_co_owner = hall)"
-        }
-        (Outcome::OperationalHall, _) => ": the dwelling goes to the operational hall",
-        (Outcome::Online, _) => "",
+        (Outcome::RefusedHere, DeceasedCoOwner::Refuse) => "then-refuse",
+        (Outcome::RefusedHere, DeceasedCoOwner::Hall) => "then-heirs",
+        (Outcome::OperationalHall, _) => "then-hall",
+        (Outcome::Online, _) => "then-online",
     };
     OwnerReason {
         index,
         code,
-        text: format!("owners[{index}] {who}{then}"),
+        text: Text::new("dwelling-owner")
+            .arg("index", index)
+            .text("who", Text::new(who))
+            .text("then", Text::new(then)),
     }
 }
 
@@ -206,7 +201,7 @@ mod tests {
             outcome,
             reasons: vec![Reason {
                 code,
-                text: String::new(),
+                text: Text::new("then-online"),
                 source: None,
             }],
             notes: Vec::new(),
@@ -411,7 +406,7 @@ mod tests {
             role: Role::Trustee,
             source: Some(Registry::GbdFl),
             record_id: "2-1/2024".into(),
-            text: String::new(),
+            text: Text::new("then-online"),
         });
         let d = combine(&[adult(), Ok(trustee)], Refuse).unwrap();
         assert_eq!(d.representative_confirmed, Some(true));
@@ -423,7 +418,7 @@ mod tests {
             role,
             source: None,
             record_id: String::new(),
-            text: String::new(),
+            text: Text::new("then-online"),
         });
         Ok(d)
     }

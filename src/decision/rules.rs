@@ -16,6 +16,10 @@ use crate::registry::{
     Payload, Person, Registry, RegistryError, SocialStatus,
 };
 
+use chrono::NaiveDate;
+
+use crate::i18n::Text;
+
 use super::age::{age_on, ADULT_AGE};
 use super::DecisionConfig;
 use super::{
@@ -34,12 +38,34 @@ fn new_id() -> String {
     uuid::Uuid::new_v4().to_string()
 }
 
-fn reason(code: ReasonCode, source: Option<Registry>, text: impl Into<String>) -> Reason {
-    Reason {
-        code,
-        text: text.into(),
-        source,
+fn reason(code: ReasonCode, source: Option<Registry>, text: Text) -> Reason {
+    Reason { code, text, source }
+}
+
+/// A registry's name, in the answer's language.
+pub(crate) fn registry_name(registry: Registry) -> Text {
+    Text::new(match registry {
+        Registry::GbdFl => "registry-gbd_fl",
+        Registry::Zags => "registry-zags",
+        Registry::SocialSecurity => "registry-social_security",
+        Registry::Nobd => "registry-nobd",
+        Registry::Epvo => "registry-epvo",
+    })
+}
+
+/// ", case …", " of …", ", …": the parts of a court's record GBD FL gives.
+fn court_record(case: Option<&str>, date: Option<NaiveDate>, court: Option<&str>) -> Vec<Text> {
+    let mut parts = Vec::new();
+    if let Some(case) = case {
+        parts.push(Text::new("court-case").arg("case", case));
     }
+    if let Some(date) = date {
+        parts.push(Text::new("court-date").arg("date", date));
+    }
+    if let Some(court) = court {
+        parts.push(Text::new("court-name").arg("court", court));
+    }
+    parts
 }
 
 fn not_consulted(registry: Registry) -> Evidence {
@@ -59,8 +85,7 @@ pub fn organisation() -> Decision {
         reasons: vec![reason(
             ReasonCode::OwnerIsOrganisation,
             None,
-            "The owner is an organisation (BIN): a dwelling owned by a legal entity has no minor \
-             or incapacitated owner",
+            Text::new("reason-organisation"),
         )],
         notes: Vec::new(),
         owner: OwnerFacts {
@@ -178,7 +203,7 @@ fn route(facts: &Facts, found: &mut Findings) -> Result<(Outcome, OwnerFacts), R
         found.reasons.push(reason(
             ReasonCode::OwnerNotFound,
             Some(Registry::GbdFl),
-            "GBD FL has no person with this IIN: the service is impossible here",
+            Text::new("reason-not-found"),
         ));
         return Ok((Outcome::RefusedHere, OwnerFacts::default()));
     };
@@ -197,11 +222,9 @@ fn route(facts: &Facts, found: &mut Findings) -> Result<(Outcome, OwnerFacts), R
             found.notes.push(reason(
                 ReasonCode::RegistryNotAnswered,
                 Some(failed.registry),
-                format!(
-                    "{} did not answer: {}; not needed for this outcome",
-                    failed.registry,
-                    failed.failure.kind()
-                ),
+                Text::new("note-registry-not-answered")
+                    .text("registry", registry_name(failed.registry))
+                    .arg("failure", failed.failure.kind()),
             ));
         }
         return Ok((Outcome::OperationalHall, owner));
@@ -215,14 +238,14 @@ fn deceased(facts: &Facts, p: &Person, found: &mut Findings) {
         found.reasons.push(reason(
             ReasonCode::OwnerDeceased,
             Some(Registry::GbdFl),
-            "GBD FL records the owner as deceased",
+            Text::new("reason-deceased-gbd"),
         ));
     }
     if let Some(act) = facts.death_act {
         found.reasons.push(reason(
             ReasonCode::OwnerDeceased,
             Some(Registry::Zags),
-            format!("IS ZAGS holds death act No. {}", act.act_number),
+            Text::new("reason-deceased-zags").arg("record", &act.act_number),
         ));
     }
 }
@@ -236,29 +259,14 @@ fn declared_missing(p: &Person, found: &mut Findings) {
     if p.life_status != LifeStatus::Missing {
         return;
     }
-    let mut text = String::from("A court declared the owner missing (Civil Code art. 28)");
-    match &p.missing {
-        Some(m) => {
-            if let Some(n) = &m.case_number {
-                text.push_str(&format!(", case {n}"));
-            }
-            if let Some(d) = m.decided_on {
-                text.push_str(&format!(" of {d}"));
-            }
-            if let Some(court) = &m.court {
-                text.push_str(&format!(", {court}"));
-            }
-        }
-        None => text.push_str(" (GBD FL gives no court record)"),
-    }
-    text.push_str(
-        ": the owner cannot apply in person; the property is under trust management (art. 29) \
-         and whoever applies acts for the owner, whose powers the operational hall verifies",
-    );
+    let record = match &p.missing {
+        Some(m) => court_record(m.case_number.as_deref(), m.decided_on, m.court.as_deref()),
+        None => vec![Text::new("court-no-record")],
+    };
     found.reasons.push(reason(
         ReasonCode::OwnerDeclaredMissing,
         Some(Registry::GbdFl),
-        text,
+        Text::new("reason-declared-missing").texts("record", record),
     ));
 }
 
@@ -275,8 +283,7 @@ fn minor(facts: &Facts, owner: &mut OwnerFacts, found: &mut Findings) {
         found.notes.push(reason(
             ReasonCode::MinorMarried,
             Some(Registry::Zags),
-            "The owner is a minor with a registered marriage (full capacity by marriage, Civil \
-             Code art. 17)",
+            Text::new("note-minor-married"),
         ));
     }
     if married && facts.config.married_minor_as_adult {
@@ -287,31 +294,20 @@ fn minor(facts: &Facts, owner: &mut OwnerFacts, found: &mut Findings) {
     found.reasons.push(reason(
         ReasonCode::OwnerMinor,
         Some(Registry::GbdFl),
-        format!("The owner is {age} on {date}, under 18 (birth date per GBD FL)"),
+        Text::new("reason-minor").arg("age", age).arg("date", date),
     ));
 }
 
 /// Incapable or of limited capacity by a court (GBD FL); an end date past is a note.
 fn court_status(facts: &Facts, p: &Person, found: &mut Findings) {
     let c = &p.capacity;
-    let (code, what) = match c.status {
+    let (code, id) = match c.status {
         CapacityStatus::Capable => return,
-        CapacityStatus::Incapable => (ReasonCode::OwnerIncapable, "incapable (Civil Code art. 26)"),
-        CapacityStatus::Limited => (
-            ReasonCode::OwnerLimitedCapacity,
-            "of limited capacity (Civil Code art. 27)",
-        ),
+        CapacityStatus::Incapable => (ReasonCode::OwnerIncapable, "reason-incapable"),
+        CapacityStatus::Limited => (ReasonCode::OwnerLimitedCapacity, "reason-limited"),
     };
-    let mut text = format!("A court declared the owner {what}");
-    if let Some(n) = &c.case_number {
-        text.push_str(&format!(", case {n}"));
-    }
-    if let Some(d) = c.decided_on {
-        text.push_str(&format!(" of {d}"));
-    }
-    if let Some(court) = &c.court {
-        text.push_str(&format!(", {court}"));
-    }
+    let record = court_record(c.case_number.as_deref(), c.decided_on, c.court.as_deref());
+    let text = Text::new(id).texts("record", record);
     found
         .reasons
         .push(reason(code, Some(Registry::GbdFl), text));
@@ -319,8 +315,7 @@ fn court_status(facts: &Facts, p: &Person, found: &mut Findings) {
         found.notes.push(reason(
             ReasonCode::CapacityStatusExpired,
             Some(Registry::GbdFl),
-            "The court status has an end date that has passed; it still routes to the hall until \
-             GBD FL records the owner as capable",
+            Text::new("note-capacity-expired"),
         ));
     }
 }
@@ -328,22 +323,20 @@ fn court_status(facts: &Facts, p: &Person, found: &mut Findings) {
 /// Guardianship or trusteeship in force (E-social security).
 fn guardianship(facts: &Facts, found: &mut Findings) {
     for g in &facts.guardianships {
-        let (code, what) = match g.kind {
+        let (code, id) = match g.kind {
             GuardianshipKind::Guardianship => {
-                (ReasonCode::OwnerUnderGuardianship, "guardianship (опека)")
+                (ReasonCode::OwnerUnderGuardianship, "reason-guardianship")
             }
-            GuardianshipKind::Trusteeship => (
-                ReasonCode::OwnerUnderTrusteeship,
-                "trusteeship (попечительство)",
-            ),
+            GuardianshipKind::Trusteeship => {
+                (ReasonCode::OwnerUnderTrusteeship, "reason-trusteeship")
+            }
         };
         found.reasons.push(reason(
             code,
             Some(Registry::SocialSecurity),
-            format!(
-                "The owner is under {what}, record {} since {}",
-                g.record_id, g.since
-            ),
+            Text::new(id)
+                .arg("record", &g.record_id)
+                .arg("since", g.since),
         ));
     }
 }
@@ -355,7 +348,7 @@ fn other_notes(facts: &Facts, p: &Person, found: &mut Findings) {
         found.notes.push(reason(
             ReasonCode::BirthDateDiffersFromIin,
             Some(Registry::GbdFl),
-            "The birth date in GBD FL differs from the one the IIN encodes; GBD FL's is used",
+            Text::new("note-birth-date-differs"),
         ));
     }
     let disabilities = facts.social.into_iter().flat_map(|s| &s.disabilities);
@@ -363,7 +356,9 @@ fn other_notes(facts: &Facts, p: &Person, found: &mut Findings) {
         found.notes.push(reason(
             ReasonCode::OwnerHasDisability,
             Some(Registry::SocialSecurity),
-            format!("Disability group {} since {}", d.group, d.since),
+            Text::new("note-disability")
+                .arg("group", d.group)
+                .arg("since", d.since),
         ));
     }
 }
@@ -386,10 +381,7 @@ fn online(
     found.reasons.push(reason(
         ReasonCode::OwnerCapableAdult,
         None,
-        format!(
-            "The owner is a living adult ({age} years) with no court restriction in GBD FL and no \
-             guardianship or trusteeship in E-social security"
-        ),
+        Text::new("reason-capable-adult").arg("age", age),
     ));
     Ok(owner)
 }
@@ -456,7 +448,7 @@ fn represent(applicant: &str, facts: &Facts) -> Representation {
             role: Role::Owner,
             source: None,
             record_id: String::new(),
-            text: "The applicant is the owner".into(),
+            text: Text::new("rep-owner"),
         };
     }
     guardian(applicant, facts)
@@ -465,7 +457,7 @@ fn represent(applicant: &str, facts: &Facts) -> Representation {
         .unwrap_or_else(|| not_confirmed(facts))
 }
 
-fn confirmed(role: Role, source: Registry, record_id: &str, text: String) -> Representation {
+fn confirmed(role: Role, source: Registry, record_id: &str, text: Text) -> Representation {
     Representation {
         role,
         source: Some(source),
@@ -480,18 +472,15 @@ fn guardian(applicant: &str, facts: &Facts) -> Option<Representation> {
         .guardianships
         .iter()
         .find(|g| &*g.guardian_iin == applicant)?;
-    let (role, what) = match g.kind {
-        GuardianshipKind::Guardianship => (Role::Guardian, "guardian"),
-        GuardianshipKind::Trusteeship => (Role::Trustee, "trustee"),
+    let (role, id) = match g.kind {
+        GuardianshipKind::Guardianship => (Role::Guardian, "rep-guardian"),
+        GuardianshipKind::Trusteeship => (Role::Trustee, "rep-trustee"),
     };
     Some(confirmed(
         role,
         Registry::SocialSecurity,
         &g.record_id,
-        format!(
-            "The applicant is the owner's {what} per E-social security record {}",
-            g.record_id
-        ),
+        Text::new(id).arg("record", &g.record_id),
     ))
 }
 
@@ -508,11 +497,11 @@ fn missing_trustee(applicant: &str, person: Option<&Person>) -> Option<Represent
         Role::Trustee,
         Registry::GbdFl,
         case,
-        format!(
-            "The applicant is the trustee managing the property of the owner declared missing, \
-             per the court record in GBD FL (case {})",
-            if case.is_empty() { "not given" } else { case }
-        ),
+        if case.is_empty() {
+            Text::new("rep-missing-trustee-no-case")
+        } else {
+            Text::new("rep-missing-trustee").arg("case", case)
+        },
     ))
 }
 
@@ -521,34 +510,31 @@ fn parent(applicant: &str, owner: &str, acts: Option<&CivilActs>) -> Option<Repr
     let births = acts.into_iter().flat_map(|a| &a.birth_acts);
     births.filter(|b| &*b.child.iin == owner).find_map(|act| {
         [
-            (&act.mother, Role::Mother, "mother"),
-            (&act.father, Role::Father, "father"),
+            (&act.mother, Role::Mother, "rep-mother"),
+            (&act.father, Role::Father, "rep-father"),
         ]
         .into_iter()
         .find(|(parent, _, _)| parent.as_ref().is_some_and(|p| &*p.iin == applicant))
-        .map(|(_, role, what)| {
+        .map(|(_, role, id)| {
             confirmed(
                 role,
                 Registry::Zags,
                 &act.act_number,
-                format!(
-                    "The applicant is the owner's {what} per IS ZAGS birth act No. {}",
-                    act.act_number
-                ),
+                Text::new(id).arg("record", &act.act_number),
             )
         })
     })
 }
 
 fn not_confirmed(facts: &Facts) -> Representation {
-    let mut text = String::from(
-        "No IS ZAGS birth act, E-social security guardianship or trusteeship, or GBD FL court \
-         record links the applicant to the owner: the employee must check the \
-         representative's documents",
-    );
-    for failed in &facts.failed {
-        text.push_str(&format!(" ({} did not answer)", failed.registry));
-    }
+    let silent = facts
+        .failed
+        .iter()
+        .map(|failed| {
+            Text::new("rep-not-answered").text("registry", registry_name(failed.registry))
+        })
+        .collect();
+    let text = Text::new("rep-not-confirmed").texts("silent", silent);
     Representation {
         role: Role::NotConfirmed,
         source: None,

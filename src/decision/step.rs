@@ -12,6 +12,7 @@
 //! and 7 say so instead of calling the owner a minor or incapacitated person.
 
 use super::{Decision, Outcome, Service};
+use crate::i18n::Text;
 
 /// The moment of the order's algorithm.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -51,108 +52,45 @@ impl Ground {
     }
 }
 
-/// What the order says for an outcome at a step.
+/// What the order says for an outcome at a step, worded by the act the answer cites.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Instruction {
     /// The item of the appendix that applies: "4", "5", "7" or "8".
     pub item: &'static str,
     /// The order's text for that item, naming the service.
-    pub text: String,
-    /// The warning IIS TsON issues (item 8); empty for the other items.
-    pub warning: String,
+    pub text: Text,
+    /// The warning IIS TsON issues (item 8); none for the other items.
+    pub warning: Option<Text>,
 }
 
 impl Service {
-    /// The service's name as the order gives it.
-    pub fn title(self) -> &'static str {
-        match self {
-            Service::RegistrationAtResidence => {
-                "Registration at the place of residence of citizens of the Republic of Kazakhstan"
-            }
-            Service::TemporaryRegistration => {
-                "Temporary registration at the place of temporary stay (accommodation) of \
-                 citizens of the Republic of Kazakhstan"
-            }
-        }
+    /// The service's name as the order gives it (a message of the act).
+    pub fn title(self) -> Text {
+        Text::new(match self {
+            Service::RegistrationAtResidence => "service-residence",
+            Service::TemporaryRegistration => "service-temporary",
+        })
     }
 }
 
 /// The item, the order's text and the warning for `outcome` at `step` of `service`, the hall's
 /// items worded for `ground`.
 pub fn instruction(outcome: Outcome, ground: Ground, step: Step, service: Service) -> Instruction {
-    let service = service.title();
-    let (item, text) = match (step, outcome) {
-        (Step::Reception, Outcome::OperationalHall) if ground == Ground::DeclaredMissing => (
-            "4",
-            format!(
-                "Item 4: the owner is declared missing by a court and cannot apply in person; as \
-                 for a minor or incapacitated owner, the reception worker sends the applicant to \
-                 the operational hall for the service \"{service}\""
-            ),
-        ),
-        (Step::HallCheck, Outcome::OperationalHall) if ground == Ground::DeclaredMissing => (
-            "7",
-            format!(
-                "Item 7: positive result of the check: the owner is declared missing by a court; \
-                 the employee verifies the documents confirming the powers of the person acting \
-                 for the owner (the trustee managing the owner's property by the court's \
-                 decision) and, if they comply, draws up the request for the service \
-                 \"{service}\" in IIS TsON"
-            ),
-        ),
-        (Step::Reception, Outcome::OperationalHall) => (
-            "4",
-            format!(
-                "Item 4: the owner is a minor or incapacitated person: the reception worker \
-                 sends the applicant to the operational hall for the service \"{service}\""
-            ),
-        ),
-        (Step::Reception, Outcome::Online) => (
-            "5",
-            format!(
-                "Item 5: the owner is not a minor or incapacitated person: the reception worker \
-                 informs the applicant that the service \"{service}\" is received online, \
-                 including at the self-service sector of the department of the State corporation"
-            ),
-        ),
-        (Step::HallCheck, Outcome::OperationalHall) => (
-            "7",
-            format!(
-                "Item 7: positive result of the check: the employee verifies the documents \
-                 confirming the powers of the owner's legal representative and, if they comply, \
-                 draws up the request for the service \"{service}\" in IIS TsON"
-            ),
-        ),
-        (Step::HallCheck, Outcome::Online) => (
-            "8",
-            format!(
-                "Item 8: negative result of the check: the owner is not a minor or \
-                 incapacitated person; the employee refuses the service \"{service}\" here and \
-                 informs the applicant that it is received online"
-            ),
-        ),
-        (_, Outcome::RefusedHere) => (
-            "8",
-            format!(
-                "Item 8: an owner is deceased or unknown to GBD FL: the employee refuses the \
-                 service \"{service}\" here"
-            ),
-        ),
+    let missing = ground == Ground::DeclaredMissing;
+    let (item, id) = match (step, outcome) {
+        (Step::Reception, Outcome::OperationalHall) if missing => ("4", "item-4-missing"),
+        (Step::HallCheck, Outcome::OperationalHall) if missing => ("7", "item-7-missing"),
+        (Step::Reception, Outcome::OperationalHall) => ("4", "item-4"),
+        (Step::Reception, Outcome::Online) => ("5", "item-5"),
+        (Step::HallCheck, Outcome::OperationalHall) => ("7", "item-7"),
+        (Step::HallCheck, Outcome::Online) => ("8", "item-8-online"),
+        (_, Outcome::RefusedHere) => ("8", "item-8-refused"),
     };
-    let warning = if item == "8" {
-        format!(
-            "The service \"{service}\" cannot be rendered here. Receive it online through the \
-             e-government portal (egov.kz), the eGov Mobile application or other objects of \
-             informatization, per order No. 267 of the Minister of Internal Affairs of \
-             30 March 2020"
-        )
-    } else {
-        String::new()
-    };
+    let named = |id| Text::new(id).text("service", service.title());
     Instruction {
         item,
-        text,
-        warning,
+        text: named(id),
+        warning: (item == "8").then(|| named("warning")),
     }
 }
 
@@ -178,11 +116,12 @@ mod tests {
                 let i = instruction(outcome, Ground::default(), step, service);
                 assert_eq!(i.item, item, "{step:?} {outcome:?}");
                 assert!(i.text.starts_with(&format!("Item {item}: ")), "{}", i.text);
-                assert!(i.text.contains(service.title()), "{}", i.text);
-                assert_eq!(i.warning.is_empty(), item != "8", "{step:?} {outcome:?}");
-                if item == "8" {
-                    assert!(i.warning.contains(service.title()), "{}", i.warning);
-                    assert!(i.warning.contains("eGov Mobile"), "{}", i.warning);
+                let title = service.title().english();
+                assert!(i.text.contains(&title), "{}", i.text);
+                assert_eq!(i.warning.is_none(), item != "8", "{step:?} {outcome:?}");
+                if let Some(warning) = i.warning {
+                    assert!(warning.contains(&title), "{warning}");
+                    assert!(warning.contains("eGov Mobile"), "{warning}");
                 }
             }
         }
@@ -233,8 +172,12 @@ mod tests {
             "{}",
             check.text
         );
-        assert!(check.text.contains(service.title()), "{}", check.text);
-        assert!(check.warning.is_empty());
+        assert!(
+            check.text.contains(&service.title().english()),
+            "{}",
+            check.text
+        );
+        assert!(check.warning.is_none());
         // Other outcomes read the same whatever the ground.
         for step in [Step::Reception, Step::HallCheck] {
             for outcome in [Outcome::Online, Outcome::RefusedHere] {
