@@ -116,8 +116,7 @@ impl Act {
         if self.messages.is_empty() {
             return None;
         }
-        static COMPILED: OnceLock<Mutex<Vec<(BTreeMap<Lang, String>, Arc<Bundles>)>>> =
-            OnceLock::new();
+        static COMPILED: OnceLock<Mutex<Vec<Compiled>>> = OnceLock::new();
         let mut compiled = COMPILED
             .get_or_init(Mutex::default)
             .lock()
@@ -136,6 +135,9 @@ impl Act {
         Some(bundles)
     }
 }
+
+/// An act's messages and their bundles.
+type Compiled = (BTreeMap<Lang, String>, Arc<Bundles>);
 
 /// Where a date stands against an act's term.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -238,6 +240,41 @@ pub fn term_words(act: &Act) -> String {
     match act.effective_until {
         Some(until) => format!("from {} until {until}", act.effective_from),
         None => format!("from {} without an end", act.effective_from),
+    }
+}
+
+/// The act in force on `today` and when it ends, for `--check-config` (English).
+pub fn describe(config: &LegalBasisConfig, today: NaiveDate) -> String {
+    let basis = config.on(today);
+    let days = config.days_left(today);
+    let act = &basis.act.id;
+    let acts = format!("{} act(s) configured", config.acts.len());
+    match basis.term {
+        Term::InForce if days.is_infinite() => {
+            format!("{act} in force on {today}, without an end ({acts})")
+        }
+        Term::InForce => format!(
+            "{act} in force on {today}, the legal basis ends in {days} days ({}; {acts})",
+            term_words(basis.act)
+        ),
+        term => format!(
+            "NONE in force on {today}: {} {act} {} {}; answers {} ({acts})",
+            if term == Term::Ended {
+                "the latest act,"
+            } else {
+                "the first act,"
+            },
+            if term == Term::Ended {
+                "was in force"
+            } else {
+                "is in force"
+            },
+            term_words(basis.act),
+            match config.on_expired {
+                OnExpired::Answer => "carry REASON_CODE_LEGAL_BASIS_EXPIRED (on_expired = answer)",
+                OnExpired::Refuse => "are refused with FAILED_PRECONDITION (on_expired = refuse)",
+            }
+        ),
     }
 }
 
@@ -355,6 +392,24 @@ mod tests {
         assert_eq!(c.days_left(d("2026-06-20")), 10.0);
         assert_eq!(c.days_left(d("2026-12-05")), -158.0);
         assert_eq!(c.days_left(d("2025-10-29")), -2.0);
+    }
+
+    #[test]
+    fn check_config_says_which_act_is_in_force_and_when_it_ends() {
+        let c = LegalBasisConfig::default();
+        let now = describe(&c, d("2026-06-20"));
+        assert!(
+            now.starts_with("joint-order-801-500 in force on 2026-06-20"),
+            "{now}"
+        );
+        assert!(
+            now.contains("ends in 10 days (from 2025-10-31 until 2026-06-30"),
+            "{now}"
+        );
+        let later = describe(&c, d("2026-12-05"));
+        assert!(later.starts_with("NONE in force on 2026-12-05"), "{later}");
+        assert!(later.contains("until 2026-06-30"), "{later}");
+        assert!(later.contains("REASON_CODE_LEGAL_BASIS_EXPIRED"), "{later}");
     }
 
     #[test]
