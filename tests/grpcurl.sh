@@ -73,6 +73,24 @@ expect check-owner-missing-hall-check '"outcome": "OUTCOME_OPERATIONAL_HALL"' '"
   grpcurl -plaintext -d '{"owner_iin":"750814302116","service":"SERVICE_REGISTRATION_AT_RESIDENCE","applicant_iin":"780203402225","step":"ORDER_STEP_HALL_CHECK"}' \
   "$addr" registry_gateway.v1.RegistryGatewayService/CheckOwner
 
+# One decision in the three languages, and an answer past the term (docs/demo.md)
+lang_check() {
+  grpcurl -plaintext -H "accept-language: $1" -d '{"owner_iin":"161016620441","service":"SERVICE_REGISTRATION_AT_RESIDENCE","applicant_iin":"880702431094"}' \
+    "$addr" registry_gateway.v1.RegistryGatewayService/CheckOwner
+}
+expect lang-kk '"language": "kk"' '"code": "REASON_CODE_OWNER_MINOR"' '"role": "REPRESENTATIVE_ROLE_MOTHER"' '"orderItem": "4"' \
+  "\"text\": \"Меншік иесі $today күні [0-9]+ жаста, 18-ге толмаған" '"orderText": "4-тармақ: меншік иесі кәмелетке толмаған' -- lang_check kk
+expect lang-ru '"language": "ru"' '"code": "REASON_CODE_OWNER_MINOR"' '"role": "REPRESENTATIVE_ROLE_MOTHER"' '"orderItem": "4"' \
+  "\"text\": \"Возраст собственника на $today: [0-9]+, меньше 18 лет" 'Заявитель — мать собственника' '"orderText": "Пункт 4: собственник — несовершеннолетний' -- lang_check ru
+expect lang-en '"language": "en"' '"code": "REASON_CODE_OWNER_MINOR"' '"role": "REPRESENTATIVE_ROLE_MOTHER"' '"orderItem": "4"' \
+  "\"text\": \"The owner is [0-9]+ on $today, under 18" '"orderText": "Item 4: the owner is a minor' -- lang_check en
+expect past-term '"outcome": "OUTCOME_ONLINE"' '"code": "REASON_CODE_LEGAL_BASIS_EXPIRED"' \
+  "\"text\": \"The decision date $today is after the end of the term of the joint order .* No. 801 .* No. 500 .*\(in force until 2026-06-30\)" \
+  '"actId": "joint-order-801-500"' '"effectiveUntil": "2026-06-30"' -- check 860314310210
+refute past-term-not-in-force '"inForce": true' -- check 860314310210
+expect past-term-ru '"code": "REASON_CODE_LEGAL_BASIS_EXPIRED"' "Дата решения $today позже окончания срока действия акта «совместный приказ .*№ 801.*» \(действует до 2026-06-30\)" -- \
+  grpcurl -plaintext -H 'accept-language: ru' -d '{"owner_iin":"860314310210","service":"SERVICE_REGISTRATION_AT_RESIDENCE"}' "$addr" $S/CheckOwner
+
 # The demo dwellings, row by row (docs/demo.md)
 family="880702431094 851120331100 161016620441"
 spouses="880702431094 851120331100"
