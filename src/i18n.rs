@@ -352,6 +352,23 @@ mod tests {
     }
 
     #[test]
+    fn every_act_message_renders_in_every_language() {
+        let c = Catalogue::shipped();
+        for lang in Lang::ALL {
+            for id in message_ids(shipped_act_source(lang)).unwrap() {
+                let bundle = &c.shipped_act.bundles[lang.index()];
+                let pattern = bundle.get_message(&id).unwrap().value().unwrap();
+                let mut args = FluentArgs::new();
+                args.set("service", FluentValue::from("S"));
+                let mut errors = Vec::new();
+                let text = bundle.format_pattern(pattern, Some(&args), &mut errors);
+                assert!(errors.is_empty(), "{lang} {id}: {errors:?}");
+                assert!(!text.is_empty(), "{lang} {id}");
+            }
+        }
+    }
+
+    #[test]
     fn kazakh_and_russian_drafts_are_marked_for_review() {
         for lang in [Lang::Kk, Lang::Ru] {
             let source = gateway_source(lang);

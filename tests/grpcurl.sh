@@ -88,6 +88,8 @@ expect past-term '"outcome": "OUTCOME_ONLINE"' '"code": "REASON_CODE_LEGAL_BASIS
   "\"text\": \"The decision date $today is after the end of the term of the joint order .* No. 801 .* No. 500 .*\(in force until 2026-06-30\)" \
   '"actId": "joint-order-801-500"' '"effectiveUntil": "2026-06-30"' -- check 860314310210
 refute past-term-not-in-force '"inForce": true' -- check 860314310210
+expect within-term '"inForce": true' '"decisionDate": "2026-06-15"' -- check 860314310210 "" 2026-06-15
+refute within-term-no-note 'REASON_CODE_LEGAL_BASIS_EXPIRED' -- check 860314310210 "" 2026-06-15
 expect past-term-ru '"code": "REASON_CODE_LEGAL_BASIS_EXPIRED"' "Дата решения $today позже окончания срока действия акта «совместный приказ .*№ 801.*» \(действует до 2026-06-30\)" -- \
   grpcurl -plaintext -H 'accept-language: ru' -d '{"owner_iin":"860314310210","service":"SERVICE_REGISTRATION_AT_RESIDENCE"}' "$addr" $S/CheckOwner
 

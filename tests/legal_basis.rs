@@ -344,6 +344,28 @@ async fn refuse_past_the_term_with_failed_precondition() {
         ("LEGAL_BASIS_EXPIRED", "decision_date")
     );
     assert_eq!(calls(&h), before, "no registry asked");
+    // A dwelling: the dwelling's refusal, not an owner's.
+    let status = h
+        .client
+        .check_dwelling(with_language(
+            pb::CheckDwellingRequest {
+                owners: vec![pb::DwellingOwner {
+                    iin: demo::MINOR.into(),
+                    consent_token: String::new(),
+                }],
+                service: pb::Service::RegistrationAtResidence.into(),
+                ..Default::default()
+            },
+            "ru",
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::FailedPrecondition, "{status:?}");
+    assert!(
+        status.message().starts_with("no legal basis in force on "),
+        "{status:?}"
+    );
+    assert_eq!(calls(&h), before, "no registry asked");
     let within = days_before(today, 11).to_string();
     let r = h.check(minor_with_mother(&within), "en").await.unwrap();
     assert_eq!(r.outcome(), Outcome::OperationalHall);

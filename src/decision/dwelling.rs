@@ -58,6 +58,15 @@ pub fn combine(
     let owner_error = |(i, r): (usize, &Result<Decision, Error>)| {
         r.as_ref().err().map(|e| Error::of_owner(i, e.clone()))
     };
+    // No legal basis in force (with `on_expired = "refuse"`): the dwelling's answer, not an
+    // owner's.
+    if let Some(e) = owners.iter().find_map(|r| {
+        r.as_ref()
+            .err()
+            .filter(|e| matches!(e, Error::LegalBasis { .. }))
+    }) {
+        return Err(e.clone());
+    }
     if let Some(e) = owners
         .iter()
         .enumerate()
@@ -410,6 +419,22 @@ mod tests {
         });
         let d = combine(&[adult(), Ok(trustee)], Refuse).unwrap();
         assert_eq!(d.representative_confirmed, Some(true));
+    }
+
+    #[test]
+    fn no_legal_basis_is_the_dwelling_s_error_not_an_owner_s() {
+        let none = || {
+            Err(Error::LegalBasis {
+                act: "joint-order-801-500".into(),
+                term: "from 2025-10-31 until 2026-06-30".into(),
+                date: chrono::NaiveDate::from_ymd_opt(2026, 12, 5).unwrap(),
+            })
+        };
+        let e = combine(&[consent_refused(), none(), none()], Refuse).unwrap_err();
+        assert!(matches!(e, Error::LegalBasis { .. }), "{e}");
+        assert!(e
+            .to_string()
+            .starts_with("no legal basis in force on 2026-12-05"));
     }
 
     fn represented(role: Option<Role>) -> Result<Decision, Error> {
