@@ -191,10 +191,13 @@ async fn the_default_language_is_configured() {
     assert_eq!(english.unwrap().language, "en");
 }
 
-/// Over HTTP/JSON the `Accept-Language` header chooses the language as the metadata does.
+/// Over HTTP/JSON the `Accept-Language` header chooses the language as the metadata does; a
+/// decision past the act's term carries its note there too.
 #[tokio::test]
 async fn accept_language_over_http_json() {
-    let h = start(|_| {}).await;
+    let today = decision::today();
+    let h = start(|c| c.decision.legal_basis.acts = vec![ended_days_ago(today, 10)]).await;
+    let until = days_before(today, 10).to_string();
     let client = reqwest::Client::builder().http1_only().build().unwrap();
     let body = serde_json::json!({
         "ownerIin": demo::CAPABLE_ADULT,
@@ -222,6 +225,19 @@ async fn accept_language_over_http_json() {
             json["reasons"][0]["code"],
             "REASON_CODE_OWNER_CAPABLE_ADULT"
         );
+        assert_eq!(
+            json["legalBasis"]["effectiveUntil"],
+            until.as_str(),
+            "{json}"
+        );
+        assert!(json["legalBasis"].get("inForce").is_none(), "{json}");
+        let note = json["notes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|n| n["code"] == "REASON_CODE_LEGAL_BASIS_EXPIRED")
+            .unwrap_or_else(|| panic!("no legal basis note: {json}"));
+        assert!(note["text"].as_str().unwrap().contains(&until), "{note}");
         let warning = json["warning"].as_str().unwrap().to_owned();
         assert!(warning.contains("egov.kz"), "{warning}");
         seen.push(warning);
