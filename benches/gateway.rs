@@ -1143,6 +1143,7 @@ mod fakes {
                     case_number: None,
                     court: None,
                 },
+                missing: None,
                 reg_address: Some(
                     "г. Алматы, Бостандыкский р-н, ул. Тимирязева, д. 42, кв. 17".into(),
                 ),

@@ -8,7 +8,7 @@ use chrono::NaiveDate;
 use crate::date::DateSpec;
 use crate::envelope::Xml;
 use crate::fixture::{
-    CapacityStatus, ConsentRefusal, Fixture, Gender, GuardianshipKind, Person, StudyForm,
+    CapacityStatus, ConsentRefusal, Fixture, Gender, GuardianshipKind, Missing, Person, StudyForm,
 };
 use crate::Registry;
 
@@ -163,6 +163,9 @@ impl Writer<'_> {
             .opt("capableNumber", c.case_number.as_deref())
             .opt("court", c.court.as_deref())
             .close("personCapableStatus");
+        if let Some(m) = &p.missing {
+            self.missing_status(&mut x, m);
+        }
         x.opt("regAddress", p.reg_address.as_deref());
         if let Some(act) = data.birth_act.iter().find(|a| a.child == p.iin) {
             x.open("birthCertificate")
@@ -180,6 +183,19 @@ impl Writer<'_> {
         }
         x.close("person");
         x.finish()
+    }
+
+    /// `<missingStatus>` (modelled): the court record of a person declared missing, and the
+    /// trustee managing the property if the record names one.
+    fn missing_status(&self, x: &mut Xml, m: &Missing) {
+        x.open("missingStatus")
+            .opt("decisionDate", self.opt_date(m.decided_on.as_ref()))
+            .opt("caseNumber", m.case_number.as_deref())
+            .opt("court", m.court.as_deref());
+        if let Some(trustee) = &m.trustee {
+            self.party(x, "trustee", trustee);
+        }
+        x.close("missingStatus");
     }
 
     fn civil_acts(&self, iin: &str) -> String {

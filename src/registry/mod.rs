@@ -37,7 +37,7 @@ pub mod social;
 pub mod zags;
 
 pub use epvo::{Study, StudyForm};
-pub use gbd_fl::{CapacityStatus, Gender, LegalCapacity, LifeStatus, Person};
+pub use gbd_fl::{CapacityStatus, Gender, LegalCapacity, LifeStatus, MissingRecord, Person};
 pub use lookup::{Lookup, MakeLookup, Payload, PayloadVisitor, Registries, ShepLookup};
 pub use nobd::SchoolEnrolment;
 pub use social::{Disability, Guardianship, GuardianshipKind, SocialStatus};
