@@ -898,6 +898,87 @@ mod tests {
         assert!(read_signed(now, &skewed).is_ok());
     }
 
+    /// GBD FL's full person payload for [`ASKED`], every field the gateway reads.
+    fn full_person() -> String {
+        format!(
+            "<person><iin>{ASKED}</iin><surname>Ахметов</surname><name>Ерлан</name>\
+             <patronymic>Серикович</patronymic><birthDate>2006-12-11</birthDate>\
+             <gender>MALE</gender><citizenship>KZ</citizenship>\
+             <lifeStatus><code>1</code><nameRu>жив</nameRu></lifeStatus>\
+             <personCapableStatus><capableStatus><code>2</code></capableStatus>\
+             <capableDate>2019-04-12</capableDate><capableEndDate>2027-04-12</capableEndDate>\
+             <capableNumber>2-1234/2019</capableNumber><court>Суд &amp; No. 2</court>\
+             </personCapableStatus><regAddress>Астана, ул. Абая 1</regAddress></person>"
+        )
+    }
+
+    fn read_person(
+        sent_at: DateTime<Utc>,
+        body: &str,
+    ) -> Result<Option<super::super::Person>, Failure> {
+        use super::super::{CodeTables, Payload};
+        reader(pki().client.clone(), sent_at)
+            .read(200, body, |data| {
+                <Option<super::super::Person> as Payload>::parse(data, &CodeTables::default())
+            })
+            .map(|f| f.value.as_ref().clone().flatten())
+    }
+
+    /// Byte offsets of the characters of text content inside the signed Body.
+    fn text_positions(signed: &str) -> Vec<usize> {
+        let body = signed.find("<s:Body").unwrap();
+        let mut inside_tag = false;
+        let mut positions = Vec::new();
+        for (i, c) in signed[body..].char_indices() {
+            match c {
+                '<' => inside_tag = true,
+                '>' => inside_tag = false,
+                '&' | ';' => {}
+                _ if !inside_tag => positions.push(body + i),
+                _ => {}
+            }
+        }
+        positions
+    }
+
+    /// What someone on the path may do at one character of a signed value.
+    fn mutate(signed: &str, at: usize, kind: u8) -> String {
+        let c = signed[at..].chars().next().unwrap();
+        let (before, after) = (&signed[..at], &signed[at + c.len_utf8()..]);
+        match kind % 7 {
+            0 => format!("{before}<!---->{c}{after}"),
+            1 => format!("{before}&#{};{after}", c as u32),
+            2 => format!("{before}<![CDATA[{c}]]>{after}"),
+            3 => format!("{before}<?pi x?>{c}{after}"),
+            4 => format!("{before}{}{after}", if c == '1' { '2' } else { '1' }),
+            5 => format!("{before}<!-- {c} -->{after}"),
+            _ => format!("{before}{c}<x/>{after}"),
+        }
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(256))]
+
+        /// For any mutation of a genuine signed answer, either it is refused or what is read
+        /// is exactly what was signed.
+        #[test]
+        fn a_mutated_signed_answer_is_refused_or_read_as_signed(
+            picks in proptest::collection::vec((0usize..10_000, 0u8..7), 1..4)
+        ) {
+            let now = Utc::now();
+            let genuine = signed(&pki().registry, now, &ok_body("SCSS001", &full_person()));
+            let original = read_person(now, &genuine).unwrap().expect("a person");
+            let mut mutated = genuine.clone();
+            for (pick, kind) in picks {
+                let positions = text_positions(&mutated);
+                mutated = mutate(&mutated, positions[pick % positions.len()], kind);
+            }
+            if let Ok(read) = read_person(now, &mutated) {
+                proptest::prop_assert_eq!(read, Some(original));
+            }
+        }
+    }
+
     #[test]
     fn trace_context_goes_into_request_info_properties() {
         let client = ShepClient::new(
