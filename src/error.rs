@@ -84,7 +84,10 @@ impl Error {
     /// refusal, or a consent token GBD FL refused.
     pub fn is_callers(&self) -> bool {
         match self {
-            Error::Registry(e) => matches!(e.failure, Failure::ConsentRefused { .. }),
+            Error::Registry(e) => matches!(
+                e.failure,
+                Failure::ConsentRefused { .. } | Failure::Rejected { .. }
+            ),
             Error::Owner { source, .. } => source.is_callers(),
             e => e.is_refusal(),
         }
@@ -104,6 +107,10 @@ impl Error {
                 failure: Failure::ConsentRefused { .. },
                 ..
             }) => Code::PermissionDenied,
+            Error::Registry(RegistryError {
+                failure: Failure::Rejected { .. },
+                ..
+            }) => Code::InvalidArgument,
             Error::NotFound { .. } => Code::NotFound,
             Error::Registry(RegistryError {
                 failure: Failure::DeadlineExceeded,
@@ -129,6 +136,7 @@ impl Error {
                 match e.failure {
                     Failure::Overloaded(_) => "overloaded",
                     Failure::ConsentRefused { .. } => "consent_refused",
+                    Failure::Rejected { .. } => "rejected",
                     _ => "unavailable",
                 },
             ),
@@ -202,6 +210,12 @@ impl Error {
                     ..
                 },
             ) => consent_refused(e, request_id, &id),
+            Error::Registry(
+                e @ RegistryError {
+                    failure: Failure::Rejected { .. },
+                    ..
+                },
+            ) => rejected(e, request_id, &id),
             Error::NotFound { registry } => Status::with_error_details(
                 Code::NotFound,
                 self.to_string(),
@@ -242,6 +256,19 @@ fn consent_refused(e: &RegistryError, request_id: &str, id: &str) -> Status {
             e.registry
         ),
         details,
+    )
+}
+
+/// The registry refused the caller's request as invalid: the caller's to fix, not retried
+/// (no `RetryInfo`); the registry's own text stays in the gateway's log.
+fn rejected(e: &RegistryError, request_id: &str, id: &str) -> Status {
+    Status::with_error_details(
+        Code::InvalidArgument,
+        format!(
+            "{} refused the request as invalid; check the request's values{id}",
+            e.registry
+        ),
+        error_info("REQUEST_REFUSED_BY_REGISTRY", e.registry, request_id),
     )
 }
 

@@ -156,6 +156,25 @@ impl Ledger {
     }
 }
 
+/// Whether `value` may be copied into an XML 1.0 document (a SOAP request): the characters
+/// XML 1.0 forbids (U+0000-U+0008, U+000B, U+000C, U+000E-U+001F, U+FFFE, U+FFFF; lone
+/// surrogates cannot occur in a Rust string) cannot be escaped, only refused. The rule names
+/// the first one and where it is (never the value).
+pub fn xml_text(value: &str) -> Result<(), String> {
+    let forbidden = |c: char| {
+        matches!(c, '\u{0}'..='\u{8}' | '\u{b}' | '\u{c}' | '\u{e}'..='\u{1f}')
+            || matches!(c, '\u{fffe}' | '\u{ffff}')
+    };
+    match value.chars().enumerate().find(|(_, c)| forbidden(*c)) {
+        None => Ok(()),
+        Some((at, c)) => Err(format!(
+            "holds U+{:04X} at character {at}, which XML 1.0 does not allow (it cannot be sent \
+             to the registry)",
+            c as u32
+        )),
+    }
+}
+
 fn iin_or_marker(value: &str) -> String {
     match value {
         "" => String::new(),
@@ -235,6 +254,9 @@ impl Edge {
         if request_id.is_empty() {
             request_id = format!("gw-{}", uuid::Uuid::new_v4());
         }
+        if let Err(rule) = xml_text(&purpose) {
+            refused.get_or_insert(Error::invalid(PURPOSE_KEY, rule));
+        }
         Call {
             rpc,
             http_route: request.extensions().get::<HttpRoute>().cloned(),
@@ -284,6 +306,9 @@ impl Call {
         };
         if value.len() > MAX_CONSENT_TOKEN {
             let rule = format!("must be at most {MAX_CONSENT_TOKEN} bytes");
+            return (Err(Error::invalid(field, rule)), mark);
+        }
+        if let Err(rule) = xml_text(value) {
             return (Err(Error::invalid(field, rule)), mark);
         }
         let token = self.access.consent_token(value.to_owned());
@@ -389,17 +414,18 @@ impl Call {
         span
     }
 
-    /// The call may go on: no metadata rule broken, the caller's right to this RPC, then a
-    /// place within the in-flight limits (the permit, held until the answer is audited).
+    /// The call may go on: the caller's right to this RPC first (a caller without it learns
+    /// nothing about the request's rules), then no metadata rule broken, then a place within
+    /// the in-flight limits (the permit, held until the answer is audited).
     fn admit(&mut self, edge: &Edge) -> Result<Option<Admitted>, Error> {
-        if let Some(refused) = self.refused.take() {
-            return Err(refused);
-        }
         if !edge.access.load().allows(&self.caller, self.rpc) {
             return Err(Error::PermissionDenied {
                 rpc: self.rpc,
                 caller: self.caller.name(),
             });
+        }
+        if let Some(refused) = self.refused.take() {
+            return Err(refused);
         }
         edge.admission
             .as_ref()
