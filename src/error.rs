@@ -44,6 +44,11 @@ pub enum Error {
         whose: &'static str,
         retry_after: std::time::Duration,
     },
+    /// The audit log cannot take records now (its probe or last write failed, the disk is
+    /// under its free-space floor, PostgreSQL does not confirm): no registry is asked for a
+    /// call that could not be audited.
+    #[error("the audit log cannot take records now, so no registry is asked; retry later")]
+    AuditUnavailable,
     #[error(transparent)]
     Registry(#[from] RegistryError),
     /// CheckDwelling: the error of one owner, `owner` naming it (`owners[2]`), that is the
@@ -101,6 +106,7 @@ impl Error {
             Error::Owner { source, .. } => return source.audit_outcome(),
             Error::InvalidArgument { .. } => Code::InvalidArgument,
             Error::Deadline => Code::DeadlineExceeded,
+            Error::AuditUnavailable => Code::Unavailable,
             Error::PermissionDenied { .. } => Code::PermissionDenied,
             Error::ConsentRequired { .. } => Code::FailedPrecondition,
             Error::Registry(RegistryError {
@@ -193,6 +199,11 @@ impl Error {
                 )
             }
             Error::Deadline => Status::deadline_exceeded(format!("{self}{id}")),
+            Error::AuditUnavailable => {
+                let mut details = error_info("AUDIT_UNAVAILABLE", None, request_id);
+                details.set_retry_info(Some(std::time::Duration::from_secs(1)));
+                Status::with_error_details(Code::Unavailable, format!("{self}{id}"), details)
+            }
             Error::PermissionDenied { .. } => Status::permission_denied(self.to_string()),
             Error::ConsentRequired { .. } => Status::with_error_details(
                 Code::FailedPrecondition,

@@ -22,6 +22,7 @@ use crate::audit::{
 use crate::consent::ConsentToken;
 use crate::error::Error;
 use crate::iin::{Holder, Iin};
+use crate::resilience::reached::Reached;
 use crate::rpc::Rpc;
 
 /// Longest consent token passed through to GBD FL.
@@ -363,8 +364,10 @@ impl Call {
             // The admission permit is held until the answer is audited.
             let (result, _admitted) = match self.admit(edge) {
                 Err(e) => (Err(e), None),
-                Ok(admitted) => (self.within_deadline(body).await, admitted),
+                Ok(admitted) => (self.work(edge, &about, &ledger, body).await, admitted),
             };
+            // From here the records are queued before the first wait: a caller going away
+            // now no longer withdraws them.
             if let Some(audit) = &edge.audit {
                 self.audit(edge, audit, about, &ledger, &result).await?;
             }
@@ -433,6 +436,37 @@ impl Call {
             .transpose()
     }
 
+    /// `body`, once the audit log can take the call's record, given up at the caller's
+    /// deadline. Its duty to audit is held by a [`Duty`] meanwhile: should the caller go away
+    /// (the future dropped: RST_STREAM, a closed connection, tonic's own timer), the registries
+    /// `body` reached get their `CANCELLED` record all the same.
+    async fn work<T>(
+        &self,
+        edge: &Edge,
+        about: &[About],
+        ledger: &Ledger,
+        body: impl Future<Output = Result<T, Error>>,
+    ) -> Result<T, Error> {
+        let Some(audit) = &edge.audit else {
+            return self.within_deadline(body).await;
+        };
+        if !audit.writable() {
+            return Err(Error::AuditUnavailable);
+        }
+        let reached = Reached::default();
+        let duty = Duty {
+            call: self,
+            audit,
+            about,
+            ledger,
+            reached: &reached,
+            armed: true,
+        };
+        let result = reached.scope(self.within_deadline(body)).await;
+        duty.done();
+        result
+    }
+
     /// `body`, given up at the caller's deadline.
     async fn within_deadline<T>(
         &self,
@@ -493,6 +527,58 @@ impl Call {
             outcome,
             count: None,
             registries,
+        }
+    }
+}
+
+/// The duty to audit a call whose work is under way: if the call's future is dropped before
+/// [`Duty::done`] (the caller went away), each subject gets a record with outcome
+/// [`CANCELLED`], the registries the call reached (or what the ledger says of the subject),
+/// queued without waiting. A call that reached no registry read nothing and leaves none.
+struct Duty<'a> {
+    call: &'a Call,
+    audit: &'a AuditLog,
+    about: &'a [About],
+    ledger: &'a Ledger,
+    reached: &'a Reached,
+    armed: bool,
+}
+
+/// The outcome of a call whose caller went away before its answer.
+pub const CANCELLED: &str = "CANCELLED";
+
+impl Duty<'_> {
+    /// The work ended: the call's own record follows.
+    fn done(mut self) {
+        self.armed = false;
+    }
+}
+
+impl Drop for Duty<'_> {
+    fn drop(&mut self) {
+        if !self.armed {
+            return;
+        }
+        let reached = self.reached.registries();
+        if reached.is_empty() {
+            return;
+        }
+        let asked: Vec<RegistryUse> = reached
+            .iter()
+            .map(|r| RegistryUse {
+                registry: r.key().to_owned(),
+                status: "cancelled".to_owned(),
+                from_cache: false,
+                stale: false,
+            })
+            .collect();
+        tracing::info!(registries = asked.len(), "caller went away; the call is audited as cancelled");
+        for (i, about) in self.about.iter().enumerate() {
+            let registries = self.ledger.take(i).map_or_else(|| asked.clone(), |(_, r)| r);
+            let record = self
+                .call
+                .record(about.clone(), CANCELLED.to_owned(), registries);
+            self.audit.enqueue(record);
         }
     }
 }

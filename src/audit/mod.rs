@@ -565,6 +565,40 @@ impl AuditLog {
         written
     }
 
+    /// Queues `record` now, without waiting for it to be written: for a call whose caller
+    /// has gone (a drop guard cannot wait). It is written like any other record; a failure
+    /// to write it is logged, since nobody waits for it. Queued at once, ahead of a later
+    /// [`AuditLog::close`], when a queue slot is free; otherwise a task waits for one.
+    pub fn enqueue(&self, record: AuditRecord) {
+        let path = self.inner.path.clone();
+        let (ack, done) = oneshot::channel();
+        let queued = match self.inner.slots.clone().try_acquire_owned() {
+            Ok(slot) => self
+                .inner
+                .tx
+                .send(writer::Msg::Append { record, ack, slot })
+                .is_ok(),
+            Err(tokio::sync::TryAcquireError::NoPermits) => {
+                let log = self.clone();
+                return spawn_or_lose(async move {
+                    if let Err(e) = log.append(record).await {
+                        tracing::error!(error = %e, "audit record of an abandoned call not written");
+                    }
+                });
+            }
+            Err(tokio::sync::TryAcquireError::Closed) => false,
+        };
+        if !queued {
+            tracing::error!(path = %path.display(), "audit log closed: the record of an abandoned call is lost");
+            return;
+        }
+        spawn_or_lose(async move {
+            if let Ok(Err(e)) = done.await {
+                tracing::error!(error = %e, "audit record of an abandoned call not written");
+            }
+        });
+    }
+
     /// Writes what is queued, fsyncs the live file (whatever the policy) and stops the
     /// writer; later appends fail with [`AuditError::Closed`]. Closing twice is a no-op.
     pub async fn close(&self) -> Result<(), AuditError> {
@@ -602,6 +636,15 @@ impl Shipping {
                 "audit: records left unshipped at shutdown; they ship from the local file at the next start (with a persistent volume)"
             );
         }
+    }
+}
+
+/// Runs `work` on the current runtime; outside of one (a runtime shutting down), it is
+/// dropped with an error in the log.
+fn spawn_or_lose(work: impl std::future::Future<Output = ()> + Send + 'static) {
+    match tokio::runtime::Handle::try_current() {
+        Ok(runtime) => drop(runtime.spawn(work)),
+        Err(_) => tracing::error!("no runtime: an audit record's outcome is not known"),
     }
 }
 

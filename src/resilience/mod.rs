@@ -40,6 +40,7 @@ pub mod budget;
 pub mod cache;
 pub mod config;
 mod guarded;
+pub mod reached;
 pub mod retry;
 
 use breaker::Breaker;
@@ -250,6 +251,7 @@ impl<T: HeapSize + Clone + Send + Sync + 'static> Guard<T> {
         if let Some(hit) = self.cached(query) {
             return Ok(hit);
         }
+        reached::Reached::mark(self.registry);
         let call = self.join_or_start(query, fetch);
         let result = match query.callers_deadline {
             Some(deadline) => timeout_at(deadline, call).await.unwrap_or_else(|_| {
