@@ -106,6 +106,21 @@ impl Validate for Connections {
     }
 }
 
+/// The rapid-reset fence (CVE-2023-44487): how many streams the peer may have reset before
+/// the gateway took them up (read, not yet accepted), at once, before the connection gets
+/// `GOAWAY` (`ENHANCE_YOUR_CALM`, "too_many_resets"). A stream the gateway has accepted never
+/// counts, however its caller cancels it.
+///
+/// h2's default is 20, which a well-behaved client trips when the gateway is saturated: it
+/// reads each stream's HEADERS and its RST_STREAM (the caller's deadline) in one go, so every
+/// cancelled call counts as reset-before-accept. A client that keeps to `max_streams` cannot
+/// have more than `max_streams` such streams at once (twice that allows for it opening new
+/// calls in the places of cancelled ones before the gateway reads any); a flood, which opens
+/// and resets streams without regard to the limit, passes it within one read.
+pub fn pending_reset_limit(limits: &Connections) -> usize {
+    2 * limits.max_streams as usize
+}
+
 /// Mutual TLS: the server's certificate chain and key, and the CA that client certificates
 /// must chain to (a client without one is refused in the handshake). PEM files.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

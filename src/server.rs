@@ -253,6 +253,7 @@ fn grpc_server(
     tonic::transport::Server::builder()
         .accept_http1(true)
         .max_concurrent_streams(limits.max_streams)
+        .http2_max_pending_accept_reset_streams(Some(listener::pending_reset_limit(&limits)))
         .http2_keepalive_interval(Some(limits.keepalive_interval))
         .http2_keepalive_timeout(Some(limits.keepalive_timeout))
         .layer(listener::ArrivalLayer(limits.request_arrival_timeout))

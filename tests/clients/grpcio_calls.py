@@ -6,8 +6,9 @@ line with what happened. Exit code 3 when grpcio is missing (install: pip instal
 
   cancel ADDR AFTER_MS METHOD HEX...   start every call without a deadline, cancel all after AFTER_MS
   deadline ADDR N DEADLINE_MS METHOD HEX NEXT_METHOD NEXT_HEX
-                                       N concurrent calls with a deadline on one channel, then one
-                                       more call on the same channel
+                                       prints "ready" once connected and waits for a line on
+                                       stdin; then N concurrent calls with a deadline on one
+                                       channel, then one more call on the same channel
 """
 import json
 import sys
@@ -38,6 +39,9 @@ def deadline(addr, n, deadline_ms, method, hex_, next_method, next_hex):
     with grpc.insecure_channel(addr) as channel:
         grpc.channel_ready_future(channel).result(timeout=10)
         rpc = call(channel, method)
+        # The test may want to know when the calls start: "ready", then wait for a line.
+        print("ready", flush=True)
+        sys.stdin.readline()
         futures = [rpc.future(bytes.fromhex(hex_), timeout=deadline_ms / 1000) for _ in range(n)]
         codes = {}
         for f in futures:
