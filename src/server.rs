@@ -165,16 +165,18 @@ impl Gateway {
             self.admin_service,
             self.http_json,
         )?;
-        let server = grpc_server(&config).add_routes(routes);
         let limits = config.connections;
+        let table = listener::ConnTable::new(limits.max);
+        let server = grpc_server(&config, table.clone()).add_routes(routes);
         let served: std::pin::Pin<Box<dyn Future<Output = _> + Send>> = match tls {
             Some(tls) => Box::pin(server.serve_with_incoming_shutdown(
-                listener::tls_incoming(listener, limits, tls),
+                listener::tls_incoming(listener, limits, table, tls),
                 signal,
             )),
-            None => Box::pin(
-                server.serve_with_incoming_shutdown(listener::incoming(listener, limits), signal),
-            ),
+            None => Box::pin(server.serve_with_incoming_shutdown(
+                listener::incoming_to(listener, limits, table),
+                signal,
+            )),
         };
         let served = tokio::select! {
             served = served => served.map_err(BoxError::from),
@@ -246,8 +248,12 @@ fn reflection() -> tonic_reflection::server::Builder<'static> {
 /// reflection are never refused.
 fn grpc_server(
     config: &Config,
+    table: Arc<listener::ConnTable>,
 ) -> tonic::transport::Server<
-    tower::layer::util::Stack<listener::ArrivalLayer, tower::layer::util::Identity>,
+    tower::layer::util::Stack<
+        listener::ArrivalLayer,
+        tower::layer::util::Stack<listener::ServedLayer, tower::layer::util::Identity>,
+    >,
 > {
     let limits = config.connections;
     tonic::transport::Server::builder()
@@ -256,6 +262,7 @@ fn grpc_server(
         .http2_max_pending_accept_reset_streams(Some(listener::pending_reset_limit(&limits)))
         .http2_keepalive_interval(Some(limits.keepalive_interval))
         .http2_keepalive_timeout(Some(limits.keepalive_timeout))
+        .layer(listener::ServedLayer(table))
         .layer(listener::ArrivalLayer(limits.request_arrival_timeout))
 }
 

@@ -258,3 +258,45 @@ async fn a_rapid_reset_flood_is_still_sent_away() {
         .expect("others are answered");
     let _ = Bytes::new();
 }
+
+/// Connection limit 50, 200 sockets that connect and say nothing: a new caller is answered
+/// within the handshake timeout (the oldest silent connections are closed to admit it), and
+/// the silent sockets beyond the limit were closed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn silent_sockets_do_not_keep_a_caller_out() {
+    let handshake = Duration::from_secs(2);
+    let today = registry_gateway::decision::today();
+    let mocks = common::demo_mocks(today).await;
+    let mut config = common::config_for(&mocks);
+    config.connections.max = 50;
+    config.connections.tls_handshake_timeout = handshake;
+    let (gateway, _stop) = common::serve(config).await;
+    let mut silent = Vec::new();
+    for _ in 0..200 {
+        silent.push(TcpStream::connect(gateway).await.unwrap());
+    }
+    let started = Instant::now();
+    let call = async {
+        let channel = common::connect(gateway).await;
+        RegistryGatewayServiceClient::new(channel)
+            .get_civil_acts(pb::GetCivilActsRequest {
+                iin: demo::MINOR.into(),
+            })
+            .await
+    };
+    let answer = tokio::time::timeout(handshake, call)
+        .await
+        .expect("a new caller is answered within the handshake timeout");
+    let took = started.elapsed();
+    answer.expect("answered");
+    // Closed by the gateway: a read sees the end of the stream.
+    let closed = silent.iter().filter(|s| !would_block(s)).count();
+    eprintln!("issue 22 test 4: limit 50, 200 silent sockets: new caller answered in {took:?}, {closed} silent sockets closed");
+    assert!(closed >= 150, "{closed} closed");
+}
+
+/// Whether a read of `socket` would wait (it is open and silent).
+fn would_block(socket: &TcpStream) -> bool {
+    let mut byte = [0u8; 1];
+    matches!(socket.try_read(&mut byte), Err(e) if e.kind() == std::io::ErrorKind::WouldBlock)
+}
