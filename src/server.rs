@@ -389,11 +389,16 @@ async fn report_registries(
     audit: Option<AuditLog>,
 ) {
     let health = &readiness.health;
-    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    // Readiness follows the audit log's probe within its interval.
+    let every = audit
+        .as_ref()
+        .map_or(Duration::from_secs(1), |a| a.probe_interval().min(Duration::from_secs(1)));
+    let mut tick = tokio::time::interval(every);
     let mut ready = true;
     loop {
         tick.tick().await;
         let writable = audit.as_ref().is_none_or(AuditLog::writable);
+        crate::metrics::audit_writable(writable);
         if writable != ready {
             ready = writable;
             readiness.set(ready).await;

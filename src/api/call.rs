@@ -502,9 +502,13 @@ impl Call {
         let refused = result.as_ref().is_err_and(Error::is_refusal);
         write(edge, audit, records, refused).await.map_err(|e| {
             tracing::error!(error = %e, "audit record not written; answer withheld");
-            Status::unavailable(
-                "the audit log could not be written, so no answer is given; retry later",
-            )
+            Status::unavailable(match e {
+                crate::audit::AuditError::NotShipped { .. } => {
+                    "the audit record is written locally but the central audit store has not \
+                     confirmed it, so no answer is given; retry later"
+                }
+                _ => "the audit log could not be written, so no answer is given; retry later",
+            })
         })
     }
 

@@ -145,6 +145,15 @@ pub struct AuditConfig {
     pub signing: Option<SigningConfig>,
     /// Ship the chain to PostgreSQL.
     pub postgres: Option<PostgresConfig>,
+    /// How often the log is probed, busy or idle: a write (appended and cut off again), the
+    /// free space of its file system, and with `[audit.postgres]` the store (a query that must
+    /// answer within `ack_timeout`). Readiness follows within this interval.
+    #[serde(with = "humantime_serde")]
+    pub probe_interval: Duration,
+    /// Free space the audit file system must keep: below it the log counts as not writable
+    /// (readiness `NOT_SERVING`, no registry asked) while records of calls under way still
+    /// fit. 0: no floor.
+    pub min_free_bytes: u64,
 }
 
 /// `[audit.signing]` settings.
@@ -165,6 +174,8 @@ impl Default for AuditConfig {
             replica: None,
             signing: None,
             postgres: None,
+            probe_interval: Duration::from_secs(1),
+            min_free_bytes: 64 * 1024 * 1024,
         }
     }
 }
@@ -185,6 +196,9 @@ impl Validate for AuditConfig {
                 "fsync_interval",
                 "must be more than zero with fsync = \"interval\"",
             );
+        }
+        if self.probe_interval.is_zero() {
+            return rule("probe_interval", "must be more than zero");
         }
         if self.rotate_bytes < Self::MIN_ROTATE_BYTES {
             return rule("rotate_bytes", "must be at least 4096");
@@ -368,6 +382,7 @@ struct Inner {
     /// Set by the writer: whether its last write (or probe) succeeded.
     writable: Arc<AtomicBool>,
     shipping: Option<Shipping>,
+    probe_interval: Duration,
 }
 
 /// The PostgreSQL side of a log with `[audit.postgres]`.
@@ -478,6 +493,7 @@ impl AuditLog {
                     shared: shared.clone(),
                     written: written_rx,
                     closing: closing_rx,
+                    probe_interval: config.probe_interval,
                 }
                 .run(Some(client)),
             );
@@ -504,6 +520,7 @@ impl AuditLog {
                 closing: AtomicBool::new(false),
                 writable,
                 shipping,
+                probe_interval: config.probe_interval,
             }),
         })
     }
@@ -517,6 +534,11 @@ impl AuditLog {
             _ => true,
         };
         shipped && self.inner.writable.load(Ordering::SeqCst)
+    }
+
+    /// How often the log is probed (readiness follows it within this).
+    pub fn probe_interval(&self) -> Duration {
+        self.inner.probe_interval
     }
 
     /// The live file's path.
