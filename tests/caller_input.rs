@@ -168,3 +168,27 @@ async fn a_caller_without_rights_learns_nothing_about_the_request_rules() {
     assert_eq!(status.code(), Code::PermissionDenied, "{status:?}");
     assert_eq!(mocks.get(Registry::GbdFl).calls(), 0);
 }
+
+/// A JSON key given twice is refused with 400 naming it, before any registry call.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_json_key_given_twice_is_refused_naming_it() {
+    let (addr, mocks, _stop) = start().await;
+    mocks.get(Registry::GbdFl).reset_calls();
+    let body = format!(
+        r#"{{"ownerIin":"{}","ownerIin":"{}","service":"SERVICE_REGISTRATION_AT_RESIDENCE"}}"#,
+        demo::CAPABLE_ADULT,
+        demo::MINOR
+    );
+    let response = reqwest::Client::new()
+        .post(format!("http://{addr}/v1/owners:check"))
+        .header("content-type", "application/json")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 400);
+    let error: serde_json::Value = serde_json::from_slice(&response.bytes().await.unwrap()).unwrap();
+    let violation = &error["details"][0]["fieldViolations"][0];
+    assert_eq!(violation["field"], "ownerIin", "{error}");
+    assert_eq!(mocks.get(Registry::GbdFl).calls(), 0);
+}
