@@ -390,9 +390,9 @@ async fn report_registries(
 ) {
     let health = &readiness.health;
     // Readiness follows the audit log's probe within its interval.
-    let every = audit
-        .as_ref()
-        .map_or(Duration::from_secs(1), |a| a.probe_interval().min(Duration::from_secs(1)));
+    let every = audit.as_ref().map_or(Duration::from_secs(1), |a| {
+        a.probe_interval().min(Duration::from_secs(1))
+    });
     let mut tick = tokio::time::interval(every);
     let mut ready = true;
     loop {

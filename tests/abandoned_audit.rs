@@ -20,7 +20,9 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use futures::future::join_all;
 use prost::Message;
-use registry_gateway::api::pb::{self, registry_gateway_service_client::RegistryGatewayServiceClient};
+use registry_gateway::api::pb::{
+    self, registry_gateway_service_client::RegistryGatewayServiceClient,
+};
 use registry_gateway::registry::Registry;
 use serde_json::Value;
 use tokio::net::TcpStream;
@@ -142,7 +144,10 @@ async fn tonic_drops(addr: SocketAddr, calls: &[(&'static str, Vec<u8>, Vec<Stri
         }
     });
     let answered = tokio::time::timeout(PATIENCE, join_all(futures)).await;
-    assert!(answered.is_err(), "no call may be answered before the slow registries");
+    assert!(
+        answered.is_err(),
+        "no call may be answered before the slow registries"
+    );
 }
 
 /// A raw HTTP/2 client that sends `RST_STREAM(CANCEL)` on each stream after [`PATIENCE`].
@@ -231,7 +236,15 @@ fn curl_killed(addr: SocketAddr, calls: &Calls, owners: &[String]) {
                 "decisionDate": calls.today,
             });
             Command::new("curl")
-                .args(["-s", "-o", "/dev/null", "-m", "20", "-H", "content-type: application/json"])
+                .args([
+                    "-s",
+                    "-o",
+                    "/dev/null",
+                    "-m",
+                    "20",
+                    "-H",
+                    "content-type: application/json",
+                ])
                 .arg("-d")
                 .arg(body.to_string())
                 .arg(format!("http://{addr}/v1/owners:check"))
@@ -241,7 +254,9 @@ fn curl_killed(addr: SocketAddr, calls: &Calls, owners: &[String]) {
         .collect();
     std::thread::sleep(PATIENCE);
     for child in &mut children {
-        child.kill().expect("curl still running: not answered before the registries");
+        child
+            .kill()
+            .expect("curl still running: not answered before the registries");
         let _ = child.wait();
     }
 }
@@ -250,7 +265,9 @@ fn curl_killed(addr: SocketAddr, calls: &Calls, owners: &[String]) {
 async fn every_registry_read_of_an_abandoned_call_has_its_cancelled_record() {
     let a = common::serve_audited(|_| {}).await;
     for r in SLOW {
-        a.mocks.get(r).set_faults(common::slow(Duration::from_secs(3)));
+        a.mocks
+            .get(r)
+            .set_faults(common::slow(Duration::from_secs(3)));
         a.mocks.get(r).reset_calls();
     }
     let mut calls = Calls {
@@ -261,8 +278,7 @@ async fn every_registry_read_of_an_abandoned_call_has_its_cancelled_record() {
     let by_h2 = calls.each(3);
     let by_grpcio = calls.each(3);
     let by_curl: Vec<String> = (0..4).map(|_| calls.owners.next().unwrap()).collect();
-    let (h2_done, ()) = tokio::join!(h2_resets(a.addr, &by_h2), tonic_drops(a.addr, &by_tonic));
-    let _ = h2_done;
+    tokio::join!(h2_resets(a.addr, &by_h2), tonic_drops(a.addr, &by_tonic));
     let addr = a.addr;
     let grpcio_calls = by_grpcio.clone();
     tokio::task::spawn_blocking(move || grpcio_cancels(addr, &grpcio_calls))
@@ -288,16 +304,21 @@ async fn every_registry_read_of_an_abandoned_call_has_its_cancelled_record() {
         }
     }
     let wanted = subjects.len();
-    eventually(Duration::from_secs(5), "a CANCELLED record per subject", || async {
-        cancelled(&a.audit).len() >= wanted
-    })
+    eventually(
+        Duration::from_secs(5),
+        "a CANCELLED record per subject",
+        || async { cancelled(&a.audit).len() >= wanted },
+    )
     .await;
     let records = cancelled(&a.audit);
     assert_eq!(records.len(), wanted, "one record per subject, no more");
     let mut recorded: BTreeMap<Registry, u64> = BTreeMap::new();
     for record in &records {
         let subject = record["subject"].as_str().unwrap();
-        assert!(subjects.contains(subject), "a record about someone not asked for");
+        assert!(
+            subjects.contains(subject),
+            "a record about someone not asked for"
+        );
         for used in record["registries"].as_array().unwrap() {
             let r: Registry = used["registry"].as_str().unwrap().parse().unwrap();
             *recorded.entry(r).or_default() += 1;
@@ -306,7 +327,11 @@ async fn every_registry_read_of_an_abandoned_call_has_its_cancelled_record() {
     for r in SLOW {
         let seen = a.mocks.get(r).calls();
         assert_eq!(seen, expected[&r], "{r}: the mock's calls");
-        assert_eq!(recorded.get(&r).copied().unwrap_or(0), seen, "{r}: records vs reads");
+        assert_eq!(
+            recorded.get(&r).copied().unwrap_or(0),
+            seen,
+            "{r}: records vs reads"
+        );
     }
     let by_rpc = records.iter().fold(BTreeMap::new(), |mut m, r| {
         *m.entry(r["rpc"].as_str().unwrap().to_owned()).or_insert(0) += 1;

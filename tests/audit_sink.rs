@@ -14,7 +14,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use registry_gateway::api::pb::{self, registry_gateway_service_client::RegistryGatewayServiceClient};
+use registry_gateway::api::pb::{
+    self, registry_gateway_service_client::RegistryGatewayServiceClient,
+};
 use registry_gateway::audit::AuditConfig;
 use registry_gateway::registry::Registry;
 use registry_mocks::demo;
@@ -52,7 +54,10 @@ impl SmallFs {
 
 impl Drop for SmallFs {
     fn drop(&mut self) {
-        let _ = Command::new("umount").arg("-l").arg(self.dir.path()).status();
+        let _ = Command::new("umount")
+            .arg("-l")
+            .arg(self.dir.path())
+            .status();
     }
 }
 
@@ -100,7 +105,10 @@ async fn a_filling_disk_turns_readiness_before_a_caller_meets_it() {
     let channel = common::connect(addr).await;
     let mut client = RegistryGatewayServiceClient::new(channel.clone());
     until(&channel, ServingStatus::Serving, Duration::from_secs(2)).await;
-    client.get_person(get_person()).await.expect("answered while there is room");
+    client
+        .get_person(get_person())
+        .await
+        .expect("answered while there is room");
 
     // Another process fills the file system to within 1 MiB of full.
     let fill: PathBuf = fs.path().join("fill");
@@ -120,11 +128,18 @@ async fn a_filling_disk_turns_readiness_before_a_caller_meets_it() {
         status.get_error_details().error_info().unwrap().reason,
         "AUDIT_UNAVAILABLE"
     );
-    assert_eq!(gbd_fl.calls(), 0, "no registry asked for a call that could not be audited");
+    assert_eq!(
+        gbd_fl.calls(),
+        0,
+        "no registry asked for a call that could not be audited"
+    );
 
     std::fs::remove_file(&fill).unwrap();
     let back = until(&channel, ServingStatus::Serving, 3 * probe).await;
-    client.get_person(get_person()).await.expect("answered again");
+    client
+        .get_person(get_person())
+        .await
+        .expect("answered again");
     eprintln!(
         "issue 22 test 5: probe {probe:?}: NOT_SERVING {turned:?} after the disk filled, \
          next request refused with 0 registry calls, SERVING {back:?} after space came back"
@@ -173,12 +188,18 @@ async fn a_hanging_postgres_turns_readiness_within_the_ack_timeout() {
     let started = Instant::now();
     let status = client.get_person(get_person()).await.expect_err("refused");
     assert_eq!(status.code(), Code::Unavailable, "{status:?}");
-    assert!(started.elapsed() < ack, "refused at once, not after the ack timeout");
+    assert!(
+        started.elapsed() < ack,
+        "refused at once, not after the ack timeout"
+    );
     assert_eq!(gbd_fl.calls(), 0);
 
     pg.thaw();
     let back = until(&channel, ServingStatus::Serving, Duration::from_secs(10)).await;
-    client.get_person(get_person()).await.expect("answered again");
+    client
+        .get_person(get_person())
+        .await
+        .expect("answered again");
     eprintln!(
         "issue 22 test 5: PostgreSQL frozen: NOT_SERVING after {turned:?} (probe {probe:?}, \
          ack_timeout {ack:?}, connection timeout 30s), SERVING {back:?} after it thawed"

@@ -31,7 +31,11 @@ async fn breaker(channel: &Channel, registry: pb::Registry) -> pb::BreakerState 
         .breaker()
 }
 
-async fn start() -> (std::net::SocketAddr, MockRegistries, tokio::sync::oneshot::Sender<()>) {
+async fn start() -> (
+    std::net::SocketAddr,
+    MockRegistries,
+    tokio::sync::oneshot::Sender<()>,
+) {
     let today = registry_gateway::decision::today();
     let mocks = common::demo_mocks(today).await;
     let (addr, stop) = common::serve(common::config_for(&mocks)).await;
@@ -61,12 +65,20 @@ async fn tokens_xml_cannot_hold_are_refused_before_any_registry_call() {
                 })
                 .await
                 .expect_err("refused");
-            assert_eq!(status.code(), Code::InvalidArgument, "U+{:04X}: {status:?}", c as u32);
+            assert_eq!(
+                status.code(),
+                Code::InvalidArgument,
+                "U+{:04X}: {status:?}",
+                c as u32
+            );
             let details = status.get_error_details();
             let violation = &details.bad_request().unwrap().field_violations[0];
             assert_eq!(violation.field, "consent_token");
             assert!(violation.description.contains("XML 1.0"), "{violation:?}");
-            assert!(!status.message().contains(&token), "the token is not echoed");
+            assert!(
+                !status.message().contains(&token),
+                "the token is not echoed"
+            );
             refused += 1;
         }
     }
@@ -81,7 +93,10 @@ async fn tokens_xml_cannot_hold_are_refused_before_any_registry_call() {
         .expect_err("refused");
     assert_eq!(status.code(), Code::InvalidArgument, "{status:?}");
     assert_eq!(gbd_fl.calls(), 0, "GBD FL saw none of them");
-    assert_eq!(breaker(&channel, pb::Registry::GbdFl).await, pb::BreakerState::Closed);
+    assert_eq!(
+        breaker(&channel, pb::Registry::GbdFl).await,
+        pb::BreakerState::Closed
+    );
     let person = client
         .get_person(pb::GetPersonRequest {
             iin: demo::CAPABLE_ADULT.into(),
@@ -126,10 +141,16 @@ async fn soap_client_faults_are_the_callers_and_leave_the_breaker_closed() {
         assert_eq!(info.reason, "REQUEST_REFUSED_BY_REGISTRY");
         assert_eq!(info.metadata["registry"], "gbd_fl");
         assert!(details.retry_info().is_none(), "not to be retried as it is");
-        assert!(!status.message().contains("injected"), "no registry text: {status:?}");
+        assert!(
+            !status.message().contains("injected"),
+            "no registry text: {status:?}"
+        );
     }
     assert_eq!(gbd_fl.calls(), 20, "one request per call: none retried");
-    assert_eq!(breaker(&channel, pb::Registry::GbdFl).await, pb::BreakerState::Closed);
+    assert_eq!(
+        breaker(&channel, pb::Registry::GbdFl).await,
+        pb::BreakerState::Closed
+    );
     gbd_fl.set_faults(Faults::none());
     let answer = client
         .check_owner(pb::CheckOwnerRequest {
@@ -187,7 +208,8 @@ async fn a_json_key_given_twice_is_refused_naming_it() {
         .await
         .unwrap();
     assert_eq!(response.status(), 400);
-    let error: serde_json::Value = serde_json::from_slice(&response.bytes().await.unwrap()).unwrap();
+    let error: serde_json::Value =
+        serde_json::from_slice(&response.bytes().await.unwrap()).unwrap();
     let violation = &error["details"][0]["fieldViolations"][0];
     assert_eq!(violation["field"], "ownerIin", "{error}");
     assert_eq!(mocks.get(Registry::GbdFl).calls(), 0);

@@ -18,7 +18,9 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use prost::Message;
-use registry_gateway::api::pb::{self, registry_gateway_service_client::RegistryGatewayServiceClient};
+use registry_gateway::api::pb::{
+    self, registry_gateway_service_client::RegistryGatewayServiceClient,
+};
 use registry_gateway::registry::Registry;
 use registry_mocks::demo;
 use serde_json::Value;
@@ -111,7 +113,11 @@ fn hex(bytes: &[u8]) -> String {
 /// task that blocks it): the gateway as it is when its cores are saturated.
 fn serve_on_own_runtime(
     config: registry_gateway::Config,
-) -> (SocketAddr, tokio::runtime::Runtime, tokio::sync::oneshot::Sender<()>) {
+) -> (
+    SocketAddr,
+    tokio::runtime::Runtime,
+    tokio::sync::oneshot::Sender<()>,
+) {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
         .enable_all()
@@ -148,7 +154,10 @@ fn grpcio_deadline_storm(args: &[String], busy: impl FnOnce()) -> Value {
     let first = lines.next().and_then(Result::ok).unwrap_or_default();
     if first != "ready" {
         let status = child.wait().unwrap();
-        assert!(status.code() != Some(3), "grpcio is needed: pip install grpcio");
+        assert!(
+            status.code() != Some(3),
+            "grpcio is needed: pip install grpcio"
+        );
         panic!("grpcio client did not connect: {status}");
     }
     busy();
@@ -196,7 +205,9 @@ async fn a_client_whose_calls_all_time_out_keeps_its_connection() {
                 started.send(()).unwrap();
                 std::thread::sleep(Duration::from_secs(1));
             });
-            blocking.recv_timeout(Duration::from_secs(5)).expect("the worker blocks");
+            blocking
+                .recv_timeout(Duration::from_secs(5))
+                .expect("the worker blocks");
         })
     })
     .await

@@ -685,7 +685,10 @@ async fn the_connection_limit_holds_and_frees() {
     .await;
     let mut callers = join_all((0..3).map(|_| common::connect(h.addr))).await;
     for caller in &callers {
-        assert!(serving(caller.clone()).await, "a caller within the limit is served");
+        assert!(
+            serving(caller.clone()).await,
+            "a caller within the limit is served"
+        );
     }
     let endpoint = Channel::from_shared(format!("http://{}", h.addr))
         .unwrap()

@@ -576,9 +576,15 @@ impl Drop for Duty<'_> {
                 stale: false,
             })
             .collect();
-        tracing::info!(registries = asked.len(), "caller went away; the call is audited as cancelled");
+        tracing::info!(
+            registries = asked.len(),
+            "caller went away; the call is audited as cancelled"
+        );
         for (i, about) in self.about.iter().enumerate() {
-            let registries = self.ledger.take(i).map_or_else(|| asked.clone(), |(_, r)| r);
+            let registries = self
+                .ledger
+                .take(i)
+                .map_or_else(|| asked.clone(), |(_, r)| r);
             let record = self
                 .call
                 .record(about.clone(), CANCELLED.to_owned(), registries);

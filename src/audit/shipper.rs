@@ -99,7 +99,9 @@ impl Shared {
                 let mut acks = self.acks.lock().unwrap_or_else(PoisonError::into_inner);
                 acks.waiting.remove(&seq);
                 if acks.shipped < seq && !self.lagging.swap(true, Ordering::SeqCst) {
-                    tracing::error!("audit store (PostgreSQL) commits nothing within ack_timeout: NOT_SERVING");
+                    tracing::error!(
+                        "audit store (PostgreSQL) commits nothing within ack_timeout: NOT_SERVING"
+                    );
                 }
                 Err(NotShipped::Timeout)
             }

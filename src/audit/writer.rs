@@ -351,7 +351,9 @@ impl Writer {
         loop {
             let syncing = self.dirty && self.policy == FsyncPolicy::Interval;
             let probing = self.stopped.is_none();
-            let until_probe = self.probe_interval.saturating_sub(self.last_probe.elapsed());
+            let until_probe = self
+                .probe_interval
+                .saturating_sub(self.last_probe.elapsed());
             let wait = match (syncing, probing) {
                 (false, false) => return rx.recv().ok(),
                 (true, _) => self.interval.saturating_sub(self.last_sync.elapsed()),

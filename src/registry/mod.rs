@@ -393,8 +393,17 @@ fn mask_word(word: &str) -> std::borrow::Cow<'_, str> {
 fn is_secret_key(key: &str) -> bool {
     let key = key.trim_start_matches(['?', '"', '\'', '(']);
     [
-        "key", "token", "pass", "pwd", "secret", "auth", "signature", "sig", "credential",
-        "session", "cookie",
+        "key",
+        "token",
+        "pass",
+        "pwd",
+        "secret",
+        "auth",
+        "signature",
+        "sig",
+        "credential",
+        "session",
+        "cookie",
     ]
     .iter()
     .any(|k| key.contains(k))
@@ -452,12 +461,26 @@ mod tests {
             "see https://shep.kz:8443/bip?apikey=s3cr3t for 860314310210; apikey=abc&x=1 \
              token: zz Authorization: Bearer eyJabc pass=p\u{1}w ok",
         );
-        for leak in ["shep.kz", "s3cr3t", "860314310210", "abc", "zz", "eyJabc", "p\u{1}w"] {
+        for leak in [
+            "shep.kz",
+            "s3cr3t",
+            "860314310210",
+            "abc",
+            "zz",
+            "eyJabc",
+            "p\u{1}w",
+        ] {
             assert!(!t.contains(leak), "{leak} in {t}");
         }
-        assert!(t.contains("<url>") && t.contains("apikey=***") && t.contains("x=1"), "{t}");
+        assert!(
+            t.contains("<url>") && t.contains("apikey=***") && t.contains("x=1"),
+            "{t}"
+        );
         assert!(t.ends_with(" ok"), "{t}");
-        assert_eq!(registry_text(&"é".repeat(5000)).chars().count(), MAX_REGISTRY_TEXT);
+        assert_eq!(
+            registry_text(&"é".repeat(5000)).chars().count(),
+            MAX_REGISTRY_TEXT
+        );
     }
 
     #[test]

@@ -344,7 +344,8 @@ fn fault_failure(fault: Node, codes: &ShepCodes) -> Failure {
         .and_then(|d| d.children().find(|n| n.is_element()))
         .and_then(|d| d.text_of("code"))
         .unwrap_or_default();
-    let callers = matches!(class, "Client" | "Sender") || codes.bad_request.iter().any(|c| c == detail);
+    let callers =
+        matches!(class, "Client" | "Sender") || codes.bad_request.iter().any(|c| c == detail);
     if callers && !codes.gateway_faults.iter().any(|c| c == detail) {
         let code = if detail.is_empty() { faultcode } else { detail };
         return Failure::Rejected {
@@ -564,13 +565,22 @@ mod tests {
             assert!(matches!(e, Failure::Rejected { .. }), "{faultcode}: {e}");
             assert!(!e.is_transient() && !e.is_registry_failure() && !e.allows_stale());
         }
-        for (faultcode, code) in [("soap:Server", "SHEP_FAULT"), ("soap:Client", "SECURITY_ERROR")] {
+        for (faultcode, code) in [
+            ("soap:Server", "SHEP_FAULT"),
+            ("soap:Client", "SECURITY_ERROR"),
+        ] {
             let e = parse(fault(faultcode, code));
             assert!(matches!(e, Failure::Fault(_)), "{faultcode}: {e}");
             assert!(e.is_registry_failure());
         }
-        let e = parse_response(200, &ok_body("BAD_REQUEST", ""), &codes(), NO_CHECK, first_child_name)
-            .unwrap_err();
+        let e = parse_response(
+            200,
+            &ok_body("BAD_REQUEST", ""),
+            &codes(),
+            NO_CHECK,
+            first_child_name,
+        )
+        .unwrap_err();
         assert!(matches!(e, Failure::Rejected { .. }), "{e}");
     }
 

@@ -128,7 +128,10 @@ fn json_object(body: &[u8]) -> Result<Map<String, Value>, Violation> {
                 };
                 Err(violation(field, "is given more than once in the JSON body"))
             }
-            None => Err(violation("body", format!("is not valid JSON: {}", e.inner()))),
+            None => Err(violation(
+                "body",
+                format!("is not valid JSON: {}", e.inner()),
+            )),
         },
     }
 }
