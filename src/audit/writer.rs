@@ -279,8 +279,26 @@ impl Writer {
             }
             self.space_ok = space_ok;
         }
-        let wrote = just_wrote.unwrap_or_else(|| self.probe());
+        let wrote = just_wrote.unwrap_or_else(|| {
+            // A healthy log is probed beside the live file (a crash mid-probe then leaves no
+            // torn line to cut and alert on); one that failed, on the live file itself.
+            if self.writable.load(Ordering::SeqCst) {
+                self.probe_beside()
+            } else {
+                self.probe()
+            }
+        });
         self.set_writable(wrote && space_ok);
+    }
+
+    /// Whether the live file's directory takes a write: a probe file beside it, written
+    /// and removed.
+    fn probe_beside(&self) -> bool {
+        let name = self.path.file_name().unwrap_or_default().to_string_lossy();
+        let probe = self.path.with_file_name(format!(".{name}.probe"));
+        let written = std::fs::write(&probe, [b' '; PROBE_BYTES]).is_ok();
+        let _ = std::fs::remove_file(&probe);
+        written && self.stopped.is_none()
     }
 
     /// Whether a record could be written now: writes a probe past the end and cuts it off
