@@ -17,6 +17,9 @@
 //! nothing it holds — bulkhead slot, breaker probe, connection — outlives it. The breaker
 //! counts calls as callers see them, after retries.
 //!
+//! Each guard marks its registry in the current call's [`reached::Reached`] when it makes or
+//! joins a registry call, so that the edge can audit a call whose caller went away.
+//!
 //! [`Guard`] wraps each registry's look-up with this, configured by [`Policy`]:
 //! `[resilience.defaults]` merged with `[resilience.<registry>]` overrides ([`config`]).
 
