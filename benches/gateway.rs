@@ -321,7 +321,7 @@ rpcs = ["CheckOwner", "GetPerson"]
         Signing::BusOnly => {
             let pki = registry_mocks::demo_pki();
             let bus = registry_mocks::MockSigning {
-                credentials: Arc::new(pki.bus.credentials()),
+                credentials: pki.registry_credentials(),
                 trust: pki.ca.trust_store(),
                 require_signed_requests: false,
                 sign_answers: true,
@@ -492,18 +492,19 @@ fn machine() -> String {
     format!("{cpu}, {cores} cores, {mem} GiB")
 }
 
-/// `[registries.*]` tables for `endpoints`.
+/// `[registries.*]` tables for `endpoints`, answers pinned to the mocks' demo certificates.
 fn registries_toml(endpoints: &reg::Endpoints) -> String {
     Registry::ALL
         .iter()
         .map(|r| {
             let e = endpoints.get(*r);
             format!(
-                "[registries.{}]\nurl = \"{}\"\nservice_id = \"{}\"\nsender_id = \"{}\"\n",
+                "[registries.{}]\nurl = \"{}\"\nservice_id = \"{}\"\nsender_id = \"{}\"\nanswer_signers = [{{ spki_sha256 = \"{}\" }}]\n",
                 r.key(),
                 e.url,
                 e.service_id,
-                e.sender_id
+                e.sender_id,
+                registry_mocks::demo_pki().signer_of(*r).spki_sha256
             )
         })
         .collect()
@@ -1142,6 +1143,7 @@ mod fakes {
                     case_number: None,
                     court: None,
                 },
+                missing: None,
                 reg_address: Some(
                     "г. Алматы, Бостандыкский р-н, ул. Тимирязева, д. 42, кв. 17".into(),
                 ),

@@ -232,6 +232,26 @@ impl Config {
                 "mocks.fixture",
                 "applies to the embedded mocks only; remove it or remove [registries]",
             )),
+            Some(endpoints) => self.answer_signers_pinned(endpoints),
+            None => Ok(()),
+        }
+    }
+
+    /// With answers verified, every registry names its own signer.
+    fn answer_signers_pinned(&self, endpoints: &crate::registry::Endpoints) -> Result<(), Invalid> {
+        use crate::registry::signing::VerifyResponses;
+        let verified = self
+            .shep
+            .signing
+            .as_ref()
+            .is_some_and(|s| s.verify_responses != VerifyResponses::Off);
+        match endpoints.iter().find(|(_, e)| e.answer_signers.is_empty()) {
+            Some((registry, _)) if verified => Err(Invalid::new(
+                format!("registries.{}.answer_signers", registry.key()),
+                "required when shep.signing.verify_responses is not \"off\": the subject or \
+                 SPKI SHA-256 of the registry's own signing certificate (a trust store alone \
+                 trusts every certificate its CA issued)",
+            )),
             _ => Ok(()),
         }
     }

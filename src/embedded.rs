@@ -10,11 +10,11 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 
 #[cfg(feature = "embedded-mocks")]
-use crate::registry::local_endpoints;
-#[cfg(feature = "embedded-mocks")]
 use crate::registry::signing::DemoKeys;
 use crate::registry::signing::Security;
 use crate::registry::Endpoints;
+#[cfg(feature = "embedded-mocks")]
+use crate::registry::{local_endpoints, SignerPin};
 use crate::validate::{Invalid, Validate};
 use crate::BoxError;
 
@@ -58,8 +58,13 @@ impl EmbeddedMocks {
     }
 
     /// Where the mocks listen.
+    /// Where the mocks listen, each registry's answers pinned to its demo certificate.
     pub fn endpoints(&self) -> Endpoints {
-        local_endpoints(|registry| self.0.get(registry).endpoint())
+        let pki = registry_mocks::demo_pki();
+        local_endpoints(|registry| self.0.get(registry).endpoint()).map(|registry, mut e| {
+            e.answer_signers = vec![SignerPin::of(&pki.signer_of(registry))];
+            e
+        })
     }
 
     /// Requests signed and answers verified with the mocks' demo keys.

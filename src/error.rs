@@ -51,6 +51,14 @@ pub enum Error {
     AuditUnavailable,
     #[error(transparent)]
     Registry(#[from] RegistryError),
+    /// No configured act is in force on the decision date and `decision.legal_basis.on_expired`
+    /// is `refuse`. Refused before any registry is asked.
+    #[error("no legal basis in force on {date}: {act} is in force {term} (decision.legal_basis.on_expired = refuse)")]
+    LegalBasis {
+        act: String,
+        term: String,
+        date: chrono::NaiveDate,
+    },
     /// CheckDwelling: the error of one owner, `owner` naming it (`owners[2]`), that is the
     /// call's answer.
     #[error("{owner}: {source}")]
@@ -79,7 +87,8 @@ impl Error {
         match self {
             Error::InvalidArgument { .. }
             | Error::PermissionDenied { .. }
-            | Error::ConsentRequired { .. } => true,
+            | Error::ConsentRequired { .. }
+            | Error::LegalBasis { .. } => true,
             Error::Owner { source, .. } => source.is_refusal(),
             _ => false,
         }
@@ -108,7 +117,7 @@ impl Error {
             Error::Deadline => Code::DeadlineExceeded,
             Error::AuditUnavailable => Code::Unavailable,
             Error::PermissionDenied { .. } => Code::PermissionDenied,
-            Error::ConsentRequired { .. } => Code::FailedPrecondition,
+            Error::ConsentRequired { .. } | Error::LegalBasis { .. } => Code::FailedPrecondition,
             Error::Registry(RegistryError {
                 failure: Failure::ConsentRefused { .. },
                 ..
@@ -213,6 +222,16 @@ impl Error {
                     "consent_token",
                     "the person's consent token (GBD FL kdpToken) is required for this caller \
                      and RPC; obtain the person's consent and send its token",
+                ),
+            ),
+            Error::LegalBasis { .. } => Status::with_error_details(
+                Code::FailedPrecondition,
+                self.to_string(),
+                ErrorDetails::with_precondition_failure_violation(
+                    "LEGAL_BASIS_EXPIRED",
+                    "decision_date",
+                    "no act configured in [decision.legal_basis] is in force on the decision \
+                     date; the operators must configure the act in force",
                 ),
             ),
             Error::Registry(

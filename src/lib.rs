@@ -33,7 +33,8 @@
 //! the FLK of an IIN/BIN; [`embedded`] the embedded mock registries (cargo feature
 //! `embedded-mocks`); [`config`] gathers every module's settings and [`validate`] is the one
 //! shape of their checks; [`error`] errors and their one mapping to `tonic::Status`;
-//! [`telemetry`] and [`metrics`] logs, traces and Prometheus. See docs/architecture.md.
+//! [`telemetry`] and [`metrics`] logs, traces and Prometheus; [`i18n`] the texts of answers in
+//! Kazakh, Russian and English (Project Fluent). See docs/architecture.md.
 
 use std::future::Future;
 use tokio::net::TcpListener;
@@ -47,6 +48,7 @@ pub mod consent;
 pub mod decision;
 pub mod embedded;
 pub mod error;
+pub mod i18n;
 pub mod iin;
 pub mod listener;
 pub mod metrics;

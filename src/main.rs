@@ -304,6 +304,13 @@ fn describe(config: &Config) -> Vec<String> {
         format!("audit: {audit}"),
         format!("registries: {registries}"),
         format!(
+            "legal basis: {}",
+            registry_gateway::decision::legal_basis::describe(
+                &config.decision.legal_basis,
+                registry_gateway::decision::today()
+            )
+        ),
+        format!(
             "environment overrides: {}",
             if env.is_empty() {
                 "none".into()

@@ -52,6 +52,7 @@
 //! | `gateway_audit_backlog_limit_records` | gauge | — | With `[audit.postgres]`: `max_backlog`, past which records (and answers) are refused. |
 //! | `gateway_audit_postgres_up` | gauge | — | With `[audit.postgres]`: `1` while the shipper is connected to PostgreSQL, `0` while it cannot reach it. |
 //! | `gateway_audit_shipped_total` | counter | — | Records shipped to PostgreSQL. |
+//! | `gateway_legal_basis_days_left` | gauge | — | Days from today (UTC+5) to the last day of the legal basis in force (`[decision.legal_basis]`, through acts that follow one another without a gap): `0` on its last day, negative once no configured act is in force (answers then carry `REASON_CODE_LEGAL_BASIS_EXPIRED`, or are refused with `on_expired = "refuse"`), `+Inf` for an act without an end. Set at start, on every decision, and after a reload at the next decision. |
 //! | `gateway_audit_ship_failures_total` | counter | — | Failed attempts to connect to PostgreSQL or to commit a batch there (each is retried). |
 
 use std::future::Future;
@@ -94,6 +95,7 @@ pub const AUDIT_BACKLOG_LIMIT_RECORDS: &str = "gateway_audit_backlog_limit_recor
 pub const AUDIT_POSTGRES_UP: &str = "gateway_audit_postgres_up";
 pub const AUDIT_SHIPPED_TOTAL: &str = "gateway_audit_shipped_total";
 pub const AUDIT_SHIP_FAILURES_TOTAL: &str = "gateway_audit_ship_failures_total";
+pub const LEGAL_BASIS_DAYS_LEFT: &str = "gateway_legal_basis_days_left";
 
 /// Values of `gateway_breaker_state`.
 pub const BREAKER_CLOSED: u8 = 0;
@@ -257,6 +259,10 @@ fn zeroes() {
 
 fn describe() {
     crate::registry::signing::describe_metrics();
+    describe_gauge!(
+        LEGAL_BASIS_DAYS_LEFT,
+        "Days to the last day of the legal basis in force; negative once none is in force"
+    );
     describe_rpc_and_registry_metrics();
     describe_audit_metrics();
 }
@@ -497,6 +503,11 @@ pub fn cache_lookup(registry: crate::registry::Registry, result: &'static str) {
         _ => counter!(CACHE_LOOKUPS_TOTAL, "registry" => registry.key(), "result" => result)
             .increment(1),
     }
+}
+
+/// The legal basis in force ends in `days` days (negative: none in force).
+pub fn legal_basis_days_left(days: f64) {
+    gauge!(LEGAL_BASIS_DAYS_LEFT).set(days);
 }
 
 /// An entry of `registry`'s answer cache was evicted.

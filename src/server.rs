@@ -97,7 +97,7 @@ impl Gateway {
             config.access.clone(),
             config.consent.clone(),
         )));
-        let decision = Arc::new(ArcSwap::from_pointee(config.decision));
+        let decision = Arc::new(ArcSwap::from_pointee(config.decision.clone()));
         let edge = api::Edge::new(access.clone(), audit.clone());
         let (registry_service, admin_service, http_json) =
             services(&config, &guarded, decision.clone(), edge);
@@ -472,7 +472,7 @@ impl Reloader {
         state
             .guarded
             .reconfigure(&adapters, &new_policies, new.shep.retry_after);
-        state.decision.store(Arc::new(new.decision));
+        state.decision.store(Arc::new(new.decision.clone()));
         state.access.store(Arc::new(Access::new(
             new.access.clone(),
             new.consent.clone(),

@@ -53,6 +53,8 @@ fn check_config_accepts_the_shipped_production_example() {
         "listen 0.0.0.0:50051 (mutual TLS); metrics 0.0.0.0:9464",
         "access: 3 client systems (edu, iis-tson, ops)",
         "registries: configured, requests signed (pkcs12), answers verified (required)",
+        "legal basis: ",
+        "joint-order-801-500",
         "not checked: the files it names",
     ] {
         assert!(stdout.contains(line), "missing {line:?} in:\n{stdout}");
@@ -74,6 +76,11 @@ fn check_config_refuses_a_broken_file_naming_the_key_and_the_rule() {
             "url = \"https://shep.example.kz/bip-sync-wss-gost/\"",
             "url = \"http://shep.example.kz/\"",
             "registries.gbd_fl.url: plain http:// only to a loopback address",
+        ),
+        (
+            "effective_until = \"2026-06-30\"",
+            "effective_until = \"2025-06-30\"",
+            "decision.legal_basis.acts[0].effective_until: must not be before effective_from",
         ),
     ];
     for (good, bad, expected) in cases {

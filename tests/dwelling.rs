@@ -140,7 +140,7 @@ type Case = (
 async fn every_demo_dwelling() {
     use Outcome::{Online, OperationalHall as Hall, RefusedHere as Refused};
     let mut h = start().await;
-    let cases: [Case; 8] = [
+    let cases: [Case; 9] = [
         (demo::SOLE_OWNER, Online, &[0], None, vec![Online]),
         (demo::SPOUSES, Online, &[0, 1], None, vec![Online, Online]),
         (
@@ -184,6 +184,13 @@ async fn every_demo_dwelling() {
             &[2, 4],
             Some(false),
             vec![Online, Online, Hall, Online, Hall, Online, Online, Online],
+        ),
+        (
+            demo::WITH_MISSING,
+            Hall,
+            &[1],
+            Some(true),
+            vec![Online, Hall],
         ),
     ];
     for (dwelling, outcome, deciding, confirmed, owners) in cases {
@@ -256,6 +263,83 @@ async fn every_demo_dwelling() {
     assert!(
         spouses.reasons[0].text.contains("living capable adult"),
         "{spouses:?}"
+    );
+}
+
+/// A co-owner a court declared missing: the hall, as for any owner who needs a representative;
+/// the trustee GBD FL names is confirmed; items 4 and 7 worded for such an owner.
+#[tokio::test]
+async fn a_co_owner_declared_missing_goes_to_the_hall() {
+    let mut h = start().await;
+    let r = h.dwelling(of(&demo::WITH_MISSING)).await.unwrap();
+    assert_eq!(r.outcome(), Outcome::OperationalHall, "{r:?}");
+    assert_eq!(r.reasons.len(), 1, "{r:?}");
+    assert_eq!(r.reasons[0].owner_index, 1);
+    assert_eq!(r.reasons[0].code(), ReasonCode::OwnerDeclaredMissing);
+    assert!(
+        r.reasons[0]
+            .text
+            .starts_with("owners[1] is declared missing by a court"),
+        "{}",
+        r.reasons[0].text
+    );
+    let missing = decision(&r, 1);
+    let rep = missing.representation.as_ref().unwrap();
+    assert_eq!(
+        (rep.role(), rep.source()),
+        (RepresentativeRole::Trustee, pb::Registry::GbdFl)
+    );
+    assert_eq!(
+        decision(&r, 0).representation.as_ref().unwrap().role(),
+        RepresentativeRole::Self_
+    );
+    assert_eq!(r.representative_confirmed, Some(true));
+    assert_eq!(r.order_item, "4");
+    assert!(
+        r.order_text
+            .starts_with("Item 4: the owner is declared missing by a court"),
+        "{}",
+        r.order_text
+    );
+
+    // Someone else applying: the hall, the representative not confirmed.
+    let r = h
+        .dwelling(request(demo::WITH_MISSING.owners, demo::CAPABLE_ADULT))
+        .await
+        .unwrap();
+    assert_eq!(r.outcome(), Outcome::OperationalHall);
+    assert_eq!(r.representative_confirmed, Some(false));
+    assert_eq!(
+        decision(&r, 1).representation.as_ref().unwrap().role(),
+        RepresentativeRole::NotConfirmed
+    );
+
+    // At the hall's check: item 7, the powers of the person acting for the owner.
+    let mut at_check = of(&demo::WITH_MISSING);
+    at_check.step = OrderStep::HallCheck.into();
+    let r = h.dwelling(at_check).await.unwrap();
+    assert_eq!(r.order_item, "7");
+    assert!(
+        r.order_text
+            .contains("powers of the person acting for the owner"),
+        "{}",
+        r.order_text
+    );
+    assert_eq!(decision(&r, 1).order_item, "7");
+    assert_eq!(decision(&r, 0).order_item, "8");
+
+    // Beside a minor, the dwelling is worded in the order's own categories.
+    let r = h
+        .dwelling(request(&[demo::DECLARED_MISSING, demo::MINOR], ""))
+        .await
+        .unwrap();
+    assert_eq!(r.outcome(), Outcome::OperationalHall);
+    assert_eq!(reason_owners(&r), [0, 1]);
+    assert!(
+        r.order_text
+            .starts_with("Item 4: the owner is a minor or incapacitated person"),
+        "{}",
+        r.order_text
     );
 }
 

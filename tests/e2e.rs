@@ -201,6 +201,13 @@ async fn every_outcome_of_the_demo_fixture() {
             &[OwnerMinor],
             None,
         ),
+        (
+            demo::DECLARED_MISSING,
+            demo::MISSING_TRUSTEE,
+            Outcome::OperationalHall,
+            &[OwnerDeclaredMissing],
+            Some(RepresentativeRole::Trustee),
+        ),
     ];
     for (owner, applicant, outcome, codes, role) in cases {
         let r = h
@@ -277,6 +284,82 @@ async fn married_minor_and_leap_day_facts() {
     let r = h.client.check_owner(request).await.unwrap().into_inner();
     assert_eq!(r.outcome(), Outcome::OperationalHall);
     assert_eq!(r.service(), pb::Service::TemporaryRegistration);
+}
+
+/// An adult a court declared missing: the operational hall on GBD FL's court record, items 4
+/// and 7 worded for such an owner, the trustee GBD FL names confirmed, nobody else.
+#[tokio::test]
+async fn a_declared_missing_owner_goes_to_the_hall() {
+    let mut h = start().await;
+    let r = h
+        .check(demo::DECLARED_MISSING, demo::MISSING_TRUSTEE)
+        .await
+        .unwrap();
+    assert_eq!(r.outcome(), Outcome::OperationalHall, "{r:?}");
+    assert_eq!(reason_codes(&r), [ReasonCode::OwnerDeclaredMissing]);
+    let reason = &r.reasons[0];
+    assert_eq!(reason.source(), pb::Registry::GbdFl);
+    assert!(
+        reason.text.contains("case 2-871/2024 of 2024-05-17"),
+        "{}",
+        reason.text
+    );
+    assert!(
+        !r.notes
+            .iter()
+            .any(|n| n.code() == ReasonCode::OwnerDeclaredMissing),
+        "{r:?}"
+    );
+    let owner = r.owner.as_ref().unwrap();
+    assert!(owner.declared_missing && !owner.minor && !owner.deceased);
+    assert_eq!(r.evidence[0].record_id, "2-871/2024");
+    let rep = r.representation.as_ref().unwrap();
+    assert_eq!(
+        (rep.role(), rep.source(), rep.record_id.as_str()),
+        (
+            RepresentativeRole::Trustee,
+            pb::Registry::GbdFl,
+            "2-871/2024"
+        )
+    );
+    assert_eq!(r.order_item, "4");
+    assert!(
+        r.order_text
+            .starts_with("Item 4: the owner is declared missing by a court"),
+        "{}",
+        r.order_text
+    );
+    assert!(r.warning.is_empty());
+
+    let r = h
+        .check(demo::DECLARED_MISSING, demo::CAPABLE_ADULT)
+        .await
+        .unwrap();
+    assert_eq!(
+        r.representation.unwrap().role(),
+        RepresentativeRole::NotConfirmed
+    );
+    let r = h
+        .client
+        .check_owner(pb::CheckOwnerRequest {
+            owner_iin: demo::DECLARED_MISSING.into(),
+            service: pb::Service::RegistrationAtResidence.into(),
+            step: pb::OrderStep::HallCheck.into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        (r.outcome(), r.order_item.as_str()),
+        (Outcome::OperationalHall, "7")
+    );
+    assert!(
+        r.order_text
+            .contains("powers of the person acting for the owner"),
+        "{}",
+        r.order_text
+    );
 }
 
 /// The decision date: strict `YYYY-MM-DD`, today or at most `decision.max_days_back` days

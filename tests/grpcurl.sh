@@ -44,6 +44,7 @@ expect hall-limited '"outcome": "OUTCOME_OPERATIONAL_HALL"' '"code": "REASON_COD
 expect hall-guardianship-only '"outcome": "OUTCOME_OPERATIONAL_HALL"' '"code": "REASON_CODE_OWNER_UNDER_GUARDIANSHIP"' -- check 950808473021
 expect hall-minor-in-care '"outcome": "OUTCOME_OPERATIONAL_HALL"' '"code": "REASON_CODE_OWNER_MINOR"' '"code": "REASON_CODE_OWNER_UNDER_TRUSTEESHIP"' -- check "$(iin 110817580045)"
 expect hall-married-minor '"outcome": "OUTCOME_OPERATIONAL_HALL"' '"code": "REASON_CODE_OWNER_MINOR"' '"code": "REASON_CODE_MINOR_MARRIED"' -- check "$(iin 090817616013)"
+expect hall-declared-missing '"outcome": "OUTCOME_OPERATIONAL_HALL"' '"code": "REASON_CODE_OWNER_DECLARED_MISSING"' 'case 2-871/2024 of 2024-05-17' '"declaredMissing": true' '"role": "REPRESENTATIVE_ROLE_TRUSTEE"' '"orderItem": "4"' -- check 750814302116 780203402225
 expect refused-deceased-gbd '"outcome": "OUTCOME_REFUSED_HERE"' '"code": "REASON_CODE_OWNER_DECEASED"' '"orderItem": "8"' -- check 480621390119
 expect refused-deceased-zags '"outcome": "OUTCOME_REFUSED_HERE"' '"code": "REASON_CODE_OWNER_DECEASED"' '"source": "REGISTRY_ZAGS"' -- check 521003490128
 expect refused-unknown '"outcome": "OUTCOME_REFUSED_HERE"' '"code": "REASON_CODE_OWNER_NOT_FOUND"' -- check 990101399994
@@ -65,6 +66,33 @@ expect check-owner-answer '"decisionId": "[0-9a-f-]{36}"' '"outcome": "OUTCOME_O
   grpcurl -plaintext -d '{"owner_iin":"161016620441","service":"SERVICE_REGISTRATION_AT_RESIDENCE","applicant_iin":"880702431094"}' \
   "$addr" registry_gateway.v1.RegistryGatewayService/CheckOwner
 
+# The declared-missing owner at the hall's check (docs/demo.md)
+expect check-owner-missing-hall-check '"outcome": "OUTCOME_OPERATIONAL_HALL"' '"code": "REASON_CODE_OWNER_DECLARED_MISSING"' '"declaredMissing": true' \
+  '"role": "REPRESENTATIVE_ROLE_TRUSTEE"' '"source": "REGISTRY_GBD_FL"' '"recordId": "2-871/2024"' '"orderItem": "7"' '"step": "ORDER_STEP_HALL_CHECK"' \
+  'the employee verifies the documents confirming the powers of the person acting for the owner' -- \
+  grpcurl -plaintext -d '{"owner_iin":"750814302116","service":"SERVICE_REGISTRATION_AT_RESIDENCE","applicant_iin":"780203402225","step":"ORDER_STEP_HALL_CHECK"}' \
+  "$addr" registry_gateway.v1.RegistryGatewayService/CheckOwner
+
+# One decision in the three languages, and an answer past the term (docs/demo.md)
+lang_check() {
+  grpcurl -plaintext -H "accept-language: $1" -d '{"owner_iin":"161016620441","service":"SERVICE_REGISTRATION_AT_RESIDENCE","applicant_iin":"880702431094"}' \
+    "$addr" registry_gateway.v1.RegistryGatewayService/CheckOwner
+}
+expect lang-kk '"language": "kk"' '"code": "REASON_CODE_OWNER_MINOR"' '"role": "REPRESENTATIVE_ROLE_MOTHER"' '"orderItem": "4"' \
+  "\"text\": \"Меншік иесі $today күні [0-9]+ жаста, 18-ге толмаған" '"orderText": "4-тармақ: меншік иесі кәмелетке толмаған' -- lang_check kk
+expect lang-ru '"language": "ru"' '"code": "REASON_CODE_OWNER_MINOR"' '"role": "REPRESENTATIVE_ROLE_MOTHER"' '"orderItem": "4"' \
+  "\"text\": \"Возраст собственника на $today: [0-9]+, меньше 18 лет" 'Заявитель — мать собственника' '"orderText": "Пункт 4: собственник — несовершеннолетний' -- lang_check ru
+expect lang-en '"language": "en"' '"code": "REASON_CODE_OWNER_MINOR"' '"role": "REPRESENTATIVE_ROLE_MOTHER"' '"orderItem": "4"' \
+  "\"text\": \"The owner is [0-9]+ on $today, under 18" '"orderText": "Item 4: the owner is a minor' -- lang_check en
+expect past-term '"outcome": "OUTCOME_ONLINE"' '"code": "REASON_CODE_LEGAL_BASIS_EXPIRED"' \
+  "\"text\": \"The decision date $today is after the end of the term of the joint order .* No. 801 .* No. 500 .*\(in force until 2026-06-30\)" \
+  '"actId": "joint-order-801-500"' '"effectiveUntil": "2026-06-30"' -- check 860314310210
+refute past-term-not-in-force '"inForce": true' -- check 860314310210
+expect within-term '"inForce": true' '"decisionDate": "2026-06-15"' -- check 860314310210 "" 2026-06-15
+refute within-term-no-note 'REASON_CODE_LEGAL_BASIS_EXPIRED' -- check 860314310210 "" 2026-06-15
+expect past-term-ru '"code": "REASON_CODE_LEGAL_BASIS_EXPIRED"' "Дата решения $today позже окончания срока действия акта «совместный приказ .*№ 801.*» \(действует до 2026-06-30\)" -- \
+  grpcurl -plaintext -H 'accept-language: ru' -d '{"owner_iin":"860314310210","service":"SERVICE_REGISTRATION_AT_RESIDENCE"}' "$addr" $S/CheckOwner
+
 # The demo dwellings, row by row (docs/demo.md)
 family="880702431094 851120331100 161016620441"
 spouses="880702431094 851120331100"
@@ -77,6 +105,7 @@ expect dwelling-deceased '"outcome": "OUTCOME_REFUSED_HERE"' '"ownerIndex": 1' '
 expect dwelling-unknown '"outcome": "OUTCOME_REFUSED_HERE"' '"code": "REASON_CODE_OWNER_NOT_FOUND"' -- dwelling "880702431094 990101399994"
 expect dwelling-many '"outcome": "OUTCOME_OPERATIONAL_HALL"' '"ownerIndex": 2' '"ownerIndex": 4' '"role": "REPRESENTATIVE_ROLE_TRUSTEE"' '"role": "REPRESENTATIVE_ROLE_NOT_CONFIRMED"' '"representativeConfirmed": false' -- \
   dwelling "060926515016 050414615027 901201370202 650117470216 950808473021 700404373038 080540012342 080229550079" 650117470216
+expect dwelling-missing '"outcome": "OUTCOME_OPERATIONAL_HALL"' '"ownerIndex": 1' '"code": "REASON_CODE_OWNER_DECLARED_MISSING"' 'owners\[1\] is declared missing by a court' '"role": "REPRESENTATIVE_ROLE_TRUSTEE"' '"representativeConfirmed": true' '"orderText": "Item 4: the owner is declared missing by a court and cannot apply in person' -- dwelling "780203402225 750814302116" 780203402225
 expect dwelling-duplicate 'Code: InvalidArgument' 'owners\[1\]\.iin: repeats owners\[0\]\.iin: list each owner once' -- dwelling "860314310210 860314310210"
 # ... and the step of the order
 expect dwelling-hall-check-positive '"orderItem": "7"' '"orderItem": "8"' '"orderText": "Item 7: positive result of the check: the employee verifies the documents confirming the powers of the owner.s legal representative' -- \

@@ -374,6 +374,15 @@ async fn known_series_start_at_zero() {
         "{}",
         scrape.text
     );
+    // The shipped act's days left, set at start (negative once its term has ended).
+    let days_left = registry_gateway::decision::legal_basis::LegalBasisConfig::default()
+        .days_left(registry_gateway::decision::today());
+    assert_eq!(
+        scrape.value("gateway_legal_basis_days_left", &[]),
+        Some(days_left),
+        "{}",
+        scrape.text
+    );
     assert!(
         !scrape.text.contains("code=\"Ok\""),
         "no tonic-style code names: {}",

@@ -10,6 +10,8 @@
 
 mod common;
 
+use common::signing::{signed_config, KeyFiles, PASSWORD};
+
 use std::sync::Arc;
 
 use registry_gateway::api::pb::{
@@ -82,73 +84,6 @@ async fn the_demo_signs_and_verifies_and_every_rpc_answers() {
     })
     .await
     .expect("GetHigherEducation");
-}
-
-/// Files for `[shep.signing]`: the gateway's key as PKCS#12 (password in a file) and the
-/// trust store of the mocks' CA.
-struct KeyFiles {
-    dir: tempfile::TempDir,
-}
-
-const PASSWORD: &str = "correct horse battery staple";
-
-impl KeyFiles {
-    fn new() -> KeyFiles {
-        let dir = tempfile::tempdir().unwrap();
-        let pki = demo_pki();
-        std::fs::write(dir.path().join("gateway.p12"), pki.gateway.pkcs12(PASSWORD)).unwrap();
-        std::fs::write(dir.path().join("password"), format!("{PASSWORD}\n")).unwrap();
-        std::fs::write(dir.path().join("trust.pem"), pki.ca.cert_pem()).unwrap();
-        KeyFiles { dir }
-    }
-
-    fn path(&self, name: &str) -> String {
-        self.dir.path().join(name).display().to_string()
-    }
-
-    fn write_p12(&self, issued: &shep_wss::testpki::Issued) {
-        std::fs::write(self.dir.path().join("gateway.p12"), issued.pkcs12(PASSWORD)).unwrap();
-    }
-}
-
-fn signed_config(mocks: &MockRegistries, keys: &KeyFiles) -> Config {
-    let mut config = common::config_for(mocks);
-    let signing: Config = Config::from_toml(&format!(
-        r#"
-[shep.signing]
-signer = "pkcs12"
-pkcs12 = "{p12}"
-password_file = "{password}"
-trust_store = "{trust}"
-verify_responses = "required"
-[registries.gbd_fl]
-url = "http://127.0.0.1:1/shep"
-service_id = "S"
-sender_id = "gw"
-[registries.zags]
-url = "http://127.0.0.1:1/shep"
-service_id = "S"
-sender_id = "gw"
-[registries.social_security]
-url = "http://127.0.0.1:1/shep"
-service_id = "S"
-sender_id = "gw"
-[registries.nobd]
-url = "http://127.0.0.1:1/shep"
-service_id = "S"
-sender_id = "gw"
-[registries.epvo]
-url = "http://127.0.0.1:1/shep"
-service_id = "S"
-sender_id = "gw"
-"#,
-        p12 = keys.path("gateway.p12"),
-        password = keys.path("password"),
-        trust = keys.path("trust.pem"),
-    ))
-    .expect("valid signing configuration");
-    config.shep.signing = signing.shep.signing;
-    config
 }
 
 async fn signed_mocks() -> MockRegistries {
@@ -376,13 +311,33 @@ fn signing_configuration_is_validated_by_key() {
         let mut text = String::new();
         for r in Registry::ALL {
             text.push_str(&format!(
-                "[registries.{}]\nurl = \"{url}\"\nservice_id = \"S\"\nsender_id = \"me\"\n",
-                r.key()
+                "[registries.{}]\nurl = \"{url}\"\nservice_id = \"S\"\nsender_id = \"me\"\n{}",
+                r.key(),
+                common::pinned(r)
             ));
         }
         text
     };
     let https = registries("https://shep.example.kz/bip-sync-wss-gost/");
+    // Answers verified: every registry names its own signer, by a well-formed pin.
+    let signing =
+        "[shep.signing]\npkcs12 = \"/k.p12\"\npassword_env = \"P\"\ntrust_store = \"/t.pem\"\n";
+    let unpinned = https.replacen(&common::pinned(Registry::GbdFl), "", 1);
+    let e = Config::from_toml(&format!("{signing}{unpinned}")).unwrap_err();
+    assert!(
+        e.to_string()
+            .starts_with("registries.gbd_fl.answer_signers")
+            && e.to_string().contains("trust store alone"),
+        "{e}"
+    );
+    Config::from_toml(&format!("{signing}verify_responses = \"off\"\n{unpinned}")).unwrap();
+    let short = https.replacen("spki_sha256 = \"", "spki_sha256 = \"ab", 1);
+    let e = Config::from_toml(&short).unwrap_err();
+    assert!(
+        e.to_string()
+            .starts_with("registries.gbd_fl.answer_signers[0].spki_sha256"),
+        "{e}"
+    );
     let e = Config::from_toml(&registries("http://shep.example.kz/x")).unwrap_err();
     assert!(
         e.to_string().starts_with("registries.gbd_fl.url") && e.to_string().contains("loopback"),

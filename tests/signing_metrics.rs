@@ -33,8 +33,9 @@ async fn expiry_gauge_and_zeroed_failure_counters() {
     );
     for r in registry_gateway::registry::Registry::ALL {
         text.push_str(&format!(
-            "[registries.{}]\nurl = \"http://127.0.0.1:1/\"\nservice_id = \"S\"\nsender_id = \"s\"\n",
-            r.key()
+            "[registries.{}]\nurl = \"http://127.0.0.1:1/\"\nservice_id = \"S\"\nsender_id = \"s\"\n{}",
+            r.key(),
+            common::pinned(r)
         ));
     }
     config.shep.signing = Config::from_toml(&text).unwrap().shep.signing;

@@ -83,6 +83,12 @@ pub const STUDENT_SPOUSE: &str = "050414615027";
 pub const MARRIED_MINOR: &str = "090817616013";
 /// Spouse of [`MARRIED_MINOR`] (adult).
 pub const MARRIED_MINOR_SPOUSE: &str = "040303516023";
+/// Adult declared missing by a court (GBD FL life status 3, with the court's record naming
+/// [`MISSING_TRUSTEE`] to manage the property): the operational hall.
+pub const DECLARED_MISSING: &str = "750814302116";
+/// Spouse of [`DECLARED_MISSING`] and the trustee of the property per GBD FL's court record
+/// (capable adult).
+pub const MISSING_TRUSTEE: &str = "780203402225";
 
 /// BIN of [`MINOR`]'s school.
 pub const SCHOOL_BIN: &str = "011240022110";
@@ -98,7 +104,7 @@ pub const BAD_CHECK_DIGIT: &str = "860314310211";
 
 /// Every `[[person]]` of the demo fixture, in file order ([`UNKNOWN`] and
 /// [`ORGANISATION_BIN`] are deliberately absent).
-pub const PERSONS: [&str; 21] = [
+pub const PERSONS: [&str; 23] = [
     CAPABLE_ADULT,
     MINOR,
     MINOR_MOTHER,
@@ -120,6 +126,8 @@ pub const PERSONS: [&str; 21] = [
     STUDENT_SPOUSE,
     MARRIED_MINOR,
     MARRIED_MINOR_SPOUSE,
+    DECLARED_MISSING,
+    MISSING_TRUSTEE,
 ];
 
 /// A demo dwelling: a list of demo owners (as a CheckDwelling request lists them) and the
@@ -196,8 +204,16 @@ pub const MANY_OWNERS: Dwelling = Dwelling {
     applicant: LIMITED_TRUSTEE,
 };
 
+/// A couple, one declared missing by a court, the other the trustee of the missing one's
+/// property, applying: the hall, the trustee confirmed.
+pub const WITH_MISSING: Dwelling = Dwelling {
+    name: "with a co-owner declared missing",
+    owners: &[MISSING_TRUSTEE, DECLARED_MISSING],
+    applicant: MISSING_TRUSTEE,
+};
+
 /// Every demo dwelling.
-pub const DWELLINGS: [Dwelling; 8] = [
+pub const DWELLINGS: [Dwelling; 9] = [
     SOLE_OWNER,
     SPOUSES,
     FAMILY,
@@ -206,6 +222,7 @@ pub const DWELLINGS: [Dwelling; 8] = [
     WITH_DECEASED,
     WITH_UNKNOWN,
     MANY_OWNERS,
+    WITH_MISSING,
 ];
 
 #[cfg(test)]

@@ -281,8 +281,23 @@ pub(crate) struct Person {
     /// Declared missing by a court (life status 3).
     #[serde(default)]
     pub declared_missing: bool,
+    /// The court record of the declaration (modelled `missingStatus`); only with
+    /// `declared_missing`.
+    pub missing: Option<Missing>,
     #[serde(default)]
     pub capacity: Capacity,
+}
+
+/// The court decision declaring a person missing (Civil Code art. 28), and the trustee it
+/// names to manage the person's property (art. 29), as GBD FL is modelled to give them.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Missing {
+    pub decided_on: Option<DateSpec>,
+    pub case_number: Option<String>,
+    pub court: Option<String>,
+    /// The IIN of the trustee managing the property (a `[[person]]`).
+    pub trustee: Option<String>,
 }
 
 impl Person {
@@ -495,6 +510,7 @@ impl FixtureFile {
         let c = Checker {
             persons: self.validate_persons()?,
         };
+        self.validate_missing(&c)?;
         self.validate_civil_acts(&c)?;
         self.validate_social(&c)?;
         self.validate_education(&c)?;
@@ -538,6 +554,31 @@ impl FixtureFile {
             }
         }
         Ok(persons)
+    }
+
+    /// A court record of a missing person belongs to a person declared missing, and names a
+    /// known trustee other than the person.
+    fn validate_missing(&self, c: &Checker) -> Result<(), FixtureError> {
+        for (i, p) in self.person.iter().enumerate() {
+            let Some(m) = &p.missing else { continue };
+            let at = |field: &str| format!("person[{i}].{field}");
+            if !p.declared_missing {
+                return Err(FixtureError::invalid(
+                    at("missing"),
+                    "a court record of a missing person needs declared_missing = true",
+                ));
+            }
+            if let Some(trustee) = &m.trustee {
+                c.known(at("missing.trustee"), trustee)?;
+                if *trustee == p.iin {
+                    return Err(FixtureError::invalid(
+                        at("missing.trustee"),
+                        "is the missing person",
+                    ));
+                }
+            }
+        }
+        Ok(())
     }
 
     fn validate_civil_acts(&self, c: &Checker) -> Result<(), FixtureError> {
@@ -781,6 +822,31 @@ gender = "female"
         ));
         assert!(
             e.starts_with("guardianship[0].guardian: `12345` is not a valid IIN"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn a_missing_record_needs_a_missing_person_and_a_known_trustee() {
+        let e = err(&format!(
+            "{ONE}missing = {{ case_number = \"2-1/2024\" }}\n"
+        ));
+        assert!(
+            e.starts_with("person[0].missing: a court record of a missing person needs"),
+            "{e}"
+        );
+        let e = err(&format!(
+            "{ONE}declared_missing = true\nmissing = {{ trustee = \"980109050588\" }}\n"
+        ));
+        assert!(
+            e.starts_with("person[0].missing.trustee: `980109050588` is not a [[person]]"),
+            "{e}"
+        );
+        let e = err(&format!(
+            "{ONE}declared_missing = true\nmissing = {{ trustee = \"061211600012\" }}\n"
+        ));
+        assert!(
+            e.starts_with("person[0].missing.trustee: is the missing person"),
             "{e}"
         );
     }

@@ -8,7 +8,7 @@ use chrono::NaiveDate;
 use crate::date::DateSpec;
 use crate::envelope::Xml;
 use crate::fixture::{
-    CapacityStatus, ConsentRefusal, Fixture, Gender, GuardianshipKind, Person, StudyForm,
+    CapacityStatus, ConsentRefusal, Fixture, Gender, GuardianshipKind, Missing, Person, StudyForm,
 };
 use crate::Registry;
 
@@ -63,7 +63,11 @@ pub(crate) fn answer(
             };
         }
     }
-    let w = Writer { fixture, today };
+    let w = Writer {
+        fixture,
+        today,
+        asked: iin,
+    };
     // Records are keyed by the fixture's `iin`; a person born relative to today is asked for
     // (and answers) by that day's IIN.
     let key = fixture.key_of(iin, today);
@@ -87,6 +91,9 @@ pub(crate) fn answer(
 struct Writer<'a> {
     fixture: &'a Fixture,
     today: NaiveDate,
+    /// The IIN the request asked about: every answer names it as its subject, as the
+    /// gateway checks.
+    asked: &'a str,
 }
 
 impl Writer<'_> {
@@ -115,7 +122,7 @@ impl Writer<'_> {
         let data = &self.fixture.data;
         let mut x = Xml::new();
         x.open("person");
-        x.leaf("iin", self.iin(&p.iin))
+        x.leaf("iin", self.asked)
             .leaf("surname", &p.surname)
             .leaf("name", &p.name)
             .opt("patronymic", p.patronymic.as_deref())
@@ -156,6 +163,9 @@ impl Writer<'_> {
             .opt("capableNumber", c.case_number.as_deref())
             .opt("court", c.court.as_deref())
             .close("personCapableStatus");
+        if let Some(m) = &p.missing {
+            self.missing_status(&mut x, m);
+        }
         x.opt("regAddress", p.reg_address.as_deref());
         if let Some(act) = data.birth_act.iter().find(|a| a.child == p.iin) {
             x.open("birthCertificate")
@@ -175,10 +185,23 @@ impl Writer<'_> {
         x.finish()
     }
 
+    /// `<missingStatus>` (modelled): the court record of a person declared missing, and the
+    /// trustee managing the property if the record names one.
+    fn missing_status(&self, x: &mut Xml, m: &Missing) {
+        x.open("missingStatus")
+            .opt("decisionDate", self.opt_date(m.decided_on.as_ref()))
+            .opt("caseNumber", m.case_number.as_deref())
+            .opt("court", m.court.as_deref());
+        if let Some(trustee) = &m.trustee {
+            self.party(x, "trustee", trustee);
+        }
+        x.close("missingStatus");
+    }
+
     fn civil_acts(&self, iin: &str) -> String {
         let data = &self.fixture.data;
         let mut x = Xml::new();
-        x.open("civilActs");
+        x.open("civilActs").leaf("iin", self.asked);
         for a in data.birth_act.iter().filter(|a| a.child == iin) {
             x.open("birthAct")
                 .leaf("actNumber", &a.number)
@@ -230,7 +253,7 @@ impl Writer<'_> {
     fn social_status(&self, iin: &str) -> String {
         let data = &self.fixture.data;
         let mut x = Xml::new();
-        x.open("socialStatus");
+        x.open("socialStatus").leaf("iin", self.asked);
         for d in data.disability.iter().filter(|d| d.person == iin) {
             x.open("disability")
                 .leaf("group", d.group.to_string())
@@ -265,7 +288,7 @@ impl Writer<'_> {
 
     fn education(&self, iin: &str) -> String {
         let mut x = Xml::new();
-        x.open("education");
+        x.open("education").leaf("iin", self.asked);
         for s in self.fixture.data.school.iter().filter(|s| s.student == iin) {
             x.open("enrolment")
                 .leaf("organisationBin", &s.organisation_bin)
@@ -282,7 +305,7 @@ impl Writer<'_> {
 
     fn higher_education(&self, iin: &str) -> String {
         let mut x = Xml::new();
-        x.open("higherEducation");
+        x.open("higherEducation").leaf("iin", self.asked);
         for u in self
             .fixture
             .data

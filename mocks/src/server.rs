@@ -310,7 +310,7 @@ async fn send_message(State(shared): State<Arc<Shared>>, body: Bytes) -> Respons
     };
     let xml = answer(&shared, &mode, &request);
     let xml = match &shared.signing {
-        Some(signing) => signing.sign(xml),
+        Some(signing) => signing.sign(shared.registry, xml),
         None => xml,
     };
     match mode {
@@ -386,12 +386,15 @@ fn refuse_signature(shared: &Shared, body: &[u8]) -> Option<Response> {
             tracing::debug!(registry = shared.registry.key(), %message, "request signature refused");
             Some(xml_response(
                 StatusCode::INTERNAL_SERVER_ERROR,
-                signing.sign(envelope::fault(
-                    "soap:Client",
-                    &faultstring,
-                    signing::SECURITY_FAULT_CODE,
-                    &message,
-                )),
+                signing.sign(
+                    shared.registry,
+                    envelope::fault(
+                        "soap:Client",
+                        &faultstring,
+                        signing::SECURITY_FAULT_CODE,
+                        &message,
+                    ),
+                ),
             ))
         }
     }

@@ -1,6 +1,6 @@
 //! WS-Security on the mocks, as on the bus: requests must be signed by a sender whose
-//! certificate chains to the mock's trust store, and answers are signed with the mock's own
-//! key. Off unless a mock is started with a [`MockSigning`] (the gateway's embedded demo mocks
+//! certificate chains to the mock's trust store, and answers are signed with the registry's
+//! own key (each registry has its own certificate, as the gateway's pins expect). Off unless a mock is started with a [`MockSigning`] (the gateway's embedded demo mocks
 //! always are, with [`demo_pki`]).
 //!
 //! A request without a signature gets the SOAP fault `soap:Client` / `InvalidSecurity`
@@ -11,15 +11,17 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use shep_wss::testpki::{Issued, TestCa, Validity};
-use shep_wss::{Credentials, TrustStore, Verdict, VerifyOptions};
+use shep_wss::{Credentials, SignerId, TrustStore, Verdict, VerifyOptions};
+
+use crate::{PerRegistry, Registry};
 
 /// Detail code of the fault for a missing or bad request signature.
 pub const SECURITY_FAULT_CODE: &str = "SECURITY_ERROR";
 
 /// How one mock checks requests and signs answers.
 pub struct MockSigning {
-    /// Signs the mock's answers.
-    pub credentials: Arc<Credentials>,
+    /// Signs each registry's answers.
+    pub credentials: PerRegistry<Arc<Credentials>>,
     /// Requests' signers must chain to one of these.
     pub trust: TrustStore,
     /// Refuse requests that are not signed (with a SOAP fault).
@@ -38,13 +40,13 @@ impl std::fmt::Debug for MockSigning {
     }
 }
 
-/// Keys generated once per process for the demo and tests: one test CA, the mock bus's
+/// Keys generated once per process for the demo and tests: one test CA, each registry's
 /// certificate and the gateway's.
 pub struct DemoPki {
-    /// The test CA ("Demo NCA RK (test)"); both certificates below are issued by it.
+    /// The test CA ("Demo NCA RK (test)"); every certificate below is issued by it.
     pub ca: TestCa,
-    /// The mock registries' signing key and certificate.
-    pub bus: Issued,
+    /// Each mock registry's signing key and certificate.
+    pub registries: PerRegistry<Issued>,
     /// The gateway's signing key and certificate.
     pub gateway: Issued,
 }
@@ -55,15 +57,36 @@ impl std::fmt::Debug for DemoPki {
     }
 }
 
-/// The demo keys (RSA 2048), generated on first use (a fraction of a second).
+/// The demo keys (RSA 2048), generated on first use (about a second).
 pub fn demo_pki() -> &'static DemoPki {
     static PKI: OnceLock<DemoPki> = OnceLock::new();
     PKI.get_or_init(|| {
         let ca = TestCa::generate("Demo NCA RK (test)");
-        let bus = ca.issue("SHEP mock bus (test)", Validity::Current);
+        let registries = PerRegistry::from_fn(|registry| {
+            ca.issue(
+                &format!("{} mock (test)", registry.name()),
+                Validity::Current,
+            )
+        });
         let gateway = ca.issue("registry-gateway demo sender (test)", Validity::Current);
-        DemoPki { ca, bus, gateway }
+        DemoPki {
+            ca,
+            registries,
+            gateway,
+        }
     })
+}
+
+impl DemoPki {
+    /// Each registry's signing keys.
+    pub fn registry_credentials(&self) -> PerRegistry<Arc<Credentials>> {
+        PerRegistry::from_fn(|registry| Arc::new(self.registries[registry].credentials()))
+    }
+
+    /// Who signs `registry`'s answers: what the gateway pins.
+    pub fn signer_of(&self, registry: Registry) -> SignerId {
+        SignerId::of(&self.registries[registry].cert_der).expect("a test certificate")
+    }
 }
 
 impl MockSigning {
@@ -71,7 +94,7 @@ impl MockSigning {
     pub fn demo() -> Arc<MockSigning> {
         let pki = demo_pki();
         Arc::new(MockSigning {
-            credentials: Arc::new(pki.bus.credentials()),
+            credentials: pki.registry_credentials(),
             trust: pki.ca.trust_store(),
             require_signed_requests: true,
             sign_answers: true,
@@ -90,7 +113,7 @@ impl MockSigning {
             chrono::Utc::now(),
             &VerifyOptions::default(),
         ) {
-            Ok(Verdict::Signed { signer }) => Ok(Some(signer)),
+            Ok(Verdict::Signed(signed)) => Ok(Some(signed.signer.subject)),
             Ok(Verdict::Unsigned) if self.require_signed_requests => Err((
                 "InvalidSecurity".to_owned(),
                 "the request carries no wsse:Security signature".to_owned(),
@@ -103,14 +126,14 @@ impl MockSigning {
         }
     }
 
-    /// The answer signed, or unchanged when answers are not signed.
-    pub(crate) fn sign(&self, xml: String) -> String {
+    /// `registry`'s answer signed with its key, or unchanged when answers are not signed.
+    pub(crate) fn sign(&self, registry: Registry, xml: String) -> String {
         if !self.sign_answers {
             return xml;
         }
         match shep_wss::sign_envelope(
             &xml,
-            &self.credentials,
+            &self.credentials[registry],
             chrono::Utc::now(),
             Duration::from_secs(300),
         ) {

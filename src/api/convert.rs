@@ -1,6 +1,6 @@
 //! Domain -> protobuf, in one place.
 
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 use chrono::NaiveDate;
 
@@ -8,11 +8,14 @@ use super::call::Audited;
 use super::pb;
 use crate::audit::RegistryUse;
 use crate::decision::dwelling::{DwellingDecision, OwnerReason};
+use crate::decision::legal_basis::{Act, Term};
+use crate::decision::DecisionConfig;
 use crate::decision::{
     self, step, Decision, DwellingQuestion, EvidenceStatus, Outcome, OwnerQuestion, ReasonCode,
     Role, Service, Step,
 };
 use crate::error::Error;
+use crate::i18n::{Bundles, Catalogue, Lang, Text};
 use crate::registry::{
     self, CapacityStatus, CivilActs, Fetched, Gender, GuardianshipKind, LifeStatus, PerRegistry,
     Person, Registry, SchoolEnrolment, SocialStatus, Source, Study, StudyForm,
@@ -296,14 +299,51 @@ fn reason_code(code: ReasonCode) -> pb::ReasonCode {
         ReasonCode::OwnerHasDisability => P::OwnerHasDisability,
         ReasonCode::RegistryNotAnswered => P::RegistryNotAnswered,
         ReasonCode::CapacityStatusExpired => P::CapacityStatusExpired,
+        ReasonCode::LegalBasisExpired => P::LegalBasisExpired,
+        ReasonCode::LegalBasisNotYetInForce => P::LegalBasisNotYetInForce,
     }
 }
 
-fn reasons(list: Vec<decision::Reason>) -> Vec<pb::Reason> {
+/// How an answer is worded: in the caller's language, with the words of the act it cites.
+pub struct Wording {
+    pub lang: Lang,
+    act: Act,
+    in_force: bool,
+    bundles: Option<Arc<Bundles>>,
+}
+
+impl Wording {
+    /// The wording in `lang` of an answer dated `date` under `rules`.
+    pub fn new(rules: &DecisionConfig, date: chrono::NaiveDate, lang: Lang) -> Wording {
+        let basis = rules.legal_basis.on(date);
+        Wording {
+            lang,
+            act: basis.act.clone(),
+            in_force: basis.term == Term::InForce,
+            bundles: basis.act.bundles(),
+        }
+    }
+
+    fn say(&self, text: &Text) -> String {
+        Catalogue::shipped().render(self.lang, text, self.bundles.as_deref())
+    }
+
+    fn legal_basis(&self) -> pb::LegalBasis {
+        pb::LegalBasis {
+            act: self.say(&Text::new("act-name")),
+            act_id: self.act.id.clone(),
+            effective_from: self.act.effective_from.to_string(),
+            effective_until: date(self.act.effective_until),
+            in_force: self.in_force,
+        }
+    }
+}
+
+fn reasons(list: Vec<decision::Reason>, w: &Wording) -> Vec<pb::Reason> {
     list.into_iter()
         .map(|r| pb::Reason {
             code: reason_code(r.code).into(),
-            text: r.text,
+            text: w.say(&r.text),
             source: r.source.map(registry).unwrap_or_default(),
         })
         .collect()
@@ -333,14 +373,14 @@ fn order_step(s: Step) -> i32 {
     .into()
 }
 
-pub fn decision(check: &OwnerQuestion, d: Decision) -> pb::CheckOwnerResponse {
+pub fn decision(check: &OwnerQuestion, d: Decision, w: &Wording) -> pb::CheckOwnerResponse {
     let owner = d.owner;
-    let order = step::instruction(d.outcome, check.step, check.service);
+    let order = step::instruction(d.outcome, step::Ground::of(&d), check.step, check.service);
     pb::CheckOwnerResponse {
         decision_id: d.id,
         outcome: outcome(d.outcome).into(),
-        reasons: reasons(d.reasons),
-        notes: reasons(d.notes),
+        reasons: reasons(d.reasons, w),
+        notes: reasons(d.notes, w),
         owner: Some(pb::OwnerFacts {
             kind: if owner.organisation {
                 pb::OwnerKind::Organisation
@@ -357,6 +397,7 @@ pub fn decision(check: &OwnerQuestion, d: Decision) -> pb::CheckOwnerResponse {
                 .into(),
             deceased: owner.deceased,
             under_guardianship: owner.under_guardianship,
+            declared_missing: owner.declared_missing,
         }),
         representation: d.representation.map(|r| pb::Representation {
             role: match r.role {
@@ -370,7 +411,7 @@ pub fn decision(check: &OwnerQuestion, d: Decision) -> pb::CheckOwnerResponse {
             .into(),
             source: r.source.map(registry).unwrap_or_default(),
             record_id: r.record_id,
-            text: r.text,
+            text: w.say(&r.text),
         }),
         evidence: d
             .evidence
@@ -381,8 +422,10 @@ pub fn decision(check: &OwnerQuestion, d: Decision) -> pb::CheckOwnerResponse {
         decision_date: check.date.to_string(),
         service: service(check.service),
         step: order_step(check.step),
-        order_text: order.text,
-        warning: order.warning,
+        order_text: w.say(&order.text),
+        warning: order.warning.map(|t| w.say(&t)).unwrap_or_default(),
+        legal_basis: Some(w.legal_basis()),
+        language: w.lang.tag().to_owned(),
     }
 }
 
@@ -392,9 +435,10 @@ pub fn dwelling(
     check: &DwellingQuestion,
     d: DwellingDecision,
     owners: Vec<Result<Decision, Error>>,
+    w: &Wording,
 ) -> pb::CheckDwellingResponse {
     let first = &check.owners[0];
-    let order = step::instruction(d.outcome, first.step, first.service);
+    let order = step::instruction(d.outcome, d.ground, first.step, first.service);
     let results = check
         .owners
         .iter()
@@ -402,7 +446,7 @@ pub fn dwelling(
         .map(|(owner, result)| pb::OwnerResult {
             iin: owner.owner.as_str().to_owned(),
             result: Some(match result {
-                Ok(decided) => pb::owner_result::Result::Decision(decision(owner, decided)),
+                Ok(decided) => pb::owner_result::Result::Decision(decision(owner, decided, w)),
                 Err(e) => pb::owner_result::Result::Failure(owner_failure(&e)),
             }),
         })
@@ -410,24 +454,30 @@ pub fn dwelling(
     pb::CheckDwellingResponse {
         decision_id: d.id,
         outcome: outcome(d.outcome).into(),
-        reasons: d.reasons.into_iter().map(dwelling_reason).collect(),
-        notes: d.notes.into_iter().map(dwelling_reason).collect(),
+        reasons: d
+            .reasons
+            .into_iter()
+            .map(|r| dwelling_reason(r, w))
+            .collect(),
+        notes: d.notes.into_iter().map(|r| dwelling_reason(r, w)).collect(),
         owners: results,
         representative_confirmed: d.representative_confirmed,
         order_item: order.item.to_owned(),
-        order_text: order.text,
-        warning: order.warning,
+        order_text: w.say(&order.text),
+        warning: order.warning.map(|t| w.say(&t)).unwrap_or_default(),
         step: order_step(first.step),
         decision_date: first.date.to_string(),
         service: service(first.service),
+        legal_basis: Some(w.legal_basis()),
+        language: w.lang.tag().to_owned(),
     }
 }
 
-fn dwelling_reason(r: OwnerReason) -> pb::DwellingReason {
+fn dwelling_reason(r: OwnerReason, w: &Wording) -> pb::DwellingReason {
     pb::DwellingReason {
         owner_index: u32::try_from(r.index).unwrap_or(u32::MAX),
         code: r.code.map(reason_code).unwrap_or_default().into(),
-        text: r.text,
+        text: w.say(&r.text),
     }
 }
 

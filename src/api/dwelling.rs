@@ -28,8 +28,9 @@ pub async fn check(
     request: Request<pb::CheckDwellingRequest>,
 ) -> Result<Response<pb::CheckDwellingResponse>, Status> {
     let call = gateway.edge.begin(Rpc::CheckDwelling, &request);
-    let r = request.into_inner();
     let rules = gateway.decider.rules();
+    let lang = super::language(&request, rules.default_language);
+    let r = request.into_inner();
     // Read once per owner listed (at most `max_owners`: a longer list is refused).
     let (tokens, marks): (Vec<_>, Vec<_>) = r
         .owners
@@ -57,7 +58,8 @@ pub async fn check(
             owners = owners.len(),
             "decided"
         );
-        Ok(convert::dwelling(&check, decided, owners))
+        let wording = convert::Wording::new(&rules, check.owners[0].date, lang);
+        Ok(convert::dwelling(&check, decided, owners, &wording))
     })
     .await
 }

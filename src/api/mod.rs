@@ -280,6 +280,16 @@ fn owner_question(
     Ok(question.about(owner, consent_token, gbd_fl_shared_cache, deadline))
 }
 
+/// The language of the answer to `request`: its `accept-language` (gRPC metadata; over
+/// HTTP/JSON the header, passed on as metadata), else `default`.
+pub(crate) fn language<T>(request: &Request<T>, default: crate::i18n::Lang) -> crate::i18n::Lang {
+    let header = request
+        .metadata()
+        .get("accept-language")
+        .and_then(|v| v.to_str().ok());
+    crate::i18n::negotiate(header, default)
+}
+
 #[tonic::async_trait]
 impl pb::registry_gateway_service_server::RegistryGatewayService for GatewayService {
     async fn get_person(
@@ -326,10 +336,12 @@ impl pb::registry_gateway_service_server::RegistryGatewayService for GatewayServ
         request: Request<pb::CheckOwnerRequest>,
     ) -> Result<Response<pb::CheckOwnerResponse>, Status> {
         let mut call = self.edge.begin(Rpc::CheckOwner, &request);
+        let rules = self.decider.rules();
+        let lang = language(&request, rules.default_language);
         let r = request.into_inner();
         let mut about = About::decision(&r.owner_iin, &r.applicant_iin, &r.decision_date);
         let shared_cache = call.consent_settings().check_owner_shared_cache;
-        let max_days_back = self.decider.rules().max_days_back;
+        let max_days_back = rules.max_days_back;
         let deadline = call.deadline();
         let question = call.consent_token(&r.consent_token).and_then(|token| {
             let question = owner_question(r, token, shared_cache, deadline, max_days_back)?;
@@ -344,7 +356,8 @@ impl pb::registry_gateway_service_server::RegistryGatewayService for GatewayServ
             let question = question?;
             let decision = self.decider.decide(&question).await?;
             tracing::debug!(outcome = ?decision.outcome, decision_id = %decision.id, "decided");
-            Ok(convert::decision(&question, decision))
+            let wording = convert::Wording::new(&rules, question.date, lang);
+            Ok(convert::decision(&question, decision, &wording))
         })
         .await
     }

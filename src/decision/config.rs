@@ -3,10 +3,12 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::legal_basis::LegalBasisConfig;
+use crate::i18n::Lang;
 use crate::validate::{Invalid, Validate};
 
 /// Rules of the CheckOwner and CheckDwelling decisions that the law leaves to a convention.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct DecisionConfig {
     /// When someone born on 29 February turns 18 in a non-leap year.
@@ -21,6 +23,12 @@ pub struct DecisionConfig {
     pub max_owners: usize,
     /// CheckDwelling: what a deceased co-owner, or one unknown to GBD FL, makes of the dwelling.
     pub deceased_co_owner: DeceasedCoOwner,
+    /// The language of the texts (reasons, notes, order items, warning) for a call without an
+    /// `accept-language` naming `kk`, `ru` or `en`. Default `en`: the texts callers got before
+    /// the languages came, so a client that never sends `accept-language` sees no change.
+    pub default_language: Lang,
+    /// The act the answers follow and cite, its term and its wording (`[decision.legal_basis]`).
+    pub legal_basis: LegalBasisConfig,
 }
 
 impl Default for DecisionConfig {
@@ -31,6 +39,8 @@ impl Default for DecisionConfig {
             max_days_back: DecisionConfig::DEFAULT_MAX_DAYS_BACK,
             max_owners: DecisionConfig::DEFAULT_MAX_OWNERS,
             deceased_co_owner: DeceasedCoOwner::Refuse,
+            default_language: Lang::En,
+            legal_basis: LegalBasisConfig::default(),
         }
     }
 }
@@ -90,6 +100,8 @@ impl Validate for DecisionConfig {
                 format!("must be 1 to {}", DecisionConfig::MAX_OWNERS),
             ));
         }
-        Ok(())
+        self.legal_basis
+            .validate()
+            .map_err(|e| e.under("legal_basis"))
     }
 }

@@ -6,8 +6,8 @@
 //!    owner's birth) fails the call, naming the owner;
 //! 2. `REFUSED_HERE` when an owner is deceased or unknown to GBD FL and
 //!    `decision.deceased_co_owner = "refuse"` (the default; see [`DeceasedCoOwner`]);
-//! 3. `OPERATIONAL_HALL` when an owner is a minor, incapable, of limited capacity or a ward
-//!    (or deceased / unknown with `deceased_co_owner = "hall"`). It stands without an owner
+//! 3. `OPERATIONAL_HALL` when an owner is a minor, incapable, of limited capacity, a ward or
+//!    declared missing by a court (or deceased / unknown with `deceased_co_owner = "hall"`). It stands without an owner
 //!    whose registries did not answer (noted), as CheckOwner's hall stands without IS ZAGS:
 //!    the employee sees every owner's documents in the hall, and the hall's check runs again;
 //! 4. otherwise an owner without a decision fails the call with that owner's error (fail
@@ -17,7 +17,9 @@
 use super::DeceasedCoOwner;
 use crate::error::Error;
 
+use super::step::Ground;
 use super::{Decision, Outcome, ReasonCode, Role};
+use crate::i18n::Text;
 
 /// The dwelling's answer, besides each owner's own decision.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -32,6 +34,9 @@ pub struct DwellingDecision {
     /// hall): whether registries confirm the applicant as the representative of every such
     /// owner.
     pub representative_confirmed: Option<bool>,
+    /// How the order's items 4 and 7 are worded for the dwelling: for owners declared missing
+    /// when they are all the hall's owners, else the order's own categories.
+    pub ground: Ground,
 }
 
 /// Why one owner counts for the dwelling's answer.
@@ -41,7 +46,7 @@ pub struct OwnerReason {
     pub index: usize,
     /// The owner's decisive reason (the first of its decision); none for an owner without one.
     pub code: Option<ReasonCode>,
-    pub text: String,
+    pub text: Text,
 }
 
 /// The dwelling's answer from each owner's, or the error of the owner that is the call's
@@ -53,6 +58,15 @@ pub fn combine(
     let owner_error = |(i, r): (usize, &Result<Decision, Error>)| {
         r.as_ref().err().map(|e| Error::of_owner(i, e.clone()))
     };
+    // No legal basis in force (with `on_expired = "refuse"`): the dwelling's answer, not an
+    // owner's.
+    if let Some(e) = owners.iter().find_map(|r| {
+        r.as_ref()
+            .err()
+            .filter(|e| matches!(e, Error::LegalBasis { .. }))
+    }) {
+        return Err(e.clone());
+    }
     if let Some(e) = owners
         .iter()
         .enumerate()
@@ -92,15 +106,17 @@ pub fn combine(
             None => (Outcome::Online, with(Outcome::Online)),
         },
     };
+    let ground = ground(owners, outcome, |d| {
+        counts_as(d) == Outcome::OperationalHall
+    });
     let notes = failed
         .iter()
         .map(|&(index, e)| OwnerReason {
             index,
             code: None,
-            text: format!(
-                "owners[{index}]: no decision ({}); not needed for this outcome",
-                e.to_status("").message()
-            ),
+            text: Text::new("dwelling-no-decision")
+                .arg("index", index)
+                .arg("error", e.to_status("").message()),
         })
         .collect();
     Ok(DwellingDecision {
@@ -109,34 +125,54 @@ pub fn combine(
         reasons,
         notes,
         representative_confirmed: representative_confirmed(owners),
+        ground,
     })
+}
+
+/// [`Ground::DeclaredMissing`] for a hall dwelling whose hall owners (`in_hall`) are all
+/// declared missing and nothing else.
+fn ground(
+    owners: &[Result<Decision, Error>],
+    outcome: Outcome,
+    in_hall: impl Fn(&Decision) -> bool,
+) -> Ground {
+    let mut hall = owners
+        .iter()
+        .filter_map(|r| r.as_ref().ok())
+        .filter(|d| in_hall(d))
+        .peekable();
+    let missing_only =
+        hall.peek().is_some() && hall.all(|d| Ground::of(d) == Ground::DeclaredMissing);
+    if outcome == Outcome::OperationalHall && missing_only {
+        Ground::DeclaredMissing
+    } else {
+        Ground::MinorOrIncapacitated
+    }
 }
 
 fn owner_reason(index: usize, d: &Decision, convention: DeceasedCoOwner) -> OwnerReason {
     let code = d.reasons.first().map(|r| r.code);
     let who = match code {
-        Some(ReasonCode::OwnerDeceased) => "is deceased",
-        Some(ReasonCode::OwnerNotFound) => "is unknown to GBD FL",
-        Some(ReasonCode::OwnerIsOrganisation) => "is an organisation",
-        Some(ReasonCode::OwnerCapableAdult) => "is a living capable adult",
-        _ => "is a minor or incapacitated person",
+        Some(ReasonCode::OwnerDeceased) => "who-deceased",
+        Some(ReasonCode::OwnerNotFound) => "who-unknown",
+        Some(ReasonCode::OwnerIsOrganisation) => "who-organisation",
+        Some(ReasonCode::OwnerCapableAdult) => "who-adult",
+        Some(ReasonCode::OwnerDeclaredMissing) => "who-missing",
+        _ => "who-minor",
     };
     let then = match (d.outcome, convention) {
-        (Outcome::RefusedHere, DeceasedCoOwner::Refuse) => {
-            ": an inheritance not yet registered, or a wrong number; the service is impossible \
-             here whatever the other owners are (decision.deceased_co_owner = refuse)"
-        }
-        (Outcome::RefusedHere, DeceasedCoOwner::Hall) => {
-            ": the heirs' documents are seen in the operational hall \
-             (decision.deceased_co_owner = hall)"
-        }
-        (Outcome::OperationalHall, _) => ": the dwelling goes to the operational hall",
-        (Outcome::Online, _) => "",
+        (Outcome::RefusedHere, DeceasedCoOwner::Refuse) => "then-refuse",
+        (Outcome::RefusedHere, DeceasedCoOwner::Hall) => "then-heirs",
+        (Outcome::OperationalHall, _) => "then-hall",
+        (Outcome::Online, _) => "then-online",
     };
     OwnerReason {
         index,
         code,
-        text: format!("owners[{index}] {who}{then}"),
+        text: Text::new("dwelling-owner")
+            .arg("index", index)
+            .text("who", Text::new(who))
+            .text("then", Text::new(then)),
     }
 }
 
@@ -174,7 +210,7 @@ mod tests {
             outcome,
             reasons: vec![Reason {
                 code,
-                text: String::new(),
+                text: Text::new("then-online"),
                 source: None,
             }],
             notes: Vec::new(),
@@ -195,6 +231,11 @@ mod tests {
     }
     fn ward() -> Result<Decision, Error> {
         decided(OperationalHall, ReasonCode::OwnerUnderGuardianship)
+    }
+    fn missing() -> Result<Decision, Error> {
+        let mut d = decided(OperationalHall, ReasonCode::OwnerDeclaredMissing)?;
+        d.owner.declared_missing = true;
+        Ok(d)
     }
     fn deceased() -> Result<Decision, Error> {
         decided(RefusedHere, ReasonCode::OwnerDeceased)
@@ -249,6 +290,16 @@ mod tests {
             (
                 vec![adult(), ward()],
                 Ok(OperationalHall),
+                Ok(OperationalHall),
+            ),
+            (
+                vec![adult(), missing()],
+                Ok(OperationalHall),
+                Ok(OperationalHall),
+            ),
+            (
+                vec![missing(), deceased()],
+                Ok(RefusedHere),
                 Ok(OperationalHall),
             ),
             (
@@ -334,13 +385,65 @@ mod tests {
         assert!(d.notes.is_empty());
     }
 
+    #[test]
+    fn a_co_owner_declared_missing_sends_the_dwelling_to_the_hall_worded_as_such() {
+        let d = combine(&[adult(), missing()], Refuse).unwrap();
+        assert_eq!(d.outcome, OperationalHall);
+        assert_eq!(d.reasons.len(), 1);
+        assert_eq!(
+            (d.reasons[0].index, d.reasons[0].code),
+            (1, Some(ReasonCode::OwnerDeclaredMissing))
+        );
+        assert!(
+            d.reasons[0]
+                .text
+                .starts_with("owners[1] is declared missing by a court"),
+            "{}",
+            d.reasons[0].text
+        );
+        assert_eq!(d.ground, Ground::DeclaredMissing);
+        // With a minor in the hall too, the order's own categories word the dwelling.
+        let d = combine(&[minor(), missing()], Refuse).unwrap();
+        assert_eq!(d.ground, Ground::MinorOrIncapacitated);
+        assert_eq!(d.reasons.len(), 2);
+        // A deceased co-owner refuses the dwelling whatever the missing one.
+        let d = combine(&[missing(), deceased()], Refuse).unwrap();
+        assert_eq!(d.ground, Ground::MinorOrIncapacitated);
+        // The applicant confirmed as the trustee counts as the representative.
+        let mut trustee = missing().unwrap();
+        trustee.representation = Some(Representation {
+            role: Role::Trustee,
+            source: Some(Registry::GbdFl),
+            record_id: "2-1/2024".into(),
+            text: Text::new("then-online"),
+        });
+        let d = combine(&[adult(), Ok(trustee)], Refuse).unwrap();
+        assert_eq!(d.representative_confirmed, Some(true));
+    }
+
+    #[test]
+    fn no_legal_basis_is_the_dwelling_s_error_not_an_owner_s() {
+        let none = || {
+            Err(Error::LegalBasis {
+                act: "joint-order-801-500".into(),
+                term: "from 2025-10-31 until 2026-06-30".into(),
+                date: chrono::NaiveDate::from_ymd_opt(2026, 12, 5).unwrap(),
+            })
+        };
+        let e = combine(&[consent_refused(), none(), none()], Refuse).unwrap_err();
+        assert!(matches!(e, Error::LegalBasis { .. }), "{e}");
+        assert!(e
+            .to_string()
+            .starts_with("no legal basis in force on 2026-12-05"));
+    }
+
     fn represented(role: Option<Role>) -> Result<Decision, Error> {
         let mut d = minor()?;
         d.representation = role.map(|role| Representation {
             role,
             source: None,
             record_id: String::new(),
-            text: String::new(),
+            text: Text::new("then-online"),
         });
         Ok(d)
     }

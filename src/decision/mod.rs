@@ -15,6 +15,7 @@ use chrono::NaiveDate;
 
 use crate::consent::ConsentToken;
 use crate::error::Error;
+use crate::i18n::Text;
 use crate::iin::{Holder, Iin};
 use crate::registry::{
     CapacityStatus, CivilActs, Failure, Person, Query, Registries, Registry, SocialStatus, Source,
@@ -23,6 +24,7 @@ use crate::registry::{
 pub mod age;
 pub mod config;
 pub mod dwelling;
+pub mod legal_basis;
 pub mod rules;
 pub mod step;
 
@@ -139,12 +141,17 @@ pub enum ReasonCode {
     OwnerHasDisability,
     RegistryNotAnswered,
     CapacityStatusExpired,
+    /// Note: the decision date lies after the end of every configured act's term.
+    LegalBasisExpired,
+    /// Note: the decision date lies before every configured act takes effect.
+    LegalBasisNotYetInForce,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Reason {
     pub code: ReasonCode,
-    pub text: String,
+    /// Worded in the caller's language at the edge.
+    pub text: Text,
     pub source: Option<Registry>,
 }
 
@@ -156,6 +163,8 @@ pub struct OwnerFacts {
     pub capacity: Option<CapacityStatus>,
     pub deceased: bool,
     pub under_guardianship: bool,
+    /// Declared missing by a court per GBD FL.
+    pub declared_missing: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -173,7 +182,7 @@ pub struct Representation {
     pub role: Role,
     pub source: Option<Registry>,
     pub record_id: String,
-    pub text: String,
+    pub text: Text,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -204,6 +213,7 @@ pub struct Decider {
 
 impl Decider {
     pub fn new(registries: Registries, rules: Arc<ArcSwap<DecisionConfig>>) -> Decider {
+        legal_basis::report(&rules.load().legal_basis, today());
         Decider { registries, rules }
     }
 
@@ -215,6 +225,34 @@ impl Decider {
     /// The decision, or the registry whose silence makes one impossible (fail closed), or
     /// `INVALID_ARGUMENT` for a decision date before the owner's birth (per GBD FL).
     pub async fn decide(&self, question: &OwnerQuestion) -> Result<Decision, Error> {
+        let rules = self.rules.load_full();
+        let basis = rules.legal_basis.on(question.date);
+        legal_basis::report(&rules.legal_basis, today());
+        let note = basis.note(question.date);
+        if note.is_some() && rules.legal_basis.on_expired == legal_basis::OnExpired::Refuse {
+            return Err(Error::LegalBasis {
+                act: basis.act.id.clone(),
+                term: legal_basis::term_words(basis.act),
+                date: question.date,
+            });
+        }
+        let mut decision = self.decide_by_rules(question, &rules).await?;
+        if let Some((code, text)) = note {
+            decision.notes.push(Reason {
+                code,
+                text,
+                source: None,
+            });
+        }
+        Ok(decision)
+    }
+
+    /// The decision by [`rules`], without the legal basis's note.
+    async fn decide_by_rules(
+        &self,
+        question: &OwnerQuestion,
+        rules: &DecisionConfig,
+    ) -> Result<Decision, Error> {
         if question.owner.holder() == Holder::Organisation {
             return Ok(rules::organisation());
         }
@@ -242,7 +280,7 @@ impl Decider {
                 ));
             }
         }
-        Ok(rules::decide(question, &self.rules.load(), answers)?)
+        Ok(rules::decide(question, rules, answers)?)
     }
 
     /// GBD FL, IS ZAGS and E-social security about the owner, in parallel.

@@ -1,8 +1,9 @@
 //! The rules of CheckOwner as a pure function of the registries' answers.
 //!
 //! Precedence: refused (unknown to GBD FL, or deceased per GBD FL or a ZAGS death act), then
-//! the operational hall (minor by GBD FL birth date, court status in GBD FL, guardianship or
-//! trusteeship in force in E-social security), then online. GBD FL is needed for every person;
+//! the operational hall (declared missing by a court per GBD FL, minor by GBD FL birth date,
+//! court status in GBD FL, guardianship or trusteeship in force in E-social security), then
+//! online. GBD FL is needed for every person;
 //! an online answer also needs E-social security (guardianship) and IS ZAGS (death act), so a
 //! missing one fails the call naming it. A hall answer stands without them (the employee checks
 //! documents anyway) and notes which registry did not answer.
@@ -14,6 +15,10 @@ use crate::registry::{
     CapacityStatus, CivilActs, DeathAct, Fetched, Guardianship, GuardianshipKind, LifeStatus,
     Payload, Person, Registry, RegistryError, SocialStatus,
 };
+
+use chrono::NaiveDate;
+
+use crate::i18n::Text;
 
 use super::age::{age_on, ADULT_AGE};
 use super::DecisionConfig;
@@ -33,12 +38,34 @@ fn new_id() -> String {
     uuid::Uuid::new_v4().to_string()
 }
 
-fn reason(code: ReasonCode, source: Option<Registry>, text: impl Into<String>) -> Reason {
-    Reason {
-        code,
-        text: text.into(),
-        source,
+fn reason(code: ReasonCode, source: Option<Registry>, text: Text) -> Reason {
+    Reason { code, text, source }
+}
+
+/// A registry's name, in the answer's language.
+pub(crate) fn registry_name(registry: Registry) -> Text {
+    Text::new(match registry {
+        Registry::GbdFl => "registry-gbd_fl",
+        Registry::Zags => "registry-zags",
+        Registry::SocialSecurity => "registry-social_security",
+        Registry::Nobd => "registry-nobd",
+        Registry::Epvo => "registry-epvo",
+    })
+}
+
+/// ", case …", " of …", ", …": the parts of a court's record GBD FL gives.
+fn court_record(case: Option<&str>, date: Option<NaiveDate>, court: Option<&str>) -> Vec<Text> {
+    let mut parts = Vec::new();
+    if let Some(case) = case {
+        parts.push(Text::new("court-case").arg("case", case));
     }
+    if let Some(date) = date {
+        parts.push(Text::new("court-date").arg("date", date));
+    }
+    if let Some(court) = court {
+        parts.push(Text::new("court-name").arg("court", court));
+    }
+    parts
 }
 
 fn not_consulted(registry: Registry) -> Evidence {
@@ -58,8 +85,7 @@ pub fn organisation() -> Decision {
         reasons: vec![reason(
             ReasonCode::OwnerIsOrganisation,
             None,
-            "The owner is an organisation (BIN): a dwelling owned by a legal entity has no minor \
-             or incapacitated owner",
+            Text::new("reason-organisation"),
         )],
         notes: Vec::new(),
         owner: OwnerFacts {
@@ -159,6 +185,7 @@ impl<'a> Facts<'a> {
             capacity: Some(p.capacity.status),
             deceased: p.is_deceased() || self.death_act.is_some(),
             under_guardianship: !self.guardianships.is_empty(),
+            declared_missing: p.life_status == LifeStatus::Missing,
         }
     }
 }
@@ -176,7 +203,7 @@ fn route(facts: &Facts, found: &mut Findings) -> Result<(Outcome, OwnerFacts), R
         found.reasons.push(reason(
             ReasonCode::OwnerNotFound,
             Some(Registry::GbdFl),
-            "GBD FL has no person with this IIN: the service is impossible here",
+            Text::new("reason-not-found"),
         ));
         return Ok((Outcome::RefusedHere, OwnerFacts::default()));
     };
@@ -185,6 +212,7 @@ fn route(facts: &Facts, found: &mut Findings) -> Result<(Outcome, OwnerFacts), R
     if owner.deceased {
         return Ok((Outcome::RefusedHere, owner));
     }
+    declared_missing(p, found);
     minor(facts, &mut owner, found);
     court_status(facts, p, found);
     guardianship(facts, found);
@@ -194,11 +222,9 @@ fn route(facts: &Facts, found: &mut Findings) -> Result<(Outcome, OwnerFacts), R
             found.notes.push(reason(
                 ReasonCode::RegistryNotAnswered,
                 Some(failed.registry),
-                format!(
-                    "{} did not answer: {}; not needed for this outcome",
-                    failed.registry,
-                    failed.failure.kind()
-                ),
+                Text::new("note-registry-not-answered")
+                    .text("registry", registry_name(failed.registry))
+                    .arg("failure", failed.failure.kind()),
             ));
         }
         return Ok((Outcome::OperationalHall, owner));
@@ -212,16 +238,36 @@ fn deceased(facts: &Facts, p: &Person, found: &mut Findings) {
         found.reasons.push(reason(
             ReasonCode::OwnerDeceased,
             Some(Registry::GbdFl),
-            "GBD FL records the owner as deceased",
+            Text::new("reason-deceased-gbd"),
         ));
     }
     if let Some(act) = facts.death_act {
         found.reasons.push(reason(
             ReasonCode::OwnerDeceased,
             Some(Registry::Zags),
-            format!("IS ZAGS holds death act No. {}", act.act_number),
+            Text::new("reason-deceased-zags").arg("record", &act.act_number),
         ));
     }
+}
+
+/// Declared missing by a court (GBD FL life status, with the court's record where GBD FL gives
+/// one): the owner cannot consent online in person; the court placed the property under trust
+/// management (Civil Code art. 29), so whoever applies acts for the owner, and the operational
+/// hall verifies the powers of whoever acts for an owner (items 4 and 7). The decisive reason,
+/// first.
+fn declared_missing(p: &Person, found: &mut Findings) {
+    if p.life_status != LifeStatus::Missing {
+        return;
+    }
+    let record = match &p.missing {
+        Some(m) => court_record(m.case_number.as_deref(), m.decided_on, m.court.as_deref()),
+        None => vec![Text::new("court-no-record")],
+    };
+    found.reasons.push(reason(
+        ReasonCode::OwnerDeclaredMissing,
+        Some(Registry::GbdFl),
+        Text::new("reason-declared-missing").texts("record", record),
+    ));
 }
 
 /// A minor by age (GBD FL birth date); a married minor is noted, and routed as an adult only
@@ -237,8 +283,7 @@ fn minor(facts: &Facts, owner: &mut OwnerFacts, found: &mut Findings) {
         found.notes.push(reason(
             ReasonCode::MinorMarried,
             Some(Registry::Zags),
-            "The owner is a minor with a registered marriage (full capacity by marriage, Civil \
-             Code art. 17)",
+            Text::new("note-minor-married"),
         ));
     }
     if married && facts.config.married_minor_as_adult {
@@ -249,31 +294,20 @@ fn minor(facts: &Facts, owner: &mut OwnerFacts, found: &mut Findings) {
     found.reasons.push(reason(
         ReasonCode::OwnerMinor,
         Some(Registry::GbdFl),
-        format!("The owner is {age} on {date}, under 18 (birth date per GBD FL)"),
+        Text::new("reason-minor").arg("age", age).arg("date", date),
     ));
 }
 
 /// Incapable or of limited capacity by a court (GBD FL); an end date past is a note.
 fn court_status(facts: &Facts, p: &Person, found: &mut Findings) {
     let c = &p.capacity;
-    let (code, what) = match c.status {
+    let (code, id) = match c.status {
         CapacityStatus::Capable => return,
-        CapacityStatus::Incapable => (ReasonCode::OwnerIncapable, "incapable (Civil Code art. 26)"),
-        CapacityStatus::Limited => (
-            ReasonCode::OwnerLimitedCapacity,
-            "of limited capacity (Civil Code art. 27)",
-        ),
+        CapacityStatus::Incapable => (ReasonCode::OwnerIncapable, "reason-incapable"),
+        CapacityStatus::Limited => (ReasonCode::OwnerLimitedCapacity, "reason-limited"),
     };
-    let mut text = format!("A court declared the owner {what}");
-    if let Some(n) = &c.case_number {
-        text.push_str(&format!(", case {n}"));
-    }
-    if let Some(d) = c.decided_on {
-        text.push_str(&format!(" of {d}"));
-    }
-    if let Some(court) = &c.court {
-        text.push_str(&format!(", {court}"));
-    }
+    let record = court_record(c.case_number.as_deref(), c.decided_on, c.court.as_deref());
+    let text = Text::new(id).texts("record", record);
     found
         .reasons
         .push(reason(code, Some(Registry::GbdFl), text));
@@ -281,8 +315,7 @@ fn court_status(facts: &Facts, p: &Person, found: &mut Findings) {
         found.notes.push(reason(
             ReasonCode::CapacityStatusExpired,
             Some(Registry::GbdFl),
-            "The court status has an end date that has passed; it still routes to the hall until \
-             GBD FL records the owner as capable",
+            Text::new("note-capacity-expired"),
         ));
     }
 }
@@ -290,41 +323,32 @@ fn court_status(facts: &Facts, p: &Person, found: &mut Findings) {
 /// Guardianship or trusteeship in force (E-social security).
 fn guardianship(facts: &Facts, found: &mut Findings) {
     for g in &facts.guardianships {
-        let (code, what) = match g.kind {
+        let (code, id) = match g.kind {
             GuardianshipKind::Guardianship => {
-                (ReasonCode::OwnerUnderGuardianship, "guardianship (опека)")
+                (ReasonCode::OwnerUnderGuardianship, "reason-guardianship")
             }
-            GuardianshipKind::Trusteeship => (
-                ReasonCode::OwnerUnderTrusteeship,
-                "trusteeship (попечительство)",
-            ),
+            GuardianshipKind::Trusteeship => {
+                (ReasonCode::OwnerUnderTrusteeship, "reason-trusteeship")
+            }
         };
         found.reasons.push(reason(
             code,
             Some(Registry::SocialSecurity),
-            format!(
-                "The owner is under {what}, record {} since {}",
-                g.record_id, g.since
-            ),
+            Text::new(id)
+                .arg("record", &g.record_id)
+                .arg("since", g.since),
         ));
     }
 }
 
-/// Facts worth a note whatever the outcome: declared missing, a birth date that differs from
-/// the IIN's, a disability in force.
+/// Facts worth a note whatever the outcome: a birth date that differs from the IIN's, a
+/// disability in force.
 fn other_notes(facts: &Facts, p: &Person, found: &mut Findings) {
-    if p.life_status == LifeStatus::Missing {
-        found.notes.push(reason(
-            ReasonCode::OwnerDeclaredMissing,
-            Some(Registry::GbdFl),
-            "A court declared the owner missing",
-        ));
-    }
     if facts.question.owner.encoded_birth_date() != Some(p.birth_date) {
         found.notes.push(reason(
             ReasonCode::BirthDateDiffersFromIin,
             Some(Registry::GbdFl),
-            "The birth date in GBD FL differs from the one the IIN encodes; GBD FL's is used",
+            Text::new("note-birth-date-differs"),
         ));
     }
     let disabilities = facts.social.into_iter().flat_map(|s| &s.disabilities);
@@ -332,7 +356,9 @@ fn other_notes(facts: &Facts, p: &Person, found: &mut Findings) {
         found.notes.push(reason(
             ReasonCode::OwnerHasDisability,
             Some(Registry::SocialSecurity),
-            format!("Disability group {} since {}", d.group, d.since),
+            Text::new("note-disability")
+                .arg("group", d.group)
+                .arg("since", d.since),
         ));
     }
 }
@@ -355,20 +381,22 @@ fn online(
     found.reasons.push(reason(
         ReasonCode::OwnerCapableAdult,
         None,
-        format!(
-            "The owner is a living adult ({age} years) with no court restriction in GBD FL and no \
-             guardianship or trusteeship in E-social security"
-        ),
+        Text::new("reason-capable-adult").arg("age", age),
     ));
     Ok(owner)
 }
 
 /// One entry per registry: what it answered and the decisive record.
 fn evidence(facts: &Facts, person: &Fetched<Option<Person>>, answers: &Answers) -> Vec<Evidence> {
-    let person_record = facts
-        .person
-        .filter(|p| p.capacity.status != CapacityStatus::Capable)
-        .and_then(|p| p.capacity.case_number.as_deref());
+    let person_record = facts.person.and_then(|p| {
+        let court = (p.capacity.status != CapacityStatus::Capable)
+            .then_some(p.capacity.case_number.as_deref())
+            .flatten();
+        let missing = (p.life_status == LifeStatus::Missing)
+            .then(|| p.missing.as_ref().and_then(|m| m.case_number.as_deref()))
+            .flatten();
+        missing.or(court)
+    });
     let acts_record = facts.acts.and_then(|a| {
         a.death_act
             .as_ref()
@@ -420,15 +448,16 @@ fn represent(applicant: &str, facts: &Facts) -> Representation {
             role: Role::Owner,
             source: None,
             record_id: String::new(),
-            text: "The applicant is the owner".into(),
+            text: Text::new("rep-owner"),
         };
     }
     guardian(applicant, facts)
+        .or_else(|| missing_trustee(applicant, facts.person))
         .or_else(|| parent(applicant, owner, facts.acts))
         .unwrap_or_else(|| not_confirmed(facts))
 }
 
-fn confirmed(role: Role, source: Registry, record_id: &str, text: String) -> Representation {
+fn confirmed(role: Role, source: Registry, record_id: &str, text: Text) -> Representation {
     Representation {
         role,
         source: Some(source),
@@ -443,18 +472,36 @@ fn guardian(applicant: &str, facts: &Facts) -> Option<Representation> {
         .guardianships
         .iter()
         .find(|g| &*g.guardian_iin == applicant)?;
-    let (role, what) = match g.kind {
-        GuardianshipKind::Guardianship => (Role::Guardian, "guardian"),
-        GuardianshipKind::Trusteeship => (Role::Trustee, "trustee"),
+    let (role, id) = match g.kind {
+        GuardianshipKind::Guardianship => (Role::Guardian, "rep-guardian"),
+        GuardianshipKind::Trusteeship => (Role::Trustee, "rep-trustee"),
     };
     Some(confirmed(
         role,
         Registry::SocialSecurity,
         &g.record_id,
-        format!(
-            "The applicant is the owner's {what} per E-social security record {}",
-            g.record_id
-        ),
+        Text::new(id).arg("record", &g.record_id),
+    ))
+}
+
+/// The applicant is the trustee managing the property of an owner declared missing, per the
+/// court record GBD FL gives.
+fn missing_trustee(applicant: &str, person: Option<&Person>) -> Option<Representation> {
+    let record = person
+        .filter(|p| p.life_status == LifeStatus::Missing)?
+        .missing
+        .as_ref()
+        .filter(|m| m.trustee_iin.as_deref() == Some(applicant))?;
+    let case = record.case_number.as_deref().unwrap_or_default();
+    Some(confirmed(
+        Role::Trustee,
+        Registry::GbdFl,
+        case,
+        if case.is_empty() {
+            Text::new("rep-missing-trustee-no-case")
+        } else {
+            Text::new("rep-missing-trustee").arg("case", case)
+        },
     ))
 }
 
@@ -463,33 +510,31 @@ fn parent(applicant: &str, owner: &str, acts: Option<&CivilActs>) -> Option<Repr
     let births = acts.into_iter().flat_map(|a| &a.birth_acts);
     births.filter(|b| &*b.child.iin == owner).find_map(|act| {
         [
-            (&act.mother, Role::Mother, "mother"),
-            (&act.father, Role::Father, "father"),
+            (&act.mother, Role::Mother, "rep-mother"),
+            (&act.father, Role::Father, "rep-father"),
         ]
         .into_iter()
         .find(|(parent, _, _)| parent.as_ref().is_some_and(|p| &*p.iin == applicant))
-        .map(|(_, role, what)| {
+        .map(|(_, role, id)| {
             confirmed(
                 role,
                 Registry::Zags,
                 &act.act_number,
-                format!(
-                    "The applicant is the owner's {what} per IS ZAGS birth act No. {}",
-                    act.act_number
-                ),
+                Text::new(id).arg("record", &act.act_number),
             )
         })
     })
 }
 
 fn not_confirmed(facts: &Facts) -> Representation {
-    let mut text = String::from(
-        "No IS ZAGS birth act or E-social security guardianship links the applicant to the \
-         owner: the employee must check the representative's documents",
-    );
-    for failed in &facts.failed {
-        text.push_str(&format!(" ({} did not answer)", failed.registry));
-    }
+    let silent = facts
+        .failed
+        .iter()
+        .map(|failed| {
+            Text::new("rep-not-answered").text("registry", registry_name(failed.registry))
+        })
+        .collect();
+    let text = Text::new("rep-not-confirmed").texts("silent", silent);
     Representation {
         role: Role::NotConfirmed,
         source: None,
@@ -509,7 +554,8 @@ mod tests {
     use crate::decision::Service;
     use crate::iin::Iin;
     use crate::registry::{
-        BirthAct, DeathAct, Failure, Guardianship, LegalCapacity, MarriageAct, PersonRef, Source,
+        BirthAct, DeathAct, Failure, Guardianship, LegalCapacity, MarriageAct, MissingRecord,
+        PersonRef, Source,
     };
 
     const OWNER: &str = "061211600012";
@@ -561,6 +607,7 @@ mod tests {
                 case_number: None,
                 court: None,
             },
+            missing: None,
             reg_address: None,
             birth_certificate: None,
             death_certificate: None,
@@ -876,6 +923,151 @@ mod tests {
             .iter()
             .any(|n| n.code == ReasonCode::BirthDateDiffersFromIin));
         assert_eq!(dec.outcome, Outcome::Online);
+    }
+
+    fn declared_missing(record: Option<MissingRecord>) -> Person {
+        let mut p = person("1975-08-14");
+        p.life_status = LifeStatus::Missing;
+        p.life_status_code = "3".into();
+        p.missing = record;
+        p
+    }
+
+    fn court_record(trustee: Option<&str>) -> MissingRecord {
+        MissingRecord {
+            decided_on: Some(d("2024-05-17")),
+            case_number: Some("2-871/2024".into()),
+            court: Some("Pavlodar city court".into()),
+            trustee_iin: trustee.map(Into::into),
+        }
+    }
+
+    #[test]
+    fn a_declared_missing_adult_goes_to_the_hall_on_the_court_record() {
+        let p = declared_missing(Some(court_record(None)));
+        let dec = run(&check("2026-11-25", None), answers(Some(p))).unwrap();
+        assert_eq!(dec.outcome, Outcome::OperationalHall);
+        assert_eq!(codes(&dec), [ReasonCode::OwnerDeclaredMissing]);
+        let r = &dec.reasons[0];
+        assert_eq!(r.source, Some(Registry::GbdFl));
+        for part in [
+            "case 2-871/2024",
+            "of 2024-05-17",
+            "Pavlodar city court",
+            "art. 28",
+        ] {
+            assert!(r.text.contains(part), "{part}: {}", r.text);
+        }
+        assert!(
+            !dec.notes
+                .iter()
+                .any(|n| n.code == ReasonCode::OwnerDeclaredMissing),
+            "a reason, not a note"
+        );
+        assert!(dec.owner.declared_missing);
+        assert!(!dec.owner.minor);
+        assert_eq!(dec.evidence[0].record_id, "2-871/2024");
+        assert_eq!(
+            crate::decision::step::Ground::of(&dec),
+            crate::decision::step::Ground::DeclaredMissing
+        );
+        // GBD FL without the court's record: still the hall, saying the record is missing.
+        let dec = run(
+            &check("2026-11-25", None),
+            answers(Some(declared_missing(None))),
+        )
+        .unwrap();
+        assert_eq!(dec.outcome, Outcome::OperationalHall);
+        assert!(
+            dec.reasons[0].text.contains("no court record"),
+            "{}",
+            dec.reasons[0].text
+        );
+        assert_eq!(dec.evidence[0].record_id, "msg");
+    }
+
+    #[test]
+    fn declared_missing_decides_first_beside_the_order_s_own_categories() {
+        let mut p = declared_missing(None);
+        p.birth_date = d("2012-03-01");
+        let dec = run(&check("2026-11-25", None), answers(Some(p))).unwrap();
+        assert_eq!(
+            codes(&dec),
+            [ReasonCode::OwnerDeclaredMissing, ReasonCode::OwnerMinor]
+        );
+        assert_eq!(
+            crate::decision::step::Ground::of(&dec),
+            crate::decision::step::Ground::MinorOrIncapacitated
+        );
+        let mut p = declared_missing(None);
+        p.capacity.status = CapacityStatus::Incapable;
+        let dec = run(&check("2026-11-25", None), answers(Some(p))).unwrap();
+        assert_eq!(
+            codes(&dec),
+            [ReasonCode::OwnerDeclaredMissing, ReasonCode::OwnerIncapable]
+        );
+    }
+
+    #[test]
+    fn a_declared_missing_owner_is_never_online_even_with_registries_silent() {
+        let mut a = answers(Some(declared_missing(None)));
+        a.social = down(Registry::SocialSecurity);
+        a.acts = down(Registry::Zags);
+        let dec = run(&check("2026-11-25", None), a).unwrap();
+        assert_eq!(dec.outcome, Outcome::OperationalHall);
+        assert_eq!(codes(&dec), [ReasonCode::OwnerDeclaredMissing]);
+        assert_eq!(
+            dec.notes
+                .iter()
+                .filter(|n| n.code == ReasonCode::RegistryNotAnswered)
+                .count(),
+            2
+        );
+    }
+
+    #[test]
+    fn the_trustee_of_a_missing_owner_is_confirmed_by_gbd_fl_or_e_social_security() {
+        // Named in GBD FL's court record.
+        let p = declared_missing(Some(court_record(Some(PARENT))));
+        let dec = run(&check("2026-11-25", Some(PARENT)), answers(Some(p.clone()))).unwrap();
+        let rep = dec.representation.unwrap();
+        assert_eq!(
+            (rep.role, rep.source, rep.record_id.as_str()),
+            (Role::Trustee, Some(Registry::GbdFl), "2-871/2024")
+        );
+        assert!(rep.text.contains("declared missing"), "{}", rep.text);
+        // Someone else applying: not confirmed.
+        let dec = run(&check("2026-11-25", Some(OTHER)), answers(Some(p))).unwrap();
+        assert_eq!(dec.representation.unwrap().role, Role::NotConfirmed);
+        // A trustee named by E-social security (the record GBD FL gives names nobody).
+        let mut a = answers(Some(declared_missing(Some(court_record(None)))));
+        a.social = fetched(SocialStatus {
+            disabilities: vec![],
+            guardianships: vec![guardianship(
+                GuardianshipKind::Trusteeship,
+                "2024-06-01",
+                None,
+            )],
+        });
+        let dec = run(&check("2026-11-25", Some(PARENT)), a).unwrap();
+        assert_eq!(
+            codes(&dec),
+            [
+                ReasonCode::OwnerDeclaredMissing,
+                ReasonCode::OwnerUnderTrusteeship
+            ]
+        );
+        let rep = dec.representation.unwrap();
+        assert_eq!(
+            (rep.role, rep.source),
+            (Role::Trustee, Some(Registry::SocialSecurity))
+        );
+        // A court record naming a trustee means nothing for a person no longer missing.
+        let mut back = declared_missing(Some(court_record(Some(PARENT))));
+        back.life_status = LifeStatus::Alive;
+        let dec = run(&check("2026-11-25", Some(PARENT)), answers(Some(back))).unwrap();
+        assert_eq!(dec.outcome, Outcome::Online);
+        assert_eq!(dec.representation.unwrap().role, Role::NotConfirmed);
     }
 
     #[test]

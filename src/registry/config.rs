@@ -188,6 +188,101 @@ pub struct ShepEndpoint {
     /// This registry's own limit on an answer's size; default `shep.limits.max_answer_bytes`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_answer_bytes: Option<usize>,
+    /// Who may sign this registry's answers: its own certificate, by subject and/or SHA-256 of
+    /// its public key (several during a key rotation). Required when answers are verified: a
+    /// trust store alone trusts every certificate its CA issued, to any organisation or person.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub answer_signers: Vec<SignerPin>,
+    /// Where the bus echoes the request's `messageId` in the answer's `responseInfo`:
+    /// `correlation_id` (SHEP's `correlationId`, the default), `message_id`, or `none` where
+    /// this registry's bus echoes nothing. An answer whose echo differs is refused.
+    #[serde(default)]
+    pub message_id_echo: MessageIdEcho,
+}
+
+/// One certificate allowed to sign a registry's answers. Given both, both must match.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SignerPin {
+    /// The certificate's subject as the gateway prints it (`--check-config`, the refusal's
+    /// log line), e.g. `CN=GBD FL, O=...`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub subject: Option<String>,
+    /// SHA-256 of the certificate's SubjectPublicKeyInfo (DER), 64 hex digits: `openssl x509
+    /// -in cert.pem -pubkey -noout | openssl pkey -pubin -outform der | sha256sum`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub spki_sha256: Option<String>,
+}
+
+impl SignerPin {
+    /// The pin of a signer, by both of its names.
+    pub fn of(signer: &shep_wss::SignerId) -> SignerPin {
+        SignerPin {
+            subject: Some(signer.subject.clone()),
+            spki_sha256: Some(signer.spki_sha256.clone()),
+        }
+    }
+
+    pub fn matches(&self, signer: &shep_wss::SignerId) -> bool {
+        self.subject.as_ref().is_none_or(|s| *s == signer.subject)
+            && self
+                .spki_sha256
+                .as_ref()
+                .is_none_or(|h| h.eq_ignore_ascii_case(&signer.spki_sha256))
+            && (self.subject.is_some() || self.spki_sha256.is_some())
+    }
+}
+
+impl std::fmt::Display for SignerPin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match (&self.subject, &self.spki_sha256) {
+            (Some(s), Some(h)) => write!(f, "{s} (SPKI SHA-256 {h})"),
+            (Some(s), None) => write!(f, "{s}"),
+            (None, Some(h)) => write!(f, "SPKI SHA-256 {h}"),
+            (None, None) => write!(f, "(nothing)"),
+        }
+    }
+}
+
+impl Validate for SignerPin {
+    fn validate(&self) -> Result<(), Invalid> {
+        if self.subject.is_none() && self.spki_sha256.is_none() {
+            return Err(Invalid::new("", "give subject, spki_sha256 or both"));
+        }
+        if self.subject.as_ref().is_some_and(|s| s.trim().is_empty()) {
+            return Err(Invalid::new("subject", "must not be empty"));
+        }
+        if let Some(h) = &self.spki_sha256 {
+            if h.len() != 64 || !h.bytes().all(|b| b.is_ascii_hexdigit()) {
+                return Err(Invalid::new(
+                    "spki_sha256",
+                    "must be 64 hex digits (SHA-256)",
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Which `responseInfo` element echoes the request's `messageId`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MessageIdEcho {
+    #[default]
+    CorrelationId,
+    MessageId,
+    None,
+}
+
+impl MessageIdEcho {
+    /// The element's local name; `None` when nothing is echoed.
+    pub fn element(self) -> Option<&'static str> {
+        match self {
+            MessageIdEcho::CorrelationId => Some("correlationId"),
+            MessageIdEcho::MessageId => Some("messageId"),
+            MessageIdEcho::None => None,
+        }
+    }
 }
 
 impl ShepEndpoint {
@@ -199,6 +294,8 @@ impl ShepEndpoint {
             sender_id: "registry-gateway".into(),
             password: None,
             max_answer_bytes: None,
+            answer_signers: Vec::new(),
+            message_id_echo: MessageIdEcho::default(),
         }
     }
 }
@@ -231,6 +328,10 @@ impl Validate for ShepEndpoint {
         }
         if self.max_answer_bytes.is_some_and(|n| n < 4096) {
             return Err(Invalid::new("max_answer_bytes", "must be at least 4096"));
+        }
+        for (i, pin) in self.answer_signers.iter().enumerate() {
+            pin.validate()
+                .map_err(|e| e.under(&format!("answer_signers[{i}]")))?;
         }
         Ok(())
     }

@@ -30,6 +30,7 @@ pub struct Study {
 /// A person's studies; none: an empty list.
 impl Payload for Vec<Study> {
     const REGISTRY: Registry = Registry::Epvo;
+    const SUBJECT: &'static [&'static str] = &["higherEducation", "iin"];
 
     fn parse(data: Node, _: &CodeTables) -> Result<Vec<Study>, String> {
         parse_studies(data)

@@ -1,6 +1,8 @@
 //! GBD FL, the state database "Physical persons": a person by IIN, with the court status of
 //! legal capacity. Field names follow the publicly seen payload; the code values of
-//! `lifeStatus` and `capableStatus` are not public and come from [`CodeTables`].
+//! `lifeStatus` and `capableStatus` are not public and come from [`CodeTables`]. The court
+//! record of a person declared missing (`missingStatus`) is modelled: the public payload shows
+//! only the life status.
 
 use chrono::NaiveDate;
 use quick_xml::escape::escape;
@@ -24,6 +26,8 @@ pub struct Person {
     pub life_status: LifeStatus,
     pub life_status_code: Box<str>,
     pub capacity: LegalCapacity,
+    /// The court record of the declaration, for a person declared missing, if GBD FL gives it.
+    pub missing: Option<MissingRecord>,
     pub reg_address: Option<Box<str>>,
     pub birth_certificate: Option<Certificate>,
     pub death_certificate: Option<Certificate>,
@@ -70,6 +74,18 @@ pub struct LegalCapacity {
     pub court: Option<Box<str>>,
 }
 
+/// The court decision declaring a person missing (Civil Code art. 28) as GBD FL records it
+/// (`missingStatus`, modelled), with the trustee named to manage the person's property
+/// (art. 29), if any.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct MissingRecord {
+    pub decided_on: Option<NaiveDate>,
+    pub case_number: Option<Box<str>>,
+    pub court: Option<Box<str>>,
+    /// IIN of the trustee managing the property.
+    pub trustee_iin: Option<Box<str>>,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Certificate {
     pub number: Box<str>,
@@ -80,6 +96,7 @@ pub struct Certificate {
 /// consent token, if any, goes along as `kdpToken`.
 impl Payload for Option<Person> {
     const REGISTRY: Registry = Registry::GbdFl;
+    const SUBJECT: &'static [&'static str] = &["person", "iin"];
 
     fn request(query: &Query) -> String {
         let mut payload = iin_payload(&query.iin);
@@ -148,9 +165,25 @@ fn parse_person(p: Node, codes: &CodeTables) -> Result<Person, String> {
             case_number: capable.text_of("capableNumber").map(Box::from),
             court: capable.text_of("court").map(Box::from),
         },
+        missing: p
+            .child_el("missingStatus")
+            .map(missing_record)
+            .transpose()?,
         reg_address: p.text_of("regAddress").map(Box::from),
         birth_certificate: certificate("birthCertificate")?,
         death_certificate: certificate("deathCertificate")?,
+    })
+}
+
+fn missing_record(m: Node) -> Result<MissingRecord, String> {
+    Ok(MissingRecord {
+        decided_on: m.date_of("decisionDate")?,
+        case_number: m.text_of("caseNumber").map(Box::from),
+        court: m.text_of("court").map(Box::from),
+        trustee_iin: m
+            .child_el("trustee")
+            .map(|t| t.req("iin").map(Box::from))
+            .transpose()?,
     })
 }
 
@@ -163,6 +196,7 @@ impl HeapSize for Person {
             + self.citizenship.heap_size()
             + self.life_status_code.heap_size()
             + self.capacity.heap_size()
+            + self.missing.heap_size()
             + self.reg_address.heap_size()
             + self.birth_certificate.heap_size()
             + self.death_certificate.heap_size()
@@ -172,6 +206,12 @@ impl HeapSize for Person {
 impl HeapSize for LegalCapacity {
     fn heap_size(&self) -> usize {
         self.status_code.heap_size() + self.case_number.heap_size() + self.court.heap_size()
+    }
+}
+
+impl HeapSize for MissingRecord {
+    fn heap_size(&self) -> usize {
+        self.case_number.heap_size() + self.court.heap_size() + self.trustee_iin.heap_size()
     }
 }
 
@@ -208,6 +248,25 @@ mod tests {
         assert_eq!(p.capacity.case_number.as_deref(), Some("2-123/25"));
         assert_eq!(p.gender, Some(Gender::Female));
         assert!(!p.is_deceased());
+    }
+
+    #[test]
+    fn parses_the_court_record_of_a_missing_person() {
+        let missing = PERSON.replace("<code>1</code>", "<code>3</code>").replace(
+            "</person>",
+            "<missingStatus><decisionDate>2024-05-17</decisionDate><caseNumber>2-871/2024\
+             </caseNumber><court>Court</court><trustee><iin>780203402225</iin>\
+             <fullName>T</fullName></trustee></missingStatus></person>",
+        );
+        let p = parse(&missing).unwrap();
+        assert_eq!(p.life_status, LifeStatus::Missing);
+        let m = p.missing.unwrap();
+        assert_eq!(m.decided_on, NaiveDate::from_ymd_opt(2024, 5, 17));
+        assert_eq!(m.case_number.as_deref(), Some("2-871/2024"));
+        assert_eq!(m.trustee_iin.as_deref(), Some("780203402225"));
+        assert_eq!(parse(PERSON).unwrap().missing, None);
+        let no_iin = missing.replace("<iin>780203402225</iin>", "");
+        assert!(parse(&no_iin).unwrap_err().contains("trustee/iin"));
     }
 
     #[test]

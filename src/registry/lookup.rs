@@ -22,6 +22,10 @@ pub trait Payload: Clone + Default + PartialEq + HeapSize + Send + Sync + 'stati
     /// The registry that answers it.
     const REGISTRY: Registry;
 
+    /// Where under the answer's `data` the registry names whom it answered about: the IIN
+    /// asked for must be there, or the answer is about someone else and refused.
+    const SUBJECT: &'static [&'static str];
+
     /// The request's `requestData/data`; by default `<iin>…</iin>`.
     fn request(query: &Query) -> String {
         iin_payload(&query.iin)
@@ -62,10 +66,11 @@ impl<T> ShepLookup<T> {
 #[async_trait]
 impl<T: Payload> Lookup<T> for ShepLookup<T> {
     async fn fetch(&self, query: &Query) -> RegistryResult<T> {
+        let codes = self.codes.clone();
         let fetched = self
             .client
-            .call(&T::request(query), query, |data| {
-                T::parse(data, &self.codes)
+            .call(&T::request(query), query, T::SUBJECT, move |data| {
+                T::parse(data, &codes)
             })
             .await?;
         Ok(fetched.map(Option::unwrap_or_default))

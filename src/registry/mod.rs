@@ -17,7 +17,10 @@ use chrono::{DateTime, NaiveDate, Utc};
 
 use crate::consent::ConsentToken;
 use crate::iin::Iin;
-pub use config::{local_endpoints, CodeTables, Endpoints, ShepCodes, ShepConfig, ShepEndpoint};
+pub use config::{
+    local_endpoints, CodeTables, Endpoints, MessageIdEcho, ShepCodes, ShepConfig, ShepEndpoint,
+    SignerPin,
+};
 use shep::ShepClient;
 
 pub mod config;
@@ -34,7 +37,7 @@ pub mod social;
 pub mod zags;
 
 pub use epvo::{Study, StudyForm};
-pub use gbd_fl::{CapacityStatus, Gender, LegalCapacity, LifeStatus, Person};
+pub use gbd_fl::{CapacityStatus, Gender, LegalCapacity, LifeStatus, MissingRecord, Person};
 pub use lookup::{Lookup, MakeLookup, Payload, PayloadVisitor, Registries, ShepLookup};
 pub use nobd::SchoolEnrolment;
 pub use social::{Disability, Guardianship, GuardianshipKind, SocialStatus};
@@ -172,6 +175,15 @@ impl heap::HeapSize for MessageId {
     }
 }
 
+/// Why an answer was refused: a short reason (a metric label: `digest`, `signer`, `subject`,
+/// ...) and the rule it broke, never its content.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{detail}")]
+pub struct Refusal {
+    pub reason: &'static str,
+    pub detail: String,
+}
+
 /// A registry call that did not give an answer.
 #[derive(Debug, Clone, thiserror::Error)]
 #[error("{registry} {}: {failure}", failure.verb())]
@@ -202,10 +214,11 @@ pub enum Failure {
     },
     #[error("malformed answer: {0}")]
     Malformed(String),
-    /// The answer's WS-Security signature does not hold (or is missing where required): the
-    /// answer is not used.
-    #[error("answer signature refused: {0}")]
-    Unverified(String),
+    /// The answer is not verified as this registry's answer to this request: its signature
+    /// does not hold (or is missing where required), another certificate signed it, or it is
+    /// bound to another request or person. Not used, not cached, not retried.
+    #[error("answer refused: {0}")]
+    Unverified(Refusal),
     /// The request could not be signed (key, external signer): the registry was not called.
     #[error("the request could not be signed: {0}")]
     Signing(String),
@@ -270,7 +283,9 @@ impl Failure {
             Failure::Fault(_) => "SOAP fault".into(),
             Failure::Status { .. } => "error status from the bus".into(),
             Failure::Malformed(_) => "malformed answer".into(),
-            Failure::Unverified(_) => "answer signature refused".into(),
+            Failure::Unverified(_) => {
+                "answer refused: not verified as this registry's answer to this request".into()
+            }
             Failure::Signing(_) => "the request could not be signed".into(),
             Failure::DeadlineExceeded => "no answer before the caller's deadline".into(),
             Failure::CircuitOpen => "circuit breaker open after repeated failures".into(),

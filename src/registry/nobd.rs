@@ -21,6 +21,7 @@ pub struct SchoolEnrolment {
 /// A person's enrolments; none: an empty list.
 impl Payload for Vec<SchoolEnrolment> {
     const REGISTRY: Registry = Registry::Nobd;
+    const SUBJECT: &'static [&'static str] = &["education", "iin"];
 
     fn parse(data: Node, _: &CodeTables) -> Result<Vec<SchoolEnrolment>, String> {
         parse_enrolments(data)

@@ -19,11 +19,11 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
-use shep_wss::{Credentials, TrustStore, Verdict, VerifyOptions};
+use shep_wss::{Credentials, Signed, TrustStore, Verdict, VerifyOptions};
 
 use super::shep::Signer;
 use super::ShepConfig;
-use super::{Failure, Registry};
+use super::{Failure, Refusal, Registry};
 use crate::validate::{Invalid, Validate};
 use crate::BoxError;
 
@@ -55,10 +55,17 @@ pub struct SigningConfig {
     #[serde(default)]
     pub verify_responses: VerifyResponses,
     /// PEM bundle of the CAs that answers' signers must chain to (NCA RK roots and
-    /// intermediates). Required unless `verify_responses = "off"`.
+    /// intermediates). Required unless `verify_responses = "off"`. Which certificate may sign
+    /// which registry's answers is `[registries.<key>] answer_signers`.
     #[serde(default)]
     pub trust_store: Option<PathBuf>,
-    /// Clock difference tolerated on answers' timestamps.
+    /// Certificate revocation lists (DER or PEM files, e.g. NCA RK's), read at start and on
+    /// every reload (SIGHUP); a signer or CA they list is refused. The gateway fetches nothing.
+    #[serde(default)]
+    pub crl_files: Vec<PathBuf>,
+    /// Clock difference tolerated between the gateway and the bus on answers' timestamps: an
+    /// answer signed more than this before its request was sent, or used more than this after
+    /// its own `Expires`, is refused.
     #[serde(default = "default_skew", with = "humantime_serde")]
     pub max_clock_skew: Duration,
     /// An answer whose timestamp was created longer ago than this is refused.
@@ -74,10 +81,10 @@ fn default_timestamp_ttl() -> Duration {
     Duration::from_secs(300)
 }
 fn default_skew() -> Duration {
-    Duration::from_secs(300)
+    Duration::from_secs(30)
 }
 fn default_max_age() -> Duration {
-    Duration::from_secs(600)
+    Duration::from_secs(60)
 }
 
 /// One registry's own sender key or signer.
@@ -312,7 +319,11 @@ impl Security {
             verifier: Some(Arc::new(AnswerVerifier {
                 mode: VerifyResponses::Required,
                 trust: keys.trust,
-                options: VerifyOptions::default(),
+                options: VerifyOptions {
+                    max_skew: default_skew(),
+                    max_age: default_max_age(),
+                    sent_at: None,
+                },
             })),
         }
     }
@@ -379,12 +390,14 @@ impl Security {
                 })?;
                 let trust = TrustStore::from_pem(&pem)
                     .map_err(|e| format!("shep.signing.trust_store ({}): {e}", path.display()))?;
+                let trust = with_crls(trust, &signing.crl_files)?;
                 Some(Arc::new(AnswerVerifier {
                     mode,
                     trust,
                     options: VerifyOptions {
                         max_skew: signing.max_clock_skew,
                         max_age: signing.max_answer_age,
+                        sent_at: None,
                     },
                 }))
             }
@@ -399,6 +412,29 @@ impl Security {
     pub fn verifier(&self) -> Option<Arc<AnswerVerifier>> {
         self.verifier.clone()
     }
+}
+
+/// `trust` with the CRLs of `files`, read now.
+fn with_crls(trust: TrustStore, files: &[PathBuf]) -> Result<TrustStore, BoxError> {
+    let mut contents = Vec::with_capacity(files.len());
+    for (i, path) in files.iter().enumerate() {
+        contents.push(std::fs::read(path).map_err(|e| {
+            format!(
+                "shep.signing.crl_files[{i}]: cannot read {}: {e}",
+                path.display()
+            )
+        })?);
+    }
+    let trust = trust
+        .with_crls(&contents)
+        .map_err(|e| format!("shep.signing.crl_files: {e}"))?;
+    if !files.is_empty() {
+        tracing::info!(
+            crls = trust.crl_count(),
+            "SHEP answer signers checked against CRLs"
+        );
+    }
+    Ok(trust)
 }
 
 fn load_pkcs12(e: &Effective) -> Result<Credentials, BoxError> {
@@ -593,37 +629,47 @@ pub struct AnswerVerifier {
 }
 
 impl AnswerVerifier {
-    /// `Ok` when the answer may be used; otherwise the failure (permanent, counted, logged
-    /// without personal data: the reason names the element and the rule, never content).
-    pub fn check(
+    /// Signed answers required, chaining to `trust`, with these clock rules.
+    pub fn required(trust: TrustStore, max_skew: Duration, max_age: Duration) -> AnswerVerifier {
+        AnswerVerifier {
+            mode: VerifyResponses::Required,
+            trust,
+            options: VerifyOptions {
+                max_skew,
+                max_age,
+                sent_at: None,
+            },
+        }
+    }
+
+    /// Verifies an answer's signature against the trust store, its timestamp against the time
+    /// its request was sent: what the signature covers, `None` for an unsigned answer where
+    /// `if_present` allows it. Which signer may answer for a registry, and whether the answer
+    /// is about the request, the caller checks on what this returns.
+    pub fn verify(
         &self,
-        registry: Registry,
         doc: &roxmltree::Document,
         source: &str,
-    ) -> Result<(), Failure> {
-        let reason = match shep_wss::verify_envelope(
-            doc,
-            source,
-            &self.trust,
-            chrono::Utc::now(),
-            &self.options,
-        ) {
-            Ok(Verdict::Signed { .. }) => return Ok(()),
-            Ok(Verdict::Unsigned) if self.mode == VerifyResponses::IfPresent => return Ok(()),
-            Ok(Verdict::Unsigned) => ("missing", "the answer is not signed".to_owned()),
-            Err(e) => (e.kind.label(), e.detail),
+        sent_at: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Option<Signed>, Failure> {
+        let options = VerifyOptions {
+            sent_at: Some(sent_at),
+            ..self.options.clone()
         };
-        metrics::counter!(VERIFY_FAILURES, "registry" => registry.key(), "reason" => reason.0)
-            .increment(1);
-        tracing::warn!(
-            registry = registry.key(),
-            reason = reason.0,
-            detail = %crate::iin::scrub(&reason.1),
-            "registry answer refused: its signature does not hold"
-        );
-        Err(Failure::Unverified(
-            crate::iin::scrub(&reason.1).into_owned(),
-        ))
+        let (reason, detail) =
+            match shep_wss::verify_envelope(doc, source, &self.trust, chrono::Utc::now(), &options)
+            {
+                Ok(Verdict::Signed(signed)) => return Ok(Some(signed)),
+                Ok(Verdict::Unsigned) if self.mode == VerifyResponses::IfPresent => {
+                    return Ok(None)
+                }
+                Ok(Verdict::Unsigned) => ("missing", "the answer is not signed".to_owned()),
+                Err(e) => (e.kind.label(), e.detail),
+            };
+        Err(Failure::Unverified(Refusal {
+            reason,
+            detail: crate::iin::scrub(&detail).into_owned(),
+        }))
     }
 }
 
@@ -688,6 +734,20 @@ pub fn plain_http_allowed(url: &reqwest::Url) -> bool {
 }
 
 pub const VERIFY_FAILURES: &str = "gateway_shep_answer_signature_failures_total";
+
+/// Why answers are refused (`reason` of [`VERIFY_FAILURES`]): the signature's own checks
+/// (`shep_wss::VerifyFailure`), then the binding to the registry and the request.
+pub const REFUSAL_REASONS: [&str; 9] = [
+    "missing",
+    "structure",
+    "digest",
+    "signature",
+    "certificate",
+    "timestamp",
+    "signer",
+    "correlation",
+    "subject",
+];
 pub const SIGN_TOTAL: &str = "gateway_shep_signatures_total";
 pub const SIGN_DURATION: &str = "gateway_shep_signing_duration_seconds";
 pub const CERT_EXPIRY: &str = "gateway_signing_certificate_expiry_seconds";
@@ -709,7 +769,7 @@ fn publish_expiry(expiry: BTreeMap<Registry, i64>) {
 pub fn describe_metrics() {
     metrics::describe_counter!(
         VERIFY_FAILURES,
-        "Registry answers refused because their WS-Security signature did not hold, by reason"
+        "Registry answers refused: the WS-Security signature did not hold, another certificate than the registry's signed it, or it answers another request or person (by reason)"
     );
     metrics::describe_counter!(
         SIGN_TOTAL,
@@ -726,14 +786,7 @@ pub fn describe_metrics() {
         "When the signing certificate used for a registry expires (Unix time; 0: no pkcs12 key)"
     );
     for registry in Registry::ALL {
-        for reason in [
-            "missing",
-            "structure",
-            "digest",
-            "signature",
-            "certificate",
-            "timestamp",
-        ] {
+        for reason in REFUSAL_REASONS {
             metrics::counter!(VERIFY_FAILURES, "registry" => registry.key(), "reason" => reason)
                 .absolute(0);
         }

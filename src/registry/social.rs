@@ -55,6 +55,7 @@ impl Disability {
 
 impl Payload for SocialStatus {
     const REGISTRY: Registry = Registry::SocialSecurity;
+    const SUBJECT: &'static [&'static str] = &["socialStatus", "iin"];
 
     fn parse(data: Node, _: &CodeTables) -> Result<SocialStatus, String> {
         parse_status(data)

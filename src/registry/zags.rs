@@ -58,6 +58,7 @@ pub struct NameChangeAct {
 /// The acts of a person; a person with no acts gets empty lists.
 impl Payload for CivilActs {
     const REGISTRY: Registry = Registry::Zags;
+    const SUBJECT: &'static [&'static str] = &["civilActs", "iin"];
 
     fn parse(data: Node, _: &CodeTables) -> Result<CivilActs, String> {
         parse_acts(data)

@@ -4,6 +4,7 @@
 
 pub mod pki;
 pub mod postgres;
+pub mod signing;
 
 use std::collections::HashSet;
 use std::net::SocketAddr;
@@ -15,7 +16,7 @@ use chrono::NaiveDate;
 use registry_gateway::audit::AuditConfig;
 use registry_gateway::config::Config;
 use registry_gateway::iin::Iin;
-use registry_gateway::registry::local_endpoints;
+use registry_gateway::registry::{local_endpoints, Registry, SignerPin};
 
 use registry_mocks::{demo, Faults, Fixture, MockRegistries};
 use tokio::net::TcpListener;
@@ -29,12 +30,28 @@ pub async fn demo_mocks(today: NaiveDate) -> MockRegistries {
         .expect("mocks start")
 }
 
-/// The default configuration, pointed at `mocks`.
+/// The default configuration, pointed at `mocks`, each registry's answers pinned to its demo
+/// signing certificate (used when answers are verified).
 pub fn config_for(mocks: &MockRegistries) -> Config {
+    let pki = registry_mocks::demo_pki();
     Config {
-        registries: Some(local_endpoints(|r| mocks.get(r).endpoint())),
+        registries: Some(
+            local_endpoints(|r| mocks.get(r).endpoint()).map(|r, mut e| {
+                e.answer_signers = vec![SignerPin::of(&pki.signer_of(r))];
+                e
+            }),
+        ),
         ..Config::default()
     }
+}
+
+/// `answer_signers = [...]` for a `[registries.<key>]` table: `registry`'s demo certificate.
+pub fn pinned(registry: Registry) -> String {
+    let signer = registry_mocks::demo_pki().signer_of(registry);
+    format!(
+        "answer_signers = [{{ spki_sha256 = \"{}\" }}]\n",
+        signer.spki_sha256
+    )
 }
 
 /// Serves `config` on a fresh loopback port until the returned sender fires or is dropped.

@@ -17,6 +17,10 @@
 //! attribute values normalized (literal tab, newline, carriage return become spaces) and text
 //! line ends normalized (CRLF and CR become LF), then both escaped as C14N prescribes;
 //! comments dropped; processing instructions kept.
+//!
+//! Cost is linear in the input: an element may carry at most [`MAX_ATTRIBUTES`] attributes and
+//! have at most [`MAX_NAMESPACES`] namespace declarations in scope, and the inclusive prefix
+//! list is bounded by its caller, so the work per element is bounded whatever the input.
 
 use std::ops::Range;
 
@@ -25,6 +29,11 @@ use quick_xml::Reader;
 
 /// The namespace of the `xml:` prefix, never declared.
 const XML_NS: &str = "http://www.w3.org/XML/1998/namespace";
+
+/// Most attributes (namespace declarations included) on one element.
+pub const MAX_ATTRIBUTES: usize = 64;
+/// Most namespace declarations in scope at once (on an element and its ancestors).
+pub const MAX_NAMESPACES: usize = 64;
 
 /// Why a subtree could not be canonicalized.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -58,6 +67,7 @@ pub fn exclusive(
     let mut c14n = Canonical {
         out: String::with_capacity(text.len() + 64),
         scopes: vec![in_scope.to_vec()],
+        declared: in_scope.len(),
         rendered: Vec::new(),
         names: Vec::new(),
         inclusive: &inclusive,
@@ -85,6 +95,8 @@ struct Canonical<'a> {
     out: String,
     /// Namespace bindings in scope, one frame per open element (and the parent's first).
     scopes: Vec<Vec<(String, String)>>,
+    /// Declarations in `scopes`, in all.
+    declared: usize,
     /// Namespace declarations output, one frame per open element.
     rendered: Vec<Vec<(String, String)>>,
     /// The open elements' names.
@@ -140,20 +152,30 @@ impl Canonical<'_> {
     }
 
     fn start_tag(&mut self, start: &BytesStart) -> Result<String, C14nError> {
-        start_element(
+        let scopes_before = self.scopes.len();
+        let name = start_element(
             start,
             &mut self.scopes,
             &mut self.rendered,
             self.inclusive,
             &mut self.out,
-        )
+        )?;
+        if self.scopes.len() > scopes_before {
+            self.declared += self.scopes.last().map_or(0, Vec::len);
+        }
+        if self.declared > MAX_NAMESPACES {
+            return Err(err(format!(
+                "more than {MAX_NAMESPACES} namespace declarations in scope"
+            )));
+        }
+        Ok(name)
     }
 
     fn end_tag(&mut self, name: &str) {
         self.out.push_str("</");
         self.out.push_str(name);
         self.out.push('>');
-        self.scopes.pop();
+        self.declared -= self.scopes.pop().map_or(0, |s| s.len());
         self.rendered.pop();
     }
 }
@@ -222,7 +244,12 @@ type Split = (Vec<(String, String)>, Vec<(String, String)>);
 fn split_attributes(start: &BytesStart, name: &str) -> Result<Split, C14nError> {
     let mut declared = Vec::new();
     let mut attrs = Vec::new();
-    for attr in start.attributes().with_checks(true) {
+    for (i, attr) in start.attributes().with_checks(true).enumerate() {
+        if i == MAX_ATTRIBUTES {
+            return Err(err(format!(
+                "<{name}> has more than {MAX_ATTRIBUTES} attributes"
+            )));
+        }
         let attr = attr.map_err(|e| err(format!("bad attribute on <{name}> ({e})")))?;
         let key = utf8(attr.key.as_ref())?;
         let value = attribute_value(utf8(&attr.value)?)?;

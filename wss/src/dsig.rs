@@ -14,7 +14,7 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use roxmltree::{Document, Node};
 
 use crate::c14n;
-use crate::keys::{Credentials, TrustStore};
+use crate::keys::{Credentials, SignerId, TrustStore};
 
 pub const SOAP_NS: &str = "http://schemas.xmlsoap.org/soap/envelope/";
 pub const WSSE_NS: &str =
@@ -205,6 +205,9 @@ pub struct VerifyOptions {
     /// An answer whose timestamp was created longer ago than this is refused, whatever its
     /// `Expires` says.
     pub max_age: Duration,
+    /// When the request this answers was sent: an answer signed before it (less `max_skew`)
+    /// was not made for it (a replay), and is refused.
+    pub sent_at: Option<DateTime<Utc>>,
 }
 
 impl Default for VerifyOptions {
@@ -212,6 +215,7 @@ impl Default for VerifyOptions {
         VerifyOptions {
             max_skew: Duration::from_secs(300),
             max_age: Duration::from_secs(600),
+            sent_at: None,
         }
     }
 }
@@ -263,15 +267,34 @@ fn refuse(kind: VerifyFailure, detail: impl Into<String>) -> VerifyError {
     }
 }
 
-/// A verified envelope: who signed it.
+/// A verified envelope: who signed it, when, and what.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Verdict {
-    Signed {
-        signer: String,
-    },
+    Signed(Signed),
     /// No signature at all (only when the caller allows it).
     Unsigned,
 }
+
+/// What a valid signature covers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Signed {
+    pub signer: SignerId,
+    /// The exclusive canonical form of the envelope's `soap:Body`: exactly the bytes whose
+    /// digest was checked. Read the answer from this, never from the envelope: comments are
+    /// gone from it, CDATA sections and character references are plain text, so what is read
+    /// is what was signed.
+    pub body: String,
+    /// The signed `wsu:Timestamp`.
+    pub created: DateTime<Utc>,
+    pub expires: Option<DateTime<Utc>>,
+}
+
+/// Most `ds:Reference`s in a `SignedInfo`: the profile signs the Body and the Timestamp.
+pub const MAX_REFERENCES: usize = 2;
+/// Most prefixes in an `InclusiveNamespaces PrefixList`.
+pub const MAX_INCLUSIVE_PREFIXES: usize = 16;
+/// Most transforms of one reference.
+const MAX_TRANSFORMS: usize = 2;
 
 /// Verifies the WS-Security signature of a parsed SOAP 1.1 envelope (`doc` parsed from
 /// `source`). The `soap:Body` child of the Envelope must be the only Body and must be signed,
@@ -294,7 +317,7 @@ pub fn verify_envelope(
     let (signed_info, inclusive) = signed_info_of(signature)?;
     let timestamp = single_child(security, WSU_NS, "Timestamp")
         .map_err(|e| refuse(VerifyFailure::Timestamp, format!("wsse:Security: {e}")))?;
-    check_references(doc, source, signed_info, body, timestamp)?;
+    let body_canonical = check_references(doc, source, signed_info, body, timestamp)?;
     let signer = check_signature_value(
         doc,
         source,
@@ -303,8 +326,13 @@ pub fn verify_envelope(
         trust,
         now,
     )?;
-    check_timestamp(timestamp, now, options)?;
-    Ok(Verdict::Signed { signer })
+    let (created, expires) = check_timestamp(timestamp, now, options)?;
+    Ok(Verdict::Signed(Signed {
+        signer,
+        body: body_canonical,
+        created,
+        expires,
+    }))
 }
 
 fn structure(detail: impl Into<String>) -> VerifyError {
@@ -376,48 +404,58 @@ fn signed_info_of<'a, 'input>(
             "SignedInfo/SignatureMethod must be {RSA_SHA256}"
         )));
     }
-    Ok((signed_info, inclusive_prefixes(Some(c14n_method))))
+    Ok((signed_info, inclusive_prefixes(Some(c14n_method))?))
 }
 
-/// Every reference's digest holds, and the Body and the timestamp are among them.
+/// Every reference's digest holds, and the Body and the timestamp are among them (and
+/// nothing else: at most [`MAX_REFERENCES`], counted before any digest is computed). The
+/// Body's canonical form.
 fn check_references(
     doc: &Document,
     source: &str,
     signed_info: Node,
     body: Node,
     timestamp: Node,
-) -> Result<(), VerifyError> {
+) -> Result<String, VerifyError> {
     let references: Vec<Node> = children(signed_info, DS_NS, "Reference");
     if references.is_empty() {
         return Err(structure("SignedInfo has no Reference"));
     }
-    let (mut body_signed, mut timestamp_signed) = (false, false);
+    if references.len() > MAX_REFERENCES {
+        return Err(structure(format!(
+            "SignedInfo has {} References; the profile signs the Body and the Timestamp only",
+            references.len()
+        )));
+    }
+    let (mut body_canonical, mut timestamp_signed) = (None, false);
     for reference in references {
-        let target = check_reference(doc, source, reference)?;
-        body_signed |= target == body;
+        let (target, canonical) = check_reference(doc, source, reference)?;
+        if target == body {
+            body_canonical = Some(canonical);
+        }
         timestamp_signed |= target == timestamp;
     }
-    if !body_signed {
+    let Some(body_canonical) = body_canonical else {
         return Err(structure(
             "the envelope's Body is not among the signed references",
         ));
-    }
+    };
     if !timestamp_signed {
         return Err(refuse(
             VerifyFailure::Timestamp,
             "the wsu:Timestamp is not among the signed references",
         ));
     }
-    Ok(())
+    Ok(body_canonical)
 }
 
 /// One reference: a same-document `#Id`, exclusive c14n transforms only, a SHA-256 digest
-/// that matches. The element it names.
+/// that matches. The element it names, and its canonical form.
 fn check_reference<'a, 'input>(
     doc: &'a Document<'input>,
     source: &str,
     reference: Node,
-) -> Result<Node<'a, 'input>, VerifyError> {
+) -> Result<(Node<'a, 'input>, String), VerifyError> {
     let uri = reference.attribute("URI").unwrap_or_default();
     let id = uri.strip_prefix('#').ok_or_else(|| {
         structure(format!(
@@ -427,14 +465,20 @@ fn check_reference<'a, 'input>(
     let target = by_id(doc, id).map_err(structure)?;
     let mut transform_inclusive = Vec::new();
     if let Ok(transforms) = first_child(reference, DS_NS, "Transforms") {
-        for t in children(transforms, DS_NS, "Transform") {
+        let transforms = children(transforms, DS_NS, "Transform");
+        if transforms.len() > MAX_TRANSFORMS {
+            return Err(structure(format!(
+                "Reference #{id}: more than {MAX_TRANSFORMS} transforms"
+            )));
+        }
+        for t in transforms {
             if t.attribute("Algorithm") != Some(EXC_C14N) {
                 return Err(structure(format!(
                     "Reference #{id}: unsupported transform {:?}",
                     t.attribute("Algorithm").unwrap_or_default()
                 )));
             }
-            transform_inclusive = inclusive_prefixes(Some(t));
+            transform_inclusive = inclusive_prefixes(Some(t))?;
         }
     }
     if first_child(reference, DS_NS, "DigestMethod")
@@ -461,7 +505,7 @@ fn check_reference<'a, 'input>(
             ),
         ));
     }
-    Ok(target)
+    Ok((target, canonical))
 }
 
 /// The signer's certificate (trusted on `now`), then the signature value over `SignedInfo`
@@ -473,7 +517,7 @@ fn check_signature_value(
     (signed_info, inclusive): (Node, &[String]),
     trust: &TrustStore,
     now: DateTime<Utc>,
-) -> Result<String, VerifyError> {
+) -> Result<SignerId, VerifyError> {
     let cert = key_info_certificate(doc, signature)?;
     let signer = trust
         .check(&cert, now)
@@ -505,11 +549,13 @@ fn check_signature_value(
     Ok(signer)
 }
 
+/// `Created` not in the future, not older than `max_age`, not before the request was sent;
+/// `Expires` (when given) not passed; each within `max_skew`.
 fn check_timestamp(
     timestamp: Node,
     now: DateTime<Utc>,
     options: &VerifyOptions,
-) -> Result<(), VerifyError> {
+) -> Result<(DateTime<Utc>, Option<DateTime<Utc>>), VerifyError> {
     let read = |name: &str| -> Result<DateTime<Utc>, VerifyError> {
         let text = first_child(timestamp, WSU_NS, name)
             .map_err(|e| refuse(VerifyFailure::Timestamp, e))?
@@ -536,14 +582,24 @@ fn check_timestamp(
             ),
         ));
     }
-    if first_child(timestamp, WSU_NS, "Expires").is_ok() {
-        let expires = read("Expires")?;
-        if expires < now - skew {
-            return Err(refuse(
-                VerifyFailure::Timestamp,
-                format!("wsu:Timestamp/wsu:Expires {expires} has passed (now {now})"),
-            ));
-        }
+    let expires = match first_child(timestamp, WSU_NS, "Expires") {
+        Ok(_) => Some(read("Expires")?),
+        Err(_) => None,
+    };
+    if let Some(expires) = expires.filter(|e| *e < now - skew) {
+        return Err(refuse(
+            VerifyFailure::Timestamp,
+            format!("wsu:Timestamp/wsu:Expires {expires} has passed (now {now})"),
+        ));
+    }
+    if let Some(sent) = options.sent_at.filter(|sent| created < *sent - skew) {
+        return Err(refuse(
+            VerifyFailure::Timestamp,
+            format!(
+                "wsu:Timestamp/wsu:Created {created} predates the request (sent {sent}, skew {:?}): not an answer to it",
+                options.max_skew
+            ),
+        ));
     }
     if created < now - skew - max_age {
         return Err(refuse(
@@ -554,7 +610,7 @@ fn check_timestamp(
             ),
         ));
     }
-    Ok(())
+    Ok((created, expires))
 }
 
 /// The certificate named by `ds:KeyInfo`: a `wsse:SecurityTokenReference` to a
@@ -595,14 +651,27 @@ fn key_info_certificate(doc: &Document, signature: Node) -> Result<Vec<u8>, Veri
     ))
 }
 
-fn inclusive_prefixes(node: Option<Node>) -> Vec<String> {
-    node.and_then(|n| {
-        n.children()
-            .find(|c| c.has_tag_name((EXC_C14N, "InclusiveNamespaces")))
-    })
-    .and_then(|n| n.attribute("PrefixList"))
-    .map(|list| list.split_whitespace().map(str::to_owned).collect())
-    .unwrap_or_default()
+/// The `InclusiveNamespaces PrefixList` of a c14n method or transform: at most
+/// [`MAX_INCLUSIVE_PREFIXES`] (each costs a look-up per element canonicalized).
+fn inclusive_prefixes(node: Option<Node>) -> Result<Vec<String>, VerifyError> {
+    let list = node
+        .and_then(|n| {
+            n.children()
+                .find(|c| c.has_tag_name((EXC_C14N, "InclusiveNamespaces")))
+        })
+        .and_then(|n| n.attribute("PrefixList"))
+        .unwrap_or_default();
+    let prefixes: Vec<String> = list
+        .split_whitespace()
+        .take(MAX_INCLUSIVE_PREFIXES + 1)
+        .map(str::to_owned)
+        .collect();
+    if prefixes.len() > MAX_INCLUSIVE_PREFIXES {
+        return Err(structure(format!(
+            "InclusiveNamespaces PrefixList: more than {MAX_INCLUSIVE_PREFIXES} prefixes"
+        )));
+    }
+    Ok(prefixes)
 }
 
 fn decode_b64(text: &str) -> Result<Vec<u8>, base64::DecodeError> {

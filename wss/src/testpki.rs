@@ -5,8 +5,9 @@
 //! through ring like any key read from a PKCS#12 file.
 
 use rcgen::{
-    date_time_ymd, BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair,
-    KeyUsagePurpose, PKCS_RSA_SHA256,
+    date_time_ymd, BasicConstraints, CertificateParams, CertificateRevocationListParams, DnType,
+    IsCa, Issuer, KeyIdMethod, KeyPair, KeyUsagePurpose, RevokedCertParams, SerialNumber,
+    PKCS_RSA_SHA256,
 };
 use rsa::pkcs8::EncodePrivateKey;
 
@@ -47,6 +48,40 @@ impl Issued {
 
     pub fn cert_pem(&self) -> String {
         pem("CERTIFICATE", &self.cert_der)
+    }
+
+    /// A certificate for `name` signed with this (non-CA) certificate's key, as its issuer
+    /// `issuer_name` (this certificate's CN): what an attacker holding any certificate of a
+    /// national CA could make. No chain check may accept it.
+    pub fn issue_as_non_ca(&self, issuer_name: &str, name: &str) -> Issued {
+        let mut issuer_params = CertificateParams::new(Vec::<String>::new()).expect("params");
+        issuer_params
+            .distinguished_name
+            .push(DnType::CommonName, issuer_name);
+        let issuer_key = key_pair(&self.key_pkcs8_der);
+        let key_pkcs8_der = rsa_key();
+        let mut params = CertificateParams::new(Vec::<String>::new()).expect("params");
+        params.distinguished_name.push(DnType::CommonName, name);
+        params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+        dates(&mut params, Validity::Current);
+        let cert = params
+            .signed_by(
+                &key_pair(&key_pkcs8_der),
+                &Issuer::from_params(&issuer_params, &issuer_key),
+            )
+            .expect("certificate issued");
+        Issued {
+            key_pkcs8_der,
+            cert_der: cert.der().to_vec(),
+        }
+    }
+
+    /// The certificate's serial number (DER content octets).
+    pub fn serial(&self) -> Vec<u8> {
+        use x509_parser::prelude::FromDer;
+        let (_, cert) = x509_parser::certificate::X509Certificate::from_der(&self.cert_der)
+            .expect("a test certificate");
+        cert.raw_serial().to_vec()
     }
 
     /// A PKCS#12 file with the key and certificate, under `password`.
@@ -124,6 +159,30 @@ impl TestCa {
 
     pub fn trust_store(&self) -> TrustStore {
         TrustStore::from_der(vec![self.cert_der.clone()]).expect("one certificate")
+    }
+
+    /// A CRL (DER) of this CA revoking `revoked`, valid 2020 to 2040.
+    pub fn crl(&self, revoked: &[&Issued]) -> Vec<u8> {
+        let params = CertificateRevocationListParams {
+            this_update: date_time_ymd(2020, 1, 1),
+            next_update: date_time_ymd(2040, 1, 1),
+            crl_number: SerialNumber::from(1u64),
+            issuing_distribution_point: None,
+            revoked_certs: revoked
+                .iter()
+                .map(|issued| RevokedCertParams {
+                    serial_number: SerialNumber::from_slice(&issued.serial()),
+                    revocation_time: date_time_ymd(2021, 1, 1),
+                    reason_code: None,
+                    invalidity_date: None,
+                })
+                .collect(),
+            key_identifier_method: KeyIdMethod::Sha256,
+        };
+        let crl = params
+            .signed_by(&Issuer::from_params(&self.params, &self.key))
+            .expect("CRL signed");
+        crl.der().to_vec()
     }
 
     /// A signing certificate for `name` with a new key.

@@ -44,7 +44,11 @@ fn kind(r: Result<Verdict, VerifyError>) -> VerifyFailure {
 fn signed_envelope_verifies_and_names_the_signer() {
     let text = signed();
     match verify(&text).expect("verifies") {
-        Verdict::Signed { signer } => assert!(signer.contains("registry-gateway"), "{signer}"),
+        Verdict::Signed(signed) => assert!(
+            signed.signer.subject.contains("registry-gateway"),
+            "{:?}",
+            signed.signer
+        ),
         v => panic!("{v:?}"),
     }
     // The payload is still where the parser looks for it.
