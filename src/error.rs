@@ -208,11 +208,7 @@ impl Error {
                 )
             }
             Error::Deadline => Status::deadline_exceeded(format!("{self}{id}")),
-            Error::AuditUnavailable => {
-                let mut details = error_info("AUDIT_UNAVAILABLE", None, request_id);
-                details.set_retry_info(Some(std::time::Duration::from_secs(1)));
-                Status::with_error_details(Code::Unavailable, format!("{self}{id}"), details)
-            }
+            Error::AuditUnavailable => audit_unavailable(self, request_id, &id),
             Error::PermissionDenied { .. } => Status::permission_denied(self.to_string()),
             Error::ConsentRequired { .. } => Status::with_error_details(
                 Code::FailedPrecondition,
@@ -287,6 +283,13 @@ fn consent_refused(e: &RegistryError, request_id: &str, id: &str) -> Status {
         ),
         details,
     )
+}
+
+/// The audit log cannot take records now: retry in a second.
+fn audit_unavailable(error: &Error, request_id: &str, id: &str) -> Status {
+    let mut details = error_info("AUDIT_UNAVAILABLE", None, request_id);
+    details.set_retry_info(Some(std::time::Duration::from_secs(1)));
+    Status::with_error_details(Code::Unavailable, format!("{error}{id}"), details)
 }
 
 /// The registry refused the caller's request as invalid: the caller's to fix, not retried
