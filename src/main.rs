@@ -298,11 +298,14 @@ fn describe(config: &Config) -> Vec<String> {
         .filter_map(|(k, _)| k.into_string().ok())
         .filter(|k| k.starts_with(registry_gateway::config::ENV_PREFIX) && k != "REGGW_CONFIG")
         .collect();
-    vec![
+    let mut lines = vec![
         format!("listen {} ({tls}); metrics {metrics}", config.listen),
         format!("access: {access}"),
         format!("audit: {audit}"),
         format!("registries: {registries}"),
+    ];
+    lines.extend(answer_signers(config));
+    lines.extend([
         format!(
             "legal basis: {}",
             registry_gateway::decision::legal_basis::describe(
@@ -318,7 +321,35 @@ fn describe(config: &Config) -> Vec<String> {
                 env.join(", ")
             }
         ),
-    ]
+    ]);
+    lines
+}
+
+/// Who may sign each configured registry's answers, when they are verified.
+fn answer_signers(config: &Config) -> Vec<String> {
+    use registry_gateway::registry::signing::VerifyResponses;
+    let verified = config
+        .shep
+        .signing
+        .as_ref()
+        .is_some_and(|s| s.verify_responses != VerifyResponses::Off);
+    let Some(endpoints) = config.registries.as_ref().filter(|_| verified) else {
+        return Vec::new();
+    };
+    endpoints
+        .iter()
+        .map(|(registry, e)| {
+            let pins: Vec<String> = e.answer_signers.iter().map(ToString::to_string).collect();
+            format!(
+                "  {} answers signed by: {}; messageId echoed in {}",
+                registry.key(),
+                pins.join(" or "),
+                e.message_id_echo
+                    .element()
+                    .unwrap_or("nothing (not checked)")
+            )
+        })
+        .collect()
 }
 
 /// An enum value as the configuration spells it.

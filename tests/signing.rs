@@ -399,32 +399,74 @@ async fn external_signer_with(
     let seen = Arc::new(AtomicU64::new(0));
     let counter = seen.clone();
     let credentials = Arc::new(demo_pki().gateway.credentials());
-    let app = axum::Router::new().route(
-        "/sign",
-        axum::routing::post(move |body: String| {
-            let credentials = credentials.clone();
-            let n = counter.fetch_add(1, Ordering::SeqCst);
-            async move {
-                if n < fail_first {
-                    return (axum::http::StatusCode::SERVICE_UNAVAILABLE, String::new());
+    let app = axum::Router::new()
+        .route("/verify", axum::routing::post(external_verify))
+        .route(
+            "/sign",
+            axum::routing::post(move |body: String| {
+                let credentials = credentials.clone();
+                let n = counter.fetch_add(1, Ordering::SeqCst);
+                async move {
+                    if n < fail_first {
+                        return (axum::http::StatusCode::SERVICE_UNAVAILABLE, String::new());
+                    }
+                    let body = change(body);
+                    match shep_wss::sign_envelope(
+                        &body,
+                        &credentials,
+                        chrono::Utc::now(),
+                        std::time::Duration::from_secs(60),
+                    ) {
+                        Ok(signed) => (axum::http::StatusCode::OK, signed),
+                        Err(e) => (axum::http::StatusCode::BAD_REQUEST, e.to_string()),
+                    }
                 }
-                let body = change(body);
-                match shep_wss::sign_envelope(
-                    &body,
-                    &credentials,
-                    chrono::Utc::now(),
-                    std::time::Duration::from_secs(60),
-                ) {
-                    Ok(signed) => (axum::http::StatusCode::OK, signed),
-                    Err(e) => (axum::http::StatusCode::BAD_REQUEST, e.to_string()),
-                }
-            }
-        }),
-    );
+            }),
+        );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move { axum::serve(listener, app).await });
     (addr, seen)
+}
+
+/// The external service's verification, as a GOST crypto service would report it (here over
+/// the demo CA's RSA keys): valid or not, the signer's certificate, the signed times and the
+/// canonical Body. Binding and pinning are not its business.
+async fn external_verify(body: String) -> axum::Json<serde_json::Value> {
+    use base64::Engine;
+    let doc = roxmltree::Document::parse(&body).unwrap();
+    let options = shep_wss::VerifyOptions {
+        max_skew: std::time::Duration::from_secs(3600),
+        max_age: std::time::Duration::from_secs(3600),
+        sent_at: None,
+    };
+    let trust = demo_pki().ca.trust_store();
+    axum::Json(
+        match shep_wss::verify_envelope(&doc, &body, &trust, chrono::Utc::now(), &options) {
+            Ok(shep_wss::Verdict::Signed(signed)) => {
+                let token = body
+                    .split("BinarySecurityToken")
+                    .nth(1)
+                    .and_then(|t| t.split('>').nth(1))
+                    .and_then(|t| t.split('<').next())
+                    .unwrap();
+                let cert = base64::engine::general_purpose::STANDARD
+                    .decode(token)
+                    .unwrap();
+                serde_json::json!({
+                    "valid": true,
+                    "certificate": base64::engine::general_purpose::STANDARD.encode(cert),
+                    "created": signed.created,
+                    "expires": signed.expires,
+                    "canonical_body": signed.body,
+                })
+            }
+            Ok(shep_wss::Verdict::Unsigned) => {
+                serde_json::json!({"valid": false, "reason": "unsigned"})
+            }
+            Err(e) => serde_json::json!({"valid": false, "reason": e.to_string()}),
+        },
+    )
 }
 
 fn http_signer_config(
@@ -440,6 +482,7 @@ fn http_signer_config(
     signing.password_file = None;
     signing.http = Some(registry_gateway::registry::signing::HttpSignerConfig {
         url: format!("http://{signer}/sign"),
+        verify_url: Some(format!("http://{signer}/verify")),
         timeout: std::time::Duration::from_secs(2),
         max_attempts: attempts,
     });
@@ -528,4 +571,92 @@ async fn one_registry_can_have_its_own_sender_key() {
     let signer = |r| mocks.get(r).last_signer().unwrap();
     assert!(signer(Registry::GbdFl).contains("gbd fl sender"));
     assert!(signer(Registry::Zags).contains("demo sender"));
+}
+
+#[tokio::test]
+async fn gost_answers_are_verified_by_the_external_service_and_bound_here() {
+    use registry_gateway::registry::signing::VerifyWith;
+    let metrics = registry_gateway::metrics::install();
+    let valid = |m: &str| {
+        m.lines()
+            .find_map(|l| {
+                l.strip_prefix("gateway_shep_external_verifications_total{outcome=\"valid\"} ")
+            })
+            .map_or(0.0, |v| v.trim().parse::<f64>().unwrap())
+    };
+    let keys = KeyFiles::new();
+    let (service, _) = external_signer(0).await;
+    let with_remote = |mocks: &MockRegistries| {
+        let mut config = http_signer_config(mocks, &keys, service, 1);
+        config.shep.signing.as_mut().unwrap().verify_with = VerifyWith::Http;
+        config
+    };
+    // Every answer verified by the service, and decided on.
+    let mocks = signed_mocks().await;
+    let before = valid(&metrics.render());
+    let (addr, _stop) = common::serve(with_remote(&mocks)).await;
+    let mut c = client(addr).await;
+    let r = check(&mut c, demo::CAPABLE_ADULT).await.expect("answered");
+    assert_eq!(r.outcome(), pb::Outcome::Online);
+    assert!(
+        valid(&metrics.render()) >= before + 3.0,
+        "three registries verified remotely"
+    );
+
+    // GBD FL's answers signed with IS ZAGS's key: the service finds the signature valid, the
+    // gateway's pin refuses it.
+    let pki = demo_pki();
+    let swapped = MockSigning {
+        credentials: registry_mocks::PerRegistry::from_fn(|r| {
+            let key = if r == Registry::GbdFl {
+                Registry::Zags
+            } else {
+                r
+            };
+            Arc::new(pki.registries[key].credentials())
+        }),
+        trust: pki.ca.trust_store(),
+        require_signed_requests: true,
+        sign_answers: true,
+    };
+    let mocks = MockRegistries::spawn_signed(
+        Arc::new(Fixture::demo().with_today(decision::today())),
+        Arc::new(swapped),
+    )
+    .await
+    .unwrap();
+    let before = signature_failures(&metrics.render(), "gbd_fl", "signer");
+    let (addr, _stop) = common::serve(with_remote(&mocks)).await;
+    let status = check(&mut client(addr).await, demo::CAPABLE_ADULT)
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::Unavailable);
+    assert!(signature_failures(&metrics.render(), "gbd_fl", "signer") > before);
+
+    // The service down: the answer is not used, and the registry is not blamed for it.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let mocks = signed_mocks().await;
+    let mut config = with_remote(&mocks);
+    config
+        .shep
+        .signing
+        .as_mut()
+        .unwrap()
+        .http
+        .as_mut()
+        .unwrap()
+        .verify_url = Some(format!("http://{closed}/verify"));
+    let (addr, _stop) = common::serve(config).await;
+    let status = check(&mut client(addr).await, demo::CAPABLE_ADULT)
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::Unavailable);
+    assert!(
+        status.message().contains("could not be verified"),
+        "{}",
+        status.message()
+    );
 }

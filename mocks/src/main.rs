@@ -35,7 +35,9 @@ struct Args {
     iin_of: Option<String>,
     /// Require signed requests and sign answers (WS-Security) with test keys generated now,
     /// and write into this directory what a gateway needs to talk to them: `ca.pem` (trust
-    /// store), `gateway.p12` (the sender's key and certificate) and `gateway.p12.password`.
+    /// store), `gateway.p12` (the sender's key and certificate), `gateway.p12.password` and
+    /// `answer-signers.toml` (each registry's `answer_signers` pin, to paste into its
+    /// `[registries.<key>]`).
     #[arg(long)]
     signing_dir: Option<PathBuf>,
 }
@@ -101,6 +103,17 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
             write("ca.pem", pki.ca.cert_pem().as_bytes())?;
             write("gateway.p12", &pki.gateway.pkcs12("demo"))?;
             write("gateway.p12.password", b"demo\n")?;
+            let pins: String = Registry::ALL
+                .iter()
+                .map(|r| {
+                    format!(
+                        "# [registries.{}]\nanswer_signers = [{{ spki_sha256 = \"{}\" }}]\n",
+                        r.key(),
+                        pki.signer_of(*r).spki_sha256
+                    )
+                })
+                .collect();
+            write("answer-signers.toml", pins.as_bytes())?;
             println!("signing: keys for the gateway in {}", dir.display());
             Some(registry_mocks::MockSigning::demo())
         }

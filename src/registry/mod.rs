@@ -219,6 +219,10 @@ pub enum Failure {
     /// bound to another request or person. Not used, not cached, not retried.
     #[error("answer refused: {0}")]
     Unverified(Refusal),
+    /// The external verifier (`verify_with = "http"`) gave no verdict on the answer: not
+    /// used, and not held against the registry (the gateway's own crypto service failed).
+    #[error("{0}")]
+    Verifier(String),
     /// The request could not be signed (key, external signer): the registry was not called.
     #[error("the request could not be signed: {0}")]
     Signing(String),
@@ -265,6 +269,7 @@ impl Failure {
             Failure::Malformed(_) => "malformed",
             Failure::Unverified(_) => "signature",
             Failure::Signing(_) => "signing",
+            Failure::Verifier(_) => "verifier",
             Failure::DeadlineExceeded => "deadline",
             Failure::CircuitOpen => "circuit_open",
             Failure::Overloaded(_) => "overloaded",
@@ -287,6 +292,7 @@ impl Failure {
                 "answer refused: not verified as this registry's answer to this request".into()
             }
             Failure::Signing(_) => "the request could not be signed".into(),
+            Failure::Verifier(_) => "the answer could not be verified (external verifier)".into(),
             Failure::DeadlineExceeded => "no answer before the caller's deadline".into(),
             Failure::CircuitOpen => "circuit breaker open after repeated failures".into(),
             Failure::Overloaded(d) => format!(
@@ -303,7 +309,8 @@ impl Failure {
             Failure::Connect(_)
             | Failure::Timeout(_)
             | Failure::CircuitOpen
-            | Failure::Signing(_) => true,
+            | Failure::Signing(_)
+            | Failure::Verifier(_) => true,
             Failure::Http(code) => *code >= 500,
             Failure::Status { transient, .. } => *transient,
             Failure::Fault(_)
@@ -329,6 +336,7 @@ impl Failure {
                 | Failure::ConsentRefused { .. }
                 | Failure::Rejected { .. }
                 | Failure::Signing(_)
+                | Failure::Verifier(_)
         )
     }
 

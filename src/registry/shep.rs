@@ -111,7 +111,13 @@ impl ShepClient {
             .exchange(envelope, &trace, transport_timeout(query))
             .await
             .map_err(|e| self.fail(e))?;
+        // GOST signatures: the external crypto service verifies; everything else is here.
+        let remote = match &self.verifier {
+            Some(v) if (200..300).contains(&status) => v.ask_remote(&body).await,
+            _ => None,
+        };
         let reader = AnswerReader {
+            remote,
             client: self.clone(),
             request: Request {
                 message_id,
@@ -295,12 +301,14 @@ struct Request {
 struct AnswerReader {
     client: ShepClient,
     request: Request,
+    /// The external verifier's report on this answer (`verify_with = "http"`).
+    remote: Option<Result<super::signing::RemoteReport, Failure>>,
 }
 
 impl AnswerReader {
     /// The parsed payload, or the failure the answer is.
     fn read<T>(
-        &self,
+        mut self,
         http_status: u16,
         body: &str,
         parse: impl FnOnce(Node) -> Result<T, String>,
@@ -351,7 +359,7 @@ impl AnswerReader {
     /// The canonical form of the answer's Body: what its signature covers, verified (or,
     /// unsigned where that is allowed, the Body's canonical form all the same, so that reading
     /// never sees a comment or a CDATA boundary). SOAP faults and HTTP errors first.
-    fn verified_body(&self, http_status: u16, body: &str) -> Result<String, Failure> {
+    fn verified_body(&mut self, http_status: u16, body: &str) -> Result<String, Failure> {
         let doc = match Document::parse(body) {
             Ok(doc) => doc,
             Err(_) if !(200..300).contains(&http_status) => return Err(Failure::Http(http_status)),
@@ -371,8 +379,19 @@ impl AnswerReader {
         if !(200..300).contains(&http_status) {
             return Err(Failure::Http(http_status));
         }
+        let canonical = || {
+            shep_wss::c14n::node(body, body_el, &[])
+                .map_err(|e| Failure::Malformed(format!("the Body: {e}")))
+        };
         let signed = match &self.client.verifier {
-            Some(verifier) => verifier.verify(&doc, body, self.request.sent_at)?,
+            Some(verifier) => {
+                let remote = match self.remote.take() {
+                    Some(report) => Some((report, canonical()?)),
+                    None => None,
+                };
+                let remote = remote.as_ref().map(|(r, c)| (r.clone(), c.as_str()));
+                verifier.verify(&doc, body, self.request.sent_at, remote)?
+            }
             None => None,
         };
         match signed {
@@ -380,8 +399,7 @@ impl AnswerReader {
                 self.check_signer(&signed.signer)?;
                 Ok(signed.body)
             }
-            None => shep_wss::c14n::node(body, body_el, &[])
-                .map_err(|e| Failure::Malformed(format!("the Body: {e}"))),
+            None => canonical(),
         }
     }
 
@@ -720,6 +738,7 @@ mod tests {
     fn reader(client: ShepClient, sent_at: DateTime<Utc>) -> AnswerReader {
         AnswerReader {
             client,
+            remote: None,
             request: Request {
                 message_id: "req-1".into(),
                 sent_at,

@@ -54,6 +54,12 @@ pub struct SigningConfig {
     /// unsigned answers are accepted, signed ones must verify; `off`: not checked.
     #[serde(default)]
     pub verify_responses: VerifyResponses,
+    /// Who checks answers' signatures: `builtin` (default; RSA-SHA256 in-process) or `http`,
+    /// the external crypto service's `verify_url` (GOST signatures). Either way the gateway
+    /// itself checks the signer's chain and pin, the timestamp against the request, and reads
+    /// only the canonical Body the signature covers.
+    #[serde(default)]
+    pub verify_with: VerifyWith,
     /// PEM bundle of the CAs that answers' signers must chain to (NCA RK roots and
     /// intermediates). Required unless `verify_responses = "off"`. Which certificate may sign
     /// which registry's answers is `[registries.<key>] answer_signers`.
@@ -108,6 +114,14 @@ pub enum SignerKind {
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+pub enum VerifyWith {
+    #[default]
+    Builtin,
+    Http,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum VerifyResponses {
     #[default]
     Required,
@@ -121,6 +135,10 @@ pub enum VerifyResponses {
 #[serde(deny_unknown_fields)]
 pub struct HttpSignerConfig {
     pub url: String,
+    /// The same service's verification endpoint, for `verify_with = "http"`: `POST` of an
+    /// answer as received (`text/xml`), answered `200` with a JSON report (docs/security.md).
+    #[serde(default)]
+    pub verify_url: Option<String>,
     /// Per attempt.
     #[serde(default = "default_signer_timeout", with = "humantime_serde")]
     pub timeout: Duration,
@@ -219,6 +237,19 @@ impl Validate for SigningConfig {
         for registry in Registry::ALL {
             self.effective(registry).validate()?;
         }
+        if self.verify_with == VerifyWith::Http
+            && self.verify_responses != VerifyResponses::Off
+            && self
+                .http
+                .as_ref()
+                .and_then(|h| h.verify_url.as_ref())
+                .is_none()
+        {
+            return Err(Invalid::new(
+                "http.verify_url",
+                "required with verify_with = \"http\"",
+            ));
+        }
         if self.verify_responses != VerifyResponses::Off && self.trust_store.is_none() {
             return Err(Invalid::new(
                 "trust_store",
@@ -261,11 +292,19 @@ impl Effective<'_> {
 
 impl Validate for HttpSignerConfig {
     fn validate(&self) -> Result<(), Invalid> {
-        let ok = reqwest::Url::parse(&self.url)
-            .map(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some())
-            .unwrap_or(false);
-        if !ok {
+        let ok = |url: &str| {
+            reqwest::Url::parse(url)
+                .map(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some())
+                .unwrap_or(false)
+        };
+        if !ok(&self.url) {
             return Err(Invalid::new("url", "must be an http:// or https:// URL"));
+        }
+        if self.verify_url.as_deref().is_some_and(|u| !ok(u)) {
+            return Err(Invalid::new(
+                "verify_url",
+                "must be an http:// or https:// URL",
+            ));
         }
         if self.max_attempts == 0 {
             return Err(Invalid::new("max_attempts", "must be at least 1"));
@@ -324,6 +363,7 @@ impl Security {
                     max_age: default_max_age(),
                     sent_at: None,
                 },
+                remote: None,
             })),
         }
     }
@@ -391,6 +431,12 @@ impl Security {
                 let trust = TrustStore::from_pem(&pem)
                     .map_err(|e| format!("shep.signing.trust_store ({}): {e}", path.display()))?;
                 let trust = with_crls(trust, &signing.crl_files)?;
+                let remote = match signing.verify_with {
+                    VerifyWith::Builtin => None,
+                    VerifyWith::Http => Some(RemoteVerifier::new(
+                        signing.http.as_ref().expect("checked"),
+                    )?),
+                };
                 Some(Arc::new(AnswerVerifier {
                     mode,
                     trust,
@@ -399,6 +445,7 @@ impl Security {
                         max_age: signing.max_answer_age,
                         sent_at: None,
                     },
+                    remote,
                 }))
             }
         };
@@ -621,11 +668,13 @@ impl Signer for HttpSigner {
     }
 }
 
-/// Checks answers' signatures (`verify_responses`).
+/// Checks answers' signatures (`verify_responses`), in-process or through the external
+/// crypto service (`verify_with`).
 pub struct AnswerVerifier {
     mode: VerifyResponses,
     trust: TrustStore,
     options: VerifyOptions,
+    remote: Option<RemoteVerifier>,
 }
 
 impl AnswerVerifier {
@@ -639,37 +688,209 @@ impl AnswerVerifier {
                 max_age,
                 sent_at: None,
             },
+            remote: None,
         }
+    }
+
+    /// Asks the external verifier about `envelope`, when answers are verified there (`None`
+    /// otherwise). [`AnswerVerifier::verify`] checks its report.
+    pub async fn ask_remote(&self, envelope: &str) -> Option<Result<RemoteReport, Failure>> {
+        Some(self.remote.as_ref()?.verify(envelope).await)
     }
 
     /// Verifies an answer's signature against the trust store, its timestamp against the time
     /// its request was sent: what the signature covers, `None` for an unsigned answer where
     /// `if_present` allows it. Which signer may answer for a registry, and whether the answer
     /// is about the request, the caller checks on what this returns.
+    ///
+    /// With the external verifier, `remote` is its report on this answer and the canonical
+    /// Body received: the signer's chain and the timestamp are checked here all the same, and
+    /// the Body it verified must be the one received.
     pub fn verify(
         &self,
         doc: &roxmltree::Document,
         source: &str,
         sent_at: chrono::DateTime<chrono::Utc>,
+        remote: Option<(Result<RemoteReport, Failure>, &str)>,
     ) -> Result<Option<Signed>, Failure> {
         let options = VerifyOptions {
             sent_at: Some(sent_at),
             ..self.options.clone()
         };
-        let (reason, detail) =
-            match shep_wss::verify_envelope(doc, source, &self.trust, chrono::Utc::now(), &options)
-            {
-                Ok(Verdict::Signed(signed)) => return Ok(Some(signed)),
-                Ok(Verdict::Unsigned) if self.mode == VerifyResponses::IfPresent => {
-                    return Ok(None)
-                }
-                Ok(Verdict::Unsigned) => ("missing", "the answer is not signed".to_owned()),
-                Err(e) => (e.kind.label(), e.detail),
-            };
+        let verdict = match remote {
+            Some((report, canonical_body)) => self.accept(report?, canonical_body, &options),
+            None => {
+                shep_wss::verify_envelope(doc, source, &self.trust, chrono::Utc::now(), &options)
+            }
+        };
+        let (reason, detail) = match verdict {
+            Ok(Verdict::Signed(signed)) => return Ok(Some(signed)),
+            Ok(Verdict::Unsigned) if self.mode == VerifyResponses::IfPresent => return Ok(None),
+            Ok(Verdict::Unsigned) => ("missing", "the answer is not signed".to_owned()),
+            Err(e) => (e.kind.label(), e.detail),
+        };
         Err(Failure::Unverified(Refusal {
             reason,
             detail: crate::iin::scrub(&detail).into_owned(),
         }))
+    }
+}
+
+impl AnswerVerifier {
+    /// The external verifier's report as a verdict: its certificate checked against the
+    /// trust store, its times against the request, its Body against the one received.
+    fn accept(
+        &self,
+        report: RemoteReport,
+        canonical_body: &str,
+        options: &VerifyOptions,
+    ) -> Result<Verdict, shep_wss::VerifyError> {
+        use shep_wss::{VerifyError, VerifyFailure};
+        let fail = |kind, detail: String| VerifyError { kind, detail };
+        if !report.valid {
+            let reason = report.reason.unwrap_or_default();
+            if reason == "unsigned" {
+                return Ok(Verdict::Unsigned);
+            }
+            return Err(fail(
+                VerifyFailure::Signature,
+                format!(
+                    "the external verifier refused the signature: {}",
+                    bounded(&reason)
+                ),
+            ));
+        }
+        if report.canonical_body != canonical_body {
+            return Err(fail(
+                VerifyFailure::Structure,
+                "the external verifier verified another Body than the one received".into(),
+            ));
+        }
+        let cert = decode_b64(&report.certificate).ok_or_else(|| {
+            fail(
+                VerifyFailure::Certificate,
+                "the reported certificate is not base64".into(),
+            )
+        })?;
+        let now = chrono::Utc::now();
+        let signer = self
+            .trust
+            .check(&cert, now)
+            .map_err(|e| fail(VerifyFailure::Certificate, e))?;
+        shep_wss::check_times(report.created, report.expires, now, options)?;
+        Ok(Verdict::Signed(Signed {
+            signer,
+            body: report.canonical_body,
+            created: report.created,
+            expires: report.expires,
+        }))
+    }
+}
+
+fn decode_b64(text: &str) -> Option<Vec<u8>> {
+    use base64::Engine;
+    let compact: String = text.chars().filter(|c| !c.is_ascii_whitespace()).collect();
+    base64::engine::general_purpose::STANDARD
+        .decode(compact)
+        .ok()
+}
+
+/// The external crypto service's word on an answer's signature.
+#[derive(Debug, Clone, Deserialize)]
+pub struct RemoteReport {
+    pub valid: bool,
+    /// Why not valid (`unsigned` for an answer without a signature).
+    #[serde(default)]
+    pub reason: Option<String>,
+    /// The signer's certificate, base64 DER.
+    #[serde(default)]
+    pub certificate: String,
+    #[serde(default = "epoch")]
+    pub created: chrono::DateTime<chrono::Utc>,
+    #[serde(default)]
+    pub expires: Option<chrono::DateTime<chrono::Utc>>,
+    /// The exclusive canonical form of the Body the signature covers.
+    #[serde(default)]
+    pub canonical_body: String,
+}
+
+fn epoch() -> chrono::DateTime<chrono::Utc> {
+    chrono::DateTime::UNIX_EPOCH
+}
+
+fn bounded(text: &str) -> String {
+    crate::iin::scrub(text).chars().take(200).collect()
+}
+
+/// Verifies answers through the external crypto service (GOST keys): `POST verify_url`.
+struct RemoteVerifier {
+    client: reqwest::Client,
+    url: String,
+    timeout: Duration,
+}
+
+impl RemoteVerifier {
+    fn new(config: &HttpSignerConfig) -> Result<RemoteVerifier, BoxError> {
+        Ok(RemoteVerifier {
+            client: reqwest::Client::builder()
+                .pool_idle_timeout(Duration::from_secs(60))
+                .build()?,
+            url: config
+                .verify_url
+                .clone()
+                .ok_or("shep.signing.http.verify_url: required")?,
+            timeout: config.timeout,
+        })
+    }
+
+    /// The service's report; a service that does not answer is the gateway's failure
+    /// (`Verifier`: transient, not held against the registry), never a verdict on the answer.
+    async fn verify(&self, envelope: &str) -> Result<RemoteReport, Failure> {
+        let started = Instant::now();
+        let result = self.ask(envelope).await;
+        metrics::histogram!(REMOTE_VERIFY_DURATION).record(started.elapsed().as_secs_f64());
+        let outcome = match &result {
+            Ok(r) if r.valid => "valid",
+            Ok(_) => "invalid",
+            Err(_) => "error",
+        };
+        metrics::counter!(REMOTE_VERIFY_TOTAL, "outcome" => outcome).increment(1);
+        result
+    }
+
+    async fn ask(&self, envelope: &str) -> Result<RemoteReport, Failure> {
+        let failed = |what: String| {
+            Failure::Verifier(format!(
+                "the answer could not be verified: the external verifier {what}"
+            ))
+        };
+        let response = self
+            .client
+            .post(&self.url)
+            .timeout(self.timeout)
+            .header("Content-Type", "text/xml; charset=utf-8")
+            .body(envelope.to_owned())
+            .send()
+            .await
+            .map_err(|e| {
+                failed(if e.is_timeout() {
+                    format!("gave no answer within {:?}", self.timeout)
+                } else {
+                    "is unreachable".into()
+                })
+            })?;
+        if !response.status().is_success() {
+            return Err(failed(format!(
+                "answered HTTP status {}",
+                response.status().as_u16()
+            )));
+        }
+        let body = response
+            .bytes()
+            .await
+            .map_err(|_| failed("cut its answer off".into()))?;
+        serde_json::from_slice::<RemoteReport>(&body)
+            .map_err(|_| failed("answered something other than its JSON report".into()))
     }
 }
 
@@ -750,6 +971,8 @@ pub const REFUSAL_REASONS: [&str; 9] = [
 ];
 pub const SIGN_TOTAL: &str = "gateway_shep_signatures_total";
 pub const SIGN_DURATION: &str = "gateway_shep_signing_duration_seconds";
+pub const REMOTE_VERIFY_TOTAL: &str = "gateway_shep_external_verifications_total";
+pub const REMOTE_VERIFY_DURATION: &str = "gateway_shep_external_verification_duration_seconds";
 pub const CERT_EXPIRY: &str = "gateway_signing_certificate_expiry_seconds";
 
 /// Signing certificates' expiry per registry, kept so that they can be published once the
@@ -790,6 +1013,18 @@ pub fn describe_metrics() {
             metrics::counter!(VERIFY_FAILURES, "registry" => registry.key(), "reason" => reason)
                 .absolute(0);
         }
+    }
+    metrics::describe_counter!(
+        REMOTE_VERIFY_TOTAL,
+        "Answers sent to the external verifier (verify_with = http), by outcome (valid, invalid, error)"
+    );
+    metrics::describe_histogram!(
+        REMOTE_VERIFY_DURATION,
+        metrics::Unit::Seconds,
+        "Time the external verifier took for one answer"
+    );
+    for outcome in ["valid", "invalid", "error"] {
+        metrics::counter!(REMOTE_VERIFY_TOTAL, "outcome" => outcome).absolute(0);
     }
     for signer in ["pkcs12", "http"] {
         for outcome in ["ok", "error", "retry"] {

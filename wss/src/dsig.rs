@@ -549,8 +549,7 @@ fn check_signature_value(
     Ok(signer)
 }
 
-/// `Created` not in the future, not older than `max_age`, not before the request was sent;
-/// `Expires` (when given) not passed; each within `max_skew`.
+/// The signed timestamp's `Created` and `Expires`, checked by [`check_times`].
 fn check_timestamp(
     timestamp: Node,
     now: DateTime<Utc>,
@@ -570,9 +569,27 @@ fn check_timestamp(
                 )
             })
     };
+    let created = read("Created")?;
+    let expires = match first_child(timestamp, WSU_NS, "Expires") {
+        Ok(_) => Some(read("Expires")?),
+        Err(_) => None,
+    };
+    check_times(created, expires, now, options)?;
+    Ok((created, expires))
+}
+
+/// A signature's time against `now` and the request: `Created` not in the future, not older
+/// than `max_age`, not before the request was sent (`sent_at`); `Expires` (when given) not
+/// passed; each within `max_skew`. For timestamps verified elsewhere too (an external GOST
+/// verifier reports them).
+pub fn check_times(
+    created: DateTime<Utc>,
+    expires: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+    options: &VerifyOptions,
+) -> Result<(), VerifyError> {
     let skew = chrono::Duration::from_std(options.max_skew).unwrap_or_default();
     let max_age = chrono::Duration::from_std(options.max_age).unwrap_or_default();
-    let created = read("Created")?;
     if created > now + skew {
         return Err(refuse(
             VerifyFailure::Timestamp,
@@ -582,10 +599,6 @@ fn check_timestamp(
             ),
         ));
     }
-    let expires = match first_child(timestamp, WSU_NS, "Expires") {
-        Ok(_) => Some(read("Expires")?),
-        Err(_) => None,
-    };
     if let Some(expires) = expires.filter(|e| *e < now - skew) {
         return Err(refuse(
             VerifyFailure::Timestamp,
@@ -610,7 +623,7 @@ fn check_timestamp(
             ),
         ));
     }
-    Ok((created, expires))
+    Ok(())
 }
 
 /// The certificate named by `ds:KeyInfo`: a `wsse:SecurityTokenReference` to a

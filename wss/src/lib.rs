@@ -20,7 +20,7 @@ pub mod keys;
 pub mod testpki;
 
 pub use dsig::{
-    sign_envelope, verify_envelope, SignError, Signed, Verdict, VerifyError, VerifyFailure,
-    VerifyOptions,
+    check_times, sign_envelope, verify_envelope, SignError, Signed, Verdict, VerifyError,
+    VerifyFailure, VerifyOptions,
 };
 pub use keys::{Credentials, KeyError, SignerId, TrustStore};
