@@ -44,6 +44,11 @@ pub enum Error {
         whose: &'static str,
         retry_after: std::time::Duration,
     },
+    /// The audit log cannot take records now (its probe or last write failed, the disk is
+    /// under its free-space floor, PostgreSQL does not confirm): no registry is asked for a
+    /// call that could not be audited.
+    #[error("the audit log cannot take records now, so no registry is asked; retry later")]
+    AuditUnavailable,
     #[error(transparent)]
     Registry(#[from] RegistryError),
     /// No configured act is in force on the decision date and `decision.legal_basis.on_expired`
@@ -93,7 +98,10 @@ impl Error {
     /// refusal, or a consent token GBD FL refused.
     pub fn is_callers(&self) -> bool {
         match self {
-            Error::Registry(e) => matches!(e.failure, Failure::ConsentRefused { .. }),
+            Error::Registry(e) => matches!(
+                e.failure,
+                Failure::ConsentRefused { .. } | Failure::Rejected { .. }
+            ),
             Error::Owner { source, .. } => source.is_callers(),
             e => e.is_refusal(),
         }
@@ -107,12 +115,17 @@ impl Error {
             Error::Owner { source, .. } => return source.audit_outcome(),
             Error::InvalidArgument { .. } => Code::InvalidArgument,
             Error::Deadline => Code::DeadlineExceeded,
+            Error::AuditUnavailable => Code::Unavailable,
             Error::PermissionDenied { .. } => Code::PermissionDenied,
             Error::ConsentRequired { .. } | Error::LegalBasis { .. } => Code::FailedPrecondition,
             Error::Registry(RegistryError {
                 failure: Failure::ConsentRefused { .. },
                 ..
             }) => Code::PermissionDenied,
+            Error::Registry(RegistryError {
+                failure: Failure::Rejected { .. },
+                ..
+            }) => Code::InvalidArgument,
             Error::NotFound { .. } => Code::NotFound,
             Error::Registry(RegistryError {
                 failure: Failure::DeadlineExceeded,
@@ -138,6 +151,7 @@ impl Error {
                 match e.failure {
                     Failure::Overloaded(_) => "overloaded",
                     Failure::ConsentRefused { .. } => "consent_refused",
+                    Failure::Rejected { .. } => "rejected",
                     _ => "unavailable",
                 },
             ),
@@ -194,6 +208,7 @@ impl Error {
                 )
             }
             Error::Deadline => Status::deadline_exceeded(format!("{self}{id}")),
+            Error::AuditUnavailable => audit_unavailable(self, request_id, &id),
             Error::PermissionDenied { .. } => Status::permission_denied(self.to_string()),
             Error::ConsentRequired { .. } => Status::with_error_details(
                 Code::FailedPrecondition,
@@ -221,6 +236,12 @@ impl Error {
                     ..
                 },
             ) => consent_refused(e, request_id, &id),
+            Error::Registry(
+                e @ RegistryError {
+                    failure: Failure::Rejected { .. },
+                    ..
+                },
+            ) => rejected(e, request_id, &id),
             Error::NotFound { registry } => Status::with_error_details(
                 Code::NotFound,
                 self.to_string(),
@@ -261,6 +282,26 @@ fn consent_refused(e: &RegistryError, request_id: &str, id: &str) -> Status {
             e.registry
         ),
         details,
+    )
+}
+
+/// The audit log cannot take records now: retry in a second.
+fn audit_unavailable(error: &Error, request_id: &str, id: &str) -> Status {
+    let mut details = error_info("AUDIT_UNAVAILABLE", None, request_id);
+    details.set_retry_info(Some(std::time::Duration::from_secs(1)));
+    Status::with_error_details(Code::Unavailable, format!("{error}{id}"), details)
+}
+
+/// The registry refused the caller's request as invalid: the caller's to fix, not retried
+/// (no `RetryInfo`); the registry's own text stays in the gateway's log.
+fn rejected(e: &RegistryError, request_id: &str, id: &str) -> Status {
+    Status::with_error_details(
+        Code::InvalidArgument,
+        format!(
+            "{} refused the request as invalid; check the request's values{id}",
+            e.registry
+        ),
+        error_info("REQUEST_REFUSED_BY_REGISTRY", e.registry, request_id),
     )
 }
 

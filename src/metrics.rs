@@ -34,6 +34,7 @@
 //! | `gateway_rpc_in_flight` | gauge | — | RPCs being handled right now. |
 //! | `gateway_rpc_shed_total` | counter | — | RPCs refused at once with `RESOURCE_EXHAUSTED` because `max_in_flight` RPCs, or `max_in_flight_per_caller` of the caller's, were in flight (also counted in `gateway_rpc_requests_total` with `code="RESOURCE_EXHAUSTED"`). Health, reflection and the admin service are never refused. |
 //! | `gateway_connections_open` | gauge | — | Client connections open now (at most `connections.max`). |
+//! | `gateway_connections_evicted_total` | counter | — | Connections without a request closed to admit a newcomer at `connections.max`. |
 //! | `gateway_registry_calls_total` | counter | `registry`, `outcome` | Attempts at a registry call (each retry is one more) and how they ended: `ok` (an answer, records found), `not_found` (an answer: no such record), `timeout` (attempt timed out), `connect` (no connection), `http` (HTTP error status), `fault` (SOAP fault), `status` (a SHEP status code that is not ok), `malformed` (an answer that could not be read), `deadline` (the caller's deadline ran out), `circuit_open` (refused by the open circuit breaker, the registry was not called), `consent_refused` (GBD FL answered that the caller's consent token is not valid for the person: the caller's matter, not the registry's health). The label values are `registry::Failure::label()`. |
 //! | `gateway_registry_call_duration_seconds` | histogram | `registry` | Time of one attempt (as counted in `gateway_registry_calls_total`), from the moment it has a call slot (the wait for a slot is not included). |
 //! | `gateway_registry_queue_full_total` | counter | `registry` | Calls refused with `RESOURCE_EXHAUSTED` because no call slot to the registry (`max_concurrent`) came free within `queue_timeout`: the gateway's own overload, not counted in `gateway_registry_calls_total` nor by the breaker. |
@@ -75,6 +76,7 @@ pub const RPC_DURATION_SECONDS: &str = "gateway_rpc_duration_seconds";
 pub const RPC_IN_FLIGHT: &str = "gateway_rpc_in_flight";
 pub const RPC_SHED_TOTAL: &str = "gateway_rpc_shed_total";
 pub const CONNECTIONS_OPEN: &str = "gateway_connections_open";
+pub const CONNECTIONS_EVICTED_TOTAL: &str = "gateway_connections_evicted_total";
 pub const REGISTRY_CALLS_TOTAL: &str = "gateway_registry_calls_total";
 pub const REGISTRY_CALL_DURATION_SECONDS: &str = "gateway_registry_call_duration_seconds";
 pub const REGISTRY_RETRIES_TOTAL: &str = "gateway_registry_retries_total";
@@ -233,6 +235,7 @@ fn zeroes() {
     gauge!(RPC_IN_FLIGHT).set(0.0);
     counter!(RPC_SHED_TOTAL).absolute(0);
     gauge!(CONNECTIONS_OPEN).set(0.0);
+    counter!(CONNECTIONS_EVICTED_TOTAL).absolute(0);
     for registry in crate::registry::Registry::ALL.map(crate::registry::Registry::key) {
         for outcome in REGISTRY_OUTCOMES {
             counter!(REGISTRY_CALLS_TOTAL, "registry" => registry, "outcome" => outcome)
@@ -280,6 +283,10 @@ fn describe_rpc_and_registry_metrics() {
         "RPCs refused with RESOURCE_EXHAUSTED because max_in_flight RPCs (or the caller's share) were in flight"
     );
     describe_gauge!(CONNECTIONS_OPEN, "Client connections open now");
+    describe_counter!(
+        CONNECTIONS_EVICTED_TOTAL,
+        "Connections without a request closed to admit a newcomer at connections.max"
+    );
     describe_counter!(
         REGISTRY_CALLS_TOTAL,
         "Registry call attempts by outcome: ok, not_found, timeout, connect, http, fault, status, malformed, deadline, circuit_open, consent_refused"
@@ -531,6 +538,11 @@ pub fn audit_write(seconds: f64, ok: bool) {
 /// A client connection was accepted.
 pub fn connection_opened() {
     gauge!(CONNECTIONS_OPEN).increment(1.0);
+}
+
+/// A connection without a request was closed to admit a newcomer.
+pub fn connection_evicted() {
+    counter!(CONNECTIONS_EVICTED_TOTAL).increment(1);
 }
 
 /// A client connection was closed.

@@ -165,16 +165,18 @@ impl Gateway {
             self.admin_service,
             self.http_json,
         )?;
-        let server = grpc_server(&config).add_routes(routes);
         let limits = config.connections;
+        let table = listener::ConnTable::new(limits.max);
+        let server = grpc_server(&config, table.clone()).add_routes(routes);
         let served: std::pin::Pin<Box<dyn Future<Output = _> + Send>> = match tls {
             Some(tls) => Box::pin(server.serve_with_incoming_shutdown(
-                listener::tls_incoming(listener, limits, tls),
+                listener::tls_incoming(listener, limits, table, tls),
                 signal,
             )),
-            None => Box::pin(
-                server.serve_with_incoming_shutdown(listener::incoming(listener, limits), signal),
-            ),
+            None => Box::pin(server.serve_with_incoming_shutdown(
+                listener::incoming_to(listener, limits, table),
+                signal,
+            )),
         };
         let served = tokio::select! {
             served = served => served.map_err(BoxError::from),
@@ -246,15 +248,21 @@ fn reflection() -> tonic_reflection::server::Builder<'static> {
 /// reflection are never refused.
 fn grpc_server(
     config: &Config,
+    table: Arc<listener::ConnTable>,
 ) -> tonic::transport::Server<
-    tower::layer::util::Stack<listener::ArrivalLayer, tower::layer::util::Identity>,
+    tower::layer::util::Stack<
+        listener::ArrivalLayer,
+        tower::layer::util::Stack<listener::ServedLayer, tower::layer::util::Identity>,
+    >,
 > {
     let limits = config.connections;
     tonic::transport::Server::builder()
         .accept_http1(true)
         .max_concurrent_streams(limits.max_streams)
+        .http2_max_pending_accept_reset_streams(Some(listener::pending_reset_limit(&limits)))
         .http2_keepalive_interval(Some(limits.keepalive_interval))
         .http2_keepalive_timeout(Some(limits.keepalive_timeout))
+        .layer(listener::ServedLayer(table))
         .layer(listener::ArrivalLayer(limits.request_arrival_timeout))
 }
 
@@ -381,11 +389,16 @@ async fn report_registries(
     audit: Option<AuditLog>,
 ) {
     let health = &readiness.health;
-    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    // Readiness follows the audit log's probe within its interval.
+    let every = audit.as_ref().map_or(Duration::from_secs(1), |a| {
+        a.probe_interval().min(Duration::from_secs(1))
+    });
+    let mut tick = tokio::time::interval(every);
     let mut ready = true;
     loop {
         tick.tick().await;
         let writable = audit.as_ref().is_none_or(AuditLog::writable);
+        crate::metrics::audit_writable(writable);
         if writable != ready {
             ready = writable;
             readiness.set(ready).await;

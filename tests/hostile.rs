@@ -675,17 +675,21 @@ async fn silent_connections_are_closed_on_time() {
     }
 }
 
-/// At `connections.max` open connections the gateway takes no more until one closes.
+/// At `connections.max` open connections that have all sent a request, the gateway takes no
+/// more until one closes (silent ones are closed for a newcomer: tests/connections.rs).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_connection_limit_holds_and_frees() {
     let h = start(|c| {
         c.connections.max = 3;
-        c.connections.idle_timeout = Duration::from_millis(1500);
-        c.connections.keepalive_interval = Duration::from_millis(500);
-        c.connections.keepalive_timeout = Duration::from_millis(500);
     })
     .await;
-    let squatters = join_all((0..3).map(|_| TcpStream::connect(h.addr))).await;
+    let mut callers = join_all((0..3).map(|_| common::connect(h.addr))).await;
+    for caller in &callers {
+        assert!(
+            serving(caller.clone()).await,
+            "a caller within the limit is served"
+        );
+    }
     let endpoint = Channel::from_shared(format!("http://{}", h.addr))
         .unwrap()
         .connect_timeout(Duration::from_millis(300))
@@ -694,9 +698,10 @@ async fn the_connection_limit_holds_and_frees() {
     let refused = tokio::time::timeout(Duration::from_millis(500), attempt).await;
     assert!(
         !matches!(refused, Ok(Some(()))),
-        "a fourth connection is not served while three are open"
+        "a fourth connection is not served while three callers' are open"
     );
-    // The squatters send nothing: closed after idle_timeout, and the gateway accepts again.
+    // One caller goes: the gateway accepts again.
+    callers.pop();
     eventually(Duration::from_secs(5), "a new client is served", || async {
         match Channel::from_shared(format!("http://{}", h.addr))
             .unwrap()
@@ -709,7 +714,6 @@ async fn the_connection_limit_holds_and_frees() {
         }
     })
     .await;
-    drop(squatters);
 }
 
 // ---------------------------------------------------------------------------------------------

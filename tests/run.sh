@@ -2,8 +2,10 @@
 # The whole test suite, on a fresh machine with only the Rust toolchain: installs the programs
 # the tests drive besides Rust — promtool (Debian's `prometheus`, for the alert-rule tests),
 # xmlsec1 (the WS-Security interop tests), PostgreSQL's server (Debian's `postgresql`, for the
-# audit store tests, which start their own cluster) and openapi-spec-validator (PyPI, pinned; it
-# checks the served OpenAPI document) — when they are missing, then runs `cargo test --workspace`.
+# audit store tests, which start their own cluster), openapi-spec-validator (PyPI, pinned; it
+# checks the served OpenAPI document) and grpcio (PyPI, pinned; a real client library cancelling
+# calls and running out of time) — when they are missing, then runs `cargo test --workspace`.
+# tests/audit_sink.rs mounts a small tmpfs: run as root (or with CAP_SYS_ADMIN).
 # Extra arguments go to cargo test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -22,6 +24,10 @@ fi
 if ! python3 -c "import openapi_spec_validator" 2>/dev/null; then
   echo "== installing openapi-spec-validator (PyPI) for the OpenAPI test"
   python3 -m pip install --quiet --disable-pip-version-check openapi-spec-validator==0.9.0
+fi
+if ! python3 -c "import grpc" 2>/dev/null; then
+  echo "== installing grpcio (PyPI) for the tests driven by a real gRPC client library"
+  python3 -m pip install --quiet --disable-pip-version-check grpcio==1.85.3
 fi
 promtool --version | head -1
 xmlsec1 --version

@@ -16,7 +16,7 @@
 //! ```
 //!
 //! Modes without data are plain strings: `"none"`, `"down"`, `"http503"`, `"soap_fault"`,
-//! `"malformed_xml"`, `"tampered_signature"`.
+//! `"client_fault"`, `"malformed_xml"`, `"tampered_signature"`.
 
 use std::time::Duration;
 
@@ -51,6 +51,8 @@ pub enum FaultMode {
     Http503,
     /// HTTP 500 with a SOAP fault (`SendMessageSendMessageFaultMsg`, code `SHEP_FAULT`).
     SoapFault,
+    /// HTTP 500 with a `soap:Client` fault, code `BAD_REQUEST`: the request's fault.
+    ClientFault,
     /// HTTP 200, `text/xml`, but the real answer cut off halfway (never well-formed).
     MalformedXml,
     /// The real answer, with its `Content-Length`, sent at this rate (at least 1 byte/s).

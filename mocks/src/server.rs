@@ -350,6 +350,15 @@ fn fault_before_reading(mode: &FaultMode, registry: Registry) -> Option<Response
                 &format!("{} mock: injected SOAP fault", registry.key()),
             ),
         )),
+        FaultMode::ClientFault => Some(xml_response(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            envelope::fault(
+                "soap:Client",
+                "Invalid request",
+                payload::BAD_REQUEST,
+                &format!("{} mock: injected client fault", registry.key()),
+            ),
+        )),
         FaultMode::None
         | FaultMode::MalformedXml
         | FaultMode::Trickle { .. }

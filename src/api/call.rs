@@ -22,6 +22,7 @@ use crate::audit::{
 use crate::consent::ConsentToken;
 use crate::error::Error;
 use crate::iin::{Holder, Iin};
+use crate::resilience::reached::Reached;
 use crate::rpc::Rpc;
 
 /// Longest consent token passed through to GBD FL.
@@ -156,6 +157,25 @@ impl Ledger {
     }
 }
 
+/// Whether `value` may be copied into an XML 1.0 document (a SOAP request): the characters
+/// XML 1.0 forbids (U+0000-U+0008, U+000B, U+000C, U+000E-U+001F, U+FFFE, U+FFFF; lone
+/// surrogates cannot occur in a Rust string) cannot be escaped, only refused. The rule names
+/// the first one and where it is (never the value).
+pub fn xml_text(value: &str) -> Result<(), String> {
+    let forbidden = |c: char| {
+        matches!(c, '\u{0}'..='\u{8}' | '\u{b}' | '\u{c}' | '\u{e}'..='\u{1f}')
+            || matches!(c, '\u{fffe}' | '\u{ffff}')
+    };
+    match value.chars().enumerate().find(|(_, c)| forbidden(*c)) {
+        None => Ok(()),
+        Some((at, c)) => Err(format!(
+            "holds U+{:04X} at character {at}, which XML 1.0 does not allow (it cannot be sent \
+             to the registry)",
+            c as u32
+        )),
+    }
+}
+
 fn iin_or_marker(value: &str) -> String {
     match value {
         "" => String::new(),
@@ -235,6 +255,9 @@ impl Edge {
         if request_id.is_empty() {
             request_id = format!("gw-{}", uuid::Uuid::new_v4());
         }
+        if let Err(rule) = xml_text(&purpose) {
+            refused.get_or_insert(Error::invalid(PURPOSE_KEY, rule));
+        }
         Call {
             rpc,
             http_route: request.extensions().get::<HttpRoute>().cloned(),
@@ -284,6 +307,9 @@ impl Call {
         };
         if value.len() > MAX_CONSENT_TOKEN {
             let rule = format!("must be at most {MAX_CONSENT_TOKEN} bytes");
+            return (Err(Error::invalid(field, rule)), mark);
+        }
+        if let Err(rule) = xml_text(value) {
             return (Err(Error::invalid(field, rule)), mark);
         }
         let token = self.access.consent_token(value.to_owned());
@@ -338,8 +364,10 @@ impl Call {
             // The admission permit is held until the answer is audited.
             let (result, _admitted) = match self.admit(edge) {
                 Err(e) => (Err(e), None),
-                Ok(admitted) => (self.within_deadline(body).await, admitted),
+                Ok(admitted) => (self.work(edge, &about, &ledger, body).await, admitted),
             };
+            // From here the records are queued before the first wait: a caller going away
+            // now no longer withdraws them.
             if let Some(audit) = &edge.audit {
                 self.audit(edge, audit, about, &ledger, &result).await?;
             }
@@ -389,22 +417,55 @@ impl Call {
         span
     }
 
-    /// The call may go on: no metadata rule broken, the caller's right to this RPC, then a
-    /// place within the in-flight limits (the permit, held until the answer is audited).
+    /// The call may go on: the caller's right to this RPC first (a caller without it learns
+    /// nothing about the request's rules), then no metadata rule broken, then a place within
+    /// the in-flight limits (the permit, held until the answer is audited).
     fn admit(&mut self, edge: &Edge) -> Result<Option<Admitted>, Error> {
-        if let Some(refused) = self.refused.take() {
-            return Err(refused);
-        }
         if !edge.access.load().allows(&self.caller, self.rpc) {
             return Err(Error::PermissionDenied {
                 rpc: self.rpc,
                 caller: self.caller.name(),
             });
         }
+        if let Some(refused) = self.refused.take() {
+            return Err(refused);
+        }
         edge.admission
             .as_ref()
             .map(|a| a.admit(&self.caller.name()))
             .transpose()
+    }
+
+    /// `body`, once the audit log can take the call's record, given up at the caller's
+    /// deadline. Its duty to audit is held by a [`Duty`] meanwhile: should the caller go away
+    /// (the future dropped: RST_STREAM, a closed connection, tonic's own timer), the registries
+    /// `body` reached get their `CANCELLED` record all the same.
+    async fn work<T>(
+        &self,
+        edge: &Edge,
+        about: &[About],
+        ledger: &Ledger,
+        body: impl Future<Output = Result<T, Error>>,
+    ) -> Result<T, Error> {
+        let Some(audit) = edge.audit.as_ref().filter(|_| !about.is_empty()) else {
+            // Not audited (no log, or an RPC about no one): nothing to hold.
+            return self.within_deadline(body).await;
+        };
+        if !audit.writable() {
+            return Err(Error::AuditUnavailable);
+        }
+        let reached = Reached::default();
+        let duty = Duty {
+            call: self,
+            audit,
+            about,
+            ledger,
+            reached: &reached,
+            armed: true,
+        };
+        let result = reached.scope(self.within_deadline(body)).await;
+        duty.done();
+        result
     }
 
     /// `body`, given up at the caller's deadline.
@@ -442,9 +503,13 @@ impl Call {
         let refused = result.as_ref().is_err_and(Error::is_refusal);
         write(edge, audit, records, refused).await.map_err(|e| {
             tracing::error!(error = %e, "audit record not written; answer withheld");
-            Status::unavailable(
-                "the audit log could not be written, so no answer is given; retry later",
-            )
+            Status::unavailable(match e {
+                crate::audit::AuditError::NotShipped { .. } => {
+                    "the audit record is written locally but the central audit store has not \
+                     confirmed it, so no answer is given; retry later"
+                }
+                _ => "the audit log could not be written, so no answer is given; retry later",
+            })
         })
     }
 
@@ -467,6 +532,64 @@ impl Call {
             outcome,
             count: None,
             registries,
+        }
+    }
+}
+
+/// The duty to audit a call whose work is under way: if the call's future is dropped before
+/// [`Duty::done`] (the caller went away), each subject gets a record with outcome
+/// [`CANCELLED`], the registries the call reached (or what the ledger says of the subject),
+/// queued without waiting. A call that reached no registry read nothing and leaves none.
+struct Duty<'a> {
+    call: &'a Call,
+    audit: &'a AuditLog,
+    about: &'a [About],
+    ledger: &'a Ledger,
+    reached: &'a Reached,
+    armed: bool,
+}
+
+/// The outcome of a call whose caller went away before its answer.
+pub const CANCELLED: &str = "CANCELLED";
+
+impl Duty<'_> {
+    /// The work ended: the call's own record follows.
+    fn done(mut self) {
+        self.armed = false;
+    }
+}
+
+impl Drop for Duty<'_> {
+    fn drop(&mut self) {
+        if !self.armed {
+            return;
+        }
+        let reached = self.reached.registries();
+        if reached.is_empty() {
+            return;
+        }
+        let asked: Vec<RegistryUse> = reached
+            .iter()
+            .map(|r| RegistryUse {
+                registry: r.key().to_owned(),
+                status: "cancelled".to_owned(),
+                from_cache: false,
+                stale: false,
+            })
+            .collect();
+        tracing::info!(
+            registries = asked.len(),
+            "caller went away; the call is audited as cancelled"
+        );
+        for (i, about) in self.about.iter().enumerate() {
+            let registries = self
+                .ledger
+                .take(i)
+                .map_or_else(|| asked.clone(), |(_, r)| r);
+            let record = self
+                .call
+                .record(about.clone(), CANCELLED.to_owned(), registries);
+            self.audit.enqueue(record);
         }
     }
 }

@@ -145,6 +145,15 @@ pub struct AuditConfig {
     pub signing: Option<SigningConfig>,
     /// Ship the chain to PostgreSQL.
     pub postgres: Option<PostgresConfig>,
+    /// How often the log is probed, busy or idle: a write (appended and cut off again), the
+    /// free space of its file system, and with `[audit.postgres]` the store (a query that must
+    /// answer within `ack_timeout`). Readiness follows within this interval.
+    #[serde(with = "humantime_serde")]
+    pub probe_interval: Duration,
+    /// Free space the audit file system must keep: below it the log counts as not writable
+    /// (readiness `NOT_SERVING`, no registry asked) while records of calls under way still
+    /// fit. 0: no floor.
+    pub min_free_bytes: u64,
 }
 
 /// `[audit.signing]` settings.
@@ -165,6 +174,8 @@ impl Default for AuditConfig {
             replica: None,
             signing: None,
             postgres: None,
+            probe_interval: Duration::from_secs(1),
+            min_free_bytes: 64 * 1024 * 1024,
         }
     }
 }
@@ -185,6 +196,9 @@ impl Validate for AuditConfig {
                 "fsync_interval",
                 "must be more than zero with fsync = \"interval\"",
             );
+        }
+        if self.probe_interval.is_zero() {
+            return rule("probe_interval", "must be more than zero");
         }
         if self.rotate_bytes < Self::MIN_ROTATE_BYTES {
             return rule("rotate_bytes", "must be at least 4096");
@@ -368,6 +382,7 @@ struct Inner {
     /// Set by the writer: whether its last write (or probe) succeeded.
     writable: Arc<AtomicBool>,
     shipping: Option<Shipping>,
+    probe_interval: Duration,
 }
 
 /// The PostgreSQL side of a log with `[audit.postgres]`.
@@ -478,6 +493,7 @@ impl AuditLog {
                     shared: shared.clone(),
                     written: written_rx,
                     closing: closing_rx,
+                    probe_interval: config.probe_interval,
                 }
                 .run(Some(client)),
             );
@@ -504,6 +520,7 @@ impl AuditLog {
                 closing: AtomicBool::new(false),
                 writable,
                 shipping,
+                probe_interval: config.probe_interval,
             }),
         })
     }
@@ -517,6 +534,11 @@ impl AuditLog {
             _ => true,
         };
         shipped && self.inner.writable.load(Ordering::SeqCst)
+    }
+
+    /// How often the log is probed (readiness follows it within this).
+    pub fn probe_interval(&self) -> Duration {
+        self.inner.probe_interval
     }
 
     /// The live file's path.
@@ -565,6 +587,40 @@ impl AuditLog {
         written
     }
 
+    /// Queues `record` now, without waiting for it to be written: for a call whose caller
+    /// has gone (a drop guard cannot wait). It is written like any other record; a failure
+    /// to write it is logged, since nobody waits for it. Queued at once, ahead of a later
+    /// [`AuditLog::close`], when a queue slot is free; otherwise a task waits for one.
+    pub fn enqueue(&self, record: AuditRecord) {
+        let path = self.inner.path.clone();
+        let (ack, done) = oneshot::channel();
+        let queued = match self.inner.slots.clone().try_acquire_owned() {
+            Ok(slot) => self
+                .inner
+                .tx
+                .send(writer::Msg::Append { record, ack, slot })
+                .is_ok(),
+            Err(tokio::sync::TryAcquireError::NoPermits) => {
+                let log = self.clone();
+                return spawn_or_lose(async move {
+                    if let Err(e) = log.append(record).await {
+                        tracing::error!(error = %e, "audit record of an abandoned call not written");
+                    }
+                });
+            }
+            Err(tokio::sync::TryAcquireError::Closed) => false,
+        };
+        if !queued {
+            tracing::error!(path = %path.display(), "audit log closed: the record of an abandoned call is lost");
+            return;
+        }
+        spawn_or_lose(async move {
+            if let Ok(Err(e)) = done.await {
+                tracing::error!(error = %e, "audit record of an abandoned call not written");
+            }
+        });
+    }
+
     /// Writes what is queued, fsyncs the live file (whatever the policy) and stops the
     /// writer; later appends fail with [`AuditError::Closed`]. Closing twice is a no-op.
     pub async fn close(&self) -> Result<(), AuditError> {
@@ -602,6 +658,15 @@ impl Shipping {
                 "audit: records left unshipped at shutdown; they ship from the local file at the next start (with a persistent volume)"
             );
         }
+    }
+}
+
+/// Runs `work` on the current runtime; outside of one (a runtime shutting down), it is
+/// dropped with an error in the log.
+fn spawn_or_lose(work: impl std::future::Future<Output = ()> + Send + 'static) {
+    match tokio::runtime::Handle::try_current() {
+        Ok(runtime) => drop(runtime.spawn(work)),
+        Err(_) => tracing::error!("no runtime: an audit record's outcome is not known"),
     }
 }
 

@@ -35,6 +35,9 @@ pub(super) struct Shared {
     /// The last record in PostgreSQL (the writer bounds the backlog with it).
     pub shipped: Arc<AtomicU64>,
     up: AtomicBool,
+    /// A record waited longer than `ack_timeout` for its commit since the last progress: the
+    /// store hangs (connected, not answering) though the connection has not failed yet.
+    lagging: AtomicBool,
     acks: Mutex<Acks>,
 }
 
@@ -60,6 +63,7 @@ impl Shared {
         Arc::new(Shared {
             shipped: Arc::new(AtomicU64::new(shipped)),
             up: AtomicBool::new(up),
+            lagging: AtomicBool::new(false),
             acks: Mutex::new(Acks {
                 shipped,
                 down: (!up).then(|| "not connected yet".into()),
@@ -70,7 +74,7 @@ impl Shared {
 
     /// Whether the shipper is connected.
     pub fn is_up(&self) -> bool {
-        self.up.load(Ordering::SeqCst)
+        self.up.load(Ordering::SeqCst) && !self.lagging.load(Ordering::SeqCst)
     }
 
     /// Resolves once record `seq` is in PostgreSQL; fails at once while the shipper is down,
@@ -92,11 +96,13 @@ impl Shared {
             Ok(Ok(result)) => result.map_err(NotShipped::Down),
             Ok(Err(_)) => Err(NotShipped::Down("the shipper stopped".into())),
             Err(_) => {
-                self.acks
-                    .lock()
-                    .unwrap_or_else(PoisonError::into_inner)
-                    .waiting
-                    .remove(&seq);
+                let mut acks = self.acks.lock().unwrap_or_else(PoisonError::into_inner);
+                acks.waiting.remove(&seq);
+                if acks.shipped < seq && !self.lagging.swap(true, Ordering::SeqCst) {
+                    tracing::error!(
+                        "audit store (PostgreSQL) commits nothing within ack_timeout: NOT_SERVING"
+                    );
+                }
                 Err(NotShipped::Timeout)
             }
         }
@@ -105,6 +111,7 @@ impl Shared {
     /// Records up to `seq` are in PostgreSQL.
     fn shipped(&self, seq: u64) {
         self.shipped.store(seq, Ordering::SeqCst);
+        self.lagging.store(false, Ordering::SeqCst);
         let done = {
             let mut acks = self.acks.lock().unwrap_or_else(PoisonError::into_inner);
             acks.shipped = seq;
@@ -154,6 +161,9 @@ pub(super) struct Shipper {
     pub written: watch::Receiver<u64>,
     /// Set on close: ship what is left, then stop.
     pub closing: watch::Receiver<bool>,
+    /// While drained, the store is asked a trivial query this often, to be answered within
+    /// `ack_timeout`: a store that hangs is known before a caller waits for it.
+    pub probe_interval: Duration,
 }
 
 impl Shipper {
@@ -196,8 +206,13 @@ impl Shipper {
             if at.seq >= written {
                 // Drained: wait for more, or stop on close.
                 let closed = tokio::select! {
-                    changed = self.written.changed() => changed.is_err(),
-                    _ = self.closing.wait_for(|closing| *closing) => true,
+                    changed = self.written.changed() => Some(changed.is_err()),
+                    _ = self.closing.wait_for(|closing| *closing) => Some(true),
+                    () = tokio::time::sleep(self.probe_interval) => None,
+                };
+                let Some(closed) = closed else {
+                    within(self.config.ack_timeout, client.simple_query("SELECT 1")).await?;
+                    continue;
                 };
                 if closed {
                     // The writer may have rotated after the last batch shipped.

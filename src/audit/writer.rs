@@ -124,6 +124,12 @@ pub(super) struct Writer {
     signer: Option<Arc<Signer>>,
     /// The shipper's side, with `[audit.postgres]`.
     link: Option<Link>,
+    /// The timer's probe: how often, when last, the free-space floor and whether the file
+    /// system was above it then.
+    probe_interval: Duration,
+    last_probe: Instant,
+    min_free_bytes: u64,
+    space_ok: bool,
 }
 
 impl Writer {
@@ -173,6 +179,10 @@ impl Writer {
             writable: Arc::new(AtomicBool::new(true)),
             signer,
             link: None,
+            probe_interval: config.probe_interval,
+            last_probe: Instant::now(),
+            min_free_bytes: config.min_free_bytes,
+            space_ok: true,
         };
         if unsigned_tail {
             writer.checkpoint_tail()?;
@@ -240,13 +250,55 @@ impl Writer {
 
     fn set_writable(&self, writable: bool) {
         if self.writable.swap(writable, Ordering::SeqCst) != writable {
-            crate::metrics::audit_writable(writable);
             if writable {
                 tracing::info!("audit log writes again: ready");
             } else {
                 tracing::error!("audit log cannot write: NOT_SERVING until it can");
             }
         }
+    }
+
+    /// The timer's probe, when due: the free space of the file system (under the floor, the
+    /// log is not writable though records still fit) and, unless a batch just proved it, a
+    /// write.
+    fn probe_if_due(&mut self, just_wrote: Option<bool>) {
+        if self.last_probe.elapsed() < self.probe_interval {
+            if let Some(ok) = just_wrote {
+                self.set_writable(ok && self.space_ok);
+            }
+            return;
+        }
+        self.last_probe = Instant::now();
+        let free = free_bytes(&self.path);
+        let space_ok = free.is_none_or(|free| free >= self.min_free_bytes);
+        if space_ok != self.space_ok {
+            if space_ok {
+                tracing::info!(free = ?free, "audit file system above its free-space floor again");
+            } else {
+                tracing::error!(free = ?free, floor = self.min_free_bytes, "audit file system under its free-space floor: NOT_SERVING");
+            }
+            self.space_ok = space_ok;
+        }
+        let wrote = just_wrote.unwrap_or_else(|| {
+            // A healthy log is probed beside the live file (a crash mid-probe then leaves no
+            // torn line to cut and alert on); one that failed, on the live file itself.
+            if self.writable.load(Ordering::SeqCst) {
+                self.probe_beside()
+            } else {
+                self.probe()
+            }
+        });
+        self.set_writable(wrote && space_ok);
+    }
+
+    /// Whether the live file's directory takes a write: a probe file beside it, written
+    /// and removed.
+    fn probe_beside(&self) -> bool {
+        let name = self.path.file_name().unwrap_or_default().to_string_lossy();
+        let probe = self.path.with_file_name(format!(".{name}.probe"));
+        let written = std::fs::write(&probe, [b' '; PROBE_BYTES]).is_ok();
+        let _ = std::fs::remove_file(&probe);
+        written && self.stopped.is_none()
     }
 
     /// Whether a record could be written now: writes a probe past the end and cuts it off
@@ -283,7 +335,7 @@ impl Writer {
             let (batch, close) = collect(first, &rx);
             if !batch.records.is_empty() {
                 let result = self.commit(batch.records);
-                self.set_writable(result.is_ok());
+                self.probe_if_due(Some(result.is_ok()));
                 for (i, (ack, slot)) in batch.acks.into_iter().enumerate() {
                     let _ = ack.send(result.clone().map(|first| first + i as u64));
                     drop(slot);
@@ -312,17 +364,20 @@ impl Writer {
     }
 
     /// The next message; under the interval policy, fsyncs when the interval runs out first;
-    /// while the log cannot write (and is not stopped), probes every [`PROBE_EVERY`].
+    /// probes every `probe_interval` (unless stopped).
     fn next(&mut self, rx: &Receiver<Msg>) -> Option<Msg> {
         loop {
             let syncing = self.dirty && self.policy == FsyncPolicy::Interval;
-            let probing = !self.writable.load(Ordering::SeqCst) && self.stopped.is_none();
+            let probing = self.stopped.is_none();
+            let until_probe = self
+                .probe_interval
+                .saturating_sub(self.last_probe.elapsed());
             let wait = match (syncing, probing) {
                 (false, false) => return rx.recv().ok(),
                 (true, _) => self.interval.saturating_sub(self.last_sync.elapsed()),
-                (false, true) => PROBE_EVERY,
+                (false, true) => until_probe,
             };
-            let wait = if probing { wait.min(PROBE_EVERY) } else { wait };
+            let wait = if probing { wait.min(until_probe) } else { wait };
             match rx.recv_timeout(wait) {
                 Ok(msg) => return Some(msg),
                 Err(RecvTimeoutError::Timeout) => {
@@ -332,8 +387,7 @@ impl Writer {
                         }
                     }
                     if probing {
-                        let writable = self.probe();
-                        self.set_writable(writable);
+                        self.probe_if_due(None);
                     }
                 }
                 Err(RecvTimeoutError::Disconnected) => return None,
@@ -486,8 +540,25 @@ impl Writer {
 
 /// Bytes a write probe appends (and cuts off again).
 const PROBE_BYTES: usize = 4096;
-/// How often a log that cannot write tries again by itself.
-pub(super) const PROBE_EVERY: Duration = Duration::from_secs(1);
+
+/// Bytes free for an unprivileged writer on the file system of `path`'s directory; `None`
+/// when it cannot be read (no floor is then applied).
+#[cfg(unix)]
+fn free_bytes(path: &Path) -> Option<u64> {
+    use std::os::unix::ffi::OsStrExt;
+    let dir = std::ffi::CString::new(parent(path).as_os_str().as_bytes()).ok()?;
+    let mut stat: libc::statvfs = unsafe { std::mem::zeroed() };
+    // SAFETY: `dir` is a NUL-terminated path and `stat` a valid, writable statvfs.
+    if unsafe { libc::statvfs(dir.as_ptr(), &mut stat) } != 0 {
+        return None;
+    }
+    Some((stat.f_bavail as u64).saturating_mul(stat.f_frsize as u64))
+}
+
+#[cfg(not(unix))]
+fn free_bytes(_: &Path) -> Option<u64> {
+    None
+}
 
 /// Cuts `file` back to `len` bytes; nothing to do when nothing was added (a device such as
 /// /dev/full, which cannot be truncated, then stays usable).

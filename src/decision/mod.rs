@@ -257,9 +257,13 @@ impl Decider {
             return Ok(rules::organisation());
         }
         let answers = self.ask(question).await;
-        // A refused consent is the caller's answer, whatever the other registries said.
+        // A refused consent, or a request GBD FL refused as invalid, is the caller's answer,
+        // whatever the other registries said.
         if let Err(e) = &answers.person {
-            if matches!(e.failure, Failure::ConsentRefused { .. }) {
+            if matches!(
+                e.failure,
+                Failure::ConsentRefused { .. } | Failure::Rejected { .. }
+            ) {
                 return Err(Error::Registry(e.clone()));
             }
         }

@@ -68,6 +68,13 @@ pub struct ShepCodes {
     pub transient: Vec<String>,
     /// GBD FL refused the consent token (`kdpToken`): invalid, expired, or another person's.
     pub consent_refused: Vec<String>,
+    /// The registry refused the request itself as invalid (a status, or the code in a SOAP
+    /// fault's detail): the caller's error for that call, never the registry's failure.
+    pub bad_request: Vec<String>,
+    /// Codes in the detail of a `Client` SOAP fault that blame the gateway, not the caller's
+    /// request (its signature, its credentials on the bus): such a fault stays a failure of
+    /// the registry call. Every other `Client` / `Sender` fault is the caller's error.
+    pub gateway_faults: Vec<String>,
 }
 
 impl Default for ShepCodes {
@@ -77,6 +84,8 @@ impl Default for ShepCodes {
             not_found: vec![status::NOT_FOUND.into()],
             transient: vec![status::TEMPORARILY_UNAVAILABLE.into()],
             consent_refused: vec![status::CONSENT_REFUSED.into()],
+            bad_request: vec![status::BAD_REQUEST.into()],
+            gateway_faults: vec!["SECURITY_ERROR".into()],
         }
     }
 }
@@ -103,6 +112,16 @@ impl Validate for ShepCodes {
             return Err(Invalid::new(
                 "consent_refused",
                 format!("code {code:?} is also in ok, not_found or transient"),
+            ));
+        }
+        if let Some(code) = self
+            .bad_request
+            .iter()
+            .find(|c| elsewhere(c) || self.consent_refused.contains(c))
+        {
+            return Err(Invalid::new(
+                "bad_request",
+                format!("code {code:?} is also in ok, not_found, transient or consent_refused"),
             ));
         }
         Ok(())

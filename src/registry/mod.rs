@@ -236,6 +236,11 @@ pub enum Failure {
     /// caller's answer, not the registry's failure.
     #[error("consent refused (SHEP status {code})")]
     ConsentRefused { code: String },
+    /// The registry refused the request as invalid (a `Client` / `Sender` SOAP fault, or a
+    /// status in `shep.status_codes.bad_request`): the caller's input, not the registry's
+    /// health. Not retried, never counted by the breaker, no stale answer.
+    #[error("request refused as invalid ({code}): {message}")]
+    Rejected { code: String, message: String },
     /// The gateway's own queue for this registry: no call slot (`max_concurrent`) came free
     /// within `queue_timeout`. The registry was not called and is not blamed.
     #[error("the gateway is at its limit of concurrent calls to it (no slot within {0:?})")]
@@ -247,6 +252,7 @@ impl Failure {
     fn verb(&self) -> &'static str {
         match self {
             Failure::ConsentRefused { .. } => "refused the consent token",
+            Failure::Rejected { .. } => "refused the request",
             Failure::Overloaded(_) => "was not called",
             _ => "did not answer",
         }
@@ -268,6 +274,7 @@ impl Failure {
             Failure::CircuitOpen => "circuit_open",
             Failure::Overloaded(_) => "overloaded",
             Failure::ConsentRefused { .. } => "consent_refused",
+            Failure::Rejected { .. } => "rejected",
         }
     }
 
@@ -292,6 +299,7 @@ impl Failure {
                 "the gateway is at its limit of concurrent calls to it (no call slot within {d:?})"
             ),
             Failure::ConsentRefused { .. } => "consent token refused".into(),
+            Failure::Rejected { .. } => "the registry refused the request as invalid".into(),
         }
     }
 
@@ -310,13 +318,15 @@ impl Failure {
             | Failure::Unverified(_)
             | Failure::DeadlineExceeded
             | Failure::Overloaded(_)
-            | Failure::ConsentRefused { .. } => false,
+            | Failure::ConsentRefused { .. }
+            | Failure::Rejected { .. } => false,
         }
     }
 
     /// Whether this says something about the registry's health (its circuit breaker counts
     /// it). The caller's clock, the gateway's own queue, the open breaker itself and a refused
-    /// consent (the registry answered: not for this token) do not.
+    /// consent (the registry answered: not for this token) and a request the registry refused
+    /// as invalid (the caller's input) do not.
     pub fn is_registry_failure(&self) -> bool {
         !matches!(
             self,
@@ -324,23 +334,103 @@ impl Failure {
                 | Failure::CircuitOpen
                 | Failure::Overloaded(_)
                 | Failure::ConsentRefused { .. }
+                | Failure::Rejected { .. }
                 | Failure::Signing(_)
                 | Failure::Verifier(_)
         )
     }
 
     /// Whether a stale cached answer may stand in for this failure: only when the registry
-    /// could not answer, never when the caller's deadline ran out or GBD FL refused the
-    /// caller's consent.
+    /// could not answer, never when the caller's deadline ran out, GBD FL refused the
+    /// caller's consent or the registry refused the caller's request.
     pub fn allows_stale(&self) -> bool {
         !matches!(
             self,
-            Failure::DeadlineExceeded | Failure::ConsentRefused { .. }
+            Failure::DeadlineExceeded | Failure::ConsentRefused { .. } | Failure::Rejected { .. }
         )
     }
 }
 
 pub type RegistryResult<T> = Result<Fetched<T>, RegistryError>;
+
+/// Longest registry-provided text kept (in a failure, hence in a log line), in characters.
+pub const MAX_REGISTRY_TEXT: usize = 300;
+
+/// Registry-provided text (a fault string, a status message, a transport error) as the
+/// gateway's log may quote it: at most [`MAX_REGISTRY_TEXT`] characters, control characters
+/// as spaces, 12-digit runs (IINs) masked, every URL (`scheme://…` up to the next space)
+/// replaced by `<url>`, and the value of a `key=value` or `key: value` whose key looks like a
+/// credential (`apikey`, `token`, `password`, `secret`, `signature`, `auth`…) by `***`, as is
+/// the word after `Bearer`/`Basic`.
+pub fn registry_text(text: &str) -> String {
+    let text: String = crate::iin::scrub(text)
+        .chars()
+        .take(4 * MAX_REGISTRY_TEXT)
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    let mut out = String::with_capacity(text.len());
+    let mut mask_next = false;
+    for (i, word) in text.split(' ').enumerate() {
+        if i > 0 {
+            out.push(' ');
+        }
+        let lower = word.to_ascii_lowercase();
+        let scheme = matches!(lower.as_str(), "bearer" | "basic");
+        if std::mem::take(&mut mask_next) && !word.is_empty() && !scheme {
+            out.push_str("***");
+            continue;
+        }
+        mask_next = scheme || (lower.ends_with(':') && is_secret_key(&lower[..lower.len() - 1]));
+        out.push_str(&mask_word(word));
+    }
+    out.chars().take(MAX_REGISTRY_TEXT).collect()
+}
+
+/// One space-free word of registry text, its URL or credential masked.
+fn mask_word(word: &str) -> std::borrow::Cow<'_, str> {
+    if let Some(at) = word.find("://") {
+        let scheme_start = word[..at]
+            .rfind(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '+' | '.' | '-')))
+            .map_or(0, |i| i + 1);
+        return format!("{}<url>", &word[..scheme_start]).into();
+    }
+    if !word.contains('=') {
+        return word.into();
+    }
+    let mut out = String::with_capacity(word.len());
+    for (i, pair) in word.split(['&', ';', ',']).enumerate() {
+        if i > 0 {
+            out.push('&');
+        }
+        match pair.split_once('=') {
+            Some((key, _)) if is_secret_key(&key.to_ascii_lowercase()) => {
+                out.push_str(key);
+                out.push_str("=***");
+            }
+            _ => out.push_str(pair),
+        }
+    }
+    out.into()
+}
+
+fn is_secret_key(key: &str) -> bool {
+    let key = key.trim_start_matches(['?', '"', '\'', '(']);
+    [
+        "key",
+        "token",
+        "pass",
+        "pwd",
+        "secret",
+        "auth",
+        "signature",
+        "sig",
+        "credential",
+        "session",
+        "cookie",
+    ]
+    .iter()
+    .any(|k| key.contains(k))
+}
 
 /// Every registry over SHEP, as configured, signing and verifying per `security`.
 pub fn over_shep(
@@ -387,6 +477,34 @@ pub fn in_force(since: NaiveDate, until: Option<NaiveDate>, date: NaiveDate) -> 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn registry_text_in_a_log_line_is_bounded_and_masked() {
+        let t = registry_text(
+            "see https://shep.kz:8443/bip?apikey=s3cr3t for 860314310210; apikey=abc&x=1 \
+             token: zz Authorization: Bearer eyJabc pass=p\u{1}w ok",
+        );
+        for leak in [
+            "shep.kz",
+            "s3cr3t",
+            "860314310210",
+            "abc",
+            "zz",
+            "eyJabc",
+            "p\u{1}w",
+        ] {
+            assert!(!t.contains(leak), "{leak} in {t}");
+        }
+        assert!(
+            t.contains("<url>") && t.contains("apikey=***") && t.contains("x=1"),
+            "{t}"
+        );
+        assert!(t.ends_with(" ok"), "{t}");
+        assert_eq!(
+            registry_text(&"é".repeat(5000)).chars().count(),
+            MAX_REGISTRY_TEXT
+        );
+    }
 
     #[test]
     fn every_registry_has_one_answer_type() {

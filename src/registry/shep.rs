@@ -23,7 +23,7 @@ use roxmltree::{Document, Node};
 
 use super::signing::AnswerVerifier;
 use super::{Failure, Fetched, MessageId, Refusal, Registry, RegistryError, Source};
-use super::{ShepConfig, ShepEndpoint};
+use super::{ShepCodes, ShepConfig, ShepEndpoint};
 
 use registry_vocab::shep::{SOAP_NS, TYPES_NS};
 
@@ -374,8 +374,7 @@ impl AnswerReader {
             return Err(Failure::Malformed("more than one SOAP Body".into()));
         }
         if let Some(fault) = body_el.child_el("Fault") {
-            let text = fault.text_of("faultstring").unwrap_or("no faultstring");
-            return Err(Failure::Fault(scrub(text)));
+            return Err(fault_failure(fault, &self.client.shep.status_codes));
         }
         if !(200..300).contains(&http_status) {
             return Err(Failure::Http(http_status));
@@ -479,6 +478,11 @@ impl AnswerReader {
             Ok(Answered::NotFound)
         } else if codes.consent_refused.iter().any(|c| c == code) {
             Err(Failure::ConsentRefused { code: scrub(code) })
+        } else if codes.bad_request.iter().any(|c| c == code) {
+            Err(Failure::Rejected {
+                code: scrub(code),
+                message: scrub(status.text_of("message").unwrap_or_default()),
+            })
         } else {
             Err(Failure::Status {
                 code: scrub(code),
@@ -572,6 +576,36 @@ impl Lane {
     }
 }
 
+/// A SOAP fault as a failure: one the registry attributes to the request (`faultcode`
+/// `Client` or SOAP 1.2's `Sender`, in any prefix, with or without a dotted subcode), or whose
+/// detail code is in `bad_request`, is the caller's ([`Failure::Rejected`]) unless its detail
+/// code is one of `gateway_faults` (the gateway's own signature or credentials); any other
+/// fault is the registry's.
+fn fault_failure(fault: Node, codes: &ShepCodes) -> Failure {
+    let text = fault.text_of("faultstring").unwrap_or("no faultstring");
+    let faultcode = fault
+        .text_of("faultcode")
+        .or_else(|| fault.child_el("Code").and_then(|c| c.text_of("Value")))
+        .unwrap_or_default();
+    let class = faultcode.rsplit(':').next().unwrap_or_default();
+    let class = class.split('.').next().unwrap_or_default();
+    let detail = fault
+        .child_el("detail")
+        .and_then(|d| d.children().find(|n| n.is_element()))
+        .and_then(|d| d.text_of("code"))
+        .unwrap_or_default();
+    let callers =
+        matches!(class, "Client" | "Sender") || codes.bad_request.iter().any(|c| c == detail);
+    if callers && !codes.gateway_faults.iter().any(|c| c == detail) {
+        let code = if detail.is_empty() { faultcode } else { detail };
+        return Failure::Rejected {
+            code: scrub(code),
+            message: scrub(text),
+        };
+    }
+    Failure::Fault(scrub(text))
+}
+
 fn error_chain(e: &dyn std::error::Error) -> String {
     let mut text = e.to_string();
     let mut source = e.source();
@@ -583,9 +617,9 @@ fn error_chain(e: &dyn std::error::Error) -> String {
     text
 }
 
-/// Registry-provided text for an error message: 12-digit runs masked, at most 300 characters.
+/// Registry-provided text for an error message: see [`super::registry_text`].
 fn scrub(text: &str) -> String {
-    crate::iin::scrub(text).chars().take(300).collect()
+    super::registry_text(text)
 }
 
 /// Reading a payload by local element names. Errors name the element, never its value.
@@ -753,6 +787,37 @@ mod tests {
         );
         assert!(!e.is_transient() && !e.is_registry_failure() && !e.allows_stale());
         assert_eq!(e.label(), "consent_refused");
+    }
+
+    #[test]
+    fn a_fault_the_registry_puts_on_the_request_is_the_callers() {
+        let fault = |faultcode: &str, code: &str| {
+            format!(
+                r#"<soap:Envelope xmlns:soap="{SOAP_NS}"><soap:Body><soap:Fault><faultcode>{faultcode}</faultcode><faultstring>see https://bus.kz/x?apikey=1</faultstring><detail><ns2:F xmlns:ns2="{TYPES_NS}"><code>{code}</code></ns2:F></detail></soap:Fault></soap:Body></soap:Envelope>"#
+            )
+        };
+        for (faultcode, code) in [
+            ("soap:Client", "BAD_REQUEST"),
+            ("Client", "X"),
+            ("SOAP-ENV:Client.Validation", ""),
+            ("env:Sender", "X"),
+            ("soap:Server", "BAD_REQUEST"),
+        ] {
+            let e = read(500, &fault(faultcode, code)).unwrap_err();
+            assert!(matches!(e, Failure::Rejected { .. }), "{faultcode}: {e}");
+            assert!(!e.is_transient() && !e.is_registry_failure() && !e.allows_stale());
+            assert!(!e.to_string().contains("apikey=1"), "{e}");
+        }
+        for (faultcode, code) in [
+            ("soap:Server", "SHEP_FAULT"),
+            ("soap:Client", "SECURITY_ERROR"),
+        ] {
+            let e = read(500, &fault(faultcode, code)).unwrap_err();
+            assert!(matches!(e, Failure::Fault(_)), "{faultcode}: {e}");
+            assert!(e.is_registry_failure());
+        }
+        let e = read(200, &ok_body("BAD_REQUEST", "")).unwrap_err();
+        assert!(matches!(e, Failure::Rejected { .. }), "{e}");
     }
 
     #[test]

@@ -17,6 +17,9 @@
 //! nothing it holds — bulkhead slot, breaker probe, connection — outlives it. The breaker
 //! counts calls as callers see them, after retries.
 //!
+//! Each guard marks its registry in the current call's [`reached::Reached`] when it makes or
+//! joins a registry call, so that the edge can audit a call whose caller went away.
+//!
 //! [`Guard`] wraps each registry's look-up with this, configured by [`Policy`]:
 //! `[resilience.defaults]` merged with `[resilience.<registry>]` overrides ([`config`]).
 
@@ -40,6 +43,7 @@ pub mod budget;
 pub mod cache;
 pub mod config;
 mod guarded;
+pub mod reached;
 pub mod retry;
 
 use breaker::Breaker;
@@ -250,6 +254,7 @@ impl<T: HeapSize + Clone + Send + Sync + 'static> Guard<T> {
         if let Some(hit) = self.cached(query) {
             return Ok(hit);
         }
+        reached::Reached::mark(self.registry);
         let call = self.join_or_start(query, fetch);
         let result = match query.callers_deadline {
             Some(deadline) => timeout_at(deadline, call).await.unwrap_or_else(|_| {

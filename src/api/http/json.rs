@@ -103,15 +103,97 @@ pub fn request(
     Ok(message.encode_to_vec().into())
 }
 
-/// The body as a JSON object (an empty body is `{}`).
+/// The body as a JSON object (an empty body is `{}`). A key given twice in one object, at any
+/// depth, is refused naming it (`owners[1].iin`): which of the two values counts is not the
+/// gateway's to guess.
 fn json_object(body: &[u8]) -> Result<Map<String, Value>, Violation> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Ok(Map::new());
     }
-    match serde_json::from_slice(body) {
-        Ok(Value::Object(fields)) => Ok(fields),
+    let mut json = serde_json::Deserializer::from_slice(body);
+    let parsed = serde_path_to_error::deserialize::<_, Unique>(&mut json);
+    let parsed = match (parsed, json.end()) {
+        (Ok(_), Err(e)) => return Err(violation("body", format!("is not valid JSON: {e}"))),
+        (parsed, _) => parsed,
+    };
+    match parsed {
+        Ok(Unique(Value::Object(fields))) => Ok(fields),
         Ok(_) => Err(violation("body", "must be a JSON object")),
-        Err(e) => Err(violation("body", format!("is not valid JSON: {e}"))),
+        Err(e) => match e.inner().to_string().strip_prefix(DUPLICATE) {
+            Some(key) => {
+                let key = key.split(" at line").next().unwrap_or(key);
+                let field = match e.path().to_string().as_str() {
+                    "." => key.to_owned(),
+                    parent => format!("{parent}.{key}"),
+                };
+                Err(violation(field, "is given more than once in the JSON body"))
+            }
+            None => Err(violation(
+                "body",
+                format!("is not valid JSON: {}", e.inner()),
+            )),
+        },
+    }
+}
+
+/// The start of the error a duplicated key gives (then the key).
+const DUPLICATE: &str = "duplicate key ";
+
+/// A JSON value whose objects have no key twice.
+struct Unique(Value);
+
+impl<'de> serde::Deserialize<'de> for Unique {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Unique, D::Error> {
+        d.deserialize_any(UniqueVisitor).map(Unique)
+    }
+}
+
+struct UniqueVisitor;
+
+impl<'de> serde::de::Visitor<'de> for UniqueVisitor {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a JSON value")
+    }
+    fn visit_bool<E>(self, v: bool) -> Result<Value, E> {
+        Ok(Value::Bool(v))
+    }
+    fn visit_i64<E>(self, v: i64) -> Result<Value, E> {
+        Ok(v.into())
+    }
+    fn visit_u64<E>(self, v: u64) -> Result<Value, E> {
+        Ok(v.into())
+    }
+    fn visit_f64<E>(self, v: f64) -> Result<Value, E> {
+        Ok(serde_json::Number::from_f64(v).map_or(Value::Null, Value::Number))
+    }
+    fn visit_str<E>(self, v: &str) -> Result<Value, E> {
+        Ok(Value::String(v.to_owned()))
+    }
+    fn visit_string<E>(self, v: String) -> Result<Value, E> {
+        Ok(Value::String(v))
+    }
+    fn visit_unit<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        let mut items = Vec::new();
+        while let Some(Unique(item)) = seq.next_element()? {
+            items.push(item);
+        }
+        Ok(Value::Array(items))
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        let mut fields = Map::new();
+        while let Some(key) = map.next_key::<String>()? {
+            if fields.contains_key(&key) {
+                return Err(serde::de::Error::custom(format!("{DUPLICATE}{key}")));
+            }
+            let Unique(value) = map.next_value()?;
+            fields.insert(key, value);
+        }
+        Ok(Value::Object(fields))
     }
 }
 
@@ -205,6 +287,24 @@ pub fn status(status: &tonic::Status) -> Vec<u8> {
         tracing::error!(error = %e, "status details not rendered as JSON");
         plain()
     })
+}
+
+#[cfg(test)]
+mod duplicate_tests {
+    use super::*;
+
+    #[test]
+    fn a_key_given_twice_is_refused_naming_it() {
+        let e = json_object(br#"{"ownerIin":"1","ownerIin":"2"}"#).unwrap_err();
+        assert_eq!(e.field, "ownerIin", "{e:?}");
+        let e = json_object(br#"{"owners":[{"iin":"1"},{"iin":"2","iin":"3"}]}"#).unwrap_err();
+        assert_eq!(e.field, "owners[1].iin", "{e:?}");
+        assert!(json_object(br#"{"a":{"b":1},"c":[1,2.5,null,true]}"#).is_ok());
+        let e = json_object(br#"{"a":1} x"#).unwrap_err();
+        assert_eq!(e.field, "body");
+        let e = json_object(br#"{"a":"#).unwrap_err();
+        assert!(e.rule.contains("not valid JSON"), "{e:?}");
+    }
 }
 
 #[cfg(test)]
