@@ -418,37 +418,7 @@ impl Security {
             );
         }
         publish_expiry(expiry);
-        let verifier = match signing.verify_responses {
-            VerifyResponses::Off => None,
-            mode => {
-                let path = signing.trust_store.as_ref().expect("checked");
-                let pem = std::fs::read(path).map_err(|e| {
-                    format!(
-                        "shep.signing.trust_store: cannot read {}: {e}",
-                        path.display()
-                    )
-                })?;
-                let trust = TrustStore::from_pem(&pem)
-                    .map_err(|e| format!("shep.signing.trust_store ({}): {e}", path.display()))?;
-                let trust = with_crls(trust, &signing.crl_files)?;
-                let remote = match signing.verify_with {
-                    VerifyWith::Builtin => None,
-                    VerifyWith::Http => Some(RemoteVerifier::new(
-                        signing.http.as_ref().expect("checked"),
-                    )?),
-                };
-                Some(Arc::new(AnswerVerifier {
-                    mode,
-                    trust,
-                    options: VerifyOptions {
-                        max_skew: signing.max_clock_skew,
-                        max_age: signing.max_answer_age,
-                        sent_at: None,
-                    },
-                    remote,
-                }))
-            }
-        };
+        let verifier = answer_verifier(signing)?;
         Ok(Security { signers, verifier })
     }
 
@@ -459,6 +429,42 @@ impl Security {
     pub fn verifier(&self) -> Option<Arc<AnswerVerifier>> {
         self.verifier.clone()
     }
+}
+
+/// The verifier of answers `signing` asks for (`None`: not verified): the trust store and its
+/// CRLs read now, the external verifier where `verify_with = "http"`.
+fn answer_verifier(signing: &SigningConfig) -> Result<Option<Arc<AnswerVerifier>>, BoxError> {
+    Ok(match signing.verify_responses {
+        VerifyResponses::Off => None,
+        mode => {
+            let path = signing.trust_store.as_ref().expect("checked");
+            let pem = std::fs::read(path).map_err(|e| {
+                format!(
+                    "shep.signing.trust_store: cannot read {}: {e}",
+                    path.display()
+                )
+            })?;
+            let trust = TrustStore::from_pem(&pem)
+                .map_err(|e| format!("shep.signing.trust_store ({}): {e}", path.display()))?;
+            let trust = with_crls(trust, &signing.crl_files)?;
+            let remote = match signing.verify_with {
+                VerifyWith::Builtin => None,
+                VerifyWith::Http => Some(RemoteVerifier::new(
+                    signing.http.as_ref().expect("checked"),
+                )?),
+            };
+            Some(Arc::new(AnswerVerifier {
+                mode,
+                trust,
+                options: VerifyOptions {
+                    max_skew: signing.max_clock_skew,
+                    max_age: signing.max_answer_age,
+                    sent_at: None,
+                },
+                remote,
+            }))
+        }
+    })
 }
 
 /// `trust` with the CRLs of `files`, read now.
