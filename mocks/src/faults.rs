@@ -68,6 +68,12 @@ pub enum FaultMode {
     /// The real answer, signed (on a mock that signs), then one character of its Body changed:
     /// the signature no longer holds.
     TamperedSignature,
+    /// The real answer signed (on a mock that signs) with another registry's key: a valid
+    /// signature by a certificate of the same CA, which the gateway's pin refuses.
+    SignedBy {
+        /// Whose key signs, e.g. `zags`.
+        registry: crate::Registry,
+    },
 }
 
 impl Faults {

@@ -36,8 +36,8 @@ struct Args {
     /// Require signed requests and sign answers (WS-Security) with test keys generated now,
     /// and write into this directory what a gateway needs to talk to them: `ca.pem` (trust
     /// store), `gateway.p12` (the sender's key and certificate), `gateway.p12.password` and
-    /// `answer-signers.toml` (each registry's `answer_signers` pin, to paste into its
-    /// `[registries.<key>]`).
+    /// `gateway.toml` (a gateway configuration for these mocks: `[shep.signing]` with those
+    /// files, and every registry's URL and pinned answer signer).
     #[arg(long)]
     signing_dir: Option<PathBuf>,
 }
@@ -103,17 +103,14 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
             write("ca.pem", pki.ca.cert_pem().as_bytes())?;
             write("gateway.p12", &pki.gateway.pkcs12("demo"))?;
             write("gateway.p12.password", b"demo\n")?;
-            let pins: String = Registry::ALL
+            let urls: Vec<String> = listeners
                 .iter()
-                .map(|r| {
-                    format!(
-                        "# [registries.{}]\nanswer_signers = [{{ spki_sha256 = \"{}\" }}]\n",
-                        r.key(),
-                        pki.signer_of(*r).spki_sha256
-                    )
+                .map(|(_, l)| {
+                    let addr = l.local_addr().expect("bound");
+                    format!("http://{addr}{}", registry_mocks::SHEP_PATH)
                 })
                 .collect();
-            write("answer-signers.toml", pins.as_bytes())?;
+            write("gateway.toml", gateway_toml(dir, &urls, pki).as_bytes())?;
             println!("signing: keys for the gateway in {}", dir.display());
             Some(registry_mocks::MockSigning::demo())
         }
@@ -127,4 +124,34 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     println!("stopping");
     mocks.shutdown().await;
     Ok(())
+}
+
+/// A gateway configuration for signing mocks at `urls` (in registry order), with the files
+/// `--signing-dir` wrote into `dir`.
+fn gateway_toml(
+    dir: &std::path::Path,
+    urls: &[String],
+    pki: &registry_mocks::signing::DemoPki,
+) -> String {
+    let path = |name: &str| dir.join(name).display().to_string();
+    let mut text = format!(
+        "# Written by registry-mocks --signing-dir: a gateway in front of these mocks.\n\
+         [shep.signing]\npkcs12 = {:?}\npassword_file = {:?}\ntrust_store = {:?}\n\
+         verify_responses = \"required\"\n",
+        path("gateway.p12"),
+        path("gateway.p12.password"),
+        path("ca.pem"),
+    );
+    for (registry, url) in Registry::ALL.iter().zip(urls) {
+        let signer = pki.signer_of(*registry);
+        text.push_str(&format!(
+            "\n[registries.{}]\nurl = {url:?}\nservice_id = {:?}\nsender_id = \"registry-gateway\"\n\
+             answer_signers = [{{ subject = {:?}, spki_sha256 = {:?} }}]\n",
+            registry.key(),
+            registry.default_service_id(),
+            signer.subject,
+            signer.spki_sha256,
+        ));
+    }
+    text
 }

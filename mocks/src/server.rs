@@ -309,9 +309,10 @@ async fn send_message(State(shared): State<Arc<Shared>>, body: Bytes) -> Respons
         Err(refused) => return *refused,
     };
     let xml = answer(&shared, &mode, &request);
-    let xml = match &shared.signing {
-        Some(signing) => signing.sign(shared.registry, xml),
-        None => xml,
+    let xml = match (&shared.signing, &mode) {
+        (Some(signing), FaultMode::SignedBy { registry }) => signing.sign(*registry, xml),
+        (Some(signing), _) => signing.sign(shared.registry, xml),
+        (None, _) => xml,
     };
     match mode {
         FaultMode::MalformedXml => {
@@ -363,7 +364,8 @@ fn fault_before_reading(mode: &FaultMode, registry: Registry) -> Option<Response
         | FaultMode::MalformedXml
         | FaultMode::Trickle { .. }
         | FaultMode::WrongStatus { .. }
-        | FaultMode::TamperedSignature => None,
+        | FaultMode::TamperedSignature
+        | FaultMode::SignedBy { .. } => None,
     }
 }
 
