@@ -57,6 +57,7 @@ pub mod registry;
 pub mod resilience;
 pub mod rpc;
 pub mod server;
+pub mod status;
 pub mod telemetry;
 pub mod validate;
 
