@@ -138,7 +138,15 @@ impl Config {
             }
             figment = figment.merge(Toml::file_exact(file));
         }
-        Config::from_figment(figment.merge(Env::prefixed(ENV_PREFIX).split("__")))
+        let figment = figment.merge(Env::prefixed(ENV_PREFIX).split("__"));
+        let window_set = figment.find_value("decision.max_days_back").is_ok();
+        let mut config = Config::from_figment(figment)?;
+        if config.registries.is_none() && !window_set {
+            // The embedded mocks' demo population has fixed birth dates (29 February 2008):
+            // docs/demo.md's decisions dated years back work on plain `cargo run --release`.
+            config.decision.max_days_back = DecisionConfig::MAX_DAYS_BACK;
+        }
+        Ok(config)
     }
 
     /// Parses TOML text alone (tests, examples).

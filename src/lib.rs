@@ -44,6 +44,7 @@ pub mod api;
 pub mod audit;
 pub mod clock;
 pub mod config;
+pub mod config_doc;
 pub mod consent;
 pub mod decision;
 pub mod embedded;
@@ -56,6 +57,7 @@ pub mod registry;
 pub mod resilience;
 pub mod rpc;
 pub mod server;
+pub mod status;
 pub mod telemetry;
 pub mod validate;
 

@@ -64,6 +64,9 @@ enum Command {
         #[arg(long = "public-key")]
         public_keys: Vec<PathBuf>,
     },
+    /// Print every configuration key with its default and one line of help (the reference of
+    /// docs/configuration.md), then exit.
+    ConfigDefaults,
     /// Create or migrate the audit schema in PostgreSQL, then exit. Uses [audit.postgres]
     /// of the configuration, or --url (a role that may create tables, not the gateway's).
     Migrate {
@@ -109,6 +112,10 @@ async fn main() -> std::process::ExitCode {
                 }
                 None => verify_audit(files, &keys),
             };
+        }
+        Some(Command::ConfigDefaults) => {
+            print!("{}", registry_gateway::config_doc::render_all());
+            return std::process::ExitCode::SUCCESS;
         }
         Some(Command::Migrate {
             url,

@@ -97,7 +97,7 @@ pub const AUDIT_SHIPPED_TOTAL: &str = "gateway_audit_shipped_total";
 pub const AUDIT_SHIP_FAILURES_TOTAL: &str = "gateway_audit_ship_failures_total";
 pub const LEGAL_BASIS_DAYS_LEFT: &str = "gateway_legal_basis_days_left";
 
-/// Values of `gateway_breaker_state`.
+/// Values of `gateway_breaker_state` (also in [`crate::status`]).
 pub const BREAKER_CLOSED: u8 = 0;
 pub const BREAKER_HALF_OPEN: u8 = 1;
 pub const BREAKER_OPEN: u8 = 2;
@@ -362,15 +362,25 @@ fn describe_audit_metrics() {
 }
 
 /// Serves the admin HTTP endpoints on `listener` until `shutdown` completes:
-/// `GET /metrics` (Prometheus text format of `handle`), `GET /healthz` (`200 ok`) and
-/// `GET /readyz` (`200 ready` while `ready` holds true, else `503 not ready`).
+/// `GET /metrics` (Prometheus text format of `handle`), `GET /status` (the operator's page,
+/// [`crate::status`]), `GET /healthz` (`200 ok`) and `GET /readyz` (`200 ready` while `ready` holds true, else `503 not ready`).
 pub async fn serve(
     listener: tokio::net::TcpListener,
     handle: PrometheusHandle,
     ready: tokio::sync::watch::Receiver<bool>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    let sampled = handle.clone();
+    let sampler = crate::status::spawn_sampler(move || sampled.render());
+    let status = handle.clone();
     let app = Router::new()
+        .route(
+            "/status",
+            get(move || {
+                let page = crate::status::page(&status.render());
+                async move { ([(CONTENT_TYPE, "text/html; charset=utf-8")], page) }
+            }),
+        )
         .route(
             "/metrics",
             get(move || {
@@ -395,9 +405,11 @@ pub async fn serve(
     if let Ok(addr) = listener.local_addr() {
         tracing::info!(%addr, "metrics serving on /metrics");
     }
-    axum::serve(listener, app)
+    let served = axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
-        .await
+        .await;
+    sampler.abort();
+    served
 }
 
 /// Times one RPC from [`rpc_started`]; [`RpcTimer::finish`] records it. Dropped without

@@ -3,9 +3,8 @@
 # back: every example of docs/demo.md, in its order — list, describe, health, every CheckOwner
 # row, the full CheckOwner answer, every demo dwelling and step of the order, the full
 # CheckDwelling answer, every look-up, the consent examples — which include the
-# README's, and both admin commands of docs/operations.md. The gateway must run with
-# REGGW_DECISION__MAX_DAYS_BACK=11000 for the 29 February row (as docs/demo.md says); .ci/run
-# starts it so.
+# README's, and both admin commands of docs/operations.md. The gateway is plain
+# `cargo run --release`, no environment set (as .ci/run starts it).
 # Usage: tests/grpcurl.sh [host:port]   (default 127.0.0.1:50051)
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -12,6 +12,8 @@ cd "$(dirname "$0")/.."
 need=()
 command -v promtool >/dev/null 2>&1 || need+=(prometheus)
 command -v xmlsec1 >/dev/null 2>&1 || need+=(xmlsec1)
+# Headless Chromium renders the admin port's /status page (tests/status_page.rs).
+command -v chromium >/dev/null 2>&1 || need+=(chromium)
 # Debian puts initdb and pg_ctl in /usr/lib/postgresql/<version>/bin, off PATH.
 command -v initdb >/dev/null 2>&1 || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
 if [ ${#need[@]} -gt 0 ]; then
@@ -31,5 +33,6 @@ if ! python3 -c "import grpc" 2>/dev/null; then
 fi
 promtool --version | head -1
 xmlsec1 --version
+chromium --version
 "$(command -v initdb || ls /usr/lib/postgresql/*/bin/initdb | sort -V | tail -1)" --version
 exec cargo test --workspace --locked "$@"
