@@ -286,6 +286,9 @@ impl Gateway {
     }
 }
 
+/// The latency test measures alone: the other tests of this file hold it shared.
+static ALONE: tokio::sync::RwLock<()> = tokio::sync::RwLock::const_new(());
+
 fn counter(rendered: &str, name: &str, labels: &str) -> u64 {
     let prefix = format!("{name}{{{labels}}} ");
     rendered
@@ -341,6 +344,7 @@ async fn refused(h: &Harness, registry: Registry, attack: Attack, owner: &str, r
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn what_was_signed_is_what_is_read() {
+    let _shared = ALONE.read().await;
     let h = Harness::start().await;
     let ward = demo::GUARDIANSHIP_ONLY; // a ward only E-social security knows about
     let gateway = h.gateway(|_| {}).await;
@@ -366,6 +370,7 @@ async fn what_was_signed_is_what_is_read() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_answer_belongs_to_its_request() {
+    let _shared = ALONE.read().await;
     let h = Harness::start().await;
     let gateway = h.gateway(|_| {}).await;
     // GBD FL's genuine signed answer about a capable adult, recorded on the way...
@@ -408,6 +413,7 @@ async fn an_answer_belongs_to_its_request() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn only_the_registrys_own_certificate_signs_its_answers() {
+    let _shared = ALONE.read().await;
     let h = Harness::start().await;
     let pki = demo_pki();
     let incapable = demo::INCAPABLE_BY_COURT;
@@ -482,6 +488,7 @@ async fn only_the_registrys_own_certificate_signs_its_answers() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn costly_answers_are_refused_at_a_bounded_cost() {
+    let _shared = ALONE.read().await;
     let h = Harness::start().await;
     let owner = demo::CAPABLE_ADULT;
     // 1,000 References: more children than any list may have, refused by the pre-parse scan;
@@ -570,6 +577,7 @@ async fn others(gateway: &Gateway, n: usize) -> (Duration, Duration) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn eight_costly_answers_at_once_slow_only_their_own_calls() {
+    let _alone = ALONE.write().await;
     let h = Harness::start().await;
     let gateway = h.gateway(|_| {}).await;
     gateway.check(demo::CAPABLE_ADULT).await.unwrap(); // records GBD FL's answer
