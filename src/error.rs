@@ -148,6 +148,7 @@ impl Error {
             status: status.to_owned(),
             from_cache: false,
             stale: false,
+            evidence: None,
         }]
     }
 }

@@ -17,7 +17,8 @@ use tracing::Instrument;
 use super::admission::{Admission, Admitted};
 use crate::access::{Access, Caller, MAX_METADATA_LEN, PURPOSE_KEY, REQUEST_ID_KEY};
 use crate::audit::{
-    AuditLog, AuditRecord, RefusalGate, RegistryUse, CONSENT_ABSENT, CONSENT_PRESENTED, MALFORMED,
+    AuditLog, AuditRecord, DecisionRef, RefusalGate, RegistryUse, CONSENT_ABSENT,
+    CONSENT_PRESENTED, MALFORMED,
 };
 use crate::consent::ConsentToken;
 use crate::error::Error;
@@ -134,8 +135,17 @@ impl About {
 #[derive(Clone, Default)]
 pub struct Ledger(Arc<Mutex<Vec<Option<Entry>>>>);
 
-/// What was decided about one subject: the outcome and the registries used.
-type Entry = (String, Vec<RegistryUse>);
+type Entry = Decided;
+
+/// What was decided about one subject: the outcome and the registries used; for a decision,
+/// which one and the answers it rested on (archived as evidence).
+#[derive(Clone, Default)]
+pub struct Decided {
+    pub outcome: String,
+    pub registries: Vec<RegistryUse>,
+    pub decision: Option<DecisionRef>,
+    pub envelopes: Vec<Arc<crate::registry::Envelope>>,
+}
 
 impl Ledger {
     pub fn new(subjects: usize) -> Ledger {
@@ -143,10 +153,10 @@ impl Ledger {
     }
 
     /// What was decided about subject `index` (ignored beyond the subjects audited).
-    pub fn record(&self, index: usize, outcome: String, registries: Vec<RegistryUse>) {
+    pub fn record(&self, index: usize, decided: Decided) {
         let mut entries = self.0.lock().unwrap_or_else(PoisonError::into_inner);
         if let Some(entry) = entries.get_mut(index) {
-            *entry = Some((outcome, registries));
+            *entry = Some(decided);
         }
     }
 
@@ -433,11 +443,19 @@ impl Call {
         result: &Result<T, Error>,
     ) -> Result<(), Status> {
         let records = about.into_iter().enumerate().map(|(i, about)| {
-            let (outcome, registries) = ledger.take(i).unwrap_or_else(|| match result {
-                Ok(answer) => (answer.outcome(), answer.registries()),
-                Err(e) => (e.audit_outcome(), e.audit_registries()),
+            let decided = ledger.take(i).unwrap_or_else(|| match result {
+                Ok(answer) => Decided {
+                    outcome: answer.outcome(),
+                    registries: answer.registries(),
+                    ..Decided::default()
+                },
+                Err(e) => Decided {
+                    outcome: e.audit_outcome(),
+                    registries: e.audit_registries(),
+                    ..Decided::default()
+                },
             });
-            self.record(about, outcome, registries)
+            self.record(about, decided)
         });
         let refused = result.as_ref().is_err_and(Error::is_refusal);
         write(edge, audit, records, refused).await.map_err(|e| {
@@ -448,7 +466,7 @@ impl Call {
         })
     }
 
-    fn record(&self, about: About, outcome: String, registries: Vec<RegistryUse>) -> AuditRecord {
+    fn record(&self, about: About, decided: Decided) -> AuditRecord {
         let consent = about.consent.as_ref().or(self.consent.as_ref());
         AuditRecord {
             request_id: self.request_id.clone(),
@@ -464,9 +482,11 @@ impl Call {
                 Some(_) => CONSENT_ABSENT.to_owned(),
             },
             consent_ref: consent.map(|m| m.reference.clone()).unwrap_or_default(),
-            outcome,
+            outcome: decided.outcome,
             count: None,
-            registries,
+            decision: decided.decision,
+            registries: decided.registries,
+            envelopes: decided.envelopes,
         }
     }
 }
