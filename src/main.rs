@@ -5,6 +5,8 @@
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
+
+mod evidence_cli;
 use registry_gateway::server::{Gateway, Reloader};
 use registry_gateway::{audit, telemetry, Config};
 
@@ -77,6 +79,54 @@ enum Command {
         #[arg(long)]
         ca_file: Option<PathBuf>,
     },
+    /// Show a decision from the audit store: its record, each registry answer it rested on
+    /// (from the evidence archive, signature verified again), the facts read, and the decision
+    /// taken again by the current rules. Exit status: 0 the same outcome, 1 a difference or
+    /// evidence that cannot be used (purged, altered), 2 not found or the store unreadable.
+    Explain {
+        decision_id: String,
+        #[command(flatten)]
+        store: StoreArgs,
+        /// An evidence key file (repeat for rotated keys); default: [audit.evidence] key_files.
+        #[arg(long = "evidence-key")]
+        evidence_keys: Vec<PathBuf>,
+        /// The CA bundle answers are verified against; default: [shep.signing] trust_store.
+        #[arg(long)]
+        trust_store: Option<PathBuf>,
+    },
+    /// Delete the evidence blobs first stored longer ago than the retention period
+    /// ([audit.evidence] retention, or --retention); the records and their chain stay.
+    PurgeEvidence {
+        #[command(flatten)]
+        store: StoreArgs,
+        /// e.g. "1825d"; default: [audit.evidence] retention.
+        #[arg(long, value_parser = humantime_serde::re::humantime::parse_duration)]
+        retention: Option<std::time::Duration>,
+    },
+}
+
+/// The audit store for `explain` and `purge-evidence` (default: [audit.postgres]).
+#[derive(clap::Args)]
+struct StoreArgs {
+    /// The database URL, without the password (a role allowed to read the store, or purge).
+    #[arg(long)]
+    postgres: Option<String>,
+    /// A file holding the password.
+    #[arg(long)]
+    password_file: Option<PathBuf>,
+    /// Connect over TLS, verifying the server against this CA (PEM).
+    #[arg(long)]
+    ca_file: Option<PathBuf>,
+}
+
+impl StoreArgs {
+    fn args(self) -> registry_gateway::explain::StoreArgs {
+        registry_gateway::explain::StoreArgs {
+            url: self.postgres,
+            password_file: self.password_file,
+            ca_file: self.ca_file,
+        }
+    }
 }
 
 #[tokio::main]
@@ -116,6 +166,24 @@ async fn main() -> std::process::ExitCode {
             ca_file,
         }) => {
             return migrate(&cli, url, password_file, ca_file).await;
+        }
+        Some(Command::Explain {
+            decision_id,
+            store,
+            evidence_keys,
+            trust_store,
+        }) => {
+            return evidence_cli::explain(
+                load(&cli),
+                &decision_id,
+                store.args(),
+                &evidence_keys,
+                trust_store,
+            )
+            .await;
+        }
+        Some(Command::PurgeEvidence { store, retention }) => {
+            return evidence_cli::purge(load(&cli), store.args(), retention).await;
         }
         None => {}
     }
