@@ -95,10 +95,7 @@ impl Explainer {
     /// could not be read.
     pub async fn explain(&self, client: &Client, id: &str) -> Result<Explanation, String> {
         let rows = client
-            .query(
-                "SELECT replica, seq, line FROM audit_decision($1)",
-                &[&id],
-            )
+            .query("SELECT replica, seq, line FROM audit_decision($1)", &[&id])
             .await
             .map_err(|e| format!("reading the audit store: {}", error_text(&e)))?;
         let Some(row) = rows.first() else {
@@ -111,14 +108,18 @@ impl Explainer {
         let blobs = self.blobs(client, &record).await?;
         let mut text = String::new();
         let _ = writeln!(text, "decision {id}");
-        let _ = writeln!(text, "record: replica {replica}, seq {}, time {}", record.seq, record.time);
+        let _ = writeln!(
+            text,
+            "record: replica {replica}, seq {}, time {}",
+            record.seq, record.time
+        );
         let _ = writeln!(text, "  {line}");
         let answers: Vec<Answer> = record
             .registries
             .iter()
             .map(|used| self.answer(used, &blobs, &record.time))
             .collect();
-        for a in &answers {
+        for a in answers.iter().filter(|a| a.status != "not_consulted") {
             let _ = writeln!(text, "answer {} ({}):", a.registry, a.status);
             for l in &a.lines {
                 let _ = writeln!(text, "  {l}");
@@ -133,11 +134,7 @@ impl Explainer {
     }
 
     /// The blobs the record names, by digest.
-    async fn blobs(
-        &self,
-        client: &Client,
-        record: &Record,
-    ) -> Result<Vec<(String, Blob)>, String> {
+    async fn blobs(&self, client: &Client, record: &Record) -> Result<Vec<(String, Blob)>, String> {
         let digests: Vec<String> = record
             .registries
             .iter()
@@ -156,7 +153,10 @@ impl Explainer {
                 let row = rows.iter().find(|r| r.get::<_, &str>(0) == d);
                 let blob = match row {
                     None => Blob::Missing,
-                    Some(r) => match (r.get::<_, Option<Vec<u8>>>(1), r.get::<_, Option<String>>(3)) {
+                    Some(r) => match (
+                        r.get::<_, Option<Vec<u8>>>(1),
+                        r.get::<_, Option<String>>(3),
+                    ) {
                         (Some(blob), _) => Blob::Kept(blob, r.get(2)),
                         (None, Some(purged)) => Blob::Purged(purged),
                         (None, None) => Blob::Missing,
@@ -177,7 +177,9 @@ impl Explainer {
         };
         let Some(digest) = &used.evidence else {
             if matches!(used.status.as_str(), "found" | "not_found") {
-                answer.lines.push("no evidence recorded (decided before the archive)".into());
+                answer
+                    .lines
+                    .push("no evidence recorded (decided before the archive)".into());
             }
             return answer;
         };
@@ -186,11 +188,15 @@ impl Explainer {
         let (bytes, stored) = match blob {
             Some(Blob::Kept(bytes, stored)) => (bytes, stored),
             Some(Blob::Purged(at)) => {
-                answer.lines.push(format!("evidence purged on {at} (past the retention period)"));
+                answer.lines.push(format!(
+                    "evidence purged on {at} (past the retention period)"
+                ));
                 return answer;
             }
             _ => {
-                answer.lines.push("evidence missing from the archive".into());
+                answer
+                    .lines
+                    .push("evidence missing from the archive".into());
                 return answer;
             }
         };
@@ -211,7 +217,9 @@ impl Explainer {
             return answer;
         };
         if format_hex(&Sha256::digest(envelope.as_bytes())) != *digest {
-            answer.lines.push("DIGEST MISMATCH: the archived envelope is not the one the record names".into());
+            answer.lines.push(
+                "DIGEST MISMATCH: the archived envelope is not the one the record names".into(),
+            );
         }
         let at = DateTime::parse_from_rfc3339(time).map_or_else(|_| Utc::now(), |t| t.to_utc());
         answer.lines.extend(self.signature(&envelope, at));
@@ -235,9 +243,8 @@ impl Explainer {
             max_age: Duration::from_secs(100 * 365 * 24 * 3600),
             sent_at: None,
         };
-        let check = |now: DateTime<Utc>| {
-            shep_wss::verify_envelope(&doc, envelope, trust, now, &options)
-        };
+        let check =
+            |now: DateTime<Utc>| shep_wss::verify_envelope(&doc, envelope, trust, now, &options);
         let mut lines = Vec::new();
         for (when, now) in [("today", Utc::now()), ("on the day of the decision", at)] {
             lines.push(match check(now) {
@@ -458,7 +465,10 @@ pub async fn connect(config: &crate::Config, args: &StoreArgs) -> Result<Client,
             .password_file
             .as_deref()
             .or(pg.and_then(|p| p.password_file.as_deref())),
-        ca_file: args.ca_file.as_deref().or(pg.and_then(|p| p.ca_file.as_deref())),
+        ca_file: args
+            .ca_file
+            .as_deref()
+            .or(pg.and_then(|p| p.ca_file.as_deref())),
     };
     crate::audit::postgres::connect(target, Duration::from_secs(10)).await
 }
@@ -508,8 +518,8 @@ impl Explainer {
 /// `purge-evidence`: the content of every blob first stored more than `retention` ago is
 /// deleted (its row stays, marked purged). Returns how many, and the cut-off.
 pub async fn purge(client: &Client, retention: Duration) -> Result<(i64, DateTime<Utc>), String> {
-    let before = Utc::now()
-        - chrono::Duration::from_std(retention).map_err(|_| "retention out of range")?;
+    let before =
+        Utc::now() - chrono::Duration::from_std(retention).map_err(|_| "retention out of range")?;
     let row = client
         .query_one(
             "SELECT audit_evidence_purge($1::text::timestamptz)",
