@@ -167,23 +167,8 @@ async fn main() -> std::process::ExitCode {
         }) => {
             return migrate(&cli, url, password_file, ca_file).await;
         }
-        Some(Command::Explain {
-            decision_id,
-            store,
-            evidence_keys,
-            trust_store,
-        }) => {
-            return evidence_cli::explain(
-                load(&cli),
-                &decision_id,
-                store.args(),
-                &evidence_keys,
-                trust_store,
-            )
-            .await;
-        }
-        Some(Command::PurgeEvidence { store, retention }) => {
-            return evidence_cli::purge(load(&cli), store.args(), retention).await;
+        Some(command @ (Command::Explain { .. } | Command::PurgeEvidence { .. })) => {
+            return evidence_command(&cli, command).await;
         }
         None => {}
     }
@@ -254,6 +239,31 @@ fn load(cli: &Cli) -> Result<Config, registry_gateway::BoxError> {
     }
     config.validate()?;
     Ok(config)
+}
+
+/// `explain` and `purge-evidence` (see `evidence_cli`).
+async fn evidence_command(cli: &Cli, command: Command) -> std::process::ExitCode {
+    match command {
+        Command::Explain {
+            decision_id,
+            store,
+            evidence_keys,
+            trust_store,
+        } => {
+            evidence_cli::explain(
+                load(cli),
+                &decision_id,
+                store.args(),
+                &evidence_keys,
+                trust_store,
+            )
+            .await
+        }
+        Command::PurgeEvidence { store, retention } => {
+            evidence_cli::purge(load(cli), store.args(), retention).await
+        }
+        _ => unreachable!("only the evidence commands"),
+    }
 }
 
 /// SIGHUP: read the configuration again and apply it; a bad one is refused, the old stays.
