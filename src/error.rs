@@ -58,6 +58,10 @@ pub enum Error {
     /// call's answer.
     #[error("{owner}: {source}")]
     Owner { owner: String, source: Box<Error> },
+    /// ExplainDecision: the audit store or the evidence archive could not be read (or is not
+    /// configured). Names no personal data.
+    #[error("the decision cannot be explained: {0}")]
+    Evidence(String),
 }
 
 impl Error {
@@ -109,6 +113,7 @@ impl Error {
             Error::Deadline => Code::DeadlineExceeded,
             Error::PermissionDenied { .. } => Code::PermissionDenied,
             Error::ConsentRequired { .. } | Error::LegalBasis { .. } => Code::FailedPrecondition,
+            Error::Evidence(_) => Code::Unavailable,
             Error::Registry(RegistryError {
                 failure: Failure::ConsentRefused { .. },
                 ..
@@ -241,6 +246,7 @@ impl Error {
                 details.set_retry_info(Some(*retry_after));
                 Status::with_error_details(Code::ResourceExhausted, format!("{self}{id}"), details)
             }
+            Error::Evidence(_) => Status::unavailable(format!("{self}{id}")),
             Error::Registry(e) => registry_failed(e, request_id, &id),
         }
     }

@@ -13,6 +13,7 @@ use std::fmt::Write as _;
 use std::sync::Arc;
 use std::time::Duration;
 
+use arc_swap::ArcSwap;
 use chrono::{DateTime, NaiveDate, Utc};
 use roxmltree::{Document, Node};
 use serde::Deserialize;
@@ -38,13 +39,16 @@ pub struct Explainer {
     pub trust: Option<TrustStore>,
     pub status_codes: ShepCodes,
     pub codes: Arc<CodeTables>,
-    pub rules: Arc<DecisionConfig>,
+    /// The rules in force (the gateway's are replaced on reload).
+    pub rules: Arc<ArcSwap<DecisionConfig>>,
 }
 
 /// The explanation of one decision.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Explanation {
     pub text: String,
+    /// The decision's subject (the IIN), for the audit record of the access.
+    pub subject: String,
     pub recorded: String,
     /// `None`: not re-derived (evidence purged, missing or unreadable).
     pub rederived: Option<String>,
@@ -99,7 +103,7 @@ impl Explainer {
             .await
             .map_err(|e| format!("reading the audit store: {}", error_text(&e)))?;
         let Some(row) = rows.first() else {
-            return Err(format!("no decision {id:?} in the audit store"));
+            return Err(format!("no such decision in the audit store ({id:?})"));
         };
         let replica: String = row.get(0);
         let line: String = row.get(2);
@@ -126,8 +130,10 @@ impl Explainer {
             }
         }
         let rederived = self.rederive(&record, &answers, &mut text);
+        let subject = record.subject.clone();
         Ok(Explanation {
             text,
+            subject,
             recorded: record.outcome,
             rederived,
         })
@@ -276,7 +282,7 @@ impl Explainer {
         } else {
             let read = self.read_answers(answers);
             match read {
-                Ok(a) => rules::decide(&question, &self.rules, a).map_err(|e| e.to_string()),
+                Ok(a) => rules::decide(&question, &self.rules.load(), a).map_err(|e| e.to_string()),
                 Err(e) => Err(e),
             }
         };
@@ -510,7 +516,7 @@ impl Explainer {
             trust,
             status_codes: config.shep.status_codes.clone(),
             codes: Arc::new(config.codes.clone()),
-            rules: Arc::new(config.decision.clone()),
+            rules: Arc::new(ArcSwap::from_pointee(config.decision.clone())),
         })
     }
 }
@@ -528,4 +534,40 @@ pub async fn purge(client: &Client, retention: Duration) -> Result<(i64, DateTim
         .await
         .map_err(|e| format!("purging: {}", error_text(&e)))?;
     Ok((row.get(0), before))
+}
+
+/// The admin RPC's side: the explainer and the store it reads with the gateway's own role
+/// (which needs `EXECUTE` on `audit_decision` and `audit_evidence_blobs`).
+pub struct Remote {
+    pub explainer: Explainer,
+    pub postgres: crate::audit::PostgresConfig,
+}
+
+impl Remote {
+    /// The gateway's: `None` without `[audit.postgres]` and `[audit.evidence]`; the answers'
+    /// trust store from `[shep.signing]` (the embedded mocks' demo keys are not re-verified).
+    pub fn of(
+        config: &crate::Config,
+        rules: Arc<ArcSwap<DecisionConfig>>,
+    ) -> Result<Option<Remote>, String> {
+        let audit = config.audit.as_ref();
+        let (Some(postgres), Some(_)) = (
+            audit.and_then(|a| a.postgres.clone()),
+            audit.and_then(|a| a.evidence.as_ref()),
+        ) else {
+            return Ok(None);
+        };
+        let mut explainer = Explainer::from_config(config, &[], None)?;
+        explainer.rules = rules;
+        Ok(Some(Remote {
+            explainer,
+            postgres,
+        }))
+    }
+
+    pub async fn explain(&self, id: &str) -> Result<Explanation, String> {
+        let client =
+            crate::audit::postgres::connect(self.postgres.target(), self.postgres.timeout).await?;
+        self.explainer.explain(&client, id).await
+    }
 }

@@ -13,6 +13,8 @@ use std::time::Duration;
 
 use common::postgres::Postgres;
 use common::signing::{signed_config, KeyFiles};
+use registry_gateway::access::{AccessConfig, ClientRights};
+use registry_gateway::api::pb::gateway_admin_service_client::GatewayAdminServiceClient;
 use registry_gateway::api::pb::{
     self, registry_gateway_service_client::RegistryGatewayServiceClient,
 };
@@ -36,6 +38,7 @@ fn key_file(dir: &Path, name: &str, byte: u8) -> PathBuf {
 /// shipping to `pg` under `replica` with the evidence archive sealing with `keys[0]`.
 struct Gateway {
     client: RegistryGatewayServiceClient<Channel>,
+    admin: GatewayAdminServiceClient<Channel>,
     config: Config,
     _mocks: registry_mocks::MockRegistries,
     _stop: tokio::sync::oneshot::Sender<()>,
@@ -47,7 +50,7 @@ async fn gateway(
     replica: &str,
     keys: &[PathBuf],
     signing: &KeyFiles,
-    shared_cache: bool,
+    configure: impl FnOnce(&mut Config),
 ) -> Gateway {
     // The mocks sign their answers (and check the gateway's signatures).
     let mocks = registry_mocks::MockRegistries::spawn_signed(
@@ -75,11 +78,12 @@ async fn gateway(
         }),
         ..AuditConfig::default()
     });
-    config.consent.check_owner_shared_cache = shared_cache;
+    configure(&mut config);
     let (addr, stop) = common::serve(config.clone()).await;
     let channel = common::connect(addr).await;
     Gateway {
-        client: RegistryGatewayServiceClient::new(channel),
+        client: RegistryGatewayServiceClient::new(channel.clone()),
+        admin: GatewayAdminServiceClient::new(channel),
         config,
         _mocks: mocks,
         _stop: stop,
@@ -142,6 +146,11 @@ async fn archive(client: &tokio_postgres::Client) -> (i64, i64) {
         .await
         .unwrap();
     (row.get(0), row.get(1))
+}
+
+/// GBD FL's shared cache on for CheckOwner (off by default: GBD FL is asked per call).
+fn shared_cache(config: &mut Config) {
+    config.consent.check_owner_shared_cache = true;
 }
 
 /// The evidence digests a decision's record names, in registry order.
@@ -212,7 +221,7 @@ async fn decisions_are_explained_from_their_archived_answers() {
         "gw-0",
         std::slice::from_ref(&key),
         &signing,
-        false,
+        |_| {},
     )
     .await;
     let db = pg.client().await;
@@ -362,14 +371,14 @@ async fn blobs_sealed_under_a_rotated_key_still_open() {
         "gw-0",
         std::slice::from_ref(&old),
         &signing,
-        true,
+        shared_cache,
     )
     .await;
     let (old_id, _) = decide(&mut before, demo::MINOR, demo::MINOR_MOTHER).await;
     drop(before);
     // Rotated: the new key seals, the old one still opens.
     let rotated = [new.clone(), old.clone()];
-    let mut after = gateway(&pg, dir.path(), "gw-1", &rotated, &signing, true).await;
+    let mut after = gateway(&pg, dir.path(), "gw-1", &rotated, &signing, shared_cache).await;
     let (new_id, _) = decide(&mut after, demo::CAPABLE_ADULT, "").await;
     let db = pg.client().await;
     let ids = |key: &PathBuf| {
@@ -415,4 +424,90 @@ async fn blobs_sealed_under_a_rotated_key_still_open() {
         out.contains("which is not among the configured keys"),
         "{out}"
     );
+}
+
+/// Plaintext callers taken to be the client system `ops`, with `rpcs` as its rights.
+fn plaintext_rights(rpcs: &'static [&'static str]) -> impl FnOnce(&mut Config) {
+    move |config: &mut Config| {
+        config.access = Some(AccessConfig {
+            require_purpose: false,
+            require_request_id: false,
+            plaintext_client: Some("ops".into()),
+            clients: [(
+                "ops".to_owned(),
+                ClientRights {
+                    names: vec!["ops".into()],
+                    rpcs: rpcs.iter().map(|r| r.to_string()).collect(),
+                    consent_required: Vec::new(),
+                },
+            )]
+            .into(),
+        });
+    }
+}
+
+/// The store's records of `rpc`, as JSON.
+async fn records_of(db: &tokio_postgres::Client, rpc: &str) -> Vec<serde_json::Value> {
+    db.query("SELECT line FROM audit_records ORDER BY replica, seq", &[])
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| serde_json::from_str::<serde_json::Value>(r.get(0)).unwrap())
+        .filter(|v| v["rpc"] == rpc)
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_admin_rpc_needs_its_own_right_and_is_audited() {
+    let pg = Postgres::start();
+    let dir = tempfile::tempdir().unwrap();
+    let signing = KeyFiles::new();
+    let key = [key_file(dir.path(), "evidence.key", 0x33)];
+    let without = plaintext_rights(&["CheckOwner", "InvalidatePerson", "GetRegistryStatus"]);
+    let mut gw = gateway(&pg, dir.path(), "gw-0", &key, &signing, without).await;
+    let (id, _) = decide(&mut gw, demo::MINOR, demo::MINOR_MOTHER).await;
+    let request = || pb::ExplainDecisionRequest {
+        decision_id: id.clone(),
+    };
+    let refused = gw.admin.explain_decision(request()).await.unwrap_err();
+    assert_eq!(refused.code(), tonic::Code::PermissionDenied, "{refused:?}");
+
+    let with = plaintext_rights(&["ExplainDecision"]);
+    let mut ops = gateway(&pg, dir.path(), "gw-1", &key, &signing, with).await;
+    let explained = ops
+        .admin
+        .explain_decision(request())
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(explained.same_outcome, "{}", explained.text);
+    assert_eq!(explained.recorded_outcome, "OPERATIONAL_HALL");
+    assert_eq!(explained.rederived_outcome, "OPERATIONAL_HALL");
+    // The demo keys of the gateway under test are in its trust store: verified again.
+    assert!(
+        explained.text.contains("signature valid today"),
+        "{}",
+        explained.text
+    );
+    let unknown = pb::ExplainDecisionRequest {
+        decision_id: uuid::Uuid::new_v4().to_string(),
+    };
+    let status = ops.admin.explain_decision(unknown).await.unwrap_err();
+    assert_eq!(status.code(), tonic::Code::InvalidArgument, "{status:?}");
+
+    let db = pg.client().await;
+    let records = records_of(&db, "ExplainDecision").await;
+    let outcomes: Vec<&str> = records
+        .iter()
+        .map(|r| r["outcome"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        outcomes,
+        ["PermissionDenied", "EXPLAINED", "InvalidArgument"],
+        "{records:?}"
+    );
+    let explained = &records[1];
+    assert_eq!(explained["subject"], demo::MINOR, "whose data was shown");
+    assert_eq!(explained["caller"], "ops");
+    assert_eq!(explained["decision"]["id"], id.as_str());
 }

@@ -141,6 +141,8 @@ type Entry = Decided;
 /// which one and the answers it rested on (archived as evidence).
 #[derive(Clone, Default)]
 pub struct Decided {
+    /// The subject, when the call learnt it only by running (ExplainDecision).
+    pub subject: Option<String>,
     pub outcome: String,
     pub registries: Vec<RegistryUse>,
     pub decision: Option<DecisionRef>,
@@ -472,7 +474,7 @@ impl Call {
             request_id: self.request_id.clone(),
             caller: self.caller.name().chars().take(MAX_CALLER_LEN).collect(),
             rpc: self.rpc.name().to_owned(),
-            subject: about.subject,
+            subject: decided.subject.unwrap_or(about.subject),
             applicant: about.applicant,
             decision_date: about.decision_date,
             purpose: self.purpose.clone(),

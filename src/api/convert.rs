@@ -520,6 +520,7 @@ pub fn owner_audit(question: &OwnerQuestion, result: &Result<Decision, Error>) -
         .map(|s| unprefixed(s.as_str_name(), "ORDER_STEP_").to_owned())
         .unwrap_or_default();
     Decided {
+        subject: None,
         outcome: unprefixed(outcome(d.outcome).as_str_name(), "OUTCOME_").to_owned(),
         registries: d
             .evidence
