@@ -88,8 +88,11 @@ enum Blob {
 struct Answer {
     registry: String,
     status: String,
-    /// The envelope, when it opened and its digest is the record's.
+    /// The envelope, when it opened, its digest is the record's and its signature holds (on
+    /// the day of the decision, when a trust store is configured): what re-deriving may use.
     envelope: Option<String>,
+    /// Why an opened envelope is not used.
+    rejected: Option<&'static str>,
     lines: Vec<String>,
 }
 
@@ -179,6 +182,7 @@ impl Explainer {
             registry: used.registry.clone(),
             status: used.status.clone(),
             envelope: None,
+            rejected: None,
             lines: Vec::new(),
         };
         let Some(digest) = &used.evidence else {
@@ -226,10 +230,18 @@ impl Explainer {
             answer.lines.push(
                 "DIGEST MISMATCH: the archived envelope is not the one the record names".into(),
             );
+            answer.rejected = Some("its digest is not the record's");
         }
         let at = DateTime::parse_from_rfc3339(time).map_or_else(|_| Utc::now(), |t| t.to_utc());
-        answer.lines.extend(self.signature(&envelope, at));
-        answer.envelope = Some(envelope);
+        let checked = self.signature(&envelope, at);
+        if checked
+            .iter()
+            .any(|l| l.starts_with("signature INVALID on the day"))
+        {
+            answer.rejected.get_or_insert("its signature does not hold");
+        }
+        answer.lines.extend(checked);
+        answer.envelope = Some(envelope).filter(|_| answer.rejected.is_none());
         answer
     }
 
@@ -349,7 +361,10 @@ impl Explainer {
             return Ok(Err(failed("did not answer at the time")));
         }
         let Some(envelope) = &answer.envelope else {
-            return Err(format!("the evidence of {registry} is not available"));
+            return Err(match answer.rejected {
+                Some(why) => format!("the evidence of {registry} is not used: {why}"),
+                None => format!("the evidence of {registry} is not available"),
+            });
         };
         let value = read_envelope::<T>(envelope, &self.status_codes, &self.codes)
             .map_err(|e| format!("the answer of {registry} cannot be read: {e}"))?;

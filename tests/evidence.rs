@@ -305,7 +305,12 @@ async fn decisions_are_explained_from_their_archived_answers() {
     let (code, out) = explain_cli(&pg, &decided[1], std::slice::from_ref(&key), &trust);
     assert_eq!(code, 1, "{out}");
     assert!(out.contains("DIGEST MISMATCH"), "{out}");
+    println!("{out}");
     assert!(out.contains("signature INVALID today"), "{out}");
+    assert!(
+        out.contains("not re-derived: the evidence of GBD FL is not used: its digest"),
+        "a forged answer is not decided on: {out}"
+    );
     // Altered without the key: the blob does not open.
     db.execute(
         "UPDATE audit_evidence SET blob = overlay(blob placing '\\x00'::bytea from 40) WHERE digest = $1",
@@ -316,6 +321,7 @@ async fn decisions_are_explained_from_their_archived_answers() {
     let (code, out) = explain_cli(&pg, &decided[1], std::slice::from_ref(&key), &trust);
     assert_eq!(code, 1, "{out}");
     assert!(out.contains("cannot be opened"), "{out}");
+    println!("{out}");
 
     // Purge past retention: blobs gone, the chain intact, explain says purged.
     db.execute(
@@ -352,6 +358,7 @@ async fn decisions_are_explained_from_their_archived_answers() {
     let (code, out) = explain_cli(&pg, &decided[0], std::slice::from_ref(&key), &trust);
     assert_eq!(code, 1, "{out}");
     assert_eq!(out.matches("evidence purged on").count(), 3, "{out}");
+    println!("{out}");
     assert!(
         out.contains("not re-derived: the evidence of GBD FL is not available"),
         "{out}"

@@ -14,9 +14,15 @@
 //! {"seq":42,"time":"2026-11-25T18:40:00.123+05:00","prev":"<64 hex>","request_id":"…",
 //!  "caller":"…","rpc":"…","subject":"…","applicant":"…","decision_date":"2026-11-25",
 //!  "purpose":"…","consent":"presented","consent_ref":"kdp#<32 hex>","outcome":"…","count":3,
-//!  "registries":[{"registry":"gbd_fl","status":"found","from_cache":false,"stale":false}],
+//!  "decision":{"id":"…","service":"…","step":"…","rules":"1"},
+//!  "registries":[{"registry":"gbd_fl","status":"found","from_cache":false,"stale":false,
+//!                 "evidence":"<64 hex>"}],
 //!  "hash":"<64 hex>"}
 //! ```
+//!
+//! `decision` (a decision's id, service, step and rules version) and `registries[].evidence`
+//! (the SHA-256 of the answer's envelope as received, see [`evidence`]) are left out when
+//! empty, like the fields below.
 //!
 //! `applicant`, `decision_date` (CheckOwner), `consent` and `consent_ref` (GetPerson and
 //! CheckOwner: whether a consent token was presented, and its keyed-hash reference, see
@@ -79,6 +85,12 @@
 //! start the gateway reads where its replica's chain ends in the store and refuses to start
 //! if the local files disagree (two pods under one replica id). [`postgres`] holds the
 //! schema, [`postgres::verify_replica`] checks a chain in the store.
+//!
+//! # Evidence
+//!
+//! With `[audit.evidence]`, the registries' answers a decision rested on are sealed
+//! (AES-256-GCM) into a local spool by `append` and shipped with the record to
+//! `audit_evidence`, one row per digest ([`evidence`]); `crate::explain` reads them back.
 
 use std::fmt;
 use std::path::PathBuf;
