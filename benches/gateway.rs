@@ -1097,6 +1097,7 @@ mod fakes {
             from_cache: false,
             stale: false,
             age: std::time::Duration::ZERO,
+            envelope: None,
         }
     }
 

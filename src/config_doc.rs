@@ -24,6 +24,7 @@ fn skeleton() -> String {
          [access]\n[access.clients.\"<name>\"]\nrpcs = []\n\
          [audit]\n[audit.signing]\nkey_file = \"{REQUIRED}\"\n\
          [audit.postgres]\nurl = \"{REQUIRED}\"\n\
+         [audit.evidence]\nkey_files = [\"{REQUIRED}\"]\n\
          [shep.signing]\n[shep.signing.http]\nurl = \"{REQUIRED}\"\n[shep.tls]\n\
          [shep.signing.registries.gbd_fl]\n[resilience.gbd_fl]\n"
     );
@@ -138,6 +139,8 @@ const HELP: &[(&str, &str)] = &[
     ("audit.fsync_interval", "with fsync = \"interval\": the longest time written records stay unsynced"),
     ("audit.min_free_bytes", "readiness turns NOT_SERVING when the audit file's filesystem has less free space than this"),
     ("audit.probe_interval", "how often the audit sink is probed (a test write, free space; PostgreSQL: SELECT 1)"),
+    ("audit.evidence.key_files", "AES-256 key files for the evidence archive: the first encrypts, all decrypt (rotation)"),
+    ("audit.evidence.retention", "how long archived answers are kept; purge-evidence deletes older ones"),
     ("audit.path", "the live audit file (the spool with [audit.postgres]); rotated files sit beside it"),
     ("audit.postgres.ack_timeout", "durability = \"postgres\": how long an answer waits for its record's commit"),
     ("audit.postgres.ca_file", "PEM CA of PostgreSQL's server certificate; set: TLS required and verified (verify-full)"),

@@ -63,6 +63,10 @@ pub enum Error {
     /// call's answer.
     #[error("{owner}: {source}")]
     Owner { owner: String, source: Box<Error> },
+    /// ExplainDecision: the audit store or the evidence archive could not be read (or is not
+    /// configured). Names no personal data.
+    #[error("the decision cannot be explained: {0}")]
+    Evidence(String),
 }
 
 impl Error {
@@ -118,6 +122,7 @@ impl Error {
             Error::AuditUnavailable => Code::Unavailable,
             Error::PermissionDenied { .. } => Code::PermissionDenied,
             Error::ConsentRequired { .. } | Error::LegalBasis { .. } => Code::FailedPrecondition,
+            Error::Evidence(_) => Code::Unavailable,
             Error::Registry(RegistryError {
                 failure: Failure::ConsentRefused { .. },
                 ..
@@ -162,6 +167,7 @@ impl Error {
             status: status.to_owned(),
             from_cache: false,
             stale: false,
+            evidence: None,
         }]
     }
 }
@@ -261,6 +267,7 @@ impl Error {
                 details.set_retry_info(Some(*retry_after));
                 Status::with_error_details(Code::ResourceExhausted, format!("{self}{id}"), details)
             }
+            Error::Evidence(_) => Status::unavailable(format!("{self}{id}")),
             Error::Registry(e) => registry_failed(e, request_id, &id),
         }
     }

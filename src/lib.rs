@@ -30,7 +30,7 @@
 //! [`registry`] answer types, the generic look-up, the SHEP adapter and transport; [`access`]
 //! client systems and their rights; [`consent`] consent tokens (who needs one, their audit
 //! reference); [`audit`] the hash-chained audit log; [`clock`] Kazakhstan's time zone; [`iin`]
-//! the FLK of an IIN/BIN; [`embedded`] the embedded mock registries (cargo feature
+//! the FLK of an IIN/BIN; [`explain`] a past decision from the audit store and its evidence; [`embedded`] the embedded mock registries (cargo feature
 //! `embedded-mocks`); [`config`] gathers every module's settings and [`validate`] is the one
 //! shape of their checks; [`error`] errors and their one mapping to `tonic::Status`;
 //! [`telemetry`] and [`metrics`] logs, traces and Prometheus; [`i18n`] the texts of answers in
@@ -49,6 +49,7 @@ pub mod consent;
 pub mod decision;
 pub mod embedded;
 pub mod error;
+pub mod explain;
 pub mod i18n;
 pub mod iin;
 pub mod listener;

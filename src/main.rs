@@ -5,6 +5,8 @@
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
+
+mod evidence_cli;
 use registry_gateway::server::{Gateway, Reloader};
 use registry_gateway::{audit, telemetry, Config};
 
@@ -80,6 +82,54 @@ enum Command {
         #[arg(long)]
         ca_file: Option<PathBuf>,
     },
+    /// Show a decision from the audit store: its record, each registry answer it rested on
+    /// (from the evidence archive, signature verified again), the facts read, and the decision
+    /// taken again by the current rules. Exit status: 0 the same outcome, 1 a difference or
+    /// evidence that cannot be used (purged, altered), 2 not found or the store unreadable.
+    Explain {
+        decision_id: String,
+        #[command(flatten)]
+        store: StoreArgs,
+        /// An evidence key file (repeat for rotated keys); default: [audit.evidence] key_files.
+        #[arg(long = "evidence-key")]
+        evidence_keys: Vec<PathBuf>,
+        /// The CA bundle answers are verified against; default: [shep.signing] trust_store.
+        #[arg(long)]
+        trust_store: Option<PathBuf>,
+    },
+    /// Delete the evidence blobs first stored longer ago than the retention period
+    /// ([audit.evidence] retention, or --retention); the records and their chain stay.
+    PurgeEvidence {
+        #[command(flatten)]
+        store: StoreArgs,
+        /// e.g. "1825d"; default: [audit.evidence] retention.
+        #[arg(long, value_parser = humantime_serde::re::humantime::parse_duration)]
+        retention: Option<std::time::Duration>,
+    },
+}
+
+/// The audit store for `explain` and `purge-evidence` (default: [audit.postgres]).
+#[derive(clap::Args)]
+struct StoreArgs {
+    /// The database URL, without the password (a role allowed to read the store, or purge).
+    #[arg(long)]
+    postgres: Option<String>,
+    /// A file holding the password.
+    #[arg(long)]
+    password_file: Option<PathBuf>,
+    /// Connect over TLS, verifying the server against this CA (PEM).
+    #[arg(long)]
+    ca_file: Option<PathBuf>,
+}
+
+impl StoreArgs {
+    fn args(self) -> registry_gateway::explain::StoreArgs {
+        registry_gateway::explain::StoreArgs {
+            url: self.postgres,
+            password_file: self.password_file,
+            ca_file: self.ca_file,
+        }
+    }
 }
 
 #[tokio::main]
@@ -123,6 +173,9 @@ async fn main() -> std::process::ExitCode {
             ca_file,
         }) => {
             return migrate(&cli, url, password_file, ca_file).await;
+        }
+        Some(command @ (Command::Explain { .. } | Command::PurgeEvidence { .. })) => {
+            return evidence_command(&cli, command).await;
         }
         None => {}
     }
@@ -193,6 +246,31 @@ fn load(cli: &Cli) -> Result<Config, registry_gateway::BoxError> {
     }
     config.validate()?;
     Ok(config)
+}
+
+/// `explain` and `purge-evidence` (see `evidence_cli`).
+async fn evidence_command(cli: &Cli, command: Command) -> std::process::ExitCode {
+    match command {
+        Command::Explain {
+            decision_id,
+            store,
+            evidence_keys,
+            trust_store,
+        } => {
+            evidence_cli::explain(
+                load(cli),
+                &decision_id,
+                store.args(),
+                &evidence_keys,
+                trust_store,
+            )
+            .await
+        }
+        Command::PurgeEvidence { store, retention } => {
+            evidence_cli::purge(load(cli), store.args(), retention).await
+        }
+        _ => unreachable!("only the evidence commands"),
+    }
 }
 
 /// SIGHUP: read the configuration again and apply it; a bad one is refused, the old stays.

@@ -16,6 +16,7 @@ pub enum Rpc {
     CheckDwelling,
     InvalidatePerson,
     GetRegistryStatus,
+    ExplainDecision,
 }
 
 /// The service of the look-ups and the decision.
@@ -24,7 +25,7 @@ pub const GATEWAY_SERVICE: &str = "registry_gateway.v1.RegistryGatewayService";
 pub const ADMIN_SERVICE: &str = "registry_gateway.v1.GatewayAdminService";
 
 impl Rpc {
-    pub const ALL: [Rpc; 9] = [
+    pub const ALL: [Rpc; 10] = [
         Rpc::GetPerson,
         Rpc::GetCivilActs,
         Rpc::GetSocialStatus,
@@ -34,6 +35,7 @@ impl Rpc {
         Rpc::CheckDwelling,
         Rpc::InvalidatePerson,
         Rpc::GetRegistryStatus,
+        Rpc::ExplainDecision,
     ];
 
     /// The method name in the contract, as access rules, metrics and the audit log give it.
@@ -48,13 +50,14 @@ impl Rpc {
             Rpc::CheckDwelling => "CheckDwelling",
             Rpc::InvalidatePerson => "InvalidatePerson",
             Rpc::GetRegistryStatus => "GetRegistryStatus",
+            Rpc::ExplainDecision => "ExplainDecision",
         }
     }
 
     /// The full name of its gRPC service.
     pub const fn service(self) -> &'static str {
         match self {
-            Rpc::InvalidatePerson | Rpc::GetRegistryStatus => ADMIN_SERVICE,
+            Rpc::InvalidatePerson | Rpc::GetRegistryStatus | Rpc::ExplainDecision => ADMIN_SERVICE,
             _ => GATEWAY_SERVICE,
         }
     }

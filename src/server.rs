@@ -349,7 +349,7 @@ fn services(
         config.max_in_flight_per_caller,
     ))));
     let registries = guarded.registries();
-    let decider = Decider::new(registries.clone(), decision);
+    let decider = Decider::new(registries.clone(), decision.clone());
     let registry_service = api::RefuseMalformed::new(
         api::RegistryGatewayServiceServer::new(api::GatewayService::new(
             registries,
@@ -360,10 +360,10 @@ fn services(
         edge.clone(),
     );
     let admin_service = api::RefuseMalformed::new(
-        api::GatewayAdminServiceServer::new(api::AdminService::new(
-            guarded.admin(),
-            admin_edge.clone(),
-        ))
+        api::GatewayAdminServiceServer::new(
+            api::AdminService::new(guarded.admin(), admin_edge.clone())
+                .with_explainer(config, decision.clone()),
+        )
         .max_decoding_message_size(config.max_message_bytes),
         admin_edge.clone(),
     );

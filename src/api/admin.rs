@@ -4,9 +4,11 @@ use std::sync::Arc;
 
 use tonic::{Request, Response, Status};
 
-use super::call::{Audited, Edge};
+use super::call::{Audited, Decided, Edge, Ledger};
 use super::{convert, parse_iin, pb};
-use crate::audit::RegistryUse;
+use crate::audit::{DecisionRef, RegistryUse};
+use crate::error::Error;
+use crate::explain::{Explanation, Remote};
 use crate::registry::PerRegistry;
 use crate::resilience::{BreakerState, GuardAdmin};
 use crate::rpc::Rpc;
@@ -14,11 +16,40 @@ use crate::rpc::Rpc;
 pub struct AdminService {
     guards: PerRegistry<Arc<dyn GuardAdmin>>,
     edge: Edge,
+    /// ExplainDecision's store and keys (`None`: not configured).
+    explain: Option<Arc<Remote>>,
 }
 
 impl AdminService {
     pub fn new(guards: PerRegistry<Arc<dyn GuardAdmin>>, edge: Edge) -> AdminService {
-        AdminService { guards, edge }
+        AdminService {
+            guards,
+            edge,
+            explain: None,
+        }
+    }
+
+    /// ExplainDecision reads `[audit.postgres]` with `[audit.evidence]`'s keys (see
+    /// [`Remote::of`]); a configuration it cannot use leaves it answering UNAVAILABLE.
+    pub fn with_explainer(
+        mut self,
+        config: &crate::Config,
+        rules: Arc<arc_swap::ArcSwap<crate::decision::DecisionConfig>>,
+    ) -> AdminService {
+        match Remote::of(config, rules) {
+            Ok(remote) => self.explain = remote.map(Arc::new),
+            Err(e) => tracing::error!(error = %e, "ExplainDecision disabled"),
+        }
+        self
+    }
+}
+
+impl Audited for pb::ExplainDecisionResponse {
+    fn outcome(&self) -> String {
+        "EXPLAINED".into()
+    }
+    fn registries(&self) -> Vec<RegistryUse> {
+        Vec::new()
     }
 }
 
@@ -62,6 +93,43 @@ impl pb::gateway_admin_service_server::GatewayAdminService for AdminService {
         .await
     }
 
+    async fn explain_decision(
+        &self,
+        request: Request<pb::ExplainDecisionRequest>,
+    ) -> Result<Response<pb::ExplainDecisionResponse>, Status> {
+        let call = self.edge.begin(Rpc::ExplainDecision, &request);
+        let id = request.into_inner().decision_id;
+        // Whose decision it is is known once it is read: the record names the subject then.
+        let ledger = Ledger::new(1);
+        let about = vec![super::About::default()];
+        call.run_each(&self.edge, about, ledger.clone(), async {
+            let remote = self.explain.as_ref().ok_or_else(|| {
+                Error::Evidence("needs [audit.postgres] and [audit.evidence]".into())
+            })?;
+            if uuid::Uuid::try_parse(&id).is_err() {
+                return Err(Error::invalid(
+                    "decision_id",
+                    "must be a decision id (a UUID)",
+                ));
+            }
+            let explained = remote.explain(&id).await.map_err(|e| {
+                if e.starts_with("no such decision") {
+                    Error::invalid("decision_id", "no such decision in the audit store")
+                } else {
+                    Error::Evidence(crate::iin::scrub(&e).into_owned())
+                }
+            })?;
+            ledger.record(0, explained_record(&id, &explained));
+            Ok(pb::ExplainDecisionResponse {
+                same_outcome: explained.same_outcome(),
+                recorded_outcome: explained.recorded.clone(),
+                rederived_outcome: explained.rederived.clone().unwrap_or_default(),
+                text: explained.text,
+            })
+        })
+        .await
+    }
+
     async fn get_registry_status(
         &self,
         request: Request<pb::GetRegistryStatusRequest>,
@@ -69,6 +137,21 @@ impl pb::gateway_admin_service_server::GatewayAdminService for AdminService {
         let call = self.edge.begin(Rpc::GetRegistryStatus, &request);
         call.run(&self.edge, None, async { Ok(self.status()) })
             .await
+    }
+}
+
+/// The record of an explanation: whose decision, which one.
+fn explained_record(id: &str, explained: &Explanation) -> Decided {
+    Decided {
+        subject: Some(explained.subject.clone()),
+        outcome: "EXPLAINED".into(),
+        decision: Some(DecisionRef {
+            id: id.to_owned(),
+            service: String::new(),
+            step: String::new(),
+            rules: crate::decision::rules::VERSION.into(),
+        }),
+        ..Decided::default()
     }
 }
 

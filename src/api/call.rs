@@ -17,7 +17,8 @@ use tracing::Instrument;
 use super::admission::{Admission, Admitted};
 use crate::access::{Access, Caller, MAX_METADATA_LEN, PURPOSE_KEY, REQUEST_ID_KEY};
 use crate::audit::{
-    AuditLog, AuditRecord, RefusalGate, RegistryUse, CONSENT_ABSENT, CONSENT_PRESENTED, MALFORMED,
+    AuditLog, AuditRecord, DecisionRef, RefusalGate, RegistryUse, CONSENT_ABSENT,
+    CONSENT_PRESENTED, MALFORMED,
 };
 use crate::consent::ConsentToken;
 use crate::error::Error;
@@ -135,8 +136,19 @@ impl About {
 #[derive(Clone, Default)]
 pub struct Ledger(Arc<Mutex<Vec<Option<Entry>>>>);
 
-/// What was decided about one subject: the outcome and the registries used.
-type Entry = (String, Vec<RegistryUse>);
+type Entry = Decided;
+
+/// What was decided about one subject: the outcome and the registries used; for a decision,
+/// which one and the answers it rested on (archived as evidence).
+#[derive(Clone, Default)]
+pub struct Decided {
+    /// The subject, when the call learnt it only by running (ExplainDecision).
+    pub subject: Option<String>,
+    pub outcome: String,
+    pub registries: Vec<RegistryUse>,
+    pub decision: Option<DecisionRef>,
+    pub envelopes: Vec<Arc<crate::registry::Envelope>>,
+}
 
 impl Ledger {
     pub fn new(subjects: usize) -> Ledger {
@@ -144,10 +156,10 @@ impl Ledger {
     }
 
     /// What was decided about subject `index` (ignored beyond the subjects audited).
-    pub fn record(&self, index: usize, outcome: String, registries: Vec<RegistryUse>) {
+    pub fn record(&self, index: usize, decided: Decided) {
         let mut entries = self.0.lock().unwrap_or_else(PoisonError::into_inner);
         if let Some(entry) = entries.get_mut(index) {
-            *entry = Some((outcome, registries));
+            *entry = Some(decided);
         }
     }
 
@@ -494,11 +506,19 @@ impl Call {
         result: &Result<T, Error>,
     ) -> Result<(), Status> {
         let records = about.into_iter().enumerate().map(|(i, about)| {
-            let (outcome, registries) = ledger.take(i).unwrap_or_else(|| match result {
-                Ok(answer) => (answer.outcome(), answer.registries()),
-                Err(e) => (e.audit_outcome(), e.audit_registries()),
+            let decided = ledger.take(i).unwrap_or_else(|| match result {
+                Ok(answer) => Decided {
+                    outcome: answer.outcome(),
+                    registries: answer.registries(),
+                    ..Decided::default()
+                },
+                Err(e) => Decided {
+                    outcome: e.audit_outcome(),
+                    registries: e.audit_registries(),
+                    ..Decided::default()
+                },
             });
-            self.record(about, outcome, registries)
+            self.record(about, decided)
         });
         let refused = result.as_ref().is_err_and(Error::is_refusal);
         write(edge, audit, records, refused).await.map_err(|e| {
@@ -513,13 +533,13 @@ impl Call {
         })
     }
 
-    fn record(&self, about: About, outcome: String, registries: Vec<RegistryUse>) -> AuditRecord {
+    fn record(&self, about: About, decided: Decided) -> AuditRecord {
         let consent = about.consent.as_ref().or(self.consent.as_ref());
         AuditRecord {
             request_id: self.request_id.clone(),
             caller: self.caller.name().chars().take(MAX_CALLER_LEN).collect(),
             rpc: self.rpc.name().to_owned(),
-            subject: about.subject,
+            subject: decided.subject.unwrap_or(about.subject),
             applicant: about.applicant,
             decision_date: about.decision_date,
             purpose: self.purpose.clone(),
@@ -529,9 +549,11 @@ impl Call {
                 Some(_) => CONSENT_ABSENT.to_owned(),
             },
             consent_ref: consent.map(|m| m.reference.clone()).unwrap_or_default(),
-            outcome,
+            outcome: decided.outcome,
             count: None,
-            registries,
+            decision: decided.decision,
+            registries: decided.registries,
+            envelopes: decided.envelopes,
         }
     }
 }
@@ -575,6 +597,7 @@ impl Drop for Duty<'_> {
                 status: "cancelled".to_owned(),
                 from_cache: false,
                 stale: false,
+                evidence: None,
             })
             .collect();
         tracing::info!(
@@ -582,13 +605,24 @@ impl Drop for Duty<'_> {
             "caller went away; the call is audited as cancelled"
         );
         for (i, about) in self.about.iter().enumerate() {
-            let registries = self
-                .ledger
-                .take(i)
-                .map_or_else(|| asked.clone(), |(_, r)| r);
-            let record = self
-                .call
-                .record(about.clone(), CANCELLED.to_owned(), registries);
+            // What the call learnt stands, but no answer was given: no decision, and no
+            // evidence archived for it.
+            let registries = self.ledger.take(i).map_or_else(
+                || asked.clone(),
+                |d| {
+                    let mut used = d.registries;
+                    used.iter_mut().for_each(|r| r.evidence = None);
+                    used
+                },
+            );
+            let decided = Decided {
+                subject: None,
+                outcome: CANCELLED.to_owned(),
+                registries,
+                decision: None,
+                envelopes: Vec::new(),
+            };
+            let record = self.call.record(about.clone(), decided);
             self.audit.enqueue(record);
         }
     }

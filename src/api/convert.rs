@@ -5,8 +5,9 @@ use std::sync::{Arc, OnceLock};
 use chrono::NaiveDate;
 
 use super::call::Audited;
+use super::call::Decided;
 use super::pb;
-use crate::audit::RegistryUse;
+use crate::audit::{DecisionRef, RegistryUse};
 use crate::decision::dwelling::{DwellingDecision, OwnerReason};
 use crate::decision::legal_basis::{Act, Term};
 use crate::decision::DecisionConfig;
@@ -497,21 +498,50 @@ fn owner_failure(e: &Error) -> pb::OwnerFailure {
     }
 }
 
-/// What one owner's audit record says: its outcome and the registries used, as CheckOwner's
-/// record would, or its error.
-pub fn owner_audit(result: &Result<Decision, Error>) -> (String, Vec<RegistryUse>) {
-    match result {
-        Ok(d) => (
-            unprefixed(outcome(d.outcome).as_str_name(), "OUTCOME_").to_owned(),
-            d.evidence
-                .iter()
-                .map(|e| {
-                    let pb = evidence(e.registry, e.status, String::new(), e.source.as_ref());
-                    registry_use(&pb)
-                })
-                .collect(),
-        ),
-        Err(e) => (e.audit_outcome(), e.audit_registries()),
+/// What one owner's audit record says: its outcome, the registries used (with the digest of
+/// each answer), the decision and the answers it rested on, as CheckOwner's record would; or
+/// its error.
+pub fn owner_audit(question: &OwnerQuestion, result: &Result<Decision, Error>) -> Decided {
+    let d = match result {
+        Ok(d) => d,
+        Err(e) => {
+            return Decided {
+                outcome: e.audit_outcome(),
+                registries: e.audit_registries(),
+                ..Decided::default()
+            }
+        }
+    };
+    let envelope = |e: &decision::Evidence| e.source.as_ref().and_then(|s| s.envelope.clone());
+    let service_name = pb::Service::try_from(service(question.service))
+        .map(|s| unprefixed(s.as_str_name(), "SERVICE_").to_owned())
+        .unwrap_or_default();
+    let step_name = pb::OrderStep::try_from(order_step(question.step))
+        .map(|s| unprefixed(s.as_str_name(), "ORDER_STEP_").to_owned())
+        .unwrap_or_default();
+    Decided {
+        subject: None,
+        outcome: unprefixed(outcome(d.outcome).as_str_name(), "OUTCOME_").to_owned(),
+        registries: d
+            .evidence
+            .iter()
+            .map(|e| RegistryUse {
+                evidence: envelope(e).map(|e| e.digest_hex()),
+                ..registry_use(&evidence(
+                    e.registry,
+                    e.status,
+                    String::new(),
+                    e.source.as_ref(),
+                ))
+            })
+            .collect(),
+        decision: Some(DecisionRef {
+            id: d.id.clone(),
+            service: service_name,
+            step: step_name,
+            rules: decision::rules::VERSION.to_owned(),
+        }),
+        envelopes: d.evidence.iter().filter_map(envelope).collect(),
     }
 }
 
@@ -528,6 +558,7 @@ fn registry_use(e: &pb::Evidence) -> RegistryUse {
         status: unprefixed(e.status().as_str_name(), "EVIDENCE_STATUS_").to_ascii_lowercase(),
         from_cache: e.from_cache,
         stale: e.stale,
+        evidence: None,
     }
 }
 
@@ -564,6 +595,7 @@ pub fn found_in(registry: Registry, source: &Source) -> RegistryUse {
         status: "found".to_owned(),
         from_cache: source.from_cache,
         stale: source.stale,
+        evidence: source.envelope.as_ref().map(|e| e.digest_hex()),
     }
 }
 

@@ -47,8 +47,7 @@ pub async fn check(
         let check = check?;
         let owners = decider
             .decide_dwelling(&check, |i, result| {
-                let (outcome, registries) = convert::owner_audit(result);
-                ledger.record(i, outcome, registries);
+                ledger.record(i, convert::owner_audit(&check.owners[i], result));
             })
             .await;
         let decided = dwelling::combine(&owners, rules.deceased_co_owner)?;

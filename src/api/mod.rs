@@ -26,6 +26,7 @@ mod malformed;
 
 pub use admin::AdminService;
 pub use admission::Admission;
+use call::Ledger;
 pub use call::{About, Edge, HttpRoute};
 pub use malformed::RefuseMalformed;
 
@@ -352,9 +353,13 @@ impl pb::registry_gateway_service_server::RegistryGatewayService for GatewayServ
             // The date the decision is taken for, also when the caller left it to today.
             about = about.on(question.date);
         }
-        call.run(&self.edge, Some(about), async {
+        // The record names the decision and the answers it rested on (the evidence).
+        let ledger = Ledger::new(1);
+        call.run_each(&self.edge, vec![about], ledger.clone(), async {
             let question = question?;
-            let decision = self.decider.decide(&question).await?;
+            let decided = self.decider.decide(&question).await;
+            ledger.record(0, convert::owner_audit(&question, &decided));
+            let decision = decided?;
             tracing::debug!(outcome = ?decision.outcome, decision_id = %decision.id, "decided");
             let wording = convert::Wording::new(&rules, question.date, lang);
             Ok(convert::decision(&question, decision, &wording))

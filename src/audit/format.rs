@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use super::{AuditRecord, RegistryUse};
+use super::{AuditRecord, DecisionRef, RegistryUse};
 
 /// `prev` of the first record.
 pub(super) const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
@@ -31,6 +31,8 @@ pub(super) struct Entry {
     pub outcome: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub count: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decision: Option<DecisionRef>,
     pub registries: Vec<RegistryUse>,
     pub hash: String,
 }
@@ -57,6 +59,8 @@ struct Body<'a> {
     outcome: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
     count: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    decision: Option<&'a DecisionRef>,
     registries: &'a [RegistryUse],
 }
 
@@ -92,6 +96,7 @@ pub fn write_line(
         consent_ref: &record.consent_ref,
         outcome: &record.outcome,
         count: record.count,
+        decision: record.decision.as_ref(),
         registries: &record.registries,
     };
     let start = out.len();
@@ -124,6 +129,7 @@ impl Entry {
             consent_ref: record.consent_ref,
             outcome: record.outcome,
             count: record.count,
+            decision: record.decision,
             registries: record.registries,
             hash: String::new(),
         };
@@ -148,6 +154,7 @@ impl Entry {
             consent_ref: &self.consent_ref,
             outcome: &self.outcome,
             count: self.count,
+            decision: self.decision.as_ref(),
             registries: &self.registries,
         };
         let bytes = serde_json::to_vec(&body).expect("strings, numbers and bools serialize");

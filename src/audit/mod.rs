@@ -14,9 +14,15 @@
 //! {"seq":42,"time":"2026-11-25T18:40:00.123+05:00","prev":"<64 hex>","request_id":"…",
 //!  "caller":"…","rpc":"…","subject":"…","applicant":"…","decision_date":"2026-11-25",
 //!  "purpose":"…","consent":"presented","consent_ref":"kdp#<32 hex>","outcome":"…","count":3,
-//!  "registries":[{"registry":"gbd_fl","status":"found","from_cache":false,"stale":false}],
+//!  "decision":{"id":"…","service":"…","step":"…","rules":"1"},
+//!  "registries":[{"registry":"gbd_fl","status":"found","from_cache":false,"stale":false,
+//!                 "evidence":"<64 hex>"}],
 //!  "hash":"<64 hex>"}
 //! ```
+//!
+//! `decision` (a decision's id, service, step and rules version) and `registries[].evidence`
+//! (the SHA-256 of the answer's envelope as received, see [`evidence`]) are left out when
+//! empty, like the fields below.
 //!
 //! `applicant`, `decision_date` (CheckOwner), `consent` and `consent_ref` (GetPerson and
 //! CheckOwner: whether a consent token was presented, and its keyed-hash reference, see
@@ -79,6 +85,12 @@
 //! start the gateway reads where its replica's chain ends in the store and refuses to start
 //! if the local files disagree (two pods under one replica id). [`postgres`] holds the
 //! schema, [`postgres::verify_replica`] checks a chain in the store.
+//!
+//! # Evidence
+//!
+//! With `[audit.evidence]`, the registries' answers a decision rested on are sealed
+//! (AES-256-GCM) into a local spool by `append` and shipped with the record to
+//! `audit_evidence`, one row per digest ([`evidence`]); `crate::explain` reads them back.
 
 use std::fmt;
 use std::path::PathBuf;
@@ -92,6 +104,7 @@ use tokio::sync::{oneshot, OwnedSemaphorePermit, Semaphore};
 use crate::validate::{Invalid, Validate};
 
 mod checkpoint;
+pub mod evidence;
 mod format;
 pub mod postgres;
 mod refusals;
@@ -104,6 +117,7 @@ mod writer;
 mod tests;
 
 pub use checkpoint::{PublicKey, Signer};
+pub use evidence::EvidenceConfig;
 pub use postgres::{Durability, PostgresConfig};
 pub use refusals::{RefusalGate, MAX_REFUSED_RECORD_BYTES, RECORDED_PER_SECOND};
 pub use verify::{chain_files, verify, verify_signed, Broken, VerifyReport};
@@ -154,6 +168,8 @@ pub struct AuditConfig {
     /// (readiness `NOT_SERVING`, no registry asked) while records of calls under way still
     /// fit. 0: no floor.
     pub min_free_bytes: u64,
+    /// Archive the registries' answers decisions rest on (needs `[audit.postgres]`).
+    pub evidence: Option<EvidenceConfig>,
 }
 
 /// `[audit.signing]` settings.
@@ -176,6 +192,7 @@ impl Default for AuditConfig {
             postgres: None,
             probe_interval: Duration::from_secs(1),
             min_free_bytes: 64 * 1024 * 1024,
+            evidence: None,
         }
     }
 }
@@ -215,6 +232,15 @@ impl Validate for AuditConfig {
             if signing.key_file.as_os_str().is_empty() {
                 return rule("signing.key_file", "must name the Ed25519 private key file");
             }
+        }
+        if let Some(evidence) = &self.evidence {
+            if self.postgres.is_none() {
+                return rule(
+                    "evidence",
+                    "needs [audit.postgres]: the archive is kept in PostgreSQL",
+                );
+            }
+            evidence.validate().map_err(|e| e.under("evidence"))?;
         }
         self.postgres.validate().map_err(|e| e.under("postgres"))
     }
@@ -268,7 +294,30 @@ pub struct AuditRecord {
     /// Refused calls of one caller within one second beyond the first, recorded together
     /// (see [`RefusalGate`]): how many; the other fields are those of the last of them.
     pub count: Option<u64>,
+    /// CheckOwner (and each owner of CheckDwelling): the decision taken, as `explain` finds
+    /// and re-derives it.
+    pub decision: Option<DecisionRef>,
     pub registries: Vec<RegistryUse>,
+    /// The registries' answers as received that the decision rested on (`registries[].evidence`
+    /// names their digests): archived, encrypted, with the record ([`evidence`]). Not part of
+    /// the line.
+    #[serde(skip)]
+    pub envelopes: Vec<Arc<crate::registry::Envelope>>,
+}
+
+/// Which decision a record is about, and under what it was taken: what `explain` needs to
+/// take it again by the current rules.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DecisionRef {
+    /// The decision id the caller was given.
+    pub id: String,
+    /// e.g. "REGISTRATION_AT_RESIDENCE".
+    pub service: String,
+    /// The step of the order, e.g. "RECEPTION".
+    pub step: String,
+    /// The version of the rules that took it (`decision::rules::VERSION`).
+    pub rules: String,
 }
 
 /// `consent` of a call that presented a consent token.
@@ -295,7 +344,9 @@ impl fmt::Debug for AuditRecord {
             .field("consent_ref", &self.consent_ref)
             .field("outcome", &self.outcome)
             .field("count", &self.count)
+            .field("decision", &self.decision)
             .field("registries", &self.registries)
+            .field("envelopes", &self.envelopes.len())
             .finish()
     }
 }
@@ -310,6 +361,10 @@ pub struct RegistryUse {
     pub status: String,
     pub from_cache: bool,
     pub stale: bool,
+    /// The SHA-256 (hex) of the answer's envelope as received, archived in the evidence
+    /// store; absent when the registry gave no answer (or before the archive existed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub evidence: Option<String>,
 }
 
 /// Why the log could not take a record (or open, or close). Messages name the file and
@@ -356,6 +411,8 @@ pub enum AuditError {
     NotShipped { seq: u64, reason: String },
     #[error("audit signing key {}: {reason}", .path.display())]
     Key { path: PathBuf, reason: String },
+    #[error("evidence archive: {reason}")]
+    Evidence { reason: String },
 }
 
 impl AuditError {
@@ -383,6 +440,8 @@ struct Inner {
     writable: Arc<AtomicBool>,
     shipping: Option<Shipping>,
     probe_interval: Duration,
+    /// `[audit.evidence]`: where answers wait to be shipped.
+    evidence: Option<Arc<evidence::Spool>>,
 }
 
 /// The PostgreSQL side of a log with `[audit.postgres]`.
@@ -439,6 +498,13 @@ impl AuditLog {
             Some(pg) => Some(store_head(pg, &replica).await?),
             None => None,
         };
+        let evidence = match &config.evidence {
+            Some(e) => Some(Arc::new(
+                evidence::Spool::open(&path, e, config.fsync == FsyncPolicy::Always)
+                    .map_err(|reason| AuditError::Evidence { reason })?,
+            )),
+            None => None,
+        };
         let owned = config.clone();
         let mut writer = tokio::task::spawn_blocking(move || writer::Writer::open(&owned, signer))
             .await
@@ -490,6 +556,7 @@ impl AuditLog {
                     config: pg.clone(),
                     replica: replica.clone(),
                     live: path.clone(),
+                    evidence: evidence.is_some().then(|| evidence::spool_dir(&path)),
                     shared: shared.clone(),
                     written: written_rx,
                     closing: closing_rx,
@@ -521,6 +588,7 @@ impl AuditLog {
                 writable,
                 shipping,
                 probe_interval: config.probe_interval,
+                evidence,
             }),
         })
     }
@@ -550,7 +618,18 @@ impl AuditLog {
     /// [`FsyncPolicy::Always`]). `Err` means it is not in the log: fail the RPC.
     ///
     /// Dropping the future after the record was queued does not withdraw it.
-    pub async fn append(&self, record: AuditRecord) -> Result<(), AuditError> {
+    pub async fn append(&self, mut record: AuditRecord) -> Result<(), AuditError> {
+        let envelopes = std::mem::take(&mut record.envelopes);
+        if let (Some(spool), false) = (&self.inner.evidence, envelopes.is_empty()) {
+            let spool = spool.clone();
+            tokio::task::spawn_blocking(move || envelopes.iter().try_for_each(|e| spool.put(e)))
+                .await
+                .map_err(|e| std::io::Error::other(e.to_string()))
+                .and_then(|r| r)
+                .map_err(|e| AuditError::Evidence {
+                    reason: format!("cannot write to the local evidence spool: {e}"),
+                })?;
+        }
         let closed = || AuditError::Closed {
             path: self.inner.path.clone(),
         };

@@ -354,6 +354,24 @@ WITH records AS (
 )
 SELECT 1";
 
+/// [`INSERT`] with the batch's evidence blobs (`[audit.evidence]`): one row per digest,
+/// whichever replica or batch stored it first (`ON CONFLICT DO NOTHING` needs no more than
+/// `INSERT`).
+pub(super) const INSERT_WITH_EVIDENCE: &str = "\
+WITH evidence AS (
+    INSERT INTO audit_evidence (digest, blob)
+    SELECT e.digest, e.blob FROM unnest($8::text[], $9::bytea[]) AS e(digest, blob)
+    ON CONFLICT DO NOTHING
+), records AS (
+    INSERT INTO audit_records (replica, seq, time, hash, line)
+    SELECT $1, r.seq, r.time::timestamptz, r.hash, r.line
+    FROM unnest($2::int8[], $3::text[], $4::text[], $5::text[]) AS r(seq, time, hash, line)
+), checkpoints AS (
+    INSERT INTO audit_checkpoints (replica, seq, line)
+    SELECT $1, c.seq, c.line FROM unnest($6::int8[], $7::text[]) AS c(seq, line)
+)
+SELECT 1";
+
 /// Where a chain in PostgreSQL breaks: the replica, and the first record (or checkpoint)
 /// that does not fit.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -185,6 +185,7 @@ mod tests {
             outcome: "FailedPrecondition".into(),
             count: Some(u64::MAX),
             registries: Vec::new(),
+            ..AuditRecord::default()
         };
         let mut line = Vec::new();
         super::super::format::write_line(

@@ -21,6 +21,7 @@ use tokio::sync::{oneshot, watch};
 use tokio_postgres::types::ToSql;
 use tokio_postgres::Client;
 
+use super::evidence;
 use super::postgres::{self, PostgresConfig};
 use super::spool::{self, Line, Spool};
 
@@ -156,6 +157,8 @@ pub(super) struct Shipper {
     pub config: PostgresConfig,
     pub replica: String,
     pub live: PathBuf,
+    /// `[audit.evidence]`: the local evidence spool, shipped with the records.
+    pub evidence: Option<PathBuf>,
     pub shared: Arc<Shared>,
     /// The last record the writer published.
     pub written: watch::Receiver<u64>,
@@ -198,7 +201,11 @@ impl Shipper {
             Some(client) => client,
             None => postgres::connect(self.config.target(), timeout).await?,
         };
-        let insert = within(timeout, client.prepare(postgres::INSERT)).await?;
+        let insert = match self.evidence {
+            Some(_) => postgres::INSERT_WITH_EVIDENCE,
+            None => postgres::INSERT,
+        };
+        let insert = within(timeout, client.prepare(insert)).await?;
         let (mut spool, mut at) = self.resume(&client).await?;
         self.shared.set_up(at.seq);
         loop {
@@ -235,9 +242,13 @@ impl Shipper {
                 tokio::time::sleep(Duration::from_millis(5)).await;
                 continue;
             }
-            let batch = Batch::of(lines, &at)?;
+            let mut batch = Batch::of(lines, &at)?;
+            if let Some(dir) = self.evidence.clone() {
+                batch = blocking(move || batch.with_blobs(&dir)).await?;
+            }
             let params = batch.params(&self.replica);
-            within(timeout, client.execute(&insert, &params))
+            let params = &params[..if self.evidence.is_some() { 9 } else { 7 }];
+            within(timeout, client.execute(&insert, params))
                 .await
                 .map_err(|e| {
                     if e.contains("(23505)") {
@@ -252,6 +263,9 @@ impl Shipper {
                         e
                     }
                 })?;
+            if let Some(dir) = &self.evidence {
+                evidence::remove_shipped(dir, &batch.digests);
+            }
             at = batch.end;
             self.shared.shipped(at.seq);
             crate::metrics::audit_shipped(batch.records as u64);
@@ -313,6 +327,11 @@ struct Batch {
     lines: Vec<String>,
     cp_seqs: Vec<i64>,
     cp_lines: Vec<String>,
+    /// The evidence named by the records, each once, and the blobs still waiting locally
+    /// (`blobs[i]` is `digests[i]`'s; a digest whose blob is not waiting any more was shipped
+    /// with an earlier batch and is sent without it).
+    digests: Vec<String>,
+    blobs: Vec<Vec<u8>>,
     records: usize,
     end: Position,
 }
@@ -327,6 +346,8 @@ impl Batch {
             lines: Vec::with_capacity(lines.len()),
             cp_seqs: Vec::new(),
             cp_lines: Vec::new(),
+            digests: Vec::new(),
+            blobs: Vec::new(),
             records: 0,
             end: at.clone(),
         };
@@ -342,6 +363,11 @@ impl Batch {
                     }
                     end.seq = line.seq;
                     end.hash.clone_from(&head.hash);
+                    for digest in head.evidence {
+                        if !batch.digests.contains(&digest) {
+                            batch.digests.push(digest);
+                        }
+                    }
                     batch.seqs.push(line.seq as i64);
                     batch.times.push(head.time);
                     batch.hashes.push(head.hash);
@@ -366,7 +392,24 @@ impl Batch {
         Ok(batch)
     }
 
-    fn params<'a>(&'a self, replica: &'a String) -> [&'a (dyn ToSql + Sync); 7] {
+    /// The batch with the blobs of its evidence that wait in `dir` (only those are sent).
+    fn with_blobs(mut self, dir: &std::path::Path) -> Result<Batch, String> {
+        let mut waiting = Vec::new();
+        for digest in std::mem::take(&mut self.digests) {
+            match evidence::read_waiting(dir, &digest) {
+                Ok(Some(blob)) => {
+                    waiting.push(digest);
+                    self.blobs.push(blob);
+                }
+                Ok(None) => {}
+                Err(e) => return Err(format!("the local evidence spool: {e}")),
+            }
+        }
+        self.digests = waiting;
+        Ok(self)
+    }
+
+    fn params<'a>(&'a self, replica: &'a String) -> [&'a (dyn ToSql + Sync); 9] {
         [
             replica,
             &self.seqs,
@@ -375,6 +418,8 @@ impl Batch {
             &self.lines,
             &self.cp_seqs,
             &self.cp_lines,
+            &self.digests,
+            &self.blobs,
         ]
     }
 }

@@ -30,6 +30,8 @@ pub(super) struct RecordHead {
     pub time: String,
     pub prev: String,
     pub hash: String,
+    /// The digests of the answers archived with the record (`registries[].evidence`).
+    pub evidence: Vec<String>,
 }
 
 #[derive(Deserialize)]
@@ -38,6 +40,14 @@ struct PeekRecord<'a> {
     time: &'a str,
     prev: &'a str,
     hash: &'a str,
+    #[serde(default)]
+    registries: Vec<PeekUse>,
+}
+
+#[derive(Deserialize)]
+struct PeekUse {
+    #[serde(default)]
+    evidence: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -64,6 +74,11 @@ fn peek(bytes: &[u8]) -> Result<Line, String> {
             time: r.time.to_owned(),
             prev: r.prev.to_owned(),
             hash: r.hash.to_owned(),
+            evidence: r
+                .registries
+                .into_iter()
+                .filter_map(|u| u.evidence)
+                .collect(),
         }),
         text: text.to_owned(),
     })

@@ -43,15 +43,19 @@ fn record(i: u64) -> AuditRecord {
                 status: "found".into(),
                 from_cache: i.is_multiple_of(3),
                 stale: false,
+                evidence: None,
             },
             RegistryUse {
                 registry: "zags".into(),
                 status: "unavailable".into(),
                 from_cache: false,
                 stale: false,
+                evidence: None,
             },
         ],
         count: None,
+        decision: None,
+        envelopes: Vec::new(),
     }
 }
 
@@ -720,12 +724,20 @@ fn the_writer_line_is_the_sealed_entry_line() {
         consent_ref: format!("kdp#{}", "a".repeat(32)),
         outcome: "ONLINE".into(),
         count: Some(3),
+        decision: Some(DecisionRef {
+            id: "6c964c41-0000-4000-8000-000000000000".into(),
+            service: "REGISTRATION_AT_RESIDENCE".into(),
+            step: "RECEPTION".into(),
+            rules: "1".into(),
+        }),
         registries: vec![RegistryUse {
             registry: "gbd_fl".into(),
             status: "found".into(),
             from_cache: true,
             stale: false,
+            evidence: Some("ab".repeat(32)),
         }],
+        envelopes: Vec::new(),
     };
     let mut line = Vec::new();
     let hash = super::format::write_line(

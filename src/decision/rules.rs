@@ -34,6 +34,11 @@ pub struct Answers {
     pub social: Result<Fetched<SocialStatus>, RegistryError>,
 }
 
+/// The version of these rules, in every decision's audit record: `explain` re-derives a
+/// decision by the rules of today and names a version change when the outcome differs.
+/// Raise it with any change to what a rule decides.
+pub const VERSION: &str = "1";
+
 fn new_id() -> String {
     uuid::Uuid::new_v4().to_string()
 }
@@ -575,6 +580,7 @@ mod tests {
                 from_cache: false,
                 stale: false,
                 age: Duration::ZERO,
+                envelope: None,
             },
         })
     }

@@ -129,6 +129,51 @@ pub struct Source {
     pub stale: bool,
     /// How old a cached answer is (zero for a fresh call).
     pub age: Duration,
+    /// The answer's SOAP envelope exactly as received, signature included: the evidence a
+    /// decision rests on (archived by [`crate::audit`]). Shared by every answer served from
+    /// the cache; `None` for answers that did not come over the bus (tests, organisations).
+    pub envelope: Option<Arc<Envelope>>,
+}
+
+/// A registry's answer as received from the bus, and its SHA-256 (its address in the
+/// evidence archive). `Debug` shows the digest and size only: the bytes hold personal data.
+#[derive(PartialEq, Eq)]
+pub struct Envelope {
+    pub digest: [u8; 32],
+    pub bytes: Box<str>,
+}
+
+impl Envelope {
+    pub fn new(bytes: String) -> Envelope {
+        use sha2::Digest;
+        Envelope {
+            digest: sha2::Sha256::digest(bytes.as_bytes()).into(),
+            bytes: bytes.into_boxed_str(),
+        }
+    }
+
+    /// The digest in lowercase hex, as the audit record names it.
+    pub fn digest_hex(&self) -> String {
+        self.digest.iter().map(|b| format!("{b:02x}")).collect()
+    }
+}
+
+impl std::fmt::Debug for Envelope {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Envelope")
+            .field("digest", &self.digest_hex())
+            .field("bytes", &self.bytes.len())
+            .finish()
+    }
+}
+
+impl heap::HeapSize for Arc<Envelope> {
+    /// The shared envelope, counted whole by every holder (an upper bound: answers served
+    /// from one cache entry share it).
+    fn heap_size(&self) -> usize {
+        heap::allocation(2 * size_of::<usize>() + size_of::<Envelope>())
+            + heap::allocation(self.bytes.len())
+    }
 }
 
 /// A SHEP message id, compact: a UUID in its canonical text (what the bus and the mocks send)

@@ -126,9 +126,13 @@ impl ShepClient {
                 subject: query.iin.as_str().into(),
             },
         };
-        off_workers(self.registry, move || reader.read(status, &body, parse))
-            .await
-            .map_err(|e| self.fail(e))
+        off_workers(self.registry, move || {
+            let mut fetched = reader.read(status, &body, parse)?;
+            fetched.source.envelope = Some(Arc::new(super::Envelope::new(body)));
+            Ok(fetched)
+        })
+        .await
+        .map_err(|e| self.fail(e))
     }
 
     /// `failure` as this registry's error, with the retry advice for its kind. A refused
@@ -341,6 +345,7 @@ impl AnswerReader {
             from_cache: false,
             stale: false,
             age: Duration::ZERO,
+            envelope: None,
         };
         let value = match self.status(info)? {
             Answered::Data => {

@@ -47,7 +47,8 @@ pub const ENTRY_BOOKKEEPING: usize = MOKA_ENTRY_BYTES + size_of::<Iin>();
 impl<T: HeapSize> Entry<T> {
     /// What an entry costs in memory: moka's bookkeeping, the key, the entry as moka holds
     /// it, the answer's allocation and the heap it owns (`None`: the cache's one shared "no
-    /// record" answer, counted once), the provenance's message id.
+    /// record" answer, counted once), the provenance's message id and the envelope as received (shared
+    /// with every answer served from the entry, counted here once).
     pub fn weight(value: Option<&T>, source: &Source) -> usize {
         ENTRY_BOOKKEEPING
             + size_of::<Entry<T>>()
@@ -55,6 +56,7 @@ impl<T: HeapSize> Entry<T> {
                 allocation(2 * size_of::<usize>() + size_of::<T>()) + v.heap_size()
             })
             + source.message_id.heap_size()
+            + source.envelope.heap_size()
     }
 }
 
@@ -233,6 +235,7 @@ mod tests {
             from_cache: false,
             stale: false,
             age: Duration::ZERO,
+            envelope: None,
         }
     }
 

@@ -33,6 +33,7 @@ fn answer(v: Option<u32>) -> Fetched<Option<u32>> {
             from_cache: false,
             stale: false,
             age: Duration::ZERO,
+            envelope: None,
         },
     }
 }
