@@ -70,6 +70,8 @@ async fn the_status_page_shows_every_registry_and_one_taken_down() {
     let mocks = common::demo_mocks(registry_gateway::decision::today()).await;
     let mut config = common::config_for(&mocks);
     config.metrics_listen = Some("127.0.0.1:0".parse().unwrap());
+    // Once open, the breaker stays open until the page is read, however slow the machine.
+    config.resilience.defaults.breaker.open_for = std::time::Duration::from_secs(600);
     let gateway = Gateway::start(config).await.expect("gateway starts");
     let admin = gateway.metrics_addr().expect("admin port bound");
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -127,6 +129,14 @@ async fn the_status_page_shows_every_registry_and_one_taken_down() {
     }
 
     let url = format!("http://{admin}/status");
+    // The breaker's gauge follows its state on the health tick: wait for it (bounded).
+    for _ in 0..200 {
+        let page = reqwest::get(&url).await.unwrap().text().await.unwrap();
+        if row(&page, "nobd").contains("DOWN") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
     let dom = tokio::task::spawn_blocking({
         let url = url.clone();
         move || browse(&url, &["--dump-dom", "--virtual-time-budget=2000"])
