@@ -144,24 +144,12 @@ async fn main() -> std::process::ExitCode {
             replica,
             public_keys,
         }) => {
-            let keys = match load_keys(&public_keys) {
-                Ok(keys) => keys,
-                Err(e) => {
-                    eprintln!("verify-audit: {e}");
-                    return std::process::ExitCode::from(2);
-                }
-            };
-            return match postgres {
-                Some(url) => {
-                    let target = audit::postgres::Target {
-                        url: &url,
-                        password_file: password_file.as_deref(),
-                        ca_file: ca_file.as_deref(),
-                    };
-                    verify_postgres(target, replica.as_deref(), &keys).await
-                }
-                None => verify_audit(files, &keys),
-            };
+            let target = postgres.as_deref().map(|url| audit::postgres::Target {
+                url,
+                password_file: password_file.as_deref(),
+                ca_file: ca_file.as_deref(),
+            });
+            return verify_audit_command(files, target, replica.as_deref(), &public_keys).await;
         }
         Some(Command::ConfigDefaults) => {
             print!("{}", registry_gateway::config_doc::render_all());
@@ -213,6 +201,26 @@ async fn main() -> std::process::ExitCode {
     match served {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(_) => std::process::ExitCode::FAILURE,
+    }
+}
+
+/// `verify-audit`: the local files, or the PostgreSQL store when `target` is given.
+async fn verify_audit_command(
+    files: Vec<PathBuf>,
+    target: Option<audit::postgres::Target<'_>>,
+    replica: Option<&str>,
+    public_keys: &[PathBuf],
+) -> std::process::ExitCode {
+    let keys = match load_keys(public_keys) {
+        Ok(keys) => keys,
+        Err(e) => {
+            eprintln!("verify-audit: {e}");
+            return std::process::ExitCode::from(2);
+        }
+    };
+    match target {
+        Some(target) => verify_postgres(target, replica, &keys).await,
+        None => verify_audit(files, &keys),
     }
 }
 
