@@ -639,8 +639,10 @@ async fn eight_costly_answers_at_once_slow_only_their_own_calls() {
     eprintln!(
         "{refused} costly answers refused; p99 health {health_base:?} -> {health:?}, cached look-up {lookup_base:?} -> {lookup:?}"
     );
-    // Within 2x; sub-millisecond baselines are floored at 2 ms (one scheduler tick of noise).
-    let floor = Duration::from_millis(2);
+    // Within 2x. Baselines are floored at 5 ms: on two cores shared with the mocks, the proxy
+    // and eight callers streaming 1 MB answers, a millisecond of scheduling noise is not the
+    // gateway's. (Canonicalizing on the async workers, as before, stalled them for seconds.)
+    let floor = Duration::from_millis(5);
     for (what, base, now) in [
         ("health", health_base, health),
         ("cached look-up", lookup_base, lookup),
