@@ -99,7 +99,7 @@ async fn production_md_word_for_word_on_a_fresh_cluster() {
         run(setup, dir.path(), pg.port),
         "steps 0-3 (roles, database, migrate, GRANTs)",
     );
-    assert!(out.contains("ok: applied migration(s) [1]"), "{out}");
+    assert!(out.contains("ok: applied migration(s) [1, 2]"), "{out}");
     let signing: String = signing
         .lines()
         .filter(|l| !l.starts_with("kubectl"))
