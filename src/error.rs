@@ -67,6 +67,10 @@ pub enum Error {
     /// configured). Names no personal data.
     #[error("the decision cannot be explained: {0}")]
     Evidence(String),
+    /// ExplainDecision on a gateway without the evidence archive: a precondition of this
+    /// deployment, not a failure to retry.
+    #[error("the decision cannot be explained here: this gateway has no evidence archive (needs [audit.postgres] and [audit.evidence])")]
+    NoEvidenceArchive,
 }
 
 impl Error {
@@ -123,6 +127,7 @@ impl Error {
             Error::PermissionDenied { .. } => Code::PermissionDenied,
             Error::ConsentRequired { .. } | Error::LegalBasis { .. } => Code::FailedPrecondition,
             Error::Evidence(_) => Code::Unavailable,
+            Error::NoEvidenceArchive => Code::FailedPrecondition,
             Error::Registry(RegistryError {
                 failure: Failure::ConsentRefused { .. },
                 ..
@@ -268,6 +273,7 @@ impl Error {
                 Status::with_error_details(Code::ResourceExhausted, format!("{self}{id}"), details)
             }
             Error::Evidence(_) => Status::unavailable(format!("{self}{id}")),
+            Error::NoEvidenceArchive => Status::failed_precondition(format!("{self}{id}")),
             Error::Registry(e) => registry_failed(e, request_id, &id),
         }
     }

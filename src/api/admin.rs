@@ -103,9 +103,7 @@ impl pb::gateway_admin_service_server::GatewayAdminService for AdminService {
         let ledger = Ledger::new(1);
         let about = vec![super::About::default()];
         call.run_each(&self.edge, about, ledger.clone(), async {
-            let remote = self.explain.as_ref().ok_or_else(|| {
-                Error::Evidence("needs [audit.postgres] and [audit.evidence]".into())
-            })?;
+            let remote = self.explain.as_ref().ok_or(Error::NoEvidenceArchive)?;
             if uuid::Uuid::try_parse(&id).is_err() {
                 return Err(Error::invalid(
                     "decision_id",
