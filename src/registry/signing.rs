@@ -555,6 +555,13 @@ impl Signer for Pkcs12Signer {
     }
 }
 
+/// The HTTP client to the external crypto service (signing, and verifying GOST answers).
+fn service_client() -> Result<reqwest::Client, BoxError> {
+    Ok(reqwest::Client::builder()
+        .pool_idle_timeout(Duration::from_secs(60))
+        .build()?)
+}
+
 /// Signs through an external HTTP service (GOST keys in an HSM or a Kalkan service).
 pub struct HttpSigner {
     client: reqwest::Client,
@@ -566,9 +573,7 @@ pub struct HttpSigner {
 impl HttpSigner {
     fn new(config: &HttpSignerConfig) -> Result<HttpSigner, BoxError> {
         Ok(HttpSigner {
-            client: reqwest::Client::builder()
-                .pool_idle_timeout(Duration::from_secs(60))
-                .build()?,
+            client: service_client()?,
             url: config.url.clone(),
             timeout: config.timeout,
             max_attempts: config.max_attempts,
@@ -762,7 +767,7 @@ impl AnswerVerifier {
                 VerifyFailure::Signature,
                 format!(
                     "the external verifier refused the signature: {}",
-                    bounded(&reason)
+                    super::registry_text(&reason)
                 ),
             ));
         }
@@ -824,10 +829,6 @@ fn epoch() -> chrono::DateTime<chrono::Utc> {
     chrono::DateTime::UNIX_EPOCH
 }
 
-fn bounded(text: &str) -> String {
-    crate::iin::scrub(text).chars().take(200).collect()
-}
-
 /// Verifies answers through the external crypto service (GOST keys): `POST verify_url`.
 struct RemoteVerifier {
     client: reqwest::Client,
@@ -838,9 +839,7 @@ struct RemoteVerifier {
 impl RemoteVerifier {
     fn new(config: &HttpSignerConfig) -> Result<RemoteVerifier, BoxError> {
         Ok(RemoteVerifier {
-            client: reqwest::Client::builder()
-                .pool_idle_timeout(Duration::from_secs(60))
-                .build()?,
+            client: service_client()?,
             url: config
                 .verify_url
                 .clone()
