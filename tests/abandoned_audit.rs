@@ -11,11 +11,10 @@
 mod common;
 
 use std::collections::{BTreeMap, HashSet};
-use std::future::Future;
 use std::net::SocketAddr;
 use std::path::Path;
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use bytes::Bytes;
 use futures::future::join_all;
@@ -40,18 +39,6 @@ pub fn audit_records(path: &Path) -> Vec<Value> {
         .filter_map(|l| serde_json::from_str::<Value>(l).ok())
         .filter(|r| r.get("rpc").is_some())
         .collect()
-}
-
-async fn eventually<F, Fut>(within: Duration, what: &str, mut condition: F)
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = bool>,
-{
-    let started = Instant::now();
-    while !condition().await {
-        assert!(started.elapsed() < within, "not within {within:?}: {what}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
 }
 
 /// The three RPCs that read personal data, for fresh owners: (method, request bytes, the
@@ -180,27 +167,6 @@ async fn h2_resets(addr: SocketAddr, calls: &[(&'static str, Vec<u8>, Vec<String
     }
 }
 
-/// The grpcio helper script; fails the test naming the install command when it cannot run.
-fn grpcio(args: &[String]) -> Value {
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/clients/grpcio_calls.py");
-    let out = Command::new("python3")
-        .arg(script)
-        .args(args)
-        .output()
-        .expect("python3 is needed for the grpcio tests: apt-get install -y python3");
-    assert!(
-        out.status.code() != Some(3),
-        "grpcio is needed: pip install grpcio ({})",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(
-        out.status.success(),
-        "grpcio client failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).expect("the script prints one JSON line")
-}
-
 /// grpcio cancels every call after [`PATIENCE`] (one script run per RPC: one method each).
 fn grpcio_cancels(addr: SocketAddr, calls: &[(&'static str, Vec<u8>, Vec<String>)]) {
     let mut by_rpc: BTreeMap<&str, Vec<String>> = BTreeMap::new();
@@ -216,7 +182,7 @@ fn grpcio_cancels(addr: SocketAddr, calls: &[(&'static str, Vec<u8>, Vec<String>
         ];
         args.extend(hexes);
         let n = args.len() - 4;
-        let report = grpcio(&args);
+        let report = common::grpcio(&args);
         assert_eq!(report["cancelled"], n, "{report}");
     }
 }
@@ -304,7 +270,7 @@ async fn every_registry_read_of_an_abandoned_call_has_its_cancelled_record() {
         }
     }
     let wanted = subjects.len();
-    eventually(
+    common::eventually(
         Duration::from_secs(5),
         "a CANCELLED record per subject",
         || async { cancelled(&a.audit).len() >= wanted },

@@ -83,28 +83,6 @@ impl Relay {
     }
 }
 
-/// The grpcio helper script; fails the test naming the install command when it cannot run.
-#[allow(dead_code)]
-fn grpcio(args: &[String]) -> Value {
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/clients/grpcio_calls.py");
-    let out = Command::new("python3")
-        .arg(script)
-        .args(args)
-        .output()
-        .expect("python3 is needed for the grpcio tests: apt-get install -y python3");
-    assert!(
-        out.status.code() != Some(3),
-        "grpcio is needed: pip install grpcio ({})",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(
-        out.status.success(),
-        "grpcio client failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).expect("the script prints one JSON line")
-}
-
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

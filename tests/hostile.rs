@@ -10,7 +10,6 @@
 
 mod common;
 
-use std::future::Future;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
@@ -103,19 +102,6 @@ impl Harness {
     }
 }
 
-/// Polls `condition` every 20 ms until it holds; fails the test after `within`.
-async fn eventually<F, Fut>(within: Duration, what: &str, mut condition: F)
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = bool>,
-{
-    let started = Instant::now();
-    while !condition().await {
-        assert!(started.elapsed() < within, "not within {within:?}: {what}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
-
 /// The value of the first sample of `metric` whose line contains every one of `labels`.
 fn sample(metric: &str, labels: &[&str]) -> f64 {
     registry_gateway::metrics::install()
@@ -178,7 +164,7 @@ impl Storm {
 
     /// Every call slot comes back within 2 s, and GBD FL's breaker is closed (`why`).
     async fn slots_and_breaker_came_back(&self, why: &str) {
-        eventually(Duration::from_secs(2), "every call slot free", || async {
+        common::eventually(Duration::from_secs(2), "every call slot free", || async {
             self.h.calls_in_flight(self.admin()).await == 0
         })
         .await;
@@ -193,7 +179,7 @@ impl Storm {
     /// notice the closed sockets, and the registry connection pools let idle connections go
     /// after their idle timeout.
     async fn files_came_back(&self) {
-        eventually(
+        common::eventually(
             Duration::from_secs(20),
             "open files back to baseline",
             || async { open_files() <= self.files_before + 4 },
@@ -363,7 +349,7 @@ async fn a_killed_probe_does_not_wedge_the_breaker() {
     request.set_timeout(Duration::from_millis(500));
     let e = client.get_person(request).await.unwrap_err();
     assert_eq!(e.code(), Code::DeadlineExceeded, "{e:?}");
-    eventually(
+    common::eventually(
         Duration::from_secs(3),
         "the probe's slot is free",
         || async { h.calls_in_flight(&channel).await == 0 },
@@ -371,7 +357,7 @@ async fn a_killed_probe_does_not_wedge_the_breaker() {
     .await;
     let mut killed = client.clone();
     let probe = tokio::spawn(async move { killed.get_person(person(demo::MINOR)).await });
-    eventually(
+    common::eventually(
         Duration::from_secs(3),
         "the second probe started",
         || async { h.calls_in_flight(&channel).await == 1 },
@@ -382,13 +368,13 @@ async fn a_killed_probe_does_not_wedge_the_breaker() {
     // GBD FL recovers. The killed probe ends by its attempt timeout (1 s) and, being the
     // registry's timeout, opens the breaker once more for open_for; then a probe passes.
     h.set_faults(Registry::GbdFl, Faults::none());
-    eventually(
+    common::eventually(
         Duration::from_secs(5),
         "the killed probe's slot is free",
         || async { h.calls_in_flight(&channel).await == 0 },
     )
     .await;
-    eventually(
+    common::eventually(
         Duration::from_secs(5),
         "a probe closes the breaker",
         || async {
@@ -461,7 +447,7 @@ async fn a_storm_on_the_slot_queue_never_opens_the_breaker_of_a_healthy_registry
         h.breaker(&channel, pb::Registry::SocialSecurity).await,
         pb::BreakerState::Closed
     );
-    eventually(Duration::from_secs(2), "slots free", || async {
+    common::eventually(Duration::from_secs(2), "slots free", || async {
         h.calls_in_flight(&channel).await == 0
     })
     .await;
@@ -482,7 +468,7 @@ async fn health_and_admin_are_never_shed() {
     let mut busy = RegistryGatewayServiceClient::new(channel.clone());
     let owner = h.check_owner(demo::CAPABLE_ADULT);
     let first = tokio::spawn(async move { busy.check_owner(owner).await });
-    eventually(
+    common::eventually(
         Duration::from_secs(2),
         "the first call holds the slot",
         || async { h.calls_in_flight(&channel).await > 0 },
@@ -702,7 +688,7 @@ async fn the_connection_limit_holds_and_frees() {
     );
     // One caller goes: the gateway accepts again.
     callers.pop();
-    eventually(Duration::from_secs(5), "a new client is served", || async {
+    common::eventually(Duration::from_secs(5), "a new client is served", || async {
         match Channel::from_shared(format!("http://{}", h.addr))
             .unwrap()
             .connect_timeout(Duration::from_millis(300))

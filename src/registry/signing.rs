@@ -562,6 +562,22 @@ fn service_client() -> Result<reqwest::Client, BoxError> {
         .build()?)
 }
 
+/// `POST`s an envelope (`text/xml`) to the crypto service, within `timeout`.
+async fn post_xml(
+    client: &reqwest::Client,
+    url: &str,
+    timeout: Duration,
+    envelope: &str,
+) -> Result<reqwest::Response, reqwest::Error> {
+    client
+        .post(url)
+        .timeout(timeout)
+        .header("Content-Type", "text/xml; charset=utf-8")
+        .body(envelope.to_owned())
+        .send()
+        .await
+}
+
 /// Signs through an external HTTP service (GOST keys in an HSM or a Kalkan service).
 pub struct HttpSigner {
     client: reqwest::Client,
@@ -581,13 +597,7 @@ impl HttpSigner {
     }
 
     async fn attempt(&self, envelope: &str) -> Result<String, (bool, String)> {
-        let response = self
-            .client
-            .post(&self.url)
-            .timeout(self.timeout)
-            .header("Content-Type", "text/xml; charset=utf-8")
-            .body(envelope.to_owned())
-            .send()
+        let response = post_xml(&self.client, &self.url, self.timeout, envelope)
             .await
             .map_err(|e| {
                 let what = if e.is_timeout() {
@@ -869,13 +879,7 @@ impl RemoteVerifier {
                 "the answer could not be verified: the external verifier {what}"
             ))
         };
-        let response = self
-            .client
-            .post(&self.url)
-            .timeout(self.timeout)
-            .header("Content-Type", "text/xml; charset=utf-8")
-            .body(envelope.to_owned())
-            .send()
+        let response = post_xml(&self.client, &self.url, self.timeout, envelope)
             .await
             .map_err(|e| {
                 failed(if e.is_timeout() {
