@@ -619,7 +619,9 @@ impl AuditLog {
     ///
     /// Dropping the future after the record was queued does not withdraw it.
     pub async fn append(&self, mut record: AuditRecord) -> Result<(), AuditError> {
-        let envelopes = std::mem::take(&mut record.envelopes);
+        // Answers from the owner-facts cache name their digest only: archived on arrival.
+        let mut envelopes = std::mem::take(&mut record.envelopes);
+        envelopes.retain(|e| e.bytes.is_some());
         if let (Some(spool), false) = (&self.inner.evidence, envelopes.is_empty()) {
             let spool = spool.clone();
             tokio::task::spawn_blocking(move || envelopes.iter().try_for_each(|e| spool.put(e)))

@@ -19,6 +19,7 @@
 //! full, the CLOCK hand evicts a person not used since it last passed.
 
 use std::hash::BuildHasher;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -229,8 +230,9 @@ pub type ToldResult<F> = Result<Fetched<Told<F>>, RegistryError>;
 /// The shared table. See the module's documentation.
 pub struct OwnerFactsCache {
     shards: Box<[Mutex<Shard>]>,
-    /// Persons per shard.
-    per_shard: usize,
+    /// The bound, and how many persons the shards hold together.
+    max_persons: usize,
+    persons: AtomicUsize,
     hasher: hashbrown::DefaultHashBuilder,
     /// The clock's start, on tokio's clock (tests pause it) and on the wall.
     epoch: Instant,
@@ -255,7 +257,8 @@ impl OwnerFactsCache {
         let max = usize::try_from(config.max_persons).unwrap_or(usize::MAX);
         Arc::new(OwnerFactsCache {
             shards: (0..SHARDS).map(|_| Mutex::default()).collect(),
-            per_shard: max.div_ceil(SHARDS).max(1),
+            max_persons: max.max(1),
+            persons: AtomicUsize::new(0),
             hasher: hashbrown::DefaultHashBuilder::default(),
             epoch: Instant::now(),
             epoch_wall: Utc::now(),
@@ -412,11 +415,15 @@ impl OwnerFactsCache {
         for _ in 0..2 {
             self.step_hand(shard, now, false);
         }
-        while shard.entries.len() >= self.per_shard {
+        // At the bound, room is made in this shard (the others are not locked: a shard with
+        // nobody to evict lets the count pass the bound by one person at most).
+        while self.persons.load(Ordering::Relaxed) >= self.max_persons && !shard.entries.is_empty()
+        {
             self.step_hand(shard, now, true);
         }
         let pos = shard.entries.len();
         shard.entries.push(Entry::new(key));
+        self.persons.fetch_add(1, Ordering::Relaxed);
         let hasher = &self.hasher;
         let entries = &shard.entries;
         shard.index.insert_unique(hash, pos as u32, |&i| {
@@ -462,6 +469,7 @@ impl OwnerFactsCache {
             found.remove();
         }
         let removed = shard.entries.swap_remove(pos);
+        self.persons.fetch_sub(1, Ordering::Relaxed);
         shard.heap -= removed.heap();
         if pos < shard.entries.len() {
             let moved = shard.entries[pos].key;

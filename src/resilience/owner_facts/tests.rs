@@ -178,26 +178,21 @@ async fn invalidation_forgets_one_registrys_facts() {
 
 #[tokio::test(start_paused = true)]
 async fn the_bound_in_persons_holds_and_keeps_the_persons_in_use() {
-    let c = cache(SHARDS as u64 * 4);
+    let c = cache(300);
     let hot = iin(0);
     c.insert(&hot, &Fetched::new(acts(&hot), source(UUID)));
     for n in 1..2_000 {
         let owner = iin(n);
         c.insert(&owner, &Fetched::new(acts(&owner), source(UUID)));
         assert!(c.get::<CivilActs>(&hot, false).is_some(), "in use: kept");
-        for later in [iin(n), hot] {
-            let (shard, hash) = c.shard(later.number());
-            assert!(shard.entries.len() <= 4);
-            assert_eq!(shard.index.len(), shard.entries.len());
-            let key = later.number();
-            assert!(shard
-                .index
-                .find(hash, |&i| shard_key(&shard, i) == key)
-                .is_some());
-        }
+        assert!(
+            c.get::<CivilActs>(&owner, false).is_some(),
+            "the newcomer is kept"
+        );
+        assert!(c.size().0 <= 301, "{}", c.size().0);
     }
     let (persons, bytes) = c.size();
-    assert!(persons <= SHARDS as u64 * 4, "{persons}");
+    assert!(persons >= 290, "the bound is used: {persons}");
     assert!(bytes > persons * size_of::<Entry>() as u64);
     // Every key the index holds points at its own entry.
     for shard in c.shards.iter() {
