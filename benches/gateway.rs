@@ -305,10 +305,6 @@ async fn gateway_audited(extra: &str, signing: Signing, audit_extra: &str, fsync
         r#"
 max_in_flight = 4096
 {extra}
-# The scenarios measure CheckOwner with every answer cached, GBD FL's included (the
-# docs/performance.md table predates consent; without this switch each CheckOwner reaches GBD FL).
-[consent]
-check_owner_shared_cache = true
 [access]
 require_purpose = true
 plaintext_client = "bench"
@@ -346,6 +342,11 @@ rpcs = ["CheckOwner", "GetPerson"]
         .expect("signing configuration");
         config.shep.signing = signing.shep.signing;
     }
+    serve(config, mocks, audit).await
+}
+
+/// The gateway with `config` on a port of its own, until the returned value is dropped.
+async fn serve(config: Config, mocks: MockRegistries, audit: tempfile::TempDir) -> Running {
     let gateway = Gateway::start(config).await.unwrap();
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
@@ -359,6 +360,19 @@ rpcs = ["CheckOwner", "GetPerson"]
         _audit: audit,
         _stop: stop,
     }
+}
+
+/// The gateway as the demo runs it (`cargo run`): the default configuration (no access rights,
+/// no audit log), the mock registries behind real HTTP.
+async fn demo_gateway() -> Running {
+    let fixture = Arc::new(Fixture::demo().with_today(decision::today()));
+    let mocks = MockRegistries::spawn(fixture).await.unwrap();
+    let config = Config {
+        max_in_flight: 4096,
+        registries: Some(reg::local_endpoints(|r| mocks.get(r).endpoint())),
+        ..Config::default()
+    };
+    serve(config, mocks, tempfile::tempdir().unwrap()).await
 }
 
 async fn get_person(addr: std::net::SocketAddr, iin: &str) -> pb::GetPersonResponse {
@@ -613,17 +627,49 @@ async fn warm(handle: &metrics::PrometheusHandle) {
             "CheckOwner, every answer cached"
         };
         println!(
-            "| warm {what}, audit {} | ≥ 0.75 × ceiling throughput (compass 0.9 ×); p99 ≤ 2 × ceiling p99 | {:.0} req/s ({:.2} ×), p50 {}, p99 {} ({:.2} ×) | {} |",
+            "| warm {what}, audit {} (fsync \"always\") | ≥ 0.5 × ceiling throughput; p99 ≤ 2.5 × ceiling p99 | {:.0} req/s ({:.2} ×), p50 {}, p99 {} ({:.2} ×) | {} |",
             if std::env::var_os("BENCH_NO_AUDIT").is_some() { "off" } else { "on" },
             gw.rps,
             ratio,
             ms(gw.p50),
             ms(gw.p99),
             p99_ratio,
-            if ratio >= 0.75 && p99_ratio <= 2.0 { "yes" } else { "no" }
+            if ratio >= 0.5 && p99_ratio <= 2.5 { "yes" } else { "no" }
         );
     }
     drop(warm);
+    // The demo's defaults (no audit log, no access rights) against the same ceiling.
+    let demo = demo_gateway().await;
+    check_owner(demo.addr, demo::CAPABLE_ADULT).await;
+    let settings = |addr| H2load {
+        addr,
+        method: Some(CHECK_OWNER),
+        body: &rpcs[0].2,
+        clients: 16,
+        streams: 8,
+        extra_headers: &[],
+        http1: None,
+    };
+    let run = Run::For {
+        warm_up: 2,
+        seconds: secs(15, 4),
+    };
+    let base = phase("ceiling CheckOwner (demo)", || {
+        settings(ceiling).run(run.clone())
+    });
+    let gw = phase("gateway CheckOwner (demo)", || {
+        every_answer_ok(handle, || settings(demo.addr).run(run))
+    });
+    println!(
+        "| warm CheckOwner, demo defaults (no audit log, no access rights) | ≥ 0.6 × ceiling | {:.0} req/s vs {:.0} ({:.2} ×), p50 {}, p99 {} vs {} | {} |",
+        gw.rps,
+        base.rps,
+        gw.rps / base.rps,
+        ms(gw.p50),
+        ms(gw.p99),
+        ms(base.p99),
+        if gw.rps / base.rps >= 0.6 { "yes" } else { "no" }
+    );
 }
 
 /// A fixed number of warm CheckOwner calls (`BENCH_CALLS`, default 10,000) and nothing else,

@@ -54,7 +54,7 @@ const SHARDS: usize = 64;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct OwnerFactsConfig {
-    /// The most persons whose facts are kept (about 170 bytes each).
+    /// The most persons whose facts are kept (about 170 bytes each; at most 10,000,000).
     pub max_persons: u64,
 }
 
@@ -68,10 +68,10 @@ impl Default for OwnerFactsConfig {
 
 impl Validate for OwnerFactsConfig {
     fn validate(&self) -> Result<(), Invalid> {
-        if !(1..=100_000_000).contains(&self.max_persons) {
+        if !(1..=10_000_000).contains(&self.max_persons) {
             return Err(Invalid::new(
                 "max_persons",
-                "must be between 1 and 100,000,000",
+                "must be between 1 and 10,000,000 (about 170 bytes each)",
             ));
         }
         Ok(())
@@ -255,8 +255,19 @@ fn lifetimes_of(policies: &PerRegistry<Policy>) -> [Lifetimes; 3] {
 impl OwnerFactsCache {
     pub fn new(config: &OwnerFactsConfig, policies: &PerRegistry<Policy>) -> Arc<Self> {
         let max = usize::try_from(config.max_persons).unwrap_or(usize::MAX);
+        // Each shard's slab is reserved at its share of the bound (and an eighth more for an
+        // uneven share): address space, touched only as persons come, and never moved, so
+        // that growing leaves no freed copies behind in the resident memory.
+        let share = max.div_ceil(SHARDS) + max.div_ceil(SHARDS * 8);
         Arc::new(OwnerFactsCache {
-            shards: (0..SHARDS).map(|_| Mutex::default()).collect(),
+            shards: (0..SHARDS)
+                .map(|_| {
+                    Mutex::new(Shard {
+                        entries: Vec::with_capacity(share),
+                        ..Shard::default()
+                    })
+                })
+                .collect(),
             max_persons: max.max(1),
             persons: AtomicUsize::new(0),
             hasher: hashbrown::DefaultHashBuilder::default(),
