@@ -219,7 +219,7 @@ async fn concurrent_calls_give_one_contiguous_chain_in_postgres() {
 
     let client = pg.client().await;
     let public = audit::PublicKey::load(&key.public).unwrap();
-    let report = audit::postgres::verify_replica(&client, "gw-0", &[public])
+    let report = audit::postgres::verify_replica(&client, "gw-0", &[public], &[])
         .await
         .expect("an intact, signed chain");
     assert_eq!(report.records, N as u64);
@@ -498,7 +498,7 @@ async fn outage(durability: Durability) {
     assert!(ids.contains("after"));
     let client = pg.client().await;
     let public = audit::PublicKey::load(&key.public).unwrap();
-    audit::postgres::verify_replica(&client, "gw-out", &[public])
+    audit::postgres::verify_replica(&client, "gw-out", &[public], &[])
         .await
         .expect("an intact, signed chain");
     eprintln!(

@@ -79,6 +79,18 @@ impl Signer {
 
     /// Appends the checkpoint line (with its newline) for the chain's head `seq` / `hash`.
     pub fn write_line(&self, out: &mut Vec<u8>, seq: u64, hash: &str) {
+        self.write_stamped(out, seq, hash, |_| None);
+    }
+
+    /// [`Signer::write_line`], with the token `stamp` gives for the SHA-256 of the line as
+    /// signed, if any, as its `tst` member.
+    pub fn write_stamped(
+        &self,
+        out: &mut Vec<u8>,
+        seq: u64,
+        hash: &str,
+        stamp: impl FnOnce(&[u8; 32]) -> Option<Vec<u8>>,
+    ) {
         let body = Body {
             checkpoint: seq,
             replica: &self.replica,
@@ -91,7 +103,14 @@ impl Signer {
         out.pop(); // the closing brace
         out.extend_from_slice(b",\"signature\":\"");
         out.extend_from_slice(signature.as_bytes());
-        out.extend_from_slice(b"\"}\n");
+        out.extend_from_slice(b"\"}");
+        if let Some(token) = stamp(&Sha256::digest(&out[start..]).into()) {
+            out.pop(); // the closing brace
+            out.extend_from_slice(b",\"tst\":\"");
+            out.extend_from_slice(super::timestamp::encode(&token).as_bytes());
+            out.extend_from_slice(b"\"}");
+        }
+        out.push(b'\n');
     }
 }
 
@@ -150,6 +169,10 @@ pub(super) struct Checkpoint {
     pub hash: String,
     pub key: String,
     pub signature: String,
+    /// An RFC 3161 time-stamp token (base64 DER) over [`Checkpoint::signed_hash`], with
+    /// `[audit.timestamp]` ([`super::timestamp`]); absent in lines written without.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tst: Option<String>,
 }
 
 /// The signed part of a [`Checkpoint`].
@@ -186,6 +209,15 @@ impl Checkpoint {
             ));
         }
         Ok(cp)
+    }
+
+    /// The SHA-256 of the line as signed (without `tst`): what a time-stamp token is over.
+    pub fn signed_hash(&self) -> [u8; 32] {
+        let signed = Checkpoint {
+            tst: None,
+            ..self.clone()
+        };
+        Sha256::digest(serde_json::to_vec(&signed).expect("strings and numbers serialize")).into()
     }
 
     /// Checks the signature with the key the checkpoint names, which must be among `keys`.

@@ -110,6 +110,7 @@ pub mod postgres;
 mod refusals;
 mod shipper;
 mod spool;
+pub mod timestamp;
 mod verify;
 mod writer;
 
@@ -120,7 +121,8 @@ pub use checkpoint::{PublicKey, Signer};
 pub use evidence::EvidenceConfig;
 pub use postgres::{Durability, PostgresConfig};
 pub use refusals::{RefusalGate, MAX_REFUSED_RECORD_BYTES, RECORDED_PER_SECOND};
-pub use verify::{chain_files, verify, verify_signed, Broken, VerifyReport};
+pub use timestamp::{Stamp, TimestampConfig, TsaCert};
+pub use verify::{chain_files, verify, verify_signed, verify_stamped, Broken, VerifyReport};
 
 /// Records that may wait for the writer before `append` waits for a slot.
 const QUEUE: usize = 4096;
@@ -157,6 +159,8 @@ pub struct AuditConfig {
     pub replica: Option<String>,
     /// Sign a checkpoint after each batch.
     pub signing: Option<SigningConfig>,
+    /// Time-stamp signed checkpoints at an RFC 3161 authority (needs `[audit.signing]`).
+    pub timestamp: Option<TimestampConfig>,
     /// Ship the chain to PostgreSQL.
     pub postgres: Option<PostgresConfig>,
     /// How often the log is probed, busy or idle: a write (appended and cut off again), the
@@ -189,6 +193,7 @@ impl Default for AuditConfig {
             rotate_bytes: 64 * 1024 * 1024,
             replica: None,
             signing: None,
+            timestamp: None,
             postgres: None,
             probe_interval: Duration::from_secs(1),
             min_free_bytes: 64 * 1024 * 1024,
@@ -231,6 +236,17 @@ impl Validate for AuditConfig {
         if let Some(signing) = &self.signing {
             if signing.key_file.as_os_str().is_empty() {
                 return rule("signing.key_file", "must name the Ed25519 private key file");
+            }
+        }
+        if let Some(timestamp) = &self.timestamp {
+            if self.signing.is_none() {
+                return rule(
+                    "timestamp",
+                    "needs [audit.signing]: the signed checkpoints are what is time-stamped",
+                );
+            }
+            if let Err((field, text)) = timestamp.check() {
+                return rule(&format!("timestamp.{field}"), text);
             }
         }
         if let Some(evidence) = &self.evidence {
@@ -413,6 +429,8 @@ pub enum AuditError {
     Key { path: PathBuf, reason: String },
     #[error("evidence archive: {reason}")]
     Evidence { reason: String },
+    #[error("audit.timestamp.certificate: {reason}")]
+    TsaCert { reason: String },
 }
 
 impl AuditError {
@@ -494,6 +512,12 @@ impl AuditLog {
             )),
             None => None,
         };
+        let stamper = match &config.timestamp {
+            Some(ts) => {
+                Some(timestamp::Stamper::new(ts).map_err(|reason| AuditError::TsaCert { reason })?)
+            }
+            None => None,
+        };
         let store = match &config.postgres {
             Some(pg) => Some(store_head(pg, &replica).await?),
             None => None,
@@ -509,6 +533,7 @@ impl AuditLog {
         let mut writer = tokio::task::spawn_blocking(move || writer::Writer::open(&owned, signer))
             .await
             .map_err(|e| AuditError::open(&path, std::io::Error::other(e.to_string())))??;
+        writer.stamp_with(stamper);
         let mut shipping = None;
         if let (Some(pg), Some((client, head))) = (&config.postgres, store) {
             let (local_seq, local_hash) = writer.head();
