@@ -14,13 +14,14 @@
 //! {"seq":42,"time":"2026-11-25T18:40:00.123+05:00","prev":"<64 hex>","request_id":"…",
 //!  "caller":"…","rpc":"…","subject":"…","applicant":"…","decision_date":"2026-11-25",
 //!  "purpose":"…","consent":"presented","consent_ref":"kdp#<32 hex>","outcome":"…","count":3,
-//!  "decision":{"id":"…","service":"…","step":"…","rules":"1"},
+//!  "decision":{"id":"…","service":"…","step":"…","rules":"1","notes":["LEGAL_BASIS_EXPIRED"]},
 //!  "registries":[{"registry":"gbd_fl","status":"found","from_cache":false,"stale":false,
 //!                 "evidence":"<64 hex>"}],
 //!  "hash":"<64 hex>"}
 //! ```
 //!
-//! `decision` (a decision's id, service, step and rules version) and `registries[].evidence`
+//! `decision` (a decision's id, service, step, rules version and the notes its answer carried,
+//! `notes` left out when none) and `registries[].evidence`
 //! (the SHA-256 of the answer's envelope as received, see [`evidence`]) are left out when
 //! empty, like the fields below.
 //!
@@ -334,6 +335,11 @@ pub struct DecisionRef {
     pub step: String,
     /// The version of the rules that took it (`decision::rules::VERSION`).
     pub rules: String,
+    /// The notes the answer carried (reason codes without their prefix, e.g.
+    /// `LEGAL_BASIS_EXPIRED`); absent when none (and in records written before notes were
+    /// recorded).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
 }
 
 /// `consent` of a call that presented a consent token.
