@@ -401,10 +401,13 @@ fn algorithm(
         (ID_EC, false, ID_SHA384, Some(ID_P256)) => &s::ECDSA_P256_SHA384_ASN1,
         (ID_EC, false, ID_SHA256, Some(ID_P384)) => &s::ECDSA_P384_SHA256_ASN1,
         (ID_EC, false, ID_SHA384, Some(ID_P384)) => &s::ECDSA_P384_SHA384_ASN1,
-        _ => return Err(format!(
-            "the time-stamp token's signature ({sig}) does not fit the key of TSA certificate {}",
-            cert.subject
-        )),
+        _ => {
+            return Err(format!(
+                "the time-stamp token's signature ({sig}) does not fit the key of TSA \
+                 certificate {}",
+                cert.subject
+            ))
+        }
     })
 }
 
