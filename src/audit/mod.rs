@@ -75,7 +75,9 @@
 //! With `[audit.signing]`, each batch ends with a checkpoint line signed with an Ed25519 key
 //! the gateway reads at start ([`checkpoint`]); [`verify_signed`] (`verify-audit
 //! --public-key`) then detects a chain recomputed without the key, and records cut from the
-//! end before the last checkpoint.
+//! end before the last checkpoint. With `[audit.timestamp]` too, each checkpoint carries an
+//! RFC 3161 time-stamp token of a third party ([`timestamp`]) when the authority answered;
+//! [`verify_stamped`] (`verify-audit --tsa-cert`) verifies the tokens and reports the times.
 //!
 //! # PostgreSQL
 //!

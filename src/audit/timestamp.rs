@@ -518,3 +518,145 @@ impl Stamper {
         read_response(&body, hash, nonce, &self.certs)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config() -> TimestampConfig {
+        TimestampConfig {
+            url: "https://tsa.example.kz/tsp".into(),
+            certificate: "tsa.pem".into(),
+            timeout: default_timeout(),
+            interval: Duration::ZERO,
+            retry_after: default_retry_after(),
+        }
+    }
+
+    #[test]
+    fn a_config_that_breaks_a_rule_names_the_field() {
+        assert_eq!(config().check(), Ok(()));
+        let broken = [
+            (
+                TimestampConfig {
+                    url: "tsa.example.kz".into(),
+                    ..config()
+                },
+                "url",
+            ),
+            (
+                TimestampConfig {
+                    url: "ftp://tsa/".into(),
+                    ..config()
+                },
+                "url",
+            ),
+            (
+                TimestampConfig {
+                    certificate: "".into(),
+                    ..config()
+                },
+                "certificate",
+            ),
+            (
+                TimestampConfig {
+                    timeout: Duration::ZERO,
+                    ..config()
+                },
+                "timeout",
+            ),
+            (
+                TimestampConfig {
+                    timeout: Duration::from_secs(61),
+                    ..config()
+                },
+                "timeout",
+            ),
+            (
+                TimestampConfig {
+                    retry_after: Duration::ZERO,
+                    ..config()
+                },
+                "retry_after",
+            ),
+        ];
+        for (config, field) in broken {
+            assert_eq!(config.check().map_err(|(f, _)| f), Err(field), "{config:?}");
+        }
+    }
+
+    #[test]
+    fn the_configuration_names_the_key_and_the_rule() {
+        let refused = |text: &str| {
+            crate::config::Config::from_toml(text)
+                .unwrap_err()
+                .to_string()
+        };
+        let unsigned = refused(
+            "[audit]\n[audit.timestamp]\nurl = \"https://tsa/\"\ncertificate = \"tsa.pem\"\n",
+        );
+        assert!(
+            unsigned.contains("audit.timestamp") && unsigned.contains("needs [audit.signing]"),
+            "{unsigned}"
+        );
+        let url = refused(
+            "[audit]\n[audit.signing]\nkey_file = \"k.pem\"\n\
+             [audit.timestamp]\nurl = \"tsa\"\ncertificate = \"tsa.pem\"\n",
+        );
+        assert!(
+            url.contains("audit.timestamp.url") && url.contains("http:// or https://"),
+            "{url}"
+        );
+        let missing = refused("[audit]\n[audit.timestamp]\nurl = \"https://tsa/\"\n");
+        assert!(missing.contains("certificate"), "{missing}");
+    }
+
+    #[test]
+    fn nonces_are_minimal_positive_integers() {
+        for (n, bytes) in [
+            (0u64, vec![0u8]),
+            (1, vec![1]),
+            (0x7f, vec![0x7f]),
+            (0x80, vec![0, 0x80]),
+            (0x0100, vec![1, 0]),
+            (u64::MAX, [vec![0], vec![0xff; 8]].concat()),
+        ] {
+            assert_eq!(int(n).as_bytes(), bytes, "{n:#x}");
+        }
+    }
+
+    #[test]
+    fn a_request_is_a_der_time_stamp_req_over_sha256() {
+        let hash = [7u8; 32];
+        let req = TimeStampReq::from_der(&request(&hash, 42)).unwrap();
+        assert_eq!(req.message_imprint, imprint(&hash));
+        assert_eq!(req.nonce, Some(int(42)));
+        assert!(!req.cert_req);
+    }
+
+    #[test]
+    fn a_certificate_without_the_time_stamping_usage_is_refused() {
+        let key = rcgen::KeyPair::generate().unwrap();
+        let cert = rcgen::CertificateParams::new(vec!["tsa.example.kz".into()])
+            .unwrap()
+            .self_signed(&key)
+            .unwrap();
+        let refused = TsaCert::from_pem(cert.pem().as_bytes()).unwrap_err();
+        assert!(
+            refused.contains("not a time-stamping certificate"),
+            "{refused}"
+        );
+        let not_pem = TsaCert::from_pem(b"hello").unwrap_err();
+        assert!(not_pem.contains("not a PEM certificate"), "{not_pem}");
+    }
+
+    #[test]
+    fn garbage_is_no_token_and_no_answer() {
+        let hash = [1u8; 32];
+        let token = verify_token(b"\x30\x03\x02\x01\x01", &hash, &[]).unwrap_err();
+        assert!(token.contains("not valid DER"), "{token}");
+        let answer = read_response(b"<html>", &hash, 1, &[]).unwrap_err();
+        assert!(answer.contains("not a TimeStampResp"), "{answer}");
+        assert!(decode("not base64!").is_err());
+    }
+}
