@@ -32,6 +32,16 @@ fn key(dir: &Path) -> (PathBuf, PathBuf) {
 /// A gateway with a signed audit log time-stamped at `url` (verified against `cert`); its
 /// public key file.
 async fn gateway(url: String, cert: &Path, retry_after: Duration) -> (common::Audited, PathBuf) {
+    gateway_with(url, cert, retry_after, Duration::from_secs(5)).await
+}
+
+/// [`gateway`], requests to the TSA timing out after `timeout`.
+async fn gateway_with(
+    url: String,
+    cert: &Path,
+    retry_after: Duration,
+    timeout: Duration,
+) -> (common::Audited, PathBuf) {
     let keys = tempfile::tempdir().unwrap().keep();
     let (private, public) = key(&keys);
     let cert = cert.to_owned();
@@ -42,7 +52,7 @@ async fn gateway(url: String, cert: &Path, retry_after: Duration) -> (common::Au
         audit.timestamp = Some(TimestampConfig {
             url,
             certificate: cert,
-            timeout: Duration::from_secs(5),
+            timeout,
             interval: Duration::ZERO,
             retry_after,
         });
@@ -267,6 +277,41 @@ async fn a_tsa_that_is_down_does_not_stop_decisions_and_tokens_come_back_with_it
     let (code, out) = verify(&audited.audit, &public, &[&tsa.cert]);
     assert_eq!(code, 0, "{out}");
     assert!(out.contains("no time-stamped checkpoint"), "{out}");
+    drop(audited);
+
+    // A TSA that takes the connection and never answers: `timeout` bounds the wait, then
+    // nothing is asked for `retry_after`.
+    let hanging = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/", hanging.local_addr().unwrap());
+    let asked = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let counted = asked.clone();
+    std::thread::spawn(move || {
+        let mut held = Vec::new(); // taken, never answered
+        for connection in hanging.incoming() {
+            counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            held.push(connection);
+        }
+    });
+    let failed_before = failures(&metrics.render());
+    let (audited, _) = gateway_with(
+        url,
+        &tsa.cert,
+        Duration::from_secs(600),
+        Duration::from_millis(300),
+    )
+    .await;
+    decide(&audited, 3).await;
+    let cps = checkpoints(&audited.audit);
+    assert!(
+        cps.len() >= 3 && cps.iter().all(|cp| cp.get("tst").is_none()),
+        "{cps:?}"
+    );
+    assert_eq!(
+        asked.load(std::sync::atomic::Ordering::SeqCst),
+        1,
+        "one request timed out, then none for retry_after"
+    );
+    assert!(failures(&metrics.render()) > failed_before);
     drop(audited);
 
     // A TSA that answers 503, then is back: the next checkpoint after retry_after has a token

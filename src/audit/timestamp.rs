@@ -19,6 +19,7 @@
 //! the next request waits `retry_after`; the next stamped checkpoint covers the records of the
 //! unstamped ones before it.
 
+use std::io::Read as _;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -53,7 +54,7 @@ const ID_EXT_KEY_USAGE: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.29.
 const ID_SUBJECT_KEY_ID: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.29.14");
 const ID_KP_TIME_STAMPING: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.6.1.5.5.7.3.8");
 
-/// A time-stamp response, or a request, larger than this is refused.
+/// A time-stamp response larger than this is refused.
 const MAX_RESPONSE_BYTES: usize = 64 * 1024;
 
 /// `[audit.timestamp]` settings.
@@ -506,14 +507,14 @@ impl Stamper {
         if !response.status().is_success() {
             return Err(format!("HTTP {}", response.status()));
         }
-        let body = response
-            .bytes()
+        // Read no more than the bound (and one byte more, to tell a longer answer).
+        let mut body = Vec::new();
+        response
+            .take(MAX_RESPONSE_BYTES as u64 + 1)
+            .read_to_end(&mut body)
             .map_err(|e| format!("reading the answer failed ({e})"))?;
         if body.len() > MAX_RESPONSE_BYTES {
-            return Err(format!(
-                "an answer of {} bytes (at most {MAX_RESPONSE_BYTES})",
-                body.len()
-            ));
+            return Err(format!("an answer of more than {MAX_RESPONSE_BYTES} bytes"));
         }
         read_response(&body, hash, nonce, &self.certs)
     }
