@@ -139,11 +139,8 @@ impl TsaCert {
                     .is_ok_and(|u| u.0 == [ID_KP_TIME_STAMPING])
         });
         if !stamping {
-            return Err(
-                "not a time-stamping certificate: RFC 3161 requires a critical \
-                        extendedKeyUsage of timeStamping only"
-                    .into(),
-            );
+            let rule = "RFC 3161 requires a critical extendedKeyUsage of timeStamping only";
+            return Err(format!("not a time-stamping certificate: {rule}"));
         }
         Ok(TsaCert {
             subject: cert.tbs_certificate.subject.to_string(),
@@ -293,11 +290,10 @@ fn check_token<'c>(
     };
     let tst = TstInfo::from_der(&content).map_err(bad)?;
     if tst.message_imprint != imprint(hash) {
-        return Err(
-            "the time-stamp token is over another hash than the checkpoint's \
-                    (message imprint differs): altered or moved"
-                .into(),
-        );
+        let what = "another hash than the checkpoint's (message imprint differs)";
+        return Err(format!(
+            "the time-stamp token is over {what}: altered or moved"
+        ));
     }
     let [signer] = signed.signer_infos.0.as_slice() else {
         return Err("the time-stamp token does not have exactly one signer".into());
