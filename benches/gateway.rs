@@ -13,10 +13,12 @@
 //!    CheckOwner over HTTP/1.1 + JSON vs over gRPC at the same concurrency (`warm_http`);
 //! 2. cold CheckOwner (cache off), each mock registry answering in 20 ms; then the same with
 //!    WS-Security both ways (`cold_signed`), and the cost of signing and verifying one envelope;
-//! 3. 1,000 concurrent identical cold CheckOwner calls: calls per registry;
-//! 4. 1,000,000 distinct persons cached (GBD FL, IS ZAGS and E-social security answers each):
-//!    resident memory and bytes per person, and what the caches' weigher counts (bookkeeping
-//!    and answers);
+//! 3. 1,000 concurrent identical cold CheckOwner calls: calls per registry; then 10,000
+//!    CheckOwner over 1,000 persons: calls per registry;
+//! 4. 1,000,000 distinct persons checked by CheckOwner (the owner facts of GBD FL, IS ZAGS
+//!    and E-social security each): resident memory and bytes per person; then the same
+//!    persons in the look-ups' full-record caches, and what their weigher counts
+//!    (bookkeeping and answers);
 //! 5. one registry hard down under load with a caller deadline: p99, memory and task count.
 //!
 //! The gateway runs in its realistic configuration: access rights and purpose required, audit
@@ -36,6 +38,7 @@ use registry_gateway::api::pb::{
 };
 use registry_gateway::config::Config;
 use registry_gateway::registry::{self as reg, Registry};
+use registry_gateway::resilience::owner_facts::OwnerFactsConfig;
 use registry_gateway::resilience::{GuardedRegistries, Policy};
 use registry_gateway::server::Gateway;
 use registry_gateway::{decision, metrics};
@@ -905,12 +908,86 @@ async fn coalesce(handle: &metrics::PrometheusHandle) {
         calls[4],
         if calls == [1, 1, 1, 0, 0] && ok == 1000 { "yes" } else { "no" }
     );
+    // 10,000 CheckOwner over 1,000 persons within the TTL, 100 at a time: the owner-facts
+    // cache and single flight leave one call per person and registry.
+    let before: Vec<u64> = Registry::ALL
+        .iter()
+        .map(|r| fresh.mocks.get(*r).calls())
+        .collect();
+    let persons: Vec<String> = fakes::iins(1_000)
+        .iter()
+        .map(|i| i.as_str().to_owned())
+        .collect();
+    let ok_before = answered(handle, "OK");
+    let client = pb::registry_gateway_service_client::RegistryGatewayServiceClient::connect(
+        format!("http://{}", fresh.addr),
+    )
+    .await
+    .unwrap();
+    let started = std::time::Instant::now();
+    futures::future::join_all((0..100).map(|task| {
+        let (mut client, persons) = (client.clone(), &persons);
+        async move {
+            for n in 0..100 {
+                let owner = &persons[(task * 100 + n * 37) % persons.len()];
+                let mut request = Request::new(pb::CheckOwnerRequest {
+                    owner_iin: owner.clone(),
+                    service: pb::Service::RegistrationAtResidence.into(),
+                    ..Default::default()
+                });
+                request
+                    .metadata_mut()
+                    .insert("x-purpose", "benchmark".parse().unwrap());
+                client.check_owner(request).await.unwrap();
+            }
+        }
+    }))
+    .await;
+    let took = started.elapsed();
+    let ok = answered(handle, "OK") - ok_before;
+    let calls: Vec<u64> = Registry::ALL
+        .iter()
+        .zip(&before)
+        .map(|(r, b)| fresh.mocks.get(*r).calls() - b)
+        .collect();
+    println!(
+        "| 10,000 CheckOwner over 1,000 persons within the TTL, 100 at a time (registries at 20 ms) | exactly 1,000 calls per registry (by default) | {ok} answered OK in {}; calls GBD FL {}, ZAGS {}, E-social {}, NOBD {}, EPVO {} | {} |",
+        ms(took),
+        calls[0],
+        calls[1],
+        calls[2],
+        calls[3],
+        calls[4],
+        if calls == [1000, 1000, 1000, 0, 0] && ok == 10_000 { "yes" } else { "no" }
+    );
     drop(fresh);
 }
 
 async fn memory(_: &metrics::PrometheusHandle) {
-    // 4. A million persons cached, and a warm look-up's cost with a thousand and a million.
+    // 4. A million persons checked by CheckOwner: the owner-facts cache.
     let persons = if quick() { 100_000 } else { 1_000_000 };
+    let small = fill_facts(1_000).await;
+    let big = fill_facts(persons).await;
+    let per_person = big.rss_after.saturating_sub(big.rss_before) / persons;
+    println!(
+        "| {persons} distinct persons checked by CheckOwner (owner facts of GBD FL + ZAGS + E-social each) | ≤ 200 bytes per person | RSS {} (+{} for the facts), {} bytes per person measured; the cache's own count: {} per person | {} |",
+        mib(big.rss_after),
+        mib(big.rss_after - big.rss_before),
+        per_person,
+        big.weighed / persons,
+        if per_person <= 200 { "yes" } else { "no" }
+    );
+    let ratio = big.hit_p99.as_secs_f64() / small.hit_p99.as_secs_f64();
+    println!(
+        "| ↳ warm owner facts of one person (GBD FL + ZAGS + E-social), {persons} kept vs 1,000 | p99 within 1.2 × | p50 {:.1} µs, p99 {:.1} µs vs p50 {:.1} µs, p99 {:.1} µs ({ratio:.2} ×) | {} |",
+        big.hit_p50.as_secs_f64() * 1e6,
+        big.hit_p99.as_secs_f64() * 1e6,
+        small.hit_p50.as_secs_f64() * 1e6,
+        small.hit_p99.as_secs_f64() * 1e6,
+        if ratio <= 1.2 { "yes" } else { "no" }
+    );
+    // The look-ups' full-record caches: a million persons, and a warm look-up's cost with a
+    // thousand and a million.
     let small = fill_caches(1_000).await;
     let big = fill_caches(persons).await;
     let per_person = big.rss_after.saturating_sub(big.rss_before) / persons;
@@ -1005,6 +1082,62 @@ struct Filled {
     hit_p99: Duration,
 }
 
+/// Fills the owner-facts cache with `n` persons as CheckOwner does (through the real guards,
+/// instant fake registries that answer like the mocks), then times warm look-ups of the
+/// three registries' facts.
+async fn fill_facts(n: u64) -> Filled {
+    let policy = Policy {
+        cache_ttl: Duration::from_secs(86_400),
+        cache_negative_ttl: Duration::from_secs(86_400),
+        ..Policy::default()
+    };
+    let guarded = GuardedRegistries::new(
+        &fakes::registries(),
+        &reg::PerRegistry::from_fn(|_| policy.clone()),
+        &OwnerFactsConfig {
+            max_persons: n.max(1_000_000),
+        },
+        Duration::from_secs(5),
+    );
+    let (registries, facts) = (&guarded.registries(), &guarded.owner_facts());
+    let iins = fakes::iins(n as usize);
+    let look_up = |iin| async move {
+        let q = reg::Query::new(iin);
+        let person = facts.fetch(registries.get::<Option<reg::Person>>(), &q, true);
+        let acts = facts.fetch(registries.get::<reg::CivilActs>(), &q, true);
+        let social = facts.fetch(registries.get::<reg::SocialStatus>(), &q, true);
+        let (person, acts, social) = tokio::join!(person, acts, social);
+        person.unwrap().source.from_cache
+            && acts.unwrap().source.from_cache
+            && social.unwrap().source.from_cache
+    };
+    let rss_before = rss_bytes();
+    for &iin in &iins {
+        assert!(!look_up(iin).await, "a cold look-up asked the registries");
+    }
+    let rss_after = rss_bytes();
+    let (entries, weighed) = facts.size();
+    assert_eq!(entries, n, "every person kept");
+    let mut times = Vec::with_capacity(200_000);
+    let mut at = 0usize;
+    for _ in 0..200_000 {
+        at = (at + 7_919_993) % iins.len();
+        let started = std::time::Instant::now();
+        let hit = look_up(iins[at]).await;
+        times.push(started.elapsed());
+        assert!(hit, "a warm look-up was answered from the cache");
+    }
+    times.sort_unstable();
+    Filled {
+        rss_before,
+        rss_after,
+        weighed,
+        bookkeeping: 0,
+        hit_p50: times[times.len() / 2],
+        hit_p99: times[times.len() * 99 / 100],
+    }
+}
+
 /// Fills guarded caches with `n` persons through the real guard (instant fake registries
 /// that answer like the mocks), then times warm look-ups of them.
 async fn fill_caches(n: u64) -> Filled {
@@ -1020,6 +1153,7 @@ async fn fill_caches(n: u64) -> Filled {
     let guarded = GuardedRegistries::new(
         &fakes::registries(),
         &reg::PerRegistry::from_fn(|_| policy.clone()),
+        &OwnerFactsConfig::default(),
         Duration::from_secs(5),
     );
     let registries = &guarded.registries();

@@ -5,8 +5,9 @@
 //! when there is no `[access]`), a call without a token is refused before any registry call.
 //! A token goes to GBD FL with every call that carries it: a person's record is never served
 //! from an answer fetched under another token (single flight only among calls with the same
-//! token, no cache). `CheckOwner` and `CheckDwelling` may use GBD FL's shared cache when
-//! `consent.check_owner_shared_cache` says so (off by default).
+//! token, no cache). `CheckOwner` and `CheckDwelling` answer from the owner-facts cache
+//! (facts only: no names, addresses or documents), whatever token fetched them, unless
+//! `consent.check_owner_shared_cache = false`.
 //!
 //! A token is secret: it never appears in logs, spans, metrics or the audit log. What is
 //! recorded is its [`ConsentToken::reference`], `kdp#` and an HMAC-SHA256 of the token under
@@ -33,9 +34,10 @@ pub struct ConsentConfig {
     /// RPCs that need a consent token when there is no `[access]` (the demo). With `[access]`,
     /// each client system's `consent_required` decides.
     pub required_without_access: Vec<String>,
-    /// `CheckOwner` and `CheckDwelling` may answer from GBD FL's shared cache (an answer
-    /// fetched under another caller's token), and fill it. Off: every owner's check reaches
-    /// GBD FL with its own token.
+    /// `CheckOwner` and `CheckDwelling` may answer from GBD FL's facts in the owner-facts
+    /// cache (facts fetched under another caller's token: dates, statuses, court case
+    /// numbers; never names, addresses or documents), and fill it. On by default. Off: every
+    /// owner's check reaches GBD FL with its own token.
     pub check_owner_shared_cache: bool,
     /// Key of the HMAC that turns a token into its audit reference. Unset: a random key per
     /// process (references then correlate within one run only). At least 16 bytes.
@@ -46,7 +48,7 @@ impl Default for ConsentConfig {
     fn default() -> ConsentConfig {
         ConsentConfig {
             required_without_access: vec!["GetPerson".into()],
-            check_owner_shared_cache: false,
+            check_owner_shared_cache: true,
             reference_key: None,
         }
     }

@@ -26,11 +26,13 @@ use crate::audit::{postgres::error_text, DecisionRef, RegistryUse};
 use crate::decision::legal_basis::{self, OnExpired};
 use crate::decision::{rules, DecisionConfig, Outcome, OwnerQuestion, ReasonCode, Service, Step};
 use crate::iin::{Holder, Iin};
+use crate::registry::facts::Facts;
 use crate::registry::shep::NodeExt;
 use crate::registry::{
     CivilActs, CodeTables, Failure, Fetched, MessageId, Payload, Person, RegistryError, ShepCodes,
     SocialStatus, Source,
 };
+use crate::resilience::owner_facts::ToldResult;
 
 /// What explaining needs besides the store: the archive's keys, the trust store answers were
 /// verified against, and the current rules and code tables.
@@ -301,7 +303,7 @@ impl Explainer {
         let decided = if question.owner.holder() == Holder::Organisation {
             Ok(rules::organisation())
         } else {
-            let read = self.read_answers(answers);
+            let read = self.read_answers(answers, &question.owner);
             match read {
                 Ok(a) => rules::decide(&question, &self.rules.load(), a).map_err(|e| e.to_string()),
                 Err(e) => Err(e),
@@ -405,21 +407,23 @@ impl Explainer {
         same
     }
 
-    /// The three answers the rules take, read from the archived envelopes.
-    fn read_answers(&self, answers: &[Answer]) -> Result<rules::Answers, String> {
+    /// The three answers the rules take, read from the archived envelopes: their facts
+    /// about `owner`, as when the decision was taken.
+    fn read_answers(&self, answers: &[Answer], owner: &Iin) -> Result<rules::Answers, String> {
         Ok(rules::Answers {
-            person: self.read::<Option<Person>>(answers)?,
-            acts: self.read::<CivilActs>(answers)?,
-            social: self.read::<SocialStatus>(answers)?,
+            person: self.read::<Option<Person>>(answers, owner)?,
+            acts: self.read::<CivilActs>(answers, owner)?,
+            social: self.read::<SocialStatus>(answers, owner)?,
         })
     }
 
     /// `T`'s registry's answer as the decision had it: read from its envelope, or the failure
     /// the record says it was.
-    fn read<T: Payload>(
+    fn read<T: Facts>(
         &self,
         answers: &[Answer],
-    ) -> Result<Result<Fetched<T>, RegistryError>, String> {
+        owner: &Iin,
+    ) -> Result<ToldResult<T::Facts>, String> {
         let registry = T::REGISTRY;
         let failed = |text: &str| RegistryError {
             registry,
@@ -440,7 +444,7 @@ impl Explainer {
         };
         let value = read_envelope::<T>(envelope, &self.status_codes, &self.codes)
             .map_err(|e| format!("the answer of {registry} cannot be read: {e}"))?;
-        Ok(Ok(Fetched::new(value, archived_source())))
+        Ok(Ok(Fetched::new(value.told(owner), archived_source())))
     }
 }
 

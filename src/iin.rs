@@ -97,6 +97,11 @@ impl Iin {
         std::str::from_utf8(&self.0).expect("ASCII digits by construction")
     }
 
+    /// The 12 digits as a number: a compact key.
+    pub fn number(&self) -> u64 {
+        self.0.iter().fold(0, |n, d| n * 10 + u64::from(d - b'0'))
+    }
+
     /// A stable, non-reversible token for logs, spans and metrics: never the digits.
     /// Keyed per process, so tokens correlate within one run and mean nothing outside it.
     pub fn masked(&self) -> Masked {

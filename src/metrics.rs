@@ -43,6 +43,8 @@
 //! | `gateway_cache_evictions_total` | counter | `registry` | Entries removed from the answer cache by its size bound or expiry (not by explicit invalidation). |
 //! | `gateway_cache_entries` | gauge | `registry` | Persons in the answer cache (refreshed every second; moka's count is approximate). |
 //! | `gateway_cache_bytes` | gauge | `registry` | Memory of the answer cache as weighed against `cache_max_bytes` (refreshed every second). |
+//! | `gateway_owner_facts_persons` | gauge | — | Persons in CheckOwner's owner-facts cache (refreshed every second). |
+//! | `gateway_owner_facts_bytes` | gauge | — | Memory of the owner-facts cache: its entries, what they box and its index (refreshed every second). |
 //! | `gateway_breaker_state` | gauge | `registry` | The registry's circuit breaker: `0` closed, `1` half-open, `2` open. |
 //! | `gateway_audit_write_duration_seconds` | histogram | — | Time of one audit append, from queueing the record to the writer's acknowledgement (write, and fsync under `fsync = "always"`): the time a personal-data answer waits for its audit record. |
 //! | `gateway_audit_write_failures_total` | counter | — | Audit appends that failed after the record was queued (write or fsync failure, stopped or closed log): each one withheld an answer (`UNAVAILABLE`). |
@@ -86,6 +88,8 @@ pub const CACHE_LOOKUPS_TOTAL: &str = "gateway_cache_lookups_total";
 pub const CACHE_EVICTIONS_TOTAL: &str = "gateway_cache_evictions_total";
 pub const CACHE_ENTRIES: &str = "gateway_cache_entries";
 pub const CACHE_BYTES: &str = "gateway_cache_bytes";
+pub const OWNER_FACTS_PERSONS: &str = "gateway_owner_facts_persons";
+pub const OWNER_FACTS_BYTES: &str = "gateway_owner_facts_bytes";
 pub const BREAKER_STATE: &str = "gateway_breaker_state";
 pub const AUDIT_WRITE_DURATION_SECONDS: &str = "gateway_audit_write_duration_seconds";
 pub const AUDIT_WRITE_FAILURES_TOTAL: &str = "gateway_audit_write_failures_total";
@@ -253,6 +257,8 @@ fn zeroes() {
         gauge!(CACHE_BYTES, "registry" => registry).set(0.0);
         gauge!(BREAKER_STATE, "registry" => registry).set(f64::from(BREAKER_CLOSED));
     }
+    gauge!(OWNER_FACTS_PERSONS).set(0.0);
+    gauge!(OWNER_FACTS_BYTES).set(0.0);
     counter!(AUDIT_WRITE_FAILURES_TOTAL).absolute(0);
     counter!(AUDIT_TORN_TAIL_CUT_TOTAL).absolute(0);
     counter!(AUDIT_SHIPPED_TOTAL).absolute(0);
@@ -320,6 +326,15 @@ fn describe_rpc_and_registry_metrics() {
         CACHE_BYTES,
         Unit::Bytes,
         "Memory of the answer cache as weighed against cache_max_bytes (answers and bookkeeping)"
+    );
+    describe_gauge!(
+        OWNER_FACTS_PERSONS,
+        "Persons in CheckOwner's owner-facts cache"
+    );
+    describe_gauge!(
+        OWNER_FACTS_BYTES,
+        Unit::Bytes,
+        "Memory of the owner-facts cache: entries, their boxes and the index"
     );
     describe_gauge!(
         BREAKER_STATE,
@@ -538,6 +553,12 @@ pub fn cache_eviction(registry: &'static str) {
 pub fn cache_size(registry: &'static str, n: u64, bytes: u64) {
     gauge!(CACHE_ENTRIES, "registry" => registry).set(n as f64);
     gauge!(CACHE_BYTES, "registry" => registry).set(bytes as f64);
+}
+
+/// The owner-facts cache holds `n` persons in about `bytes`.
+pub fn owner_facts_size(n: u64, bytes: u64) {
+    gauge!(OWNER_FACTS_PERSONS).set(n as f64);
+    gauge!(OWNER_FACTS_BYTES).set(bytes as f64);
 }
 
 /// `registry`'s circuit breaker is in `state`: [`BREAKER_CLOSED`], [`BREAKER_HALF_OPEN`] or

@@ -36,6 +36,7 @@ use crate::embedded::EmbeddedMocks;
 use crate::listener;
 use crate::registry::signing::Security;
 use crate::registry::{self, Endpoints, PerRegistry};
+use crate::resilience::owner_facts::OwnerFactsCache;
 use crate::resilience::{BreakerState, GuardAdmin, GuardedRegistries, Policy};
 use crate::BoxError;
 
@@ -53,6 +54,7 @@ pub struct Gateway {
     /// The admin port (`metrics_listen`), bound at start.
     admin: Option<TcpListener>,
     guards: PerRegistry<Arc<dyn GuardAdmin>>,
+    owner_facts: Arc<OwnerFactsCache>,
     registry_service: RegistryService,
     admin_service: AdminService,
     http_json: api::http::HttpJson,
@@ -90,6 +92,7 @@ impl Gateway {
         let guarded = GuardedRegistries::new(
             &adapters(&config, &config, embedded.as_ref())?,
             &config.resilience.policies()?,
+            &config.resilience.owner_facts,
             config.shep.retry_after,
         );
         let audit = open_audit(&config).await?;
@@ -115,6 +118,7 @@ impl Gateway {
             audit,
             admin,
             guards: guarded.admin(),
+            owner_facts: guarded.owner_facts(),
             registry_service,
             admin_service,
             http_json,
@@ -148,7 +152,7 @@ impl Gateway {
         readiness.set(true).await;
         let reporter = tokio::spawn(report_registries(
             readiness.clone(),
-            self.guards.clone(),
+            (self.guards.clone(), self.owner_facts.clone()),
             self.audit.clone(),
         ));
         let metrics_stop = serve_admin_port(self.admin, ready_seen);
@@ -349,7 +353,7 @@ fn services(
         config.max_in_flight_per_caller,
     ))));
     let registries = guarded.registries();
-    let decider = Decider::new(registries.clone(), decision.clone());
+    let decider = Decider::new(registries.clone(), guarded.owner_facts(), decision.clone());
     let registry_service = api::RefuseMalformed::new(
         api::RegistryGatewayServiceServer::new(api::GatewayService::new(
             registries,
@@ -385,7 +389,7 @@ fn services(
 /// NOT_SERVING while it cannot write, SERVING again once it can.
 async fn report_registries(
     readiness: Readiness,
-    guards: PerRegistry<Arc<dyn GuardAdmin>>,
+    (guards, owner_facts): (PerRegistry<Arc<dyn GuardAdmin>>, Arc<OwnerFactsCache>),
     audit: Option<AuditLog>,
 ) {
     let health = &readiness.health;
@@ -403,6 +407,8 @@ async fn report_registries(
             ready = writable;
             readiness.set(ready).await;
         }
+        let (persons, bytes) = owner_facts.size();
+        crate::metrics::owner_facts_size(persons, bytes);
         for (registry, guard) in guards.iter() {
             let status = guard.status();
             let key = registry.key();
@@ -573,6 +579,10 @@ fn keep_running(
     }
     if resized(|p| u64::from(p.max_concurrent)) {
         changed.push("resilience.*.max_concurrent");
+    }
+    if new.resilience.owner_facts != running.resilience.owner_facts {
+        changed.push("resilience.owner_facts.max_persons");
+        new.resilience.owner_facts = running.resilience.owner_facts.clone();
     }
     changed
 }

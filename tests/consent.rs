@@ -153,13 +153,13 @@ async fn no_caller_reads_a_record_on_another_callers_consent() {
     let mut first = h.caller().await;
     let mut second = h.caller().await;
 
-    // The person's GBD FL answer goes into the shared cache (CheckOwner may use it here).
+    // CheckOwner keeps the person's facts (shared), never the record.
     first
         .check_owner(h.check_owner(adult, &valid))
         .await
         .unwrap();
     assert_eq!(h.calls(Registry::GbdFl), 1);
-    assert_eq!(h.gbd_fl_status().await.cache_entries, 1);
+    assert_eq!(h.gbd_fl_status().await.cache_entries, 0, "no record cached");
 
     // The first caller's GetPerson reaches GBD FL with its token: not from the cache.
     let got = first
@@ -191,7 +191,7 @@ async fn no_caller_reads_a_record_on_another_callers_consent() {
         2,
         "refused before any registry call"
     );
-    assert_eq!(h.gbd_fl_status().await.cache_entries, 1, "still cached");
+    assert_eq!(h.gbd_fl_status().await.cache_entries, 0, "nothing cached");
 
     // The second caller with another person's token: GBD FL is asked, and refuses.
     let foreign = demo::consent(demo::MINOR);
@@ -297,11 +297,12 @@ async fn a_refused_token_is_the_callers_answer_and_leaves_the_breaker_alone() {
     assert_eq!(records[7]["outcome"], "FOUND");
 }
 
-/// Default: every CheckOwner reaches GBD FL with its own token (IS ZAGS and E-social security
-/// stay cached), so a foreign token is refused even right after a valid one for that person.
+/// `consent.check_owner_shared_cache = false`: every CheckOwner reaches GBD FL with its own
+/// token (IS ZAGS and E-social security stay cached), so a foreign token is refused even right
+/// after a valid one for that person.
 #[tokio::test]
 async fn check_owner_without_the_shared_cache_asks_gbd_fl_with_each_token() {
-    let h = start(|_| {}).await;
+    let h = start(|c| c.consent.check_owner_shared_cache = false).await;
     let adult = demo::CAPABLE_ADULT;
     let valid = demo::consent(adult);
     let mut client = h.caller().await;
@@ -336,11 +337,12 @@ async fn check_owner_without_the_shared_cache_asks_gbd_fl_with_each_token() {
     assert_eq!(gbd_fl_use(&records[2]), ("consent_refused".into(), false));
 }
 
-/// `consent.check_owner_shared_cache = true`: a second CheckOwner, even with another token,
-/// is answered from GBD FL's cache; the audit says so, with that caller's token reference.
+/// By default (`consent.check_owner_shared_cache = true`) a second CheckOwner, even with
+/// another token, is answered from GBD FL's facts in the owner-facts cache; the audit says
+/// so, with that caller's token reference.
 #[tokio::test]
 async fn check_owner_with_the_shared_cache_answers_from_it() {
-    let h = start(|c| c.consent.check_owner_shared_cache = true).await;
+    let h = start(|_| {}).await;
     let adult = demo::CAPABLE_ADULT;
     let mut client = h.caller().await;
     client

@@ -217,9 +217,10 @@ async fn archive(client: &tokio_postgres::Client) -> (i64, i64) {
     (row.get(0), row.get(1))
 }
 
-/// GBD FL's shared cache on for CheckOwner (off by default: GBD FL is asked per call).
-fn shared_cache(config: &mut Config) {
-    config.consent.check_owner_shared_cache = true;
+/// GBD FL asked with each CheckOwner's token (by default its facts come from the
+/// owner-facts cache).
+fn per_call(config: &mut Config) {
+    config.consent.check_owner_shared_cache = false;
 }
 
 /// The evidence digests a decision's record names, in registry order.
@@ -290,7 +291,7 @@ async fn decisions_are_explained_from_their_archived_answers() {
         "gw-0",
         std::slice::from_ref(&key),
         &signing,
-        |_| {},
+        per_call,
     )
     .await;
     let db = pg.client().await;
@@ -330,8 +331,8 @@ async fn decisions_are_explained_from_their_archived_answers() {
     legal_basis_notes_are_rederived(&gw.config, &db, &decided[0]).await;
 
     // The same person again within the TTL: IS ZAGS's and E-social security's answers come
-    // from the cache and are not stored again; GBD FL is asked afresh under the default consent
-    // settings (`check_owner_shared_cache = false`): one new blob.
+    // from the owner-facts cache and are not stored again; GBD FL is asked afresh with
+    // `check_owner_shared_cache = false`: one new blob.
     let (again, _) = decide(&mut gw, demo::CAPABLE_ADULT, "").await;
     assert_ne!(again, decided[0]);
     assert_eq!(archive(&db).await.0, blobs + 1, "deduplicated");
@@ -346,7 +347,7 @@ async fn decisions_are_explained_from_their_archived_answers() {
             decide(&mut gw, owner, applicant).await;
         }
     }
-    report_storage(&db, "GBD FL asked per decision (default)").await;
+    report_storage(&db, "GBD FL asked per decision").await;
 
     // The CLI says the same, and exits 0.
     let trust = signing.path("trust.pem");
@@ -449,14 +450,14 @@ async fn blobs_sealed_under_a_rotated_key_still_open() {
         "gw-0",
         std::slice::from_ref(&old),
         &signing,
-        shared_cache,
+        |_| {},
     )
     .await;
     let (old_id, _) = decide(&mut before, demo::MINOR, demo::MINOR_MOTHER).await;
     drop(before);
     // Rotated: the new key seals, the old one still opens.
     let rotated = [new.clone(), old.clone()];
-    let mut after = gateway(&pg, dir.path(), "gw-1", &rotated, &signing, shared_cache).await;
+    let mut after = gateway(&pg, dir.path(), "gw-1", &rotated, &signing, |_| {}).await;
     let (new_id, _) = decide(&mut after, demo::CAPABLE_ADULT, "").await;
     let db = pg.client().await;
     let ids = |key: &PathBuf| {
@@ -493,7 +494,7 @@ async fn blobs_sealed_under_a_rotated_key_still_open() {
             decide(&mut after, owner, applicant).await;
         }
     }
-    report_storage(&db, "GBD FL's shared cache on").await;
+    report_storage(&db, "owner-facts cache (default)").await;
     // Without the old key, its blobs are named as sealed by an unknown key.
     let trust = signing.path("trust.pem");
     let (code, out) = explain_cli(&pg, &old_id, &[new], &trust);

@@ -579,7 +579,10 @@ async fn others(gateway: &Gateway, n: usize) -> (Duration, Duration) {
 async fn eight_costly_answers_at_once_slow_only_their_own_calls() {
     let _alone = ALONE.write().await;
     let h = Harness::start().await;
-    let gateway = h.gateway(|_| {}).await;
+    // Every check reaches GBD FL (no owner facts kept), so that each reads a costly answer.
+    let gateway = h
+        .gateway(|c| c.consent.check_owner_shared_cache = false)
+        .await;
     gateway.check(demo::CAPABLE_ADULT).await.unwrap(); // records GBD FL's answer
     let heavy: Arc<str> = heavy_answer(&h).into();
     assert!(

@@ -265,7 +265,11 @@ async fn json_follows_the_protobuf_mapping() {
     chrono::DateTime::parse_from_rfc3339(fetched).expect("a Timestamp is RFC 3339");
     assert!(fetched.ends_with('Z'));
 
-    // 64-bit integers as strings.
+    // 64-bit integers as strings (IS ZAGS's answer cached by a look-up).
+    let acts = h
+        .get(&format!("/v1/persons/{}/civil-acts", demo::CAPABLE_ADULT))
+        .await;
+    assert_eq!(acts.status, StatusCode::OK, "{}", acts.json);
     let status = h.get("/v1/admin/registries").await;
     let zags = &status.json["registries"][1];
     assert_eq!(zags["registry"], "REGISTRY_ZAGS");

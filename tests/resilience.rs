@@ -49,9 +49,6 @@ async fn start(tweak: impl FnOnce(&mut Config)) -> Harness {
     let today = decision::today();
     let mocks = common::demo_mocks(today).await;
     let mut config = common::config_for(&mocks);
-    // These tests are about GBD FL's cache and single flight under CheckOwner: it may use the
-    // shared cache (the default, without it, is tested in tests/consent.rs).
-    config.consent.check_owner_shared_cache = true;
     tweak(&mut config);
     config
         .validate()

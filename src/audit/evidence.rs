@@ -210,14 +210,18 @@ impl Spool {
 
     /// Seals and writes `envelope` unless its blob is already waiting; fsynced (file and
     /// directory) when the log fsyncs. A blob shipped already is written again and shipped
-    /// again, which the store ignores.
+    /// again, which the store ignores. An envelope known by its digest only (an answer from
+    /// the owner-facts cache) was archived when it arrived: nothing to write.
     pub fn put(&self, envelope: &Envelope) -> std::io::Result<()> {
+        let Some(bytes) = &envelope.bytes else {
+            return Ok(());
+        };
         let digest = envelope.digest_hex();
         let path = self.dir.join(format!("{digest}.blob"));
         if path.exists() {
             return Ok(());
         }
-        let blob = self.keys.seal(&digest, envelope.bytes.as_bytes());
+        let blob = self.keys.seal(&digest, bytes.as_bytes());
         let tmp = self.dir.join(format!(".{digest}.tmp"));
         {
             use std::io::Write;

@@ -20,6 +20,7 @@ use crate::iin::{Holder, Iin};
 use crate::registry::{
     CapacityStatus, CivilActs, Failure, Person, Query, Registries, Registry, SocialStatus, Source,
 };
+use crate::resilience::owner_facts::OwnerFactsCache;
 
 pub mod age;
 pub mod config;
@@ -80,8 +81,9 @@ pub struct OwnerQuestion {
     pub applicant: Option<Iin>,
     pub date: NaiveDate,
     pub consent_token: Option<ConsentToken>,
-    /// GBD FL's answer may come from (and fill) its shared cache, whatever token fetched it
-    /// (`consent.check_owner_shared_cache`). Off: GBD FL is asked with this call's token.
+    /// GBD FL's facts may come from (and fill) the owner-facts cache, whatever token fetched
+    /// them (`consent.check_owner_shared_cache`, on by default). Off: GBD FL is asked with
+    /// this call's token.
     pub gbd_fl_shared_cache: bool,
     /// The caller's deadline.
     pub deadline: Option<tokio::time::Instant>,
@@ -207,14 +209,24 @@ pub struct Evidence {
 #[derive(Clone)]
 pub struct Decider {
     registries: Registries,
+    /// What the registries said about owners, shared by every caller.
+    facts: Arc<OwnerFactsCache>,
     /// Replaced on configuration reload.
     rules: Arc<ArcSwap<DecisionConfig>>,
 }
 
 impl Decider {
-    pub fn new(registries: Registries, rules: Arc<ArcSwap<DecisionConfig>>) -> Decider {
+    pub fn new(
+        registries: Registries,
+        facts: Arc<OwnerFactsCache>,
+        rules: Arc<ArcSwap<DecisionConfig>>,
+    ) -> Decider {
         legal_basis::report(&rules.load().legal_basis, today());
-        Decider { registries, rules }
+        Decider {
+            registries,
+            facts,
+            rules,
+        }
     }
 
     /// The rules in force (replaced on reload).
@@ -270,7 +282,7 @@ impl Decider {
         if let Ok(fetched) = &answers.person {
             if fetched
                 .value
-                .as_ref()
+                .facts
                 .as_ref()
                 .is_some_and(|p| question.date < p.birth_date)
             {
@@ -283,7 +295,8 @@ impl Decider {
         Ok(rules::decide(question, rules, answers)?)
     }
 
-    /// GBD FL, IS ZAGS and E-social security about the owner, in parallel.
+    /// GBD FL, IS ZAGS and E-social security about the owner, in parallel: their facts,
+    /// from the owner-facts cache or from the registry.
     async fn ask(&self, question: &OwnerQuestion) -> rules::Answers {
         // The consent token is GBD FL's (kdpToken); the other registries take none.
         let query = Query {
@@ -292,14 +305,17 @@ impl Decider {
         };
         let person_query = Query {
             consent_token: question.consent_token.clone(),
-            shared_cache: question.gbd_fl_shared_cache,
             ..query.clone()
         };
-        let r = &self.registries;
+        let (r, facts) = (&self.registries, &self.facts);
         let (person, acts, social) = tokio::join!(
-            r.get::<Option<Person>>().fetch(&person_query),
-            r.get::<CivilActs>().fetch(&query),
-            r.get::<SocialStatus>().fetch(&query),
+            facts.fetch(
+                r.get::<Option<Person>>(),
+                &person_query,
+                question.gbd_fl_shared_cache
+            ),
+            facts.fetch(r.get::<CivilActs>(), &query, true),
+            facts.fetch(r.get::<SocialStatus>(), &query, true),
         );
         rules::Answers {
             person,

@@ -11,10 +11,11 @@
 //! [`decide`] gathers the answers into facts once; each rule below is a small function of
 //! those facts that adds reasons (which route the owner) or notes (which inform).
 
+use crate::registry::facts::{iin_number, ActsFacts, PersonFacts, SocialFacts, Told, Ward};
 use crate::registry::{
-    CapacityStatus, CivilActs, DeathAct, Fetched, Guardianship, GuardianshipKind, LifeStatus,
-    Payload, Person, Registry, RegistryError, SocialStatus,
+    CapacityStatus, Fetched, GuardianshipKind, LifeStatus, Registry, RegistryError,
 };
+use crate::resilience::owner_facts::ToldResult;
 
 use chrono::NaiveDate;
 
@@ -27,11 +28,11 @@ use super::{
     Representation, Role,
 };
 
-/// What the registries said (or the failure), for one owner.
+/// What the registries said about one owner, as facts (or the failure).
 pub struct Answers {
-    pub person: Result<Fetched<Option<Person>>, RegistryError>,
-    pub acts: Result<Fetched<CivilActs>, RegistryError>,
-    pub social: Result<Fetched<SocialStatus>, RegistryError>,
+    pub person: ToldResult<Option<PersonFacts>>,
+    pub acts: ToldResult<ActsFacts>,
+    pub social: ToldResult<SocialFacts>,
 }
 
 /// The version of these rules, in every decision's audit record: `explain` re-derives a
@@ -111,7 +112,7 @@ pub fn decide(
     answers: Answers,
 ) -> Result<Decision, RegistryError> {
     let person = answers.person.clone()?;
-    let facts = Facts::gather(question, config, person.value.as_ref().as_ref(), &answers);
+    let facts = Facts::gather(question, config, person.value.facts.as_ref(), &answers);
     let mut found = Findings::default();
     let (outcome, owner) = route(&facts, &mut found)?;
     Ok(Decision {
@@ -132,14 +133,15 @@ struct Facts<'a> {
     question: &'a OwnerQuestion,
     config: &'a DecisionConfig,
     /// GBD FL's record (`None`: no such person).
-    person: Option<&'a Person>,
+    person: Option<&'a PersonFacts>,
     /// `None`: IS ZAGS did not answer.
-    acts: Option<&'a CivilActs>,
+    acts: Option<&'a ActsFacts>,
     /// `None`: E-social security did not answer.
-    social: Option<&'a SocialStatus>,
+    social: Option<&'a SocialFacts>,
     /// Guardianship or trusteeship in force on the date, the owner the ward.
-    guardianships: Vec<&'a Guardianship>,
-    death_act: Option<&'a DeathAct>,
+    guardianships: Vec<&'a Ward>,
+    /// The death act's number.
+    death_act: Option<&'a str>,
     /// The registries that did not answer, besides GBD FL (IS ZAGS first).
     failed: Vec<&'a RegistryError>,
 }
@@ -148,12 +150,11 @@ impl<'a> Facts<'a> {
     fn gather(
         question: &'a OwnerQuestion,
         config: &'a DecisionConfig,
-        person: Option<&'a Person>,
+        person: Option<&'a PersonFacts>,
         answers: &'a Answers,
     ) -> Facts<'a> {
-        let acts = answers.acts.as_ref().ok().map(|f| &*f.value);
-        let social = answers.social.as_ref().ok().map(|f| &*f.value);
-        let owner = question.owner.as_str();
+        let acts = answers.acts.as_ref().ok().map(|f| &f.value.facts);
+        let social = answers.social.as_ref().ok().map(|f| &f.value.facts);
         Facts {
             question,
             config,
@@ -162,10 +163,10 @@ impl<'a> Facts<'a> {
             social,
             guardianships: social
                 .into_iter()
-                .flat_map(|s| &s.guardianships)
-                .filter(|g| &*g.ward_iin == owner && g.in_force(question.date))
+                .flat_map(|s| s.guardianships())
+                .filter(|g| g.in_force(question.date))
                 .collect(),
-            death_act: acts.and_then(|a| a.death_act.as_ref()),
+            death_act: acts.and_then(|a| a.death_act()),
             failed: [answers.acts.as_ref().err(), answers.social.as_ref().err()]
                 .into_iter()
                 .flatten()
@@ -173,7 +174,7 @@ impl<'a> Facts<'a> {
         }
     }
 
-    fn age(&self, p: &Person) -> u32 {
+    fn age(&self, p: &PersonFacts) -> u32 {
         age_on(
             p.birth_date,
             self.question.date,
@@ -181,13 +182,13 @@ impl<'a> Facts<'a> {
         )
     }
 
-    fn owner_facts(&self, p: &Person) -> OwnerFacts {
+    fn owner_facts(&self, p: &PersonFacts) -> OwnerFacts {
         let age = self.age(p);
         OwnerFacts {
             organisation: false,
             age_years: Some(age),
             minor: age < ADULT_AGE,
-            capacity: Some(p.capacity.status),
+            capacity: Some(p.capacity),
             deceased: p.is_deceased() || self.death_act.is_some(),
             under_guardianship: !self.guardianships.is_empty(),
             declared_missing: p.life_status == LifeStatus::Missing,
@@ -238,7 +239,7 @@ fn route(facts: &Facts, found: &mut Findings) -> Result<(Outcome, OwnerFacts), R
 }
 
 /// Deceased per GBD FL, or per an IS ZAGS death act.
-fn deceased(facts: &Facts, p: &Person, found: &mut Findings) {
+fn deceased(facts: &Facts, p: &PersonFacts, found: &mut Findings) {
     if p.is_deceased() {
         found.reasons.push(reason(
             ReasonCode::OwnerDeceased,
@@ -250,7 +251,7 @@ fn deceased(facts: &Facts, p: &Person, found: &mut Findings) {
         found.reasons.push(reason(
             ReasonCode::OwnerDeceased,
             Some(Registry::Zags),
-            Text::new("reason-deceased-zags").arg("record", &act.act_number),
+            Text::new("reason-deceased-zags").arg("record", act),
         ));
     }
 }
@@ -260,11 +261,11 @@ fn deceased(facts: &Facts, p: &Person, found: &mut Findings) {
 /// management (Civil Code art. 29), so whoever applies acts for the owner, and the operational
 /// hall verifies the powers of whoever acts for an owner (items 4 and 7). The decisive reason,
 /// first.
-fn declared_missing(p: &Person, found: &mut Findings) {
+fn declared_missing(p: &PersonFacts, found: &mut Findings) {
     if p.life_status != LifeStatus::Missing {
         return;
     }
-    let record = match &p.missing {
+    let record = match p.missing_record() {
         Some(m) => court_record(m.case_number.as_deref(), m.decided_on, m.court.as_deref()),
         None => vec![Text::new("court-no-record")],
     };
@@ -281,9 +282,7 @@ fn minor(facts: &Facts, owner: &mut OwnerFacts, found: &mut Findings) {
     if !owner.minor {
         return;
     }
-    let married = facts
-        .acts
-        .is_some_and(|a| a.marriage_acts.iter().any(|m| !m.dissolved));
+    let married = facts.acts.is_some_and(|a| a.married);
     if married {
         found.notes.push(reason(
             ReasonCode::MinorMarried,
@@ -304,9 +303,9 @@ fn minor(facts: &Facts, owner: &mut OwnerFacts, found: &mut Findings) {
 }
 
 /// Incapable or of limited capacity by a court (GBD FL); an end date past is a note.
-fn court_status(facts: &Facts, p: &Person, found: &mut Findings) {
-    let c = &p.capacity;
-    let (code, id) = match c.status {
+fn court_status(facts: &Facts, p: &PersonFacts, found: &mut Findings) {
+    let c = p.capacity_record();
+    let (code, id) = match p.capacity {
         CapacityStatus::Capable => return,
         CapacityStatus::Incapable => (ReasonCode::OwnerIncapable, "reason-incapable"),
         CapacityStatus::Limited => (ReasonCode::OwnerLimitedCapacity, "reason-limited"),
@@ -316,7 +315,7 @@ fn court_status(facts: &Facts, p: &Person, found: &mut Findings) {
     found
         .reasons
         .push(reason(code, Some(Registry::GbdFl), text));
-    if c.ends_on.is_some_and(|e| e < facts.question.date) {
+    if p.capacity_ends_on.is_some_and(|e| e < facts.question.date) {
         found.notes.push(reason(
             ReasonCode::CapacityStatusExpired,
             Some(Registry::GbdFl),
@@ -348,7 +347,7 @@ fn guardianship(facts: &Facts, found: &mut Findings) {
 
 /// Facts worth a note whatever the outcome: a birth date that differs from the IIN's, a
 /// disability in force.
-fn other_notes(facts: &Facts, p: &Person, found: &mut Findings) {
+fn other_notes(facts: &Facts, p: &PersonFacts, found: &mut Findings) {
     if facts.question.owner.encoded_birth_date() != Some(p.birth_date) {
         found.notes.push(reason(
             ReasonCode::BirthDateDiffersFromIin,
@@ -356,7 +355,7 @@ fn other_notes(facts: &Facts, p: &Person, found: &mut Findings) {
             Text::new("note-birth-date-differs"),
         ));
     }
-    let disabilities = facts.social.into_iter().flat_map(|s| &s.disabilities);
+    let disabilities = facts.social.into_iter().flat_map(|s| s.disabilities());
     for d in disabilities.filter(|d| d.in_force(facts.question.date)) {
         found.notes.push(reason(
             ReasonCode::OwnerHasDisability,
@@ -392,22 +391,23 @@ fn online(
 }
 
 /// One entry per registry: what it answered and the decisive record.
-fn evidence(facts: &Facts, person: &Fetched<Option<Person>>, answers: &Answers) -> Vec<Evidence> {
+fn evidence(
+    facts: &Facts,
+    person: &Fetched<Told<Option<PersonFacts>>>,
+    answers: &Answers,
+) -> Vec<Evidence> {
     let person_record = facts.person.and_then(|p| {
-        let court = (p.capacity.status != CapacityStatus::Capable)
-            .then_some(p.capacity.case_number.as_deref())
+        let court = (p.capacity != CapacityStatus::Capable)
+            .then_some(p.capacity_record().case_number.as_deref())
             .flatten();
         let missing = (p.life_status == LifeStatus::Missing)
-            .then(|| p.missing.as_ref().and_then(|m| m.case_number.as_deref()))
+            .then(|| p.missing_record().and_then(|m| m.case_number.as_deref()))
             .flatten();
         missing.or(court)
     });
-    let acts_record = facts.acts.and_then(|a| {
-        a.death_act
-            .as_ref()
-            .map(|d| &*d.act_number)
-            .or_else(|| a.birth_acts.first().map(|b| &*b.act_number))
-    });
+    let acts_record = facts
+        .acts
+        .and_then(|a| a.death_act().or(a.first_birth_act.as_deref()));
     let social_record = facts.guardianships.first().map(|g| &*g.record_id);
     Registry::ALL
         .map(|registry| match registry {
@@ -420,15 +420,11 @@ fn evidence(facts: &Facts, person: &Fetched<Option<Person>>, answers: &Answers) 
 }
 
 /// Evidence for an answer, with `record` as the decisive record when there is one.
-fn answered<T: Payload>(
-    registry: Registry,
-    answer: &Result<Fetched<T>, RegistryError>,
-    record: Option<&str>,
-) -> Evidence {
+fn answered<F>(registry: Registry, answer: &ToldResult<F>, record: Option<&str>) -> Evidence {
     match answer {
         Ok(f) => Evidence {
             registry,
-            status: if f.value.is_negative() {
+            status: if f.value.no_record {
                 EvidenceStatus::NotFound
             } else {
                 EvidenceStatus::Found
@@ -458,7 +454,7 @@ fn represent(applicant: &str, facts: &Facts) -> Representation {
     }
     guardian(applicant, facts)
         .or_else(|| missing_trustee(applicant, facts.person))
-        .or_else(|| parent(applicant, owner, facts.acts))
+        .or_else(|| parent(applicant, facts.acts))
         .unwrap_or_else(|| not_confirmed(facts))
 }
 
@@ -473,10 +469,11 @@ fn confirmed(role: Role, source: Registry, record_id: &str, text: Text) -> Repre
 
 /// The applicant is the owner's guardian or trustee per E-social security.
 fn guardian(applicant: &str, facts: &Facts) -> Option<Representation> {
+    let applicant = iin_number(applicant)?;
     let g = facts
         .guardianships
         .iter()
-        .find(|g| &*g.guardian_iin == applicant)?;
+        .find(|g| g.guardian == Some(applicant))?;
     let (role, id) = match g.kind {
         GuardianshipKind::Guardianship => (Role::Guardian, "rep-guardian"),
         GuardianshipKind::Trusteeship => (Role::Trustee, "rep-trustee"),
@@ -491,11 +488,10 @@ fn guardian(applicant: &str, facts: &Facts) -> Option<Representation> {
 
 /// The applicant is the trustee managing the property of an owner declared missing, per the
 /// court record GBD FL gives.
-fn missing_trustee(applicant: &str, person: Option<&Person>) -> Option<Representation> {
+fn missing_trustee(applicant: &str, person: Option<&PersonFacts>) -> Option<Representation> {
     let record = person
         .filter(|p| p.life_status == LifeStatus::Missing)?
-        .missing
-        .as_ref()
+        .missing_record()
         .filter(|m| m.trustee_iin.as_deref() == Some(applicant))?;
     let case = record.case_number.as_deref().unwrap_or_default();
     Some(confirmed(
@@ -511,23 +507,17 @@ fn missing_trustee(applicant: &str, person: Option<&Person>) -> Option<Represent
 }
 
 /// The applicant is the owner's mother or father per an IS ZAGS birth act.
-fn parent(applicant: &str, owner: &str, acts: Option<&CivilActs>) -> Option<Representation> {
-    let births = acts.into_iter().flat_map(|a| &a.birth_acts);
-    births.filter(|b| &*b.child.iin == owner).find_map(|act| {
+fn parent(applicant: &str, acts: Option<&ActsFacts>) -> Option<Representation> {
+    let applicant = iin_number(applicant)?;
+    let births = acts.into_iter().flat_map(ActsFacts::own_births);
+    births.into_iter().find_map(|(act, [mother, father])| {
         [
-            (&act.mother, Role::Mother, "rep-mother"),
-            (&act.father, Role::Father, "rep-father"),
+            (mother, Role::Mother, "rep-mother"),
+            (father, Role::Father, "rep-father"),
         ]
         .into_iter()
-        .find(|(parent, _, _)| parent.as_ref().is_some_and(|p| &*p.iin == applicant))
-        .map(|(_, role, id)| {
-            confirmed(
-                role,
-                Registry::Zags,
-                &act.act_number,
-                Text::new(id).arg("record", &act.act_number),
-            )
-        })
+        .find(|(parent, _, _)| *parent == Some(applicant))
+        .map(|(_, role, id)| confirmed(role, Registry::Zags, act, Text::new(id).arg("record", act)))
     })
 }
 
@@ -559,8 +549,8 @@ mod tests {
     use crate::decision::Service;
     use crate::iin::Iin;
     use crate::registry::{
-        BirthAct, DeathAct, Failure, Guardianship, LegalCapacity, MarriageAct, MissingRecord,
-        PersonRef, Source,
+        BirthAct, CivilActs, DeathAct, Failure, Guardianship, LegalCapacity, MarriageAct,
+        MissingRecord, Person, PersonRef, SocialStatus, Source,
     };
 
     const OWNER: &str = "061211600012";
@@ -571,9 +561,11 @@ mod tests {
         s.parse().unwrap()
     }
 
-    fn fetched<T>(value: T) -> Result<Fetched<T>, RegistryError> {
+    /// The facts of `value`, as the decider hands them to the rules.
+    fn fetched<T: crate::registry::facts::Facts>(value: T) -> ToldResult<T::Facts> {
+        let owner = Iin::parse(OWNER).unwrap();
         Ok(Fetched {
-            value: std::sync::Arc::new(value),
+            value: std::sync::Arc::new(value.told(&owner)),
             source: Source {
                 message_id: "msg".into(),
                 fetched_at: Utc::now(),
@@ -585,7 +577,7 @@ mod tests {
         })
     }
 
-    fn down<T>(registry: Registry) -> Result<Fetched<T>, RegistryError> {
+    fn down<F>(registry: Registry) -> ToldResult<F> {
         Err(RegistryError {
             registry,
             failure: Failure::Timeout(Duration::from_secs(5)),

@@ -12,7 +12,7 @@ use roxmltree::Node;
 
 use super::heap::HeapSize;
 use super::shep::{iin_payload, ShepClient};
-use super::{CodeTables, PerRegistry, Query, Registry, RegistryResult};
+use super::{CodeTables, Fetched, PerRegistry, Query, Registry, RegistryResult};
 
 /// A registry's answer: which registry gives it, how it is asked for, how it is read.
 ///
@@ -44,7 +44,24 @@ pub trait Payload: Clone + Default + PartialEq + HeapSize + Send + Sync + 'stati
 #[async_trait]
 pub trait Lookup<T>: Send + Sync {
     async fn fetch(&self, query: &Query) -> RegistryResult<T>;
+
+    /// `fetch`, and `then` with a successful answer. Behind a guard, `then` runs inside the
+    /// call every caller for the person shares, before it ends: what it keeps is there before
+    /// any later caller can start another call.
+    async fn fetch_then(&self, query: &Query, then: Option<Then<T>>) -> RegistryResult<T>
+    where
+        T: Send + Sync + 'static,
+    {
+        let result = self.fetch(query).await;
+        if let (Ok(answer), Some(then)) = (&result, then) {
+            then(answer);
+        }
+        result
+    }
 }
+
+/// What a caller does with an answer as soon as it arrives (see [`Lookup::fetch_then`]).
+pub type Then<T> = Arc<dyn Fn(&Fetched<T>) + Send + Sync>;
 
 /// The SHEP adapter of any registry: sends `T::request`, reads the answer with `T::parse`.
 pub struct ShepLookup<T> {

@@ -24,6 +24,7 @@ pub use config::{
 use shep::ShepClient;
 
 pub mod config;
+pub mod facts;
 pub mod heap;
 pub mod limits;
 mod lookup;
@@ -38,7 +39,7 @@ pub mod zags;
 
 pub use epvo::{Study, StudyForm};
 pub use gbd_fl::{CapacityStatus, Gender, LegalCapacity, LifeStatus, MissingRecord, Person};
-pub use lookup::{Lookup, MakeLookup, Payload, PayloadVisitor, Registries, ShepLookup};
+pub use lookup::{Lookup, MakeLookup, Payload, PayloadVisitor, Registries, ShepLookup, Then};
 pub use nobd::SchoolEnrolment;
 pub use social::{Disability, Guardianship, GuardianshipKind, SocialStatus};
 pub use zags::{BirthAct, CivilActs, DeathAct, MarriageAct, NameChangeAct, PersonRef};
@@ -140,7 +141,9 @@ pub struct Source {
 #[derive(PartialEq, Eq)]
 pub struct Envelope {
     pub digest: [u8; 32],
-    pub bytes: Box<str>,
+    /// `None` for an answer served from the owner-facts cache, which keeps the digest only:
+    /// the bytes were archived when the answer arrived.
+    pub bytes: Option<Box<str>>,
 }
 
 impl Envelope {
@@ -148,7 +151,7 @@ impl Envelope {
         use sha2::Digest;
         Envelope {
             digest: sha2::Sha256::digest(bytes.as_bytes()).into(),
-            bytes: bytes.into_boxed_str(),
+            bytes: Some(bytes.into_boxed_str()),
         }
     }
 
@@ -162,7 +165,7 @@ impl std::fmt::Debug for Envelope {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Envelope")
             .field("digest", &self.digest_hex())
-            .field("bytes", &self.bytes.len())
+            .field("bytes", &self.bytes.as_ref().map(|b| b.len()))
             .finish()
     }
 }
@@ -172,7 +175,7 @@ impl heap::HeapSize for Arc<Envelope> {
     /// from one cache entry share it).
     fn heap_size(&self) -> usize {
         heap::allocation(2 * size_of::<usize>() + size_of::<Envelope>())
-            + heap::allocation(self.bytes.len())
+            + heap::allocation(self.bytes.as_ref().map_or(0, |b| b.len()))
     }
 }
 

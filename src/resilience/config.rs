@@ -9,6 +9,7 @@ use figment::value::Dict;
 use figment::Figment;
 use serde::{Deserialize, Serialize};
 
+use super::owner_facts::OwnerFactsConfig;
 use super::BreakerConfig;
 use crate::registry::{PerRegistry, Registry};
 use crate::validate::{Invalid, Validate};
@@ -19,6 +20,8 @@ use crate::validate::{Invalid, Validate};
 #[serde(default)]
 pub struct ResilienceConfig {
     pub defaults: Policy,
+    /// `[resilience.owner_facts]`: the size of CheckOwner's owner-facts cache.
+    pub owner_facts: OwnerFactsConfig,
     /// `[resilience.<registry>]`: keys that differ from the defaults. An unknown table name
     /// is refused (it is no registry).
     #[serde(flatten)]
@@ -48,6 +51,9 @@ impl ResilienceConfig {
 
 impl Validate for ResilienceConfig {
     fn validate(&self) -> Result<(), Invalid> {
+        self.owner_facts
+            .validate()
+            .map_err(|e| e.under("owner_facts"))?;
         self.policies().map(drop)
     }
 }

@@ -36,13 +36,14 @@ use tokio::time::{timeout_at, Instant};
 use crate::iin::Iin;
 use crate::metrics;
 use crate::registry::heap::HeapSize;
-use crate::registry::{Failure, Fetched, Query, Registry, RegistryError};
+use crate::registry::{Failure, Fetched, Query, Registry, RegistryError, Then};
 
 pub mod breaker;
 pub mod budget;
 pub mod cache;
 pub mod config;
 mod guarded;
+pub mod owner_facts;
 pub mod reached;
 pub mod retry;
 
@@ -251,11 +252,28 @@ impl<T: HeapSize + Clone + Send + Sync + 'static> Guard<T> {
             + Sync
             + 'static,
     {
+        self.get_then(query, fetch, None).await
+    }
+
+    /// [`Guard::get`], and `then` with the registry's answer inside the shared call, before
+    /// it leaves the single-flight table (not with a cached or stale answer).
+    pub async fn get_then<F>(
+        self: &Arc<Self>,
+        query: &Query,
+        fetch: F,
+        then: Option<Then<T>>,
+    ) -> Result<Fetched<T>, RegistryError>
+    where
+        F: Fn(Query) -> BoxFuture<'static, Result<Fetched<T>, RegistryError>>
+            + Send
+            + Sync
+            + 'static,
+    {
         if let Some(hit) = self.cached(query) {
             return Ok(hit);
         }
         reached::Reached::mark(self.registry);
-        let call = self.join_or_start(query, fetch);
+        let call = self.join_or_start(query, fetch, then);
         let result = match query.callers_deadline {
             Some(deadline) => timeout_at(deadline, call).await.unwrap_or_else(|_| {
                 Err(self.error(Failure::DeadlineExceeded, self.live.load().retry_after))
@@ -281,7 +299,12 @@ impl<T: HeapSize + Clone + Send + Sync + 'static> Guard<T> {
 
     /// The call in flight for this person and token, joined with the query's deadline, or a
     /// new one started in a task of its own.
-    fn join_or_start<F>(self: &Arc<Self>, query: &Query, fetch: F) -> SharedCall<T>
+    fn join_or_start<F>(
+        self: &Arc<Self>,
+        query: &Query,
+        fetch: F,
+        then: Option<Then<T>>,
+    ) -> SharedCall<T>
     where
         F: Fn(Query) -> BoxFuture<'static, Result<Fetched<T>, RegistryError>>
             + Send
@@ -292,17 +315,19 @@ impl<T: HeapSize + Clone + Send + Sync + 'static> Guard<T> {
         let flight = flight_key(query);
         let (call, horizon) = in_flight
             .entry(flight.clone())
-            .or_insert_with(|| self.start(query, flight, fetch));
+            .or_insert_with(|| self.start(query, flight, fetch, then));
         horizon.join(query.callers_deadline);
         call.clone()
     }
 
-    /// Starts the call for `query` in a task; it leaves the single-flight table when it ends.
+    /// Starts the call for `query` in a task; it leaves the single-flight table when it ends,
+    /// after the answer went into the cache and to `then`.
     fn start<F>(
         self: &Arc<Self>,
         query: &Query,
         flight: FlightKey,
         fetch: F,
+        then: Option<Then<T>>,
     ) -> (SharedCall<T>, Horizon)
     where
         F: Fn(Query) -> BoxFuture<'static, Result<Fetched<T>, RegistryError>>
@@ -321,8 +346,13 @@ impl<T: HeapSize + Clone + Send + Sync + 'static> Guard<T> {
                     key: flight,
                 };
                 let result = guard.call(&query, &waiters, fetch).await;
-                if let (Ok(answer), true) = (&result, query.shared_cache) {
-                    guard.cache.insert(query.iin, answer, guard.lifetimes());
+                if let Ok(answer) = &result {
+                    if query.shared_cache {
+                        guard.cache.insert(query.iin, answer, guard.lifetimes());
+                    }
+                    if let Some(then) = then {
+                        then(answer);
+                    }
                 }
                 result
             }
