@@ -23,6 +23,7 @@ fn skeleton() -> String {
         "[tls]\ncert = \"{REQUIRED}\"\nkey = \"{REQUIRED}\"\nclient_ca = \"{REQUIRED}\"\n\
          [access]\n[access.clients.\"<name>\"]\nrpcs = []\n\
          [audit]\n[audit.signing]\nkey_file = \"{REQUIRED}\"\n\
+         [audit.timestamp]\nurl = \"{REQUIRED}\"\ncertificate = \"{REQUIRED}\"\n\
          [audit.postgres]\nurl = \"{REQUIRED}\"\n\
          [audit.evidence]\nkey_files = [\"{REQUIRED}\"]\n\
          [shep.signing]\n[shep.signing.http]\nurl = \"{REQUIRED}\"\n[shep.tls]\n\
@@ -155,6 +156,11 @@ const HELP: &[(&str, &str)] = &[
     ("audit.replica", "this replica's chain id; unset: $POD_NAME, else $HOSTNAME"),
     ("audit.rotate_bytes", "rotate the live audit file past this many bytes (at least 4096)"),
     ("audit.signing.key_file", "Ed25519 private key (PKCS#8 PEM) signing a checkpoint after each batch"),
+    ("audit.timestamp.certificate", "the time-stamp authority's certificate (PEM, extendedKeyUsage timeStamping critical)"),
+    ("audit.timestamp.interval", "ask the TSA at most this often; 0: a token for every checkpoint"),
+    ("audit.timestamp.retry_after", "after a failed TSA request, checkpoints go without a token for this long"),
+    ("audit.timestamp.timeout", "time allowed for one TSA request; past it the checkpoint is written without a token"),
+    ("audit.timestamp.url", "RFC 3161 time-stamp authority (http:// or https://) time-stamping each signed checkpoint"),
     ("codes.capable_status", "GBD FL capableStatus/code values and their meaning"),
     ("codes.life_status", "GBD FL lifeStatus/code values and their meaning"),
     ("connections.idle_timeout", "a connection without streams for this long is closed"),

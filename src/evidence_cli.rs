@@ -25,7 +25,7 @@ pub async fn explain(
         Ok(e) => {
             print!("{}", e.text);
             let altered = e.text.contains("INVALID") || e.text.contains("cannot be opened");
-            if e.same_outcome() && !altered {
+            if e.same_outcome() && e.same_notes && !altered {
                 ExitCode::SUCCESS
             } else {
                 ExitCode::from(1)

@@ -23,7 +23,8 @@ use tokio_postgres::Client;
 
 use crate::audit::evidence::Keys;
 use crate::audit::{postgres::error_text, DecisionRef, RegistryUse};
-use crate::decision::{rules, DecisionConfig, Outcome, OwnerQuestion, Service, Step};
+use crate::decision::legal_basis::{self, OnExpired};
+use crate::decision::{rules, DecisionConfig, Outcome, OwnerQuestion, ReasonCode, Service, Step};
 use crate::iin::{Holder, Iin};
 use crate::registry::facts::Facts;
 use crate::registry::shep::NodeExt;
@@ -54,6 +55,9 @@ pub struct Explanation {
     pub recorded: String,
     /// `None`: not re-derived (evidence purged, missing or unreadable).
     pub rederived: Option<String>,
+    /// Whether the current rules give the decision's date the legal-basis note it was given
+    /// (none, or the act's term ended or not yet begun).
+    pub same_notes: bool,
 }
 
 impl Explanation {
@@ -135,12 +139,14 @@ impl Explainer {
             }
         }
         let rederived = self.rederive(&record, &answers, &mut text);
+        let same_notes = self.rederive_notes(&record, &mut text);
         let subject = record.subject.clone();
         Ok(Explanation {
             text,
             subject,
             recorded: record.outcome,
             rederived,
+            same_notes,
         })
     }
 
@@ -291,6 +297,9 @@ impl Explainer {
                 return None;
             }
         };
+        if let Some(refused) = self.refused_by_legal_basis(record, &question, text) {
+            return Some(refused);
+        }
         let decided = if question.owner.holder() == Holder::Organisation {
             Ok(rules::organisation())
         } else {
@@ -333,6 +342,69 @@ impl Explainer {
             );
         }
         Some(now)
+    }
+
+    /// The current rules refuse a decision dated outside every act's term with
+    /// `legal_basis.on_expired = "refuse"`: what the answer would be now (the status such a
+    /// call gets), written to `text`.
+    fn refused_by_legal_basis(
+        &self,
+        record: &Record,
+        question: &OwnerQuestion,
+        text: &mut String,
+    ) -> Option<String> {
+        let rules = self.rules.load();
+        let basis = rules.legal_basis.on(question.date);
+        if rules.legal_basis.on_expired != OnExpired::Refuse || basis.note(question.date).is_none()
+        {
+            return None;
+        }
+        let _ = writeln!(
+            text,
+            "re-derived by the current rules (version {}): {REFUSED_BY_LEGAL_BASIS}, the decision \
+             date {} lies outside the term of act {} ({}) and legal_basis.on_expired = \"refuse\": \
+             DIFFERENT from the recorded {}",
+            rules::VERSION,
+            question.date,
+            basis.act.id,
+            legal_basis::term_words(basis.act),
+            record.outcome
+        );
+        Some(REFUSED_BY_LEGAL_BASIS.into())
+    }
+
+    /// The legal-basis note the current rules give the decision's date, against the notes
+    /// recorded, written to `text`: whether they are the same.
+    fn rederive_notes(&self, record: &Record, text: &mut String) -> bool {
+        let Ok(date) = NaiveDate::parse_from_str(&record.decision_date, "%Y-%m-%d") else {
+            return true; // no date: said by rederive
+        };
+        let rules = self.rules.load();
+        let basis = rules.legal_basis.on(date);
+        let now: Vec<&str> = basis
+            .note(date)
+            .map(|(code, _)| note_name(code))
+            .into_iter()
+            .collect();
+        let recorded: Vec<&str> = record.decision.notes.iter().map(String::as_str).collect();
+        let words = |notes: &[&str]| match notes {
+            [] => "none".to_owned(),
+            notes => notes.join(", "),
+        };
+        let same = now == recorded;
+        let _ = writeln!(
+            text,
+            "legal-basis note by the current rules: {} (act {}, {}; decision date {date}), {}",
+            words(&now),
+            basis.act.id,
+            legal_basis::term_words(basis.act),
+            if same {
+                "the same as recorded".to_owned()
+            } else {
+                format!("DIFFERENT from the recorded {}", words(&recorded))
+            }
+        );
+        same
     }
 
     /// The three answers the rules take, read from the archived envelopes: their facts
@@ -452,6 +524,20 @@ fn question(record: &Record) -> Result<OwnerQuestion, String> {
         deadline: None,
         step,
     })
+}
+
+/// What a decision the current rules refuse for its date is re-derived as: the status such
+/// a call is answered with.
+const REFUSED_BY_LEGAL_BASIS: &str = "FAILED_PRECONDITION";
+
+/// A legal-basis note's code as audit records name it (the contract's `ReasonCode` without
+/// its prefix; `api::convert` records them, and checks that the two agree).
+pub fn note_name(code: ReasonCode) -> &'static str {
+    match code {
+        ReasonCode::LegalBasisExpired => "LEGAL_BASIS_EXPIRED",
+        ReasonCode::LegalBasisNotYetInForce => "LEGAL_BASIS_NOT_YET_IN_FORCE",
+        _ => "OTHER",
+    }
 }
 
 /// An outcome as audit records name it.

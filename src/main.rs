@@ -65,6 +65,11 @@ enum Command {
         /// record must be covered by one: a chain recomputed without the key fails.
         #[arg(long = "public-key")]
         public_keys: Vec<PathBuf>,
+        /// A time-stamp authority's certificate (PEM) that may have signed the checkpoints'
+        /// time-stamp tokens ([audit.timestamp]); repeat it for certificates rotated out. With
+        /// at least one, every token is verified and the times they prove are shown.
+        #[arg(long = "tsa-cert")]
+        tsa_certs: Vec<PathBuf>,
     },
     /// Print every configuration key with its default and one line of help (the reference of
     /// docs/configuration.md), then exit.
@@ -143,13 +148,15 @@ async fn main() -> std::process::ExitCode {
             ca_file,
             replica,
             public_keys,
+            tsa_certs,
         }) => {
             let target = postgres.as_deref().map(|url| audit::postgres::Target {
                 url,
                 password_file: password_file.as_deref(),
                 ca_file: ca_file.as_deref(),
             });
-            return verify_audit_command(files, target, replica.as_deref(), &public_keys).await;
+            let trust = (public_keys.as_slice(), tsa_certs.as_slice());
+            return verify_audit_command(files, target, replica.as_deref(), trust).await;
         }
         Some(Command::ConfigDefaults) => {
             print!("{}", registry_gateway::config_doc::render_all());
@@ -209,20 +216,25 @@ async fn verify_audit_command(
     files: Vec<PathBuf>,
     target: Option<audit::postgres::Target<'_>>,
     replica: Option<&str>,
-    public_keys: &[PathBuf],
+    (public_keys, tsa_certs): (&[PathBuf], &[PathBuf]),
 ) -> std::process::ExitCode {
-    let keys = match load_keys(public_keys) {
-        Ok(keys) => keys,
+    let trust = match load_keys(public_keys)
+        .and_then(|keys| Ok((keys, audit::timestamp::load_certs(tsa_certs)?)))
+    {
+        Ok(trust) => trust,
         Err(e) => {
             eprintln!("verify-audit: {e}");
             return std::process::ExitCode::from(2);
         }
     };
     match target {
-        Some(target) => verify_postgres(target, replica, &keys).await,
-        None => verify_audit(files, &keys),
+        Some(target) => verify_postgres(target, replica, &trust).await,
+        None => verify_audit(files, &trust),
     }
 }
+
+/// The public keys checkpoints are verified with, and the TSA certificates of their tokens.
+type Trust = (Vec<audit::PublicKey>, Vec<audit::TsaCert>);
 
 async fn serve(cli: Cli, config: Config) -> Result<(), registry_gateway::BoxError> {
     let listener = tokio::net::TcpListener::bind(config.listen)
@@ -376,6 +388,13 @@ fn describe(config: &Config) -> Vec<String> {
         if a.signing.is_some() {
             audit.push_str("; checkpoints signed");
         }
+        if let Some(ts) = &a.timestamp {
+            let origin = reqwest::Url::parse(&ts.url).map(|u| u.origin().ascii_serialization());
+            audit.push_str(&format!(
+                ", time-stamped at {}",
+                origin.unwrap_or_else(|_| "?".into())
+            ));
+        }
         audit
     });
     let registries = match (&config.registries, &config.shep.signing) {
@@ -457,7 +476,7 @@ fn load_keys(paths: &[PathBuf]) -> Result<Vec<audit::PublicKey>, String> {
     paths.iter().map(|p| audit::PublicKey::load(p)).collect()
 }
 
-fn verify_audit(files: Vec<PathBuf>, keys: &[audit::PublicKey]) -> std::process::ExitCode {
+fn verify_audit(files: Vec<PathBuf>, (keys, tsa): &Trust) -> std::process::ExitCode {
     let chain = match files.as_slice() {
         [live] => match audit::chain_files(live) {
             Ok(chain) => chain,
@@ -468,14 +487,15 @@ fn verify_audit(files: Vec<PathBuf>, keys: &[audit::PublicKey]) -> std::process:
         },
         _ => files,
     };
-    match audit::verify_signed(&chain, keys) {
+    match audit::verify_stamped(&chain, keys, tsa) {
         Ok(report) => {
             println!(
-                "ok: {} records in {} file(s); last hash {}{}",
+                "ok: {} records in {} file(s); last hash {}{}{}",
                 report.records,
                 report.files,
                 report.last_hash,
-                checkpoints(&report)
+                checkpoints(&report),
+                timestamps(&report)
             );
             std::process::ExitCode::SUCCESS
         }
@@ -502,10 +522,41 @@ fn checkpoints(report: &audit::VerifyReport) -> String {
     }
 }
 
+/// What a report says about time-stamp tokens: the times they prove, with --tsa-cert.
+fn timestamps(report: &audit::VerifyReport) -> String {
+    let n = report.timestamped;
+    match (&report.first_timestamp, &report.last_timestamp) {
+        _ if n == 0 && report.timestamps_checked => "; no time-stamped checkpoint".into(),
+        _ if n == 0 => String::new(),
+        (Some((first, t1)), Some((last, t2))) => {
+            let mut text = format!(
+                "; {n} checkpoint(s) time-stamped, tokens verified (TSA {}): records up to seq \
+                 {first} existed at {}",
+                t1.tsa, t1.time
+            );
+            if last != first {
+                text.push_str(&format!(", up to seq {last} at {}", t2.time));
+                if t2.tsa != t1.tsa {
+                    text.push_str(&format!(" (TSA {})", t2.tsa));
+                }
+            }
+            if *last < report.records {
+                text.push_str(&format!(
+                    "; records {}..={} have no proven time yet",
+                    last + 1,
+                    report.records
+                ));
+            }
+            text
+        }
+        _ => format!("; {n} checkpoint(s) time-stamped, tokens not checked (no --tsa-cert)"),
+    }
+}
+
 async fn verify_postgres(
     target: audit::postgres::Target<'_>,
     replica: Option<&str>,
-    keys: &[audit::PublicKey],
+    (keys, tsa): &Trust,
 ) -> std::process::ExitCode {
     let unreadable = |e: String| {
         eprintln!("verify-audit: {e}");
@@ -524,12 +575,13 @@ async fn verify_postgres(
     };
     let mut intact = true;
     for replica in &replicas {
-        match audit::postgres::verify_replica(&client, replica, keys).await {
+        match audit::postgres::verify_replica(&client, replica, keys, tsa).await {
             Ok(report) => println!(
-                "ok: replica {replica}: {} records; last hash {}{}",
+                "ok: replica {replica}: {} records; last hash {}{}{}",
                 report.records,
                 report.last_hash,
-                checkpoints(&report)
+                checkpoints(&report),
+                timestamps(&report)
             ),
             Err(broken) => {
                 println!("BROKEN: {broken}");

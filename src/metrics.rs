@@ -56,6 +56,7 @@
 //! | `gateway_audit_shipped_total` | counter | — | Records shipped to PostgreSQL. |
 //! | `gateway_legal_basis_days_left` | gauge | — | Days from today (UTC+5) to the last day of the legal basis in force (`[decision.legal_basis]`, through acts that follow one another without a gap): `0` on its last day, negative once no configured act is in force (answers then carry `REASON_CODE_LEGAL_BASIS_EXPIRED`, or are refused with `on_expired = "refuse"`), `+Inf` for an act without an end. Set at start, on every decision, and after a reload at the next decision. |
 //! | `gateway_audit_ship_failures_total` | counter | — | Failed attempts to connect to PostgreSQL or to commit a batch there (each is retried). |
+//! | `gateway_audit_timestamp_failures_total` | counter | — | With `[audit.timestamp]`: failed requests to the time-stamp authority (no answer within `timeout`, an error, a token that does not verify); each one's checkpoint was written without a token. |
 
 use std::future::Future;
 use std::sync::OnceLock;
@@ -99,6 +100,7 @@ pub const AUDIT_BACKLOG_LIMIT_RECORDS: &str = "gateway_audit_backlog_limit_recor
 pub const AUDIT_POSTGRES_UP: &str = "gateway_audit_postgres_up";
 pub const AUDIT_SHIPPED_TOTAL: &str = "gateway_audit_shipped_total";
 pub const AUDIT_SHIP_FAILURES_TOTAL: &str = "gateway_audit_ship_failures_total";
+pub const AUDIT_TIMESTAMP_FAILURES_TOTAL: &str = "gateway_audit_timestamp_failures_total";
 pub const LEGAL_BASIS_DAYS_LEFT: &str = "gateway_legal_basis_days_left";
 
 /// Values of `gateway_breaker_state` (also in [`crate::status`]).
@@ -261,6 +263,7 @@ fn zeroes() {
     counter!(AUDIT_TORN_TAIL_CUT_TOTAL).absolute(0);
     counter!(AUDIT_SHIPPED_TOTAL).absolute(0);
     counter!(AUDIT_SHIP_FAILURES_TOTAL).absolute(0);
+    counter!(AUDIT_TIMESTAMP_FAILURES_TOTAL).absolute(0);
 }
 
 fn describe() {
@@ -373,6 +376,10 @@ fn describe_audit_metrics() {
     describe_counter!(
         AUDIT_SHIP_FAILURES_TOTAL,
         "Failed attempts to reach PostgreSQL or commit an audit batch there (retried)"
+    );
+    describe_counter!(
+        AUDIT_TIMESTAMP_FAILURES_TOTAL,
+        "Failed time-stamp requests: each checkpoint concerned was written without a token"
     );
 }
 
@@ -614,6 +621,10 @@ pub fn audit_shipped(records: u64) {
 }
 
 /// An attempt to reach PostgreSQL or to commit an audit batch failed.
+pub fn audit_timestamp_failure() {
+    counter!(AUDIT_TIMESTAMP_FAILURES_TOTAL).increment(1);
+}
+
 pub fn audit_ship_failure() {
     counter!(AUDIT_SHIP_FAILURES_TOTAL).increment(1);
 }

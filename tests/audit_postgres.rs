@@ -219,7 +219,7 @@ async fn concurrent_calls_give_one_contiguous_chain_in_postgres() {
 
     let client = pg.client().await;
     let public = audit::PublicKey::load(&key.public).unwrap();
-    let report = audit::postgres::verify_replica(&client, "gw-0", &[public])
+    let report = audit::postgres::verify_replica(&client, "gw-0", &[public], &[])
         .await
         .expect("an intact, signed chain");
     assert_eq!(report.records, N as u64);
@@ -232,6 +232,87 @@ async fn concurrent_calls_give_one_contiguous_chain_in_postgres() {
     assert!(
         (batches as usize) < N,
         "group commit: {batches} batches (one checkpoint each) for {N} records"
+    );
+    drop(gateway);
+}
+
+/// With `[audit.timestamp]`: the time-stamped checkpoint lines are shipped as written, and
+/// `verify-audit --postgres --tsa-cert` verifies their tokens and shows the time they prove; a
+/// token altered in the store fails naming its checkpoint.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn time_stamped_checkpoints_are_shipped_and_verified_from_postgres() {
+    let pg = Postgres::start();
+    let tsa = common::tsa::TestTsa::start("Test TSA").await;
+    let dir = tempfile::tempdir().unwrap();
+    let key = key(dir.path());
+    let mut audit = audit_config(dir.path(), "gw-ts", &pg, Durability::Postgres, &key);
+    audit.timestamp = Some(audit::TimestampConfig {
+        url: tsa.url(),
+        certificate: tsa.cert.clone(),
+        timeout: Duration::from_secs(5),
+        interval: Duration::ZERO,
+        retry_after: Duration::from_secs(30),
+    });
+    let mut gateway = in_process(audit).await;
+    for i in 0..3 {
+        check_owner(&mut gateway.client, &format!("ts-{i}"))
+            .await
+            .unwrap();
+    }
+    let client = pg.client().await;
+    let lines: Vec<String> = client
+        .query(
+            "SELECT line FROM audit_checkpoints WHERE replica = 'gw-ts' ORDER BY seq",
+            &[],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(lines.len(), 3, "{lines:?}");
+    assert!(lines.iter().all(|l| l.contains(",\"tst\":\"")), "{lines:?}");
+    let public = key.public.to_str().unwrap();
+    let cert = tsa.cert.to_str().unwrap();
+    let args = [
+        "--replica",
+        "gw-ts",
+        "--public-key",
+        public,
+        "--tsa-cert",
+        cert,
+    ];
+    let (code, out) = verify_cli(&pg, &args);
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains("3 checkpoint(s) time-stamped, tokens verified (TSA CN=Test TSA)")
+            && out.contains("up to seq 3 at 20"),
+        "{out}"
+    );
+
+    // The second checkpoint's token replaced by the first's in the store (by its owner, the
+    // append-only trigger switched off).
+    client
+        .batch_execute(
+            "ALTER TABLE audit_checkpoints DISABLE TRIGGER audit_checkpoints_append_only",
+        )
+        .await
+        .unwrap();
+    let first_tst = lines[0].rsplit_once(",\"tst\":").unwrap().1;
+    let (head, _) = lines[1].rsplit_once(",\"tst\":").unwrap();
+    let moved = format!("{head},\"tst\":{first_tst}");
+    client
+        .execute(
+            "UPDATE audit_checkpoints SET line = $1 WHERE replica = 'gw-ts' AND seq = 2",
+            &[&moved],
+        )
+        .await
+        .unwrap();
+    let (code, out) = verify_cli(&pg, &args);
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("seq 2") && out.contains("message imprint differs"),
+        "{out}"
     );
     drop(gateway);
 }
@@ -498,7 +579,7 @@ async fn outage(durability: Durability) {
     assert!(ids.contains("after"));
     let client = pg.client().await;
     let public = audit::PublicKey::load(&key.public).unwrap();
-    audit::postgres::verify_replica(&client, "gw-out", &[public])
+    audit::postgres::verify_replica(&client, "gw-out", &[public], &[])
         .await
         .expect("an intact, signed chain");
     eprintln!(

@@ -136,6 +136,75 @@ fn run(mut cmd: Command) -> (i32, String) {
     )
 }
 
+/// The legal-basis note of decision `id` (taken today under `config`'s rules) re-derived by
+/// rules whose act is in force on its date, and by rules whose act ended long before: one of
+/// the two differs from the note recorded, and says so; rules refusing a date outside the
+/// term re-derive a refusal.
+async fn legal_basis_notes_are_rederived(config: &Config, db: &tokio_postgres::Client, id: &str) {
+    use registry_gateway::decision::legal_basis::{Act, OnExpired};
+    let today = registry_gateway::decision::today();
+    let recorded = match config.decision.legal_basis.on(today).note(today) {
+        Some(_) => "LEGAL_BASIS_EXPIRED",
+        None => "none",
+    };
+    let line: String = db
+        .query_one("SELECT line FROM audit_decision($1)", &[&id])
+        .await
+        .unwrap()
+        .get(0);
+    let record: serde_json::Value = serde_json::from_str(&line).unwrap();
+    let notes = &record["decision"]["notes"];
+    match recorded {
+        "none" => assert!(notes.is_null(), "{line}"),
+        code => assert_eq!(notes, &serde_json::json!([code]), "{line}"),
+    }
+    let explain = |act: Act, on_expired: OnExpired| {
+        let mut rules = config.clone();
+        rules.decision.legal_basis.acts = vec![act];
+        rules.decision.legal_basis.on_expired = on_expired;
+        async move {
+            let explainer = Explainer::from_config(&rules, &[], None).unwrap();
+            explainer.explain(db, id).await.unwrap()
+        }
+    };
+    let date = |s: &str| chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap();
+    let in_force = Act {
+        effective_from: date("2000-01-01"),
+        effective_until: None,
+        ..Act::shipped()
+    };
+    let ended = Act {
+        effective_until: Some(date("2001-01-01")),
+        ..in_force.clone()
+    };
+    for (act, now) in [(in_force, "none"), (ended.clone(), "LEGAL_BASIS_EXPIRED")] {
+        let e = explain(act, OnExpired::Answer).await;
+        assert!(e.same_outcome(), "{}", e.text);
+        assert_eq!(e.same_notes, now == recorded, "{}", e.text);
+        let said = format!("legal-basis note by the current rules: {now} (act ");
+        assert!(e.text.contains(&said), "{said} not in\n{}", e.text);
+        let verdict = if now == recorded {
+            "the same as recorded".to_owned()
+        } else {
+            format!("DIFFERENT from the recorded {recorded}")
+        };
+        assert!(e.text.contains(&verdict), "{verdict} not in\n{}", e.text);
+    }
+    let e = explain(ended, OnExpired::Refuse).await;
+    assert_eq!(
+        e.rederived.as_deref(),
+        Some("FAILED_PRECONDITION"),
+        "{}",
+        e.text
+    );
+    assert!(!e.same_outcome());
+    assert!(
+        e.text.contains("legal_basis.on_expired = \"refuse\""),
+        "{}",
+        e.text
+    );
+}
+
 /// Rows and bytes of the archive.
 async fn archive(client: &tokio_postgres::Client) -> (i64, i64) {
     let row = client
@@ -258,6 +327,8 @@ async fn decisions_are_explained_from_their_archived_answers() {
         blobs >= 8 * 2,
         "the answers of eight persons, none for the organisation: {blobs}"
     );
+
+    legal_basis_notes_are_rederived(&gw.config, &db, &decided[0]).await;
 
     // The same person again within the TTL: IS ZAGS's and E-social security's answers come
     // from the owner-facts cache and are not stored again; GBD FL is asked afresh with

@@ -3,8 +3,10 @@
 # the tests drive besides Rust — promtool (Debian's `prometheus`, for the alert-rule tests),
 # xmlsec1 (the WS-Security interop tests), PostgreSQL's server (Debian's `postgresql`, for the
 # audit store tests, which start their own cluster), openapi-spec-validator (PyPI, pinned; it
-# checks the served OpenAPI document) and grpcio (PyPI, pinned; a real client library cancelling
-# calls and running out of time) — when they are missing, then runs `cargo test --workspace`.
+# checks the served OpenAPI document), grpcio (PyPI, pinned; a real client library cancelling
+# calls and running out of time) and openssl (the test time-stamp authority of
+# tests/timestamp.rs, `openssl ts`; the keys of tests/production_doc.rs) — when they are
+# missing, then runs `cargo test --workspace`.
 # tests/audit_sink.rs mounts a small tmpfs: run as root (or with CAP_SYS_ADMIN).
 # Extra arguments go to cargo test.
 set -euo pipefail
@@ -12,6 +14,7 @@ cd "$(dirname "$0")/.."
 need=()
 command -v promtool >/dev/null 2>&1 || need+=(prometheus)
 command -v xmlsec1 >/dev/null 2>&1 || need+=(xmlsec1)
+command -v openssl >/dev/null 2>&1 || need+=(openssl)
 # Headless Chromium renders the admin port's /status page (tests/status_page.rs).
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
 # Debian puts initdb and pg_ctl in /usr/lib/postgresql/<version>/bin, off PATH.
@@ -33,6 +36,7 @@ if ! python3 -c "import grpc" 2>/dev/null; then
 fi
 promtool --version | head -1
 xmlsec1 --version
+openssl version
 chromium --version
 "$(command -v initdb || ls /usr/lib/postgresql/*/bin/initdb | sort -V | tail -1)" --version
 exec cargo test --workspace --locked "$@"

@@ -148,6 +148,7 @@ fn explained_record(id: &str, explained: &Explanation) -> Decided {
             service: String::new(),
             step: String::new(),
             rules: crate::decision::rules::VERSION.into(),
+            notes: Vec::new(),
         }),
         ..Decided::default()
     }

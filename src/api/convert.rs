@@ -282,6 +282,11 @@ pub fn higher_education(f: Fetched<Vec<Study>>) -> pb::GetHigherEducationRespons
     }
 }
 
+/// A note's code as audit records name it (`LEGAL_BASIS_EXPIRED`).
+pub(crate) fn note_name(code: ReasonCode) -> String {
+    unprefixed(reason_code(code).as_str_name(), "REASON_CODE_").to_owned()
+}
+
 fn reason_code(code: ReasonCode) -> pb::ReasonCode {
     use pb::ReasonCode as P;
     match code {
@@ -540,6 +545,7 @@ pub fn owner_audit(question: &OwnerQuestion, result: &Result<Decision, Error>) -
             service: service_name,
             step: step_name,
             rules: decision::rules::VERSION.to_owned(),
+            notes: d.notes.iter().map(|n| note_name(n.code)).collect(),
         }),
         envelopes: d.evidence.iter().filter_map(envelope).collect(),
     }
@@ -620,6 +626,16 @@ mod tests {
                 Ok(pb::Registry::Unspecified),
                 "{r}"
             );
+        }
+    }
+
+    #[test]
+    fn explain_names_the_legal_basis_notes_as_records_do() {
+        for code in [
+            ReasonCode::LegalBasisExpired,
+            ReasonCode::LegalBasisNotYetInForce,
+        ] {
+            assert_eq!(crate::explain::note_name(code), note_name(code));
         }
     }
 }

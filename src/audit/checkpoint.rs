@@ -15,6 +15,11 @@
 //! record up to its seq: a record changed and the chain recomputed gives another hash at the
 //! next checkpoint, and records cut from the end leave a checkpoint past the chain's end.
 //! [`super::verify_signed`] checks both against the public keys it is given.
+//!
+//! With `[audit.timestamp]`, a checkpoint may end with `,"tst":"<base64>"`: an RFC 3161
+//! time-stamp token over the SHA-256 of the line as signed (everything before `,"tst"`, closed
+//! with `}`), see [`super::timestamp`]. The signature does not cover it; lines without it are
+//! read as before.
 
 use std::fmt;
 use std::path::Path;
@@ -79,6 +84,18 @@ impl Signer {
 
     /// Appends the checkpoint line (with its newline) for the chain's head `seq` / `hash`.
     pub fn write_line(&self, out: &mut Vec<u8>, seq: u64, hash: &str) {
+        self.write_stamped(out, seq, hash, |_| None);
+    }
+
+    /// [`Signer::write_line`], with the token `stamp` gives for the SHA-256 of the line as
+    /// signed, if any, as its `tst` member.
+    pub fn write_stamped(
+        &self,
+        out: &mut Vec<u8>,
+        seq: u64,
+        hash: &str,
+        stamp: impl FnOnce(&[u8; 32]) -> Option<Vec<u8>>,
+    ) {
         let body = Body {
             checkpoint: seq,
             replica: &self.replica,
@@ -91,7 +108,14 @@ impl Signer {
         out.pop(); // the closing brace
         out.extend_from_slice(b",\"signature\":\"");
         out.extend_from_slice(signature.as_bytes());
-        out.extend_from_slice(b"\"}\n");
+        out.extend_from_slice(b"\"}");
+        if let Some(token) = stamp(&Sha256::digest(&out[start..]).into()) {
+            out.pop(); // the closing brace
+            out.extend_from_slice(b",\"tst\":\"");
+            out.extend_from_slice(super::timestamp::encode(&token).as_bytes());
+            out.extend_from_slice(b"\"}");
+        }
+        out.push(b'\n');
     }
 }
 
@@ -150,6 +174,10 @@ pub(super) struct Checkpoint {
     pub hash: String,
     pub key: String,
     pub signature: String,
+    /// An RFC 3161 time-stamp token (base64 DER) over [`Checkpoint::signed_hash`], with
+    /// `[audit.timestamp]` ([`super::timestamp`]); absent in lines written without.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tst: Option<String>,
 }
 
 /// The signed part of a [`Checkpoint`].
@@ -186,6 +214,15 @@ impl Checkpoint {
             ));
         }
         Ok(cp)
+    }
+
+    /// The SHA-256 of the line as signed (without `tst`): what a time-stamp token is over.
+    pub fn signed_hash(&self) -> [u8; 32] {
+        let signed = Checkpoint {
+            tst: None,
+            ..self.clone()
+        };
+        Sha256::digest(serde_json::to_vec(&signed).expect("strings and numbers serialize")).into()
     }
 
     /// Checks the signature with the key the checkpoint names, which must be among `keys`.
@@ -253,6 +290,42 @@ mod tests {
         };
         let forged = moved.check_signature(&[public]).unwrap_err();
         assert!(forged.contains("does not verify"), "{forged}");
+    }
+
+    #[test]
+    fn a_time_stamp_token_is_the_last_member_over_the_line_as_signed() {
+        let (signer, public) = signer("gw-0");
+        let head = "b".repeat(64);
+        let mut plain = Vec::new();
+        signer.write_line(&mut plain, 9, &head);
+        let mut asked = None;
+        let mut stamped = Vec::new();
+        signer.write_stamped(&mut stamped, 9, &head, |hash| {
+            asked = Some(*hash);
+            Some(vec![1, 2, 3])
+        });
+        assert_eq!((plain.pop(), stamped.pop()), (Some(b'\n'), Some(b'\n')));
+        // Ed25519 is deterministic: the same line, the token appended as its last member.
+        assert_eq!(
+            String::from_utf8(stamped.clone()).unwrap(),
+            format!(
+                "{},\"tst\":\"AQID\"}}",
+                std::str::from_utf8(&plain[..plain.len() - 1]).unwrap()
+            )
+        );
+        let cp = Checkpoint::parse(&stamped).unwrap();
+        assert_eq!(cp.tst.as_deref(), Some("AQID"));
+        let signed: [u8; 32] = Sha256::digest(&plain).into();
+        assert_eq!((asked, cp.signed_hash()), (Some(signed), signed));
+        cp.check_signature(std::slice::from_ref(&public)).unwrap();
+        // A line without a token (written before, or while the TSA was down) is as before.
+        let old = Checkpoint::parse(&plain).unwrap();
+        assert_eq!((old.tst.as_deref(), old.signed_hash()), (None, signed));
+        // No token given: the plain line.
+        let mut untouched = Vec::new();
+        signer.write_stamped(&mut untouched, 9, &head, |_| None);
+        assert_eq!(untouched.pop(), Some(b'\n'));
+        assert_eq!(untouched, plain);
     }
 
     #[test]

@@ -14,13 +14,14 @@
 //! {"seq":42,"time":"2026-11-25T18:40:00.123+05:00","prev":"<64 hex>","request_id":"…",
 //!  "caller":"…","rpc":"…","subject":"…","applicant":"…","decision_date":"2026-11-25",
 //!  "purpose":"…","consent":"presented","consent_ref":"kdp#<32 hex>","outcome":"…","count":3,
-//!  "decision":{"id":"…","service":"…","step":"…","rules":"1"},
+//!  "decision":{"id":"…","service":"…","step":"…","rules":"1","notes":["LEGAL_BASIS_EXPIRED"]},
 //!  "registries":[{"registry":"gbd_fl","status":"found","from_cache":false,"stale":false,
 //!                 "evidence":"<64 hex>"}],
 //!  "hash":"<64 hex>"}
 //! ```
 //!
-//! `decision` (a decision's id, service, step and rules version) and `registries[].evidence`
+//! `decision` (a decision's id, service, step, rules version and the notes its answer carried,
+//! `notes` left out when none) and `registries[].evidence`
 //! (the SHA-256 of the answer's envelope as received, see [`evidence`]) are left out when
 //! empty, like the fields below.
 //!
@@ -74,7 +75,9 @@
 //! With `[audit.signing]`, each batch ends with a checkpoint line signed with an Ed25519 key
 //! the gateway reads at start ([`checkpoint`]); [`verify_signed`] (`verify-audit
 //! --public-key`) then detects a chain recomputed without the key, and records cut from the
-//! end before the last checkpoint.
+//! end before the last checkpoint. With `[audit.timestamp]` too, each checkpoint carries an
+//! RFC 3161 time-stamp token of a third party ([`timestamp`]) when the authority answered;
+//! [`verify_stamped`] (`verify-audit --tsa-cert`) verifies the tokens and reports the times.
 //!
 //! # PostgreSQL
 //!
@@ -110,6 +113,7 @@ pub mod postgres;
 mod refusals;
 mod shipper;
 mod spool;
+pub mod timestamp;
 mod verify;
 mod writer;
 
@@ -120,7 +124,8 @@ pub use checkpoint::{PublicKey, Signer};
 pub use evidence::EvidenceConfig;
 pub use postgres::{Durability, PostgresConfig};
 pub use refusals::{RefusalGate, MAX_REFUSED_RECORD_BYTES, RECORDED_PER_SECOND};
-pub use verify::{chain_files, verify, verify_signed, Broken, VerifyReport};
+pub use timestamp::{Stamp, TimestampConfig, TsaCert};
+pub use verify::{chain_files, verify, verify_signed, verify_stamped, Broken, VerifyReport};
 
 /// Records that may wait for the writer before `append` waits for a slot.
 const QUEUE: usize = 4096;
@@ -157,6 +162,8 @@ pub struct AuditConfig {
     pub replica: Option<String>,
     /// Sign a checkpoint after each batch.
     pub signing: Option<SigningConfig>,
+    /// Time-stamp signed checkpoints at an RFC 3161 authority (needs `[audit.signing]`).
+    pub timestamp: Option<TimestampConfig>,
     /// Ship the chain to PostgreSQL.
     pub postgres: Option<PostgresConfig>,
     /// How often the log is probed, busy or idle: a write (appended and cut off again), the
@@ -189,6 +196,7 @@ impl Default for AuditConfig {
             rotate_bytes: 64 * 1024 * 1024,
             replica: None,
             signing: None,
+            timestamp: None,
             postgres: None,
             probe_interval: Duration::from_secs(1),
             min_free_bytes: 64 * 1024 * 1024,
@@ -231,6 +239,17 @@ impl Validate for AuditConfig {
         if let Some(signing) = &self.signing {
             if signing.key_file.as_os_str().is_empty() {
                 return rule("signing.key_file", "must name the Ed25519 private key file");
+            }
+        }
+        if let Some(timestamp) = &self.timestamp {
+            if self.signing.is_none() {
+                return rule(
+                    "timestamp",
+                    "needs [audit.signing]: the signed checkpoints are what is time-stamped",
+                );
+            }
+            if let Err((field, text)) = timestamp.check() {
+                return rule(&format!("timestamp.{field}"), text);
             }
         }
         if let Some(evidence) = &self.evidence {
@@ -318,6 +337,11 @@ pub struct DecisionRef {
     pub step: String,
     /// The version of the rules that took it (`decision::rules::VERSION`).
     pub rules: String,
+    /// The notes the answer carried (reason codes without their prefix, e.g.
+    /// `LEGAL_BASIS_EXPIRED`); absent when none (and in records written before notes were
+    /// recorded).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
 }
 
 /// `consent` of a call that presented a consent token.
@@ -413,6 +437,8 @@ pub enum AuditError {
     Key { path: PathBuf, reason: String },
     #[error("evidence archive: {reason}")]
     Evidence { reason: String },
+    #[error("audit.timestamp.certificate: {reason}")]
+    TsaCert { reason: String },
 }
 
 impl AuditError {
@@ -494,6 +520,12 @@ impl AuditLog {
             )),
             None => None,
         };
+        let stamper = match &config.timestamp {
+            Some(ts) => {
+                Some(timestamp::Stamper::new(ts).map_err(|reason| AuditError::TsaCert { reason })?)
+            }
+            None => None,
+        };
         let store = match &config.postgres {
             Some(pg) => Some(store_head(pg, &replica).await?),
             None => None,
@@ -509,6 +541,7 @@ impl AuditLog {
         let mut writer = tokio::task::spawn_blocking(move || writer::Writer::open(&owned, signer))
             .await
             .map_err(|e| AuditError::open(&path, std::io::Error::other(e.to_string())))??;
+        writer.stamp_with(stamper);
         let mut shipping = None;
         if let (Some(pg), Some((client, head))) = (&config.postgres, store) {
             let (local_seq, local_hash) = writer.head();

@@ -19,6 +19,7 @@ use tokio_postgres::{Client, NoTls, Socket};
 use tokio_rustls::rustls;
 
 use super::checkpoint::PublicKey;
+use super::timestamp::TsaCert;
 use super::verify::{Chain, VerifyReport};
 use crate::validate::{Invalid, Validate};
 
@@ -401,6 +402,7 @@ pub async fn verify_replica(
     client: &Client,
     replica: &str,
     keys: &[PublicKey],
+    tsa: &[TsaCert],
 ) -> Result<VerifyReport, PgBroken> {
     let broken = |seq: Option<u64>, reason: String| PgBroken {
         replica: replica.to_owned(),
@@ -418,7 +420,7 @@ pub async fn verify_replica(
         .await
         .map_err(|e| broken(None, format!("cannot read: {}", error_text(&e))))?;
     pin_mut!(rows);
-    let mut chain = Chain::new(keys, Some(replica));
+    let mut chain = Chain::new(keys, Some(replica)).with_tsa(tsa);
     while let Some(row) = rows
         .try_next()
         .await

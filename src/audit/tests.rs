@@ -729,6 +729,7 @@ fn the_writer_line_is_the_sealed_entry_line() {
             service: "REGISTRATION_AT_RESIDENCE".into(),
             step: "RECEPTION".into(),
             rules: "1".into(),
+            notes: vec!["LEGAL_BASIS_EXPIRED".into()],
         }),
         registries: vec![RegistryUse {
             registry: "gbd_fl".into(),

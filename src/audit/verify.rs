@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 
 use super::checkpoint::{is_checkpoint, Checkpoint, PublicKey};
 use super::format::{peek_seq, Entry, Fault, GENESIS};
+use super::timestamp::{self, Stamp, TsaCert};
 
 /// A chain that verified.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -24,6 +25,14 @@ pub struct VerifyReport {
     pub last_checkpoint: Option<u64>,
     /// Whether every checkpoint's signature was checked (public keys were given).
     pub signed: bool,
+    /// Checkpoints with a time-stamp token, and whether the tokens were verified (TSA
+    /// certificates were given).
+    pub timestamped: u64,
+    pub timestamps_checked: bool,
+    /// The first and the last time-stamped checkpoint (seq) and what their tokens prove
+    /// (with TSA certificates).
+    pub first_timestamp: Option<(u64, Stamp)>,
+    pub last_timestamp: Option<(u64, Stamp)>,
 }
 
 /// The first broken record: `line` is 1-based (0 when the file itself cannot be read);
@@ -40,6 +49,11 @@ pub struct Broken {
 /// One chain's lines, checked as they come (see [`Chain::push`]).
 pub(super) struct Chain<'k> {
     keys: &'k [PublicKey],
+    /// Time-stamp tokens are verified against these (none: not verified).
+    tsa: &'k [TsaCert],
+    timestamped: u64,
+    first_timestamp: Option<(u64, Stamp)>,
+    last_timestamp: Option<(u64, Stamp)>,
     /// The replica every checkpoint must name (the first one's, when not fixed).
     replica: Option<String>,
     expected: u64,
@@ -54,12 +68,22 @@ impl<'k> Chain<'k> {
     pub fn new(keys: &'k [PublicKey], replica: Option<&str>) -> Chain<'k> {
         Chain {
             keys,
+            tsa: &[],
+            timestamped: 0,
+            first_timestamp: None,
+            last_timestamp: None,
             replica: replica.map(str::to_owned),
             expected: 1,
             prev: GENESIS.to_owned(),
             checkpoints: 0,
             last_checkpoint: None,
         }
+    }
+
+    /// Verifies time-stamp tokens against `tsa` (when not empty).
+    pub fn with_tsa(mut self, tsa: &'k [TsaCert]) -> Chain<'k> {
+        self.tsa = tsa;
+        self
     }
 
     /// Checks the next line (without its newline): a record continuing the chain, or a
@@ -139,9 +163,29 @@ impl<'k> Chain<'k> {
                 "the hash of seq {seq} differs from its signed checkpoint: records up to it were altered and the chain recomputed"
             )));
         }
+        self.timestamp(&cp).map_err(fault)?;
         self.checkpoints += 1;
         self.last_checkpoint = Some(seq);
         Ok(seq)
+    }
+
+    /// Verifies the checkpoint's time-stamp token, if it has one and TSA certificates were
+    /// given.
+    fn timestamp(&mut self, cp: &Checkpoint) -> Result<(), String> {
+        let Some(tst) = &cp.tst else { return Ok(()) };
+        self.timestamped += 1;
+        if self.tsa.is_empty() {
+            return Ok(());
+        }
+        let token = timestamp::decode(tst)?;
+        let stamp = timestamp::verify_token(&token, &cp.signed_hash(), self.tsa)
+            .map_err(|reason| format!("time-stamp token: {reason}"))?;
+        let stamped = Some((cp.checkpoint, stamp));
+        if self.first_timestamp.is_none() {
+            self.first_timestamp.clone_from(&stamped);
+        }
+        self.last_timestamp = stamped;
+        Ok(())
     }
 
     /// The chain's end: with keys, every record must be covered by a checkpoint.
@@ -178,6 +222,10 @@ impl<'k> Chain<'k> {
             checkpoints: self.checkpoints,
             last_checkpoint: self.last_checkpoint,
             signed: !self.keys.is_empty(),
+            timestamped: self.timestamped,
+            timestamps_checked: !self.tsa.is_empty(),
+            first_timestamp: self.first_timestamp.clone(),
+            last_timestamp: self.last_timestamp.clone(),
         }
     }
 }
@@ -194,7 +242,17 @@ pub fn verify(paths: &[PathBuf]) -> Result<VerifyReport, Broken> {
 /// [`verify`], and every checkpoint signed by one of `keys`, the last one covering the last
 /// record (when `keys` is not empty).
 pub fn verify_signed(paths: &[PathBuf], keys: &[PublicKey]) -> Result<VerifyReport, Broken> {
-    let mut chain = Chain::new(keys, None);
+    verify_stamped(paths, keys, &[])
+}
+
+/// [`verify_signed`], and every checkpoint's time-stamp token verified against `tsa` (when
+/// not empty).
+pub fn verify_stamped(
+    paths: &[PathBuf],
+    keys: &[PublicKey],
+    tsa: &[TsaCert],
+) -> Result<VerifyReport, Broken> {
+    let mut chain = Chain::new(keys, None).with_tsa(tsa);
     let mut last = None;
     for path in paths {
         let broken = |line: u64, seq: Option<u64>, reason: String| Broken {

@@ -13,6 +13,7 @@ use tokio::sync::{oneshot, watch, OwnedSemaphorePermit};
 
 use super::checkpoint::{is_checkpoint, Checkpoint, Signer};
 use super::format::{now, Entry, GENESIS};
+use super::timestamp::Stamper;
 use super::verify::{parent, rotated_files, rotated_path};
 use super::{AuditConfig, AuditError, AuditRecord, FsyncPolicy, MAX_BATCH};
 
@@ -122,6 +123,8 @@ pub(super) struct Writer {
     writable: Arc<AtomicBool>,
     /// Signs a checkpoint after each batch (`[audit.signing]`).
     signer: Option<Arc<Signer>>,
+    /// Time-stamps checkpoints (`[audit.timestamp]`).
+    stamper: Option<Stamper>,
     /// The shipper's side, with `[audit.postgres]`.
     link: Option<Link>,
     /// The timer's probe: how often, when last, the free-space floor and whether the file
@@ -178,6 +181,7 @@ impl Writer {
             claim: Some(claim),
             writable: Arc::new(AtomicBool::new(true)),
             signer,
+            stamper: None,
             link: None,
             probe_interval: config.probe_interval,
             last_probe: Instant::now(),
@@ -208,6 +212,11 @@ impl Writer {
             "audit log: the last record had no checkpoint (a write cut by a crash); signed it now"
         );
         Ok(())
+    }
+
+    /// Time-stamps the checkpoints of the batches from now on.
+    pub fn stamp_with(&mut self, stamper: Option<Stamper>) {
+        self.stamper = stamper;
     }
 
     /// The last record written: its seq and hash.
@@ -431,7 +440,10 @@ impl Writer {
             prev = super::format::write_line(&mut buf, seq, &time, &prev, record);
         }
         if let Some(signer) = &self.signer {
-            signer.write_line(&mut buf, seq, &prev);
+            let stamper = &mut self.stamper;
+            signer.write_stamped(&mut buf, seq, &prev, |hash| {
+                stamper.as_mut()?.stamp(hash, seq)
+            });
         }
         let mut out: &File = file;
         if let Err(e) = out.write_all(&buf) {

@@ -5,6 +5,7 @@
 pub mod pki;
 pub mod postgres;
 pub mod signing;
+pub mod tsa;
 
 use std::collections::HashSet;
 use std::net::SocketAddr;
