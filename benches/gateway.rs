@@ -1023,6 +1023,14 @@ async fn memory(_: &metrics::PrometheusHandle) {
         big.weighed / persons,
         if per_person <= 200 { "yes" } else { "no" }
     );
+    fakes::ENVELOPES.store(true, std::sync::atomic::Ordering::Relaxed);
+    let signed = fill_facts(persons).await;
+    fakes::ENVELOPES.store(false, std::sync::atomic::Ordering::Relaxed);
+    println!(
+        "| ↳ the same, each answer with its envelope's digest (answers over the bus) | — | {} bytes per person measured; the cache's own count: {} per person | — |",
+        signed.rss_after.saturating_sub(signed.rss_before) / persons,
+        signed.weighed / persons,
+    );
     let ratio = big.hit_p99.as_secs_f64() / small.hit_p99.as_secs_f64();
     println!(
         "| ↳ warm owner facts of one person (GBD FL + ZAGS + E-social), {persons} kept vs 1,000 | p99 within 1.2 × | p50 {:.1} µs, p99 {:.1} µs vs p50 {:.1} µs, p99 {:.1} µs ({ratio:.2} ×) | {} |",
@@ -1270,14 +1278,23 @@ mod fakes {
             .collect()
     }
 
+    /// Whether the fakes' answers come with an envelope (as answers over the bus do).
+    pub static ENVELOPES: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
     fn source() -> Source {
+        static ENVELOPE: std::sync::OnceLock<Arc<Envelope>> = std::sync::OnceLock::new();
+        let with = ENVELOPES.load(std::sync::atomic::Ordering::Relaxed);
         Source {
             message_id: MessageId::Uuid(uuid::Uuid::new_v4()),
             fetched_at: Utc::now(),
             from_cache: false,
             stale: false,
             age: std::time::Duration::ZERO,
-            envelope: None,
+            envelope: with.then(|| {
+                ENVELOPE
+                    .get_or_init(|| Arc::new(Envelope::new("<Envelope/>".into())))
+                    .clone()
+            }),
         }
     }
 

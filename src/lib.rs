@@ -39,6 +39,12 @@
 use std::future::Future;
 use tokio::net::TcpListener;
 
+/// mimalloc as the global allocator, with the `mimalloc` feature (for tests, benchmarks and
+/// the binary alike).
+#[cfg(feature = "mimalloc")]
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 pub mod access;
 pub mod api;
 pub mod audit;

@@ -96,12 +96,27 @@ enum State {
     NoRecord,
 }
 
-/// What few answers have: a digest of the envelope as received (answers over the bus), a
-/// message id that is not a UUID.
+/// What not every answer has: the SHA-256 of its envelope as received (answers over the bus;
+/// 112 bytes for the three), a message id that is not a UUID (rarer still: boxed again).
 #[derive(Debug, Default)]
 struct Rare {
-    digests: [Option<[u8; 32]>; 3],
-    text_ids: [Option<Box<str>>; 3],
+    digests: [[u8; 32]; 3],
+    has_digest: [bool; 3],
+    text_ids: Option<Box<[Option<Box<str>>; 3]>>,
+}
+
+impl Rare {
+    fn digest(&self, slot: usize) -> Option<[u8; 32]> {
+        self.has_digest[slot].then_some(self.digests[slot])
+    }
+
+    fn text_id(&self, slot: usize) -> Option<&str> {
+        self.text_ids.as_ref().and_then(|t| t[slot].as_deref())
+    }
+
+    fn is_empty(&self) -> bool {
+        !self.has_digest.contains(&true) && self.text_ids.is_none()
+    }
 }
 
 /// One person: the three registries' answers, reduced to their facts. The parts of the
@@ -167,10 +182,12 @@ impl Entry {
                     + allocation(s.guardianships.capacity() * size_of::<Ward>())
                     + allocation(s.disabilities.capacity() * size_of::<DisabilityFacts>())
             })
-            + self
-                .rare
-                .as_ref()
-                .map_or(0, |r| allocation(size_of_val(&**r)))
+            + self.rare.as_ref().map_or(0, |r| {
+                allocation(size_of_val(&**r))
+                    + r.text_ids
+                        .as_ref()
+                        .map_or(0, |t| allocation(size_of_val(&**t)))
+            })
     }
 }
 
@@ -336,11 +353,11 @@ impl OwnerFactsCache {
         let age = self.alive(&said, T::SLOT, now, !stale)?;
         entry.used = true;
         let rare = entry.rare.as_deref();
-        let message_id = match rare.and_then(|r| r.text_ids[T::SLOT].as_deref()) {
+        let message_id = match rare.and_then(|r| r.text_id(T::SLOT)) {
             Some(text) => MessageId::Text(text.into()),
             None => MessageId::Uuid(uuid::Uuid::from_bytes(said.uuid)),
         };
-        let envelope = rare.and_then(|r| r.digests[T::SLOT]).map(|digest| {
+        let envelope = rare.and_then(|r| r.digest(T::SLOT)).map(|digest| {
             Arc::new(Envelope {
                 digest,
                 bytes: None,
@@ -601,9 +618,16 @@ fn set_rare(
         return;
     }
     let r = rare.get_or_insert_with(Box::default);
-    r.digests[slot] = digest;
-    r.text_ids[slot] = text_id;
-    if r.digests.iter().all(Option::is_none) && r.text_ids.iter().all(Option::is_none) {
+    r.has_digest[slot] = digest.is_some();
+    r.digests[slot] = digest.unwrap_or_default();
+    if text_id.is_some() || r.text_ids.is_some() {
+        let ids = r.text_ids.get_or_insert_with(Box::default);
+        ids[slot] = text_id;
+        if ids.iter().all(Option::is_none) {
+            r.text_ids = None;
+        }
+    }
+    if r.is_empty() {
         *rare = None;
     }
 }
