@@ -473,18 +473,7 @@ impl AuditLog {
     pub async fn open(config: &AuditConfig) -> Result<AuditLog, AuditError> {
         config.validate().map_err(AuditError::Config)?;
         let path = config.path.clone();
-        let replica = match config.replica_id() {
-            Some(replica) => replica,
-            None if config.signing.is_none() && config.postgres.is_none() => String::new(),
-            // Checked here, not in validate(): the environment is the pod's, at start.
-            None => {
-                return Err(AuditError::Config(Invalid::new(
-                    "replica",
-                    "must be set, or POD_NAME or HOSTNAME in the environment, with \
-                     [audit.signing] or [audit.postgres]",
-                )))
-            }
-        };
+        let replica = replica_id(config)?;
         let signer = match &config.signing {
             Some(signing) => Some(Arc::new(
                 Signer::load(&signing.key_file, &replica).map_err(|reason| AuditError::Key {
@@ -511,67 +500,14 @@ impl AuditLog {
             .map_err(|e| AuditError::open(&path, std::io::Error::other(e.to_string())))??;
         let mut shipping = None;
         if let (Some(pg), Some((client, head))) = (&config.postgres, store) {
-            let (local_seq, local_hash) = writer.head();
-            if local_seq < head.seq {
-                if local_seq > 0 {
-                    let theirs = postgres::hash_at(&client, &replica, local_seq)
-                        .await
-                        .map_err(|reason| AuditError::Postgres { reason })?;
-                    if theirs.as_deref() != Some(local_hash.as_str()) {
-                        return Err(AuditError::Postgres {
-                            reason: format!(
-                                "the local chain and PostgreSQL differ at seq {local_seq}: two \
-                                 chains under one replica id ({replica:?})"
-                            ),
-                        });
-                    }
-                }
-                tracing::warn!(
-                    replica = %replica,
-                    local = local_seq,
-                    store = head.seq,
-                    "audit: the local files end before the chain in PostgreSQL (a new or \
-                     rolled-back disk); continuing from PostgreSQL"
-                );
-                writer.continue_from(head.seq, head.hash.clone());
-            } else if head.seq > 0 {
-                let live = path.clone();
-                let (seq, hash) = (head.seq, head.hash.clone());
-                tokio::task::spawn_blocking(move || spool::Spool::after(&live, seq, &hash))
-                    .await
-                    .map_err(|e| AuditError::open(&path, std::io::Error::other(e.to_string())))?
-                    .map_err(|reason| AuditError::Postgres { reason })?;
-            }
-            let shared = shipper::Shared::new(head.seq, true);
-            let (written, written_rx) = tokio::sync::watch::channel(0);
-            writer.link(writer::Link {
-                written,
-                shipped: shared.shipped.clone(),
-                max_backlog: pg.max_backlog,
-            });
-            crate::metrics::audit_backlog_limit(pg.max_backlog);
-            let (closing, closing_rx) = tokio::sync::watch::channel(false);
-            let task = tokio::spawn(
-                shipper::Shipper {
-                    config: pg.clone(),
-                    replica: replica.clone(),
-                    live: path.clone(),
-                    evidence: evidence.is_some().then(|| evidence::spool_dir(&path)),
-                    shared: shared.clone(),
-                    written: written_rx,
-                    closing: closing_rx,
-                    probe_interval: config.probe_interval,
-                }
-                .run(Some(client)),
-            );
-            shipping = Some(Shipping {
-                shared,
-                durability: pg.durability,
-                ack_timeout: pg.ack_timeout,
-                drain_timeout: pg.drain_timeout,
-                closing,
-                task: std::sync::Mutex::new(Some(task)),
-            });
+            join_store_chain(&mut writer, &client, &head, &replica, &path).await?;
+            let shipper = ShipperStart {
+                config,
+                pg,
+                replica,
+                evidence: evidence.is_some(),
+            };
+            shipping = Some(shipper.start(&mut writer, client, head.seq));
         }
         let writable = writer.writable();
         let (tx, rx) = std::sync::mpsc::channel();
@@ -751,6 +687,117 @@ fn spawn_or_lose(work: impl std::future::Future<Output = ()> + Send + 'static) {
 
 /// Connects to the store (migrating it when configured) and reads where `replica`'s chain
 /// ends there.
+/// The replica id the log's records carry: required with `[audit.signing]` or
+/// `[audit.postgres]`, empty without them.
+fn replica_id(config: &AuditConfig) -> Result<String, AuditError> {
+    match config.replica_id() {
+        Some(replica) => Ok(replica),
+        None if config.signing.is_none() && config.postgres.is_none() => Ok(String::new()),
+        // Checked here, not in validate(): the environment is the pod's, at start.
+        None => Err(AuditError::Config(Invalid::new(
+            "replica",
+            "must be set, or POD_NAME or HOSTNAME in the environment, with \
+             [audit.signing] or [audit.postgres]",
+        ))),
+    }
+}
+
+/// Continues the local chain from PostgreSQL's `head` when the local files end before it (a
+/// new or rolled-back disk; refused when the two chains differ where both have records), or
+/// drops from the spool what PostgreSQL already holds.
+async fn join_store_chain(
+    writer: &mut writer::Writer,
+    client: &tokio_postgres::Client,
+    head: &postgres::Head,
+    replica: &str,
+    path: &std::path::Path,
+) -> Result<(), AuditError> {
+    let (local_seq, local_hash) = writer.head();
+    if local_seq < head.seq {
+        if local_seq > 0 {
+            let theirs = postgres::hash_at(client, replica, local_seq)
+                .await
+                .map_err(|reason| AuditError::Postgres { reason })?;
+            if theirs.as_deref() != Some(local_hash.as_str()) {
+                return Err(AuditError::Postgres {
+                    reason: format!(
+                        "the local chain and PostgreSQL differ at seq {local_seq}: two \
+                         chains under one replica id ({replica:?})"
+                    ),
+                });
+            }
+        }
+        tracing::warn!(
+            replica = %replica,
+            local = local_seq,
+            store = head.seq,
+            "audit: the local files end before the chain in PostgreSQL (a new or \
+             rolled-back disk); continuing from PostgreSQL"
+        );
+        writer.continue_from(head.seq, head.hash.clone());
+    } else if head.seq > 0 {
+        let live = path.to_path_buf();
+        let (seq, hash) = (head.seq, head.hash.clone());
+        tokio::task::spawn_blocking(move || spool::Spool::after(&live, seq, &hash))
+            .await
+            .map_err(|e| AuditError::open(path, std::io::Error::other(e.to_string())))?
+            .map_err(|reason| AuditError::Postgres { reason })?;
+    }
+    Ok(())
+}
+
+/// What starting the shipper to PostgreSQL needs besides the writer and the store's client.
+struct ShipperStart<'a> {
+    config: &'a AuditConfig,
+    pg: &'a PostgresConfig,
+    replica: String,
+    /// Whether `[audit.evidence]` is configured (its spool is shipped too).
+    evidence: bool,
+}
+
+impl ShipperStart<'_> {
+    /// Links `writer` to a new shipper task that takes records after `shipped` (the store's
+    /// head) to PostgreSQL.
+    fn start(
+        self,
+        writer: &mut writer::Writer,
+        client: tokio_postgres::Client,
+        shipped: u64,
+    ) -> Shipping {
+        let (config, pg, path) = (self.config, self.pg, &self.config.path);
+        let shared = shipper::Shared::new(shipped, true);
+        let (written, written_rx) = tokio::sync::watch::channel(0);
+        writer.link(writer::Link {
+            written,
+            shipped: shared.shipped.clone(),
+            max_backlog: pg.max_backlog,
+        });
+        crate::metrics::audit_backlog_limit(pg.max_backlog);
+        let (closing, closing_rx) = tokio::sync::watch::channel(false);
+        let task = tokio::spawn(
+            shipper::Shipper {
+                config: pg.clone(),
+                replica: self.replica,
+                live: path.clone(),
+                evidence: self.evidence.then(|| evidence::spool_dir(path)),
+                shared: shared.clone(),
+                written: written_rx,
+                closing: closing_rx,
+                probe_interval: config.probe_interval,
+            }
+            .run(Some(client)),
+        );
+        Shipping {
+            shared,
+            durability: pg.durability,
+            ack_timeout: pg.ack_timeout,
+            drain_timeout: pg.drain_timeout,
+            closing,
+            task: std::sync::Mutex::new(Some(task)),
+        }
+    }
+}
+
 async fn store_head(
     pg: &PostgresConfig,
     replica: &str,
