@@ -22,8 +22,8 @@ use shep_wss::{TrustStore, Verdict, VerifyOptions};
 use tokio_postgres::Client;
 
 use crate::audit::evidence::Keys;
-use crate::audit::{postgres::error_text, DecisionRef, RegistryUse};
-use crate::decision::{rules, DecisionConfig, Outcome, OwnerQuestion, Service, Step};
+use crate::audit::{postgres::error_text, CallOutcome, DecisionRef, RegistryUse};
+use crate::decision::{rules, DecisionConfig, OwnerQuestion, Service, Step};
 use crate::iin::{Holder, Iin};
 use crate::registry::shep::NodeExt;
 use crate::registry::{
@@ -70,9 +70,10 @@ struct Record {
     applicant: String,
     #[serde(default)]
     decision_date: String,
+    /// As the record holds it (also one of an older gateway).
     outcome: String,
     decision: DecisionRef,
-    registries: Vec<RegistryUse>,
+    registries: Vec<RegistryUse<String, String>>,
 }
 
 /// One archived answer as found in the store.
@@ -177,7 +178,12 @@ impl Explainer {
     }
 
     /// One registry's answer: opened, its digest checked, its signature verified again.
-    fn answer(&self, used: &RegistryUse, blobs: &[(String, Blob)], time: &str) -> Answer {
+    fn answer(
+        &self,
+        used: &RegistryUse<String, String>,
+        blobs: &[(String, Blob)],
+        time: &str,
+    ) -> Answer {
         let mut answer = Answer {
             registry: used.registry.clone(),
             status: used.status.clone(),
@@ -308,7 +314,7 @@ impl Explainer {
         let _ = writeln!(text, "facts read: {:?}", d.owner);
         let codes: Vec<String> = d.reasons.iter().map(|r| format!("{:?}", r.code)).collect();
         let _ = writeln!(text, "reasons: {}", codes.join(", "));
-        let now = outcome_name(d.outcome).to_owned();
+        let now = CallOutcome::Decided(d.outcome).to_string();
         if now == record.outcome {
             let _ = writeln!(
                 text,
@@ -448,15 +454,6 @@ fn question(record: &Record) -> Result<OwnerQuestion, String> {
         deadline: None,
         step,
     })
-}
-
-/// An outcome as audit records name it.
-pub fn outcome_name(o: Outcome) -> &'static str {
-    match o {
-        Outcome::OperationalHall => "OPERATIONAL_HALL",
-        Outcome::Online => "ONLINE",
-        Outcome::RefusedHere => "REFUSED_HERE",
-    }
 }
 
 fn format_hex(bytes: &[u8]) -> String {

@@ -6,7 +6,7 @@ use tonic::{Request, Response, Status};
 
 use super::call::{Audited, Decided, Edge, Ledger};
 use super::{convert, parse_iin, pb};
-use crate::audit::{DecisionRef, RegistryUse};
+use crate::audit::{CallOutcome, DecisionRef, RegistryUse};
 use crate::error::Error;
 use crate::explain::{Explanation, Remote};
 use crate::registry::PerRegistry;
@@ -45,8 +45,8 @@ impl AdminService {
 }
 
 impl Audited for pb::ExplainDecisionResponse {
-    fn outcome(&self) -> String {
-        "EXPLAINED".into()
+    fn outcome(&self) -> CallOutcome {
+        CallOutcome::Explained
     }
     fn registries(&self) -> Vec<RegistryUse> {
         Vec::new()
@@ -54,8 +54,8 @@ impl Audited for pb::ExplainDecisionResponse {
 }
 
 impl Audited for pb::InvalidatePersonResponse {
-    fn outcome(&self) -> String {
-        "INVALIDATED".into()
+    fn outcome(&self) -> CallOutcome {
+        CallOutcome::Invalidated
     }
     fn registries(&self) -> Vec<RegistryUse> {
         Vec::new()
@@ -63,8 +63,8 @@ impl Audited for pb::InvalidatePersonResponse {
 }
 
 impl Audited for pb::GetRegistryStatusResponse {
-    fn outcome(&self) -> String {
-        "OK".into()
+    fn outcome(&self) -> CallOutcome {
+        CallOutcome::Ok
     }
     fn registries(&self) -> Vec<RegistryUse> {
         Vec::new()
@@ -142,14 +142,13 @@ impl pb::gateway_admin_service_server::GatewayAdminService for AdminService {
 fn explained_record(id: &str, explained: &Explanation) -> Decided {
     Decided {
         subject: Some(explained.subject.clone()),
-        outcome: "EXPLAINED".into(),
         decision: Some(DecisionRef {
             id: id.to_owned(),
             service: String::new(),
             step: String::new(),
             rules: crate::decision::rules::VERSION.into(),
         }),
-        ..Decided::default()
+        ..Decided::new(CallOutcome::Explained, Vec::new())
     }
 }
 

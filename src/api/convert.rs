@@ -1,13 +1,13 @@
 //! Domain -> protobuf, in one place.
 
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
 use chrono::NaiveDate;
 
 use super::call::Audited;
 use super::call::Decided;
 use super::pb;
-use crate::audit::{DecisionRef, RegistryUse};
+use crate::audit::{CallOutcome, DecisionRef, RegistryOutcome, RegistryUse};
 use crate::decision::dwelling::{DwellingDecision, OwnerReason};
 use crate::decision::legal_basis::{Act, Term};
 use crate::decision::DecisionConfig;
@@ -18,26 +18,34 @@ use crate::decision::{
 use crate::error::Error;
 use crate::i18n::{Bundles, Catalogue, Lang, Text};
 use crate::registry::{
-    self, CapacityStatus, CivilActs, Fetched, Gender, GuardianshipKind, LifeStatus, PerRegistry,
-    Person, Registry, SchoolEnrolment, SocialStatus, Source, Study, StudyForm,
+    self, CapacityStatus, CivilActs, Fetched, Gender, GuardianshipKind, LifeStatus, Person,
+    Registry, SchoolEnrolment, SocialStatus, Source, Study, StudyForm,
 };
 
 fn date(d: Option<NaiveDate>) -> String {
     d.map(|d| d.to_string()).unwrap_or_default()
 }
 
-/// The contract's value for a registry: the one named by its key (`gbd_fl` ->
-/// `REGISTRY_GBD_FL`).
+/// The contract's value for a registry. A registry without one does not compile here.
 pub fn registry(r: Registry) -> i32 {
-    static CODES: OnceLock<PerRegistry<i32>> = OnceLock::new();
-    CODES.get_or_init(|| {
-        PerRegistry::from_fn(|r| {
-            let name = format!("REGISTRY_{}", r.key().to_ascii_uppercase());
-            pb::Registry::from_str_name(&name)
-                .unwrap_or(pb::Registry::Unspecified)
-                .into()
-        })
-    })[r]
+    contract_registry(r).into()
+}
+
+fn contract_registry(r: Registry) -> pb::Registry {
+    match r {
+        Registry::GbdFl => pb::Registry::GbdFl,
+        Registry::Zags => pb::Registry::Zags,
+        Registry::SocialSecurity => pb::Registry::SocialSecurity,
+        Registry::Nobd => pb::Registry::Nobd,
+        Registry::Epvo => pb::Registry::Epvo,
+    }
+}
+
+/// The registry a contract value names (none for `REGISTRY_UNSPECIFIED`).
+fn registry_of(r: pb::Registry) -> Option<Registry> {
+    Registry::ALL
+        .into_iter()
+        .find(|&ours| contract_registry(ours) == r)
 }
 
 fn timestamp(source: &Source) -> prost_types::Timestamp {
@@ -505,11 +513,7 @@ pub fn owner_audit(question: &OwnerQuestion, result: &Result<Decision, Error>) -
     let d = match result {
         Ok(d) => d,
         Err(e) => {
-            return Decided {
-                outcome: e.audit_outcome(),
-                registries: e.audit_registries(),
-                ..Decided::default()
-            }
+            return Decided::new(e.audit_outcome(), e.audit_registries());
         }
     };
     let envelope = |e: &decision::Evidence| e.source.as_ref().and_then(|s| s.envelope.clone());
@@ -521,18 +525,16 @@ pub fn owner_audit(question: &OwnerQuestion, result: &Result<Decision, Error>) -
         .unwrap_or_default();
     Decided {
         subject: None,
-        outcome: unprefixed(outcome(d.outcome).as_str_name(), "OUTCOME_").to_owned(),
+        outcome: CallOutcome::Decided(d.outcome),
         registries: d
             .evidence
             .iter()
             .map(|e| RegistryUse {
+                registry: e.registry,
+                status: e.status.into(),
+                from_cache: e.source.as_ref().is_some_and(|s| s.from_cache),
+                stale: e.source.as_ref().is_some_and(|s| s.stale),
                 evidence: envelope(e).map(|e| e.digest_hex()),
-                ..registry_use(&evidence(
-                    e.registry,
-                    e.status,
-                    String::new(),
-                    e.source.as_ref(),
-                ))
             })
             .collect(),
         decision: Some(DecisionRef {
@@ -551,31 +553,49 @@ fn unprefixed<'a>(name: &'a str, prefix: &str) -> &'a str {
     name.strip_prefix(prefix).unwrap_or(name)
 }
 
-/// What an audit record needs of an evidence entry.
-fn registry_use(e: &pb::Evidence) -> RegistryUse {
-    RegistryUse {
-        registry: unprefixed(e.registry().as_str_name(), "REGISTRY_").to_ascii_lowercase(),
-        status: unprefixed(e.status().as_str_name(), "EVIDENCE_STATUS_").to_ascii_lowercase(),
+/// What an audit record needs of an evidence entry (none for a value the gateway never
+/// gives: an unspecified registry or status).
+fn registry_use(e: &pb::Evidence) -> Option<RegistryUse> {
+    let status = match e.status() {
+        pb::EvidenceStatus::Unspecified => return None,
+        pb::EvidenceStatus::Found => RegistryOutcome::Found,
+        pb::EvidenceStatus::NotFound => RegistryOutcome::NotFound,
+        pb::EvidenceStatus::Unavailable => RegistryOutcome::Unavailable,
+        pb::EvidenceStatus::NotConsulted => RegistryOutcome::NotConsulted,
+    };
+    Some(RegistryUse {
+        registry: registry_of(e.registry())?,
+        status,
         from_cache: e.from_cache,
         stale: e.stale,
         evidence: None,
+    })
+}
+
+/// What a record names a CheckOwner or CheckDwelling outcome.
+fn call_outcome(o: pb::Outcome) -> CallOutcome {
+    match o {
+        pb::Outcome::Unspecified => CallOutcome::Unspecified,
+        pb::Outcome::OperationalHall => CallOutcome::Decided(Outcome::OperationalHall),
+        pb::Outcome::Online => CallOutcome::Decided(Outcome::Online),
+        pb::Outcome::RefusedHere => CallOutcome::Decided(Outcome::RefusedHere),
     }
 }
 
 impl Audited for pb::CheckOwnerResponse {
-    fn outcome(&self) -> String {
-        unprefixed(self.outcome().as_str_name(), "OUTCOME_").to_owned()
+    fn outcome(&self) -> CallOutcome {
+        call_outcome(self.outcome())
     }
     fn registries(&self) -> Vec<RegistryUse> {
-        self.evidence.iter().map(registry_use).collect()
+        self.evidence.iter().filter_map(registry_use).collect()
     }
 }
 
 /// A dwelling's records are per owner (see `api::dwelling`); this is only what a record
 /// would say of the dwelling as a whole.
 impl Audited for pb::CheckDwellingResponse {
-    fn outcome(&self) -> String {
-        unprefixed(self.outcome().as_str_name(), "OUTCOME_").to_owned()
+    fn outcome(&self) -> CallOutcome {
+        call_outcome(self.outcome())
     }
     fn registries(&self) -> Vec<RegistryUse> {
         Vec::new()
@@ -591,8 +611,8 @@ pub struct Found<R> {
 /// What the audit records of a found answer from `registry`.
 pub fn found_in(registry: Registry, source: &Source) -> RegistryUse {
     RegistryUse {
-        registry: registry.key().to_owned(),
-        status: "found".to_owned(),
+        registry,
+        status: RegistryOutcome::Found,
         from_cache: source.from_cache,
         stale: source.stale,
         evidence: source.envelope.as_ref().map(|e| e.digest_hex()),
@@ -600,8 +620,8 @@ pub fn found_in(registry: Registry, source: &Source) -> RegistryUse {
 }
 
 impl<R> Audited for Found<R> {
-    fn outcome(&self) -> String {
-        "FOUND".into()
+    fn outcome(&self) -> CallOutcome {
+        CallOutcome::Found
     }
     fn registries(&self) -> Vec<RegistryUse> {
         vec![self.used.clone()]
@@ -613,13 +633,46 @@ mod tests {
     use super::*;
 
     #[test]
-    fn every_registry_has_its_value_in_the_contract() {
+    fn every_registry_has_its_own_value_in_the_contract() {
         for r in Registry::ALL {
-            assert_ne!(
-                pb::Registry::try_from(registry(r)),
-                Ok(pb::Registry::Unspecified),
-                "{r}"
-            );
+            assert_ne!(contract_registry(r), pb::Registry::Unspecified, "{r}");
+            assert_eq!(registry_of(contract_registry(r)), Some(r), "{r}");
+        }
+        assert_eq!(registry_of(pb::Registry::Unspecified), None);
+    }
+
+    /// A record's words are the contract's value names without their prefix, as they were
+    /// when the audit built them from those names.
+    #[test]
+    fn a_record_names_outcomes_and_registries_by_the_contracts_words() {
+        for o in [
+            pb::Outcome::Unspecified,
+            pb::Outcome::OperationalHall,
+            pb::Outcome::Online,
+            pb::Outcome::RefusedHere,
+        ] {
+            let word = unprefixed(o.as_str_name(), "OUTCOME_");
+            assert_eq!(call_outcome(o).to_string(), word);
+        }
+        for r in Registry::ALL {
+            let word = unprefixed(contract_registry(r).as_str_name(), "REGISTRY_");
+            assert_eq!(r.key(), word.to_ascii_lowercase());
+        }
+        for status in [
+            pb::EvidenceStatus::Found,
+            pb::EvidenceStatus::NotFound,
+            pb::EvidenceStatus::Unavailable,
+            pb::EvidenceStatus::NotConsulted,
+        ] {
+            let e = pb::Evidence {
+                registry: registry(Registry::Zags),
+                status: status.into(),
+                ..pb::Evidence::default()
+            };
+            let used = serde_json::to_value(registry_use(&e).unwrap()).unwrap();
+            let word = unprefixed(status.as_str_name(), "EVIDENCE_STATUS_");
+            assert_eq!(used["status"], word.to_ascii_lowercase());
+            assert_eq!(used["registry"], "zags");
         }
     }
 }

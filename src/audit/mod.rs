@@ -267,7 +267,7 @@ fn is_replica_id(id: &str) -> bool {
 
 /// One access to personal data, as a handler fills it in; the log adds `seq`, `time`,
 /// `prev` and `hash`.
-#[derive(Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Serialize)]
 pub struct AuditRecord {
     pub request_id: String,
     /// The calling client system.
@@ -289,8 +289,8 @@ pub struct AuditRecord {
     /// The presented token's reference (`kdp#` and a keyed hash, never the token); empty
     /// when none was presented.
     pub consent_ref: String,
-    /// e.g. "OPERATIONAL_HALL", or a status such as "PERMISSION_DENIED".
-    pub outcome: String,
+    /// What came of the call: "OPERATIONAL_HALL", "FOUND", "PermissionDenied", ...
+    pub outcome: CallOutcome,
     /// Refused calls of one caller within one second beyond the first, recorded together
     /// (see [`RefusalGate`]): how many; the other fields are those of the last of them.
     pub count: Option<u64>,
@@ -303,6 +303,80 @@ pub struct AuditRecord {
     /// the line.
     #[serde(skip)]
     pub envelopes: Vec<Arc<crate::registry::Envelope>>,
+}
+
+impl AuditRecord {
+    /// A record of `rpc` with `outcome`, every other field empty (about no one, no registry
+    /// asked): the base the fields a call knows are filled in on.
+    pub fn new(rpc: &str, outcome: CallOutcome) -> AuditRecord {
+        AuditRecord {
+            request_id: String::new(),
+            caller: String::new(),
+            rpc: rpc.to_owned(),
+            subject: String::new(),
+            applicant: String::new(),
+            decision_date: String::new(),
+            purpose: String::new(),
+            consent: String::new(),
+            consent_ref: String::new(),
+            outcome,
+            count: None,
+            decision: None,
+            registries: Vec::new(),
+            envelopes: Vec::new(),
+        }
+    }
+}
+
+/// What came of a call, as a record's `outcome` names it (the words the log has always
+/// held).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CallOutcome {
+    /// CheckOwner (and each owner of CheckDwelling): "OPERATIONAL_HALL", "ONLINE" or
+    /// "REFUSED_HERE".
+    Decided(crate::decision::Outcome),
+    /// A CheckOwner or CheckDwelling answer without an outcome: "UNSPECIFIED" (the gateway
+    /// gives none such; the contract has the value).
+    Unspecified,
+    /// A look-up's answer: "FOUND".
+    Found,
+    /// ExplainDecision: "EXPLAINED".
+    Explained,
+    /// InvalidatePerson: "INVALIDATED".
+    Invalidated,
+    /// GetRegistryStatus: "OK".
+    Ok,
+    /// The caller went away before its answer: "CANCELLED".
+    Cancelled,
+    /// The call failed with this status, named as `tonic::Code`'s `Debug` names it
+    /// ("PermissionDenied", "InvalidArgument", ...).
+    Failed(tonic::Code),
+}
+
+impl fmt::Display for CallOutcome {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        use crate::decision::Outcome;
+        let word = match self {
+            CallOutcome::Decided(Outcome::OperationalHall) => "OPERATIONAL_HALL",
+            CallOutcome::Decided(Outcome::Online) => "ONLINE",
+            CallOutcome::Decided(Outcome::RefusedHere) => "REFUSED_HERE",
+            CallOutcome::Unspecified => "UNSPECIFIED",
+            CallOutcome::Found => "FOUND",
+            CallOutcome::Explained => "EXPLAINED",
+            CallOutcome::Invalidated => "INVALIDATED",
+            CallOutcome::Ok => "OK",
+            CallOutcome::Cancelled => "CANCELLED",
+            CallOutcome::Failed(code) => return write!(f, "{code:?}"),
+        };
+        f.write_str(word)
+    }
+}
+
+/// As its word.
+impl Serialize for CallOutcome {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
 }
 
 /// Which decision a record is about, and under what it was taken: what `explain` needs to
@@ -351,20 +425,57 @@ impl fmt::Debug for AuditRecord {
     }
 }
 
-/// What one registry contributed to the answer.
+/// What one registry contributed to the answer. A record the gateway writes has a
+/// [`Registry`](crate::registry::Registry) and a [`RegistryOutcome`]; what reads records
+/// back (the verifier, `explain`) takes the words as a line holds them:
+/// `RegistryUse<String, String>`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct RegistryUse {
-    /// e.g. "gbd_fl".
-    pub registry: String,
-    /// "found", "not_found", "unavailable" or "not_consulted".
-    pub status: String,
+pub struct RegistryUse<Name = crate::registry::Registry, Status = RegistryOutcome> {
+    /// Its key, e.g. "gbd_fl".
+    pub registry: Name,
+    /// e.g. "found".
+    pub status: Status,
     pub from_cache: bool,
     pub stale: bool,
     /// The SHA-256 (hex) of the answer's envelope as received, archived in the evidence
     /// store; absent when the registry gave no answer (or before the archive existed).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub evidence: Option<String>,
+}
+
+/// What a registry did for a call, as a record's `registries[].status` names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RegistryOutcome {
+    /// It answered with a record.
+    Found,
+    /// It answered that it has no record.
+    NotFound,
+    /// It did not answer.
+    Unavailable,
+    /// It was not needed and not asked.
+    NotConsulted,
+    /// The gateway did not ask it: its guard was full.
+    Overloaded,
+    /// It refused: the subject's consent is missing.
+    ConsentRefused,
+    /// It rejected the question.
+    Rejected,
+    /// The caller went away while it was asked.
+    Cancelled,
+}
+
+impl From<crate::decision::EvidenceStatus> for RegistryOutcome {
+    fn from(status: crate::decision::EvidenceStatus) -> RegistryOutcome {
+        use crate::decision::EvidenceStatus;
+        match status {
+            EvidenceStatus::Found => RegistryOutcome::Found,
+            EvidenceStatus::NotFound => RegistryOutcome::NotFound,
+            EvidenceStatus::Unavailable => RegistryOutcome::Unavailable,
+            EvidenceStatus::NotConsulted => RegistryOutcome::NotConsulted,
+        }
+    }
 }
 
 /// Why the log could not take a record (or open, or close). Messages name the file and

@@ -9,6 +9,7 @@ use tokio::sync::Semaphore;
 use super::format::{Entry, GENESIS};
 use super::writer::{collect, Msg};
 use super::*;
+use crate::registry::Registry;
 
 const IIN: &str = "860314310210";
 
@@ -32,22 +33,21 @@ fn record(i: u64) -> AuditRecord {
             String::new()
         },
         outcome: if i.is_multiple_of(2) {
-            "ONLINE"
+            CallOutcome::Decided(crate::decision::Outcome::Online)
         } else {
-            "PERMISSION_DENIED"
-        }
-        .into(),
+            CallOutcome::Failed(tonic::Code::PermissionDenied)
+        },
         registries: vec![
             RegistryUse {
-                registry: "gbd_fl".into(),
-                status: "found".into(),
+                registry: Registry::GbdFl,
+                status: RegistryOutcome::Found,
                 from_cache: i.is_multiple_of(3),
                 stale: false,
                 evidence: None,
             },
             RegistryUse {
-                registry: "zags".into(),
-                status: "unavailable".into(),
+                registry: Registry::Zags,
+                status: RegistryOutcome::Unavailable,
                 from_cache: false,
                 stale: false,
                 evidence: None,
@@ -215,8 +215,8 @@ async fn an_edited_field_is_found_at_its_line() {
     let dir = tempfile::tempdir().unwrap();
     let config = six(dir.path()).await;
     let mut all = lines(&config.path);
-    assert!(all[2].contains("PERMISSION_DENIED"));
-    all[2] = all[2].replace("PERMISSION_DENIED", "OPERATIONAL_HALL");
+    assert!(all[2].contains("PermissionDenied"));
+    all[2] = all[2].replace("PermissionDenied", "OPERATIONAL_HALL");
     write_lines(&config.path, &all);
     let broken = verify_live(&config).unwrap_err();
     assert_broken(broken, &config.path, 3, Some(3), "hash does not match");
@@ -722,7 +722,7 @@ fn the_writer_line_is_the_sealed_entry_line() {
         purpose: "a \"quoted\" purpose".into(),
         consent: CONSENT_PRESENTED.into(),
         consent_ref: format!("kdp#{}", "a".repeat(32)),
-        outcome: "ONLINE".into(),
+        outcome: CallOutcome::Decided(crate::decision::Outcome::Online),
         count: Some(3),
         decision: Some(DecisionRef {
             id: "6c964c41-0000-4000-8000-000000000000".into(),
@@ -731,8 +731,8 @@ fn the_writer_line_is_the_sealed_entry_line() {
             rules: "1".into(),
         }),
         registries: vec![RegistryUse {
-            registry: "gbd_fl".into(),
-            status: "found".into(),
+            registry: Registry::GbdFl,
+            status: RegistryOutcome::Found,
             from_cache: true,
             stale: false,
             evidence: Some("ab".repeat(32)),
@@ -891,4 +891,93 @@ async fn a_volume_of_another_replica_is_refused() {
         refused.contains("replica \"gw-t\"'s, and this gateway is \"gw-u\""),
         "{refused}"
     );
+}
+
+/// A log as the gateway wrote it before its records were typed (outcomes and registry uses
+/// as words): it still verifies, and the same records written now are the same bytes.
+#[test]
+fn a_log_written_before_typed_records_verifies_and_is_written_alike() {
+    use crate::decision::Outcome;
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/audit-log-before-typed-records.jsonl");
+    let report = verify(std::slice::from_ref(&fixture)).unwrap();
+    assert_eq!(report.records, 4);
+
+    let old = std::fs::read_to_string(&fixture).unwrap();
+    let used = |registry, status, evidence: Option<String>| RegistryUse {
+        registry,
+        status,
+        from_cache: evidence.is_some(),
+        stale: false,
+        evidence,
+    };
+    let call = |request_id: &str, rpc: &str, outcome| AuditRecord {
+        request_id: request_id.into(),
+        caller: "iis-tson".into(),
+        subject: "061211600012".into(),
+        purpose: "REGISTRATION_AT_RESIDENCE".into(),
+        ..AuditRecord::new(rpc, outcome)
+    };
+    let records = [
+        AuditRecord {
+            applicant: "880702431094".into(),
+            decision_date: "2026-11-25".into(),
+            consent: CONSENT_PRESENTED.into(),
+            consent_ref: format!("kdp#{}", "a".repeat(32)),
+            decision: Some(DecisionRef {
+                id: "6c964c41-0000-4000-8000-000000000000".into(),
+                service: "REGISTRATION_AT_RESIDENCE".into(),
+                step: "RECEPTION".into(),
+                rules: "1".into(),
+            }),
+            registries: vec![
+                used(
+                    Registry::GbdFl,
+                    RegistryOutcome::Found,
+                    Some("ab".repeat(32)),
+                ),
+                used(Registry::Nobd, RegistryOutcome::NotConsulted, None),
+            ],
+            ..call(
+                "r-1",
+                "CheckOwner",
+                CallOutcome::Decided(Outcome::OperationalHall),
+            )
+        },
+        AuditRecord {
+            registries: vec![used(
+                Registry::SocialSecurity,
+                RegistryOutcome::ConsentRefused,
+                None,
+            )],
+            ..call(
+                "r-2",
+                "GetSocialStatus",
+                CallOutcome::Failed(tonic::Code::PermissionDenied),
+            )
+        },
+        AuditRecord {
+            consent: CONSENT_ABSENT.into(),
+            registries: vec![used(Registry::GbdFl, RegistryOutcome::Cancelled, None)],
+            ..call("r-3", "GetPerson", CallOutcome::Cancelled)
+        },
+        AuditRecord {
+            request_id: "r-4".into(),
+            caller: "iis-tson".into(),
+            purpose: "monitoring".into(),
+            count: Some(2),
+            ..AuditRecord::new("GetRegistryStatus", CallOutcome::Ok)
+        },
+    ];
+    let times = [
+        "2026-11-25T18:40:00.123+05:00",
+        "2026-11-25T18:40:01.000+05:00",
+        "2026-11-25T18:40:02.000+05:00",
+        "2026-11-25T18:40:03.000+05:00",
+    ];
+    let (mut written, mut prev) = (Vec::new(), GENESIS.to_owned());
+    for (i, (record, time)) in records.iter().zip(times).enumerate() {
+        prev = super::format::write_line(&mut written, i as u64 + 1, time, &prev, record);
+    }
+    assert_eq!(String::from_utf8(written).unwrap(), old);
 }
