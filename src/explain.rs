@@ -314,7 +314,7 @@ impl Explainer {
         let _ = writeln!(text, "facts read: {:?}", d.owner);
         let codes: Vec<String> = d.reasons.iter().map(|r| format!("{:?}", r.code)).collect();
         let _ = writeln!(text, "reasons: {}", codes.join(", "));
-        let now = CallOutcome::Decided(d.outcome).to_string();
+        let now = CallOutcome::from(d.outcome).to_string();
         if now == record.outcome {
             let _ = writeln!(
                 text,

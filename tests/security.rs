@@ -553,10 +553,7 @@ async fn tampering_is_found_by_verify_audit_naming_the_line() {
             caller: "iis-tson".into(),
             subject: subject.into(),
             purpose: PURPOSE.into(),
-            ..AuditRecord::new(
-                "CheckOwner",
-                audit::CallOutcome::Decided(decision::Outcome::Online),
-            )
+            ..AuditRecord::new("CheckOwner", audit::CallOutcome::Online)
         })
         .await
         .unwrap();

@@ -525,7 +525,7 @@ pub fn owner_audit(question: &OwnerQuestion, result: &Result<Decision, Error>) -
         .unwrap_or_default();
     Decided {
         subject: None,
-        outcome: CallOutcome::Decided(d.outcome),
+        outcome: d.outcome.into(),
         registries: d
             .evidence
             .iter()
@@ -576,9 +576,33 @@ fn registry_use(e: &pb::Evidence) -> Option<RegistryUse> {
 fn call_outcome(o: pb::Outcome) -> CallOutcome {
     match o {
         pb::Outcome::Unspecified => CallOutcome::Unspecified,
-        pb::Outcome::OperationalHall => CallOutcome::Decided(Outcome::OperationalHall),
-        pb::Outcome::Online => CallOutcome::Decided(Outcome::Online),
-        pb::Outcome::RefusedHere => CallOutcome::Decided(Outcome::RefusedHere),
+        pb::Outcome::OperationalHall => CallOutcome::OperationalHall,
+        pb::Outcome::Online => CallOutcome::Online,
+        pb::Outcome::RefusedHere => CallOutcome::RefusedHere,
+    }
+}
+
+/// A decision's outcome as a record names it (here, not in `audit`, which does not depend
+/// on `decision`; `explain` compares a re-derived outcome with the record's by it).
+impl From<Outcome> for CallOutcome {
+    fn from(o: Outcome) -> CallOutcome {
+        match o {
+            Outcome::OperationalHall => CallOutcome::OperationalHall,
+            Outcome::Online => CallOutcome::Online,
+            Outcome::RefusedHere => CallOutcome::RefusedHere,
+        }
+    }
+}
+
+/// A piece of evidence's status as a record names it.
+impl From<EvidenceStatus> for RegistryOutcome {
+    fn from(status: EvidenceStatus) -> RegistryOutcome {
+        match status {
+            EvidenceStatus::Found => RegistryOutcome::Found,
+            EvidenceStatus::NotFound => RegistryOutcome::NotFound,
+            EvidenceStatus::Unavailable => RegistryOutcome::Unavailable,
+            EvidenceStatus::NotConsulted => RegistryOutcome::NotConsulted,
+        }
     }
 }
 

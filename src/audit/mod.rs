@@ -332,9 +332,12 @@ impl AuditRecord {
 /// held).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CallOutcome {
-    /// CheckOwner (and each owner of CheckDwelling): "OPERATIONAL_HALL", "ONLINE" or
-    /// "REFUSED_HERE".
-    Decided(crate::decision::Outcome),
+    /// A decision (CheckOwner, each owner of CheckDwelling): "OPERATIONAL_HALL".
+    OperationalHall,
+    /// A decision: "ONLINE".
+    Online,
+    /// A decision: "REFUSED_HERE".
+    RefusedHere,
     /// A CheckOwner or CheckDwelling answer without an outcome: "UNSPECIFIED" (the gateway
     /// gives none such; the contract has the value).
     Unspecified,
@@ -355,11 +358,10 @@ pub enum CallOutcome {
 
 impl fmt::Display for CallOutcome {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        use crate::decision::Outcome;
         let word = match self {
-            CallOutcome::Decided(Outcome::OperationalHall) => "OPERATIONAL_HALL",
-            CallOutcome::Decided(Outcome::Online) => "ONLINE",
-            CallOutcome::Decided(Outcome::RefusedHere) => "REFUSED_HERE",
+            CallOutcome::OperationalHall => "OPERATIONAL_HALL",
+            CallOutcome::Online => "ONLINE",
+            CallOutcome::RefusedHere => "REFUSED_HERE",
             CallOutcome::Unspecified => "UNSPECIFIED",
             CallOutcome::Found => "FOUND",
             CallOutcome::Explained => "EXPLAINED",
@@ -464,18 +466,6 @@ pub enum RegistryOutcome {
     Rejected,
     /// The caller went away while it was asked.
     Cancelled,
-}
-
-impl From<crate::decision::EvidenceStatus> for RegistryOutcome {
-    fn from(status: crate::decision::EvidenceStatus) -> RegistryOutcome {
-        use crate::decision::EvidenceStatus;
-        match status {
-            EvidenceStatus::Found => RegistryOutcome::Found,
-            EvidenceStatus::NotFound => RegistryOutcome::NotFound,
-            EvidenceStatus::Unavailable => RegistryOutcome::Unavailable,
-            EvidenceStatus::NotConsulted => RegistryOutcome::NotConsulted,
-        }
-    }
 }
 
 /// Why the log could not take a record (or open, or close). Messages name the file and

@@ -33,7 +33,7 @@ fn record(i: u64) -> AuditRecord {
             String::new()
         },
         outcome: if i.is_multiple_of(2) {
-            CallOutcome::Decided(crate::decision::Outcome::Online)
+            CallOutcome::Online
         } else {
             CallOutcome::Failed(tonic::Code::PermissionDenied)
         },
@@ -722,7 +722,7 @@ fn the_writer_line_is_the_sealed_entry_line() {
         purpose: "a \"quoted\" purpose".into(),
         consent: CONSENT_PRESENTED.into(),
         consent_ref: format!("kdp#{}", "a".repeat(32)),
-        outcome: CallOutcome::Decided(crate::decision::Outcome::Online),
+        outcome: CallOutcome::Online,
         count: Some(3),
         decision: Some(DecisionRef {
             id: "6c964c41-0000-4000-8000-000000000000".into(),
@@ -897,7 +897,6 @@ async fn a_volume_of_another_replica_is_refused() {
 /// as words): it still verifies, and the same records written now are the same bytes.
 #[test]
 fn a_log_written_before_typed_records_verifies_and_is_written_alike() {
-    use crate::decision::Outcome;
     let fixture = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/fixtures/audit-log-before-typed-records.jsonl");
     let report = verify(std::slice::from_ref(&fixture)).unwrap();
@@ -938,11 +937,7 @@ fn a_log_written_before_typed_records_verifies_and_is_written_alike() {
                 ),
                 used(Registry::Nobd, RegistryOutcome::NotConsulted, None),
             ],
-            ..call(
-                "r-1",
-                "CheckOwner",
-                CallOutcome::Decided(Outcome::OperationalHall),
-            )
+            ..call("r-1", "CheckOwner", CallOutcome::OperationalHall)
         },
         AuditRecord {
             registries: vec![used(
