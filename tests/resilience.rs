@@ -14,67 +14,38 @@
 
 mod common;
 
+use common::Harness;
+
 use std::time::{Duration, Instant};
 
 use futures::future::join_all;
 use proptest::prelude::*;
 use proptest::test_runner::{Config as ProptestConfig, TestRunner};
 use registry_gateway::api::pb::{
-    self, gateway_admin_service_client::GatewayAdminServiceClient,
-    registry_gateway_service_client::RegistryGatewayServiceClient, Outcome,
+    self, registry_gateway_service_client::RegistryGatewayServiceClient, Outcome,
 };
 use registry_gateway::config::Config;
-use registry_gateway::decision;
 use registry_gateway::registry::Registry;
-use registry_mocks::{demo, FaultMode, Faults, MockRegistries, MockRegistry};
-use tokio::sync::oneshot;
-use tonic::transport::Channel;
+use registry_mocks::{demo, FaultMode, Faults, MockRegistry};
 use tonic::{Code, Status};
 use tonic_types::StatusExt;
 
 // ---------------------------------------------------------------------------------------------
 // Harness
 
-struct Harness {
-    channel: Channel,
-    addr: std::net::SocketAddr,
-    mocks: MockRegistries,
-    today: String,
-    _stop: oneshot::Sender<()>,
-}
-
 /// The mocks on the demo fixture and a gateway in front of them, with `tweak` applied to the
 /// default configuration.
-async fn start(tweak: impl FnOnce(&mut Config)) -> Harness {
-    let today = decision::today();
-    let mocks = common::demo_mocks(today).await;
-    let mut config = common::config_for(&mocks);
-    // These tests are about GBD FL's cache and single flight under CheckOwner: it may use the
-    // shared cache (the default, without it, is tested in tests/consent.rs).
-    config.consent.check_owner_shared_cache = true;
-    tweak(&mut config);
-    config
-        .validate()
-        .expect("the test's configuration is valid");
-    let (addr, stop) = common::serve(config).await;
-    Harness {
-        channel: common::connect(addr).await,
-        addr,
-        mocks,
-        today: today.to_string(),
-        _stop: stop,
+/// `tweak` after what these tests are about: GBD FL's cache and single flight under
+/// CheckOwner, which may use the shared cache (the default, without it, is tested in
+/// tests/consent.rs).
+fn shared_cache(tweak: impl FnOnce(&mut Config)) -> impl FnOnce(&mut Config) {
+    move |config| {
+        config.consent.check_owner_shared_cache = true;
+        tweak(config);
     }
 }
 
 impl Harness {
-    fn client(&self) -> RegistryGatewayServiceClient<Channel> {
-        RegistryGatewayServiceClient::new(self.channel.clone())
-    }
-
-    fn admin(&self) -> GatewayAdminServiceClient<Channel> {
-        GatewayAdminServiceClient::new(self.channel.clone())
-    }
-
     fn mock(&self, registry: Registry) -> &MockRegistry {
         self.mocks.get(registry)
     }
@@ -148,10 +119,10 @@ fn breaker_never_opens(config: &mut Config) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn thousand_concurrent_cold_check_owner_calls_make_one_call_per_registry() {
     const N: usize = 1000;
-    let h = start(|c| {
+    let h = Harness::start(shared_cache(|c| {
         c.max_in_flight = 4 * N;
         c.max_in_flight_per_caller = 4 * N;
-    })
+    }))
     .await;
     for r in [Registry::GbdFl, Registry::Zags, Registry::SocialSecurity] {
         h.set_faults(r, common::slow(Duration::from_millis(200)));
@@ -181,7 +152,7 @@ async fn thousand_concurrent_cold_check_owner_calls_make_one_call_per_registry()
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn deadline_shorter_than_registry_latency_is_deadline_exceeded() {
-    let h = start(|_| {}).await;
+    let h = Harness::start(shared_cache(|_| {})).await;
     h.set_faults(Registry::GbdFl, common::slow(Duration::from_secs(2)));
     let mut request = tonic::Request::new(h.request(demo::CAPABLE_ADULT));
     // The gateway answers a tenth of the deadline early (at most 50 ms) so that its
@@ -198,13 +169,13 @@ async fn deadline_shorter_than_registry_latency_is_deadline_exceeded() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn transient_failure_is_retried_permanent_is_not() {
-    let h = start(|c| {
+    let h = Harness::start(shared_cache(|c| {
         let p = &mut c.resilience.defaults;
         p.max_attempts = 3;
         p.backoff_min = Duration::from_millis(10);
         p.backoff_max = Duration::from_millis(20);
         breaker_never_opens(c);
-    })
+    }))
     .await;
     // A different capable adult per case: the cache is per person.
     for (owner, mode, calls) in [
@@ -226,12 +197,12 @@ async fn transient_failure_is_retried_permanent_is_not() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn breaker_opens_and_fails_fast() {
-    let h = start(|c| {
+    let h = Harness::start(shared_cache(|c| {
         let p = &mut c.resilience.defaults;
         p.max_attempts = 1;
         p.breaker.consecutive_failures = 3;
         p.breaker.open_for = Duration::from_secs(60);
-    })
+    }))
     .await;
     h.set_faults(Registry::Zags, Faults::mode(FaultMode::Down));
 
@@ -272,7 +243,7 @@ async fn breaker_opens_and_fails_fast() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn admin_invalidate_forces_a_fresh_call() {
-    let h = start(|_| {}).await;
+    let h = Harness::start(shared_cache(|_| {})).await;
     let consulted = [
         pb::Registry::GbdFl,
         pb::Registry::Zags,
@@ -315,7 +286,7 @@ async fn admin_invalidate_forces_a_fresh_call() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn overload_is_shed_with_resource_exhausted() {
-    let h = start(|c| c.max_in_flight = 2).await;
+    let h = Harness::start(shared_cache(|c| c.max_in_flight = 2)).await;
     let latency = Duration::from_secs(1);
     h.set_faults(Registry::GbdFl, common::slow(latency));
 
@@ -380,14 +351,14 @@ fn isolated_gateway() -> (tokio::runtime::Runtime, Harness) {
         .enable_all()
         .build()
         .unwrap();
-    let h = rt.block_on(start(|c| {
+    let h = rt.block_on(Harness::start(shared_cache(|c| {
         let p = &mut c.resilience.defaults;
         p.cache_ttl = Duration::ZERO;
         p.cache_negative_ttl = Duration::ZERO;
         p.cache_max_stale = Duration::ZERO;
         p.max_attempts = 1;
         breaker_never_opens(c);
-    }));
+    })));
     (rt, h)
 }
 
