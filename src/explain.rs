@@ -23,7 +23,7 @@ use tokio_postgres::Client;
 
 use crate::audit::evidence::Keys;
 use crate::audit::{postgres::error_text, CallOutcome, DecisionRef, RegistryUse};
-use crate::decision::{rules, DecisionConfig, OwnerQuestion, Service, Step};
+use crate::decision::{rules, DecisionConfig, OwnerQuestion, StateService, Step};
 use crate::iin::{Holder, Iin};
 use crate::registry::shep::NodeExt;
 use crate::registry::{
@@ -437,8 +437,8 @@ fn question(record: &Record) -> Result<OwnerQuestion, String> {
     let date = NaiveDate::parse_from_str(&record.decision_date, "%Y-%m-%d")
         .map_err(|_| "the record has no decision date")?;
     let service = match record.decision.service.as_str() {
-        "TEMPORARY_REGISTRATION" => Service::TemporaryRegistration,
-        _ => Service::RegistrationAtResidence,
+        "TEMPORARY_REGISTRATION" => StateService::TemporaryRegistration,
+        _ => StateService::RegistrationAtResidence,
     };
     let step = match record.decision.step.as_str() {
         "HALL_CHECK" => Step::HallCheck,

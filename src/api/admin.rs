@@ -85,7 +85,7 @@ impl pb::gateway_admin_service_server::GatewayAdminService for AdminService {
                 .guards
                 .iter()
                 .filter(|(_, guard)| guard.invalidate(&iin))
-                .map(|(registry, _)| convert::registry(registry))
+                .map(|(registry, _)| convert::registry_value(registry))
                 .collect();
             tracing::info!("cache entries invalidated");
             Ok(pb::InvalidatePersonResponse { invalidated })
@@ -160,7 +160,7 @@ impl AdminService {
             .map(|g| {
                 let s = g.status();
                 pb::RegistryStatus {
-                    registry: convert::registry(s.registry),
+                    registry: convert::registry_value(s.registry),
                     breaker: match s.breaker {
                         BreakerState::Closed => pb::BreakerState::Closed,
                         BreakerState::Open => pb::BreakerState::Open,

@@ -13,7 +13,7 @@ use crate::decision::legal_basis::{Act, Term};
 use crate::decision::DecisionConfig;
 use crate::decision::{
     self, step, Decision, DwellingQuestion, EvidenceStatus, Outcome, OwnerQuestion, ReasonCode,
-    Role, Service, Step,
+    Role, StateService, Step,
 };
 use crate::error::Error;
 use crate::i18n::{Bundles, Catalogue, Lang, Text};
@@ -27,7 +27,7 @@ fn date(d: Option<NaiveDate>) -> String {
 }
 
 /// The contract's value for a registry. A registry without one does not compile here.
-pub fn registry(r: Registry) -> i32 {
+pub fn registry_value(r: Registry) -> i32 {
     contract_registry(r).into()
 }
 
@@ -63,13 +63,13 @@ fn duration(d: std::time::Duration) -> prost_types::Duration {
 }
 
 fn evidence(
-    registry_: Registry,
+    registry: Registry,
     status: EvidenceStatus,
     record_id: String,
     source: Option<&Source>,
 ) -> pb::Evidence {
     pb::Evidence {
-        registry: registry(registry_),
+        registry: registry_value(registry),
         status: match status {
             EvidenceStatus::Found => pb::EvidenceStatus::Found,
             EvidenceStatus::NotFound => pb::EvidenceStatus::NotFound,
@@ -353,7 +353,7 @@ fn reasons(list: Vec<decision::Reason>, w: &Wording) -> Vec<pb::Reason> {
         .map(|r| pb::Reason {
             code: reason_code(r.code).into(),
             text: w.say(&r.text),
-            source: r.source.map(registry).unwrap_or_default(),
+            source: r.source.map(registry_value).unwrap_or_default(),
         })
         .collect()
 }
@@ -366,10 +366,10 @@ fn outcome(o: Outcome) -> pb::Outcome {
     }
 }
 
-fn service(s: Service) -> i32 {
+fn service(s: StateService) -> i32 {
     match s {
-        Service::RegistrationAtResidence => pb::Service::RegistrationAtResidence,
-        Service::TemporaryRegistration => pb::Service::TemporaryRegistration,
+        StateService::RegistrationAtResidence => pb::Service::RegistrationAtResidence,
+        StateService::TemporaryRegistration => pb::Service::TemporaryRegistration,
     }
     .into()
 }
@@ -418,7 +418,7 @@ pub fn decision(check: &OwnerQuestion, d: Decision, w: &Wording) -> pb::CheckOwn
                 Role::Owner => pb::RepresentativeRole::Self_,
             }
             .into(),
-            source: r.source.map(registry).unwrap_or_default(),
+            source: r.source.map(registry_value).unwrap_or_default(),
             record_id: r.record_id,
             text: w.say(&r.text),
         }),
@@ -499,7 +499,7 @@ fn owner_failure(e: &Error) -> pb::OwnerFailure {
     };
     pb::OwnerFailure {
         registry: registry_error
-            .map(|r| registry(r.registry))
+            .map(|r| registry_value(r.registry))
             .unwrap_or_default(),
         message: e.to_status("").message().to_owned(),
         retry_delay: registry_error.map(|r| duration(r.retry_after)),
@@ -627,7 +627,7 @@ impl Audited for pb::CheckDwellingResponse {
 }
 
 /// A look-up's answer and the registry that gave it, for the audit.
-pub struct Found<R> {
+pub struct FoundAnswer<R> {
     pub answer: R,
     pub used: RegistryUse,
 }
@@ -643,7 +643,7 @@ pub fn found_in(registry: Registry, source: &Source) -> RegistryUse {
     }
 }
 
-impl<R> Audited for Found<R> {
+impl<R> Audited for FoundAnswer<R> {
     fn outcome(&self) -> CallOutcome {
         CallOutcome::Found
     }
@@ -689,7 +689,7 @@ mod tests {
             pb::EvidenceStatus::NotConsulted,
         ] {
             let e = pb::Evidence {
-                registry: registry(Registry::Zags),
+                registry: registry_value(Registry::Zags),
                 status: status.into(),
                 ..pb::Evidence::default()
             };

@@ -10,7 +10,7 @@ use tokio::time::Instant;
 use tonic::{Request, Response, Status};
 
 use crate::consent::ConsentToken;
-use crate::decision::{self, Decider, OwnerQuestion, Service, Step};
+use crate::decision::{self, Decider, OwnerQuestion, StateService, Step};
 use crate::error::Error;
 use crate::iin::{Holder, Iin};
 use crate::registry::{Fetched, Payload, Query, Registries};
@@ -71,7 +71,7 @@ impl GatewayService {
         call.run(&self.edge, Some(About::person(r.iin())), async {
             let fetched = self.registries.get::<T>().fetch(&query?).await?;
             let used = convert::found_in(T::REGISTRY, &fetched.source);
-            Ok(convert::Found {
+            Ok(convert::FoundAnswer {
                 answer: convert(fetched)?,
                 used,
             })
@@ -179,7 +179,7 @@ fn look_up_query<T: Payload>(
 
 /// The shared fields of CheckOwner and CheckDwelling, validated.
 struct Question {
-    service: Service,
+    service: StateService,
     applicant: Option<Iin>,
     date: chrono::NaiveDate,
     step: Step,
@@ -223,11 +223,11 @@ impl Question {
     }
 }
 
-fn parse_service(value: i32) -> Result<Service, Error> {
+fn parse_service(value: i32) -> Result<StateService, Error> {
     let rule = "SERVICE_REGISTRATION_AT_RESIDENCE or SERVICE_TEMPORARY_REGISTRATION";
     match pb::Service::try_from(value) {
-        Ok(pb::Service::RegistrationAtResidence) => Ok(Service::RegistrationAtResidence),
-        Ok(pb::Service::TemporaryRegistration) => Ok(Service::TemporaryRegistration),
+        Ok(pb::Service::RegistrationAtResidence) => Ok(StateService::RegistrationAtResidence),
+        Ok(pb::Service::TemporaryRegistration) => Ok(StateService::TemporaryRegistration),
         Ok(pb::Service::Unspecified) => {
             Err(Error::invalid("service", format!("is required: {rule}")))
         }

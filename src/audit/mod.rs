@@ -547,7 +547,7 @@ struct Inner {
 
 /// The PostgreSQL side of a log with `[audit.postgres]`.
 struct Shipping {
-    shared: Arc<shipper::Shared>,
+    shared: Arc<shipper::ShipperProgress>,
     durability: Durability,
     ack_timeout: Duration,
     drain_timeout: Duration,
@@ -866,7 +866,7 @@ impl ShipperStart<'_> {
         shipped: u64,
     ) -> Shipping {
         let (config, pg, path) = (self.config, self.pg, &self.config.path);
-        let shared = shipper::Shared::new(shipped, true);
+        let shared = shipper::ShipperProgress::new(shipped, true);
         let (written, written_rx) = tokio::sync::watch::channel(0);
         writer.link(writer::Link {
             written,

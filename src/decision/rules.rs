@@ -556,7 +556,7 @@ mod tests {
 
     use super::*;
     use crate::decision::LeapDayBirthday;
-    use crate::decision::Service;
+    use crate::decision::StateService;
     use crate::iin::Iin;
     use crate::registry::{
         BirthAct, DeathAct, Failure, Guardianship, LegalCapacity, MarriageAct, MissingRecord,
@@ -623,7 +623,7 @@ mod tests {
     fn check(date: &str, applicant: Option<&str>) -> OwnerQuestion {
         OwnerQuestion {
             owner: Iin::parse(OWNER).unwrap(),
-            service: Service::RegistrationAtResidence,
+            service: StateService::RegistrationAtResidence,
             applicant: applicant.map(|a| Iin::parse(a).unwrap()),
             date: d(date),
             consent_token: None,
