@@ -66,6 +66,11 @@ fn config(dir: &Path) -> AuditConfig {
     }
 }
 
+/// Opens the log of `config` (which continues or repairs its chain) and closes it.
+async fn open_and_close(config: &AuditConfig) {
+    AuditLog::open(config).await.unwrap().close().await.unwrap();
+}
+
 /// Appends records `from..=to` (their `seq` when the log is fresh), one batch each.
 async fn append(config: &AuditConfig, from: u64, to: u64) {
     let log = AuditLog::open(config).await.unwrap();
@@ -210,83 +215,68 @@ async fn the_line_format_and_hash_are_as_documented() {
     )));
 }
 
-#[tokio::test]
-async fn an_edited_field_is_found_at_its_line() {
+/// Six records written, their lines edited by `edit`, then verified: the first broken line
+/// must be `line` (1-based), with record `seq`, for `reason`.
+async fn assert_edit_found(
+    edit: impl FnOnce(&mut Vec<String>),
+    line: u64,
+    seq: Option<u64>,
+    reason: &str,
+) {
     let dir = tempfile::tempdir().unwrap();
     let config = six(dir.path()).await;
     let mut all = lines(&config.path);
-    assert!(all[2].contains("PermissionDenied"));
-    all[2] = all[2].replace("PermissionDenied", "OPERATIONAL_HALL");
+    edit(&mut all);
     write_lines(&config.path, &all);
     let broken = verify_live(&config).unwrap_err();
-    assert_broken(broken, &config.path, 3, Some(3), "hash does not match");
+    assert_broken(broken, &config.path, line, seq, reason);
+}
+
+#[tokio::test]
+async fn an_edited_field_is_found_at_its_line() {
+    let edit = |all: &mut Vec<String>| {
+        assert!(all[2].contains("PermissionDenied"));
+        all[2] = all[2].replace("PermissionDenied", "OPERATIONAL_HALL");
+    };
+    assert_edit_found(edit, 3, Some(3), "hash does not match").await;
 }
 
 #[tokio::test]
 async fn an_edited_and_rehashed_record_is_found_at_the_next_line() {
-    let dir = tempfile::tempdir().unwrap();
-    let config = six(dir.path()).await;
-    let mut all = lines(&config.path);
-    let mut e = entry(&all[2]);
-    e.outcome = "OPERATIONAL_HALL".into();
-    e.hash = e.digest();
-    all[2] = String::from_utf8(e.to_line())
-        .unwrap()
-        .trim_end()
-        .to_owned();
-    write_lines(&config.path, &all);
-    let broken = verify_live(&config).unwrap_err();
-    assert_broken(broken, &config.path, 4, Some(4), "prev does not match");
+    let edit = |all: &mut Vec<String>| {
+        let mut e = entry(&all[2]);
+        e.outcome = "OPERATIONAL_HALL".into();
+        e.hash = e.digest();
+        all[2] = String::from_utf8(e.to_line())
+            .unwrap()
+            .trim_end()
+            .to_owned();
+    };
+    assert_edit_found(edit, 4, Some(4), "prev does not match").await;
 }
 
 #[tokio::test]
 async fn an_inserted_copy_is_found() {
-    let dir = tempfile::tempdir().unwrap();
-    let config = six(dir.path()).await;
-    let mut all = lines(&config.path);
-    let copy = all[1].clone();
-    all.insert(4, copy);
-    write_lines(&config.path, &all);
-    let broken = verify_live(&config).unwrap_err();
-    assert_broken(
-        broken,
-        &config.path,
-        5,
-        Some(2),
-        "seq 2 where 5 was expected",
-    );
-
+    let copy_of = |i: usize| move |all: &mut Vec<String>| all.insert(4, all[i].clone());
+    assert_edit_found(copy_of(1), 5, Some(2), "seq 2 where 5 was expected").await;
     // A copy of the record just before, right after it.
-    let dir = tempfile::tempdir().unwrap();
-    let config = six(dir.path()).await;
-    let mut all = lines(&config.path);
-    let copy = all[3].clone();
-    all.insert(4, copy);
-    write_lines(&config.path, &all);
-    let broken = verify_live(&config).unwrap_err();
-    assert_broken(broken, &config.path, 5, Some(4), "repeated or inserted");
+    assert_edit_found(copy_of(3), 5, Some(4), "repeated or inserted").await;
 }
 
 #[tokio::test]
 async fn a_deleted_line_is_found() {
-    let dir = tempfile::tempdir().unwrap();
-    let config = six(dir.path()).await;
-    let mut all = lines(&config.path);
-    all.remove(2);
-    write_lines(&config.path, &all);
-    let broken = verify_live(&config).unwrap_err();
-    assert_broken(broken, &config.path, 3, Some(4), "missing");
+    let edit = |all: &mut Vec<String>| {
+        all.remove(2);
+    };
+    assert_edit_found(edit, 3, Some(4), "missing").await;
 }
 
 #[tokio::test]
 async fn a_reformatted_line_is_found() {
-    let dir = tempfile::tempdir().unwrap();
-    let config = six(dir.path()).await;
-    let mut all = lines(&config.path);
-    all[1] = all[1].replacen(r#""seq":2,"#, r#""seq": 2,"#, 1);
-    write_lines(&config.path, &all);
-    let broken = verify_live(&config).unwrap_err();
-    assert_broken(broken, &config.path, 2, Some(2), "canonical");
+    let edit = |all: &mut Vec<String>| {
+        all[1] = all[1].replacen(r#""seq":2,"#, r#""seq": 2,"#, 1);
+    };
+    assert_edit_found(edit, 2, Some(2), "canonical").await;
 }
 
 #[tokio::test]
@@ -313,12 +303,7 @@ async fn a_torn_last_line_is_cut_at_open_and_the_chain_goes_on() {
 
     // Only the newline missing: the same.
     std::fs::write(&config.path, &bytes[..bytes.len() - 1]).unwrap();
-    AuditLog::open(&config)
-        .await
-        .unwrap()
-        .close()
-        .await
-        .unwrap();
+    open_and_close(&config).await;
     assert_eq!(std::fs::read(&config.path).unwrap(), bytes[..five]);
 
     // Corruption before the torn tail still refuses: line 5, now the last, was edited.
@@ -359,16 +344,23 @@ async fn an_edited_last_line_is_refused_at_open() {
     assert_broken(broken, &config.path, 6, None, "not an audit record");
 }
 
-#[tokio::test]
-async fn rotation_keeps_the_chain_across_files() {
-    let dir = tempfile::tempdir().unwrap();
+/// 40 records in `dir`, in a log rotated at the smallest size: its configuration and its
+/// files (three or more) in chain order.
+async fn rotated_forty(dir: &Path) -> (AuditConfig, Vec<PathBuf>) {
     let config = AuditConfig {
         rotate_bytes: AuditConfig::MIN_ROTATE_BYTES,
-        ..config(dir.path())
+        ..config(dir)
     };
     append(&config, 1, 40).await;
     let files = chain_files(&config.path).unwrap();
     assert!(files.len() >= 3, "{files:?}");
+    (config, files)
+}
+
+#[tokio::test]
+async fn rotation_keeps_the_chain_across_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let (config, files) = rotated_forty(dir.path()).await;
     assert_eq!(files.last().unwrap(), &config.path);
     assert_eq!(
         files[0].file_name().unwrap().to_str().unwrap(),
@@ -419,13 +411,7 @@ async fn rotation_keeps_the_chain_across_files() {
 #[tokio::test]
 async fn a_removed_middle_file_is_found() {
     let dir = tempfile::tempdir().unwrap();
-    let config = AuditConfig {
-        rotate_bytes: AuditConfig::MIN_ROTATE_BYTES,
-        ..config(dir.path())
-    };
-    append(&config, 1, 40).await;
-    let files = chain_files(&config.path).unwrap();
-    assert!(files.len() >= 3, "{files:?}");
+    let (config, files) = rotated_forty(dir.path()).await;
     std::fs::remove_file(&files[1]).unwrap();
     let next_seq = entry(&lines(&files[2])[0]).seq;
     let broken = verify_live(&config).unwrap_err();
@@ -618,12 +604,7 @@ async fn a_second_writer_on_the_same_file_is_refused() {
     assert!(matches!(err, AuditError::InUse { .. }), "{err:?}");
     log.close().await.unwrap();
     drop(log);
-    AuditLog::open(&config)
-        .await
-        .unwrap()
-        .close()
-        .await
-        .unwrap();
+    open_and_close(&config).await;
 }
 
 #[tokio::test]
@@ -757,6 +738,15 @@ fn the_writer_line_is_the_sealed_entry_line() {
     assert_eq!(hash, entry.hash);
 }
 
+/// A signed log of replica "gw-t" in a directory of its own holding records 1 to `records`,
+/// and its key.
+async fn signed_log(records: u64) -> (tempfile::TempDir, AuditConfig, PublicKey) {
+    let dir = tempfile::tempdir().unwrap();
+    let (config, key) = signed(dir.path());
+    append(&config, 1, records).await;
+    (dir, config, key)
+}
+
 /// A signing key in PEM files; the config of a signed log of replica "gw-t" in `dir`.
 fn signed(dir: &Path) -> (AuditConfig, PublicKey) {
     let pair = rcgen::KeyPair::generate_for(&rcgen::PKCS_ED25519).unwrap();
@@ -781,9 +771,7 @@ fn verify_with(config: &AuditConfig, key: &PublicKey) -> Result<VerifyReport, Br
 
 #[tokio::test]
 async fn a_signed_log_ends_each_batch_with_a_checkpoint_that_verifies() {
-    let dir = tempfile::tempdir().unwrap();
-    let (config, key) = signed(dir.path());
-    append(&config, 1, 4).await;
+    let (_dir, config, key) = signed_log(4).await;
     let all = lines(&config.path);
     assert_eq!(all.len(), 8, "a record and its checkpoint per batch");
     let cp: serde_json::Value = serde_json::from_str(&all[7]).unwrap();
@@ -812,9 +800,7 @@ async fn a_signed_log_ends_each_batch_with_a_checkpoint_that_verifies() {
 
 #[tokio::test]
 async fn a_chain_recomputed_without_the_key_fails_only_with_the_key() {
-    let dir = tempfile::tempdir().unwrap();
-    let (config, key) = signed(dir.path());
-    append(&config, 1, 4).await;
+    let (_dir, config, key) = signed_log(4).await;
     // Record 2 edited, every hash after it recomputed, the checkpoints made to agree.
     let mut all = lines(&config.path);
     let mut prev = entry(&all[0]).hash;
@@ -842,9 +828,7 @@ async fn a_chain_recomputed_without_the_key_fails_only_with_the_key() {
 
 #[tokio::test]
 async fn records_cut_from_the_end_are_found_against_the_last_checkpoint() {
-    let dir = tempfile::tempdir().unwrap();
-    let (config, key) = signed(dir.path());
-    append(&config, 1, 4).await;
+    let (_dir, config, key) = signed_log(4).await;
     let all = lines(&config.path);
     // The last record gone, its checkpoint left: found with or without the key.
     let mut cut = all.clone();
@@ -866,9 +850,7 @@ async fn records_cut_from_the_end_are_found_against_the_last_checkpoint() {
 
 #[tokio::test]
 async fn a_record_left_without_its_checkpoint_by_a_crash_is_signed_at_open() {
-    let dir = tempfile::tempdir().unwrap();
-    let (config, key) = signed(dir.path());
-    append(&config, 1, 3).await;
+    let (_dir, config, key) = signed_log(3).await;
     let all = lines(&config.path);
     write_lines(&config.path, &all[..5]); // the write of batch 3 stopped after its record
     append(&config, 4, 4).await;
