@@ -18,8 +18,8 @@ use crate::decision::{
 use crate::error::Error;
 use crate::i18n::{Bundles, Catalogue, Lang, Text};
 use crate::registry::{
-    self, CapacityStatus, CivilActs, Fetched, Gender, GuardianshipKind, LifeStatus, Person,
-    Registry, SchoolEnrolment, SocialStatus, Source, Study, StudyForm,
+    self, CapacityStatus, CivilActs, Fetched, Gender, GuardianshipKind, LifeStatus, Payload,
+    Person, Registry, SchoolEnrolment, SocialStatus, Source, Study, StudyForm,
 };
 
 fn date(d: Option<NaiveDate>) -> String {
@@ -85,13 +85,13 @@ fn evidence(
     }
 }
 
-/// Evidence for a look-up answer.
-pub fn found(registry: Registry, source: &Source) -> pb::Evidence {
+/// Evidence for a look-up answer: found in the registry that answers `T`.
+pub fn found<T: Payload>(f: &Fetched<T>) -> pb::Evidence {
     evidence(
-        registry,
+        T::REGISTRY,
         EvidenceStatus::Found,
-        source.message_id.to_string(),
-        Some(source),
+        f.source.message_id.to_string(),
+        Some(&f.source),
     )
 }
 
@@ -155,9 +155,9 @@ fn person_ref(p: registry::PersonRef) -> pb::PersonRef {
 
 /// GetPerson's answer; a person GBD FL does not know is `NOT_FOUND`.
 pub fn person_response(f: Fetched<Option<Person>>) -> Result<pb::GetPersonResponse, Error> {
-    let evidence = Some(found(Registry::GbdFl, &f.source));
+    let evidence = Some(found(&f));
     let person = f.into_value().ok_or(Error::NotFound {
-        registry: Registry::GbdFl,
+        registry: <Option<Person>>::REGISTRY,
     })?;
     Ok(pb::GetPersonResponse {
         person: Some(self::person(person)),
@@ -166,7 +166,7 @@ pub fn person_response(f: Fetched<Option<Person>>) -> Result<pb::GetPersonRespon
 }
 
 pub fn civil_acts(f: Fetched<CivilActs>) -> pb::GetCivilActsResponse {
-    let evidence = Some(found(Registry::Zags, &f.source));
+    let evidence = Some(found(&f));
     let acts = f.into_value();
     pb::GetCivilActsResponse {
         birth_acts: acts
@@ -210,7 +210,7 @@ pub fn civil_acts(f: Fetched<CivilActs>) -> pb::GetCivilActsResponse {
 }
 
 pub fn social_status(f: Fetched<SocialStatus>, today: NaiveDate) -> pb::GetSocialStatusResponse {
-    let evidence = Some(found(Registry::SocialSecurity, &f.source));
+    let evidence = Some(found(&f));
     let value = f.into_value();
     pb::GetSocialStatusResponse {
         disabilities: value
@@ -245,7 +245,7 @@ pub fn social_status(f: Fetched<SocialStatus>, today: NaiveDate) -> pb::GetSocia
 }
 
 pub fn school_enrolment(f: Fetched<Vec<SchoolEnrolment>>) -> pb::GetSchoolEnrolmentResponse {
-    let evidence = Some(found(Registry::Nobd, &f.source));
+    let evidence = Some(found(&f));
     let value = f.into_value();
     pb::GetSchoolEnrolmentResponse {
         enrolments: value
@@ -264,7 +264,7 @@ pub fn school_enrolment(f: Fetched<Vec<SchoolEnrolment>>) -> pb::GetSchoolEnrolm
 }
 
 pub fn higher_education(f: Fetched<Vec<Study>>) -> pb::GetHigherEducationResponse {
-    let evidence = Some(found(Registry::Epvo, &f.source));
+    let evidence = Some(found(&f));
     let value = f.into_value();
     pb::GetHigherEducationResponse {
         studies: value

@@ -91,52 +91,29 @@ trait LookUpRequest: Send {
     }
 }
 
-impl LookUpRequest for pb::GetPersonRequest {
-    fn rpc(&self) -> Rpc {
-        Rpc::GetPerson
-    }
-    fn iin(&self) -> &str {
-        &self.iin
-    }
-    fn consent_token(&self) -> Option<&str> {
-        Some(&self.consent_token)
-    }
+/// Each look-up request: its RPC, and the field of its consent token if it takes one.
+macro_rules! look_up_requests {
+    ($($request:ident => $rpc:ident $(, consent in $token:ident)?;)+) => {
+        $(impl LookUpRequest for pb::$request {
+            fn rpc(&self) -> Rpc {
+                Rpc::$rpc
+            }
+            fn iin(&self) -> &str {
+                &self.iin
+            }
+            $(fn consent_token(&self) -> Option<&str> {
+                Some(&self.$token)
+            })?
+        })+
+    };
 }
 
-impl LookUpRequest for pb::GetCivilActsRequest {
-    fn rpc(&self) -> Rpc {
-        Rpc::GetCivilActs
-    }
-    fn iin(&self) -> &str {
-        &self.iin
-    }
-}
-
-impl LookUpRequest for pb::GetSocialStatusRequest {
-    fn rpc(&self) -> Rpc {
-        Rpc::GetSocialStatus
-    }
-    fn iin(&self) -> &str {
-        &self.iin
-    }
-}
-
-impl LookUpRequest for pb::GetSchoolEnrolmentRequest {
-    fn rpc(&self) -> Rpc {
-        Rpc::GetSchoolEnrolment
-    }
-    fn iin(&self) -> &str {
-        &self.iin
-    }
-}
-
-impl LookUpRequest for pb::GetHigherEducationRequest {
-    fn rpc(&self) -> Rpc {
-        Rpc::GetHigherEducation
-    }
-    fn iin(&self) -> &str {
-        &self.iin
-    }
+look_up_requests! {
+    GetPersonRequest => GetPerson, consent in consent_token;
+    GetCivilActsRequest => GetCivilActs;
+    GetSocialStatusRequest => GetSocialStatus;
+    GetSchoolEnrolmentRequest => GetSchoolEnrolment;
+    GetHigherEducationRequest => GetHigherEducation;
 }
 
 /// FLK of an IIN field: 12 digits, valid check digit.
