@@ -665,7 +665,7 @@ async fn one_audit_record_per_owner_with_one_request_id() {
             })
             .collect();
         assert_eq!(used[0], ("gbd_fl", "found"), "{r}");
-        assert_eq!(used.len(), 5, "{r}");
+        assert_eq!(used.len(), Registry::COUNT, "{r}");
     }
     let down = by_id("dw-down");
     assert_eq!(down.len(), 2, "{records:?}");

@@ -198,7 +198,7 @@ async fn every_outcome_of_the_demo_fixture() {
             _ => "8",
         };
         assert_eq!(r.order_item, item);
-        assert_eq!(r.evidence.len(), 5);
+        assert_eq!(r.evidence.len(), Registry::COUNT);
         assert!(!r.decision_id.is_empty());
         assert_eq!(r.decision_date, h.today);
         // The demo's IINs agree with their birth dates, today as on any day.

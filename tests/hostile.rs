@@ -465,7 +465,11 @@ async fn health_and_admin_are_never_shed() {
         "and among the RPCs answered, with its code"
     );
     assert!(serving(channel.clone()).await, "health answers SERVING");
-    assert_eq!(h.status(&channel).await.len(), 5, "admin answers");
+    assert_eq!(
+        h.status(&channel).await.len(),
+        Registry::COUNT,
+        "admin answers"
+    );
     first.await.unwrap().expect("the first call is answered");
 }
 

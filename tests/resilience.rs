@@ -55,7 +55,7 @@ impl Harness {
     }
 
     /// Calls each mock has received, in [`Registry::ALL`] order.
-    fn calls(&self) -> [u64; 5] {
+    fn calls(&self) -> [u64; Registry::COUNT] {
         Registry::ALL.map(|r| self.mock(r).calls())
     }
 
@@ -87,7 +87,7 @@ impl Harness {
 }
 
 /// `after - before`, per registry.
-fn delta(after: [u64; 5], before: [u64; 5]) -> [u64; 5] {
+fn delta(after: [u64; Registry::COUNT], before: [u64; Registry::COUNT]) -> [u64; Registry::COUNT] {
     std::array::from_fn(|i| after[i] - before[i])
 }
 
@@ -339,7 +339,7 @@ fn fault_mode() -> impl Strategy<Value = FaultMode> {
 }
 
 /// A mode per registry, in [`Registry::ALL`] order.
-fn fault_modes() -> impl Strategy<Value = [FaultMode; 5]> {
+fn fault_modes() -> impl Strategy<Value = [FaultMode; Registry::COUNT]> {
     prop::array::uniform5(fault_mode())
 }
 
@@ -366,7 +366,7 @@ fn isolated_gateway() -> (tokio::runtime::Runtime, Harness) {
 fn check_property(
     owners: &[&'static str],
     property: impl Fn(
-        &[FaultMode; 5],
+        &[FaultMode; Registry::COUNT],
         Result<pb::CheckOwnerResponse, Status>,
     ) -> Result<(), TestCaseError>,
 ) {
@@ -392,7 +392,7 @@ fn check_property(
 }
 
 /// The keys of the registries whose mock is faulted.
-fn faulted<'a>(modes: &[FaultMode; 5]) -> Vec<&'a str> {
+fn faulted<'a>(modes: &[FaultMode; Registry::COUNT]) -> Vec<&'a str> {
     Registry::ALL
         .iter()
         .zip(modes)
@@ -402,7 +402,10 @@ fn faulted<'a>(modes: &[FaultMode; 5]) -> Vec<&'a str> {
 }
 
 /// A failure is UNAVAILABLE or DEADLINE_EXCEEDED and names a registry that was faulted.
-fn names_a_faulted_registry(modes: &[FaultMode; 5], status: &Status) -> Result<(), TestCaseError> {
+fn names_a_faulted_registry(
+    modes: &[FaultMode; Registry::COUNT],
+    status: &Status,
+) -> Result<(), TestCaseError> {
     prop_assert!(
         matches!(status.code(), Code::Unavailable | Code::DeadlineExceeded),
         "{status:?}"
