@@ -6,6 +6,7 @@ use figment::providers::{Format, Toml};
 use figment::Figment;
 use serde_json::Value;
 
+use crate::registry::Registry;
 use crate::Config;
 
 /// Placeholder for a key without a default (required once its table is present).
@@ -29,7 +30,7 @@ fn skeleton() -> String {
          [shep.signing]\n[shep.signing.http]\nurl = \"{REQUIRED}\"\n[shep.tls]\n\
          [shep.signing.registries.gbd_fl]\n[resilience.gbd_fl]\n"
     );
-    for name in REGISTRIES {
+    for name in Registry::ALL.map(Registry::key) {
         text.push_str(&endpoint(name));
     }
     text
@@ -47,7 +48,7 @@ pub fn defaults() -> Vec<(String, String)> {
     let mut keys = Vec::new();
     flatten("", &value, &mut keys);
     for (key, default) in &mut keys {
-        for name in REGISTRIES {
+        for name in Registry::ALL.map(Registry::key) {
             for table in ["registries.", "shep.signing.registries.", "resilience."] {
                 *key = key.replace(&format!("{table}{name}"), &format!("{table}<registry>"));
             }
@@ -65,9 +66,6 @@ pub fn defaults() -> Vec<(String, String)> {
     keys.dedup();
     keys
 }
-
-/// The registries' table names.
-const REGISTRIES: [&str; 5] = ["gbd_fl", "zags", "social_security", "nobd", "epvo"];
 
 /// Keys left out when serialized at their default (`skip_serializing_if`).
 const UNSERIALIZED: [(&str, &str); 3] = [

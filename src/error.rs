@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use tonic::{Code, Status};
 use tonic_types::{ErrorDetails, StatusExt};
 
-use crate::audit::RegistryUse;
+use crate::audit::{CallOutcome, RegistryOutcome, RegistryUse};
 use crate::registry::{Failure, Registry, RegistryError};
 use crate::rpc::Rpc;
 
@@ -118,7 +118,7 @@ impl Error {
 
 impl Error {
     /// The outcome an audit record gives for this error: the gRPC code it maps to.
-    pub fn audit_outcome(&self) -> String {
+    pub fn audit_outcome(&self) -> CallOutcome {
         let code = match self {
             Error::Owner { source, .. } => return source.audit_outcome(),
             Error::InvalidArgument { .. } => Code::InvalidArgument,
@@ -148,28 +148,28 @@ impl Error {
             }) => Code::ResourceExhausted,
             Error::Registry(_) => Code::Unavailable,
         };
-        format!("{code:?}")
+        CallOutcome::Failed(code)
     }
 
     /// The registries an error involved, for the audit record.
     pub fn audit_registries(&self) -> Vec<RegistryUse> {
         let (registry, status) = match self {
             Error::Owner { source, .. } => return source.audit_registries(),
-            Error::NotFound { registry } => (registry, "not_found"),
+            Error::NotFound { registry } => (*registry, RegistryOutcome::NotFound),
             Error::Registry(e) => (
-                &e.registry,
+                e.registry,
                 match e.failure {
-                    Failure::Overloaded(_) => "overloaded",
-                    Failure::ConsentRefused { .. } => "consent_refused",
-                    Failure::Rejected { .. } => "rejected",
-                    _ => "unavailable",
+                    Failure::Overloaded(_) => RegistryOutcome::Overloaded,
+                    Failure::ConsentRefused { .. } => RegistryOutcome::ConsentRefused,
+                    Failure::Rejected { .. } => RegistryOutcome::Rejected,
+                    _ => RegistryOutcome::Unavailable,
                 },
             ),
             _ => return Vec::new(),
         };
         vec![RegistryUse {
-            registry: registry.key().to_owned(),
-            status: status.to_owned(),
+            registry,
+            status,
             from_cache: false,
             stale: false,
             evidence: None,
@@ -417,8 +417,11 @@ mod tests {
             },
             retry_after: Duration::from_secs(60),
         });
-        assert_eq!(error.audit_outcome(), "PermissionDenied");
-        assert_eq!(error.audit_registries()[0].status, "consent_refused");
+        // The words the audit log has always held.
+        assert_eq!(error.audit_outcome().to_string(), "PermissionDenied");
+        let used = serde_json::to_value(&error.audit_registries()[0]).unwrap();
+        assert_eq!(used["status"], "consent_refused");
+        assert_eq!(used["registry"], "gbd_fl");
         let status = error.to_status("req-2");
         assert_eq!(status.code(), Code::PermissionDenied);
         assert!(

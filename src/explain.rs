@@ -22,9 +22,9 @@ use shep_wss::{TrustStore, Verdict, VerifyOptions};
 use tokio_postgres::Client;
 
 use crate::audit::evidence::Keys;
-use crate::audit::{postgres::error_text, DecisionRef, RegistryUse};
+use crate::audit::{postgres::error_text, CallOutcome, DecisionRef, RegistryUse};
 use crate::decision::legal_basis::{self, OnExpired};
-use crate::decision::{rules, DecisionConfig, Outcome, OwnerQuestion, ReasonCode, Service, Step};
+use crate::decision::{rules, DecisionConfig, OwnerQuestion, ReasonCode, StateService, Step};
 use crate::iin::{Holder, Iin};
 use crate::registry::facts::Facts;
 use crate::registry::shep::NodeExt;
@@ -76,9 +76,10 @@ struct Record {
     applicant: String,
     #[serde(default)]
     decision_date: String,
+    /// As the record holds it (also one of an older gateway).
     outcome: String,
     decision: DecisionRef,
-    registries: Vec<RegistryUse>,
+    registries: Vec<RegistryUse<String, String>>,
 }
 
 /// One archived answer as found in the store.
@@ -185,7 +186,12 @@ impl Explainer {
     }
 
     /// One registry's answer: opened, its digest checked, its signature verified again.
-    fn answer(&self, used: &RegistryUse, blobs: &[(String, Blob)], time: &str) -> Answer {
+    fn answer(
+        &self,
+        used: &RegistryUse<String, String>,
+        blobs: &[(String, Blob)],
+        time: &str,
+    ) -> Answer {
         let mut answer = Answer {
             registry: used.registry.clone(),
             status: used.status.clone(),
@@ -319,7 +325,7 @@ impl Explainer {
         let _ = writeln!(text, "facts read: {:?}", d.owner);
         let codes: Vec<String> = d.reasons.iter().map(|r| format!("{:?}", r.code)).collect();
         let _ = writeln!(text, "reasons: {}", codes.join(", "));
-        let now = outcome_name(d.outcome).to_owned();
+        let now = CallOutcome::from(d.outcome).to_string();
         if now == record.outcome {
             let _ = writeln!(
                 text,
@@ -507,8 +513,8 @@ fn question(record: &Record) -> Result<OwnerQuestion, String> {
     let date = NaiveDate::parse_from_str(&record.decision_date, "%Y-%m-%d")
         .map_err(|_| "the record has no decision date")?;
     let service = match record.decision.service.as_str() {
-        "TEMPORARY_REGISTRATION" => Service::TemporaryRegistration,
-        _ => Service::RegistrationAtResidence,
+        "TEMPORARY_REGISTRATION" => StateService::TemporaryRegistration,
+        _ => StateService::RegistrationAtResidence,
     };
     let step = match record.decision.step.as_str() {
         "HALL_CHECK" => Step::HallCheck,
@@ -537,15 +543,6 @@ pub fn note_name(code: ReasonCode) -> &'static str {
         ReasonCode::LegalBasisExpired => "LEGAL_BASIS_EXPIRED",
         ReasonCode::LegalBasisNotYetInForce => "LEGAL_BASIS_NOT_YET_IN_FORCE",
         _ => "OTHER",
-    }
-}
-
-/// An outcome as audit records name it.
-pub fn outcome_name(o: Outcome) -> &'static str {
-    match o {
-        Outcome::OperationalHall => "OPERATIONAL_HALL",
-        Outcome::Online => "ONLINE",
-        Outcome::RefusedHere => "REFUSED_HERE",
     }
 }
 

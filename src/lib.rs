@@ -22,7 +22,8 @@
 //!                  the SHEP bus, or the mock registries of the `registry-mocks` crate
 //! ```
 //!
-//! Modules: [`server`] assembles and runs it all (health, reload, drain); [`listener`] the
+//! Modules: [`cli`] the command line (`src/main.rs` only calls [`cli::run`]) and its tools;
+//! [`server`] assembles and runs it all (health, reload, drain); [`listener`] the
 //! accept loop, TLS and what one connection may hold; [`api`] the gRPC edge (one
 //! [`api::Edge`] for caller, rights, deadline, admission, span and audit of every call) and
 //! the HTTP/JSON routes; [`rpc`] every RPC by name; [`decision`] CheckOwner and
@@ -48,6 +49,7 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 pub mod access;
 pub mod api;
 pub mod audit;
+pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod config_doc;

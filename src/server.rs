@@ -43,8 +43,9 @@ use crate::BoxError;
 /// The gRPC service name whose health says whether the gateway takes calls.
 const SERVICE: &str = crate::rpc::GATEWAY_SERVICE;
 
-type RegistryService = api::RefuseMalformed<api::RegistryGatewayServiceServer<api::GatewayService>>;
-type AdminService = api::RefuseMalformed<api::GatewayAdminServiceServer<api::AdminService>>;
+type ServedRegistryService =
+    api::RefuseMalformed<api::RegistryGatewayServiceServer<api::GatewayService>>;
+type ServedAdminService = api::RefuseMalformed<api::GatewayAdminServiceServer<api::AdminService>>;
 
 /// A gateway ready to serve.
 pub struct Gateway {
@@ -55,8 +56,8 @@ pub struct Gateway {
     admin: Option<TcpListener>,
     guards: PerRegistry<Arc<dyn GuardAdmin>>,
     owner_facts: Arc<OwnerFactsCache>,
-    registry_service: RegistryService,
-    admin_service: AdminService,
+    registry_service: ServedRegistryService,
+    admin_service: ServedAdminService,
     http_json: api::http::HttpJson,
 }
 
@@ -274,8 +275,8 @@ fn grpc_server(
 /// `/<service>/<method>`, the HTTP/JSON routes under `/v1/`, and a JSON 404 for the rest.
 fn routes(
     health: tonic::service::Routes,
-    registry_service: RegistryService,
-    admin_service: AdminService,
+    registry_service: ServedRegistryService,
+    admin_service: ServedAdminService,
     http_json: api::http::HttpJson,
 ) -> Result<tonic::service::Routes, BoxError> {
     let grpc = health
@@ -346,7 +347,11 @@ fn services(
     guarded: &GuardedRegistries,
     decision: Arc<ArcSwap<DecisionConfig>>,
     edge: api::Edge,
-) -> (RegistryService, AdminService, api::http::HttpJson) {
+) -> (
+    ServedRegistryService,
+    ServedAdminService,
+    api::http::HttpJson,
+) {
     let admin_edge = edge.clone();
     let edge = edge.admitted_by(Some(Arc::new(api::Admission::new(
         config.max_in_flight,

@@ -10,6 +10,8 @@
 
 mod common;
 
+use common::Harness;
+
 use std::collections::{BTreeMap, HashSet};
 use std::net::SocketAddr;
 use std::path::Path;
@@ -229,7 +231,7 @@ fn curl_killed(addr: SocketAddr, calls: &Calls, owners: &[String]) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_registry_read_of_an_abandoned_call_has_its_cancelled_record() {
-    let a = common::serve_audited(|_| {}).await;
+    let a = Harness::audited(|_| {}).await;
     for r in SLOW {
         a.mocks
             .get(r)
@@ -273,10 +275,10 @@ async fn every_registry_read_of_an_abandoned_call_has_its_cancelled_record() {
     common::eventually(
         Duration::from_secs(5),
         "a CANCELLED record per subject",
-        || async { cancelled(&a.audit).len() >= wanted },
+        || async { cancelled(a.audit_log()).len() >= wanted },
     )
     .await;
-    let records = cancelled(&a.audit);
+    let records = cancelled(a.audit_log());
     assert_eq!(records.len(), wanted, "one record per subject, no more");
     let mut recorded: BTreeMap<Registry, u64> = BTreeMap::new();
     for record in &records {
@@ -312,7 +314,7 @@ async fn every_registry_read_of_an_abandoned_call_has_its_cancelled_record() {
         records.len()
     );
     // Nothing else was recorded about these callers (no second record per subject).
-    let all = audit_records(&a.audit);
+    let all = audit_records(a.audit_log());
     let about_them = all
         .iter()
         .filter(|r| subjects.contains(r["subject"].as_str().unwrap_or_default()))

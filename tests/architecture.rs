@@ -1,11 +1,14 @@
 //! The shape of the code, checked: no import cycle between the gateway's top-level modules,
 //! and no function longer than 80 lines outside tests (see docs/architecture.md).
 //!
-//! A light reading of the sources, not a Rust parser: comment lines and `#[cfg(test)] mod
-//! tests` are skipped, string literals are blanked before braces are counted.
+//! The sources are parsed as Rust (`syn`): every function and method of every file is seen;
+//! only items under `#[cfg(test)]` and the files of test modules (`#[cfg(test)] mod tests;`)
+//! are left out.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
+
+use syn::visit::{self, Visit};
 
 const MAX_FUNCTION_LINES: usize = 80;
 
@@ -13,7 +16,7 @@ fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// Every `.rs` file under `dir`, but test files.
+/// Every `.rs` file under `dir`, but the files of test modules.
 fn sources(dir: &Path) -> Vec<PathBuf> {
     let mut files = Vec::new();
     let mut dirs = vec![dir.to_path_buf()];
@@ -22,71 +25,173 @@ fn sources(dir: &Path) -> Vec<PathBuf> {
             let path = entry.expect("directory entry").path();
             if path.is_dir() {
                 dirs.push(path);
-            } else if path.extension().is_some_and(|e| e == "rs")
-                && path.file_name().is_some_and(|n| n != "tests.rs")
-            {
+            } else if path.extension().is_some_and(|e| e == "rs") {
                 files.push(path);
             }
         }
     }
+    let tests: BTreeSet<PathBuf> = files.iter().flat_map(|f| test_module_files(f)).collect();
+    files.retain(|f| !tests.contains(f));
     files.sort();
     files
 }
 
-/// The code of a file without its test module and without comment lines.
-fn code(path: &Path) -> Vec<String> {
+fn parse(path: &Path) -> syn::File {
     let text = std::fs::read_to_string(path).expect("readable source");
-    let lines: Vec<&str> = text.lines().collect();
-    let end = lines
-        .windows(2)
-        .position(|w| w[0].trim() == "#[cfg(test)]" && w[1].trim_start().starts_with("mod tests"))
-        .unwrap_or(lines.len());
-    lines[..end]
+    syn::parse_file(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// Whether `attrs` hold `#[cfg(test)]`.
+fn is_test(attrs: &[syn::Attribute]) -> bool {
+    attrs.iter().any(|a| {
+        a.path().is_ident("cfg")
+            && matches!(&a.meta, syn::Meta::List(l) if l.tokens.to_string() == "test")
+    })
+}
+
+/// The files `file` declares as test modules (`#[cfg(test)] mod tests;`): `dir/tests.rs` or
+/// `dir/tests/mod.rs`, `dir` being the directory of `file`'s own submodules.
+fn test_module_files(file: &Path) -> Vec<PathBuf> {
+    let parent = file.parent().expect("a directory");
+    let stem = file.file_stem().expect("a file name").to_string_lossy();
+    let dir = match stem.as_ref() {
+        "mod" | "lib" | "main" => parent.to_path_buf(),
+        _ => parent.join(stem.as_ref()),
+    };
+    parse(file)
+        .items
         .iter()
-        .map(|l| match l.trim_start().starts_with("//") {
-            true => String::new(),
-            false => blank_strings(l),
+        .filter_map(|item| match item {
+            syn::Item::Mod(m) if m.content.is_none() && is_test(&m.attrs) => Some(&m.ident),
+            _ => None,
+        })
+        .flat_map(|name| {
+            [
+                dir.join(format!("{name}.rs")),
+                dir.join(name.to_string()).join("mod.rs"),
+            ]
         })
         .collect()
 }
 
-/// `line` with the contents of string and char literals replaced by spaces (a literal that
-/// spans lines is rare in this code base and kept as is).
-fn blank_strings(line: &str) -> String {
-    let mut out = String::with_capacity(line.len());
-    let mut chars = line.chars().peekable();
-    let mut in_string = false;
-    while let Some(c) = chars.next() {
-        match (in_string, c) {
-            (false, '"') => {
-                in_string = true;
-                out.push(c);
-            }
-            (false, '/') if chars.peek() == Some(&'/') => break,
-            (false, '\'') => {
-                // A char literal ('{', '\'') or a lifetime ('a).
-                let rest: String = chars.clone().take(3).collect();
-                let len = if rest.starts_with('\\') { 3 } else { 2 };
-                if rest.chars().nth(len - 1) == Some('\'') {
-                    chars.nth(len - 1);
-                    out.push_str("' '");
-                } else {
-                    out.push(c);
+/// What a visit of one file's production code found: its functions with their first and last
+/// lines, and the names that follow `crate::`.
+#[derive(Default)]
+struct FileReading {
+    functions: Vec<(String, usize, usize)>,
+    crate_names: BTreeSet<String>,
+}
+
+impl FileReading {
+    fn of(path: &Path) -> Self {
+        let mut reading = Self::default();
+        reading.visit_file(&parse(path));
+        reading
+    }
+
+    fn function(&mut self, sig: &syn::Signature, block: &syn::Block) {
+        use syn::spanned::Spanned;
+        let first = sig.span().start().line;
+        let last = block.brace_token.span.close().end().line;
+        self.functions.push((sig.ident.to_string(), first, last));
+    }
+
+    /// `crate :: name` in the tokens of a macro call (`format!`, `matches!`, ...).
+    fn crate_names_in(&mut self, tokens: proc_macro2::TokenStream) {
+        let tokens: Vec<proc_macro2::TokenTree> = tokens.into_iter().collect();
+        for (i, token) in tokens.iter().enumerate() {
+            match token {
+                proc_macro2::TokenTree::Group(g) => self.crate_names_in(g.stream()),
+                proc_macro2::TokenTree::Ident(id) if id == "crate" => {
+                    if let Some(proc_macro2::TokenTree::Ident(name)) = tokens.get(i + 3) {
+                        self.crate_names.insert(name.to_string());
+                    }
                 }
+                _ => {}
             }
-            (true, '\\') => {
-                chars.next();
-                out.push_str("  ");
-            }
-            (true, '"') => {
-                in_string = false;
-                out.push(c);
-            }
-            (true, _) => out.push(' '),
-            (false, _) => out.push(c),
         }
     }
-    out
+
+    /// The first names of a `use crate::...` tree.
+    fn use_names(&mut self, tree: &syn::UseTree) {
+        match tree {
+            syn::UseTree::Path(p) => {
+                self.crate_names.insert(p.ident.to_string());
+            }
+            syn::UseTree::Name(n) => {
+                self.crate_names.insert(n.ident.to_string());
+            }
+            syn::UseTree::Rename(r) => {
+                self.crate_names.insert(r.ident.to_string());
+            }
+            syn::UseTree::Group(g) => g.items.iter().for_each(|t| self.use_names(t)),
+            syn::UseTree::Glob(_) => {}
+        }
+    }
+}
+
+impl<'ast> Visit<'ast> for FileReading {
+    fn visit_item(&mut self, item: &'ast syn::Item) {
+        let attrs = match item {
+            syn::Item::Fn(i) => &i.attrs,
+            syn::Item::Impl(i) => &i.attrs,
+            syn::Item::Mod(i) => &i.attrs,
+            syn::Item::Trait(i) => &i.attrs,
+            syn::Item::Use(i) => &i.attrs,
+            syn::Item::Const(i) => &i.attrs,
+            syn::Item::Static(i) => &i.attrs,
+            syn::Item::Struct(i) => &i.attrs,
+            syn::Item::Enum(i) => &i.attrs,
+            syn::Item::Macro(i) => &i.attrs,
+            _ => return visit::visit_item(self, item),
+        };
+        if !is_test(attrs) {
+            visit::visit_item(self, item);
+        }
+    }
+
+    fn visit_item_fn(&mut self, f: &'ast syn::ItemFn) {
+        self.function(&f.sig, &f.block);
+        visit::visit_item_fn(self, f);
+    }
+
+    fn visit_impl_item_fn(&mut self, f: &'ast syn::ImplItemFn) {
+        if !is_test(&f.attrs) {
+            self.function(&f.sig, &f.block);
+            visit::visit_impl_item_fn(self, f);
+        }
+    }
+
+    fn visit_trait_item_fn(&mut self, f: &'ast syn::TraitItemFn) {
+        if let Some(block) = &f.default {
+            self.function(&f.sig, block);
+        }
+        visit::visit_trait_item_fn(self, f);
+    }
+
+    fn visit_item_use(&mut self, u: &'ast syn::ItemUse) {
+        if let syn::UseTree::Path(p) = &u.tree {
+            if p.ident == "crate" {
+                self.use_names(&p.tree);
+            }
+        }
+        visit::visit_item_use(self, u);
+    }
+
+    fn visit_path(&mut self, path: &'ast syn::Path) {
+        let mut segments = path.segments.iter();
+        if let (Some(first), Some(second)) = (segments.next(), segments.next()) {
+            if first.ident == "crate" {
+                self.crate_names.insert(second.ident.to_string());
+            }
+        }
+        visit::visit_path(self, path);
+    }
+
+    fn visit_macro(&mut self, m: &'ast syn::Macro) {
+        self.crate_names_in(m.tokens.clone());
+        visit::visit_macro(self, m);
+    }
 }
 
 /// The top-level module a file of `src/` belongs to.
@@ -117,29 +222,12 @@ fn imports() -> BTreeMap<String, BTreeSet<String>> {
         if !modules.contains(&from) {
             continue;
         }
-        let code = code(&file).join("\n");
-        for (i, _) in code.match_indices("crate::") {
-            let rest = &code[i + "crate::".len()..];
-            let names: Vec<&str> = match rest.strip_prefix('{') {
-                Some(group) => group[..group.find('}').unwrap_or(group.len())]
-                    .split(',')
-                    .map(|n| n.trim().split("::").next().unwrap_or_default())
-                    .collect(),
-                None => vec![rest
-                    .split(|c: char| !(c.is_alphanumeric() || c == '_'))
-                    .next()
-                    .unwrap_or_default()],
-            };
-            for name in names {
-                if modules.contains(name) && name != from {
-                    edges
-                        .entry(from.clone())
-                        .or_default()
-                        .insert(name.to_owned());
-                }
+        let uses = edges.entry(from.clone()).or_default();
+        for name in FileReading::of(&file).crate_names {
+            if modules.contains(&name) && name != from {
+                uses.insert(name);
             }
         }
-        edges.entry(from).or_default();
     }
     edges
 }
@@ -207,58 +295,15 @@ fn the_cycle_check_finds_a_cycle() {
 
 /// Functions of `file` longer than the limit, as `path:line name (n lines)`.
 fn long_functions(file: &Path) -> Vec<String> {
-    let lines = code(file);
-    let mut long = Vec::new();
-    let mut i = 0;
-    while i < lines.len() {
-        let Some(name) = fn_name(&lines[i]) else {
-            i += 1;
-            continue;
-        };
-        let (mut depth, mut opened, mut end) = (0i32, false, None);
-        for (j, line) in lines.iter().enumerate().skip(i) {
-            for c in line.chars() {
-                match c {
-                    '{' => (depth, opened) = (depth + 1, true),
-                    '}' => depth -= 1,
-                    _ => {}
-                }
-            }
-            if (opened && depth == 0) || (!opened && line.trim_end().ends_with(';')) {
-                end = Some(j);
-                break;
-            }
-        }
-        let end = end.unwrap_or(lines.len() - 1);
-        let count = end - i + 1;
-        if opened && count > MAX_FUNCTION_LINES {
-            long.push(format!(
-                "{}:{} {name} ({count} lines)",
-                file.display(),
-                i + 1
-            ));
-        }
-        // Functions nested in this one are counted within it.
-        i = if opened { end + 1 } else { i + 1 };
-    }
-    long
-}
-
-/// The name of the function a line declares, if it does.
-fn fn_name(line: &str) -> Option<&str> {
-    let mut words = line.split_whitespace().peekable();
-    while let Some(word) = words.next() {
-        match word {
-            "pub" | "async" | "const" | "unsafe" | "extern" => continue,
-            w if w.starts_with("pub(") => continue,
-            "fn" => {
-                let name = words.next()?;
-                return name.split(['(', '<']).next();
-            }
-            _ => return None,
-        }
-    }
-    None
+    FileReading::of(file)
+        .functions
+        .into_iter()
+        .filter(|(_, first, last)| last - first + 1 > MAX_FUNCTION_LINES)
+        .map(|(name, first, last)| {
+            let count = last - first + 1;
+            format!("{}:{first} {name} ({count} lines)", file.display())
+        })
+        .collect()
 }
 
 #[test]
@@ -276,20 +321,28 @@ fn no_function_is_longer_than_80_lines() {
     );
 }
 
+/// tests/fixtures/long_fn.rs: after a `mod tests;` line (where the old line-based guard
+/// stopped reading), a function of 81 lines, one of 80, and an 81-line one under
+/// `#[cfg(test)]`.
 #[test]
-fn a_long_function_is_found() {
-    let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("f.rs");
-    let body = "    let x = \"}\";\n".repeat(MAX_FUNCTION_LINES);
-    std::fs::write(
-        &file,
-        format!("fn short() {{\n}}\n\npub async fn long() {{\n{body}}}\n"),
-    )
-    .unwrap();
-    let long = long_functions(&file);
-    assert_eq!(long.len(), 1, "{long:?}");
+fn a_long_function_is_found_wherever_it_is() {
+    let fixture = root().join("tests/fixtures/long_fn.rs");
+    let long = long_functions(&fixture);
+    assert_eq!(long.len(), 2, "{long:?}");
+    assert!(long[0].ends_with(" too_long (81 lines)"), "{long:?}");
+    assert!(long[1].ends_with(" method_too_long (81 lines)"), "{long:?}");
+}
+
+#[test]
+fn the_files_of_test_modules_are_left_out() {
+    let files = sources(&root().join("src"));
+    assert!(files.contains(&root().join("src/audit/mod.rs")));
     assert!(
-        long[0].ends_with(&format!(":4 long ({} lines)", MAX_FUNCTION_LINES + 2)),
-        "{long:?}"
+        !files.contains(&root().join("src/audit/tests.rs")),
+        "{files:?}"
+    );
+    assert!(
+        !files.contains(&root().join("src/resilience/tests.rs")),
+        "{files:?}"
     );
 }

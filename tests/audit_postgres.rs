@@ -46,8 +46,7 @@ fn key(dir: &Path) -> Key {
 fn record(id: &str) -> audit::AuditRecord {
     audit::AuditRecord {
         request_id: id.into(),
-        rpc: "CheckOwner".into(),
-        ..Default::default()
+        ..audit::AuditRecord::new("CheckOwner", audit::CallOutcome::Found)
     }
 }
 
@@ -813,7 +812,7 @@ async fn the_gateways_role_may_only_insert() {
             .unwrap();
         log.append(audit::AuditRecord {
             request_id: id.into(),
-            ..Default::default()
+            ..audit::AuditRecord::new("CheckOwner", audit::CallOutcome::Found)
         })
         .await
         .unwrap();
@@ -928,9 +927,8 @@ async fn rotated_files_ship_in_order_and_are_removed_once_shipped() {
     config.rotate_bytes = AuditConfig::MIN_ROTATE_BYTES;
     let record = |i: u64| audit::AuditRecord {
         request_id: format!("rot-{i}"),
-        rpc: "CheckOwner".into(),
         purpose: "x".repeat(200),
-        ..Default::default()
+        ..audit::AuditRecord::new("CheckOwner", audit::CallOutcome::Found)
     };
     let log = audit::AuditLog::open(&config).await.unwrap();
     for i in 0..300 {

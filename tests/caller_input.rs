@@ -8,12 +8,14 @@
 
 mod common;
 
+use common::Harness;
+
 use registry_gateway::api::pb::{
     self, gateway_admin_service_client::GatewayAdminServiceClient,
     registry_gateway_service_client::RegistryGatewayServiceClient,
 };
 use registry_gateway::registry::Registry;
-use registry_mocks::{demo, FaultMode, Faults, MockRegistries};
+use registry_mocks::{demo, FaultMode, Faults};
 use tonic::transport::Channel;
 use tonic::Code;
 use tonic_types::StatusExt;
@@ -31,17 +33,6 @@ async fn breaker(channel: &Channel, registry: pb::Registry) -> pb::BreakerState 
         .breaker()
 }
 
-async fn start() -> (
-    std::net::SocketAddr,
-    MockRegistries,
-    tokio::sync::oneshot::Sender<()>,
-) {
-    let today = registry_gateway::decision::today();
-    let mocks = common::demo_mocks(today).await;
-    let (addr, stop) = common::serve(common::config_for(&mocks)).await;
-    (addr, mocks, stop)
-}
-
 /// One of each class of character XML 1.0 forbids.
 const FORBIDDEN: [char; 9] = [
     '\u{0}', '\u{1}', '\u{8}', '\u{b}', '\u{c}', '\u{e}', '\u{1f}', '\u{fffe}', '\u{ffff}',
@@ -49,7 +40,8 @@ const FORBIDDEN: [char; 9] = [
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tokens_xml_cannot_hold_are_refused_before_any_registry_call() {
-    let (addr, mocks, _stop) = start().await;
+    let h = Harness::start(|_| {}).await;
+    let (addr, mocks) = (h.addr, &h.mocks);
     let channel = common::connect(addr).await;
     let mut client = RegistryGatewayServiceClient::new(channel.clone());
     let gbd_fl = mocks.get(Registry::GbdFl);
@@ -109,7 +101,8 @@ async fn tokens_xml_cannot_hold_are_refused_before_any_registry_call() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn soap_client_faults_are_the_callers_and_leave_the_breaker_closed() {
-    let (addr, mocks, _stop) = start().await;
+    let h = Harness::start(|_| {}).await;
+    let (addr, mocks) = (h.addr, &h.mocks);
     let channel = common::connect(addr).await;
     let mut client = RegistryGatewayServiceClient::new(channel.clone());
     let gbd_fl = mocks.get(Registry::GbdFl);
@@ -193,7 +186,8 @@ async fn a_caller_without_rights_learns_nothing_about_the_request_rules() {
 /// A JSON key given twice is refused with 400 naming it, before any registry call.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_json_key_given_twice_is_refused_naming_it() {
-    let (addr, mocks, _stop) = start().await;
+    let h = Harness::start(|_| {}).await;
+    let (addr, mocks) = (h.addr, &h.mocks);
     mocks.get(Registry::GbdFl).reset_calls();
     let body = format!(
         r#"{{"ownerIin":"{}","ownerIin":"{}","service":"SERVICE_REGISTRATION_AT_RESIDENCE"}}"#,

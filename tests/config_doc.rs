@@ -5,6 +5,8 @@
 use std::collections::BTreeMap;
 use std::process::Command;
 
+use registry_gateway::registry::Registry;
+
 const DOC: &str = include_str!("../docs/configuration.md");
 const BEGIN: &str =
     "<!-- config-defaults: begin (the output of `registry-gateway config-defaults`) -->\n```text\n";
@@ -110,7 +112,7 @@ fn example_lines() -> Vec<(String, String, String)> {
 /// `registries.gbd_fl.url` → `registries.<registry>.url`, as the reference names it.
 fn generic(key: &str) -> String {
     let mut key = key.to_owned();
-    for name in ["gbd_fl", "zags", "social_security", "nobd", "epvo"] {
+    for name in Registry::ALL.map(Registry::key) {
         for table in ["registries.", "shep.signing.registries.", "resilience."] {
             key = key.replace(&format!("{table}{name}"), &format!("{table}<registry>"));
         }

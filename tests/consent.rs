@@ -6,7 +6,7 @@
 
 mod common;
 
-use std::path::PathBuf;
+use common::Harness;
 
 use registry_gateway::api::pb::{
     self, gateway_admin_service_client::GatewayAdminServiceClient,
@@ -14,33 +14,11 @@ use registry_gateway::api::pb::{
 };
 use registry_gateway::registry::Registry;
 use registry_gateway::Config;
-use registry_mocks::{demo, MockRegistries};
+use registry_mocks::demo;
 use serde_json::Value;
-use tokio::sync::oneshot;
 use tonic::transport::Channel;
 use tonic::Code;
 use tonic_types::StatusExt;
-
-struct Harness {
-    addr: std::net::SocketAddr,
-    mocks: MockRegistries,
-    audit: PathBuf,
-    today: String,
-    _dir: tempfile::TempDir,
-    _stop: oneshot::Sender<()>,
-}
-
-async fn start(configure: impl FnOnce(&mut Config)) -> Harness {
-    let gw = common::serve_audited(configure).await;
-    Harness {
-        addr: gw.addr,
-        mocks: gw.mocks,
-        audit: gw.audit,
-        today: gw.today,
-        _dir: gw.dir,
-        _stop: gw.stop,
-    }
-}
 
 impl Harness {
     /// A caller of its own: a connection of its own.
@@ -70,7 +48,7 @@ impl Harness {
 
     /// The audit records so far (each answered only once its record is written).
     fn audit(&self) -> Vec<Value> {
-        let text = std::fs::read_to_string(&self.audit).unwrap_or_default();
+        let text = std::fs::read_to_string(self.audit_log()).unwrap_or_default();
         assert!(
             !text.contains(demo::CONSENT_PREFIX),
             "a consent token in the audit log"
@@ -147,7 +125,7 @@ fn assert_consent_refused(status: &tonic::Status) {
 /// shared cache; the second caller with another person's token reaches GBD FL and is refused.
 #[tokio::test]
 async fn no_caller_reads_a_record_on_another_callers_consent() {
-    let h = start(|c| c.consent.check_owner_shared_cache = true).await;
+    let h = Harness::audited(|c| c.consent.check_owner_shared_cache = true).await;
     let adult = demo::CAPABLE_ADULT;
     let valid = demo::consent(adult);
     let mut first = h.caller().await;
@@ -240,7 +218,7 @@ async fn no_caller_reads_a_record_on_another_callers_consent() {
 /// would open it) stays closed: the next valid call is answered.
 #[tokio::test]
 async fn a_refused_token_is_the_callers_answer_and_leaves_the_breaker_alone() {
-    let h = start(|c| {
+    let h = Harness::audited(|c| {
         let d = &mut c.resilience.defaults;
         d.max_attempts = 3;
         d.breaker.consecutive_failures = 2;
@@ -302,7 +280,7 @@ async fn a_refused_token_is_the_callers_answer_and_leaves_the_breaker_alone() {
 /// after a valid one for that person.
 #[tokio::test]
 async fn check_owner_without_the_shared_cache_asks_gbd_fl_with_each_token() {
-    let h = start(|c| c.consent.check_owner_shared_cache = false).await;
+    let h = Harness::audited(|c| c.consent.check_owner_shared_cache = false).await;
     let adult = demo::CAPABLE_ADULT;
     let valid = demo::consent(adult);
     let mut client = h.caller().await;
@@ -342,7 +320,7 @@ async fn check_owner_without_the_shared_cache_asks_gbd_fl_with_each_token() {
 /// so, with that caller's token reference.
 #[tokio::test]
 async fn check_owner_with_the_shared_cache_answers_from_it() {
-    let h = start(|_| {}).await;
+    let h = Harness::audited(|_| {}).await;
     let adult = demo::CAPABLE_ADULT;
     let mut client = h.caller().await;
     client
@@ -379,7 +357,7 @@ async fn check_owner_with_the_shared_cache_answers_from_it() {
 /// token and GetPerson does not (for this client only).
 #[tokio::test]
 async fn consent_required_is_per_client_and_rpc() {
-    let h = start(|c| {
+    let h = Harness::audited(|c| {
         let parsed = Config::from_toml(
             r#"
             [access]

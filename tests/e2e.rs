@@ -4,48 +4,19 @@
 
 mod common;
 
+use common::Harness;
+
 use registry_gateway::api::pb::{
     self, registry_gateway_service_client::RegistryGatewayServiceClient,
 };
 use registry_gateway::decision;
 use registry_gateway::registry::Registry;
-use registry_mocks::{demo, MockRegistries};
-use tokio::sync::oneshot;
+use registry_mocks::demo;
 use tonic::transport::Channel;
 use tonic::Code;
 use tonic_types::StatusExt;
 
 use pb::{Outcome, ReasonCode, RepresentativeRole};
-
-struct Harness {
-    client: RegistryGatewayServiceClient<Channel>,
-    mocks: MockRegistries,
-    today: String,
-    addr: std::net::SocketAddr,
-    _stop: oneshot::Sender<()>,
-}
-
-async fn start() -> Harness {
-    start_with(|_| {}).await
-}
-
-async fn start_with(configure: impl FnOnce(&mut registry_gateway::Config)) -> Harness {
-    let today = decision::today();
-    let mocks = common::demo_mocks(today).await;
-    let mut config = common::config_for(&mocks);
-    configure(&mut config);
-    let (addr, stop) = common::serve(config).await;
-    let client = RegistryGatewayServiceClient::connect(format!("http://{addr}"))
-        .await
-        .expect("gateway accepts connections");
-    Harness {
-        client,
-        mocks,
-        today: today.to_string(),
-        addr,
-        _stop: stop,
-    }
-}
 
 impl Harness {
     async fn check(
@@ -55,7 +26,7 @@ impl Harness {
     ) -> Result<pb::CheckOwnerResponse, tonic::Status> {
         // A demo person born relative to today is asked for by today's IIN.
         let today = self.today.parse().unwrap();
-        self.client
+        self.client()
             .check_owner(pb::CheckOwnerRequest {
                 owner_iin: demo::iin(owner, today),
                 service: pb::Service::RegistrationAtResidence.into(),
@@ -86,7 +57,7 @@ fn reason_codes(r: &pb::CheckOwnerResponse) -> Vec<ReasonCode> {
 async fn every_outcome_of_the_demo_fixture() {
     // CheckOwner may use GBD FL's shared cache here, so that the second check below is all
     // cached (the default, each check reaching GBD FL with its token, is in tests/consent.rs).
-    let mut h = start_with(|c| c.consent.check_owner_shared_cache = true).await;
+    let mut h = Harness::start(|c| c.consent.check_owner_shared_cache = true).await;
     use ReasonCode::*;
     let cases: &[Case] = &[
         (
@@ -227,7 +198,7 @@ async fn every_outcome_of_the_demo_fixture() {
             _ => "8",
         };
         assert_eq!(r.order_item, item);
-        assert_eq!(r.evidence.len(), 5);
+        assert_eq!(r.evidence.len(), Registry::COUNT);
         assert!(!r.decision_id.is_empty());
         assert_eq!(r.decision_date, h.today);
         // The demo's IINs agree with their birth dates, today as on any day.
@@ -256,7 +227,7 @@ async fn every_outcome_of_the_demo_fixture() {
 #[tokio::test]
 async fn married_minor_and_leap_day_facts() {
     // 2026-02-28 lies further back than the default window: widen it.
-    let mut h = start_with(|c| c.decision.max_days_back = 11_000).await;
+    let mut h = Harness::start(|c| c.decision.max_days_back = 11_000).await;
     let r = h.check(demo::MARRIED_MINOR, "").await.unwrap();
     assert!(
         r.notes.iter().any(|n| n.code() == ReasonCode::MinorMarried),
@@ -274,14 +245,14 @@ async fn married_minor_and_leap_day_facts() {
         ..Default::default()
     };
     let r = h
-        .client
+        .client()
         .check_owner(request.clone())
         .await
         .unwrap()
         .into_inner();
     assert_eq!(r.outcome(), Outcome::Online);
     request.decision_date = "2026-02-27".into();
-    let r = h.client.check_owner(request).await.unwrap().into_inner();
+    let r = h.client().check_owner(request).await.unwrap().into_inner();
     assert_eq!(r.outcome(), Outcome::OperationalHall);
     assert_eq!(r.service(), pb::Service::TemporaryRegistration);
 }
@@ -290,7 +261,7 @@ async fn married_minor_and_leap_day_facts() {
 /// and 7 worded for such an owner, the trustee GBD FL names confirmed, nobody else.
 #[tokio::test]
 async fn a_declared_missing_owner_goes_to_the_hall() {
-    let mut h = start().await;
+    let mut h = Harness::start(|_| {}).await;
     let r = h
         .check(demo::DECLARED_MISSING, demo::MISSING_TRUSTEE)
         .await
@@ -340,7 +311,7 @@ async fn a_declared_missing_owner_goes_to_the_hall() {
         RepresentativeRole::NotConfirmed
     );
     let r = h
-        .client
+        .client()
         .check_owner(pb::CheckOwnerRequest {
             owner_iin: demo::DECLARED_MISSING.into(),
             service: pb::Service::RegistrationAtResidence.into(),
@@ -368,7 +339,7 @@ async fn a_declared_missing_owner_goes_to_the_hall() {
 async fn decision_dates_are_strict_and_bounded() {
     let today = decision::today();
     let day = |n: i64| (today + chrono::Duration::days(n)).to_string();
-    let mut h = start().await;
+    let h = Harness::start(|_| {}).await;
     let request = |date: &str| pb::CheckOwnerRequest {
         owner_iin: demo::MINOR.into(),
         service: pb::Service::RegistrationAtResidence.into(),
@@ -385,7 +356,7 @@ async fn decision_dates_are_strict_and_bounded() {
         ("2026-1-5", "YYYY-MM-DD"),
         ("2026-02-30", "YYYY-MM-DD"),
     ] {
-        let status = h.client.check_owner(request(date)).await.unwrap_err();
+        let status = h.client().check_owner(request(date)).await.unwrap_err();
         assert_eq!(status.code(), Code::InvalidArgument, "{date}: {status:?}");
         let details = status.get_error_details();
         let violation = &details.bad_request().expect("BadRequest").field_violations[0];
@@ -397,7 +368,7 @@ async fn decision_dates_are_strict_and_bounded() {
     }
     for date in [day(0), day(-31)] {
         let r = h
-            .client
+            .client()
             .check_owner(request(&date))
             .await
             .unwrap()
@@ -407,9 +378,9 @@ async fn decision_dates_are_strict_and_bounded() {
     }
 
     // Wide enough to reach before the 10-year-old's birth: refused, not "minor, age 0".
-    let mut h = start_with(|c| c.decision.max_days_back = 11_000).await;
+    let h = Harness::start(|c| c.decision.max_days_back = 11_000).await;
     let status = h
-        .client
+        .client()
         .check_owner(request(&day(-11 * 366)))
         .await
         .unwrap_err();
@@ -425,9 +396,9 @@ async fn decision_dates_are_strict_and_bounded() {
 
 #[tokio::test]
 async fn look_ups_reach_every_registry() {
-    let mut h = start().await;
+    let h = Harness::start(|_| {}).await;
     let today: chrono::NaiveDate = h.today.parse().unwrap();
-    let c = &mut h.client;
+    let c = &mut h.client();
     let person = c
         .get_person(pb::GetPersonRequest {
             iin: demo::INCAPABLE_BY_COURT.into(),
@@ -504,7 +475,7 @@ async fn look_ups_reach_every_registry() {
 
 #[tokio::test]
 async fn malformed_input_is_invalid_argument_with_the_field() {
-    let mut h = start().await;
+    let h = Harness::start(|_| {}).await;
     let cases = [
         (
             "owner_iin",
@@ -565,7 +536,7 @@ async fn malformed_input_is_invalid_argument_with_the_field() {
         ),
     ];
     for (field, request) in cases {
-        let status = h.client.check_owner(request.clone()).await.unwrap_err();
+        let status = h.client().check_owner(request.clone()).await.unwrap_err();
         assert_eq!(status.code(), Code::InvalidArgument, "{request:?}");
         let details = status.get_error_details();
         let violation = &details
@@ -576,7 +547,7 @@ async fn malformed_input_is_invalid_argument_with_the_field() {
         assert!(!violation.description.is_empty());
     }
     let status = h
-        .client
+        .client()
         .get_person(pb::GetPersonRequest {
             iin: demo::ORGANISATION_BIN.into(),
             ..Default::default()
@@ -589,7 +560,7 @@ async fn malformed_input_is_invalid_argument_with_the_field() {
 
 #[tokio::test]
 async fn a_stopped_registry_is_named_and_never_turns_into_online() {
-    let mut h = start().await;
+    let mut h = Harness::start(|_| {}).await;
     h.mocks.stop(Registry::SocialSecurity).await;
 
     // A capable adult cannot be cleared without E-social security: fail closed.
@@ -623,7 +594,7 @@ async fn a_stopped_registry_is_named_and_never_turns_into_online() {
 
 #[tokio::test]
 async fn health_reports_serving() {
-    let h = start().await;
+    let h = Harness::start(|_| {}).await;
     let channel = Channel::from_shared(format!("http://{}", h.addr))
         .unwrap()
         .connect()
@@ -657,7 +628,7 @@ async fn malformed_requests_are_the_callers_error_and_audited() {
         path: path.clone(),
         ..Default::default()
     };
-    let h = start_with(|c| c.audit = Some(audit)).await;
+    let h = Harness::start(|c| c.audit = Some(audit)).await;
     let channel = tonic::transport::Channel::from_shared(format!("http://{}", h.addr))
         .unwrap()
         .connect()
@@ -754,7 +725,7 @@ async fn malformed_requests_are_the_callers_error_and_audited() {
 /// registry's own fault text.
 #[tokio::test]
 async fn registry_errors_leak_nothing_internal() {
-    let mut h = start_with(|c| {
+    let mut h = Harness::start(|c| {
         let social = &mut c.registries.as_mut().unwrap()[Registry::SocialSecurity];
         social.url = format!("{}?apikey=s3cr3t-key", social.url);
     })
@@ -774,7 +745,7 @@ async fn registry_errors_leak_nothing_internal() {
     }
     // E-social security is down behind a URL with a key; IS ZAGS answers with a SOAP fault.
     let down = h
-        .client
+        .client()
         .check_owner(with_id(pb::CheckOwnerRequest {
             owner_iin: demo::CAPABLE_ADULT.into(),
             service: pb::Service::RegistrationAtResidence.into(),
@@ -783,7 +754,7 @@ async fn registry_errors_leak_nothing_internal() {
         .await
         .unwrap_err();
     let fault = h
-        .client
+        .client()
         .get_civil_acts(with_id(pb::GetCivilActsRequest {
             iin: demo::STUDENT.into(),
         }))

@@ -10,6 +10,8 @@
 
 mod common;
 
+use common::Harness;
+
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
@@ -21,13 +23,10 @@ use registry_gateway::api::pb::{
     self, gateway_admin_service_client::GatewayAdminServiceClient,
     registry_gateway_service_client::RegistryGatewayServiceClient,
 };
-use registry_gateway::config::Config;
-use registry_gateway::decision;
 use registry_gateway::registry::Registry;
-use registry_mocks::{demo, FaultMode, Faults, MockRegistries};
+use registry_mocks::{demo, FaultMode, Faults};
 use tokio::io::AsyncReadExt;
 use tokio::net::TcpStream;
-use tokio::sync::oneshot;
 use tonic::transport::Channel;
 use tonic::{Code, Request};
 use tonic_health::pb::health_client::HealthClient;
@@ -36,30 +35,6 @@ use tonic_types::StatusExt;
 
 // ---------------------------------------------------------------------------------------------
 // Harness
-
-struct Harness {
-    addr: SocketAddr,
-    mocks: MockRegistries,
-    today: String,
-    _stop: oneshot::Sender<()>,
-}
-
-async fn start(tweak: impl FnOnce(&mut Config)) -> Harness {
-    let today = decision::today();
-    let mocks = common::demo_mocks(today).await;
-    let mut config = common::config_for(&mocks);
-    tweak(&mut config);
-    config
-        .validate()
-        .expect("the test's configuration is valid");
-    let (addr, stop) = common::serve(config).await;
-    Harness {
-        addr,
-        mocks,
-        today: today.to_string(),
-        _stop: stop,
-    }
-}
 
 impl Harness {
     fn set_faults(&self, registry: Registry, faults: Faults) {
@@ -137,7 +112,7 @@ struct Storm {
 
 impl Storm {
     async fn start() -> Storm {
-        let h = start(|_| {}).await;
+        let h = Harness::start(|_| {}).await;
         let channels = join_all((0..4).map(|_| common::connect(h.addr))).await;
         RegistryGatewayServiceClient::new(channels[0].clone())
             .check_owner(h.check_owner(demo::MINOR))
@@ -311,7 +286,7 @@ async fn abandoned_dwellings_and_http_calls_give_back_their_slots_and_sockets() 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_killed_probe_does_not_wedge_the_breaker() {
     let open_for = Duration::from_millis(500);
-    let h = start(|c| {
+    let h = Harness::start(|c| {
         let d = &mut c.resilience.defaults;
         d.max_attempts = 1;
         d.attempt_timeout = Duration::from_secs(1);
@@ -397,7 +372,7 @@ async fn a_killed_probe_does_not_wedge_the_breaker() {
 /// and the breaker of the healthy registry stays closed.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_storm_on_the_slot_queue_never_opens_the_breaker_of_a_healthy_registry() {
-    let h = start(|c| {
+    let h = Harness::start(|c| {
         let d = &mut c.resilience.defaults;
         d.max_concurrent = 2;
         d.queue_timeout = Duration::from_millis(250);
@@ -460,7 +435,7 @@ async fn a_storm_on_the_slot_queue_never_opens_the_breaker_of_a_healthy_registry
 /// gets RESOURCE_EXHAUSTED with RetryInfo.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn health_and_admin_are_never_shed() {
-    let h = start(|c| c.max_in_flight = 1).await;
+    let h = Harness::start(|c| c.max_in_flight = 1).await;
     let shed_total = || sample("gateway_rpc_shed_total", &[]);
     let shed_before = shed_total();
     h.set_faults(Registry::GbdFl, common::slow(Duration::from_secs(2)));
@@ -490,7 +465,11 @@ async fn health_and_admin_are_never_shed() {
         "and among the RPCs answered, with its code"
     );
     assert!(serving(channel.clone()).await, "health answers SERVING");
-    assert_eq!(h.status(&channel).await.len(), 5, "admin answers");
+    assert_eq!(
+        h.status(&channel).await.len(),
+        Registry::COUNT,
+        "admin answers"
+    );
     first.await.unwrap().expect("the first call is answered");
 }
 
@@ -551,7 +530,7 @@ async fn grpc_status(response: h2::client::ResponseFuture) -> Option<String> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_connection_of_stalled_streams_starves_no_one() {
     let arrival = Duration::from_millis(1500);
-    let h = start(|c| {
+    let h = Harness::start(|c| {
         c.max_in_flight = 8;
         c.connections.max_streams = 50;
         c.connections.request_arrival_timeout = arrival;
@@ -624,7 +603,7 @@ async fn a_connection_of_stalled_streams_starves_no_one() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn silent_connections_are_closed_on_time() {
     let idle = Duration::from_secs(1);
-    let h = start(|c| {
+    let h = Harness::start(|c| {
         c.connections.idle_timeout = idle;
         c.connections.keepalive_interval = Duration::from_millis(300);
         c.connections.keepalive_timeout = Duration::from_millis(300);
@@ -665,7 +644,7 @@ async fn silent_connections_are_closed_on_time() {
 /// more until one closes (silent ones are closed for a newcomer: tests/connections.rs).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_connection_limit_holds_and_frees() {
-    let h = start(|c| {
+    let h = Harness::start(|c| {
         c.connections.max = 3;
     })
     .await;
@@ -709,7 +688,7 @@ async fn the_connection_limit_holds_and_frees() {
 /// tonic does: the call is answered, nothing panics.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hostile_timeouts_are_answered() {
-    let h = start(|_| {}).await;
+    let h = Harness::start(|_| {}).await;
     let channel = common::connect(h.addr).await;
     for value in [
         "9223372036854775807S",
@@ -780,7 +759,7 @@ fn random_requests_get_answers_not_panics() {
         .enable_all()
         .build()
         .unwrap();
-    let h = runtime.block_on(start(|c| {
+    let h = runtime.block_on(Harness::start(|c| {
         c.connections.request_arrival_timeout = Duration::from_millis(500);
     }));
     let mut runner = TestRunner::new(ProptestConfig {

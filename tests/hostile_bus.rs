@@ -216,15 +216,15 @@ fn between<'a>(text: &'a str, open: &str, close: &str) -> Option<&'a str> {
 
 /// Mocks that check the gateway's signatures but leave signing answers to the proxy, the
 /// proxy, and a gateway verifying answers through it (pins of the demo registry keys).
-struct Harness {
+struct SignedBus {
     mocks: MockRegistries,
     bus: Arc<Bus>,
     bus_addr: SocketAddr,
     keys: KeyFiles,
 }
 
-impl Harness {
-    async fn start() -> Harness {
+impl SignedBus {
+    async fn start() -> SignedBus {
         let pki = demo_pki();
         let signing = MockSigning {
             credentials: pki.registry_credentials(),
@@ -239,7 +239,7 @@ impl Harness {
         .await
         .expect("mocks start");
         let (bus, bus_addr) = Bus::start(&mocks).await;
-        Harness {
+        SignedBus {
             mocks,
             bus,
             bus_addr,
@@ -315,7 +315,7 @@ fn malformed(registry: Registry) -> u64 {
 
 /// `owner`'s check fails closed naming `registry`, within the attempt timeout, and the
 /// refusal is counted under `reason` (a signature-failure reason, or `malformed`).
-async fn refused(h: &Harness, registry: Registry, attack: Attack, owner: &str, reason: &str) {
+async fn refused(h: &SignedBus, registry: Registry, attack: Attack, owner: &str, reason: &str) {
     let count = || {
         if reason == "malformed" {
             malformed(registry)
@@ -345,7 +345,7 @@ async fn refused(h: &Harness, registry: Registry, attack: Attack, owner: &str, r
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn what_was_signed_is_what_is_read() {
     let _shared = ALONE.read().await;
-    let h = Harness::start().await;
+    let h = SignedBus::start().await;
     let ward = demo::GUARDIANSHIP_ONLY; // a ward only E-social security knows about
     let gateway = h.gateway(|_| {}).await;
     let r = gateway.check(ward).await.expect("genuine answers");
@@ -371,7 +371,7 @@ async fn what_was_signed_is_what_is_read() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_answer_belongs_to_its_request() {
     let _shared = ALONE.read().await;
-    let h = Harness::start().await;
+    let h = SignedBus::start().await;
     let gateway = h.gateway(|_| {}).await;
     // GBD FL's genuine signed answer about a capable adult, recorded on the way...
     let r = gateway.check(demo::CAPABLE_ADULT).await.unwrap();
@@ -414,7 +414,7 @@ async fn an_answer_belongs_to_its_request() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn only_the_registrys_own_certificate_signs_its_answers() {
     let _shared = ALONE.read().await;
-    let h = Harness::start().await;
+    let h = SignedBus::start().await;
     let pki = demo_pki();
     let incapable = demo::INCAPABLE_BY_COURT;
     let zags_key = Arc::new(pki.registries[Registry::Zags].credentials());
@@ -489,7 +489,7 @@ async fn only_the_registrys_own_certificate_signs_its_answers() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn costly_answers_are_refused_at_a_bounded_cost() {
     let _shared = ALONE.read().await;
-    let h = Harness::start().await;
+    let h = SignedBus::start().await;
     let owner = demo::CAPABLE_ADULT;
     // 1,000 References: more children than any list may have, refused by the pre-parse scan;
     // three: more than the profile signs, refused before any digest is computed.
@@ -537,7 +537,7 @@ async fn costly_answers_are_refused_at_a_bounded_cost() {
 
 /// The costliest answer within every limit: GBD FL's genuine signed answer padded to about
 /// 1 MB inside its signed Body, within every limit of the pre-parse scan (so that only reading it whole finds the digest wrong).
-fn heavy_answer(h: &Harness) -> String {
+fn heavy_answer(h: &SignedBus) -> String {
     let genuine =
         h.bus.recorded.lock().unwrap()[&(Registry::GbdFl, demo::CAPABLE_ADULT.to_owned())].clone();
     // 19 lists of 900 elements: under every count limit (1,000 a list, 20,000 in all).
@@ -578,7 +578,7 @@ async fn others(gateway: &Gateway, n: usize) -> (Duration, Duration) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn eight_costly_answers_at_once_slow_only_their_own_calls() {
     let _alone = ALONE.write().await;
-    let h = Harness::start().await;
+    let h = SignedBus::start().await;
     // Every check reaches GBD FL (no owner facts kept), so that each reads a costly answer.
     let gateway = h
         .gateway(|c| c.consent.check_owner_shared_cache = false)

@@ -8,6 +8,8 @@
 
 mod common;
 
+use common::Harness;
+
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -16,12 +18,10 @@ use futures::future::join_all;
 use registry_gateway::api::pb::{
     self, registry_gateway_service_client::RegistryGatewayServiceClient,
 };
-use registry_gateway::decision;
 use registry_gateway::registry::Registry;
 use registry_mocks::demo;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
-use tonic::transport::Channel;
 use tonic::Code;
 
 /// What the fake registry answers.
@@ -125,40 +125,24 @@ async fn serve_one(mut stream: TcpStream, answer: Answer) -> std::io::Result<()>
     stream.shutdown().await
 }
 
-struct Harness {
-    channel: Channel,
-    answer: Arc<Mutex<Answer>>,
-    today: String,
-    _mocks: registry_mocks::MockRegistries,
-    _stop: tokio::sync::oneshot::Sender<()>,
-}
-
 const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(2);
 
-/// The demo mocks, with E-social security and IS ZAGS replaced by the fake registry.
-async fn start() -> Harness {
-    let today = decision::today();
-    let mocks = common::demo_mocks(today).await;
-    let mut config = common::config_for(&mocks);
+/// The demo mocks, with E-social security and IS ZAGS replaced by the fake registry, and
+/// what the fake answers.
+async fn behind_fake_registry() -> (Harness, Arc<Mutex<Answer>>) {
     let answer = Arc::new(Mutex::new(Answer::Body(envelope(""))));
     let fake = fake_registry(answer.clone()).await;
-    let registries = config.registries.as_mut().unwrap();
-    registries[Registry::SocialSecurity].url = format!("http://{fake}/shep");
-    registries[Registry::Zags].url = format!("http://{fake}/shep");
-    config.resilience.defaults.attempt_timeout = ATTEMPT_TIMEOUT;
-    config.resilience.defaults.max_attempts = 1;
-    config.resilience.defaults.breaker.consecutive_failures = 1_000;
-    config.resilience.defaults.breaker.min_calls = 1_000;
-    config.validate().unwrap();
-    let (addr, stop) = common::serve(config).await;
-    let channel = common::connect(addr).await;
-    Harness {
-        channel,
-        answer,
-        today: today.to_string(),
-        _mocks: mocks,
-        _stop: stop,
-    }
+    let gateway = Harness::start(|config| {
+        let registries = config.registries.as_mut().unwrap();
+        registries[Registry::SocialSecurity].url = format!("http://{fake}/shep");
+        registries[Registry::Zags].url = format!("http://{fake}/shep");
+        config.resilience.defaults.attempt_timeout = ATTEMPT_TIMEOUT;
+        config.resilience.defaults.max_attempts = 1;
+        config.resilience.defaults.breaker.consecutive_failures = 1_000;
+        config.resilience.defaults.breaker.min_calls = 1_000;
+    })
+    .await;
+    (gateway, answer)
 }
 
 /// Every hostile answer, in turn: GetSocialStatus fails as a malformed answer (or, for the
@@ -167,7 +151,7 @@ async fn start() -> Harness {
 /// a guardianship or a death.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hostile_answers_fail_the_call_and_nothing_else() {
-    let h = start().await;
+    let (h, fake_answer) = behind_fake_registry().await;
     let mut client = RegistryGatewayServiceClient::new(h.channel.clone());
     let deep = format!("{}{}", "<a>".repeat(10_000), "</a>".repeat(10_000));
     let many = format!(
@@ -203,7 +187,7 @@ async fn hostile_answers_fail_the_call_and_nothing_else() {
         ("entity bomb", Answer::Body(bomb.to_owned()), "malformed"),
     ];
     for (name, answer, kind) in cases {
-        *h.answer.lock().unwrap() = answer;
+        *fake_answer.lock().unwrap() = answer;
         let started = Instant::now();
         let e = client
             .get_social_status(pb::GetSocialStatusRequest {
@@ -242,7 +226,7 @@ async fn hostile_answers_fail_the_call_and_nothing_else() {
 /// 40 × 1 MiB, not by what endless answers would take.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn memory_under_oversized_answers_is_bounded() {
-    let h = start().await;
+    let (h, fake_answer) = behind_fake_registry().await;
     // 80 different persons, 40 for each storm: no call is shared.
     let mut first = common::strangers(80);
     let second = first.split_off(40);
@@ -260,12 +244,12 @@ async fn memory_under_oversized_answers_is_bounded() {
     let record = format!("<r>{}</r>", "x".repeat(45));
     let largest = envelope(&format!("<x>{}</x>", record.repeat(19_000)));
     assert!(largest.len() < 1024 * 1024, "{}", largest.len());
-    *h.answer.lock().unwrap() = Answer::Body(largest);
+    *fake_answer.lock().unwrap() = Answer::Body(largest);
     let before = common::status_kib("VmHWM");
     storm(first).await;
     let accepted_mib = (common::status_kib("VmHWM").saturating_sub(before)) / 1024;
 
-    *h.answer.lock().unwrap() = Answer::Endless;
+    *fake_answer.lock().unwrap() = Answer::Endless;
     let before = common::status_kib("VmHWM");
     for result in storm(second).await {
         let e = result.expect_err("an oversized answer fails the call");

@@ -5,6 +5,8 @@
 
 mod common;
 
+use common::Harness;
+
 use std::net::SocketAddr;
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -12,34 +14,11 @@ use std::time::{Duration, Instant};
 use common::pki::Pki;
 use registry_gateway::access::{AccessConfig, ClientRights};
 use registry_gateway::audit::AuditConfig;
-use registry_gateway::config::Config;
 use registry_gateway::decision;
 use registry_gateway::registry::Registry;
-use registry_mocks::{demo, FaultMode, Faults, MockRegistries};
+use registry_mocks::{demo, FaultMode, Faults};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
-use tokio::sync::oneshot;
-
-/// The gateway over its own demo mocks, and an HTTP/1.1 client for it.
-struct Harness {
-    base: String,
-    client: reqwest::Client,
-    mocks: MockRegistries,
-    _stop: oneshot::Sender<()>,
-}
-
-async fn start(configure: impl FnOnce(&mut Config)) -> Harness {
-    let mocks = common::demo_mocks(decision::today()).await;
-    let mut config = common::config_for(&mocks);
-    configure(&mut config);
-    let (addr, stop) = common::serve(config).await;
-    Harness {
-        base: format!("http://{addr}"),
-        client: reqwest::Client::builder().http1_only().build().unwrap(),
-        mocks,
-        _stop: stop,
-    }
-}
 
 /// An answer: status, headers, JSON body.
 struct Answer {
@@ -65,7 +44,9 @@ impl Harness {
     }
 
     fn request(&self, method: Method, path: &str) -> reqwest::RequestBuilder {
-        self.client.request(method, format!("{}{path}", self.base))
+        // A client of its own (HTTP/1.1 only), as a caller over HTTP/JSON has.
+        let client = reqwest::Client::builder().http1_only().build().unwrap();
+        client.request(method, format!("http://{}{path}", self.addr))
     }
 
     async fn get(&self, path: &str) -> Answer {
@@ -117,7 +98,7 @@ fn owner(iin: &str) -> Value {
 /// Every RPC of both services at its route, answering what its gRPC form answers.
 #[tokio::test]
 async fn every_rpc_answers_at_its_route() {
-    let h = start(|_| {}).await;
+    let h = Harness::start(|_| {}).await;
     let minor = today_iin(demo::MINOR);
 
     let check = h
@@ -245,7 +226,7 @@ async fn every_rpc_answers_at_its_route() {
 /// The JSON is protobuf's JSON mapping, both ways.
 #[tokio::test]
 async fn json_follows_the_protobuf_mapping() {
-    let h = start(|_| {}).await;
+    let h = Harness::start(|_| {}).await;
     let answer = h.check_owner(owner(demo::CAPABLE_ADULT)).await;
     let json = &answer.json;
     // lowerCamelCase names, enums by name, a proto3 `optional` kept, defaults left out.
@@ -338,7 +319,7 @@ async fn json_follows_the_protobuf_mapping() {
 /// status its code maps to.
 #[tokio::test]
 async fn errors_are_google_rpc_status_with_their_http_status() {
-    let h = start(|c| c.max_message_bytes = 4096).await;
+    let h = Harness::start(|c| c.max_message_bytes = 4096).await;
 
     let bad = h.check_owner(owner(demo::BAD_CHECK_DIGIT)).await;
     assert_eq!(bad.status, StatusCode::BAD_REQUEST);
@@ -435,7 +416,7 @@ async fn errors_are_google_rpc_status_with_their_http_status() {
 /// A registry that does not answer: 503 naming it, with RetryInfo and Retry-After.
 #[tokio::test]
 async fn a_registry_down_is_503_with_when_to_retry() {
-    let h = start(|_| {}).await;
+    let h = Harness::start(|_| {}).await;
     h.mocks
         .get(Registry::Zags)
         .set_faults(Faults::mode(FaultMode::Http503));
@@ -471,7 +452,7 @@ async fn a_registry_down_is_503_with_when_to_retry() {
 /// `x-timeout-ms` is the caller's deadline: past it, 504 well before the slow registry answers.
 #[tokio::test]
 async fn the_deadline_header_gives_504_on_time() {
-    let h = start(|_| {}).await;
+    let h = Harness::start(|_| {}).await;
     h.mocks
         .get(Registry::Zags)
         .set_faults(common::slow(Duration::from_secs(5)));
@@ -510,7 +491,7 @@ async fn the_deadline_header_gives_504_on_time() {
 /// Past the in-flight limit an HTTP call is shed like a gRPC call: 429 with RetryInfo.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn admission_sheds_with_429() {
-    let h = start(|c| c.max_in_flight = 1).await;
+    let h = Harness::start(|c| c.max_in_flight = 1).await;
     let gbd_fl = h.mocks.get(Registry::GbdFl);
     gbd_fl.set_faults(common::slow(Duration::from_secs(2)));
     let first = tokio::spawn(send(
@@ -658,7 +639,7 @@ fn https_client(pki: &Pki, cn: Option<&str>) -> reqwest::Client {
 /// The served OpenAPI document lists every route and passes openapi-spec-validator.
 #[tokio::test]
 async fn the_openapi_document_is_valid() {
-    let h = start(|_| {}).await;
+    let h = Harness::start(|_| {}).await;
     let document = h.get("/v1/openapi.json").await;
     assert_eq!(document.status, StatusCode::OK);
     assert_eq!(document.json["openapi"], "3.0.3");
@@ -703,9 +684,9 @@ async fn the_openapi_document_is_valid() {
 #[tokio::test]
 async fn a_body_that_never_arrives_is_ended_with_408() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let h = start(|c| c.connections.request_arrival_timeout = Duration::from_millis(300)).await;
-    let addr = h.base.strip_prefix("http://").unwrap();
-    let mut tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let h = Harness::start(|c| c.connections.request_arrival_timeout = Duration::from_millis(300))
+        .await;
+    let mut tcp = tokio::net::TcpStream::connect(h.addr).await.unwrap();
     let head =
         "POST /v1/owners:check HTTP/1.1\r\nhost: gateway\r\ncontent-type: application/json\r\n\
                 content-length: 100\r\n\r\n{\"ownerIin\":";

@@ -6,59 +6,22 @@
 
 mod common;
 
+use common::Harness;
+
 use std::collections::BTreeMap;
 
 use chrono::{Days, NaiveDate};
-use registry_gateway::api::pb::{
-    self, registry_gateway_service_client::RegistryGatewayServiceClient,
-};
+use registry_gateway::api::pb::{self};
 use registry_gateway::decision::legal_basis::{Act, OnExpired};
 use registry_gateway::decision::{self, DecisionConfig};
 use registry_gateway::i18n::Lang;
 use registry_gateway::registry::Registry;
-use registry_gateway::server::{Gateway, Reloader};
-use registry_gateway::Config;
-use registry_mocks::{demo, MockRegistries};
+use registry_mocks::demo;
 use serde_json::Value;
-use tokio::net::TcpListener;
-use tokio::sync::oneshot;
-use tonic::transport::Channel;
 use tonic::Code;
 use tonic_types::StatusExt;
 
 use pb::{Outcome, ReasonCode};
-
-struct Harness {
-    client: RegistryGatewayServiceClient<Channel>,
-    addr: std::net::SocketAddr,
-    mocks: MockRegistries,
-    reloader: Reloader,
-    today: NaiveDate,
-    _stop: oneshot::Sender<()>,
-}
-
-async fn start(configure: impl FnOnce(&mut Config)) -> Harness {
-    let today = decision::today();
-    let mocks = common::demo_mocks(today).await;
-    let mut config = common::config_for(&mocks);
-    configure(&mut config);
-    let gateway = Gateway::start(config).await.unwrap();
-    let reloader = gateway.reloader();
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let (stop, stopped) = oneshot::channel::<()>();
-    tokio::spawn(gateway.serve(listener, async {
-        let _ = stopped.await;
-    }));
-    Harness {
-        client: RegistryGatewayServiceClient::new(common::connect(addr).await),
-        addr,
-        mocks,
-        reloader,
-        today,
-        _stop: stop,
-    }
-}
 
 fn days_before(today: NaiveDate, n: u64) -> NaiveDate {
     today.checked_sub_days(Days::new(n)).unwrap()
@@ -96,7 +59,7 @@ impl Harness {
         message: pb::CheckOwnerRequest,
         accept_language: &str,
     ) -> Result<pb::CheckOwnerResponse, tonic::Status> {
-        self.client
+        self.client()
             .check_owner(with_language(message, accept_language))
             .await
             .map(tonic::Response::into_inner)
@@ -121,7 +84,7 @@ fn texts(r: &pb::CheckOwnerResponse) -> Vec<String> {
 /// every text in the language asked for; `language` says which.
 #[tokio::test]
 async fn the_same_decision_in_kazakh_russian_and_english() {
-    let mut h = start(|_| {}).await;
+    let mut h = Harness::start(|_| {}).await;
     let date = h.today.to_string();
     let mut answers = BTreeMap::new();
     for (header, lang) in [("kk-KZ", "kk"), ("ru-RU,ru;q=0.9", "ru"), ("en", "en")] {
@@ -175,10 +138,10 @@ async fn the_same_decision_in_kazakh_russian_and_english() {
 /// Without `accept-language`, or naming no language served: `decision.default_language`.
 #[tokio::test]
 async fn the_default_language_is_configured() {
-    let mut h = start(|c| c.decision.default_language = Lang::Ru).await;
+    let mut h = Harness::start(|c| c.decision.default_language = Lang::Ru).await;
     let date = h.today.to_string();
     let none = h
-        .client
+        .client()
         .check_owner(minor_with_mother(&date))
         .await
         .unwrap()
@@ -196,7 +159,7 @@ async fn the_default_language_is_configured() {
 #[tokio::test]
 async fn accept_language_over_http_json() {
     let today = decision::today();
-    let h = start(|c| c.decision.legal_basis.acts = vec![ended_days_ago(today, 10)]).await;
+    let h = Harness::start(|c| c.decision.legal_basis.acts = vec![ended_days_ago(today, 10)]).await;
     let until = days_before(today, 10).to_string();
     let client = reqwest::Client::builder().http1_only().build().unwrap();
     let body = serde_json::json!({
@@ -256,7 +219,8 @@ async fn accept_language_over_http_json() {
 #[tokio::test]
 async fn a_decision_past_the_term_answers_with_its_note() {
     let today = decision::today();
-    let mut h = start(|c| c.decision.legal_basis.acts = vec![ended_days_ago(today, 10)]).await;
+    let mut h =
+        Harness::start(|c| c.decision.legal_basis.acts = vec![ended_days_ago(today, 10)]).await;
     let until = days_before(today, 10).to_string();
     let r = h
         .check(minor_with_mother(&today.to_string()), "en")
@@ -302,7 +266,7 @@ async fn a_decision_past_the_term_answers_with_its_note() {
 
     // A dwelling: the act not in force, every owner's decision noted.
     let dwelling = h
-        .client
+        .client()
         .check_dwelling(pb::CheckDwellingRequest {
             owners: demo::FAMILY
                 .owners
@@ -332,7 +296,7 @@ async fn a_decision_past_the_term_answers_with_its_note() {
 #[tokio::test]
 async fn refuse_past_the_term_with_failed_precondition() {
     let today = decision::today();
-    let mut h = start(|c| {
+    let mut h = Harness::start(|c| {
         c.decision.legal_basis.acts = vec![ended_days_ago(today, 10)];
         c.decision.legal_basis.on_expired = OnExpired::Refuse;
     })
@@ -362,7 +326,7 @@ async fn refuse_past_the_term_with_failed_precondition() {
     assert_eq!(calls(&h), before, "no registry asked");
     // A dwelling: the dwelling's refusal, not an owner's.
     let status = h
-        .client
+        .client()
         .check_dwelling(with_language(
             pb::CheckDwellingRequest {
                 owners: vec![pb::DwellingOwner {
@@ -392,7 +356,8 @@ async fn refuse_past_the_term_with_failed_precondition() {
 #[tokio::test]
 async fn a_successor_act_is_a_configuration_change_picked_up_on_reload() {
     let today = decision::today();
-    let mut h = start(|c| c.decision.legal_basis.acts = vec![ended_days_ago(today, 10)]).await;
+    let mut h =
+        Harness::start(|c| c.decision.legal_basis.acts = vec![ended_days_ago(today, 10)]).await;
     let date = today.to_string();
     let r = h.check(minor_with_mother(&date), "en").await.unwrap();
     assert!(!r.legal_basis.unwrap().in_force);

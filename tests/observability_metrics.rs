@@ -7,20 +7,16 @@
 
 mod common;
 
-use std::collections::BTreeMap;
-use std::net::SocketAddr;
+use common::Harness;
 
-use registry_gateway::api::pb::{
-    self, registry_gateway_service_client::RegistryGatewayServiceClient,
-};
-use registry_gateway::audit::{AuditConfig, FsyncPolicy};
-use registry_gateway::config::Config;
+use std::collections::BTreeMap;
+
+use registry_gateway::api::pb::{self};
+use registry_gateway::audit::FsyncPolicy;
+use registry_gateway::metrics;
 use registry_gateway::registry::Registry;
-use registry_gateway::{decision, metrics};
-use registry_mocks::{demo, MockRegistries};
+use registry_mocks::demo;
 use tokio::net::TcpListener;
-use tokio::sync::oneshot;
-use tonic::transport::Channel;
 use tonic::Code;
 
 /// One test at a time: they share the process-wide recorder.
@@ -30,62 +26,33 @@ static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 const CONSULTED: [Registry; 3] = [Registry::GbdFl, Registry::Zags, Registry::SocialSecurity];
 const NOT_CONSULTED: [Registry; 2] = [Registry::Nobd, Registry::Epvo];
 
-struct Harness {
-    client: RegistryGatewayServiceClient<Channel>,
-    mocks: MockRegistries,
-    today: String,
-    /// Where `GET /metrics` is served.
-    metrics: SocketAddr,
-    _audit_dir: tempfile::TempDir,
-    _stop: (oneshot::Sender<()>, oneshot::Sender<()>),
-}
-
-async fn start() -> Harness {
-    let today = decision::today();
-    let mocks = common::demo_mocks(today).await;
-    let audit_dir = tempfile::tempdir().unwrap();
-    let config = Config {
-        audit: Some(AuditConfig {
-            path: audit_dir.path().join("audit.jsonl"),
-            fsync: FsyncPolicy::Never,
-            ..AuditConfig::default()
-        }),
-        // The known traffic counts GBD FL's cache hits too: CheckOwner may use its cache.
-        consent: registry_gateway::consent::ConsentConfig {
-            check_owner_shared_cache: true,
-            ..Default::default()
-        },
-        ..common::config_for(&mocks)
-    };
-
-    // The test serves the metrics on a port of its own choosing (`metrics_listen` needs a
-    // fixed address), from the same process-wide recorder the gateway records into.
+/// A gateway with an audit log (not synced) whose CheckOwner may use GBD FL's cache (the
+/// known traffic counts its cache hits too); the test serves the metrics on a port of its own
+/// choosing (`metrics_listen` needs a fixed address), from the same process-wide recorder the
+/// gateway records into, until the test ends.
+async fn with_metrics() -> Harness {
     let handle = metrics::install();
     let admin = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let metrics_addr = admin.local_addr().unwrap();
-    let (stop_admin, admin_stopped) = oneshot::channel::<()>();
     let (_ready, ready_seen) = tokio::sync::watch::channel(true);
-    tokio::spawn(metrics::serve(admin, handle, ready_seen, async {
-        let _ = admin_stopped.await;
-    }));
-
-    let (addr, stop) = common::serve(config).await;
-    let client = RegistryGatewayServiceClient::connect(format!("http://{addr}"))
-        .await
-        .expect("gateway accepts connections");
-    Harness {
-        client,
-        mocks,
-        today: today.to_string(),
-        metrics: metrics_addr,
-        _audit_dir: audit_dir,
-        _stop: (stop, stop_admin),
-    }
+    tokio::spawn(metrics::serve(
+        admin,
+        handle,
+        ready_seen,
+        std::future::pending(),
+    ));
+    let mut h = Harness::audited(|config| {
+        config.audit.as_mut().unwrap().fsync = FsyncPolicy::Never;
+        config.consent.check_owner_shared_cache = true;
+    })
+    .await;
+    h.metrics = Some(metrics_addr);
+    h
 }
 
 impl Harness {
-    async fn check(&mut self, owner: &str) -> Result<pb::CheckOwnerResponse, tonic::Status> {
-        self.client
+    async fn check(&self, owner: &str) -> Result<pb::CheckOwnerResponse, tonic::Status> {
+        self.client()
             .check_owner(pb::CheckOwnerRequest {
                 owner_iin: owner.into(),
                 service: pb::Service::RegistrationAtResidence.into(),
@@ -100,7 +67,7 @@ impl Harness {
 
     /// `GET path` on the metrics port: status, content type, body.
     async fn get(&self, path: &str) -> (u16, String, String) {
-        let response = reqwest::get(format!("http://{}{path}", self.metrics))
+        let response = reqwest::get(format!("http://{}{path}", self.metrics.expect("served")))
             .await
             .expect("the metrics port answers");
         let status = response.status().as_u16();
@@ -213,7 +180,7 @@ fn delta(before: &Scrape, after: &Scrape, name: &str, labels: &[(&str, &str)]) -
 #[tokio::test]
 async fn rpc_and_audit_metrics_count_known_traffic() {
     let _turn = SERIAL.lock().await;
-    let mut h = start().await;
+    let h = with_metrics().await;
 
     let (status, _, body) = h.get("/healthz").await;
     assert_eq!((status, body.as_str()), (200, "ok"));
@@ -330,7 +297,7 @@ async fn rpc_and_audit_metrics_count_known_traffic() {
 #[tokio::test]
 async fn known_series_start_at_zero() {
     let _turn = SERIAL.lock().await;
-    let mut h = start().await;
+    let h = with_metrics().await;
     // Once a call is answered, the gateway has started (its audit log is open).
     h.check(demo::CAPABLE_ADULT)
         .await
@@ -394,7 +361,7 @@ async fn known_series_start_at_zero() {
 #[tokio::test]
 async fn registry_and_cache_metrics_count_known_traffic() {
     let _turn = SERIAL.lock().await;
-    let mut h = start().await;
+    let h = with_metrics().await;
     let before = h.scrape().await;
     for _ in 0..3 {
         h.check(demo::STUDENT).await.expect("CheckOwner answers");

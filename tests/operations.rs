@@ -4,6 +4,8 @@
 
 mod common;
 
+use common::Harness;
+
 use std::time::Duration;
 
 use registry_gateway::api::pb::{
@@ -12,55 +14,18 @@ use registry_gateway::api::pb::{
 use registry_gateway::config::Config;
 use registry_gateway::decision;
 use registry_gateway::registry::Registry;
-use registry_gateway::server::{Gateway, Reloader};
 use registry_mocks::{demo, Faults, MockRegistries};
-use tokio::net::TcpListener;
-use tokio::sync::oneshot;
 use tonic::transport::Channel;
 use tonic::Code;
 use tonic_health::pb::health_check_response::ServingStatus;
 use tonic_health::pb::health_client::HealthClient;
 use tonic_health::pb::HealthCheckRequest;
 
-struct Harness {
-    addr: std::net::SocketAddr,
-    /// The admin port, with `metrics_listen` in the configuration.
-    metrics: Option<std::net::SocketAddr>,
-    channel: Channel,
-    mocks: MockRegistries,
-    reloader: Reloader,
-    stop: Option<oneshot::Sender<()>>,
-    served: tokio::task::JoinHandle<Result<(), registry_gateway::BoxError>>,
-}
-
 /// The configuration under test: `toml` plus endpoints of the running mocks.
 fn config(toml: &str, mocks: &MockRegistries) -> Config {
     let mut config = Config::from_toml(toml).expect("valid test configuration");
     config.registries = common::config_for(mocks).registries;
     config
-}
-
-async fn start(toml: &str) -> Harness {
-    let mocks = common::demo_mocks(decision::today()).await;
-    let gateway = Gateway::start(config(toml, &mocks)).await.unwrap();
-    let reloader = gateway.reloader();
-    let metrics = gateway.metrics_addr();
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let (stop, stopped) = oneshot::channel::<()>();
-    let served = tokio::spawn(gateway.serve(listener, async {
-        let _ = stopped.await;
-    }));
-    let channel = common::connect(addr).await;
-    Harness {
-        addr,
-        metrics,
-        channel,
-        mocks,
-        reloader,
-        stop: Some(stop),
-        served,
-    }
 }
 
 fn check_owner(owner: &str) -> pb::CheckOwnerRequest {
@@ -72,8 +37,12 @@ fn check_owner(owner: &str) -> pb::CheckOwnerRequest {
 }
 
 impl Harness {
-    fn client(&self) -> RegistryGatewayServiceClient<Channel> {
-        RegistryGatewayServiceClient::new(self.channel.clone())
+    /// The demo mocks, and the default configuration pointed at them with `toml` on top.
+    async fn with_toml(toml: &str) -> Harness {
+        let today = decision::today();
+        let mocks = common::demo_mocks(today).await;
+        let config = config(toml, &mocks);
+        Harness::serve(mocks, config, today).await
     }
 
     fn gbd_fl_calls(&self) -> u64 {
@@ -90,7 +59,7 @@ impl Harness {
     }
 
     /// `GET path` on the admin port: status and body.
-    async fn admin(&self, path: &str) -> (u16, String) {
+    async fn admin_get(&self, path: &str) -> (u16, String) {
         let url = format!("http://{}{path}", self.metrics.expect("metrics_listen"));
         let response = reqwest::get(url).await.expect("the admin port answers");
         (response.status().as_u16(), response.text().await.unwrap())
@@ -110,7 +79,7 @@ async fn eventually(what: &str, mut condition: impl FnMut() -> bool) {
 
 #[tokio::test]
 async fn drain_finishes_calls_in_flight_and_refuses_new_ones() {
-    let mut h = start("shutdown_grace = \"10s\"\nshutdown_delay = \"1s\"").await;
+    let mut h = Harness::with_toml("shutdown_grace = \"10s\"\nshutdown_delay = \"1s\"").await;
     assert_eq!(
         h.health(h.channel.clone()).await.unwrap(),
         ServingStatus::Serving
@@ -170,15 +139,15 @@ async fn drain_finishes_calls_in_flight_and_refuses_new_ones() {
 #[tokio::test]
 async fn readyz_follows_readiness_for_probes_through_the_drain() {
     let toml = "metrics_listen = \"127.0.0.1:0\"\nshutdown_delay = \"2s\"";
-    let mut h = start(toml).await;
-    assert_eq!(h.admin("/readyz").await, (200, "ready".to_owned()));
-    assert_eq!(h.admin("/healthz").await, (200, "ok".to_owned()));
+    let mut h = Harness::with_toml(toml).await;
+    assert_eq!(h.admin_get("/readyz").await, (200, "ready".to_owned()));
+    assert_eq!(h.admin_get("/healthz").await, (200, "ok".to_owned()));
 
     h.stop.take().unwrap().send(()).unwrap();
     // During the shutdown delay: not ready (as gRPC health says), still alive and answering.
     let mut readyz = (200, String::new());
     for _ in 0..200 {
-        readyz = h.admin("/readyz").await;
+        readyz = h.admin_get("/readyz").await;
         if readyz.0 != 200 {
             break;
         }
@@ -189,7 +158,7 @@ async fn readyz_follows_readiness_for_probes_through_the_drain() {
         h.health(h.channel.clone()).await.unwrap(),
         ServingStatus::NotServing
     );
-    assert_eq!(h.admin("/healthz").await, (200, "ok".to_owned()));
+    assert_eq!(h.admin_get("/healthz").await, (200, "ok".to_owned()));
     h.served.await.unwrap().expect("serve returns cleanly");
 }
 
@@ -217,7 +186,7 @@ rpcs = ["GetPerson", "GetCivilActs"]
 
 #[tokio::test]
 async fn reload_changes_ttl_and_access_rights_and_refuses_a_bad_config() {
-    let h = start(OPEN_TO_OPS).await;
+    let h = Harness::with_toml(OPEN_TO_OPS).await;
     let mut client = h.client();
 
     // Before: answers are cached (default TTL), CheckOwner allowed.

@@ -14,64 +14,38 @@
 
 mod common;
 
+use common::Harness;
+
 use std::time::{Duration, Instant};
 
 use futures::future::join_all;
 use proptest::prelude::*;
 use proptest::test_runner::{Config as ProptestConfig, TestRunner};
 use registry_gateway::api::pb::{
-    self, gateway_admin_service_client::GatewayAdminServiceClient,
-    registry_gateway_service_client::RegistryGatewayServiceClient, Outcome,
+    self, registry_gateway_service_client::RegistryGatewayServiceClient, Outcome,
 };
 use registry_gateway::config::Config;
-use registry_gateway::decision;
 use registry_gateway::registry::Registry;
-use registry_mocks::{demo, FaultMode, Faults, MockRegistries, MockRegistry};
-use tokio::sync::oneshot;
-use tonic::transport::Channel;
+use registry_mocks::{demo, FaultMode, Faults, MockRegistry};
 use tonic::{Code, Status};
 use tonic_types::StatusExt;
 
 // ---------------------------------------------------------------------------------------------
 // Harness
 
-struct Harness {
-    channel: Channel,
-    addr: std::net::SocketAddr,
-    mocks: MockRegistries,
-    today: String,
-    _stop: oneshot::Sender<()>,
-}
-
 /// The mocks on the demo fixture and a gateway in front of them, with `tweak` applied to the
 /// default configuration.
-async fn start(tweak: impl FnOnce(&mut Config)) -> Harness {
-    let today = decision::today();
-    let mocks = common::demo_mocks(today).await;
-    let mut config = common::config_for(&mocks);
-    tweak(&mut config);
-    config
-        .validate()
-        .expect("the test's configuration is valid");
-    let (addr, stop) = common::serve(config).await;
-    Harness {
-        channel: common::connect(addr).await,
-        addr,
-        mocks,
-        today: today.to_string(),
-        _stop: stop,
+/// `tweak` after what these tests are about: GBD FL's cache and single flight under
+/// CheckOwner, which may use the shared cache (the default, without it, is tested in
+/// tests/consent.rs).
+fn shared_cache(tweak: impl FnOnce(&mut Config)) -> impl FnOnce(&mut Config) {
+    move |config| {
+        config.consent.check_owner_shared_cache = true;
+        tweak(config);
     }
 }
 
 impl Harness {
-    fn client(&self) -> RegistryGatewayServiceClient<Channel> {
-        RegistryGatewayServiceClient::new(self.channel.clone())
-    }
-
-    fn admin(&self) -> GatewayAdminServiceClient<Channel> {
-        GatewayAdminServiceClient::new(self.channel.clone())
-    }
-
     fn mock(&self, registry: Registry) -> &MockRegistry {
         self.mocks.get(registry)
     }
@@ -81,7 +55,7 @@ impl Harness {
     }
 
     /// Calls each mock has received, in [`Registry::ALL`] order.
-    fn calls(&self) -> [u64; 5] {
+    fn calls(&self) -> [u64; Registry::COUNT] {
         Registry::ALL.map(|r| self.mock(r).calls())
     }
 
@@ -113,7 +87,7 @@ impl Harness {
 }
 
 /// `after - before`, per registry.
-fn delta(after: [u64; 5], before: [u64; 5]) -> [u64; 5] {
+fn delta(after: [u64; Registry::COUNT], before: [u64; Registry::COUNT]) -> [u64; Registry::COUNT] {
     std::array::from_fn(|i| after[i] - before[i])
 }
 
@@ -145,10 +119,10 @@ fn breaker_never_opens(config: &mut Config) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn thousand_concurrent_cold_check_owner_calls_make_one_call_per_registry() {
     const N: usize = 1000;
-    let h = start(|c| {
+    let h = Harness::start(shared_cache(|c| {
         c.max_in_flight = 4 * N;
         c.max_in_flight_per_caller = 4 * N;
-    })
+    }))
     .await;
     for r in [Registry::GbdFl, Registry::Zags, Registry::SocialSecurity] {
         h.set_faults(r, common::slow(Duration::from_millis(200)));
@@ -178,7 +152,7 @@ async fn thousand_concurrent_cold_check_owner_calls_make_one_call_per_registry()
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn deadline_shorter_than_registry_latency_is_deadline_exceeded() {
-    let h = start(|_| {}).await;
+    let h = Harness::start(shared_cache(|_| {})).await;
     h.set_faults(Registry::GbdFl, common::slow(Duration::from_secs(2)));
     let mut request = tonic::Request::new(h.request(demo::CAPABLE_ADULT));
     // The gateway answers a tenth of the deadline early (at most 50 ms) so that its
@@ -195,13 +169,13 @@ async fn deadline_shorter_than_registry_latency_is_deadline_exceeded() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn transient_failure_is_retried_permanent_is_not() {
-    let h = start(|c| {
+    let h = Harness::start(shared_cache(|c| {
         let p = &mut c.resilience.defaults;
         p.max_attempts = 3;
         p.backoff_min = Duration::from_millis(10);
         p.backoff_max = Duration::from_millis(20);
         breaker_never_opens(c);
-    })
+    }))
     .await;
     // A different capable adult per case: the cache is per person.
     for (owner, mode, calls) in [
@@ -223,12 +197,12 @@ async fn transient_failure_is_retried_permanent_is_not() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn breaker_opens_and_fails_fast() {
-    let h = start(|c| {
+    let h = Harness::start(shared_cache(|c| {
         let p = &mut c.resilience.defaults;
         p.max_attempts = 1;
         p.breaker.consecutive_failures = 3;
         p.breaker.open_for = Duration::from_secs(60);
-    })
+    }))
     .await;
     h.set_faults(Registry::Zags, Faults::mode(FaultMode::Down));
 
@@ -269,7 +243,7 @@ async fn breaker_opens_and_fails_fast() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn admin_invalidate_forces_a_fresh_call() {
-    let h = start(|_| {}).await;
+    let h = Harness::start(shared_cache(|_| {})).await;
     let consulted = [
         pb::Registry::GbdFl,
         pb::Registry::Zags,
@@ -312,7 +286,7 @@ async fn admin_invalidate_forces_a_fresh_call() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn overload_is_shed_with_resource_exhausted() {
-    let h = start(|c| c.max_in_flight = 2).await;
+    let h = Harness::start(shared_cache(|c| c.max_in_flight = 2)).await;
     let latency = Duration::from_secs(1);
     h.set_faults(Registry::GbdFl, common::slow(latency));
 
@@ -365,7 +339,7 @@ fn fault_mode() -> impl Strategy<Value = FaultMode> {
 }
 
 /// A mode per registry, in [`Registry::ALL`] order.
-fn fault_modes() -> impl Strategy<Value = [FaultMode; 5]> {
+fn fault_modes() -> impl Strategy<Value = [FaultMode; Registry::COUNT]> {
     prop::array::uniform5(fault_mode())
 }
 
@@ -377,14 +351,14 @@ fn isolated_gateway() -> (tokio::runtime::Runtime, Harness) {
         .enable_all()
         .build()
         .unwrap();
-    let h = rt.block_on(start(|c| {
+    let h = rt.block_on(Harness::start(shared_cache(|c| {
         let p = &mut c.resilience.defaults;
         p.cache_ttl = Duration::ZERO;
         p.cache_negative_ttl = Duration::ZERO;
         p.cache_max_stale = Duration::ZERO;
         p.max_attempts = 1;
         breaker_never_opens(c);
-    }));
+    })));
     (rt, h)
 }
 
@@ -392,7 +366,7 @@ fn isolated_gateway() -> (tokio::runtime::Runtime, Harness) {
 fn check_property(
     owners: &[&'static str],
     property: impl Fn(
-        &[FaultMode; 5],
+        &[FaultMode; Registry::COUNT],
         Result<pb::CheckOwnerResponse, Status>,
     ) -> Result<(), TestCaseError>,
 ) {
@@ -418,7 +392,7 @@ fn check_property(
 }
 
 /// The keys of the registries whose mock is faulted.
-fn faulted<'a>(modes: &[FaultMode; 5]) -> Vec<&'a str> {
+fn faulted<'a>(modes: &[FaultMode; Registry::COUNT]) -> Vec<&'a str> {
     Registry::ALL
         .iter()
         .zip(modes)
@@ -428,7 +402,10 @@ fn faulted<'a>(modes: &[FaultMode; 5]) -> Vec<&'a str> {
 }
 
 /// A failure is UNAVAILABLE or DEADLINE_EXCEEDED and names a registry that was faulted.
-fn names_a_faulted_registry(modes: &[FaultMode; 5], status: &Status) -> Result<(), TestCaseError> {
+fn names_a_faulted_registry(
+    modes: &[FaultMode; Registry::COUNT],
+    status: &Status,
+) -> Result<(), TestCaseError> {
     prop_assert!(
         matches!(status.code(), Code::Unavailable | Code::DeadlineExceeded),
         "{status:?}"

@@ -409,8 +409,9 @@ async fn every_call_is_audited_once_in_a_verifiable_chain() {
             assert!(record.get("decision_date").is_none(), "{record}");
         }
     }
-    let registries = |i: usize| -> Vec<RegistryUse> {
-        let mut used: Vec<RegistryUse> =
+    // The words as the log holds them.
+    let registries = |i: usize| -> Vec<RegistryUse<String, String>> {
+        let mut used: Vec<RegistryUse<String, String>> =
             serde_json::from_value(records[i]["registries"].clone()).unwrap();
         for u in &mut used {
             // Each answer's digest (its evidence), for every registry that answered.
@@ -420,7 +421,7 @@ async fn every_call_is_audited_once_in_a_verifiable_chain() {
         }
         used
     };
-    let use_of = |registry: &str, status: &str, from_cache: bool| RegistryUse {
+    let use_of = |registry: &str, status: &str, from_cache: bool| RegistryUse::<String, String> {
         registry: registry.into(),
         status: status.into(),
         from_cache,
@@ -550,11 +551,9 @@ async fn tampering_is_found_by_verify_audit_naming_the_line() {
         log.append(AuditRecord {
             request_id: format!("r-{i}"),
             caller: "iis-tson".into(),
-            rpc: "CheckOwner".into(),
             subject: subject.into(),
             purpose: PURPOSE.into(),
-            outcome: "ONLINE".into(),
-            ..AuditRecord::default()
+            ..AuditRecord::new("CheckOwner", audit::CallOutcome::Online)
         })
         .await
         .unwrap();

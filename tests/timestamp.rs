@@ -31,7 +31,7 @@ fn key(dir: &Path) -> (PathBuf, PathBuf) {
 
 /// A gateway with a signed audit log time-stamped at `url` (verified against `cert`); its
 /// public key file.
-async fn gateway(url: String, cert: &Path, retry_after: Duration) -> (common::Audited, PathBuf) {
+async fn gateway(url: String, cert: &Path, retry_after: Duration) -> (common::Harness, PathBuf) {
     gateway_with(url, cert, retry_after, Duration::from_secs(5)).await
 }
 
@@ -41,11 +41,11 @@ async fn gateway_with(
     cert: &Path,
     retry_after: Duration,
     timeout: Duration,
-) -> (common::Audited, PathBuf) {
+) -> (common::Harness, PathBuf) {
     let keys = tempfile::tempdir().unwrap().keep();
     let (private, public) = key(&keys);
     let cert = cert.to_owned();
-    let audited = common::serve_audited(move |config| {
+    let audited = common::Harness::audited(move |config| {
         let audit = config.audit.as_mut().unwrap();
         audit.replica = Some("gw-t".into());
         audit.signing = Some(SigningConfig { key_file: private });
@@ -62,7 +62,7 @@ async fn gateway_with(
 }
 
 /// `n` CheckOwner calls one after another: `n` batches, each with its checkpoint.
-async fn decide(audited: &common::Audited, n: usize) {
+async fn decide(audited: &common::Harness, n: usize) {
     let mut client = RegistryGatewayServiceClient::new(common::connect(audited.addr).await);
     for _ in 0..n {
         let answer = client
@@ -140,14 +140,14 @@ async fn checkpoints_get_tokens_and_verify_audit_shows_the_time_they_prove() {
     let (audited, public) = gateway(tsa.url(), &tsa.cert, Duration::from_secs(30)).await;
     let before = chrono::Utc::now() - chrono::Duration::seconds(2);
     decide(&audited, 3).await;
-    let cps = checkpoints(&audited.audit);
+    let cps = checkpoints(audited.audit_log());
     assert!(cps.len() >= 3, "a checkpoint per batch: {cps:?}");
     for cp in &cps {
         assert!(cp["tst"].is_string(), "a checkpoint without a token: {cp}");
     }
     assert!(tsa.granted.load(std::sync::atomic::Ordering::SeqCst) >= 3);
 
-    let (code, out) = verify(&audited.audit, &public, &[&tsa.cert]);
+    let (code, out) = verify(audited.audit_log(), &public, &[&tsa.cert]);
     assert_eq!(code, 0, "{out}");
     let last = cps.last().unwrap()["checkpoint"].as_u64().unwrap();
     assert!(
@@ -170,7 +170,7 @@ async fn checkpoints_get_tokens_and_verify_audit_shows_the_time_they_prove() {
     );
 
     // Without --tsa-cert the tokens are reported, not checked.
-    let (code, out) = verify(&audited.audit, &public, &[]);
+    let (code, out) = verify(audited.audit_log(), &public, &[]);
     assert_eq!(code, 0, "{out}");
     assert!(out.contains("tokens not checked (no --tsa-cert)"), "{out}");
 }
@@ -181,13 +181,13 @@ async fn an_altered_moved_or_foreign_token_fails_naming_the_checkpoint() {
     let other = TestTsa::start("Other TSA").await;
     let (audited, public) = gateway(tsa.url(), &tsa.cert, Duration::from_secs(30)).await;
     decide(&audited, 3).await;
-    let cps = checkpoints(&audited.audit);
+    let cps = checkpoints(audited.audit_log());
     let (first, second) = (&cps[0], &cps[1]);
     let seq = second["checkpoint"].as_u64().unwrap();
     let b64 = base64::engine::general_purpose::STANDARD;
 
     // One byte of the token's signature (its last bytes) changed.
-    let flipped = altered(&audited.audit, seq, |cp| {
+    let flipped = altered(audited.audit_log(), seq, |cp| {
         let mut token = b64.decode(cp["tst"].as_str().unwrap()).unwrap();
         *token.last_mut().unwrap() ^= 1;
         cp["tst"] = b64.encode(token).into();
@@ -201,14 +201,16 @@ async fn an_altered_moved_or_foreign_token_fails_naming_the_checkpoint() {
     );
 
     // The first checkpoint's token on the second: another hash.
-    let moved = altered(&audited.audit, seq, |cp| cp["tst"] = first["tst"].clone());
+    let moved = altered(audited.audit_log(), seq, |cp| {
+        cp["tst"] = first["tst"].clone()
+    });
     let (code, out) = verify(&moved, &public, &[&tsa.cert]);
     assert_eq!(code, 1, "{out}");
     assert!(out.contains(&format!("(seq {seq})")), "{out}");
     assert!(out.contains("message imprint differs"), "{out}");
 
     // Tokens checked against another TSA's certificate.
-    let (code, out) = verify(&audited.audit, &public, &[&other.cert]);
+    let (code, out) = verify(audited.audit_log(), &public, &[&other.cert]);
     assert_eq!(code, 1, "{out}");
     let first_seq = first["checkpoint"].as_u64().unwrap();
     assert!(out.contains(&format!("(seq {first_seq})")), "{out}");
@@ -217,7 +219,7 @@ async fn an_altered_moved_or_foreign_token_fails_naming_the_checkpoint() {
         "{out}"
     );
     // Both certificates given (a TSA certificate rotated out): verified.
-    let (code, out) = verify(&audited.audit, &public, &[&other.cert, &tsa.cert]);
+    let (code, out) = verify(audited.audit_log(), &public, &[&other.cert, &tsa.cert]);
     assert_eq!(code, 0, "{out}");
 }
 
@@ -230,10 +232,10 @@ async fn a_token_of_another_tsa_is_not_stored() {
     let (audited, public) = gateway(impostor.url(), &tsa.cert, Duration::from_millis(1)).await;
     decide(&audited, 2).await;
     assert!(impostor.granted.load(std::sync::atomic::Ordering::SeqCst) >= 1);
-    let cps = checkpoints(&audited.audit);
+    let cps = checkpoints(audited.audit_log());
     assert!(cps.iter().all(|cp| cp.get("tst").is_none()), "{cps:?}");
     assert!(failures(&metrics.render()) >= 1);
-    let (code, out) = verify(&audited.audit, &public, &[&tsa.cert]);
+    let (code, out) = verify(audited.audit_log(), &public, &[&tsa.cert]);
     assert_eq!(code, 0, "{out}");
     assert!(out.contains("no time-stamped checkpoint"), "{out}");
 }
@@ -264,7 +266,7 @@ async fn a_tsa_that_is_down_does_not_stop_decisions_and_tokens_come_back_with_it
     )
     .await;
     decide(&audited, 3).await;
-    let cps = checkpoints(&audited.audit);
+    let cps = checkpoints(audited.audit_log());
     assert!(
         cps.len() >= 3 && cps.iter().all(|cp| cp.get("tst").is_none()),
         "{cps:?}"
@@ -274,7 +276,7 @@ async fn a_tsa_that_is_down_does_not_stop_decisions_and_tokens_come_back_with_it
         "{}",
         metrics.render()
     );
-    let (code, out) = verify(&audited.audit, &public, &[&tsa.cert]);
+    let (code, out) = verify(audited.audit_log(), &public, &[&tsa.cert]);
     assert_eq!(code, 0, "{out}");
     assert!(out.contains("no time-stamped checkpoint"), "{out}");
     drop(audited);
@@ -301,7 +303,7 @@ async fn a_tsa_that_is_down_does_not_stop_decisions_and_tokens_come_back_with_it
     )
     .await;
     decide(&audited, 3).await;
-    let cps = checkpoints(&audited.audit);
+    let cps = checkpoints(audited.audit_log());
     assert!(
         cps.len() >= 3 && cps.iter().all(|cp| cp.get("tst").is_none()),
         "{cps:?}"
@@ -319,7 +321,7 @@ async fn a_tsa_that_is_down_does_not_stop_decisions_and_tokens_come_back_with_it
     tsa.set_up(false);
     let (audited, public) = gateway(tsa.url(), &tsa.cert, Duration::from_millis(1)).await;
     decide(&audited, 2).await;
-    assert!(checkpoints(&audited.audit)
+    assert!(checkpoints(audited.audit_log())
         .iter()
         .all(|cp| cp.get("tst").is_none()));
     tsa.set_up(true);
@@ -328,7 +330,7 @@ async fn a_tsa_that_is_down_does_not_stop_decisions_and_tokens_come_back_with_it
         "a time-stamped checkpoint",
         || async {
             decide(&audited, 1).await;
-            checkpoints(&audited.audit)
+            checkpoints(audited.audit_log())
                 .last()
                 .unwrap()
                 .get("tst")
@@ -336,7 +338,7 @@ async fn a_tsa_that_is_down_does_not_stop_decisions_and_tokens_come_back_with_it
         },
     )
     .await;
-    let (code, out) = verify(&audited.audit, &public, &[&tsa.cert]);
+    let (code, out) = verify(audited.audit_log(), &public, &[&tsa.cert]);
     assert_eq!(code, 0, "{out}");
     assert!(
         out.contains("1 checkpoint(s) time-stamped, tokens verified"),

@@ -6,7 +6,7 @@ use tonic::{Request, Response, Status};
 
 use super::call::{Audited, Decided, Edge, Ledger};
 use super::{convert, parse_iin, pb};
-use crate::audit::{DecisionRef, RegistryUse};
+use crate::audit::{CallOutcome, DecisionRef, RegistryUse};
 use crate::error::Error;
 use crate::explain::{Explanation, Remote};
 use crate::registry::PerRegistry;
@@ -45,8 +45,8 @@ impl AdminService {
 }
 
 impl Audited for pb::ExplainDecisionResponse {
-    fn outcome(&self) -> String {
-        "EXPLAINED".into()
+    fn outcome(&self) -> CallOutcome {
+        CallOutcome::Explained
     }
     fn registries(&self) -> Vec<RegistryUse> {
         Vec::new()
@@ -54,8 +54,8 @@ impl Audited for pb::ExplainDecisionResponse {
 }
 
 impl Audited for pb::InvalidatePersonResponse {
-    fn outcome(&self) -> String {
-        "INVALIDATED".into()
+    fn outcome(&self) -> CallOutcome {
+        CallOutcome::Invalidated
     }
     fn registries(&self) -> Vec<RegistryUse> {
         Vec::new()
@@ -63,8 +63,8 @@ impl Audited for pb::InvalidatePersonResponse {
 }
 
 impl Audited for pb::GetRegistryStatusResponse {
-    fn outcome(&self) -> String {
-        "OK".into()
+    fn outcome(&self) -> CallOutcome {
+        CallOutcome::Ok
     }
     fn registries(&self) -> Vec<RegistryUse> {
         Vec::new()
@@ -85,7 +85,7 @@ impl pb::gateway_admin_service_server::GatewayAdminService for AdminService {
                 .guards
                 .iter()
                 .filter(|(_, guard)| guard.invalidate(&iin))
-                .map(|(registry, _)| convert::registry(registry))
+                .map(|(registry, _)| convert::registry_value(registry))
                 .collect();
             tracing::info!("cache entries invalidated");
             Ok(pb::InvalidatePersonResponse { invalidated })
@@ -142,7 +142,6 @@ impl pb::gateway_admin_service_server::GatewayAdminService for AdminService {
 fn explained_record(id: &str, explained: &Explanation) -> Decided {
     Decided {
         subject: Some(explained.subject.clone()),
-        outcome: "EXPLAINED".into(),
         decision: Some(DecisionRef {
             id: id.to_owned(),
             service: String::new(),
@@ -150,7 +149,7 @@ fn explained_record(id: &str, explained: &Explanation) -> Decided {
             rules: crate::decision::rules::VERSION.into(),
             notes: Vec::new(),
         }),
-        ..Decided::default()
+        ..Decided::new(CallOutcome::Explained, Vec::new())
     }
 }
 
@@ -162,7 +161,7 @@ impl AdminService {
             .map(|g| {
                 let s = g.status();
                 pb::RegistryStatus {
-                    registry: convert::registry(s.registry),
+                    registry: convert::registry_value(s.registry),
                     breaker: match s.breaker {
                         BreakerState::Closed => pb::BreakerState::Closed,
                         BreakerState::Open => pb::BreakerState::Open,

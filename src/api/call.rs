@@ -17,8 +17,8 @@ use tracing::Instrument;
 use super::admission::{Admission, Admitted};
 use crate::access::{Access, Caller, MAX_METADATA_LEN, PURPOSE_KEY, REQUEST_ID_KEY};
 use crate::audit::{
-    AuditLog, AuditRecord, DecisionRef, RefusalGate, RegistryUse, CONSENT_ABSENT,
-    CONSENT_PRESENTED, MALFORMED,
+    AuditLog, AuditRecord, CallOutcome, DecisionRef, RefusalGate, RegistryOutcome, RegistryUse,
+    CONSENT_ABSENT, CONSENT_PRESENTED, MALFORMED,
 };
 use crate::consent::ConsentToken;
 use crate::error::Error;
@@ -140,14 +140,27 @@ type Entry = Decided;
 
 /// What was decided about one subject: the outcome and the registries used; for a decision,
 /// which one and the answers it rested on (archived as evidence).
-#[derive(Clone, Default)]
+#[derive(Clone)]
 pub struct Decided {
     /// The subject, when the call learnt it only by running (ExplainDecision).
     pub subject: Option<String>,
-    pub outcome: String,
+    pub outcome: CallOutcome,
     pub registries: Vec<RegistryUse>,
     pub decision: Option<DecisionRef>,
     pub envelopes: Vec<Arc<crate::registry::Envelope>>,
+}
+
+impl Decided {
+    /// `outcome` with the registries used, about the call's own subject, without a decision.
+    pub fn new(outcome: CallOutcome, registries: Vec<RegistryUse>) -> Decided {
+        Decided {
+            subject: None,
+            outcome,
+            registries,
+            decision: None,
+            envelopes: Vec::new(),
+        }
+    }
 }
 
 impl Ledger {
@@ -200,7 +213,7 @@ const MAX_CALLER_LEN: usize = 256;
 
 /// An answer that can say what it decided and which registries it used, for the audit.
 pub trait Audited {
-    fn outcome(&self) -> String;
+    fn outcome(&self) -> CallOutcome;
     fn registries(&self) -> Vec<RegistryUse>;
 }
 
@@ -507,16 +520,8 @@ impl Call {
     ) -> Result<(), Status> {
         let records = about.into_iter().enumerate().map(|(i, about)| {
             let decided = ledger.take(i).unwrap_or_else(|| match result {
-                Ok(answer) => Decided {
-                    outcome: answer.outcome(),
-                    registries: answer.registries(),
-                    ..Decided::default()
-                },
-                Err(e) => Decided {
-                    outcome: e.audit_outcome(),
-                    registries: e.audit_registries(),
-                    ..Decided::default()
-                },
+                Ok(answer) => Decided::new(answer.outcome(), answer.registries()),
+                Err(e) => Decided::new(e.audit_outcome(), e.audit_registries()),
             });
             self.record(about, decided)
         });
@@ -560,7 +565,7 @@ impl Call {
 
 /// The duty to audit a call whose work is under way: if the call's future is dropped before
 /// [`Duty::done`] (the caller went away), each subject gets a record with outcome
-/// [`CANCELLED`], the registries the call reached (or what the ledger says of the subject),
+/// [`CallOutcome::Cancelled`], the registries the call reached (or what the ledger says of the subject),
 /// queued without waiting. A call that reached no registry read nothing and leaves none.
 struct Duty<'a> {
     call: &'a Call,
@@ -570,9 +575,6 @@ struct Duty<'a> {
     reached: &'a Reached,
     armed: bool,
 }
-
-/// The outcome of a call whose caller went away before its answer.
-pub const CANCELLED: &str = "CANCELLED";
 
 impl Duty<'_> {
     /// The work ended: the call's own record follows.
@@ -592,9 +594,9 @@ impl Drop for Duty<'_> {
         }
         let asked: Vec<RegistryUse> = reached
             .iter()
-            .map(|r| RegistryUse {
-                registry: r.key().to_owned(),
-                status: "cancelled".to_owned(),
+            .map(|&registry| RegistryUse {
+                registry,
+                status: RegistryOutcome::Cancelled,
                 from_cache: false,
                 stale: false,
                 evidence: None,
@@ -617,7 +619,7 @@ impl Drop for Duty<'_> {
             );
             let decided = Decided {
                 subject: None,
-                outcome: CANCELLED.to_owned(),
+                outcome: CallOutcome::Cancelled,
                 registries,
                 decision: None,
                 envelopes: Vec::new(),

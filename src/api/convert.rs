@@ -1,24 +1,24 @@
 //! Domain -> protobuf, in one place.
 
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
 use chrono::NaiveDate;
 
 use super::call::Audited;
 use super::call::Decided;
 use super::pb;
-use crate::audit::{DecisionRef, RegistryUse};
+use crate::audit::{CallOutcome, DecisionRef, RegistryOutcome, RegistryUse};
 use crate::decision::dwelling::{DwellingDecision, OwnerReason};
 use crate::decision::legal_basis::{Act, Term};
 use crate::decision::DecisionConfig;
 use crate::decision::{
     self, step, Decision, DwellingQuestion, EvidenceStatus, Outcome, OwnerQuestion, ReasonCode,
-    Role, Service, Step,
+    Role, StateService, Step,
 };
 use crate::error::Error;
 use crate::i18n::{Bundles, Catalogue, Lang, Text};
 use crate::registry::{
-    self, CapacityStatus, CivilActs, Fetched, Gender, GuardianshipKind, LifeStatus, PerRegistry,
+    self, CapacityStatus, CivilActs, Fetched, Gender, GuardianshipKind, LifeStatus, Payload,
     Person, Registry, SchoolEnrolment, SocialStatus, Source, Study, StudyForm,
 };
 
@@ -26,18 +26,26 @@ fn date(d: Option<NaiveDate>) -> String {
     d.map(|d| d.to_string()).unwrap_or_default()
 }
 
-/// The contract's value for a registry: the one named by its key (`gbd_fl` ->
-/// `REGISTRY_GBD_FL`).
-pub fn registry(r: Registry) -> i32 {
-    static CODES: OnceLock<PerRegistry<i32>> = OnceLock::new();
-    CODES.get_or_init(|| {
-        PerRegistry::from_fn(|r| {
-            let name = format!("REGISTRY_{}", r.key().to_ascii_uppercase());
-            pb::Registry::from_str_name(&name)
-                .unwrap_or(pb::Registry::Unspecified)
-                .into()
-        })
-    })[r]
+/// The contract's value for a registry. A registry without one does not compile here.
+pub fn registry_value(r: Registry) -> i32 {
+    contract_registry(r).into()
+}
+
+fn contract_registry(r: Registry) -> pb::Registry {
+    match r {
+        Registry::GbdFl => pb::Registry::GbdFl,
+        Registry::Zags => pb::Registry::Zags,
+        Registry::SocialSecurity => pb::Registry::SocialSecurity,
+        Registry::Nobd => pb::Registry::Nobd,
+        Registry::Epvo => pb::Registry::Epvo,
+    }
+}
+
+/// The registry a contract value names (none for `REGISTRY_UNSPECIFIED`).
+fn registry_of(r: pb::Registry) -> Option<Registry> {
+    Registry::ALL
+        .into_iter()
+        .find(|&ours| contract_registry(ours) == r)
 }
 
 fn timestamp(source: &Source) -> prost_types::Timestamp {
@@ -55,13 +63,13 @@ fn duration(d: std::time::Duration) -> prost_types::Duration {
 }
 
 fn evidence(
-    registry_: Registry,
+    registry: Registry,
     status: EvidenceStatus,
     record_id: String,
     source: Option<&Source>,
 ) -> pb::Evidence {
     pb::Evidence {
-        registry: registry(registry_),
+        registry: registry_value(registry),
         status: match status {
             EvidenceStatus::Found => pb::EvidenceStatus::Found,
             EvidenceStatus::NotFound => pb::EvidenceStatus::NotFound,
@@ -77,13 +85,13 @@ fn evidence(
     }
 }
 
-/// Evidence for a look-up answer.
-pub fn found(registry: Registry, source: &Source) -> pb::Evidence {
+/// Evidence for a look-up answer: found in the registry that answers `T`.
+pub fn found<T: Payload>(f: &Fetched<T>) -> pb::Evidence {
     evidence(
-        registry,
+        T::REGISTRY,
         EvidenceStatus::Found,
-        source.message_id.to_string(),
-        Some(source),
+        f.source.message_id.to_string(),
+        Some(&f.source),
     )
 }
 
@@ -147,9 +155,9 @@ fn person_ref(p: registry::PersonRef) -> pb::PersonRef {
 
 /// GetPerson's answer; a person GBD FL does not know is `NOT_FOUND`.
 pub fn person_response(f: Fetched<Option<Person>>) -> Result<pb::GetPersonResponse, Error> {
-    let evidence = Some(found(Registry::GbdFl, &f.source));
+    let evidence = Some(found(&f));
     let person = f.into_value().ok_or(Error::NotFound {
-        registry: Registry::GbdFl,
+        registry: <Option<Person>>::REGISTRY,
     })?;
     Ok(pb::GetPersonResponse {
         person: Some(self::person(person)),
@@ -158,7 +166,7 @@ pub fn person_response(f: Fetched<Option<Person>>) -> Result<pb::GetPersonRespon
 }
 
 pub fn civil_acts(f: Fetched<CivilActs>) -> pb::GetCivilActsResponse {
-    let evidence = Some(found(Registry::Zags, &f.source));
+    let evidence = Some(found(&f));
     let acts = f.into_value();
     pb::GetCivilActsResponse {
         birth_acts: acts
@@ -202,7 +210,7 @@ pub fn civil_acts(f: Fetched<CivilActs>) -> pb::GetCivilActsResponse {
 }
 
 pub fn social_status(f: Fetched<SocialStatus>, today: NaiveDate) -> pb::GetSocialStatusResponse {
-    let evidence = Some(found(Registry::SocialSecurity, &f.source));
+    let evidence = Some(found(&f));
     let value = f.into_value();
     pb::GetSocialStatusResponse {
         disabilities: value
@@ -237,7 +245,7 @@ pub fn social_status(f: Fetched<SocialStatus>, today: NaiveDate) -> pb::GetSocia
 }
 
 pub fn school_enrolment(f: Fetched<Vec<SchoolEnrolment>>) -> pb::GetSchoolEnrolmentResponse {
-    let evidence = Some(found(Registry::Nobd, &f.source));
+    let evidence = Some(found(&f));
     let value = f.into_value();
     pb::GetSchoolEnrolmentResponse {
         enrolments: value
@@ -256,7 +264,7 @@ pub fn school_enrolment(f: Fetched<Vec<SchoolEnrolment>>) -> pb::GetSchoolEnrolm
 }
 
 pub fn higher_education(f: Fetched<Vec<Study>>) -> pb::GetHigherEducationResponse {
-    let evidence = Some(found(Registry::Epvo, &f.source));
+    let evidence = Some(found(&f));
     let value = f.into_value();
     pb::GetHigherEducationResponse {
         studies: value
@@ -350,7 +358,7 @@ fn reasons(list: Vec<decision::Reason>, w: &Wording) -> Vec<pb::Reason> {
         .map(|r| pb::Reason {
             code: reason_code(r.code).into(),
             text: w.say(&r.text),
-            source: r.source.map(registry).unwrap_or_default(),
+            source: r.source.map(registry_value).unwrap_or_default(),
         })
         .collect()
 }
@@ -363,10 +371,10 @@ fn outcome(o: Outcome) -> pb::Outcome {
     }
 }
 
-fn service(s: Service) -> i32 {
+fn service(s: StateService) -> i32 {
     match s {
-        Service::RegistrationAtResidence => pb::Service::RegistrationAtResidence,
-        Service::TemporaryRegistration => pb::Service::TemporaryRegistration,
+        StateService::RegistrationAtResidence => pb::Service::RegistrationAtResidence,
+        StateService::TemporaryRegistration => pb::Service::TemporaryRegistration,
     }
     .into()
 }
@@ -415,7 +423,7 @@ pub fn decision(check: &OwnerQuestion, d: Decision, w: &Wording) -> pb::CheckOwn
                 Role::Owner => pb::RepresentativeRole::Self_,
             }
             .into(),
-            source: r.source.map(registry).unwrap_or_default(),
+            source: r.source.map(registry_value).unwrap_or_default(),
             record_id: r.record_id,
             text: w.say(&r.text),
         }),
@@ -496,7 +504,7 @@ fn owner_failure(e: &Error) -> pb::OwnerFailure {
     };
     pb::OwnerFailure {
         registry: registry_error
-            .map(|r| registry(r.registry))
+            .map(|r| registry_value(r.registry))
             .unwrap_or_default(),
         message: e.to_status("").message().to_owned(),
         retry_delay: registry_error.map(|r| duration(r.retry_after)),
@@ -510,11 +518,7 @@ pub fn owner_audit(question: &OwnerQuestion, result: &Result<Decision, Error>) -
     let d = match result {
         Ok(d) => d,
         Err(e) => {
-            return Decided {
-                outcome: e.audit_outcome(),
-                registries: e.audit_registries(),
-                ..Decided::default()
-            }
+            return Decided::new(e.audit_outcome(), e.audit_registries());
         }
     };
     let envelope = |e: &decision::Evidence| e.source.as_ref().and_then(|s| s.envelope.clone());
@@ -526,18 +530,16 @@ pub fn owner_audit(question: &OwnerQuestion, result: &Result<Decision, Error>) -
         .unwrap_or_default();
     Decided {
         subject: None,
-        outcome: unprefixed(outcome(d.outcome).as_str_name(), "OUTCOME_").to_owned(),
+        outcome: d.outcome.into(),
         registries: d
             .evidence
             .iter()
             .map(|e| RegistryUse {
+                registry: e.registry,
+                status: e.status.into(),
+                from_cache: e.source.as_ref().is_some_and(|s| s.from_cache),
+                stale: e.source.as_ref().is_some_and(|s| s.stale),
                 evidence: envelope(e).map(|e| e.digest_hex()),
-                ..registry_use(&evidence(
-                    e.registry,
-                    e.status,
-                    String::new(),
-                    e.source.as_ref(),
-                ))
             })
             .collect(),
         decision: Some(DecisionRef {
@@ -557,31 +559,73 @@ fn unprefixed<'a>(name: &'a str, prefix: &str) -> &'a str {
     name.strip_prefix(prefix).unwrap_or(name)
 }
 
-/// What an audit record needs of an evidence entry.
-fn registry_use(e: &pb::Evidence) -> RegistryUse {
-    RegistryUse {
-        registry: unprefixed(e.registry().as_str_name(), "REGISTRY_").to_ascii_lowercase(),
-        status: unprefixed(e.status().as_str_name(), "EVIDENCE_STATUS_").to_ascii_lowercase(),
+/// What an audit record needs of an evidence entry (none for a value the gateway never
+/// gives: an unspecified registry or status).
+fn registry_use(e: &pb::Evidence) -> Option<RegistryUse> {
+    let status = match e.status() {
+        pb::EvidenceStatus::Unspecified => return None,
+        pb::EvidenceStatus::Found => RegistryOutcome::Found,
+        pb::EvidenceStatus::NotFound => RegistryOutcome::NotFound,
+        pb::EvidenceStatus::Unavailable => RegistryOutcome::Unavailable,
+        pb::EvidenceStatus::NotConsulted => RegistryOutcome::NotConsulted,
+    };
+    Some(RegistryUse {
+        registry: registry_of(e.registry())?,
+        status,
         from_cache: e.from_cache,
         stale: e.stale,
         evidence: None,
+    })
+}
+
+/// What a record names a CheckOwner or CheckDwelling outcome.
+fn call_outcome(o: pb::Outcome) -> CallOutcome {
+    match o {
+        pb::Outcome::Unspecified => CallOutcome::Unspecified,
+        pb::Outcome::OperationalHall => CallOutcome::OperationalHall,
+        pb::Outcome::Online => CallOutcome::Online,
+        pb::Outcome::RefusedHere => CallOutcome::RefusedHere,
+    }
+}
+
+/// A decision's outcome as a record names it (here, not in `audit`, which does not depend
+/// on `decision`; `explain` compares a re-derived outcome with the record's by it).
+impl From<Outcome> for CallOutcome {
+    fn from(o: Outcome) -> CallOutcome {
+        match o {
+            Outcome::OperationalHall => CallOutcome::OperationalHall,
+            Outcome::Online => CallOutcome::Online,
+            Outcome::RefusedHere => CallOutcome::RefusedHere,
+        }
+    }
+}
+
+/// A piece of evidence's status as a record names it.
+impl From<EvidenceStatus> for RegistryOutcome {
+    fn from(status: EvidenceStatus) -> RegistryOutcome {
+        match status {
+            EvidenceStatus::Found => RegistryOutcome::Found,
+            EvidenceStatus::NotFound => RegistryOutcome::NotFound,
+            EvidenceStatus::Unavailable => RegistryOutcome::Unavailable,
+            EvidenceStatus::NotConsulted => RegistryOutcome::NotConsulted,
+        }
     }
 }
 
 impl Audited for pb::CheckOwnerResponse {
-    fn outcome(&self) -> String {
-        unprefixed(self.outcome().as_str_name(), "OUTCOME_").to_owned()
+    fn outcome(&self) -> CallOutcome {
+        call_outcome(self.outcome())
     }
     fn registries(&self) -> Vec<RegistryUse> {
-        self.evidence.iter().map(registry_use).collect()
+        self.evidence.iter().filter_map(registry_use).collect()
     }
 }
 
 /// A dwelling's records are per owner (see `api::dwelling`); this is only what a record
 /// would say of the dwelling as a whole.
 impl Audited for pb::CheckDwellingResponse {
-    fn outcome(&self) -> String {
-        unprefixed(self.outcome().as_str_name(), "OUTCOME_").to_owned()
+    fn outcome(&self) -> CallOutcome {
+        call_outcome(self.outcome())
     }
     fn registries(&self) -> Vec<RegistryUse> {
         Vec::new()
@@ -589,7 +633,7 @@ impl Audited for pb::CheckDwellingResponse {
 }
 
 /// A look-up's answer and the registry that gave it, for the audit.
-pub struct Found<R> {
+pub struct FoundAnswer<R> {
     pub answer: R,
     pub used: RegistryUse,
 }
@@ -597,17 +641,17 @@ pub struct Found<R> {
 /// What the audit records of a found answer from `registry`.
 pub fn found_in(registry: Registry, source: &Source) -> RegistryUse {
     RegistryUse {
-        registry: registry.key().to_owned(),
-        status: "found".to_owned(),
+        registry,
+        status: RegistryOutcome::Found,
         from_cache: source.from_cache,
         stale: source.stale,
         evidence: source.envelope.as_ref().map(|e| e.digest_hex()),
     }
 }
 
-impl<R> Audited for Found<R> {
-    fn outcome(&self) -> String {
-        "FOUND".into()
+impl<R> Audited for FoundAnswer<R> {
+    fn outcome(&self) -> CallOutcome {
+        CallOutcome::Found
     }
     fn registries(&self) -> Vec<RegistryUse> {
         vec![self.used.clone()]
@@ -619,13 +663,46 @@ mod tests {
     use super::*;
 
     #[test]
-    fn every_registry_has_its_value_in_the_contract() {
+    fn every_registry_has_its_own_value_in_the_contract() {
         for r in Registry::ALL {
-            assert_ne!(
-                pb::Registry::try_from(registry(r)),
-                Ok(pb::Registry::Unspecified),
-                "{r}"
-            );
+            assert_ne!(contract_registry(r), pb::Registry::Unspecified, "{r}");
+            assert_eq!(registry_of(contract_registry(r)), Some(r), "{r}");
+        }
+        assert_eq!(registry_of(pb::Registry::Unspecified), None);
+    }
+
+    /// A record's words are the contract's value names without their prefix, as they were
+    /// when the audit built them from those names.
+    #[test]
+    fn a_record_names_outcomes_and_registries_by_the_contracts_words() {
+        for o in [
+            pb::Outcome::Unspecified,
+            pb::Outcome::OperationalHall,
+            pb::Outcome::Online,
+            pb::Outcome::RefusedHere,
+        ] {
+            let word = unprefixed(o.as_str_name(), "OUTCOME_");
+            assert_eq!(call_outcome(o).to_string(), word);
+        }
+        for r in Registry::ALL {
+            let word = unprefixed(contract_registry(r).as_str_name(), "REGISTRY_");
+            assert_eq!(r.key(), word.to_ascii_lowercase());
+        }
+        for status in [
+            pb::EvidenceStatus::Found,
+            pb::EvidenceStatus::NotFound,
+            pb::EvidenceStatus::Unavailable,
+            pb::EvidenceStatus::NotConsulted,
+        ] {
+            let e = pb::Evidence {
+                registry: registry_value(Registry::Zags),
+                status: status.into(),
+                ..pb::Evidence::default()
+            };
+            let used = serde_json::to_value(registry_use(&e).unwrap()).unwrap();
+            let word = unprefixed(status.as_str_name(), "EVIDENCE_STATUS_");
+            assert_eq!(used["status"], word.to_ascii_lowercase());
+            assert_eq!(used["registry"], "zags");
         }
     }
 

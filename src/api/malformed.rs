@@ -26,7 +26,7 @@ use tonic::server::NamedService;
 use tonic::{Code, Request, Status};
 
 use super::call::{About, Audited, Edge};
-use crate::audit::RegistryUse;
+use crate::audit::{CallOutcome, RegistryUse};
 use crate::error::Error;
 use crate::rpc::Rpc;
 
@@ -130,7 +130,7 @@ where
 enum Refused {}
 
 impl Audited for Refused {
-    fn outcome(&self) -> String {
+    fn outcome(&self) -> CallOutcome {
         match *self {}
     }
     fn registries(&self) -> Vec<RegistryUse> {

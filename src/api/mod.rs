@@ -10,7 +10,7 @@ use tokio::time::Instant;
 use tonic::{Request, Response, Status};
 
 use crate::consent::ConsentToken;
-use crate::decision::{self, Decider, OwnerQuestion, Service, Step};
+use crate::decision::{self, Decider, OwnerQuestion, StateService, Step};
 use crate::error::Error;
 use crate::iin::{Holder, Iin};
 use crate::registry::{Fetched, Payload, Query, Registries};
@@ -71,7 +71,7 @@ impl GatewayService {
         call.run(&self.edge, Some(About::person(r.iin())), async {
             let fetched = self.registries.get::<T>().fetch(&query?).await?;
             let used = convert::found_in(T::REGISTRY, &fetched.source);
-            Ok(convert::Found {
+            Ok(convert::FoundAnswer {
                 answer: convert(fetched)?,
                 used,
             })
@@ -91,52 +91,29 @@ trait LookUpRequest: Send {
     }
 }
 
-impl LookUpRequest for pb::GetPersonRequest {
-    fn rpc(&self) -> Rpc {
-        Rpc::GetPerson
-    }
-    fn iin(&self) -> &str {
-        &self.iin
-    }
-    fn consent_token(&self) -> Option<&str> {
-        Some(&self.consent_token)
-    }
+/// Each look-up request: its RPC, and the field of its consent token if it takes one.
+macro_rules! look_up_requests {
+    ($($request:ident => $rpc:ident $(, consent in $token:ident)?;)+) => {
+        $(impl LookUpRequest for pb::$request {
+            fn rpc(&self) -> Rpc {
+                Rpc::$rpc
+            }
+            fn iin(&self) -> &str {
+                &self.iin
+            }
+            $(fn consent_token(&self) -> Option<&str> {
+                Some(&self.$token)
+            })?
+        })+
+    };
 }
 
-impl LookUpRequest for pb::GetCivilActsRequest {
-    fn rpc(&self) -> Rpc {
-        Rpc::GetCivilActs
-    }
-    fn iin(&self) -> &str {
-        &self.iin
-    }
-}
-
-impl LookUpRequest for pb::GetSocialStatusRequest {
-    fn rpc(&self) -> Rpc {
-        Rpc::GetSocialStatus
-    }
-    fn iin(&self) -> &str {
-        &self.iin
-    }
-}
-
-impl LookUpRequest for pb::GetSchoolEnrolmentRequest {
-    fn rpc(&self) -> Rpc {
-        Rpc::GetSchoolEnrolment
-    }
-    fn iin(&self) -> &str {
-        &self.iin
-    }
-}
-
-impl LookUpRequest for pb::GetHigherEducationRequest {
-    fn rpc(&self) -> Rpc {
-        Rpc::GetHigherEducation
-    }
-    fn iin(&self) -> &str {
-        &self.iin
-    }
+look_up_requests! {
+    GetPersonRequest => GetPerson, consent in consent_token;
+    GetCivilActsRequest => GetCivilActs;
+    GetSocialStatusRequest => GetSocialStatus;
+    GetSchoolEnrolmentRequest => GetSchoolEnrolment;
+    GetHigherEducationRequest => GetHigherEducation;
 }
 
 /// FLK of an IIN field: 12 digits, valid check digit.
@@ -179,7 +156,7 @@ fn look_up_query<T: Payload>(
 
 /// The shared fields of CheckOwner and CheckDwelling, validated.
 struct Question {
-    service: Service,
+    service: StateService,
     applicant: Option<Iin>,
     date: chrono::NaiveDate,
     step: Step,
@@ -223,11 +200,11 @@ impl Question {
     }
 }
 
-fn parse_service(value: i32) -> Result<Service, Error> {
+fn parse_service(value: i32) -> Result<StateService, Error> {
     let rule = "SERVICE_REGISTRATION_AT_RESIDENCE or SERVICE_TEMPORARY_REGISTRATION";
     match pb::Service::try_from(value) {
-        Ok(pb::Service::RegistrationAtResidence) => Ok(Service::RegistrationAtResidence),
-        Ok(pb::Service::TemporaryRegistration) => Ok(Service::TemporaryRegistration),
+        Ok(pb::Service::RegistrationAtResidence) => Ok(StateService::RegistrationAtResidence),
+        Ok(pb::Service::TemporaryRegistration) => Ok(StateService::TemporaryRegistration),
         Ok(pb::Service::Unspecified) => {
             Err(Error::invalid("service", format!("is required: {rule}")))
         }

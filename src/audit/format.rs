@@ -28,18 +28,21 @@ pub(super) struct Entry {
     pub consent: String,
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub consent_ref: String,
+    /// As the line holds it (the verifier takes any word).
     pub outcome: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub count: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub decision: Option<DecisionRef>,
-    pub registries: Vec<RegistryUse>,
+    pub registries: Vec<RegistryUse<String, String>>,
     pub hash: String,
 }
 
-/// The hashed part of an [`Entry`]: every field but `hash`, in the same order.
+/// The hashed part of an [`Entry`]: every field but `hash`, in the same order. The outcome
+/// and registry uses are typed when the gateway writes a record and words when a line is
+/// read back: both serialize to the same words.
 #[derive(Serialize)]
-struct Body<'a> {
+struct Body<'a, Outcome, Use> {
     seq: u64,
     time: &'a str,
     prev: &'a str,
@@ -56,12 +59,12 @@ struct Body<'a> {
     consent: &'a str,
     #[serde(skip_serializing_if = "str::is_empty")]
     consent_ref: &'a str,
-    outcome: &'a str,
+    outcome: &'a Outcome,
     #[serde(skip_serializing_if = "Option::is_none")]
     count: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     decision: Option<&'a DecisionRef>,
-    registries: &'a [RegistryUse],
+    registries: &'a [Use],
 }
 
 /// Why a line is not a valid record on its own (chain checks come on top).
@@ -127,10 +130,13 @@ impl Entry {
             purpose: record.purpose,
             consent: record.consent,
             consent_ref: record.consent_ref,
-            outcome: record.outcome,
+            outcome: record.outcome.to_string(),
             count: record.count,
             decision: record.decision,
-            registries: record.registries,
+            // As a line holds them.
+            registries: serde_json::to_value(&record.registries)
+                .and_then(serde_json::from_value)
+                .expect("registry uses read back as words"),
             hash: String::new(),
         };
         entry.hash = entry.digest();

@@ -286,7 +286,7 @@ fn is_replica_id(id: &str) -> bool {
 
 /// One access to personal data, as a handler fills it in; the log adds `seq`, `time`,
 /// `prev` and `hash`.
-#[derive(Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Serialize)]
 pub struct AuditRecord {
     pub request_id: String,
     /// The calling client system.
@@ -308,8 +308,8 @@ pub struct AuditRecord {
     /// The presented token's reference (`kdp#` and a keyed hash, never the token); empty
     /// when none was presented.
     pub consent_ref: String,
-    /// e.g. "OPERATIONAL_HALL", or a status such as "PERMISSION_DENIED".
-    pub outcome: String,
+    /// What came of the call: "OPERATIONAL_HALL", "FOUND", "PermissionDenied", ...
+    pub outcome: CallOutcome,
     /// Refused calls of one caller within one second beyond the first, recorded together
     /// (see [`RefusalGate`]): how many; the other fields are those of the last of them.
     pub count: Option<u64>,
@@ -322,6 +322,82 @@ pub struct AuditRecord {
     /// the line.
     #[serde(skip)]
     pub envelopes: Vec<Arc<crate::registry::Envelope>>,
+}
+
+impl AuditRecord {
+    /// A record of `rpc` with `outcome`, every other field empty (about no one, no registry
+    /// asked): the base the fields a call knows are filled in on.
+    pub fn new(rpc: &str, outcome: CallOutcome) -> AuditRecord {
+        AuditRecord {
+            request_id: String::new(),
+            caller: String::new(),
+            rpc: rpc.to_owned(),
+            subject: String::new(),
+            applicant: String::new(),
+            decision_date: String::new(),
+            purpose: String::new(),
+            consent: String::new(),
+            consent_ref: String::new(),
+            outcome,
+            count: None,
+            decision: None,
+            registries: Vec::new(),
+            envelopes: Vec::new(),
+        }
+    }
+}
+
+/// What came of a call, as a record's `outcome` names it (the words the log has always
+/// held).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CallOutcome {
+    /// A decision (CheckOwner, each owner of CheckDwelling): "OPERATIONAL_HALL".
+    OperationalHall,
+    /// A decision: "ONLINE".
+    Online,
+    /// A decision: "REFUSED_HERE".
+    RefusedHere,
+    /// A CheckOwner or CheckDwelling answer without an outcome: "UNSPECIFIED" (the gateway
+    /// gives none such; the contract has the value).
+    Unspecified,
+    /// A look-up's answer: "FOUND".
+    Found,
+    /// ExplainDecision: "EXPLAINED".
+    Explained,
+    /// InvalidatePerson: "INVALIDATED".
+    Invalidated,
+    /// GetRegistryStatus: "OK".
+    Ok,
+    /// The caller went away before its answer: "CANCELLED".
+    Cancelled,
+    /// The call failed with this status, named as `tonic::Code`'s `Debug` names it
+    /// ("PermissionDenied", "InvalidArgument", ...).
+    Failed(tonic::Code),
+}
+
+impl fmt::Display for CallOutcome {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let word = match self {
+            CallOutcome::OperationalHall => "OPERATIONAL_HALL",
+            CallOutcome::Online => "ONLINE",
+            CallOutcome::RefusedHere => "REFUSED_HERE",
+            CallOutcome::Unspecified => "UNSPECIFIED",
+            CallOutcome::Found => "FOUND",
+            CallOutcome::Explained => "EXPLAINED",
+            CallOutcome::Invalidated => "INVALIDATED",
+            CallOutcome::Ok => "OK",
+            CallOutcome::Cancelled => "CANCELLED",
+            CallOutcome::Failed(code) => return write!(f, "{code:?}"),
+        };
+        f.write_str(word)
+    }
+}
+
+/// As its word.
+impl Serialize for CallOutcome {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
 }
 
 /// Which decision a record is about, and under what it was taken: what `explain` needs to
@@ -375,20 +451,45 @@ impl fmt::Debug for AuditRecord {
     }
 }
 
-/// What one registry contributed to the answer.
+/// What one registry contributed to the answer. A record the gateway writes has a
+/// [`Registry`](crate::registry::Registry) and a [`RegistryOutcome`]; what reads records
+/// back (the verifier, `explain`) takes the words as a line holds them:
+/// `RegistryUse<String, String>`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct RegistryUse {
-    /// e.g. "gbd_fl".
-    pub registry: String,
-    /// "found", "not_found", "unavailable" or "not_consulted".
-    pub status: String,
+pub struct RegistryUse<Name = crate::registry::Registry, Status = RegistryOutcome> {
+    /// Its key, e.g. "gbd_fl".
+    pub registry: Name,
+    /// e.g. "found".
+    pub status: Status,
     pub from_cache: bool,
     pub stale: bool,
     /// The SHA-256 (hex) of the answer's envelope as received, archived in the evidence
     /// store; absent when the registry gave no answer (or before the archive existed).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub evidence: Option<String>,
+}
+
+/// What a registry did for a call, as a record's `registries[].status` names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RegistryOutcome {
+    /// It answered with a record.
+    Found,
+    /// It answered that it has no record.
+    NotFound,
+    /// It did not answer.
+    Unavailable,
+    /// It was not needed and not asked.
+    NotConsulted,
+    /// The gateway did not ask it: its guard was full.
+    Overloaded,
+    /// It refused: the subject's consent is missing.
+    ConsentRefused,
+    /// It rejected the question.
+    Rejected,
+    /// The caller went away while it was asked.
+    Cancelled,
 }
 
 /// Why the log could not take a record (or open, or close). Messages name the file and
@@ -472,7 +573,7 @@ struct Inner {
 
 /// The PostgreSQL side of a log with `[audit.postgres]`.
 struct Shipping {
-    shared: Arc<shipper::Shared>,
+    shared: Arc<shipper::ShipperProgress>,
     durability: Durability,
     ack_timeout: Duration,
     drain_timeout: Duration,
@@ -499,18 +600,7 @@ impl AuditLog {
     pub async fn open(config: &AuditConfig) -> Result<AuditLog, AuditError> {
         config.validate().map_err(AuditError::Config)?;
         let path = config.path.clone();
-        let replica = match config.replica_id() {
-            Some(replica) => replica,
-            None if config.signing.is_none() && config.postgres.is_none() => String::new(),
-            // Checked here, not in validate(): the environment is the pod's, at start.
-            None => {
-                return Err(AuditError::Config(Invalid::new(
-                    "replica",
-                    "must be set, or POD_NAME or HOSTNAME in the environment, with \
-                     [audit.signing] or [audit.postgres]",
-                )))
-            }
-        };
+        let replica = replica_id(config)?;
         let signer = match &config.signing {
             Some(signing) => Some(Arc::new(
                 Signer::load(&signing.key_file, &replica).map_err(|reason| AuditError::Key {
@@ -544,67 +634,14 @@ impl AuditLog {
         writer.stamp_with(stamper);
         let mut shipping = None;
         if let (Some(pg), Some((client, head))) = (&config.postgres, store) {
-            let (local_seq, local_hash) = writer.head();
-            if local_seq < head.seq {
-                if local_seq > 0 {
-                    let theirs = postgres::hash_at(&client, &replica, local_seq)
-                        .await
-                        .map_err(|reason| AuditError::Postgres { reason })?;
-                    if theirs.as_deref() != Some(local_hash.as_str()) {
-                        return Err(AuditError::Postgres {
-                            reason: format!(
-                                "the local chain and PostgreSQL differ at seq {local_seq}: two \
-                                 chains under one replica id ({replica:?})"
-                            ),
-                        });
-                    }
-                }
-                tracing::warn!(
-                    replica = %replica,
-                    local = local_seq,
-                    store = head.seq,
-                    "audit: the local files end before the chain in PostgreSQL (a new or \
-                     rolled-back disk); continuing from PostgreSQL"
-                );
-                writer.continue_from(head.seq, head.hash.clone());
-            } else if head.seq > 0 {
-                let live = path.clone();
-                let (seq, hash) = (head.seq, head.hash.clone());
-                tokio::task::spawn_blocking(move || spool::Spool::after(&live, seq, &hash))
-                    .await
-                    .map_err(|e| AuditError::open(&path, std::io::Error::other(e.to_string())))?
-                    .map_err(|reason| AuditError::Postgres { reason })?;
-            }
-            let shared = shipper::Shared::new(head.seq, true);
-            let (written, written_rx) = tokio::sync::watch::channel(0);
-            writer.link(writer::Link {
-                written,
-                shipped: shared.shipped.clone(),
-                max_backlog: pg.max_backlog,
-            });
-            crate::metrics::audit_backlog_limit(pg.max_backlog);
-            let (closing, closing_rx) = tokio::sync::watch::channel(false);
-            let task = tokio::spawn(
-                shipper::Shipper {
-                    config: pg.clone(),
-                    replica: replica.clone(),
-                    live: path.clone(),
-                    evidence: evidence.is_some().then(|| evidence::spool_dir(&path)),
-                    shared: shared.clone(),
-                    written: written_rx,
-                    closing: closing_rx,
-                    probe_interval: config.probe_interval,
-                }
-                .run(Some(client)),
-            );
-            shipping = Some(Shipping {
-                shared,
-                durability: pg.durability,
-                ack_timeout: pg.ack_timeout,
-                drain_timeout: pg.drain_timeout,
-                closing,
-                task: std::sync::Mutex::new(Some(task)),
-            });
+            join_store_chain(&mut writer, &client, &head, &replica, &path).await?;
+            let shipper = ShipperStart {
+                config,
+                pg,
+                replica,
+                evidence: evidence.is_some(),
+            };
+            shipping = Some(shipper.start(&mut writer, client, head.seq));
         }
         let writable = writer.writable();
         let (tx, rx) = std::sync::mpsc::channel();
@@ -786,6 +823,117 @@ fn spawn_or_lose(work: impl std::future::Future<Output = ()> + Send + 'static) {
 
 /// Connects to the store (migrating it when configured) and reads where `replica`'s chain
 /// ends there.
+/// The replica id the log's records carry: required with `[audit.signing]` or
+/// `[audit.postgres]`, empty without them.
+fn replica_id(config: &AuditConfig) -> Result<String, AuditError> {
+    match config.replica_id() {
+        Some(replica) => Ok(replica),
+        None if config.signing.is_none() && config.postgres.is_none() => Ok(String::new()),
+        // Checked here, not in validate(): the environment is the pod's, at start.
+        None => Err(AuditError::Config(Invalid::new(
+            "replica",
+            "must be set, or POD_NAME or HOSTNAME in the environment, with \
+             [audit.signing] or [audit.postgres]",
+        ))),
+    }
+}
+
+/// Continues the local chain from PostgreSQL's `head` when the local files end before it (a
+/// new or rolled-back disk; refused when the two chains differ where both have records), or
+/// drops from the spool what PostgreSQL already holds.
+async fn join_store_chain(
+    writer: &mut writer::Writer,
+    client: &tokio_postgres::Client,
+    head: &postgres::Head,
+    replica: &str,
+    path: &std::path::Path,
+) -> Result<(), AuditError> {
+    let (local_seq, local_hash) = writer.head();
+    if local_seq < head.seq {
+        if local_seq > 0 {
+            let theirs = postgres::hash_at(client, replica, local_seq)
+                .await
+                .map_err(|reason| AuditError::Postgres { reason })?;
+            if theirs.as_deref() != Some(local_hash.as_str()) {
+                return Err(AuditError::Postgres {
+                    reason: format!(
+                        "the local chain and PostgreSQL differ at seq {local_seq}: two \
+                         chains under one replica id ({replica:?})"
+                    ),
+                });
+            }
+        }
+        tracing::warn!(
+            replica = %replica,
+            local = local_seq,
+            store = head.seq,
+            "audit: the local files end before the chain in PostgreSQL (a new or \
+             rolled-back disk); continuing from PostgreSQL"
+        );
+        writer.continue_from(head.seq, head.hash.clone());
+    } else if head.seq > 0 {
+        let live = path.to_path_buf();
+        let (seq, hash) = (head.seq, head.hash.clone());
+        tokio::task::spawn_blocking(move || spool::Spool::after(&live, seq, &hash))
+            .await
+            .map_err(|e| AuditError::open(path, std::io::Error::other(e.to_string())))?
+            .map_err(|reason| AuditError::Postgres { reason })?;
+    }
+    Ok(())
+}
+
+/// What starting the shipper to PostgreSQL needs besides the writer and the store's client.
+struct ShipperStart<'a> {
+    config: &'a AuditConfig,
+    pg: &'a PostgresConfig,
+    replica: String,
+    /// Whether `[audit.evidence]` is configured (its spool is shipped too).
+    evidence: bool,
+}
+
+impl ShipperStart<'_> {
+    /// Links `writer` to a new shipper task that takes records after `shipped` (the store's
+    /// head) to PostgreSQL.
+    fn start(
+        self,
+        writer: &mut writer::Writer,
+        client: tokio_postgres::Client,
+        shipped: u64,
+    ) -> Shipping {
+        let (config, pg, path) = (self.config, self.pg, &self.config.path);
+        let shared = shipper::ShipperProgress::new(shipped, true);
+        let (written, written_rx) = tokio::sync::watch::channel(0);
+        writer.link(writer::Link {
+            written,
+            shipped: shared.shipped.clone(),
+            max_backlog: pg.max_backlog,
+        });
+        crate::metrics::audit_backlog_limit(pg.max_backlog);
+        let (closing, closing_rx) = tokio::sync::watch::channel(false);
+        let task = tokio::spawn(
+            shipper::Shipper {
+                config: pg.clone(),
+                replica: self.replica,
+                live: path.clone(),
+                evidence: self.evidence.then(|| evidence::spool_dir(path)),
+                shared: shared.clone(),
+                written: written_rx,
+                closing: closing_rx,
+                probe_interval: config.probe_interval,
+            }
+            .run(Some(client)),
+        );
+        Shipping {
+            shared,
+            durability: pg.durability,
+            ack_timeout: pg.ack_timeout,
+            drain_timeout: pg.drain_timeout,
+            closing,
+            task: std::sync::Mutex::new(Some(task)),
+        }
+    }
+}
+
 async fn store_head(
     pg: &PostgresConfig,
     replica: &str,

@@ -342,10 +342,11 @@ pub(super) async fn hash_at(
     Ok(row.get(0))
 }
 
-/// One batch in one statement (an implicit transaction, one round trip): the records and
-/// the checkpoints that follow them.
-pub(super) const INSERT: &str = "\
-WITH records AS (
+/// The records and the checkpoints of a batch, the common end of [`INSERT`] and
+/// [`INSERT_WITH_EVIDENCE`] (a macro: `concat!` takes literals only).
+macro_rules! insert_records_and_checkpoints {
+    () => {
+        "records AS (
     INSERT INTO audit_records (replica, seq, time, hash, line)
     SELECT $1, r.seq, r.time::timestamptz, r.hash, r.line
     FROM unnest($2::int8[], $3::text[], $4::text[], $5::text[]) AS r(seq, time, hash, line)
@@ -353,25 +354,26 @@ WITH records AS (
     INSERT INTO audit_checkpoints (replica, seq, line)
     SELECT $1, c.seq, c.line FROM unnest($6::int8[], $7::text[]) AS c(seq, line)
 )
-SELECT 1";
+SELECT 1"
+    };
+}
+
+/// One batch in one statement (an implicit transaction, one round trip): the records and
+/// the checkpoints that follow them.
+pub(super) const INSERT: &str = concat!("WITH ", insert_records_and_checkpoints!());
 
 /// [`INSERT`] with the batch's evidence blobs (`[audit.evidence]`): one row per digest,
 /// whichever replica or batch stored it first (`ON CONFLICT DO NOTHING` needs no more than
 /// `INSERT`).
-pub(super) const INSERT_WITH_EVIDENCE: &str = "\
+pub(super) const INSERT_WITH_EVIDENCE: &str = concat!(
+    "\
 WITH evidence AS (
     INSERT INTO audit_evidence (digest, blob)
     SELECT e.digest, e.blob FROM unnest($8::text[], $9::bytea[]) AS e(digest, blob)
     ON CONFLICT DO NOTHING
-), records AS (
-    INSERT INTO audit_records (replica, seq, time, hash, line)
-    SELECT $1, r.seq, r.time::timestamptz, r.hash, r.line
-    FROM unnest($2::int8[], $3::text[], $4::text[], $5::text[]) AS r(seq, time, hash, line)
-), checkpoints AS (
-    INSERT INTO audit_checkpoints (replica, seq, line)
-    SELECT $1, c.seq, c.line FROM unnest($6::int8[], $7::text[]) AS c(seq, line)
-)
-SELECT 1";
+), ",
+    insert_records_and_checkpoints!()
+);
 
 /// Where a chain in PostgreSQL breaks: the replica, and the first record (or checkpoint)
 /// that does not fit.

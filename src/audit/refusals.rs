@@ -154,17 +154,16 @@ async fn flush_every_second(gate: Weak<RefusalGate>) {
 
 #[cfg(test)]
 mod tests {
-    use super::super::{AuditConfig, FsyncPolicy, MALFORMED};
+    use super::super::{AuditConfig, CallOutcome::Failed, FsyncPolicy, MALFORMED};
     use super::*;
+    use tonic::Code;
 
     fn refused(caller: &str, i: u64) -> AuditRecord {
         AuditRecord {
             request_id: format!("{caller}-{i}"),
             caller: caller.into(),
-            rpc: "GetPerson".into(),
             subject: MALFORMED.into(),
-            outcome: "PERMISSION_DENIED".into(),
-            ..AuditRecord::default()
+            ..AuditRecord::new("GetPerson", Failed(Code::PermissionDenied))
         }
     }
 
@@ -175,17 +174,15 @@ mod tests {
         let worst = AuditRecord {
             request_id: "\"".repeat(256),
             caller: "\"".repeat(256),
-            rpc: "GetHigherEducation".into(),
             subject: MALFORMED.into(),
             applicant: MALFORMED.into(),
             decision_date: MALFORMED.into(),
             purpose: "\\".repeat(256),
             consent: crate::audit::CONSENT_PRESENTED.into(),
             consent_ref: format!("kdp#{}", "f".repeat(32)),
-            outcome: "FailedPrecondition".into(),
             count: Some(u64::MAX),
-            registries: Vec::new(),
-            ..AuditRecord::default()
+            // The longest word of an outcome.
+            ..AuditRecord::new("GetHigherEducation", Failed(Code::FailedPrecondition))
         };
         let mut line = Vec::new();
         super::super::format::write_line(

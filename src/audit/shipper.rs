@@ -8,7 +8,7 @@
 //! gap; it never sends a record twice because after any failure it reconnects and asks the
 //! store where the replica's chain ends (`audit_head`) before going on from there.
 //!
-//! Callers under `durability = "postgres"` wait in [`Shared::wait`] for their record's seq to
+//! Callers under `durability = "postgres"` wait in [`ShipperProgress::wait`] for their record's seq to
 //! be shipped; while the shipper is down they are refused at once.
 
 use std::collections::BTreeMap;
@@ -32,7 +32,7 @@ const MIN_BACKOFF: Duration = Duration::from_millis(100);
 const MAX_BACKOFF: Duration = Duration::from_secs(2);
 
 /// What the shipper shares with the writer and the callers.
-pub(super) struct Shared {
+pub(super) struct ShipperProgress {
     /// The last record in PostgreSQL (the writer bounds the backlog with it).
     pub shipped: Arc<AtomicU64>,
     up: AtomicBool,
@@ -56,12 +56,12 @@ pub(super) enum NotShipped {
     Timeout,
 }
 
-impl Shared {
+impl ShipperProgress {
     /// The shared state of a shipper that starts with PostgreSQL holding records up to
     /// `shipped`, connected (`up`) or not.
-    pub fn new(shipped: u64, up: bool) -> Arc<Shared> {
+    pub fn new(shipped: u64, up: bool) -> Arc<ShipperProgress> {
         crate::metrics::audit_postgres_up(up);
-        Arc::new(Shared {
+        Arc::new(ShipperProgress {
             shipped: Arc::new(AtomicU64::new(shipped)),
             up: AtomicBool::new(up),
             lagging: AtomicBool::new(false),
@@ -159,7 +159,7 @@ pub(super) struct Shipper {
     pub live: PathBuf,
     /// `[audit.evidence]`: the local evidence spool, shipped with the records.
     pub evidence: Option<PathBuf>,
-    pub shared: Arc<Shared>,
+    pub shared: Arc<ShipperProgress>,
     /// The last record the writer published.
     pub written: watch::Receiver<u64>,
     /// Set on close: ship what is left, then stop.

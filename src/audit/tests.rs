@@ -9,6 +9,7 @@ use tokio::sync::Semaphore;
 use super::format::{Entry, GENESIS};
 use super::writer::{collect, Msg};
 use super::*;
+use crate::registry::Registry;
 
 const IIN: &str = "860314310210";
 
@@ -32,22 +33,21 @@ fn record(i: u64) -> AuditRecord {
             String::new()
         },
         outcome: if i.is_multiple_of(2) {
-            "ONLINE"
+            CallOutcome::Online
         } else {
-            "PERMISSION_DENIED"
-        }
-        .into(),
+            CallOutcome::Failed(tonic::Code::PermissionDenied)
+        },
         registries: vec![
             RegistryUse {
-                registry: "gbd_fl".into(),
-                status: "found".into(),
+                registry: Registry::GbdFl,
+                status: RegistryOutcome::Found,
                 from_cache: i.is_multiple_of(3),
                 stale: false,
                 evidence: None,
             },
             RegistryUse {
-                registry: "zags".into(),
-                status: "unavailable".into(),
+                registry: Registry::Zags,
+                status: RegistryOutcome::Unavailable,
                 from_cache: false,
                 stale: false,
                 evidence: None,
@@ -64,6 +64,11 @@ fn config(dir: &Path) -> AuditConfig {
         path: dir.join("audit/audit.jsonl"),
         ..AuditConfig::default()
     }
+}
+
+/// Opens the log of `config` (which continues or repairs its chain) and closes it.
+async fn open_and_close(config: &AuditConfig) {
+    AuditLog::open(config).await.unwrap().close().await.unwrap();
 }
 
 /// Appends records `from..=to` (their `seq` when the log is fresh), one batch each.
@@ -210,83 +215,68 @@ async fn the_line_format_and_hash_are_as_documented() {
     )));
 }
 
-#[tokio::test]
-async fn an_edited_field_is_found_at_its_line() {
+/// Six records written, their lines edited by `edit`, then verified: the first broken line
+/// must be `line` (1-based), with record `seq`, for `reason`.
+async fn assert_edit_found(
+    edit: impl FnOnce(&mut Vec<String>),
+    line: u64,
+    seq: Option<u64>,
+    reason: &str,
+) {
     let dir = tempfile::tempdir().unwrap();
     let config = six(dir.path()).await;
     let mut all = lines(&config.path);
-    assert!(all[2].contains("PERMISSION_DENIED"));
-    all[2] = all[2].replace("PERMISSION_DENIED", "OPERATIONAL_HALL");
+    edit(&mut all);
     write_lines(&config.path, &all);
     let broken = verify_live(&config).unwrap_err();
-    assert_broken(broken, &config.path, 3, Some(3), "hash does not match");
+    assert_broken(broken, &config.path, line, seq, reason);
+}
+
+#[tokio::test]
+async fn an_edited_field_is_found_at_its_line() {
+    let edit = |all: &mut Vec<String>| {
+        assert!(all[2].contains("PermissionDenied"));
+        all[2] = all[2].replace("PermissionDenied", "OPERATIONAL_HALL");
+    };
+    assert_edit_found(edit, 3, Some(3), "hash does not match").await;
 }
 
 #[tokio::test]
 async fn an_edited_and_rehashed_record_is_found_at_the_next_line() {
-    let dir = tempfile::tempdir().unwrap();
-    let config = six(dir.path()).await;
-    let mut all = lines(&config.path);
-    let mut e = entry(&all[2]);
-    e.outcome = "OPERATIONAL_HALL".into();
-    e.hash = e.digest();
-    all[2] = String::from_utf8(e.to_line())
-        .unwrap()
-        .trim_end()
-        .to_owned();
-    write_lines(&config.path, &all);
-    let broken = verify_live(&config).unwrap_err();
-    assert_broken(broken, &config.path, 4, Some(4), "prev does not match");
+    let edit = |all: &mut Vec<String>| {
+        let mut e = entry(&all[2]);
+        e.outcome = "OPERATIONAL_HALL".into();
+        e.hash = e.digest();
+        all[2] = String::from_utf8(e.to_line())
+            .unwrap()
+            .trim_end()
+            .to_owned();
+    };
+    assert_edit_found(edit, 4, Some(4), "prev does not match").await;
 }
 
 #[tokio::test]
 async fn an_inserted_copy_is_found() {
-    let dir = tempfile::tempdir().unwrap();
-    let config = six(dir.path()).await;
-    let mut all = lines(&config.path);
-    let copy = all[1].clone();
-    all.insert(4, copy);
-    write_lines(&config.path, &all);
-    let broken = verify_live(&config).unwrap_err();
-    assert_broken(
-        broken,
-        &config.path,
-        5,
-        Some(2),
-        "seq 2 where 5 was expected",
-    );
-
+    let copy_of = |i: usize| move |all: &mut Vec<String>| all.insert(4, all[i].clone());
+    assert_edit_found(copy_of(1), 5, Some(2), "seq 2 where 5 was expected").await;
     // A copy of the record just before, right after it.
-    let dir = tempfile::tempdir().unwrap();
-    let config = six(dir.path()).await;
-    let mut all = lines(&config.path);
-    let copy = all[3].clone();
-    all.insert(4, copy);
-    write_lines(&config.path, &all);
-    let broken = verify_live(&config).unwrap_err();
-    assert_broken(broken, &config.path, 5, Some(4), "repeated or inserted");
+    assert_edit_found(copy_of(3), 5, Some(4), "repeated or inserted").await;
 }
 
 #[tokio::test]
 async fn a_deleted_line_is_found() {
-    let dir = tempfile::tempdir().unwrap();
-    let config = six(dir.path()).await;
-    let mut all = lines(&config.path);
-    all.remove(2);
-    write_lines(&config.path, &all);
-    let broken = verify_live(&config).unwrap_err();
-    assert_broken(broken, &config.path, 3, Some(4), "missing");
+    let edit = |all: &mut Vec<String>| {
+        all.remove(2);
+    };
+    assert_edit_found(edit, 3, Some(4), "missing").await;
 }
 
 #[tokio::test]
 async fn a_reformatted_line_is_found() {
-    let dir = tempfile::tempdir().unwrap();
-    let config = six(dir.path()).await;
-    let mut all = lines(&config.path);
-    all[1] = all[1].replacen(r#""seq":2,"#, r#""seq": 2,"#, 1);
-    write_lines(&config.path, &all);
-    let broken = verify_live(&config).unwrap_err();
-    assert_broken(broken, &config.path, 2, Some(2), "canonical");
+    let edit = |all: &mut Vec<String>| {
+        all[1] = all[1].replacen(r#""seq":2,"#, r#""seq": 2,"#, 1);
+    };
+    assert_edit_found(edit, 2, Some(2), "canonical").await;
 }
 
 #[tokio::test]
@@ -313,12 +303,7 @@ async fn a_torn_last_line_is_cut_at_open_and_the_chain_goes_on() {
 
     // Only the newline missing: the same.
     std::fs::write(&config.path, &bytes[..bytes.len() - 1]).unwrap();
-    AuditLog::open(&config)
-        .await
-        .unwrap()
-        .close()
-        .await
-        .unwrap();
+    open_and_close(&config).await;
     assert_eq!(std::fs::read(&config.path).unwrap(), bytes[..five]);
 
     // Corruption before the torn tail still refuses: line 5, now the last, was edited.
@@ -359,16 +344,23 @@ async fn an_edited_last_line_is_refused_at_open() {
     assert_broken(broken, &config.path, 6, None, "not an audit record");
 }
 
-#[tokio::test]
-async fn rotation_keeps_the_chain_across_files() {
-    let dir = tempfile::tempdir().unwrap();
+/// 40 records in `dir`, in a log rotated at the smallest size: its configuration and its
+/// files (three or more) in chain order.
+async fn rotated_forty(dir: &Path) -> (AuditConfig, Vec<PathBuf>) {
     let config = AuditConfig {
         rotate_bytes: AuditConfig::MIN_ROTATE_BYTES,
-        ..config(dir.path())
+        ..config(dir)
     };
     append(&config, 1, 40).await;
     let files = chain_files(&config.path).unwrap();
     assert!(files.len() >= 3, "{files:?}");
+    (config, files)
+}
+
+#[tokio::test]
+async fn rotation_keeps_the_chain_across_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let (config, files) = rotated_forty(dir.path()).await;
     assert_eq!(files.last().unwrap(), &config.path);
     assert_eq!(
         files[0].file_name().unwrap().to_str().unwrap(),
@@ -419,13 +411,7 @@ async fn rotation_keeps_the_chain_across_files() {
 #[tokio::test]
 async fn a_removed_middle_file_is_found() {
     let dir = tempfile::tempdir().unwrap();
-    let config = AuditConfig {
-        rotate_bytes: AuditConfig::MIN_ROTATE_BYTES,
-        ..config(dir.path())
-    };
-    append(&config, 1, 40).await;
-    let files = chain_files(&config.path).unwrap();
-    assert!(files.len() >= 3, "{files:?}");
+    let (config, files) = rotated_forty(dir.path()).await;
     std::fs::remove_file(&files[1]).unwrap();
     let next_seq = entry(&lines(&files[2])[0]).seq;
     let broken = verify_live(&config).unwrap_err();
@@ -618,12 +604,7 @@ async fn a_second_writer_on_the_same_file_is_refused() {
     assert!(matches!(err, AuditError::InUse { .. }), "{err:?}");
     log.close().await.unwrap();
     drop(log);
-    AuditLog::open(&config)
-        .await
-        .unwrap()
-        .close()
-        .await
-        .unwrap();
+    open_and_close(&config).await;
 }
 
 #[tokio::test]
@@ -722,7 +703,7 @@ fn the_writer_line_is_the_sealed_entry_line() {
         purpose: "a \"quoted\" purpose".into(),
         consent: CONSENT_PRESENTED.into(),
         consent_ref: format!("kdp#{}", "a".repeat(32)),
-        outcome: "ONLINE".into(),
+        outcome: CallOutcome::Online,
         count: Some(3),
         decision: Some(DecisionRef {
             id: "6c964c41-0000-4000-8000-000000000000".into(),
@@ -732,8 +713,8 @@ fn the_writer_line_is_the_sealed_entry_line() {
             notes: vec!["LEGAL_BASIS_EXPIRED".into()],
         }),
         registries: vec![RegistryUse {
-            registry: "gbd_fl".into(),
-            status: "found".into(),
+            registry: Registry::GbdFl,
+            status: RegistryOutcome::Found,
             from_cache: true,
             stale: false,
             evidence: Some("ab".repeat(32)),
@@ -756,6 +737,15 @@ fn the_writer_line_is_the_sealed_entry_line() {
     );
     assert_eq!(line, entry.to_line());
     assert_eq!(hash, entry.hash);
+}
+
+/// A signed log of replica "gw-t" in a directory of its own holding records 1 to `records`,
+/// and its key.
+async fn signed_log(records: u64) -> (tempfile::TempDir, AuditConfig, PublicKey) {
+    let dir = tempfile::tempdir().unwrap();
+    let (config, key) = signed(dir.path());
+    append(&config, 1, records).await;
+    (dir, config, key)
 }
 
 /// A signing key in PEM files; the config of a signed log of replica "gw-t" in `dir`.
@@ -782,9 +772,7 @@ fn verify_with(config: &AuditConfig, key: &PublicKey) -> Result<VerifyReport, Br
 
 #[tokio::test]
 async fn a_signed_log_ends_each_batch_with_a_checkpoint_that_verifies() {
-    let dir = tempfile::tempdir().unwrap();
-    let (config, key) = signed(dir.path());
-    append(&config, 1, 4).await;
+    let (_dir, config, key) = signed_log(4).await;
     let all = lines(&config.path);
     assert_eq!(all.len(), 8, "a record and its checkpoint per batch");
     let cp: serde_json::Value = serde_json::from_str(&all[7]).unwrap();
@@ -813,9 +801,7 @@ async fn a_signed_log_ends_each_batch_with_a_checkpoint_that_verifies() {
 
 #[tokio::test]
 async fn a_chain_recomputed_without_the_key_fails_only_with_the_key() {
-    let dir = tempfile::tempdir().unwrap();
-    let (config, key) = signed(dir.path());
-    append(&config, 1, 4).await;
+    let (_dir, config, key) = signed_log(4).await;
     // Record 2 edited, every hash after it recomputed, the checkpoints made to agree.
     let mut all = lines(&config.path);
     let mut prev = entry(&all[0]).hash;
@@ -843,9 +829,7 @@ async fn a_chain_recomputed_without_the_key_fails_only_with_the_key() {
 
 #[tokio::test]
 async fn records_cut_from_the_end_are_found_against_the_last_checkpoint() {
-    let dir = tempfile::tempdir().unwrap();
-    let (config, key) = signed(dir.path());
-    append(&config, 1, 4).await;
+    let (_dir, config, key) = signed_log(4).await;
     let all = lines(&config.path);
     // The last record gone, its checkpoint left: found with or without the key.
     let mut cut = all.clone();
@@ -867,9 +851,7 @@ async fn records_cut_from_the_end_are_found_against_the_last_checkpoint() {
 
 #[tokio::test]
 async fn a_record_left_without_its_checkpoint_by_a_crash_is_signed_at_open() {
-    let dir = tempfile::tempdir().unwrap();
-    let (config, key) = signed(dir.path());
-    append(&config, 1, 3).await;
+    let (_dir, config, key) = signed_log(3).await;
     let all = lines(&config.path);
     write_lines(&config.path, &all[..5]); // the write of batch 3 stopped after its record
     append(&config, 4, 4).await;
@@ -892,4 +874,89 @@ async fn a_volume_of_another_replica_is_refused() {
         refused.contains("replica \"gw-t\"'s, and this gateway is \"gw-u\""),
         "{refused}"
     );
+}
+
+/// A log as the gateway wrote it before its records were typed (outcomes and registry uses
+/// as words): it still verifies, and the same records written now are the same bytes.
+#[test]
+fn a_log_written_before_typed_records_verifies_and_is_written_alike() {
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/audit-log-before-typed-records.jsonl");
+    let report = verify(std::slice::from_ref(&fixture)).unwrap();
+    assert_eq!(report.records, 4);
+
+    let old = std::fs::read_to_string(&fixture).unwrap();
+    let used = |registry, status, evidence: Option<String>| RegistryUse {
+        registry,
+        status,
+        from_cache: evidence.is_some(),
+        stale: false,
+        evidence,
+    };
+    let call = |request_id: &str, rpc: &str, outcome| AuditRecord {
+        request_id: request_id.into(),
+        caller: "iis-tson".into(),
+        subject: "061211600012".into(),
+        purpose: "REGISTRATION_AT_RESIDENCE".into(),
+        ..AuditRecord::new(rpc, outcome)
+    };
+    let records = [
+        AuditRecord {
+            applicant: "880702431094".into(),
+            decision_date: "2026-11-25".into(),
+            consent: CONSENT_PRESENTED.into(),
+            consent_ref: format!("kdp#{}", "a".repeat(32)),
+            decision: Some(DecisionRef {
+                id: "6c964c41-0000-4000-8000-000000000000".into(),
+                service: "REGISTRATION_AT_RESIDENCE".into(),
+                step: "RECEPTION".into(),
+                rules: "1".into(),
+                notes: Vec::new(),
+            }),
+            registries: vec![
+                used(
+                    Registry::GbdFl,
+                    RegistryOutcome::Found,
+                    Some("ab".repeat(32)),
+                ),
+                used(Registry::Nobd, RegistryOutcome::NotConsulted, None),
+            ],
+            ..call("r-1", "CheckOwner", CallOutcome::OperationalHall)
+        },
+        AuditRecord {
+            registries: vec![used(
+                Registry::SocialSecurity,
+                RegistryOutcome::ConsentRefused,
+                None,
+            )],
+            ..call(
+                "r-2",
+                "GetSocialStatus",
+                CallOutcome::Failed(tonic::Code::PermissionDenied),
+            )
+        },
+        AuditRecord {
+            consent: CONSENT_ABSENT.into(),
+            registries: vec![used(Registry::GbdFl, RegistryOutcome::Cancelled, None)],
+            ..call("r-3", "GetPerson", CallOutcome::Cancelled)
+        },
+        AuditRecord {
+            request_id: "r-4".into(),
+            caller: "iis-tson".into(),
+            purpose: "monitoring".into(),
+            count: Some(2),
+            ..AuditRecord::new("GetRegistryStatus", CallOutcome::Ok)
+        },
+    ];
+    let times = [
+        "2026-11-25T18:40:00.123+05:00",
+        "2026-11-25T18:40:01.000+05:00",
+        "2026-11-25T18:40:02.000+05:00",
+        "2026-11-25T18:40:03.000+05:00",
+    ];
+    let (mut written, mut prev) = (Vec::new(), GENESIS.to_owned());
+    for (i, (record, time)) in records.iter().zip(times).enumerate() {
+        prev = super::format::write_line(&mut written, i as u64 + 1, time, &prev, record);
+    }
+    assert_eq!(String::from_utf8(written).unwrap(), old);
 }

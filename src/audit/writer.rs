@@ -849,10 +849,8 @@ mod tests {
         AuditRecord {
             request_id: "r".into(),
             caller: "c".into(),
-            rpc: "GetPerson".into(),
             subject: "061211600012".into(),
-            outcome: "FOUND".into(),
-            ..AuditRecord::default()
+            ..AuditRecord::new("GetPerson", super::super::CallOutcome::Found)
         }
     }
 

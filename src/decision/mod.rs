@@ -77,7 +77,7 @@ pub fn decision_date(
 #[derive(Debug, Clone)]
 pub struct OwnerQuestion {
     pub owner: Iin,
-    pub service: Service,
+    pub service: StateService,
     pub applicant: Option<Iin>,
     pub date: NaiveDate,
     pub consent_token: Option<ConsentToken>,
@@ -99,7 +99,7 @@ pub struct DwellingQuestion {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Service {
+pub enum StateService {
     RegistrationAtResidence,
     TemporaryRegistration,
 }

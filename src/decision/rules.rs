@@ -546,7 +546,7 @@ mod tests {
 
     use super::*;
     use crate::decision::LeapDayBirthday;
-    use crate::decision::Service;
+    use crate::decision::StateService;
     use crate::iin::Iin;
     use crate::registry::{
         BirthAct, CivilActs, DeathAct, Failure, Guardianship, LegalCapacity, MarriageAct,
@@ -615,7 +615,7 @@ mod tests {
     fn check(date: &str, applicant: Option<&str>) -> OwnerQuestion {
         OwnerQuestion {
             owner: Iin::parse(OWNER).unwrap(),
-            service: Service::RegistrationAtResidence,
+            service: StateService::RegistrationAtResidence,
             applicant: applicant.map(|a| Iin::parse(a).unwrap()),
             date: d(date),
             consent_token: None,

@@ -11,7 +11,7 @@
 //! does not name but whose representative the hall verifies all the same ([`Ground`]), items 4
 //! and 7 say so instead of calling the owner a minor or incapacitated person.
 
-use super::{Decision, Outcome, Service};
+use super::{Decision, Outcome, StateService};
 use crate::i18n::Text;
 
 /// The moment of the order's algorithm.
@@ -63,19 +63,24 @@ pub struct Instruction {
     pub warning: Option<Text>,
 }
 
-impl Service {
+impl StateService {
     /// The service's name as the order gives it (a message of the act).
     pub fn title(self) -> Text {
         Text::new(match self {
-            Service::RegistrationAtResidence => "service-residence",
-            Service::TemporaryRegistration => "service-temporary",
+            StateService::RegistrationAtResidence => "service-residence",
+            StateService::TemporaryRegistration => "service-temporary",
         })
     }
 }
 
 /// The item, the order's text and the warning for `outcome` at `step` of `service`, the hall's
 /// items worded for `ground`.
-pub fn instruction(outcome: Outcome, ground: Ground, step: Step, service: Service) -> Instruction {
+pub fn instruction(
+    outcome: Outcome,
+    ground: Ground,
+    step: Step,
+    service: StateService,
+) -> Instruction {
     let missing = ground == Ground::DeclaredMissing;
     let (item, id) = match (step, outcome) {
         (Step::Reception, Outcome::OperationalHall) if missing => ("4", "item-4-missing"),
@@ -102,8 +107,8 @@ mod tests {
     fn items_follow_the_step() {
         use Outcome::*;
         for service in [
-            Service::RegistrationAtResidence,
-            Service::TemporaryRegistration,
+            StateService::RegistrationAtResidence,
+            StateService::TemporaryRegistration,
         ] {
             for (step, outcome, item) in [
                 (Step::Reception, OperationalHall, "4"),
@@ -133,7 +138,7 @@ mod tests {
             Outcome::OperationalHall,
             Ground::default(),
             Step::HallCheck,
-            Service::TemporaryRegistration,
+            StateService::TemporaryRegistration,
         );
         assert!(i.text.contains("verifies the documents"), "{}", i.text);
         assert!(i.text.contains("Temporary registration"), "{}", i.text);
@@ -141,7 +146,7 @@ mod tests {
 
     #[test]
     fn a_declared_missing_owner_is_worded_as_such_at_items_4_and_7() {
-        let service = Service::RegistrationAtResidence;
+        let service = StateService::RegistrationAtResidence;
         let hall = |step| {
             instruction(
                 Outcome::OperationalHall,

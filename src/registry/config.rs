@@ -9,7 +9,7 @@ use registry_vocab::shep::status;
 use serde::{Deserialize, Serialize};
 
 use super::limits::AnswerLimits;
-use super::signing::{self, BusTls, SigningConfig};
+use super::signing::{self, BusTls, ShepSigningConfig};
 use super::{CapacityStatus, LifeStatus, PerRegistry, Registry};
 use crate::validate::{Invalid, Validate};
 
@@ -29,7 +29,7 @@ pub struct ShepConfig {
     /// WS-Security: requests signed, answers verified (`[shep.signing]`). Absent: neither,
     /// except with the embedded mocks, which always sign with demo keys made at start.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub signing: Option<SigningConfig>,
+    pub signing: Option<ShepSigningConfig>,
     /// HTTPS to the bus: CA bundle and client certificate (`[shep.tls]`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tls: Option<BusTls>,

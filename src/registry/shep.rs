@@ -4,7 +4,7 @@
 //! registry's payload in `requestData/data`; the answer carries `responseInfo/status` and
 //! `responseData/data`. What a status code means (success, not found, transient) comes from
 //! configuration, because the bus's code tables are not public. Production messages are signed
-//! (XMLDSig with GOST algorithms); that is the [`Signer`] step, a no-op by default.
+//! (XMLDSig with GOST algorithms); that is the [`EnvelopeSigner`] step, a no-op by default.
 //!
 //! An answer is an attacker's until proven otherwise ([`AnswerReader`]): bounded by the
 //! pre-parse scan, verified (signature, chain, this registry's pinned signer, freshness against
@@ -30,7 +30,7 @@ use registry_vocab::shep::{SOAP_NS, TYPES_NS};
 /// Signs an outgoing envelope (WS-Security XML-DSig, see [`super::signing`]). Pluggable;
 /// [`Unsigned`] when `[shep.signing]` is not configured.
 #[async_trait::async_trait]
-pub trait Signer: Send + Sync {
+pub trait EnvelopeSigner: Send + Sync {
     async fn sign(&self, envelope: String) -> Result<String, String>;
 }
 
@@ -38,7 +38,7 @@ pub trait Signer: Send + Sync {
 pub struct Unsigned;
 
 #[async_trait::async_trait]
-impl Signer for Unsigned {
+impl EnvelopeSigner for Unsigned {
     async fn sign(&self, envelope: String) -> Result<String, String> {
         Ok(envelope)
     }
@@ -51,7 +51,7 @@ pub struct ShepClient {
     http: reqwest::Client,
     endpoint: Arc<ShepEndpoint>,
     shep: Arc<ShepConfig>,
-    signer: Arc<dyn Signer>,
+    signer: Arc<dyn EnvelopeSigner>,
     /// Checks answers' signatures; `None`: not checked.
     verifier: Option<Arc<AnswerVerifier>>,
 }
@@ -78,7 +78,7 @@ impl ShepClient {
         self
     }
 
-    pub fn with_signer(mut self, signer: Arc<dyn Signer>) -> ShepClient {
+    pub fn with_signer(mut self, signer: Arc<dyn EnvelopeSigner>) -> ShepClient {
         self.signer = signer;
         self
     }

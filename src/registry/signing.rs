@@ -3,7 +3,7 @@
 //!
 //! The cryptography and canonicalization live in the `shep-wss` crate (shared with the
 //! mocks); this module is the gateway's side of it: the `[shep.signing]` and `[shep.tls]`
-//! configuration, the two [`Signer`]s (`pkcs12`: an RSA key from a PKCS#12 file, signing
+//! configuration, the two [`EnvelopeSigner`]s (`pkcs12`: an RSA key from a PKCS#12 file, signing
 //! in-process; `http`: an external signing service, for GOST keys in a hardware module or a
 //! Kalkan service), the [`AnswerVerifier`], and their metrics.
 //!
@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 use serde::{Deserialize, Serialize};
 use shep_wss::{Credentials, Signed, TrustStore, Verdict, VerifyOptions};
 
-use super::shep::Signer;
+use super::shep::EnvelopeSigner;
 use super::ShepConfig;
 use super::{Failure, Refusal, Registry};
 use crate::validate::{Invalid, Validate};
@@ -30,7 +30,7 @@ use crate::BoxError;
 /// `[shep.signing]`: how requests are signed and answers verified.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct SigningConfig {
+pub struct ShepSigningConfig {
     /// `pkcs12` (default): sign in-process with the key of `pkcs12`; `http`: POST each
     /// envelope to the external signer `[shep.signing.http]`.
     #[serde(default)]
@@ -192,7 +192,7 @@ impl Effective<'_> {
     }
 }
 
-impl SigningConfig {
+impl ShepSigningConfig {
     fn effective(&self, registry: Registry) -> Effective<'_> {
         match self.registries.get(registry.key()) {
             Some(o) => Effective {
@@ -224,7 +224,7 @@ impl SigningConfig {
 }
 
 /// Static rules (files are read later, at start and reload).
-impl Validate for SigningConfig {
+impl Validate for ShepSigningConfig {
     fn validate(&self) -> Result<(), Invalid> {
         for key in self.registries.keys() {
             if let Err(unknown) = key.parse::<Registry>() {
@@ -326,7 +326,7 @@ pub struct DemoKeys {
 /// What the registries are built with: one signer per registry and the answer verifier.
 #[derive(Clone, Default)]
 pub struct Security {
-    signers: BTreeMap<Registry, Arc<dyn Signer>>,
+    signers: BTreeMap<Registry, Arc<dyn EnvelopeSigner>>,
     verifier: Option<Arc<AnswerVerifier>>,
 }
 
@@ -349,7 +349,7 @@ impl Security {
                 .map(|r| (*r, credentials.not_after().timestamp()))
                 .collect(),
         );
-        let signer: Arc<dyn Signer> = Arc::new(Pkcs12Signer {
+        let signer: Arc<dyn EnvelopeSigner> = Arc::new(Pkcs12Signer {
             credentials,
             ttl: default_timestamp_ttl(),
         });
@@ -379,13 +379,13 @@ impl Security {
             .validate()
             .map_err(|e| e.under("shep.signing").to_string())?;
         let now = chrono::Utc::now();
-        let mut signers: BTreeMap<Registry, Arc<dyn Signer>> = BTreeMap::new();
+        let mut signers: BTreeMap<Registry, Arc<dyn EnvelopeSigner>> = BTreeMap::new();
         let mut expiry = BTreeMap::new();
         // Registries sharing one key file share one loaded key.
         let mut loaded: Vec<(PathBuf, Arc<Credentials>)> = Vec::new();
         for registry in Registry::ALL {
             let e = signing.effective(registry);
-            let signer: Arc<dyn Signer> = match e.signer {
+            let signer: Arc<dyn EnvelopeSigner> = match e.signer {
                 SignerKind::Pkcs12 => {
                     let path = e.pkcs12.expect("checked");
                     let credentials = match loaded.iter().find(|(p, _)| p == path) {
@@ -422,7 +422,7 @@ impl Security {
         Ok(Security { signers, verifier })
     }
 
-    pub fn signer(&self, registry: Registry) -> Option<Arc<dyn Signer>> {
+    pub fn signer(&self, registry: Registry) -> Option<Arc<dyn EnvelopeSigner>> {
         self.signers.get(&registry).cloned()
     }
 
@@ -433,7 +433,7 @@ impl Security {
 
 /// The verifier of answers `signing` asks for (`None`: not verified): the trust store and its
 /// CRLs read now, the external verifier where `verify_with = "http"`.
-fn answer_verifier(signing: &SigningConfig) -> Result<Option<Arc<AnswerVerifier>>, BoxError> {
+fn answer_verifier(signing: &ShepSigningConfig) -> Result<Option<Arc<AnswerVerifier>>, BoxError> {
     Ok(match signing.verify_responses {
         VerifyResponses::Off => None,
         mode => {
@@ -533,7 +533,7 @@ pub struct Pkcs12Signer {
 }
 
 #[async_trait::async_trait]
-impl Signer for Pkcs12Signer {
+impl EnvelopeSigner for Pkcs12Signer {
     async fn sign(&self, envelope: String) -> Result<String, String> {
         let started = Instant::now();
         let now = chrono::Utc::now();
@@ -665,7 +665,7 @@ fn body_content_of(doc: &roxmltree::Document, source: &str) -> Result<String, (b
 }
 
 #[async_trait::async_trait]
-impl Signer for HttpSigner {
+impl EnvelopeSigner for HttpSigner {
     async fn sign(&self, envelope: String) -> Result<String, String> {
         let started = Instant::now();
         let mut attempt = 0;

@@ -9,15 +9,18 @@ pub mod tsa;
 
 use std::collections::HashSet;
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::NaiveDate;
+use registry_gateway::api::pb::gateway_admin_service_client::GatewayAdminServiceClient;
+use registry_gateway::api::pb::registry_gateway_service_client::RegistryGatewayServiceClient;
 use registry_gateway::audit::AuditConfig;
 use registry_gateway::config::Config;
 use registry_gateway::iin::Iin;
 use registry_gateway::registry::{local_endpoints, Registry, SignerPin};
+use registry_gateway::server::{Gateway, Reloader};
 
 use registry_mocks::{demo, Faults, Fixture, MockRegistries};
 use tokio::net::TcpListener;
@@ -71,37 +74,95 @@ pub async fn serve(config: Config) -> (SocketAddr, oneshot::Sender<()>) {
     (addr, stop)
 }
 
-/// A gateway in front of the demo mocks (dates pinned to `today`), writing its audit log in a
-/// directory of its own; it stops when `stop` fires or is dropped.
-pub struct Audited {
+/// A gateway in this process, on a fresh loopback port, in front of mock registries: what
+/// the end-to-end tests start. It stops when `stop` fires or the harness is dropped.
+pub struct Harness {
     pub addr: SocketAddr,
+    /// One connection to it; clients are made from it.
+    pub channel: Channel,
     pub mocks: MockRegistries,
-    pub audit: PathBuf,
+    pub reloader: Reloader,
+    /// The admin port, with `metrics_listen` configured.
+    pub metrics: Option<SocketAddr>,
+    /// The day the demo's relative dates are pinned to, as requests carry it (YYYY-MM-DD).
     pub today: String,
-    pub dir: tempfile::TempDir,
-    pub stop: oneshot::Sender<()>,
+    /// The audit log, of a gateway started by [`Harness::audited`].
+    pub audit: Option<PathBuf>,
+    /// The audit log's directory, removed with the harness.
+    pub dir: Option<tempfile::TempDir>,
+    pub stop: Option<oneshot::Sender<()>>,
+    /// The gateway's serving task: its end, once `stop` fired.
+    pub served: tokio::task::JoinHandle<Result<(), registry_gateway::BoxError>>,
 }
 
-/// Serves the demo with an audit log, `configure` applied last.
-pub async fn serve_audited(configure: impl FnOnce(&mut Config)) -> Audited {
-    let today = registry_gateway::decision::today();
-    let mocks = demo_mocks(today).await;
-    let dir = tempfile::tempdir().unwrap();
-    let audit = dir.path().join("audit.jsonl");
-    let mut config = config_for(&mocks);
-    config.audit = Some(AuditConfig {
-        path: audit.clone(),
-        ..AuditConfig::default()
-    });
-    configure(&mut config);
-    let (addr, stop) = serve(config).await;
-    Audited {
-        addr,
-        mocks,
-        audit,
-        today: today.to_string(),
-        dir,
-        stop,
+impl Harness {
+    /// The demo mocks (dates pinned to today) and the default configuration pointed at them,
+    /// `configure` applied last.
+    pub async fn start(configure: impl FnOnce(&mut Config)) -> Harness {
+        let today = registry_gateway::decision::today();
+        let mocks = demo_mocks(today).await;
+        let mut config = config_for(&mocks);
+        configure(&mut config);
+        Harness::serve(mocks, config, today).await
+    }
+
+    /// As [`Harness::start`], writing an audit log in a directory of its own.
+    pub async fn audited(configure: impl FnOnce(&mut Config)) -> Harness {
+        let dir = tempfile::tempdir().unwrap();
+        let audit = dir.path().join("audit.jsonl");
+        let path = audit.clone();
+        let mut harness = Harness::start(|config| {
+            config.audit = Some(AuditConfig {
+                path,
+                ..AuditConfig::default()
+            });
+            configure(config);
+        })
+        .await;
+        harness.audit = Some(audit);
+        harness.dir = Some(dir);
+        harness
+    }
+
+    /// `config` (validated as at start) served in front of `mocks`, whose dates are pinned to
+    /// `today`.
+    pub async fn serve(mocks: MockRegistries, config: Config, today: NaiveDate) -> Harness {
+        let gateway = Gateway::start(config).await.expect("the gateway starts");
+        let reloader = gateway.reloader();
+        let metrics = gateway.metrics_addr();
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (stop, stopped) = oneshot::channel::<()>();
+        let served = tokio::spawn(gateway.serve(listener, async {
+            let _ = stopped.await;
+        }));
+        Harness {
+            addr,
+            channel: connect(addr).await,
+            mocks,
+            reloader,
+            metrics,
+            today: today.to_string(),
+            audit: None,
+            dir: None,
+            stop: Some(stop),
+            served,
+        }
+    }
+
+    pub fn client(&self) -> RegistryGatewayServiceClient<Channel> {
+        RegistryGatewayServiceClient::new(self.channel.clone())
+    }
+
+    pub fn admin(&self) -> GatewayAdminServiceClient<Channel> {
+        GatewayAdminServiceClient::new(self.channel.clone())
+    }
+
+    /// The audit log of a gateway started by [`Harness::audited`].
+    pub fn audit_log(&self) -> &Path {
+        self.audit
+            .as_deref()
+            .expect("a gateway started by Harness::audited")
     }
 }
 

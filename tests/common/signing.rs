@@ -32,6 +32,16 @@ impl KeyFiles {
     }
 }
 
+/// `[registries.<key>]` of `registry`, its answers pinned to its demo certificate (the URL is
+/// replaced by the mocks').
+fn endpoint(registry: Registry) -> String {
+    format!(
+        "[registries.{}]\nurl = \"http://127.0.0.1:1/shep\"\nservice_id = \"S\"\nsender_id = \"gw\"\n{}",
+        registry.key(),
+        super::pinned(registry)
+    )
+}
+
 pub fn signed_config(mocks: &MockRegistries, keys: &KeyFiles) -> Config {
     let mut config = super::config_for(mocks);
     let signing: Config = Config::from_toml(&format!(
@@ -42,35 +52,11 @@ pkcs12 = "{p12}"
 password_file = "{password}"
 trust_store = "{trust}"
 verify_responses = "required"
-[registries.gbd_fl]
-url = "http://127.0.0.1:1/shep"
-service_id = "S"
-sender_id = "gw"
-{pin_gbd_fl}[registries.zags]
-url = "http://127.0.0.1:1/shep"
-service_id = "S"
-sender_id = "gw"
-{pin_zags}[registries.social_security]
-url = "http://127.0.0.1:1/shep"
-service_id = "S"
-sender_id = "gw"
-{pin_social_security}[registries.nobd]
-url = "http://127.0.0.1:1/shep"
-service_id = "S"
-sender_id = "gw"
-{pin_nobd}[registries.epvo]
-url = "http://127.0.0.1:1/shep"
-service_id = "S"
-sender_id = "gw"
-{pin_epvo}"#,
+{registries}"#,
         p12 = keys.path("gateway.p12"),
         password = keys.path("password"),
         trust = keys.path("trust.pem"),
-        pin_gbd_fl = super::pinned(Registry::GbdFl),
-        pin_zags = super::pinned(Registry::Zags),
-        pin_social_security = super::pinned(Registry::SocialSecurity),
-        pin_nobd = super::pinned(Registry::Nobd),
-        pin_epvo = super::pinned(Registry::Epvo),
+        registries = Registry::ALL.map(endpoint).concat(),
     ))
     .expect("valid signing configuration");
     config.shep.signing = signing.shep.signing;

@@ -1,14 +1,40 @@
 //! `registry-gateway explain` and `registry-gateway purge-evidence` (see
-//! [`registry_gateway::explain`]).
+//! [`crate::explain`]).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use registry_gateway::explain::{self, Explainer, StoreArgs};
-use registry_gateway::{BoxError, Config};
+use super::{load, Cli, Command};
+use crate::explain::{self, Explainer, StoreArgs};
+use crate::{BoxError, Config};
 
-pub async fn explain(
+/// `explain` or `purge-evidence`, as `command` says.
+pub(super) async fn run(cli: &Cli, command: Command) -> ExitCode {
+    match command {
+        Command::Explain {
+            decision_id,
+            store,
+            evidence_keys,
+            trust_store,
+        } => {
+            explain(
+                load(cli),
+                &decision_id,
+                store.args(),
+                &evidence_keys,
+                trust_store,
+            )
+            .await
+        }
+        Command::PurgeEvidence { store, retention } => {
+            purge(load(cli), store.args(), retention).await
+        }
+        _ => unreachable!("only the evidence commands"),
+    }
+}
+
+async fn explain(
     config: Result<Config, BoxError>,
     id: &str,
     store: StoreArgs,
@@ -38,7 +64,7 @@ pub async fn explain(
     }
 }
 
-pub async fn purge(
+async fn purge(
     config: Result<Config, BoxError>,
     store: StoreArgs,
     retention: Option<Duration>,
