@@ -25,7 +25,7 @@
 //! Modules: [`cli`] the command line (`src/main.rs` only calls [`cli::run`]) and its tools;
 //! [`server`] assembles and runs it all (health, reload, drain); [`listener`] the
 //! accept loop, TLS and what one connection may hold; [`api`] the gRPC edge (one
-//! [`api::Edge`] for caller, rights, deadline, admission, span and audit of every call) and
+//! [`api::CallPolicy`] for caller, rights, deadline, admission, span and audit of every call) and
 //! the HTTP/JSON routes; [`rpc`] every RPC by name; [`decision`] CheckOwner and
 //! CheckDwelling, and the order's wording per step; [`resilience`] the per-registry guard;
 //! [`registry`] answer types, the generic look-up, the SHEP adapter and transport; [`access`]
@@ -39,12 +39,6 @@
 
 use std::future::Future;
 use tokio::net::TcpListener;
-
-/// mimalloc as the global allocator, with the `mimalloc` feature (for tests, benchmarks and
-/// the binary alike).
-#[cfg(feature = "mimalloc")]
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 pub mod access;
 pub mod api;

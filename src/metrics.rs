@@ -127,21 +127,21 @@ static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
 
 /// The series every call touches, registered once when the recorder is installed: a call then
 /// increments a handle (no label vector, key hashing or registry look-up per call).
-struct Hot {
+struct HotSeries {
     in_flight: Gauge,
     /// Per RPC (in `Rpc::ALL`'s order): requests by status code (0 to 16), and the duration.
     rpcs: Vec<(Vec<Counter>, Histogram)>,
-    /// Per registry (in `Registry::ALL`'s order): cache look-ups by [`CACHE_RESULTS`].
-    cache_lookups: Vec<[Counter; 3]>,
+    /// Per registry: cache look-ups by [`CACHE_RESULTS`].
+    cache_lookups: crate::registry::PerRegistry<[Counter; 3]>,
 }
 
 /// Results of `gateway_cache_lookups_total`.
 const CACHE_RESULTS: [&str; 3] = ["hit", "miss", "stale"];
 
-static HOT: OnceLock<Hot> = OnceLock::new();
+static HOT: OnceLock<HotSeries> = OnceLock::new();
 
-impl Hot {
-    fn register() -> Hot {
+impl HotSeries {
+    fn register() -> HotSeries {
         let rpcs = crate::rpc::Rpc::ALL
             .map(|rpc| {
                 let method = rpc.name();
@@ -154,15 +154,13 @@ impl Hot {
                 (codes, histogram!(RPC_DURATION_SECONDS, "method" => method))
             })
             .into();
-        let cache_lookups = crate::registry::Registry::ALL
-            .map(|r| {
-                let registry = r.key();
-                CACHE_RESULTS.map(|result| {
-                    counter!(CACHE_LOOKUPS_TOTAL, "registry" => registry, "result" => result)
-                })
-            })
-            .into();
-        Hot {
+        let cache_lookups = crate::registry::PerRegistry::from_fn(|r| {
+            let registry = r.key();
+            CACHE_RESULTS.map(
+                |result| counter!(CACHE_LOOKUPS_TOTAL, "registry" => registry, "result" => result),
+            )
+        });
+        HotSeries {
             in_flight: gauge!(RPC_IN_FLIGHT),
             rpcs,
             cache_lookups,
@@ -194,7 +192,7 @@ pub fn install() -> PrometheusHandle {
                 Ok(()) => {
                     describe();
                     zeroes();
-                    let _ = HOT.set(Hot::register());
+                    let _ = HOT.set(HotSeries::register());
                     let upkeep = handle.clone();
                     let spawned = std::thread::Builder::new()
                         .name("metrics-upkeep".into())
@@ -533,7 +531,7 @@ pub fn registry_retry(registry: &'static str) {
 pub fn cache_lookup(registry: crate::registry::Registry, result: &'static str) {
     let index = CACHE_RESULTS.iter().position(|r| *r == result);
     match (HOT.get(), index) {
-        (Some(hot), Some(i)) => hot.cache_lookups[registry as usize][i].increment(1),
+        (Some(hot), Some(i)) => hot.cache_lookups[registry][i].increment(1),
         _ => counter!(CACHE_LOOKUPS_TOTAL, "registry" => registry.key(), "result" => result)
             .increment(1),
     }
@@ -544,9 +542,9 @@ pub fn legal_basis_days_left(days: f64) {
     gauge!(LEGAL_BASIS_DAYS_LEFT).set(days);
 }
 
-/// An entry of `registry`'s answer cache was evicted.
-pub fn cache_eviction(registry: &'static str) {
-    counter!(CACHE_EVICTIONS_TOTAL, "registry" => registry).increment(1);
+/// An entry of `registry`'s answer cache (or its part of an owner's facts) was evicted.
+pub fn cache_eviction(registry: crate::registry::Registry) {
+    counter!(CACHE_EVICTIONS_TOTAL, "registry" => registry.key()).increment(1);
 }
 
 /// `registry`'s answer cache holds `n` persons weighing `bytes`.

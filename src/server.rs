@@ -102,7 +102,7 @@ impl Gateway {
             config.consent.clone(),
         )));
         let decision = Arc::new(ArcSwap::from_pointee(config.decision.clone()));
-        let edge = api::Edge::new(access.clone(), audit.clone());
+        let edge = api::CallPolicy::new(access.clone(), audit.clone());
         let (registry_service, admin_service, http_json) =
             services(&config, &guarded, decision.clone(), edge);
         Ok(Gateway {
@@ -346,7 +346,7 @@ fn services(
     config: &Config,
     guarded: &GuardedRegistries,
     decision: Arc<ArcSwap<DecisionConfig>>,
-    edge: api::Edge,
+    edge: api::CallPolicy,
 ) -> (
     ServedRegistryService,
     ServedAdminService,

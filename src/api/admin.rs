@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use tonic::{Request, Response, Status};
 
-use super::call::{Audited, Decided, Edge, Ledger};
+use super::call::{Audited, CallPolicy, Decided, SubjectOutcomes};
 use super::{convert, parse_iin, pb};
 use crate::audit::{CallOutcome, DecisionRef, RegistryUse};
 use crate::error::Error;
@@ -15,13 +15,13 @@ use crate::rpc::Rpc;
 
 pub struct AdminService {
     guards: PerRegistry<Arc<dyn GuardAdmin>>,
-    edge: Edge,
+    edge: CallPolicy,
     /// ExplainDecision's store and keys (`None`: not configured).
     explain: Option<Arc<Remote>>,
 }
 
 impl AdminService {
-    pub fn new(guards: PerRegistry<Arc<dyn GuardAdmin>>, edge: Edge) -> AdminService {
+    pub fn new(guards: PerRegistry<Arc<dyn GuardAdmin>>, edge: CallPolicy) -> AdminService {
         AdminService {
             guards,
             edge,
@@ -79,17 +79,21 @@ impl pb::gateway_admin_service_server::GatewayAdminService for AdminService {
     ) -> Result<Response<pb::InvalidatePersonResponse>, Status> {
         let call = self.edge.begin(Rpc::InvalidatePerson, &request);
         let subject = request.into_inner().iin;
-        call.run(&self.edge, Some(super::About::person(&subject)), async {
-            let iin = parse_iin("iin", &subject)?;
-            let invalidated = self
-                .guards
-                .iter()
-                .filter(|(_, guard)| guard.invalidate(&iin))
-                .map(|(registry, _)| convert::registry_value(registry))
-                .collect();
-            tracing::info!("cache entries invalidated");
-            Ok(pb::InvalidatePersonResponse { invalidated })
-        })
+        call.run(
+            &self.edge,
+            Some(super::AuditSubject::person(&subject)),
+            async {
+                let iin = parse_iin("iin", &subject)?;
+                let invalidated = self
+                    .guards
+                    .iter()
+                    .filter(|(_, guard)| guard.invalidate(&iin))
+                    .map(|(registry, _)| convert::registry_value(registry))
+                    .collect();
+                tracing::info!("cache entries invalidated");
+                Ok(pb::InvalidatePersonResponse { invalidated })
+            },
+        )
         .await
     }
 
@@ -100,8 +104,8 @@ impl pb::gateway_admin_service_server::GatewayAdminService for AdminService {
         let call = self.edge.begin(Rpc::ExplainDecision, &request);
         let id = request.into_inner().decision_id;
         // Whose decision it is is known once it is read: the record names the subject then.
-        let ledger = Ledger::new(1);
-        let about = vec![super::About::default()];
+        let ledger = SubjectOutcomes::new(1);
+        let about = vec![super::AuditSubject::default()];
         call.run_each(&self.edge, about, ledger.clone(), async {
             let remote = self.explain.as_ref().ok_or(Error::NoEvidenceArchive)?;
             if uuid::Uuid::try_parse(&id).is_err() {

@@ -31,7 +31,7 @@ pub const MAX_CONSENT_TOKEN: usize = 4096;
 
 /// What every handler shares: access rules, the audit log and admission.
 #[derive(Clone)]
-pub struct Edge {
+pub struct CallPolicy {
     /// Replaced on configuration reload.
     pub access: Arc<ArcSwap<Access>>,
     pub audit: Option<AuditLog>,
@@ -41,10 +41,10 @@ pub struct Edge {
     admission: Option<Arc<Admission>>,
 }
 
-impl Edge {
+impl CallPolicy {
     /// Call from within the runtime: the refusal gate starts a task.
-    pub fn new(access: Arc<ArcSwap<Access>>, audit: Option<AuditLog>) -> Edge {
-        Edge {
+    pub fn new(access: Arc<ArcSwap<Access>>, audit: Option<AuditLog>) -> CallPolicy {
+        CallPolicy {
             refusals: audit.clone().map(RefusalGate::new),
             access,
             audit,
@@ -53,8 +53,8 @@ impl Edge {
     }
 
     /// The same edge, its calls admitted by `admission` (`None`: never refused).
-    pub fn admitted_by(&self, admission: Option<Arc<Admission>>) -> Edge {
-        Edge {
+    pub fn admitted_by(&self, admission: Option<Arc<Admission>>) -> CallPolicy {
+        CallPolicy {
             admission,
             ..self.clone()
         }
@@ -65,7 +65,7 @@ impl Edge {
 /// whatever the caller sent (an IIN that passes the FLK or [`MALFORMED`], a date `YYYY-MM-DD`
 /// or [`MALFORMED`], empty when not given).
 #[derive(Debug, Clone, Default)]
-pub struct About {
+pub struct AuditSubject {
     subject: String,
     applicant: String,
     decision_date: String,
@@ -81,20 +81,20 @@ pub struct ConsentMark {
     reference: String,
 }
 
-impl About {
+impl AuditSubject {
     /// A look-up of the person `iin`.
-    pub fn person(iin: &str) -> About {
-        About {
+    pub fn person(iin: &str) -> AuditSubject {
+        AuditSubject {
             subject: iin_or_marker(iin),
-            ..About::default()
+            ..AuditSubject::default()
         }
     }
 
     /// A decision about `owner` for `applicant` on `decision_date`.
-    pub fn decision(owner: &str, applicant: &str, decision_date: &str) -> About {
+    pub fn decision(owner: &str, applicant: &str, decision_date: &str) -> AuditSubject {
         let date_shaped = decision_date.len() == 10
             && chrono::NaiveDate::parse_from_str(decision_date, "%Y-%m-%d").is_ok();
-        About {
+        AuditSubject {
             subject: iin_or_marker(owner),
             applicant: iin_or_marker(applicant),
             decision_date: match decision_date {
@@ -107,23 +107,23 @@ impl About {
     }
 }
 
-impl About {
+impl AuditSubject {
     /// A request that could not be read at all.
-    pub fn malformed() -> About {
-        About {
+    pub fn malformed() -> AuditSubject {
+        AuditSubject {
             subject: MALFORMED.to_owned(),
-            ..About::default()
+            ..AuditSubject::default()
         }
     }
 
     /// The decision date as validated (today when the caller gave none).
-    pub fn on(mut self, date: chrono::NaiveDate) -> About {
+    pub fn on(mut self, date: chrono::NaiveDate) -> AuditSubject {
         self.decision_date = date.to_string();
         self
     }
 
-    /// The subject's own consent token, as [`Call::read_consent`] marked it.
-    pub fn with_consent(mut self, mark: ConsentMark) -> About {
+    /// The subject's own consent token, as [`IncomingCall::read_consent`] marked it.
+    pub fn with_consent(mut self, mark: ConsentMark) -> AuditSubject {
         self.consent = Some(mark);
         self
     }
@@ -134,7 +134,7 @@ impl About {
 /// record says what was decided about it, also when the call as a whole fails or runs out of
 /// time. A subject without an entry gets the call's outcome.
 #[derive(Clone, Default)]
-pub struct Ledger(Arc<Mutex<Vec<Option<Entry>>>>);
+pub struct SubjectOutcomes(Arc<Mutex<Vec<Option<Entry>>>>);
 
 type Entry = Decided;
 
@@ -163,9 +163,9 @@ impl Decided {
     }
 }
 
-impl Ledger {
-    pub fn new(subjects: usize) -> Ledger {
-        Ledger(Arc::new(Mutex::new(vec![None; subjects])))
+impl SubjectOutcomes {
+    pub fn new(subjects: usize) -> SubjectOutcomes {
+        SubjectOutcomes(Arc::new(Mutex::new(vec![None; subjects])))
     }
 
     /// What was decided about subject `index` (ignored beyond the subjects audited).
@@ -224,7 +224,7 @@ pub trait Audited {
 pub struct HttpRoute(pub String);
 
 /// One call, from its metadata.
-pub struct Call {
+pub struct IncomingCall {
     rpc: Rpc,
     /// Set when the call came over HTTP/JSON.
     http_route: Option<HttpRoute>,
@@ -242,8 +242,8 @@ pub struct Call {
     consent: Option<ConsentMark>,
 }
 
-impl Edge {
-    pub fn begin<T>(&self, rpc: Rpc, request: &Request<T>) -> Call {
+impl CallPolicy {
+    pub fn begin<T>(&self, rpc: Rpc, request: &Request<T>) -> IncomingCall {
         let cert = request.peer_certs();
         let access = self.access.load_full();
         let caller = access.caller(cert.as_ref().and_then(|c| c.first()).map(|c| c.as_ref()));
@@ -283,7 +283,7 @@ impl Edge {
         if let Err(rule) = xml_text(&purpose) {
             refused.get_or_insert(Error::invalid(PURPOSE_KEY, rule));
         }
-        Call {
+        IncomingCall {
             rpc,
             http_route: request.extensions().get::<HttpRoute>().cloned(),
             caller,
@@ -298,7 +298,7 @@ impl Edge {
     }
 }
 
-impl Call {
+impl IncomingCall {
     pub fn deadline(&self) -> Option<Instant> {
         self.deadline
     }
@@ -316,7 +316,7 @@ impl Call {
         token
     }
 
-    /// A consent token field (`field` names it) as [`Call::consent_token`] reads it, and what
+    /// A consent token field (`field` names it) as [`IncomingCall::consent_token`] reads it, and what
     /// the audit records of it.
     pub fn read_consent(
         &self,
@@ -366,21 +366,22 @@ impl Call {
     /// RPC; `None` for one that is not) and answers.
     pub async fn run<T: Audited>(
         self,
-        edge: &Edge,
-        about: Option<About>,
+        edge: &CallPolicy,
+        about: Option<AuditSubject>,
         body: impl Future<Output = Result<T, Error>>,
     ) -> Result<Response<T>, Status> {
-        let about: Vec<About> = about.into_iter().collect();
-        self.run_each(edge, about, Ledger::default(), body).await
+        let about: Vec<AuditSubject> = about.into_iter().collect();
+        self.run_each(edge, about, SubjectOutcomes::default(), body)
+            .await
     }
 
-    /// [`Call::run`] for a call about several subjects: one audit record per subject, all with
+    /// [`IncomingCall::run`] for a call about several subjects: one audit record per subject, all with
     /// the call's request id, each with what `ledger` says was decided about it.
     pub async fn run_each<T: Audited>(
         mut self,
-        edge: &Edge,
-        about: Vec<About>,
-        ledger: Ledger,
+        edge: &CallPolicy,
+        about: Vec<AuditSubject>,
+        ledger: SubjectOutcomes,
         body: impl Future<Output = Result<T, Error>>,
     ) -> Result<Response<T>, Status> {
         let timer = crate::metrics::rpc_started(self.rpc);
@@ -416,7 +417,7 @@ impl Call {
     }
 
     /// The call's span, child of the caller's trace context; the subject's IIN masked.
-    fn span(&self, about: Option<&About>) -> tracing::Span {
+    fn span(&self, about: Option<&AuditSubject>) -> tracing::Span {
         let masked = about
             .and_then(|a| Iin::parse(&a.subject).ok())
             .map(|iin| iin.masked().to_string())
@@ -445,7 +446,7 @@ impl Call {
     /// The call may go on: the caller's right to this RPC first (a caller without it learns
     /// nothing about the request's rules), then no metadata rule broken, then a place within
     /// the in-flight limits (the permit, held until the answer is audited).
-    fn admit(&mut self, edge: &Edge) -> Result<Option<Admitted>, Error> {
+    fn admit(&mut self, edge: &CallPolicy) -> Result<Option<Admitted>, Error> {
         if !edge.access.load().allows(&self.caller, self.rpc) {
             return Err(Error::PermissionDenied {
                 rpc: self.rpc,
@@ -467,9 +468,9 @@ impl Call {
     /// `body` reached get their `CANCELLED` record all the same.
     async fn work<T>(
         &self,
-        edge: &Edge,
-        about: &[About],
-        ledger: &Ledger,
+        edge: &CallPolicy,
+        about: &[AuditSubject],
+        ledger: &SubjectOutcomes,
         body: impl Future<Output = Result<T, Error>>,
     ) -> Result<T, Error> {
         let Some(audit) = edge.audit.as_ref().filter(|_| !about.is_empty()) else {
@@ -512,10 +513,10 @@ impl Call {
     /// cannot be written is withheld.
     async fn audit<T: Audited>(
         &self,
-        edge: &Edge,
+        edge: &CallPolicy,
         audit: &AuditLog,
-        about: Vec<About>,
-        ledger: &Ledger,
+        about: Vec<AuditSubject>,
+        ledger: &SubjectOutcomes,
         result: &Result<T, Error>,
     ) -> Result<(), Status> {
         let records = about.into_iter().enumerate().map(|(i, about)| {
@@ -538,7 +539,7 @@ impl Call {
         })
     }
 
-    fn record(&self, about: About, decided: Decided) -> AuditRecord {
+    fn record(&self, about: AuditSubject, decided: Decided) -> AuditRecord {
         let consent = about.consent.as_ref().or(self.consent.as_ref());
         AuditRecord {
             request_id: self.request_id.clone(),
@@ -568,10 +569,10 @@ impl Call {
 /// [`CallOutcome::Cancelled`], the registries the call reached (or what the ledger says of the subject),
 /// queued without waiting. A call that reached no registry read nothing and leaves none.
 struct Duty<'a> {
-    call: &'a Call,
+    call: &'a IncomingCall,
     audit: &'a AuditLog,
-    about: &'a [About],
-    ledger: &'a Ledger,
+    about: &'a [AuditSubject],
+    ledger: &'a SubjectOutcomes,
     reached: &'a Reached,
     armed: bool,
 }
@@ -633,7 +634,7 @@ impl Drop for Duty<'_> {
 /// Writes `records`: a refused call's through the refusal gate, one after the other; the
 /// others appended together.
 async fn write(
-    edge: &Edge,
+    edge: &CallPolicy,
     audit: &AuditLog,
     records: impl Iterator<Item = AuditRecord>,
     refused: bool,
@@ -769,19 +770,19 @@ mod tests {
     #[test]
     fn the_audit_subject_is_normalised_and_bounded() {
         let huge = "9".repeat(60_000);
-        let about = About::decision(&huge, "880702431094", "2026-1-5");
+        let about = AuditSubject::decision(&huge, "880702431094", "2026-1-5");
         assert_eq!(about.subject, MALFORMED);
         assert_eq!(about.applicant, "880702431094");
         assert_eq!(about.decision_date, MALFORMED);
-        let about = About::decision("860314310211", "", "");
+        let about = AuditSubject::decision("860314310211", "", "");
         assert_eq!(
             (about.subject.as_str(), about.applicant.as_str()),
             (MALFORMED, "")
         );
-        assert_eq!(About::person("860314310210").subject, "860314310210");
+        assert_eq!(AuditSubject::person("860314310210").subject, "860314310210");
         let date = chrono::NaiveDate::from_ymd_opt(2026, 11, 25).unwrap();
         assert_eq!(
-            About::decision("", "", "").on(date).decision_date,
+            AuditSubject::decision("", "", "").on(date).decision_date,
             "2026-11-25"
         );
     }

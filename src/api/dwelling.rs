@@ -14,7 +14,7 @@ use std::collections::HashMap;
 
 use tonic::{Request, Response, Status};
 
-use super::call::{About, Call, ConsentMark, Ledger};
+use super::call::{AuditSubject, ConsentMark, IncomingCall, SubjectOutcomes};
 use super::{convert, parse_iin, pb, GatewayService, Question};
 use crate::consent::ConsentToken;
 use crate::decision::DecisionConfig;
@@ -41,7 +41,7 @@ pub async fn check(
         .unzip();
     let check = parse(&call, &r, &rules, tokens);
     let about = audited(&r, marks, check.as_ref().ok());
-    let ledger = Ledger::new(about.len());
+    let ledger = SubjectOutcomes::new(about.len());
     let decider = &gateway.decider;
     call.run_each(&gateway.edge, about, ledger.clone(), async {
         let check = check?;
@@ -66,7 +66,7 @@ pub async fn check(
 /// The request, validated: owners first (by index), then the shared fields, then each owner's
 /// consent.
 fn parse(
-    call: &Call,
+    call: &IncomingCall,
     r: &pb::CheckDwellingRequest,
     rules: &DecisionConfig,
     tokens: Vec<Result<Option<ConsentToken>, Error>>,
@@ -132,10 +132,10 @@ fn audited(
     r: &pb::CheckDwellingRequest,
     marks: Vec<ConsentMark>,
     check: Option<&DwellingQuestion>,
-) -> Vec<About> {
+) -> Vec<AuditSubject> {
     let date = check.and_then(|c| c.owners.first()).map(|o| o.date);
     let about = |owner: &str| {
-        let about = About::decision(owner, &r.applicant_iin, &r.decision_date);
+        let about = AuditSubject::decision(owner, &r.applicant_iin, &r.decision_date);
         match date {
             Some(date) => about.on(date),
             None => about,

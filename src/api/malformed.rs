@@ -9,7 +9,7 @@
 //!   grpc's status code guide suggests for parse errors; for a unary call whose whole request
 //!   was received, the fault is the caller's, so the gateway says so.
 //!
-//! Both go through the same [`Call`](super::call) as every other RPC: caller, rights-free
+//! Both go through the same [`IncomingCall`](super::call) as every other RPC: caller, rights-free
 //! refusal, metrics, span, and an audit record with subject `MALFORMED` (bounded per caller
 //! like every refused call). Our handlers never answer INTERNAL or OUT_OF_RANGE themselves, so
 //! such a status before any response body can only come from decoding the request.
@@ -25,7 +25,7 @@ use tonic::metadata::MetadataMap;
 use tonic::server::NamedService;
 use tonic::{Code, Request, Status};
 
-use super::call::{About, Audited, Edge};
+use super::call::{AuditSubject, Audited, CallPolicy};
 use crate::audit::{CallOutcome, RegistryUse};
 use crate::error::Error;
 use crate::rpc::Rpc;
@@ -34,11 +34,11 @@ use crate::rpc::Rpc;
 #[derive(Clone)]
 pub struct RefuseMalformed<S> {
     inner: S,
-    edge: Edge,
+    edge: CallPolicy,
 }
 
 impl<S> RefuseMalformed<S> {
-    pub fn new(inner: S, edge: Edge) -> RefuseMalformed<S> {
+    pub fn new(inner: S, edge: CallPolicy) -> RefuseMalformed<S> {
         RefuseMalformed { inner, edge }
     }
 }
@@ -126,7 +126,7 @@ where
     }
 }
 
-/// A refused call never answers; it only has to be [`Audited`] to go through [`Call`].
+/// A refused call never answers; it only has to be [`Audited`] to go through [`IncomingCall`].
 enum Refused {}
 
 impl Audited for Refused {
@@ -142,14 +142,14 @@ impl Audited for Refused {
 /// audited (all but the status query, which is not about anyone), counted and traced like any
 /// other. The HTTP/JSON edge refuses what it cannot transcode the same way.
 pub(super) async fn refuse(
-    edge: &Edge,
+    edge: &CallPolicy,
     rpc: Rpc,
     (metadata, extensions): (MetadataMap, http::Extensions),
     error: Error,
 ) -> Status {
     let request = Request::from_parts(metadata, extensions, ());
     let call = edge.begin(rpc, &request);
-    let about = rpc.is_about_a_person().then(About::malformed);
+    let about = rpc.is_about_a_person().then(AuditSubject::malformed);
     match call
         .run(edge, about, async { Err::<Refused, _>(error) })
         .await

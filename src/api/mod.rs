@@ -26,8 +26,8 @@ mod malformed;
 
 pub use admin::AdminService;
 pub use admission::Admission;
-use call::Ledger;
-pub use call::{About, Edge, HttpRoute};
+use call::SubjectOutcomes;
+pub use call::{AuditSubject, CallPolicy, HttpRoute};
 pub use malformed::RefuseMalformed;
 
 /// Code generated from `proto/registry_gateway/v1/gateway.proto`.
@@ -46,11 +46,11 @@ pub use pb::registry_gateway_service_server::RegistryGatewayServiceServer;
 pub struct GatewayService {
     registries: Registries,
     decider: Decider,
-    edge: Edge,
+    edge: CallPolicy,
 }
 
 impl GatewayService {
-    pub fn new(registries: Registries, decider: Decider, edge: Edge) -> GatewayService {
+    pub fn new(registries: Registries, decider: Decider, edge: CallPolicy) -> GatewayService {
         GatewayService {
             registries,
             decider,
@@ -68,7 +68,7 @@ impl GatewayService {
         let mut call = self.edge.begin(request.get_ref().rpc(), &request);
         let r = request.into_inner();
         let query = look_up_query::<T>(&mut call, &r);
-        call.run(&self.edge, Some(About::person(r.iin())), async {
+        call.run(&self.edge, Some(AuditSubject::person(r.iin())), async {
             let fetched = self.registries.get::<T>().fetch(&query?).await?;
             let used = convert::found_in(T::REGISTRY, &fetched.source);
             Ok(convert::FoundAnswer {
@@ -126,7 +126,7 @@ fn parse_iin(field: impl Into<Cow<'static, str>>, value: &str) -> Result<Iin, Er
 /// consent. A look-up that takes a consent token follows it: never from the shared cache
 /// (see [`crate::consent`]).
 fn look_up_query<T: Payload>(
-    call: &mut call::Call,
+    call: &mut call::IncomingCall,
     r: &impl LookUpRequest,
 ) -> Result<Query, Error> {
     let consent_token = match r.consent_token() {
@@ -317,7 +317,7 @@ impl pb::registry_gateway_service_server::RegistryGatewayService for GatewayServ
         let rules = self.decider.rules();
         let lang = language(&request, rules.default_language);
         let r = request.into_inner();
-        let mut about = About::decision(&r.owner_iin, &r.applicant_iin, &r.decision_date);
+        let mut about = AuditSubject::decision(&r.owner_iin, &r.applicant_iin, &r.decision_date);
         let shared_cache = call.consent_settings().check_owner_shared_cache;
         let max_days_back = rules.max_days_back;
         let deadline = call.deadline();
@@ -331,7 +331,7 @@ impl pb::registry_gateway_service_server::RegistryGatewayService for GatewayServ
             about = about.on(question.date);
         }
         // The record names the decision and the answers it rested on (the evidence).
-        let ledger = Ledger::new(1);
+        let ledger = SubjectOutcomes::new(1);
         call.run_each(&self.edge, vec![about], ledger.clone(), async {
             let question = question?;
             let decided = self.decider.decide(&question).await;

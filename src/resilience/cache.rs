@@ -20,6 +20,7 @@ use tokio::time::Instant;
 
 use crate::iin::Iin;
 use crate::registry::heap::{allocation, HeapSize};
+use crate::registry::Registry;
 use crate::registry::{Fetched, Source};
 
 /// A cached answer, held by value in moka (a copy is a reference count and a few words).
@@ -136,7 +137,7 @@ pub struct AnswerCache<T> {
 impl<T: HeapSize + Clone + Send + Sync + 'static> AnswerCache<T> {
     /// `is_negative` tells a "no such record" answer, which gets the shorter TTL. Evictions
     /// (size bound or expiry) are counted under `registry`.
-    pub fn new(bounds: Bounds, is_negative: fn(&T) -> bool, registry: &'static str) -> Self {
+    pub fn new(bounds: Bounds, is_negative: fn(&T) -> bool, registry: Registry) -> Self {
         let least = bounds.least_weight();
         AnswerCache {
             store: Moka::builder()

@@ -66,6 +66,18 @@ fn budget(p: &Policy) -> RetryBudget {
 
 type SharedCall<T> = Shared<BoxFuture<'static, Result<Fetched<T>, RegistryError>>>;
 
+/// How a guard reaches its registry: a query in, the answer's future out (run in a task of
+/// its own, so owned and `'static`).
+pub trait Fetch<T>:
+    Fn(Query) -> BoxFuture<'static, Result<Fetched<T>, RegistryError>> + Send + Sync + 'static
+{
+}
+
+impl<T, F> Fetch<T> for F where
+    F: Fn(Query) -> BoxFuture<'static, Result<Fetched<T>, RegistryError>> + Send + Sync + 'static
+{
+}
+
 /// How long anyone waits for a call in flight: the latest deadline among its waiters, `None`
 /// while one of them has none. Attempts and retries are bounded by it, not by the deadline of
 /// whoever started the call.
@@ -175,7 +187,7 @@ impl<T: HeapSize + Clone + Send + Sync + 'static> Guard<T> {
                     max_entries: policy.cache_max_entries,
                 },
                 is_negative,
-                registry.key(),
+                registry,
             ),
             breaker: Breaker::new(policy.breaker),
             bulkhead: Semaphore::new(policy.max_concurrent as usize),
@@ -247,10 +259,7 @@ impl<T: HeapSize + Clone + Send + Sync + 'static> Guard<T> {
         fetch: F,
     ) -> Result<Fetched<T>, RegistryError>
     where
-        F: Fn(Query) -> BoxFuture<'static, Result<Fetched<T>, RegistryError>>
-            + Send
-            + Sync
-            + 'static,
+        F: Fetch<T>,
     {
         self.get_then(query, fetch, None).await
     }
@@ -264,10 +273,7 @@ impl<T: HeapSize + Clone + Send + Sync + 'static> Guard<T> {
         then: Option<Then<T>>,
     ) -> Result<Fetched<T>, RegistryError>
     where
-        F: Fn(Query) -> BoxFuture<'static, Result<Fetched<T>, RegistryError>>
-            + Send
-            + Sync
-            + 'static,
+        F: Fetch<T>,
     {
         if let Some(hit) = self.cached(query) {
             return Ok(hit);
@@ -306,10 +312,7 @@ impl<T: HeapSize + Clone + Send + Sync + 'static> Guard<T> {
         then: Option<Then<T>>,
     ) -> SharedCall<T>
     where
-        F: Fn(Query) -> BoxFuture<'static, Result<Fetched<T>, RegistryError>>
-            + Send
-            + Sync
-            + 'static,
+        F: Fetch<T>,
     {
         let mut in_flight = self.in_flight.lock().unwrap_or_else(|p| p.into_inner());
         let flight = flight_key(query);
@@ -330,10 +333,7 @@ impl<T: HeapSize + Clone + Send + Sync + 'static> Guard<T> {
         then: Option<Then<T>>,
     ) -> (SharedCall<T>, Horizon)
     where
-        F: Fn(Query) -> BoxFuture<'static, Result<Fetched<T>, RegistryError>>
-            + Send
-            + Sync
-            + 'static,
+        F: Fetch<T>,
     {
         let guard = self.clone();
         let query = query.clone();

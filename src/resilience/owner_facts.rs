@@ -483,7 +483,7 @@ impl OwnerFactsCache {
         let entry = &shard.entries[pos];
         for (s, r) in REGISTRIES.iter().enumerate() {
             if entry.states[s] != State::Empty {
-                metrics::cache_eviction(r.key());
+                metrics::cache_eviction(*r);
             }
         }
         self.remove_at(shard, pos);

@@ -30,7 +30,7 @@ use tonic::Code;
 use tonic_types::StatusExt;
 use tower::ServiceExt;
 
-use super::call::{Edge, HttpRoute};
+use super::call::{CallPolicy, HttpRoute};
 use super::malformed::refuse;
 use crate::error::Error;
 
@@ -77,17 +77,17 @@ struct Inner {
     /// The gateway's gRPC services, called in-process.
     grpc: tonic::service::Routes,
     /// The edge of each service (by full name), for the calls refused here.
-    edges: Vec<(String, Edge)>,
+    edges: Vec<(String, CallPolicy)>,
     max_body: usize,
     openapi: Bytes,
 }
 
 impl HttpJson {
-    /// The edge for `grpc`, whose services are named in `edges` with their [`Edge`]; JSON
+    /// The edge for `grpc`, whose services are named in `edges` with their [`CallPolicy`]; JSON
     /// bodies of at most `max_body` bytes.
     pub fn new(
         grpc: tonic::service::Routes,
-        edges: Vec<(String, Edge)>,
+        edges: Vec<(String, CallPolicy)>,
         max_body: usize,
     ) -> HttpJson {
         let pool = json::pool();
