@@ -341,6 +341,8 @@ rpcs = ["CheckOwner", "GetPerson"]
         ))
         .expect("signing configuration");
         config.shep.signing = signing.shep.signing;
+        // With each registry's pinned signer (answer_signers).
+        config.registries = signing.registries;
     }
     serve(config, mocks, audit).await
 }

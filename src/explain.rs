@@ -547,7 +547,7 @@ pub fn note_name(code: ReasonCode) -> &'static str {
 }
 
 fn format_hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    crate::hex::lower(bytes)
 }
 
 /// Where the command line's `explain` and `purge-evidence` read: given on the command line,

@@ -52,6 +52,7 @@ pub mod decision;
 pub mod embedded;
 pub mod error;
 pub mod explain;
+pub mod hex;
 pub mod i18n;
 pub mod iin;
 pub mod listener;

@@ -157,7 +157,7 @@ impl Envelope {
 
     /// The digest in lowercase hex, as the audit record names it.
     pub fn digest_hex(&self) -> String {
-        self.digest.iter().map(|b| format!("{b:02x}")).collect()
+        crate::hex::lower(&self.digest)
     }
 }
 
