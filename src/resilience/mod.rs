@@ -395,16 +395,12 @@ impl<T: HeapSize + Clone + Send + Sync + 'static> Guard<T> {
     /// ended after its retries. Failures that are not the registry's (the callers' deadline,
     /// the gateway's own queue) leave the breaker as it was; a half-open probe that ends so
     /// frees the probe slot for the next call.
-    async fn call<F, Fut>(
+    async fn call<F: Fetch<T>>(
         &self,
         query: &Query,
         horizon: &Horizon,
         fetch: F,
-    ) -> Result<Fetched<T>, RegistryError>
-    where
-        F: Fn(Query) -> Fut,
-        Fut: Future<Output = Result<Fetched<T>, RegistryError>>,
-    {
+    ) -> Result<Fetched<T>, RegistryError> {
         let permit = self.breaker.allow().map_err(|wait| {
             metrics::registry_call(self.registry.key(), Failure::CircuitOpen.label(), 0.0);
             self.error(Failure::CircuitOpen, wait)
@@ -420,16 +416,12 @@ impl<T: HeapSize + Clone + Send + Sync + 'static> Guard<T> {
 
     /// Attempts until one answers or [`RetryRules::should_retry`] and the retry budget say
     /// to stop.
-    async fn attempts<F, Fut>(
+    async fn attempts<F: Fetch<T>>(
         &self,
         query: &Query,
         horizon: &Horizon,
         fetch: F,
-    ) -> Result<Fetched<T>, RegistryError>
-    where
-        F: Fn(Query) -> Fut,
-        Fut: Future<Output = Result<Fetched<T>, RegistryError>>,
-    {
+    ) -> Result<Fetched<T>, RegistryError> {
         let live = self.live.load();
         let rules = RetryRules::new(&live.policy);
         let key = self.registry.key();
