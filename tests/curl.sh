@@ -29,7 +29,7 @@ expect readme-bad-iin "$BAD_IIN_SAYS" '"@type":"type.googleapis.com/google.rpc.B
 expect check-owner '"outcome":"OUTCOME_OPERATIONAL_HALL"' '"reasons":\[\{"code":"REASON_CODE_OWNER_MINOR"' \
   '"owner":\{"kind":"OWNER_KIND_PERSON","ageYears":[0-9]+,"minor":true,"capacity":"CAPACITY_STATUS_CAPABLE"\}' \
   '"representation":\{"role":"REPRESENTATIVE_ROLE_MOTHER","source":"REGISTRY_ZAGS","recordId":"ZAGS-B-0000451"' \
-  '"evidence":\[\{"registry":"REGISTRY_GBD_FL","status":"EVIDENCE_STATUS_FOUND","recordId":"[^"]+","fetchedAt":"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:.]+Z"\}' \
+  '"evidence":\[\{"registry":"REGISTRY_GBD_FL","status":"EVIDENCE_STATUS_FOUND","recordId":"[^"]+","fetchedAt":"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:.]+Z"[,}]' \
   "\"orderItem\":\"4\",\"decisionDate\":\"$today\",\"service\":\"SERVICE_REGISTRATION_AT_RESIDENCE\",\"step\":\"ORDER_STEP_RECEPTION\",\"orderText\":\"Item 4: " -- \
   json "$G/v1/owners:check" -d '{"ownerIin":"161016620441","service":"SERVICE_REGISTRATION_AT_RESIDENCE","applicantIin":"880702431094"}'
 expect dwelling-repeated '"code":3,"message":"owners\[1\].iin: repeats owners\[0\].iin' ' 400$' -- \
@@ -67,7 +67,7 @@ expect error-consent-refused '"code":7,"message":"GBD FL refused the consent tok
 expect error-not-found '"code":5,"message":"GBD FL has no person with this IIN"' '"reason":"PERSON_NOT_FOUND"' ' 404$' -- \
   status "$G/v1/persons/990101399994?consentToken=kdp-demo-990101399994"
 expect error-deadline '"code":4,"message":"[^"]*deadline' ' 504$' -- \
-  status -H 'x-timeout-ms: 1' -H 'content-type: application/json' "$G/v1/owners:check" -d '{"ownerIin":"860314310210","service":"SERVICE_REGISTRATION_AT_RESIDENCE"}'
+  status -H 'x-timeout-ms: 1' -H 'content-type: application/json' "$G/v1/owners:check" -d '{"ownerIin":"990202399993","service":"SERVICE_REGISTRATION_AT_RESIDENCE"}'
 expect error-method '^HTTP/1.1 405 Method Not Allowed' '^allow: POST' '"code":12' -- curl -s -i "$G/v1/owners:check"
 
 summary curl

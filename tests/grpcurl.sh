@@ -140,7 +140,7 @@ expect get-higher-education '"studies"' '"dormitory": true' -- grpcurl -plaintex
 
 # Operators
 expect admin-registry-status '"registry": "REGISTRY_GBD_FL"' '"registry": "REGISTRY_EPVO"' '"breaker"' -- grpcurl -plaintext "$addr" registry_gateway.v1.GatewayAdminService/GetRegistryStatus
-# (GBD FL holds no entry: by default CheckOwner does not use its shared cache, see Consent.)
+# (GBD FL's full-record cache holds no entry: CheckOwner keeps owner facts apart, see Consent.)
 expect admin-invalidate-person '"invalidated"' '"REGISTRY_ZAGS"' -- grpcurl -plaintext -d '{"iin":"161016620441"}' "$addr" registry_gateway.v1.GatewayAdminService/InvalidatePerson
 
 summary grpcurl
