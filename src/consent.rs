@@ -135,7 +135,7 @@ impl ConsentToken {
     /// `token` with its reference under `key`.
     pub fn new(token: String, key: &[u8]) -> ConsentToken {
         let mac = hmac_sha256(key, token.as_bytes());
-        let reference = format!("kdp#{}", hex(&mac[..16]));
+        let reference = format!("kdp#{}", crate::hex::lower(&mac[..16]));
         ConsentToken { token, reference }
     }
 
@@ -177,10 +177,6 @@ fn hmac_sha256(key: &[u8], message: &[u8]) -> [u8; 32] {
         .into()
 }
 
-fn hex(bytes: &[u8]) -> String {
-    crate::hex::lower(bytes)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -190,7 +186,7 @@ mod tests {
         // Test case 2.
         let mac = hmac_sha256(b"Jefe", b"what do ya want for nothing?");
         assert_eq!(
-            hex(&mac),
+            crate::hex::lower(&mac),
             "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
         );
         // Test case 6: a key longer than the block.
@@ -199,7 +195,7 @@ mod tests {
             b"Test Using Larger Than Block-Size Key - Hash Key First",
         );
         assert_eq!(
-            hex(&mac),
+            crate::hex::lower(&mac),
             "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54"
         );
     }

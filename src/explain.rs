@@ -240,7 +240,7 @@ impl Explainer {
             answer.lines.push("evidence is not UTF-8".into());
             return answer;
         };
-        if format_hex(&Sha256::digest(envelope.as_bytes())) != *digest {
+        if crate::hex::lower(&Sha256::digest(envelope.as_bytes())) != *digest {
             answer.lines.push(
                 "DIGEST MISMATCH: the archived envelope is not the one the record names".into(),
             );
@@ -544,10 +544,6 @@ pub fn note_name(code: ReasonCode) -> &'static str {
         ReasonCode::LegalBasisNotYetInForce => "LEGAL_BASIS_NOT_YET_IN_FORCE",
         _ => "OTHER",
     }
-}
-
-fn format_hex(bytes: &[u8]) -> String {
-    crate::hex::lower(bytes)
 }
 
 /// Where the command line's `explain` and `purge-evidence` read: given on the command line,

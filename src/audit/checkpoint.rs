@@ -30,7 +30,8 @@ use rustls_pki_types::{PrivatePkcs8KeyDer, SubjectPublicKeyInfoDer};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use super::format::{hex, is_hash, Fault};
+use super::format::{is_hash, Fault};
+use crate::hex;
 
 /// The DER prefix of an Ed25519 SubjectPublicKeyInfo (RFC 8410): the 32 key bytes follow.
 const ED25519_SPKI_PREFIX: [u8; 12] = [
@@ -104,7 +105,7 @@ impl Signer {
         };
         let start = out.len();
         serde_json::to_writer(&mut *out, &body).expect("strings and numbers serialize");
-        let signature = hex(self.pair.sign(&out[start..]).as_ref());
+        let signature = hex::lower(self.pair.sign(&out[start..]).as_ref());
         out.pop(); // the closing brace
         out.extend_from_slice(b",\"signature\":\"");
         out.extend_from_slice(signature.as_bytes());
@@ -157,7 +158,7 @@ impl PublicKey {
 }
 
 fn key_id(raw: &[u8]) -> String {
-    hex(&Sha256::digest(raw)[..8])
+    hex::lower(&Sha256::digest(raw)[..8])
 }
 
 /// Whether a line is a checkpoint rather than a record.

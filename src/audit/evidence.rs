@@ -107,7 +107,7 @@ impl Keys {
     pub fn from_raw(raw: &[Vec<u8>]) -> Result<Keys, String> {
         let mut keys = Vec::new();
         for key in raw {
-            let id = super::format::hex(&Sha256::digest(key))[..KEY_ID_LEN].to_owned();
+            let id = crate::hex::lower(&Sha256::digest(key))[..KEY_ID_LEN].to_owned();
             let unbound = UnboundKey::new(&AES_256_GCM, key)
                 .map_err(|_| "an evidence key is not 32 bytes")?;
             keys.push((id, LessSafeKey::new(unbound)));

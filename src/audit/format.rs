@@ -104,7 +104,7 @@ pub fn write_line(
     };
     let start = out.len();
     serde_json::to_writer(&mut *out, &body).expect("strings, numbers and bools serialize");
-    let hash = hex(&Sha256::digest(&out[start..]));
+    let hash = crate::hex::lower(&Sha256::digest(&out[start..]));
     out.pop(); // the closing brace
     out.extend_from_slice(b",\"hash\":\"");
     out.extend_from_slice(hash.as_bytes());
@@ -164,7 +164,7 @@ impl Entry {
             registries: &self.registries,
         };
         let bytes = serde_json::to_vec(&body).expect("strings, numbers and bools serialize");
-        hex(&Sha256::digest(&bytes))
+        crate::hex::lower(&Sha256::digest(&bytes))
     }
 
     /// The line as written, with its newline.
@@ -227,8 +227,4 @@ pub(super) fn now() -> String {
 
 pub(super) fn is_hash(s: &str) -> bool {
     s.len() == 64 && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
-}
-
-pub(super) fn hex(bytes: &[u8]) -> String {
-    crate::hex::lower(bytes)
 }
