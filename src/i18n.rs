@@ -14,7 +14,9 @@
 
 use std::collections::BTreeSet;
 use std::fmt;
-use std::sync::OnceLock;
+use std::hash::{Hash, Hasher};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock, RwLock};
 
 use fluent_bundle::concurrent::FluentBundle;
 use fluent_bundle::{FluentArgs, FluentResource, FluentValue};
@@ -100,13 +102,13 @@ fn primary(tag: &str, default: Lang) -> Option<Lang> {
 /// Something to say, in words chosen when the answer is rendered: a Fluent message and its
 /// arguments. An argument is plain (a number, a date, a record's number, kept as is) or itself
 /// a text (rendered in the same language first).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Text {
     pub id: &'static str,
     pub args: Vec<(&'static str, Arg)>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Arg {
     Plain(String),
     /// Texts rendered one after the other (an empty list is an empty string).
@@ -163,6 +165,8 @@ impl fmt::Display for Text {
 /// Fluent bundles, one per language, each of one or more resources.
 pub struct Bundles {
     bundles: Vec<FluentBundle<FluentResource>>,
+    /// Unique in the process: names these bundles in [`Catalogue`]'s rendered texts.
+    id: u64,
 }
 
 impl fmt::Debug for Bundles {
@@ -210,7 +214,11 @@ impl Bundles {
 }
 
 fn bundles_of(bundles: Vec<FluentBundle<FluentResource>>) -> Bundles {
-    Bundles { bundles }
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    Bundles {
+        bundles,
+        id: NEXT.fetch_add(1, Ordering::Relaxed),
+    }
 }
 
 /// The message ids a Fluent source defines (terms and comments aside); `Err` on a syntax error.
@@ -251,7 +259,14 @@ pub struct Catalogue {
     gateway: Bundles,
     /// The shipped act's texts, the fallback of an act that words only some of its messages.
     shipped_act: Bundles,
+    /// Texts already rendered, by language, act and text: answers repeat their wording from
+    /// call to call, and formatting it again costs more than looking it up.
+    rendered: RwLock<hashbrown::HashMap<(Lang, u64, Text), Arc<str>>>,
 }
+
+/// Rendered texts kept at most; past it, the memory starts again empty (texts with a date or
+/// an age in them vary, the common ones come back at once).
+const RENDERED: usize = 4096;
 
 impl Catalogue {
     /// The built-in catalogue.
@@ -262,6 +277,7 @@ impl Catalogue {
                 .expect("the built-in gateway texts are valid Fluent"),
             shipped_act: Bundles::new(|lang| vec![shipped_act_source(lang).to_owned()])
                 .expect("the built-in act texts are valid Fluent"),
+            rendered: RwLock::default(),
         })
     }
 
@@ -269,11 +285,27 @@ impl Catalogue {
     /// message missing everywhere (the tests make sure none is) is rendered in English, or as
     /// its id.
     pub fn render(&self, lang: Lang, text: &Text, act: Option<&Bundles>) -> String {
+        let act_id = act.map_or(0, |a| a.id);
+        let known = self.rendered.read().unwrap_or_else(|e| e.into_inner());
+        if let Some(words) = known.get(&Wording(lang, act_id, text)) {
+            return words.to_string();
+        }
+        drop(known);
+        let words = self.format(lang, text, act);
+        let mut known = self.rendered.write().unwrap_or_else(|e| e.into_inner());
+        if known.len() >= RENDERED {
+            known.clear();
+        }
+        known.insert((lang, act_id, text.clone()), words.as_str().into());
+        words
+    }
+
+    fn format(&self, lang: Lang, text: &Text, act: Option<&Bundles>) -> String {
         let mut args = FluentArgs::new();
         for (name, arg) in &text.args {
             let value = match arg {
                 Arg::Plain(s) => s.clone(),
-                Arg::Texts(texts) => texts.iter().map(|t| self.render(lang, t, act)).collect(),
+                Arg::Texts(texts) => texts.iter().map(|t| self.format(lang, t, act)).collect(),
             };
             args.set(*name, FluentValue::from(value));
         }
@@ -285,6 +317,21 @@ impl Catalogue {
                     .find_map(|b| b.format(l, text.id, &args))
             })
             .unwrap_or_else(|| text.id.to_owned())
+    }
+}
+
+/// A rendered text's key, borrowed: hashes and compares as the owned `(Lang, u64, Text)`.
+struct Wording<'a>(Lang, u64, &'a Text);
+
+impl Hash for Wording<'_> {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        (self.0, self.1, self.2).hash(state);
+    }
+}
+
+impl hashbrown::Equivalent<(Lang, u64, Text)> for Wording<'_> {
+    fn equivalent(&self, key: &(Lang, u64, Text)) -> bool {
+        self.0 == key.0 && self.1 == key.1 && *self.2 == key.2
     }
 }
 
@@ -399,5 +446,31 @@ mod tests {
             c.render(Lang::Kk, &Text::new("no-such-message"), None),
             "no-such-message"
         );
+    }
+
+    #[test]
+    fn remembered_wording_is_kept_apart_per_act_and_language() {
+        let c = Catalogue::shipped();
+        let act = |name: &str| {
+            let source = format!("act-name = {name}\n");
+            Bundles::new(|_| vec![source.clone()]).unwrap()
+        };
+        let (first, second) = (act("First act"), act("Second act"));
+        let name = Text::new("act-name");
+        for _ in 0..2 {
+            assert_eq!(c.render(Lang::En, &name, Some(&first)), "First act");
+            assert_eq!(c.render(Lang::En, &name, Some(&second)), "Second act");
+            let shipped = c.render(Lang::En, &name, None);
+            assert!(shipped.contains("801"), "{shipped}");
+            assert_ne!(c.render(Lang::Ru, &name, None), shipped);
+        }
+        // Arguments are part of what is remembered.
+        let minor = |age: u32| {
+            Text::new("reason-minor")
+                .arg("age", age)
+                .arg("date", "2026-11-25")
+        };
+        assert!(c.render(Lang::En, &minor(15), None).contains(" 15 "));
+        assert!(c.render(Lang::En, &minor(16), None).contains(" 16 "));
     }
 }
