@@ -115,11 +115,11 @@ pub fn check_rpcs(rpcs: &[String]) -> Result<(), Invalid> {
 fn process_key() -> &'static [u8; 32] {
     static KEY: OnceLock<[u8; 32]> = OnceLock::new();
     KEY.get_or_init(|| {
+        use ring::rand::{SecureRandom, SystemRandom};
         let mut key = [0u8; 32];
-        for (i, chunk) in key.chunks_mut(16).enumerate() {
-            let random = uuid::Uuid::new_v4().as_u128() ^ (i as u128);
-            chunk.copy_from_slice(&random.to_le_bytes());
-        }
+        SystemRandom::new()
+            .fill(&mut key)
+            .expect("the operating system's random source answers");
         key
     })
 }
