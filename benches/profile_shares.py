@@ -64,10 +64,16 @@ def part_of(comm: str, frames: list[str]) -> str:
 def main(out: Path) -> None:
     rates = {}
     for line in (out / "table.md").read_text().splitlines():
-        m = re.match(r"\| (?:ceiling: bare tonic, canned|warm) (\w+).*?\| (\d+) req/s", line)
+        m = re.match(
+            r"\| (?:ceiling: bare tonic, canned|warm) (\w+)(.*?)\| (\d+) req/s(?: vs (\d+))?", line)
         if m:
+            rpc, rest, rate, ceiling = m.groups()
+            # The demo row names its phase "(demo)" and carries its own ceiling's rate.
+            demo = "_(demo)" if "demo defaults" in rest else ""
             side = "ceiling" if line.startswith("| ceiling") else "gateway"
-            rates[f"{side}_{m.group(1)}"] = int(m.group(2))
+            rates[f"{side}_{rpc}{demo}"] = int(rate)
+            if demo and ceiling:
+                rates[f"ceiling_{rpc}{demo}"] = int(ceiling)
     report = []
     for line in (out / "phases.txt").read_text().splitlines():
         label, start, end = line.split()
