@@ -16,7 +16,8 @@
 //! bulkhead, retries, single flight) like any other, and stores the facts before the call
 //! leaves the single-flight table, so that no second call for the person can start in
 //! between. The table is bounded in persons (`[resilience.owner_facts] max_persons`); when
-//! full, the CLOCK hand evicts a person not used since it last passed.
+//! full, the CLOCK hand evicts a person not used since it last passed (a person just added
+//! counts as not used yet).
 
 use std::hash::BuildHasher;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -422,15 +423,17 @@ impl OwnerFactsCache {
         let digest = answer.source.envelope.as_ref().map(|e| e.digest);
         let key = iin.number();
         let (mut shard, hash) = self.shard(key);
-        let pos = match shard.index.find(hash, |&i| shard_key(&shard, i) == key) {
-            Some(&pos) => pos as usize,
-            None => self.add(&mut shard, hash, key),
+        // A person already kept is in use; a new one starts unused, so that persons asked
+        // once (a bulk run) give way before persons asked again.
+        let (pos, used) = match shard.index.find(hash, |&i| shard_key(&shard, i) == key) {
+            Some(&pos) => (pos as usize, true),
+            None => (self.add(&mut shard, hash, key), false),
         };
         let shard = &mut *shard;
         let entry = &mut shard.entries[pos];
         shard.heap -= entry.heap();
         entry.set_said(T::SLOT, said);
-        entry.used = true;
+        entry.used |= used;
         T::set(entry, told.facts);
         set_rare(&mut entry.rare, T::SLOT, digest, text_id);
         shard.heap += entry.heap();
@@ -443,11 +446,20 @@ impl OwnerFactsCache {
         for _ in 0..2 {
             self.step_hand(shard, now, false);
         }
-        // At the bound, room is made in this shard (the others are not locked: a shard with
-        // nobody to evict lets the count pass the bound by one person at most).
+        // At the bound, room is made in this shard (the others are not locked). One turn of
+        // the hand clears the bits of the persons in use; a shard where everyone is in use
+        // lets the count pass the bound, by one person per shard at most: past that, the hand
+        // turns again and evicts.
+        let turn = shard.entries.len();
+        let mut steps = 0;
         while self.persons.load(Ordering::Relaxed) >= self.max_persons && !shard.entries.is_empty()
         {
+            let over = self.persons.load(Ordering::Relaxed) >= self.max_persons + SHARDS;
+            if steps >= turn && !over {
+                break;
+            }
             self.step_hand(shard, now, true);
+            steps += 1;
         }
         let pos = shard.entries.len();
         shard.entries.push(Entry::new(key));

@@ -185,10 +185,8 @@ async fn the_bound_in_persons_holds_and_keeps_the_persons_in_use() {
         let owner = iin(n);
         c.insert(&owner, &Fetched::new(acts(&owner), source(UUID)));
         assert!(c.get::<CivilActs>(&hot, false).is_some(), "in use: kept");
-        assert!(
-            c.get::<CivilActs>(&owner, false).is_some(),
-            "the newcomer is kept"
-        );
+        // Looked for without using it: persons asked once give way to the one in use.
+        assert!(holds(&c, &owner), "the newcomer is kept");
         assert!(c.size().0 <= 301, "{}", c.size().0);
     }
     let (persons, bytes) = c.size();
@@ -205,6 +203,31 @@ async fn the_bound_in_persons_holds_and_keeps_the_persons_in_use() {
             assert_eq!(found.map(|&i| i as usize), Some(pos));
         }
     }
+}
+
+#[tokio::test(start_paused = true)]
+async fn when_everyone_kept_is_in_use_the_bound_gives_one_person_per_shard_at_most() {
+    let c = cache(100);
+    let mut kept = Vec::new();
+    for n in 0..2_000 {
+        let owner = iin(n);
+        c.insert(&owner, &Fetched::new(acts(&owner), source(UUID)));
+        kept.push(owner);
+        // Everyone still kept is asked again before the next newcomer.
+        kept.retain(|p| c.get::<CivilActs>(p, false).is_some());
+        let persons = c.size().0;
+        assert!(persons <= 100 + SHARDS as u64, "{persons} after {n}");
+        assert_eq!(persons, kept.len() as u64);
+    }
+    assert!(c.size().0 >= 100, "the bound is used");
+}
+
+/// Whether `c` keeps `iin`, without marking it used.
+fn holds(c: &OwnerFactsCache, iin: &Iin) -> bool {
+    let key = iin.number();
+    let (shard, hash) = c.shard(key);
+    let found = shard.index.find(hash, |&i| shard_key(&shard, i) == key);
+    found.is_some()
 }
 
 #[tokio::test(start_paused = true)]
