@@ -287,7 +287,7 @@ impl Catalogue {
     pub fn render(&self, lang: Lang, text: &Text, act: Option<&Bundles>) -> String {
         let act_id = act.map_or(0, |a| a.id);
         let known = self.rendered.read().unwrap_or_else(|e| e.into_inner());
-        if let Some(words) = known.get(&Wording(lang, act_id, text)) {
+        if let Some(words) = known.get(&RenderedKey(lang, act_id, text)) {
             return words.to_string();
         }
         drop(known);
@@ -321,15 +321,15 @@ impl Catalogue {
 }
 
 /// A rendered text's key, borrowed: hashes and compares as the owned `(Lang, u64, Text)`.
-struct Wording<'a>(Lang, u64, &'a Text);
+struct RenderedKey<'a>(Lang, u64, &'a Text);
 
-impl Hash for Wording<'_> {
+impl Hash for RenderedKey<'_> {
     fn hash<H: Hasher>(&self, state: &mut H) {
         (self.0, self.1, self.2).hash(state);
     }
 }
 
-impl hashbrown::Equivalent<(Lang, u64, Text)> for Wording<'_> {
+impl hashbrown::Equivalent<(Lang, u64, Text)> for RenderedKey<'_> {
     fn equivalent(&self, key: &(Lang, u64, Text)) -> bool {
         self.0 == key.0 && self.1 == key.1 && *self.2 == key.2
     }
