@@ -16,7 +16,7 @@ use std::collections::BTreeSet;
 use std::fmt;
 use std::hash::{Hash, Hasher};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, OnceLock, RwLock};
+use std::sync::{OnceLock, RwLock};
 
 use fluent_bundle::concurrent::FluentBundle;
 use fluent_bundle::{FluentArgs, FluentResource, FluentValue};
@@ -261,7 +261,7 @@ pub struct Catalogue {
     shipped_act: Bundles,
     /// Texts already rendered, by language, act and text: answers repeat their wording from
     /// call to call, and formatting it again costs more than looking it up.
-    rendered: RwLock<hashbrown::HashMap<(Lang, u64, Text), Arc<str>>>,
+    rendered: RwLock<hashbrown::HashMap<(Lang, u64, Text), Box<str>>>,
 }
 
 /// Rendered texts kept at most; past it, the memory starts again empty (texts with a date or
