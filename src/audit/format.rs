@@ -46,6 +46,13 @@ struct Body<'a, Outcome, Use> {
     seq: u64,
     time: &'a str,
     prev: &'a str,
+    #[serde(flatten)]
+    fields: Fields<'a, Outcome, Use>,
+}
+
+/// A record's own fields: what follows `prev` in its line.
+#[derive(Serialize)]
+struct Fields<'a, Outcome, Use> {
     request_id: &'a str,
     caller: &'a str,
     rpc: &'a str,
@@ -67,6 +74,39 @@ struct Body<'a, Outcome, Use> {
     registries: &'a [Use],
 }
 
+/// A record's own fields serialized as its line will hold them, by the task that appends it:
+/// the writer thread, which every record goes through one at a time, then only numbers,
+/// chains, hashes and writes. The bytes are the JSON object of [`Fields`].
+pub struct Encoded(Vec<u8>);
+
+impl Encoded {
+    pub fn of(record: &AuditRecord) -> Encoded {
+        let fields = Fields {
+            request_id: &record.request_id,
+            caller: &record.caller,
+            rpc: &record.rpc,
+            subject: &record.subject,
+            applicant: &record.applicant,
+            decision_date: &record.decision_date,
+            purpose: &record.purpose,
+            consent: &record.consent,
+            consent_ref: &record.consent_ref,
+            outcome: &record.outcome,
+            count: record.count,
+            decision: record.decision.as_ref(),
+            registries: &record.registries,
+        };
+        let mut bytes = Vec::with_capacity(512);
+        serde_json::to_writer(&mut bytes, &fields).expect("strings, numbers and bools serialize");
+        Encoded(bytes)
+    }
+
+    /// Bytes of the fields (the line is about 200 more).
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+}
+
 /// Why a line is not a valid record on its own (chain checks come on top).
 #[derive(Debug)]
 pub(super) struct Fault {
@@ -75,35 +115,20 @@ pub(super) struct Fault {
 }
 
 /// `record` as record `seq` chained to `prev`, written straight to its line (with newline):
-/// serialized once, hashed, and the hash appended, which is the same bytes as
-/// `Entry::seal(..).to_line()` (`hash` is the last field). Returns the hash.
-pub fn write_line(
-    out: &mut Vec<u8>,
-    seq: u64,
-    time: &str,
-    prev: &str,
-    record: &AuditRecord,
-) -> String {
-    let body = Body {
-        seq,
-        time,
-        prev,
-        request_id: &record.request_id,
-        caller: &record.caller,
-        rpc: &record.rpc,
-        subject: &record.subject,
-        applicant: &record.applicant,
-        decision_date: &record.decision_date,
-        purpose: &record.purpose,
-        consent: &record.consent,
-        consent_ref: &record.consent_ref,
-        outcome: &record.outcome,
-        count: record.count,
-        decision: record.decision.as_ref(),
-        registries: &record.registries,
-    };
+/// hashed, and the hash appended, which is the same bytes as `Entry::seal(..).to_line()`
+/// (`seq`, `time` and `prev` are the first fields, `hash` the last). Returns the hash.
+pub fn write_line(out: &mut Vec<u8>, seq: u64, time: &str, prev: &str, record: &Encoded) -> String {
     let start = out.len();
-    serde_json::to_writer(&mut *out, &body).expect("strings, numbers and bools serialize");
+    out.extend_from_slice(b"{\"seq\":");
+    out.extend_from_slice(seq.to_string().as_bytes());
+    out.extend_from_slice(b",\"time\":");
+    serde_json::to_writer(&mut *out, time).expect("a string serializes");
+    out.extend_from_slice(b",\"prev\":");
+    serde_json::to_writer(&mut *out, prev).expect("a string serializes");
+    out.push(b',');
+    // The fields' object without its opening brace (it always has fields: `request_id` is
+    // never skipped).
+    out.extend_from_slice(&record.0[1..]);
     let hash = crate::hex::lower(&Sha256::digest(&out[start..]));
     out.pop(); // the closing brace
     out.extend_from_slice(b",\"hash\":\"");
@@ -149,19 +174,21 @@ impl Entry {
             seq: self.seq,
             time: &self.time,
             prev: &self.prev,
-            request_id: &self.request_id,
-            caller: &self.caller,
-            rpc: &self.rpc,
-            subject: &self.subject,
-            applicant: &self.applicant,
-            decision_date: &self.decision_date,
-            purpose: &self.purpose,
-            consent: &self.consent,
-            consent_ref: &self.consent_ref,
-            outcome: &self.outcome,
-            count: self.count,
-            decision: self.decision.as_ref(),
-            registries: &self.registries,
+            fields: Fields {
+                request_id: &self.request_id,
+                caller: &self.caller,
+                rpc: &self.rpc,
+                subject: &self.subject,
+                applicant: &self.applicant,
+                decision_date: &self.decision_date,
+                purpose: &self.purpose,
+                consent: &self.consent,
+                consent_ref: &self.consent_ref,
+                outcome: &self.outcome,
+                count: self.count,
+                decision: self.decision.as_ref(),
+                registries: &self.registries,
+            },
         };
         let bytes = serde_json::to_vec(&body).expect("strings, numbers and bools serialize");
         crate::hex::lower(&Sha256::digest(&bytes))

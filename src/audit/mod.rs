@@ -702,6 +702,9 @@ impl AuditLog {
                     reason: format!("cannot write to the local evidence spool: {e}"),
                 })?;
         }
+        // Serialized here, by the call's own task, so that the writer does only what must be
+        // done one record at a time.
+        let record = format::Encoded::of(&record);
         let closed = || AuditError::Closed {
             path: self.inner.path.clone(),
         };
@@ -746,11 +749,11 @@ impl AuditLog {
         let path = self.inner.path.clone();
         let (ack, done) = oneshot::channel();
         let queued = match self.inner.slots.clone().try_acquire_owned() {
-            Ok(slot) => self
-                .inner
-                .tx
-                .send(writer::Msg::Append { record, ack, slot })
-                .is_ok(),
+            Ok(slot) => {
+                let record = format::Encoded::of(&record);
+                let append = writer::Msg::Append { record, ack, slot };
+                self.inner.tx.send(append).is_ok()
+            }
             Err(tokio::sync::TryAcquireError::NoPermits) => {
                 let log = self.clone();
                 return spawn_or_lose(async move {

@@ -190,7 +190,7 @@ mod tests {
             u64::MAX,
             "2026-11-25T18:40:00.123+05:00",
             &"f".repeat(64),
-            &worst,
+            &super::super::format::Encoded::of(&worst),
         );
         assert!(line.len() <= MAX_REFUSED_RECORD_BYTES, "{}", line.len());
         assert!(

@@ -538,7 +538,7 @@ fn queued_records_are_taken_as_one_batch() {
         let (ack, done) = tokio::sync::oneshot::channel();
         let slot = slots.clone().try_acquire_owned().unwrap();
         tx.send(Msg::Append {
-            record: record(i),
+            record: super::format::Encoded::of(&record(i)),
             ack,
             slot,
         })
@@ -727,7 +727,7 @@ fn the_writer_line_is_the_sealed_entry_line() {
         7,
         "2026-01-01T00:00:00.000+05:00",
         GENESIS,
-        &record,
+        &super::format::Encoded::of(&record),
     );
     let entry = Entry::seal(
         7,
@@ -956,7 +956,8 @@ fn a_log_written_before_typed_records_verifies_and_is_written_alike() {
     ];
     let (mut written, mut prev) = (Vec::new(), GENESIS.to_owned());
     for (i, (record, time)) in records.iter().zip(times).enumerate() {
-        prev = super::format::write_line(&mut written, i as u64 + 1, time, &prev, record);
+        let record = super::format::Encoded::of(record);
+        prev = super::format::write_line(&mut written, i as u64 + 1, time, &prev, &record);
     }
     assert_eq!(String::from_utf8(written).unwrap(), old);
 }

@@ -12,10 +12,10 @@ use std::time::{Duration, Instant};
 use tokio::sync::{oneshot, watch, OwnedSemaphorePermit};
 
 use super::checkpoint::{is_checkpoint, Checkpoint, Signer};
-use super::format::{now, Entry, GENESIS};
+use super::format::{now, Encoded, Entry, GENESIS};
 use super::timestamp::Stamper;
 use super::verify::{parent, rotated_files, rotated_path};
-use super::{AuditConfig, AuditError, AuditRecord, FsyncPolicy, MAX_BATCH};
+use super::{AuditConfig, AuditError, FsyncPolicy, MAX_BATCH};
 
 /// The writer's answer for one record: its seq once written.
 pub(super) type Ack = oneshot::Sender<Result<u64, AuditError>>;
@@ -34,7 +34,8 @@ pub(super) struct Link {
 #[allow(clippy::large_enum_variant)]
 pub(super) enum Msg {
     Append {
-        record: AuditRecord,
+        /// The record, serialized by the task that appends it.
+        record: Encoded,
         ack: Ack,
         /// Held until the record is acknowledged.
         slot: OwnedSemaphorePermit,
@@ -73,7 +74,7 @@ impl Drop for Claim {
 /// Records taken from the queue to be written together.
 #[derive(Default)]
 pub(super) struct Batch {
-    pub records: Vec<AuditRecord>,
+    pub records: Vec<Encoded>,
     acks: Vec<(Ack, OwnedSemaphorePermit)>,
 }
 
@@ -406,7 +407,7 @@ impl Writer {
 
     /// Chains, writes and (per policy) fsyncs `records`, then a signed checkpoint; `Ok` (the
     /// first record's seq) only when all are written.
-    pub fn commit(&mut self, records: Vec<AuditRecord>) -> Result<u64, AuditError> {
+    pub fn commit(&mut self, records: Vec<Encoded>) -> Result<u64, AuditError> {
         if let Some(cause) = &self.stopped {
             return Err(AuditError::Stopped {
                 path: self.path.clone(),
@@ -434,7 +435,7 @@ impl Writer {
         let first = self.seq + 1;
         let mut seq = self.seq;
         let mut prev = self.prev.clone();
-        let mut buf = Vec::with_capacity(records.len() * 512);
+        let mut buf = Vec::with_capacity(records.iter().map(|r| r.len() + 256).sum());
         for record in &records {
             seq += 1;
             prev = super::format::write_line(&mut buf, seq, &time, &prev, record);
@@ -843,6 +844,7 @@ fn count_newlines(file: &File, len: u64) -> io::Result<u64> {
 
 #[cfg(test)]
 mod tests {
+    use super::super::{AuditRecord, CallOutcome};
     use super::*;
 
     fn record() -> AuditRecord {
@@ -850,7 +852,7 @@ mod tests {
             request_id: "r".into(),
             caller: "c".into(),
             subject: "061211600012".into(),
-            ..AuditRecord::new("GetPerson", super::super::CallOutcome::Found)
+            ..AuditRecord::new("GetPerson", CallOutcome::Found)
         }
     }
 
@@ -865,12 +867,12 @@ mod tests {
         };
         let mut writer = Writer::open(&config, None).unwrap();
         let writable = writer.writable();
-        writer.commit(vec![record()]).unwrap();
+        writer.commit(vec![Encoded::of(&record())]).unwrap();
         let len = writer.len;
 
         // The disk refuses writes (here: a handle that cannot write).
         writer.file = Some(File::open(&config.path).unwrap());
-        let failed = writer.commit(vec![record()]);
+        let failed = writer.commit(vec![Encoded::of(&record())]);
         assert!(
             matches!(failed, Err(AuditError::Write { .. })),
             "{failed:?}"
@@ -890,7 +892,7 @@ mod tests {
         writer.set_writable(true);
         assert!(writable.load(Ordering::SeqCst));
         assert_eq!(std::fs::metadata(&config.path).unwrap().len(), len);
-        writer.commit(vec![record()]).unwrap();
+        writer.commit(vec![Encoded::of(&record())]).unwrap();
         drop(writer);
         let report = super::super::verify(std::slice::from_ref(&config.path)).unwrap();
         assert_eq!(report.records, 2);
