@@ -427,7 +427,10 @@ impl OwnerFactsCache {
         // once (a bulk run) give way before persons asked again.
         let (pos, used) = match shard.index.find(hash, |&i| shard_key(&shard, i) == key) {
             Some(&pos) => (pos as usize, true),
-            None => (self.add(&mut shard, hash, key), false),
+            None => match self.add(&mut shard, hash, key) {
+                Some(pos) => (pos, false),
+                None => return,
+            },
         };
         let shard = &mut *shard;
         let entry = &mut shard.entries[pos];
@@ -439,8 +442,10 @@ impl OwnerFactsCache {
         shard.heap += entry.heap();
     }
 
-    /// A new entry for `key` in a shard, room made first when it is full.
-    fn add(&self, shard: &mut Shard, hash: u64, key: u64) -> usize {
+    /// A new entry for `key` in a shard, room made first when it is full; `None` when the
+    /// table is over its bound by one person per shard and this shard has no one to evict
+    /// (the person is then not kept).
+    fn add(&self, shard: &mut Shard, hash: u64, key: u64) -> Option<usize> {
         let now = self.now();
         // Every insert sweeps two positions of expired persons, full or not.
         for _ in 0..2 {
@@ -452,13 +457,14 @@ impl OwnerFactsCache {
         // turns again and evicts.
         let turn = shard.entries.len();
         let mut steps = 0;
-        while self.persons.load(Ordering::Relaxed) >= self.max_persons && !shard.entries.is_empty()
-        {
+        while self.persons.load(Ordering::Relaxed) >= self.max_persons {
             let over = self.persons.load(Ordering::Relaxed) >= self.max_persons + SHARDS;
-            if steps >= turn && !over {
-                break;
+            match (shard.entries.is_empty(), over) {
+                (true, true) => return None,
+                (true, false) => break,
+                (false, false) if steps >= turn => break,
+                (false, _) => self.step_hand(shard, now, true),
             }
-            self.step_hand(shard, now, true);
             steps += 1;
         }
         let pos = shard.entries.len();
@@ -469,11 +475,12 @@ impl OwnerFactsCache {
         shard.index.insert_unique(hash, pos as u32, |&i| {
             hasher.hash_one(entries[i as usize].key)
         });
-        pos
+        Some(pos)
     }
 
     /// The CLOCK hand looks at one position: removes an expired person, or (`evict`) one not
-    /// used since it last passed, else clears its bit and moves on.
+    /// used since it last passed evicting, else moves on. Only an evicting pass clears the
+    /// bit: a person the sweep just passed is not evicted by the same insert's turn.
     fn step_hand(&self, shard: &mut Shard, now: u32, evict: bool) {
         if shard.entries.is_empty() {
             return;
@@ -484,7 +491,7 @@ impl OwnerFactsCache {
         if expired || (evict && !entry.used) {
             self.evict_at(shard, pos);
         } else {
-            entry.used = false;
+            entry.used &= !evict;
             shard.hand = pos + 1;
         }
     }
