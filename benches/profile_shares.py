@@ -14,14 +14,14 @@ from pathlib import Path
 # A sample goes to the part of its innermost frame that names one (walking from the leaf
 # towards the thread's start): where the CPU was spent, not who called it. The audit writer's
 # thread is one part whatever it runs.
-AUDIT_THREAD = "audit writer thread (serialize, hash, write, fsync)"
+AUDIT_THREAD = "audit writer thread (chain, hash, write, fsync)"
 PARTS = [
     ("allocator (malloc, free)", r"malloc|free|realloc|cfree|_int_"),
     ("kernel (sockets, futex, epoll)", r"^\S+ \[unknown\]|entry_SYSCALL|syscall|__libc_sendmsg|writev|epoll_wait|__GI___libc_read|recv"),
     ("response encoding (prost)", r"prost::"),
     ("tracing spans and events", r"tracing|opentelemetry"),
     ("metrics", r"metrics::|metrics_exporter"),
-    ("audit record and hand-off, in the call", r"registry_gateway::audit::|Call::audit|sha2::|serde_json::"),
+    ("audit record, its serialization and hand-off, in the call", r"registry_gateway::audit::|Call::audit|sha2::|serde_json::"),
     ("decision (facts, rules, reasons)", r"registry_gateway::decision::"),
     ("registry look-up through guard and cache", r"registry_gateway::resilience::|moka::"),
     ("the rest of the gateway (edge, access, conversion)", r"registry_gateway::|gateway::Ceiling"),
