@@ -30,8 +30,6 @@ pub(super) struct Link {
     pub max_backlog: u64,
 }
 
-// Nearly every message is an Append: boxing its record would cost an allocation per record.
-#[allow(clippy::large_enum_variant)]
 pub(super) enum Msg {
     Append {
         /// The record, serialized by the task that appends it.
