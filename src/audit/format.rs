@@ -120,7 +120,7 @@ pub(super) struct Fault {
 pub fn write_line(out: &mut Vec<u8>, seq: u64, time: &str, prev: &str, record: &Encoded) -> String {
     let start = out.len();
     out.extend_from_slice(b"{\"seq\":");
-    out.extend_from_slice(seq.to_string().as_bytes());
+    serde_json::to_writer(&mut *out, &seq).expect("a number serializes");
     out.extend_from_slice(b",\"time\":");
     serde_json::to_writer(&mut *out, time).expect("a string serializes");
     out.extend_from_slice(b",\"prev\":");
